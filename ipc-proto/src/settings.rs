@@ -1,0 +1,131 @@
+//! Settings that travel from ypldapd to its helpers.
+//!
+//! ypldapd parses `ypldap.conf` as root and sends each helper only what it
+//! needs: the broker gets host names and ports, the LDAP reader gets the
+//! directory blocks with credentials and the TLS material as bytes (it can
+//! open no file itself).
+
+use serde::{Deserialize, Serialize};
+
+/// How a directory is reached at the transport level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TlsMode {
+    /// Plain LDAP (`directory "h" { … }`).
+    None,
+    /// LDAP StartTLS (`directory "h" tls { … }`).
+    StartTls,
+    /// TLS from the first byte (`directory "h" ldaps { … }`).
+    Ldaps,
+}
+
+impl TlsMode {
+    /// The port used when the configuration names none: 636 for `ldaps`, else 389.
+    pub fn default_port(self) -> u16 {
+        match self {
+            TlsMode::Ldaps => 636,
+            TlsMode::None | TlsMode::StartTls => 389,
+        }
+    }
+}
+
+/// How the LDAP reader authenticates to a directory.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Bind {
+    /// No bind operation at all.
+    Anonymous,
+    /// LDAP simple bind (`binddn`, `bindcred`); a missing part is the empty string.
+    Simple { dn: String, credential: String },
+    /// SASL EXTERNAL (`bindext [id]`), normally with a TLS client certificate.
+    External { authzid: String },
+}
+
+impl std::fmt::Debug for Bind {
+    /// Never prints the credential: passwords stay out of every log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Bind::Anonymous => f.write_str("Anonymous"),
+            Bind::Simple { dn, .. } => f
+                .debug_struct("Simple")
+                .field("dn", dn)
+                .field("credential", &"********")
+                .finish(),
+            Bind::External { authzid } => {
+                f.debug_struct("External").field("authzid", authzid).finish()
+            }
+        }
+    }
+}
+
+/// Where one map field comes from (`attribute`, `fixed attribute`, `list`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Mapping {
+    /// First value of an LDAP attribute, matched case-insensitively.
+    Attribute { name: String },
+    /// A constant.
+    Fixed { value: String },
+    /// All values of an LDAP attribute, joined with `,`.
+    List { name: String },
+}
+
+/// The fourteen fields a directory block maps, in upstream slot order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldMappings {
+    pub name: Mapping,
+    pub passwd: Mapping,
+    pub uid: Mapping,
+    pub gid: Mapping,
+    pub class: Mapping,
+    pub change: Mapping,
+    pub expire: Mapping,
+    pub gecos: Mapping,
+    pub home: Mapping,
+    pub shell: Mapping,
+    pub groupname: Mapping,
+    pub grouppasswd: Mapping,
+    pub groupgid: Mapping,
+    pub groupmembers: Mapping,
+}
+
+/// One `directory` block, everything the LDAP reader needs to fetch it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Directory {
+    /// The host as written: used for resolution, TLS name checks and logs.
+    pub host: String,
+    /// The TCP port (already defaulted from the TLS mode).
+    pub port: u16,
+    pub tls: TlsMode,
+    pub bind: Bind,
+    pub basedn: String,
+    /// Where groups are searched; `basedn` when the file has no `groupdn`.
+    pub groupdn: String,
+    pub passwd_filter: String,
+    pub group_filter: String,
+    pub fields: FieldMappings,
+}
+
+/// Which TLS file a [`crate::ParentToClient::Pem`] chunk belongs to. The files
+/// are read by ypldapd as root and travel in chunks, since a CA bundle is
+/// larger than one message may be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PemKind {
+    /// The `cafile` in force for the directory (`/etc/ssl/cert.pem` unless set).
+    Ca,
+    /// The client certificate (`certfile`).
+    Cert,
+    /// The client key (`keyfile`).
+    Key,
+}
+
+/// What the network broker needs of one directory: where to connect.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+}
