@@ -11,12 +11,14 @@
 //! The framing is written by hand: no maintained crate adopts an inherited fd,
 //! passes arbitrary fds and sits in a mio loop (see the project's DESIGN).
 
+pub mod channel;
 pub mod codec;
 pub mod link;
 pub mod messages;
 pub mod settings;
 pub mod spawn;
 
+pub use channel::{Channel, LogMessage};
 pub use codec::{DecodeError, EncodeError, Handshake, MAX_FDS, MAX_MESSAGE_BYTES};
 pub use link::{Link, LinkError, Received};
 pub use messages::*;

@@ -1,7 +1,13 @@
 //! ypldapd: the privileged parent. It reads the configuration, serves the
 //! maps over ONC RPC, and supervises the two helpers.
 //!
-//! The library holds everything testable on its own; `main.rs` is the
-//! process's life from start to exit.
+//! The library holds everything testable on its own; `main.rs` and
+//! [`daemon`] are the process's life from start to exit.
 
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod logging;
 pub mod maps;
+pub mod sandbox;
+pub mod supervisor;

@@ -1,1 +1,51 @@
-fn main() {}
+//! ypldapd: read the configuration, then hand over to the daemon.
+
+use std::process::ExitCode;
+
+use ypldapd::config::{self, LoadOptions};
+use ypldapd::{cli, daemon, error};
+
+fn main() -> ExitCode {
+    let opts = match cli::parse(std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(usage) => {
+            eprintln!("{usage}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &opts.warnings {
+        eprintln!("{w}");
+    }
+    let load = LoadOptions {
+        macros: opts.macros.clone(),
+        verbose: opts.verbose,
+    };
+    let loaded = match config::load(&opts.config, &load) {
+        Ok(l) => l,
+        Err(diagnostics) => {
+            eprint!("{diagnostics}");
+            return ExitCode::FAILURE;
+        }
+    };
+    for w in &loaded.warnings {
+        eprintln!("{w}");
+    }
+    if opts.check_only {
+        if opts.verbose {
+            print!("{}", loaded.config);
+        }
+        eprintln!("configuration OK");
+        return ExitCode::SUCCESS;
+    }
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("need root privileges");
+        return ExitCode::FAILURE;
+    }
+    match daemon::run(&opts, loaded.config) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            error!("fatal: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

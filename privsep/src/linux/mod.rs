@@ -1,0 +1,4 @@
+//! Linux mechanisms: Landlock for files and TCP, seccomp for system calls.
+
+pub mod landlock;
+pub mod seccomp;

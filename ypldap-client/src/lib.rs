@@ -1,0 +1,5 @@
+//! ypldap-client: the LDAP reader. It opens no file and no socket; it speaks
+//! LDAP over connected sockets the broker hands it through ypldapd, and
+//! streams users and groups back to ypldapd.
+
+pub mod sandbox;

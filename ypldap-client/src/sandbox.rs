@@ -1,0 +1,34 @@
+//! What ypldap-client may do once sandboxed: this file is its whole policy.
+//!
+//! | OS | confinement |
+//! |---|---|
+//! | Linux | started as root: empty network namespace (best effort), chroot `/var/empty`, setresuid `_ypldap`; Landlock: no file, no TCP bind or connect, no signals or abstract sockets out; seccomp: [`privsep::linux::seccomp::runtime_base`] only (no `open`, `socket`, `connect`, `bind`, `execve`, `clone`) |
+//! | FreeBSD | capability mode (`cap_enter`): only the descriptors it holds |
+//! | OpenBSD | `pledge("stdio recvfd")` |
+//!
+//! Its whole world is fd 3 (the link to ypldapd) and the LDAP sockets that
+//! arrive over it.
+
+use std::path::PathBuf;
+
+use privsep::Confinement;
+
+/// The directory the client changes root to when started as root.
+pub const EMPTY_ROOT: &str = "/var/empty";
+
+/// The client's confinement.
+pub fn confinement() -> Confinement {
+    Confinement {
+        program: "ypldap-client",
+        chroot: Some(PathBuf::from(EMPTY_ROOT)),
+        empty_netns: true,
+        read_paths: Vec::new(),
+        exec_paths: Vec::new(),
+        tcp_connect_ports: Vec::new(),
+        scope_signals: true,
+        #[cfg(target_os = "linux")]
+        syscalls: privsep::linux::seccomp::runtime_base(),
+        pledge: "stdio recvfd",
+        capability_mode: true,
+    }
+}

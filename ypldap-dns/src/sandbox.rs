@@ -1,0 +1,93 @@
+//! What ypldap-dns may do once sandboxed: this file is its whole policy.
+//!
+//! | OS | confinement |
+//! |---|---|
+//! | Linux | started as root: setresuid `_ypldap` (no chroot: a later resolver re-read needs `/etc`); Landlock: no file, TCP connect only to port 53 and the directories' ports, no TCP bind, no signals or abstract sockets out; seccomp: [`privsep::linux::seccomp::runtime_base`] plus `socket` (AF_INET, AF_INET6 only), `connect`, `bind`, `getsockopt`, `setsockopt`, `getsockname`, `getpeername` |
+//! | FreeBSD | setresuid; not capability mode, which forbids `connect` and `sendto` with an address |
+//! | OpenBSD | `pledge("stdio dns inet sendfd")` |
+
+use privsep::Confinement;
+
+/// TCP port of DNS, for the resolver's fallback from UDP.
+pub const DNS_PORT: u16 = 53;
+
+/// The broker's confinement; `directory_ports` are the TCP ports of the
+/// configured directories, passed on the command line by ypldapd so the
+/// sandbox is complete before the first message is read.
+pub fn confinement(directory_ports: &[u16]) -> Confinement {
+    let mut ports = vec![DNS_PORT];
+    ports.extend_from_slice(directory_ports);
+    ports.sort_unstable();
+    ports.dedup();
+    Confinement {
+        program: "ypldap-dns",
+        chroot: None,
+        empty_netns: false,
+        read_paths: Vec::new(),
+        exec_paths: Vec::new(),
+        tcp_connect_ports: ports,
+        scope_signals: true,
+        #[cfg(target_os = "linux")]
+        syscalls: syscalls(),
+        pledge: "stdio dns inet sendfd",
+        capability_mode: false,
+    }
+}
+
+/// The broker's system calls on Linux: the common runtime plus creating
+/// Internet sockets and connecting them.
+#[cfg(target_os = "linux")]
+pub fn syscalls() -> privsep::linux::seccomp::Policy {
+    use privsep::linux::seccomp::{Cond, runtime_base};
+    let mut p = runtime_base();
+    p.allow(&privsep::sys![
+        SYS_connect,
+        SYS_bind,
+        SYS_getsockopt,
+        SYS_setsockopt,
+        SYS_getsockname,
+        SYS_getpeername,
+    ]);
+    for family in [libc_af::INET, libc_af::INET6] {
+        p.allow_if(privsep::sys![SYS_socket][0], &[Cond::eq(0, family)]);
+    }
+    p
+}
+
+#[cfg(target_os = "linux")]
+mod libc_af {
+    pub const INET: u64 = privsep::libc::AF_INET as u64;
+    pub const INET6: u64 = privsep::libc::AF_INET6 as u64;
+}
+
+/// Parses the `--connect-ports P,P,...` argument ypldapd passes.
+pub fn parse_ports(arg: &str) -> Result<Vec<u16>, String> {
+    if arg.is_empty() {
+        return Ok(Vec::new());
+    }
+    arg.split(',')
+        .map(|p| match p.parse::<u16>() {
+            Ok(0) | Err(_) => Err(format!("invalid port {p:?}")),
+            Ok(n) => Ok(n),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_parse() {
+        assert_eq!(parse_ports("389,636"), Ok(vec![389, 636]));
+        assert_eq!(parse_ports(""), Ok(vec![]));
+        assert!(parse_ports("0").is_err());
+        assert!(parse_ports("x").is_err());
+        assert!(parse_ports("70000").is_err());
+    }
+
+    #[test]
+    fn ports_include_dns() {
+        assert_eq!(confinement(&[636, 389]).tcp_connect_ports, vec![53, 389, 636]);
+    }
+}

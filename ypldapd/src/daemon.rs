@@ -1,0 +1,499 @@
+//! ypldapd's life after the configuration is read: start the helpers, enter
+//! the sandbox, then one event loop until SIGTERM or SIGINT.
+
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use ipc_proto::spawn::Stdio;
+use ipc_proto::{
+    ClientToParent, DnsToParent, LinkError, ParentToClient, ParentToDns, PemKind, Received,
+};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
+use crate::cli::Options;
+use crate::config::Config;
+use crate::supervisor::Helper;
+use crate::{debug, error, info, logging, sandbox, warning};
+
+const SIGNALS: Token = Token(0);
+const CLIENT: Token = Token(1);
+const DNS: Token = Token(2);
+
+/// The most PEM text per `Pem` message, well below the message size limit
+/// even after JSON escaping of line breaks.
+const PEM_CHUNK: usize = 16 * 1024;
+
+/// How long shutdown waits for the helpers to exit on their own.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The helpers' directory: set at build time by packaging
+/// (`YPLDAP_HELPER_DIR`), else the directory of ypldapd's own executable.
+pub fn helper_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = option_env!("YPLDAP_HELPER_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let exe = std::env::current_exe().context("finding ypldapd's own executable")?;
+    Ok(exe
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/")))
+}
+
+struct Daemon {
+    poll: Poll,
+    signals: Signals,
+    null: OwnedFd,
+    keep_stderr: bool,
+    config: Config,
+    client: Helper<ClientToParent, ParentToClient>,
+    dns: Helper<DnsToParent, ParentToDns>,
+    next_update: Option<Instant>,
+    update_seq: u64,
+    update_running: Option<u64>,
+    failed_updates: u32,
+}
+
+/// Runs the daemon. Returns when it was told to stop.
+pub fn run(opts: &Options, config: Config) -> anyhow::Result<()> {
+    let dir = helper_dir()?;
+    let client_path = dir.join("ypldap-client");
+    let dns_path = dir.join("ypldap-dns");
+    for p in [&client_path, &dns_path] {
+        nix::unistd::access(p.as_path(), nix::unistd::AccessFlags::X_OK)
+            .with_context(|| format!("helper {} is not executable", p.display()))?;
+    }
+
+    if opts.foreground {
+        logging::to_stderr(true);
+    } else {
+        nix::unistd::daemon(true, false).context("daemon")?;
+        logging::to_syslog(opts.verbose);
+    }
+    info!("startup{}", if opts.foreground { " [debug mode]" } else { "" });
+    if config.maps.is_none() {
+        info!("no \"provide map\" in the configuration: serving all seven maps");
+    }
+
+    let null = std::fs::File::open("/dev/null")
+        .context("opening /dev/null")?
+        .into();
+    let poll = Poll::new().context("creating the event loop")?;
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGCHLD]).context("signals")?;
+    poll.registry()
+        .register(&mut signals, SIGNALS, Interest::READABLE)?;
+
+    let ports: Vec<u16> = config.endpoints().iter().map(|e| e.port).collect();
+    let mut d = Daemon {
+        poll,
+        signals,
+        null,
+        keep_stderr: opts.foreground,
+        client: Helper::new("ypldap-client", client_path.clone(), Vec::new()),
+        dns: Helper::new("ypldap-dns", dns_path.clone(), dns_args(&ports)),
+        config,
+        next_update: Some(Instant::now()),
+        update_seq: 0,
+        update_running: None,
+        failed_updates: 0,
+    };
+    let now = Instant::now();
+    d.start_client(now).context("starting ypldap-client")?;
+    d.start_dns(now).context("starting ypldap-dns")?;
+
+    let entered = privsep::enter(&sandbox::confinement(
+        &opts.config,
+        &[client_path, dns_path],
+        &ports,
+    ))
+    .context("entering the sandbox")?;
+    info!("sandboxed: {}", entered.notes.join("; "));
+
+    d.event_loop()
+}
+
+fn dns_args(ports: &[u16]) -> Vec<OsString> {
+    let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+    vec!["--connect-ports".into(), list.join(",").into()]
+}
+
+impl Daemon {
+    fn start_client(&mut self, now: Instant) -> anyhow::Result<()> {
+        let stdio = Stdio {
+            null: std::os::fd::AsFd::as_fd(&self.null),
+            keep_stderr: self.keep_stderr,
+        };
+        self.client.start(stdio, now)?;
+        self.register(CLIENT)?;
+        info!(
+            "started {} (pid {})",
+            self.client.name,
+            self.client.pid().map_or(0, |p| p.as_raw())
+        );
+        self.send_client_config()
+            .map_err(|e| anyhow::anyhow!("sending the configuration: {e}"))
+    }
+
+    fn start_dns(&mut self, now: Instant) -> anyhow::Result<()> {
+        let stdio = Stdio {
+            null: std::os::fd::AsFd::as_fd(&self.null),
+            keep_stderr: self.keep_stderr,
+        };
+        self.dns.start(stdio, now)?;
+        self.register(DNS)?;
+        info!(
+            "started {} (pid {})",
+            self.dns.name,
+            self.dns.pid().map_or(0, |p| p.as_raw())
+        );
+        let endpoints = self.config.endpoints();
+        self.dns
+            .send(&ParentToDns::Configure { directories: endpoints }, None)
+            .map_err(|e| anyhow::anyhow!("sending the configuration: {e}"))
+    }
+
+    fn register(&mut self, token: Token) -> anyhow::Result<()> {
+        let fd = match token {
+            CLIENT => self.client.link_fd(),
+            _ => self.dns.link_fd(),
+        }
+        .map(|f| f.as_raw_fd());
+        if let Some(fd) = fd {
+            self.poll.registry().register(
+                &mut SourceFd(&fd),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Sends the directory settings and TLS files to the LDAP reader.
+    fn send_client_config(&mut self) -> Result<(), LinkError> {
+        let dirs = self.config.directories.clone();
+        self.client.send(
+            &ParentToClient::ConfigBegin {
+                directories: dirs.len() as u32,
+                verbose: logging::debug_enabled(),
+            },
+            None,
+        )?;
+        for (i, dir) in dirs.iter().enumerate() {
+            let index = i as u32;
+            self.client.send(
+                &ParentToClient::Directory {
+                    index,
+                    settings: dir.settings.clone(),
+                },
+                None,
+            )?;
+            for (kind, pem) in [
+                (PemKind::Ca, &dir.ca_pem),
+                (PemKind::Cert, &dir.cert_pem),
+                (PemKind::Key, &dir.key_pem),
+            ] {
+                let Some(pem) = pem else { continue };
+                let text = String::from_utf8_lossy(pem);
+                let chunks = chunk_str(&text, PEM_CHUNK);
+                let n = chunks.len();
+                for (j, data) in chunks.into_iter().enumerate() {
+                    self.client.send(
+                        &ParentToClient::Pem {
+                            index,
+                            kind,
+                            data: data.to_owned(),
+                            last: j + 1 == n,
+                        },
+                        None,
+                    )?;
+                }
+            }
+        }
+        self.client.send(&ParentToClient::ConfigEnd, None)
+    }
+
+    fn event_loop(&mut self) -> anyhow::Result<()> {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let now = Instant::now();
+            let timeout = self.next_deadline().map(|t| t.saturating_duration_since(now));
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => bail!("event loop: {e}"),
+            }
+            let now = Instant::now();
+            for ev in events.iter() {
+                match ev.token() {
+                    SIGNALS => {
+                        if self.handle_signals(now) {
+                            self.shut_down();
+                            return Ok(());
+                        }
+                    }
+                    CLIENT => self.client_ready(ev.is_writable(), now),
+                    DNS => self.dns_ready(ev.is_writable(), now),
+                    _ => {}
+                }
+            }
+            self.run_timers(Instant::now());
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        [self.client.deadline(), self.dns.deadline(), self.next_update]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        self.client.enforce_grace(now);
+        self.dns.enforce_grace(now);
+        if self.client.restart_due(now) {
+            if let Err(e) = self.start_client(now) {
+                error!("{e:#}");
+            }
+        }
+        if self.dns.restart_due(now) {
+            if let Err(e) = self.start_dns(now) {
+                error!("{e:#}");
+            }
+        }
+        if self.next_update.is_some_and(|t| t <= now) && self.update_running.is_none() {
+            self.start_update(now);
+        }
+    }
+
+    /// Returns true when ypldapd must stop.
+    fn handle_signals(&mut self, now: Instant) -> bool {
+        let pending: Vec<i32> = self.signals.pending().collect();
+        let mut stop = false;
+        for sig in pending {
+            match sig {
+                SIGTERM | SIGINT => {
+                    info!("received {}, exiting", if sig == SIGTERM { "SIGTERM" } else { "SIGINT" });
+                    stop = true;
+                }
+                SIGHUP => warning!("SIGHUP: reloading the configuration is not built yet; ignored"),
+                SIGCHLD => self.reap(now),
+                _ => {}
+            }
+        }
+        stop
+    }
+
+    fn reap(&mut self, now: Instant) {
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(status) => {
+                    if let Some(line) = self.client.reaped(status, now) {
+                        error!("{line}");
+                        if self.update_running.take().is_some() {
+                            self.update_failed("ypldap-client died during the update", now);
+                        }
+                    }
+                    if let Some(line) = self.dns.reaped(status, now) {
+                        error!("{line}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn client_ready(&mut self, writable: bool, now: Instant) {
+        if writable {
+            if let Err(e) = self.client.flush() {
+                self.client_lost(&e, now);
+                return;
+            }
+        }
+        loop {
+            let Some(chan) = self.client.channel() else { return };
+            match chan.recv() {
+                Ok(None) => debug!("ypldap-client: greeted"),
+                Ok(Some(r)) => self.from_client(r, now),
+                Err(LinkError::WouldBlock) => return,
+                Err(e) => {
+                    self.client_lost(&e, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn dns_ready(&mut self, writable: bool, now: Instant) {
+        if writable {
+            if let Err(e) = self.dns.flush() {
+                self.dns_lost(&e, now);
+                return;
+            }
+        }
+        loop {
+            let Some(chan) = self.dns.channel() else { return };
+            match chan.recv() {
+                Ok(None) => debug!("ypldap-dns: greeted"),
+                Ok(Some(r)) => self.from_dns(r, now),
+                Err(LinkError::WouldBlock) => return,
+                Err(e) => {
+                    self.dns_lost(&e, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn client_lost(&mut self, e: &LinkError, now: Instant) {
+        let protocol = !matches!(e, LinkError::Closed);
+        warning!("ypldap-client: {e}{}", if protocol { "; killing it" } else { "" });
+        self.client.drop_link(now, protocol);
+        if self.update_running.take().is_some() {
+            self.update_failed("ypldap-client was lost during the update", now);
+        }
+    }
+
+    fn dns_lost(&mut self, e: &LinkError, now: Instant) {
+        let protocol = !matches!(e, LinkError::Closed);
+        warning!("ypldap-dns: {e}{}", if protocol { "; killing it" } else { "" });
+        self.dns.drop_link(now, protocol);
+    }
+
+    fn from_client(&mut self, r: Received<ClientToParent>, now: Instant) {
+        match r.message {
+            ClientToParent::Hello { .. } => {}
+            ClientToParent::Log { level, text } => logging::log(level, &logging::sanitize(&text)),
+            ClientToParent::Connect { request, directory } => {
+                let relayed = self.dns.send(&ParentToDns::Connect { request, directory }, None);
+                if let Err(e) = relayed {
+                    let _ = self.client.send(
+                        &ParentToClient::ConnectFailed {
+                            request,
+                            directory,
+                            error: format!("ypldap-dns is not available: {e}"),
+                        },
+                        None,
+                    );
+                }
+            }
+            ClientToParent::Users { .. } | ClientToParent::Groups { .. } => {}
+            ClientToParent::UpdateDone { update, .. } => {
+                if self.update_running == Some(update) {
+                    self.update_running = None;
+                    self.failed_updates = 0;
+                    self.next_update = Some(now + self.config.interval);
+                    info!("update {update} done");
+                }
+            }
+            ClientToParent::UpdateFailed { update, reason } => {
+                if self.update_running == Some(update) {
+                    self.update_running = None;
+                    self.update_failed(&logging::sanitize(&reason), now);
+                }
+            }
+        }
+    }
+
+    fn from_dns(&mut self, r: Received<DnsToParent>, _now: Instant) {
+        let mut fds = r.fds.into_iter();
+        match r.message {
+            DnsToParent::Hello { .. } => {}
+            DnsToParent::Log { level, text } => logging::log(level, &logging::sanitize(&text)),
+            DnsToParent::Connected {
+                request,
+                directory,
+                address,
+            } => {
+                let msg = ParentToClient::Connected {
+                    request,
+                    directory,
+                    address,
+                };
+                if let Err(e) = self.client.send(&msg, fds.next()) {
+                    warning!("cannot hand the connection to ypldap-client: {e}");
+                }
+            }
+            DnsToParent::ConnectFailed {
+                request,
+                directory,
+                error,
+            } => {
+                let msg = ParentToClient::ConnectFailed {
+                    request,
+                    directory,
+                    error,
+                };
+                if let Err(e) = self.client.send(&msg, None) {
+                    warning!("cannot tell ypldap-client: {e}");
+                }
+            }
+        }
+    }
+
+    fn start_update(&mut self, now: Instant) {
+        if !self.client.ready() {
+            // Try again once the reader is up.
+            self.next_update = Some(now + Duration::from_secs(1));
+            return;
+        }
+        self.update_seq += 1;
+        let update = self.update_seq;
+        match self.client.send(&ParentToClient::Update { update }, None) {
+            Ok(()) => {
+                self.update_running = Some(update);
+                self.next_update = None;
+                debug!("update {update} started");
+            }
+            Err(e) => self.update_failed(&format!("cannot ask ypldap-client: {e}"), now),
+        }
+    }
+
+    fn update_failed(&mut self, reason: &str, now: Instant) {
+        self.failed_updates = self.failed_updates.saturating_add(1);
+        // Retry sooner than the interval: 10 s, doubling, never beyond it.
+        let retry = Duration::from_secs(10)
+            .saturating_mul(1 << self.failed_updates.min(10).saturating_sub(1))
+            .min(self.config.interval);
+        warning!(
+            "update failed: {reason}; keeping the current maps, retrying in {} s",
+            retry.as_secs()
+        );
+        self.next_update = Some(now + retry);
+    }
+
+    fn shut_down(&mut self) {
+        self.client.shut_down();
+        self.dns.shut_down();
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while (self.client.pid().is_some() || self.dns.pid().is_some()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            self.reap(Instant::now());
+        }
+        self.client.force_stop();
+        self.dns.force_stop();
+        self.reap(Instant::now());
+        info!("exiting");
+    }
+}
+
+/// Splits `s` into pieces of at most `max` bytes, on character boundaries.
+fn chunk_str(s: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(max);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (a, b) = rest.split_at(cut);
+        out.push(a);
+        rest = b;
+    }
+    out
+}
