@@ -107,7 +107,9 @@ pub fn encode<M: Message>(msg: &M, fds: usize) -> Result<Vec<u8>, EncodeError> {
 
 /// The encoded size of `msg`, for senders that fill batches up to the limit.
 pub fn encoded_len<M: Message>(msg: &M) -> usize {
-    serde_json::to_vec(msg).map(|v| v.len()).unwrap_or(usize::MAX)
+    serde_json::to_vec(msg)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX)
 }
 
 /// Decodes one datagram that arrived with `fds` file descriptors.

@@ -152,7 +152,10 @@ pub enum ClientToParent {
     /// Ask for a connected socket to directory `directory` (relayed to the broker).
     Connect { request: u64, directory: u32 },
     /// A batch of users of update `update`, in directory then LDAP order.
-    Users { update: u64, entries: Vec<UserEntry> },
+    Users {
+        update: u64,
+        entries: Vec<UserEntry>,
+    },
     /// A batch of groups of update `update`.
     Groups {
         update: u64,

@@ -51,9 +51,10 @@ impl std::fmt::Debug for Bind {
                 .field("dn", dn)
                 .field("credential", &"********")
                 .finish(),
-            Bind::External { authzid } => {
-                f.debug_struct("External").field("authzid", authzid).finish()
-            }
+            Bind::External { authzid } => f
+                .debug_struct("External")
+                .field("authzid", authzid)
+                .finish(),
         }
     }
 }

@@ -167,7 +167,12 @@ unsafe fn close_from(first: RawFd) {
     #[cfg(target_os = "linux")]
     // SAFETY: close_range only closes descriptors; see the caller's contract.
     unsafe {
-        libc::syscall(libc::SYS_close_range, first as libc::c_uint, libc::c_uint::MAX, 0);
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        );
     }
     #[cfg(target_os = "freebsd")]
     // SAFETY: as above.

@@ -42,7 +42,8 @@ impl Identity {
         if ids.real != self.uid || ids.effective != self.uid || ids.saved != self.uid {
             return Err(SandboxError::RootRegained);
         }
-        if !self.uid.is_root() && setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).is_ok()
+        if !self.uid.is_root()
+            && setresuid(Uid::from_raw(0), Uid::from_raw(0), Uid::from_raw(0)).is_ok()
         {
             return Err(SandboxError::RootRegained);
         }

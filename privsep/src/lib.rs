@@ -118,9 +118,9 @@ pub fn enter(c: &Confinement) -> Result<Entered, SandboxError> {
         if c.empty_netns {
             match nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET) {
                 Ok(()) => entered.notes.push("empty network namespace".into()),
-                Err(e) => entered
-                    .notes
-                    .push(format!("no empty network namespace ({e}); seccomp still forbids sockets")),
+                Err(e) => entered.notes.push(format!(
+                    "no empty network namespace ({e}); seccomp still forbids sockets"
+                )),
             }
         }
         who.become_user(c.chroot.as_deref())?;

@@ -55,7 +55,10 @@ fn handle(chan: &Channel<ParentToClient, ClientToParent>, msg: ParentToClient) {
         }
         other => chan.log(
             Level::Debug,
-            format!("ypldap-client: received {}", ipc_proto::Message::kind(&other)),
+            format!(
+                "ypldap-client: received {}",
+                ipc_proto::Message::kind(&other)
+            ),
         ),
     }
 }

@@ -10,7 +10,8 @@ const USAGE: &str = "usage: ypldap-dns --connect-ports PORT[,PORT...] (started b
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let ports = match args.as_slice() {
-        [flag, ports] if flag == "--connect-ports" => match ypldap_dns::sandbox::parse_ports(ports) {
+        [flag, ports] if flag == "--connect-ports" => match ypldap_dns::sandbox::parse_ports(ports)
+        {
             Ok(p) => p,
             Err(e) => {
                 eprintln!("ypldap-dns: {e}\n{USAGE}");

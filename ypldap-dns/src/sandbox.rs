@@ -88,6 +88,9 @@ mod tests {
 
     #[test]
     fn ports_include_dns() {
-        assert_eq!(confinement(&[636, 389]).tcp_connect_ports, vec![53, 389, 636]);
+        assert_eq!(
+            confinement(&[636, 389]).tcp_connect_ports,
+            vec![53, 389, 636]
+        );
     }
 }

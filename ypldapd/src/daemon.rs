@@ -76,7 +76,10 @@ pub fn run(opts: &Options, config: Config) -> anyhow::Result<()> {
         nix::unistd::daemon(true, false).context("daemon")?;
         logging::to_syslog(opts.verbose);
     }
-    info!("startup{}", if opts.foreground { " [debug mode]" } else { "" });
+    info!(
+        "startup{}",
+        if opts.foreground { " [debug mode]" } else { "" }
+    );
     if config.maps.is_none() {
         info!("no \"provide map\" in the configuration: serving all seven maps");
     }
@@ -154,7 +157,12 @@ impl Daemon {
         );
         let endpoints = self.config.endpoints();
         self.dns
-            .send(&ParentToDns::Configure { directories: endpoints }, None)
+            .send(
+                &ParentToDns::Configure {
+                    directories: endpoints,
+                },
+                None,
+            )
             .map_err(|e| anyhow::anyhow!("sending the configuration: {e}"))
     }
 
@@ -222,7 +230,9 @@ impl Daemon {
         let mut events = Events::with_capacity(256);
         loop {
             let now = Instant::now();
-            let timeout = self.next_deadline().map(|t| t.saturating_duration_since(now));
+            let timeout = self
+                .next_deadline()
+                .map(|t| t.saturating_duration_since(now));
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -247,10 +257,14 @@ impl Daemon {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        [self.client.deadline(), self.dns.deadline(), self.next_update]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.client.deadline(),
+            self.dns.deadline(),
+            self.next_update,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     fn run_timers(&mut self, now: Instant) {
@@ -278,7 +292,10 @@ impl Daemon {
         for sig in pending {
             match sig {
                 SIGTERM | SIGINT => {
-                    info!("received {}, exiting", if sig == SIGTERM { "SIGTERM" } else { "SIGINT" });
+                    info!(
+                        "received {}, exiting",
+                        if sig == SIGTERM { "SIGTERM" } else { "SIGINT" }
+                    );
                     stop = true;
                 }
                 SIGHUP => warning!("SIGHUP: reloading the configuration is not built yet; ignored"),
@@ -316,7 +333,9 @@ impl Daemon {
             }
         }
         loop {
-            let Some(chan) = self.client.channel() else { return };
+            let Some(chan) = self.client.channel() else {
+                return;
+            };
             match chan.recv() {
                 Ok(None) => debug!("ypldap-client: greeted"),
                 Ok(Some(r)) => self.from_client(r, now),
@@ -337,7 +356,9 @@ impl Daemon {
             }
         }
         loop {
-            let Some(chan) = self.dns.channel() else { return };
+            let Some(chan) = self.dns.channel() else {
+                return;
+            };
             match chan.recv() {
                 Ok(None) => debug!("ypldap-dns: greeted"),
                 Ok(Some(r)) => self.from_dns(r, now),
@@ -352,7 +373,10 @@ impl Daemon {
 
     fn client_lost(&mut self, e: &LinkError, now: Instant) {
         let protocol = !matches!(e, LinkError::Closed);
-        warning!("ypldap-client: {e}{}", if protocol { "; killing it" } else { "" });
+        warning!(
+            "ypldap-client: {e}{}",
+            if protocol { "; killing it" } else { "" }
+        );
         self.client.drop_link(now, protocol);
         if self.update_running.take().is_some() {
             self.update_failed("ypldap-client was lost during the update", now);
@@ -361,7 +385,10 @@ impl Daemon {
 
     fn dns_lost(&mut self, e: &LinkError, now: Instant) {
         let protocol = !matches!(e, LinkError::Closed);
-        warning!("ypldap-dns: {e}{}", if protocol { "; killing it" } else { "" });
+        warning!(
+            "ypldap-dns: {e}{}",
+            if protocol { "; killing it" } else { "" }
+        );
         self.dns.drop_link(now, protocol);
     }
 
@@ -370,7 +397,9 @@ impl Daemon {
             ClientToParent::Hello { .. } => {}
             ClientToParent::Log { level, text } => logging::log(level, &logging::sanitize(&text)),
             ClientToParent::Connect { request, directory } => {
-                let relayed = self.dns.send(&ParentToDns::Connect { request, directory }, None);
+                let relayed = self
+                    .dns
+                    .send(&ParentToDns::Connect { request, directory }, None);
                 if let Err(e) = relayed {
                     let _ = self.client.send(
                         &ParentToClient::ConnectFailed {
@@ -471,7 +500,8 @@ impl Daemon {
         self.client.shut_down();
         self.dns.shut_down();
         let deadline = Instant::now() + SHUTDOWN_GRACE;
-        while (self.client.pid().is_some() || self.dns.pid().is_some()) && Instant::now() < deadline {
+        while (self.client.pid().is_some() || self.dns.pid().is_some()) && Instant::now() < deadline
+        {
             std::thread::sleep(Duration::from_millis(20));
             self.reap(Instant::now());
         }

@@ -32,7 +32,10 @@ pub fn to_syslog(debug: bool) {
         Ok(s) => set(Sink::Syslog(s)),
         Err(e) => {
             set(Sink::Stderr);
-            log(Level::Warning, &format!("no syslog at /dev/log ({e}); logging to stderr"));
+            log(
+                Level::Warning,
+                &format!("no syslog at /dev/log ({e}); logging to stderr"),
+            );
         }
     }
 }
@@ -74,7 +77,11 @@ pub fn log(level: Level, text: &str) {
                 Level::Info => 6,
                 Level::Debug => 7,
             };
-            let line = format!("<{}>ypldapd[{}]: {text}", 3 * 8 + severity, std::process::id());
+            let line = format!(
+                "<{}>ypldapd[{}]: {text}",
+                3 * 8 + severity,
+                std::process::id()
+            );
             let _ = sock.send(line.as_bytes());
         }
     }

@@ -44,7 +44,11 @@ pub const RESOLVER_PATHS: [&str; 2] = ["/etc/resolv.conf", "/etc/hosts"];
 
 /// ypldapd's confinement, given its configuration file, its helpers'
 /// binaries and the directories' TCP ports.
-pub fn confinement(config_file: &Path, helpers: &[PathBuf], directory_ports: &[u16]) -> Confinement {
+pub fn confinement(
+    config_file: &Path,
+    helpers: &[PathBuf],
+    directory_ports: &[u16],
+) -> Confinement {
     let mut read_paths: Vec<PathBuf> = LOADER_PATHS.iter().map(PathBuf::from).collect();
     read_paths.extend(RESOLVER_PATHS.iter().map(PathBuf::from));
     read_paths.push(config_file.to_owned());

@@ -70,7 +70,11 @@ impl Cond {
     }
     /// The bits of `mask` in argument `arg` are all clear.
     pub const fn clear(arg: u8, mask: u64) -> Self {
-        Cond { arg, mask, value: 0 }
+        Cond {
+            arg,
+            mask,
+            value: 0,
+        }
     }
 }
 
@@ -179,7 +183,10 @@ impl Policy {
                 Allowed::Always => (*name).to_owned(),
                 Allowed::When(alts) => format!(
                     "{name} when {}",
-                    alts.iter().map(|a| join(a)).collect::<Vec<_>>().join(" or ")
+                    alts.iter()
+                        .map(|a| join(a))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
                 ),
             })
             .collect()
@@ -304,7 +311,10 @@ pub fn runtime_base() -> Policy {
     for cmd in FCNTL_CMDS {
         p.allow_if(crate::sys![SYS_fcntl][0], &[Cond::eq(1, cmd)]);
     }
-    p.allow_if(crate::sys![SYS_ioctl][0], &[Cond::eq(1, libc::FIONBIO as u64)]);
+    p.allow_if(
+        crate::sys![SYS_ioctl][0],
+        &[Cond::eq(1, libc::FIONBIO as u64)],
+    );
     p
 }
 
@@ -348,6 +358,11 @@ pub fn exec_startup() -> Policy {
         SYS_getcwd,
     ]);
     #[cfg(target_arch = "x86_64")]
-    p.allow(&crate::sys![SYS_arch_prctl, SYS_access, SYS_readlink, SYS_stat]);
+    p.allow(&crate::sys![
+        SYS_arch_prctl,
+        SYS_access,
+        SYS_readlink,
+        SYS_stat
+    ]);
     p
 }

@@ -100,7 +100,9 @@ pub fn load(path: &Path, _opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
         match words.as_slice() {
             [] => {}
             ["domain", d] => domain = Some(d.trim_matches('"').to_owned()),
-            ["interval", n] => interval = n.parse().map_err(|_| diag(i + 1, "syntax error".into()))?,
+            ["interval", n] => {
+                interval = n.parse().map_err(|_| diag(i + 1, "syntax error".into()))?
+            }
             _ => return Err(diag(i + 1, "syntax error".into())),
         }
     }

@@ -1,0 +1,193 @@
+//! Enters one program's real sandbox policy, then tries what it must not do
+//! and what it must still do, printing one `probe: ok|denied (...)` line each.
+//! `tests/tests/sandbox.rs` runs it as root inside private namespaces and
+//! checks every line.
+//!
+//! usage: sandbox-probe client|dns|ypldapd CONFIG_FILE
+
+use std::ffi::CString;
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
+use std::os::fd::{AsFd, AsRawFd};
+use std::time::{Duration, Instant};
+
+use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, connect, socket};
+
+fn report(name: &str, r: Result<(), String>) {
+    match r {
+        Ok(()) => println!("{name}: ok"),
+        Err(e) => println!("{name}: denied ({e})"),
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (which, config) = match args.as_slice() {
+        [_, w, c] => (w.clone(), c.clone()),
+        _ => {
+            eprintln!("usage: sandbox-probe client|dns|ypldapd CONFIG_FILE");
+            std::process::exit(2);
+        }
+    };
+    // Prepared before the sandbox, as the programs prepare their own.
+    let allowed = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let other = TcpListener::bind("127.0.0.1:0").expect("listener");
+    let allowed_port = allowed.local_addr().expect("addr").port();
+    let other_port = other.local_addr().expect("addr").port();
+    let presock = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    )
+    .expect("socket");
+    let (a, b) = ipc_proto::Link::pair().expect("socketpair");
+
+    let confinement = match which.as_str() {
+        "client" => ypldap_client::sandbox::confinement(),
+        "dns" => ypldap_dns::sandbox::confinement(&[allowed_port]),
+        "ypldapd" => ypldapd::sandbox::confinement(
+            std::path::Path::new(&config),
+            &[std::path::PathBuf::from("/bin/true")],
+            &[allowed_port],
+        ),
+        other => panic!("unknown program {other}"),
+    };
+    match privsep::enter(&confinement) {
+        Ok(e) => println!("entered: {}", e.notes.join("; ")),
+        Err(e) => {
+            println!("entered: failed: {e}");
+            std::process::exit(1);
+        }
+    }
+
+    report(
+        "open_file",
+        std::fs::File::open("/etc/hostname")
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    );
+    report(
+        "read_config",
+        std::fs::read(&config)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    );
+    report(
+        "socket_inet",
+        socket(
+            AddressFamily::Inet,
+            SockType::Stream,
+            SockFlag::empty(),
+            None,
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string()),
+    );
+    report(
+        "socket_unix",
+        socket(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            SockFlag::empty(),
+            None,
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string()),
+    );
+    let to = |port| SockaddrIn::from(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+    report(
+        "connect_allowed_port",
+        connect(presock.as_raw_fd(), &to(allowed_port)).map_err(|e| e.to_string()),
+    );
+    let fresh = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    );
+    report(
+        "connect_other_port",
+        match fresh {
+            Ok(s) => connect(s.as_raw_fd(), &to(other_port)).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("socket: {e}")),
+        },
+    );
+    report(
+        "link",
+        (|| {
+            a.send(&ipc_proto::DnsToParent::Hello { version: 1 }, &[])
+                .map_err(|e| e.to_string())?;
+            let r = b
+                .recv::<ipc_proto::DnsToParent>()
+                .map_err(|e| e.to_string())?;
+            if r.message != (ipc_proto::DnsToParent::Hello { version: 1 }) {
+                return Err("wrong message".into());
+            }
+            Ok(())
+        })(),
+    );
+    report(
+        "poll",
+        (|| {
+            a.send(&ipc_proto::DnsToParent::Hello { version: 1 }, &[])
+                .map_err(|e| e.to_string())?;
+            let mut fds = [nix::poll::PollFd::new(
+                b.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            let n = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(1000u16))
+                .map_err(|e| e.to_string())?;
+            if n != 1 {
+                return Err(format!("poll returned {n}"));
+            }
+            b.recv::<ipc_proto::DnsToParent>()
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        })(),
+    );
+    report("allocate", {
+        let v = vec![7u8; 64 << 20];
+        if v.iter().step_by(4096).all(|&x| x == 7) {
+            Ok(())
+        } else {
+            Err("bad memory".into())
+        }
+    });
+    report("time", {
+        let t = Instant::now();
+        std::thread::sleep(Duration::from_millis(5));
+        if t.elapsed() >= Duration::from_millis(5) {
+            Ok(())
+        } else {
+            Err("clock".into())
+        }
+    });
+    report(
+        "thread",
+        std::thread::Builder::new()
+            .spawn(|| ())
+            .map(|h| {
+                let _ = h.join();
+            })
+            .map_err(|e| e.to_string()),
+    );
+    // SAFETY: the child only calls _exit; the probe is single-threaded.
+    let forked = match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => unsafe { libc::_exit(0) },
+        Ok(nix::unistd::ForkResult::Parent { child }) => {
+            let _ = nix::sys::wait::waitpid(child, None);
+            Ok(())
+        }
+        Err(e) => Err(e.to_string()),
+    };
+    report("fork", forked);
+    let sh = CString::new("/bin/sh").expect("cstr");
+    let args = [
+        sh.clone(),
+        CString::new("-c").expect("c"),
+        CString::new("echo exec: ok").expect("c"),
+    ];
+    let e = nix::unistd::execv(&sh, &args).unwrap_err();
+    println!("exec: denied ({e})");
+    drop((allowed, other));
+}
