@@ -94,7 +94,7 @@ impl<I: Message, O: LogMessage> Channel<I, O> {
                 cut -= 1;
             }
             text.truncate(cut);
-            text.push_str("…");
+            text.push('…');
         }
         let _ = self.link.send(&O::log(level, text), &[]);
     }

@@ -115,7 +115,10 @@ pub enum ParentToClient {
         verbose: bool,
     },
     /// One directory block, in configuration order.
-    Directory { index: u32, settings: Directory },
+    Directory {
+        index: u32,
+        settings: Box<Directory>,
+    },
     /// A chunk of a TLS file for directory `index`; `last` ends the file.
     Pem {
         index: u32,

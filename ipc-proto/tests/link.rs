@@ -108,7 +108,7 @@ fn every_message_round_trips() {
         },
         ParentToClient::Directory {
             index: 0,
-            settings: directory(),
+            settings: Box::new(directory()),
         },
         ParentToClient::Pem {
             index: 0,
@@ -167,14 +167,23 @@ fn every_message_round_trips() {
 #[test]
 fn typed_decode_errors() {
     let d = |b: &[u8], fds| codec::decode::<ParentToDns>(b, fds);
-    assert_eq!(d(br#"{"type":"Connect","request":1"#, 0), Err(DecodeError::Truncated));
-    assert!(matches!(d(b"not json", 0), Err(DecodeError::InvalidJson(_))));
+    assert_eq!(
+        d(br#"{"type":"Connect","request":1"#, 0),
+        Err(DecodeError::Truncated)
+    );
+    assert!(matches!(
+        d(b"not json", 0),
+        Err(DecodeError::InvalidJson(_))
+    ));
     assert_eq!(
         d(br#"{"type":"Explode"}"#, 0),
         Err(DecodeError::UnknownType("Explode".into()))
     );
     assert_eq!(
-        d(br#"{"type":"Connect","request":1,"directory":0,"evil":1}"#, 0),
+        d(
+            br#"{"type":"Connect","request":1,"directory":0,"evil":1}"#,
+            0
+        ),
         Err(DecodeError::UnknownField("evil".into()))
     );
     assert_eq!(
@@ -194,7 +203,7 @@ fn typed_decode_errors() {
     // Unknown fields inside nested settings are refused too.
     let mut v = serde_json::to_value(ParentToClient::Directory {
         index: 0,
-        settings: directory(),
+        settings: Box::new(directory()),
     })
     .expect("json");
     v["settings"]["fields"]["surprise"] = serde_json::json!(1);
@@ -217,14 +226,25 @@ fn handshake_checks_version_and_order() {
     );
     let mut h = Handshake::new();
     let e = h.check(&ParentToDns::Hello { version: 99 }).unwrap_err();
-    assert_eq!(e, DecodeError::VersionMismatch { ours: 1, theirs: 99 });
+    assert_eq!(
+        e,
+        DecodeError::VersionMismatch {
+            ours: 1,
+            theirs: 99
+        }
+    );
     assert_eq!(
         e.to_string(),
         "protocol version mismatch: this program speaks version 1, its peer version 99"
     );
     let mut h = Handshake::new();
     assert_eq!(h.check(&ParentToDns::hello()), Ok(true));
-    assert_eq!(h.check(&ParentToDns::Configure { directories: vec![] }), Ok(false));
+    assert_eq!(
+        h.check(&ParentToDns::Configure {
+            directories: vec![]
+        }),
+        Ok(false)
+    );
     assert_eq!(
         h.check(&ParentToDns::hello()),
         Err(DecodeError::OutOfOrder { kind: "Hello" })
@@ -309,13 +329,18 @@ fn truncated_oversize_and_closed_links() {
         Err(LinkError::Decode(DecodeError::Truncated))
     ));
     b.set_nonblocking(true).expect("nonblocking");
-    assert!(matches!(b.recv::<ParentToDns>(), Err(LinkError::WouldBlock)));
+    assert!(matches!(
+        b.recv::<ParentToDns>(),
+        Err(LinkError::WouldBlock)
+    ));
     drop(a);
     assert!(matches!(b.recv::<ParentToDns>(), Err(LinkError::Closed)));
 }
 
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 #[test]
@@ -324,8 +349,11 @@ fn spawned_helper_holds_only_stdio_and_its_link() {
     // Descriptors without close-on-exec that must not reach the child.
     let leaked: Vec<std::fs::File> = (0..3).map(|_| tempfile::tempfile().expect("tmp")).collect();
     for f in &leaked {
-        nix::fcntl::fcntl(f, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()))
-            .expect("clear cloexec");
+        nix::fcntl::fcntl(
+            f,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        )
+        .expect("clear cloexec");
     }
     let argv = [std::ffi::OsStr::new("sleep"), std::ffi::OsStr::new("30")];
     let spawned = ipc_proto::spawn::spawn_helper(
@@ -357,7 +385,11 @@ fn spawned_helper_holds_only_stdio_and_its_link() {
     }
     let _ = nix::sys::signal::kill(spawned.pid, nix::sys::signal::Signal::SIGKILL);
     nix::sys::wait::waitpid(spawned.pid, None).expect("wait");
-    assert_eq!(fds.keys().copied().collect::<Vec<_>>(), vec![0, 1, 2, 3], "{fds:?}");
+    assert_eq!(
+        fds.keys().copied().collect::<Vec<_>>(),
+        vec![0, 1, 2, 3],
+        "{fds:?}"
+    );
     assert_eq!(fds[&0], "/dev/null");
     assert_eq!(fds[&1], "/dev/null");
     assert_eq!(fds[&2], "/dev/null");

@@ -197,7 +197,7 @@ impl Daemon {
             self.client.send(
                 &ParentToClient::Directory {
                     index,
-                    settings: dir.settings.clone(),
+                    settings: Box::new(dir.settings.clone()),
                 },
                 None,
             )?;
@@ -241,11 +241,9 @@ impl Daemon {
             let now = Instant::now();
             for ev in events.iter() {
                 match ev.token() {
-                    SIGNALS => {
-                        if self.handle_signals(now) {
-                            self.shut_down();
-                            return Ok(());
-                        }
+                    SIGNALS if self.handle_signals(now) => {
+                        self.shut_down();
+                        return Ok(());
                     }
                     CLIENT => self.client_ready(ev.is_writable(), now),
                     DNS => self.dns_ready(ev.is_writable(), now),
@@ -338,7 +336,7 @@ impl Daemon {
             };
             match chan.recv() {
                 Ok(None) => debug!("ypldap-client: greeted"),
-                Ok(Some(r)) => self.from_client(r, now),
+                Ok(Some(r)) => self.handle_client_message(r, now),
                 Err(LinkError::WouldBlock) => return,
                 Err(e) => {
                     self.client_lost(&e, now);
@@ -361,7 +359,7 @@ impl Daemon {
             };
             match chan.recv() {
                 Ok(None) => debug!("ypldap-dns: greeted"),
-                Ok(Some(r)) => self.from_dns(r, now),
+                Ok(Some(r)) => self.handle_dns_message(r, now),
                 Err(LinkError::WouldBlock) => return,
                 Err(e) => {
                     self.dns_lost(&e, now);
@@ -392,7 +390,7 @@ impl Daemon {
         self.dns.drop_link(now, protocol);
     }
 
-    fn from_client(&mut self, r: Received<ClientToParent>, now: Instant) {
+    fn handle_client_message(&mut self, r: Received<ClientToParent>, now: Instant) {
         match r.message {
             ClientToParent::Hello { .. } => {}
             ClientToParent::Log { level, text } => logging::log(level, &logging::sanitize(&text)),
@@ -429,7 +427,7 @@ impl Daemon {
         }
     }
 
-    fn from_dns(&mut self, r: Received<DnsToParent>, _now: Instant) {
+    fn handle_dns_message(&mut self, r: Received<DnsToParent>, _now: Instant) {
         let mut fds = r.fds.into_iter();
         match r.message {
             DnsToParent::Hello { .. } => {}

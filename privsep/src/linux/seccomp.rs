@@ -27,6 +27,8 @@ pub struct Syscall {
 impl Syscall {
     /// `name` is the `libc` constant's name (`SYS_read`); the prefix is
     /// dropped for display.
+    // `c_long` is 32 bits on some targets: the cast is needed there.
+    #[allow(clippy::unnecessary_cast)]
     pub const fn new(name: &'static str, nr: libc::c_long) -> Self {
         let name = match name.as_bytes() {
             [b'S', b'Y', b'S', b'_', rest @ ..] => match std::str::from_utf8(rest) {
@@ -311,10 +313,10 @@ pub fn runtime_base() -> Policy {
     for cmd in FCNTL_CMDS {
         p.allow_if(crate::sys![SYS_fcntl][0], &[Cond::eq(1, cmd)]);
     }
-    p.allow_if(
-        crate::sys![SYS_ioctl][0],
-        &[Cond::eq(1, libc::FIONBIO as u64)],
-    );
+    // FIONBIO's C type differs between targets: the cast is needed there.
+    #[allow(clippy::unnecessary_cast)]
+    let fionbio = libc::FIONBIO as u64;
+    p.allow_if(crate::sys![SYS_ioctl][0], &[Cond::eq(1, fionbio)]);
     p
 }
 
