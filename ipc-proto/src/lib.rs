@@ -13,6 +13,7 @@
 
 pub mod channel;
 pub mod codec;
+pub mod helper;
 pub mod link;
 pub mod messages;
 pub mod settings;

@@ -3,43 +3,20 @@
 
 use std::process::ExitCode;
 
-use ipc_proto::{Channel, ClientToParent, Level, LinkError, ParentToClient, spawn::adopt_link};
+use ipc_proto::{Channel, ClientToParent, Level, ParentToClient, helper};
+
+const NAME: &str = "ypldap-client";
 
 fn main() -> ExitCode {
     privsep::ignore_terminal_signals();
-    let link = match adopt_link() {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!("ypldap-client: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(mut chan) = helper::start::<ParentToClient, ClientToParent>(NAME, || {
+        privsep::enter(&ypldap_client::sandbox::confinement())
+            .map(|e| e.notes)
+            .map_err(|e| e.to_string())
+    }) else {
+        return ExitCode::FAILURE;
     };
-    let entered = privsep::enter(&ypldap_client::sandbox::confinement());
-    let mut chan: Channel<ParentToClient, ClientToParent> = match Channel::open(link) {
-        Ok(c) => c,
-        Err(_) => return ExitCode::FAILURE,
-    };
-    match entered {
-        Ok(e) => chan.log(
-            Level::Debug,
-            format!("ypldap-client: sandboxed: {}", e.notes.join("; ")),
-        ),
-        Err(e) => {
-            chan.log(Level::Error, format!("ypldap-client: sandbox: {e}"));
-            return ExitCode::FAILURE;
-        }
-    }
-    loop {
-        match chan.recv() {
-            Ok(None) => {}
-            Ok(Some(r)) => handle(&chan, r.message),
-            Err(LinkError::Closed) => return ExitCode::SUCCESS,
-            Err(e) => {
-                chan.log(Level::Error, format!("ypldap-client: {e}"));
-                return ExitCode::FAILURE;
-            }
-        }
-    }
+    helper::serve(NAME, &mut chan, |chan, r| handle(chan, r.message))
 }
 
 fn handle(chan: &Channel<ParentToClient, ClientToParent>, msg: ParentToClient) {
@@ -55,10 +32,7 @@ fn handle(chan: &Channel<ParentToClient, ClientToParent>, msg: ParentToClient) {
         }
         other => chan.log(
             Level::Debug,
-            format!(
-                "ypldap-client: received {}",
-                ipc_proto::Message::kind(&other)
-            ),
+            format!("{NAME}: received {}", ipc_proto::Message::kind(&other)),
         ),
     }
 }

@@ -324,48 +324,22 @@ impl Daemon {
     }
 
     fn client_ready(&mut self, writable: bool, now: Instant) {
-        if writable {
-            if let Err(e) = self.client.flush() {
-                self.client_lost(&e, now);
-                return;
-            }
+        let (messages, error) = self.client.drain(writable);
+        for r in messages {
+            self.handle_client_message(r, now);
         }
-        loop {
-            let Some(chan) = self.client.channel() else {
-                return;
-            };
-            match chan.recv() {
-                Ok(None) => debug!("ypldap-client: greeted"),
-                Ok(Some(r)) => self.handle_client_message(r, now),
-                Err(LinkError::WouldBlock) => return,
-                Err(e) => {
-                    self.client_lost(&e, now);
-                    return;
-                }
-            }
+        if let Some(e) = error {
+            self.client_lost(&e, now);
         }
     }
 
     fn dns_ready(&mut self, writable: bool, now: Instant) {
-        if writable {
-            if let Err(e) = self.dns.flush() {
-                self.dns_lost(&e, now);
-                return;
-            }
+        let (messages, error) = self.dns.drain(writable);
+        for r in messages {
+            self.handle_dns_message(r, now);
         }
-        loop {
-            let Some(chan) = self.dns.channel() else {
-                return;
-            };
-            match chan.recv() {
-                Ok(None) => debug!("ypldap-dns: greeted"),
-                Ok(Some(r)) => self.handle_dns_message(r, now),
-                Err(LinkError::WouldBlock) => return,
-                Err(e) => {
-                    self.dns_lost(&e, now);
-                    return;
-                }
-            }
+        if let Some(e) = error {
+            self.dns_lost(&e, now);
         }
     }
 

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ipc_proto::spawn::{Stdio, spawn_helper};
-use ipc_proto::{Channel, LinkError, Message};
+use ipc_proto::{Channel, LinkError, Message, Received};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
@@ -129,6 +129,29 @@ impl<I: Message, O: Message> Helper<I, O> {
             return Err(LinkError::WouldBlock);
         }
         Ok(())
+    }
+
+    /// After a readiness event: sends what was queued (when `writable`), then
+    /// receives every message waiting. Returns them, and the error that
+    /// ended the link, if one did (the caller then drops the helper).
+    pub fn drain(&mut self, writable: bool) -> (Vec<Received<I>>, Option<LinkError>) {
+        let mut got = Vec::new();
+        if writable {
+            if let Err(e) = self.flush() {
+                return (got, Some(e));
+            }
+        }
+        let Some(chan) = self.chan.as_mut() else {
+            return (got, None);
+        };
+        loop {
+            match chan.recv() {
+                Ok(None) => {}
+                Ok(Some(r)) => got.push(r),
+                Err(LinkError::WouldBlock) => return (got, None),
+                Err(e) => return (got, Some(e)),
+            }
+        }
     }
 
     /// Sends what was queued, as far as the link takes it.
