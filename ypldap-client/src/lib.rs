@@ -2,4 +2,5 @@
 //! LDAP over connected sockets the broker hands it through ypldapd, and
 //! streams users and groups back to ypldapd.
 
+pub mod entry;
 pub mod sandbox;

@@ -3,4 +3,5 @@
 //! ypldapd itself) and connects to them, handing the connected sockets back.
 //! It can connect nowhere else.
 
+pub mod broker;
 pub mod sandbox;

@@ -4,7 +4,10 @@
 
 use std::process::ExitCode;
 
+use std::os::fd::AsFd;
+
 use ipc_proto::{Channel, DnsToParent, Level, ParentToDns, helper};
+use ypldap_dns::broker::Broker;
 
 const NAME: &str = "ypldap-dns";
 const USAGE: &str = "usage: ypldap-dns --connect-ports PORT[,PORT...] (started by ypldapd)";
@@ -27,6 +30,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // The resolver reads its files now, before the sandbox.
+    let broker = Broker::new();
     let Some(mut chan) = helper::start::<ParentToDns, DnsToParent>(NAME, || {
         privsep::enter(&ypldap_dns::sandbox::confinement(&ports))
             .map(|e| e.notes)
@@ -34,24 +39,44 @@ fn main() -> ExitCode {
     }) else {
         return ExitCode::FAILURE;
     };
-    helper::serve(NAME, &mut chan, |chan, r| handle(chan, r.message))
+    let mut broker = match broker {
+        Ok(b) => b,
+        Err(e) => {
+            chan.log(Level::Error, format!("{NAME}: cannot start the resolver: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(note) = &broker.resolver_note {
+        chan.log(Level::Warning, format!("{NAME}: {note}"));
+    }
+    helper::serve(NAME, &mut chan, |chan, r| handle(chan, &mut broker, r.message))
 }
 
-fn handle(chan: &Channel<ParentToDns, DnsToParent>, msg: ParentToDns) {
+fn handle(chan: &Channel<ParentToDns, DnsToParent>, broker: &mut Broker, msg: ParentToDns) {
     match msg {
-        ParentToDns::Connect { request, directory } => {
-            let _ = chan.send(
-                &DnsToParent::ConnectFailed {
-                    request,
-                    directory,
-                    error: "connecting to directories is not built yet".into(),
-                },
-                &[],
-            );
-        }
-        other => chan.log(
-            Level::Debug,
-            format!("{NAME}: received {}", ipc_proto::Message::kind(&other)),
-        ),
+        ParentToDns::Hello { .. } => {}
+        ParentToDns::Configure { directories } => broker.configure(directories),
+        ParentToDns::Connect { request, directory } => match broker.connect(directory) {
+            Ok((stream, addr)) => {
+                let _ = chan.send(
+                    &DnsToParent::Connected {
+                        request,
+                        directory,
+                        address: addr.to_string(),
+                    },
+                    &[stream.as_fd()],
+                );
+            }
+            Err(error) => {
+                let _ = chan.send(
+                    &DnsToParent::ConnectFailed {
+                        request,
+                        directory,
+                        error,
+                    },
+                    &[],
+                );
+            }
+        },
     }
 }
