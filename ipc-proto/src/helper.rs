@@ -45,7 +45,7 @@ pub fn start<I: Message, O: LogMessage>(
 pub fn serve<I: Message, O: LogMessage>(
     name: &str,
     chan: &mut Channel<I, O>,
-    mut handle: impl FnMut(&Channel<I, O>, Received<I>),
+    mut handle: impl FnMut(&mut Channel<I, O>, Received<I>),
 ) -> ExitCode {
     loop {
         match chan.recv() {

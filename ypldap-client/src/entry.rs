@@ -21,6 +21,8 @@ pub const MAX_ID: u32 = u32::MAX - 1;
 #[derive(Debug, Default, Clone)]
 pub struct Attributes {
     by_lower_name: HashMap<String, Vec<String>>,
+    /// Attributes (lower case) with a value that is not UTF-8 text.
+    binary: Vec<String>,
 }
 
 impl Attributes {
@@ -34,7 +36,25 @@ impl Attributes {
                 .or_default()
                 .extend(values);
         }
-        Attributes { by_lower_name }
+        Attributes {
+            by_lower_name,
+            binary: Vec::new(),
+        }
+    }
+
+    /// As [`Attributes::new`], noting the attributes that had a value
+    /// which is not text: mapping one of those drops the entry.
+    pub fn with_binary<I: IntoIterator<Item = (String, Vec<String>)>>(
+        attrs: I,
+        binary: Vec<String>,
+    ) -> Self {
+        let mut a = Self::new(attrs);
+        a.binary = binary.iter().map(|b| b.to_ascii_lowercase()).collect();
+        a
+    }
+
+    fn has_binary(&self, name: &str) -> bool {
+        self.binary.iter().any(|b| b.eq_ignore_ascii_case(name))
     }
 
     /// The values of `name`; an attribute with no values counts as absent.
@@ -61,6 +81,8 @@ pub enum DropReason {
     ForbiddenCharacter { field: &'static str, ch: char },
     /// The map line would be longer than [`MAX_LINE`] bytes.
     LineTooLong(usize),
+    /// A mapped attribute has a value that is not UTF-8 text.
+    NotText(String),
 }
 
 impl DropReason {
@@ -73,6 +95,7 @@ impl DropReason {
             DropReason::InvalidGid(_) => "invalid gid",
             DropReason::ForbiddenCharacter { .. } => "forbidden character",
             DropReason::LineTooLong(_) => "line too long",
+            DropReason::NotText(_) => "value not text",
         }
     }
 }
@@ -90,6 +113,7 @@ impl fmt::Display for DropReason {
             DropReason::LineTooLong(n) => {
                 write!(f, "its line would be {n} bytes, more than {MAX_LINE}")
             }
+            DropReason::NotText(a) => write!(f, "attribute {a} has a value that is not UTF-8 text"),
         }
     }
 }
@@ -101,6 +125,11 @@ enum Value<'a> {
 }
 
 fn value<'a>(m: &'a Mapping, attrs: &'a Attributes) -> Result<Value<'a>, DropReason> {
+    if let Mapping::Attribute { name } | Mapping::List { name } = m {
+        if attrs.has_binary(name) {
+            return Err(DropReason::NotText(name.clone()));
+        }
+    }
     match m {
         Mapping::Fixed { value } => Ok(Value::One(value)),
         Mapping::Attribute { name } => attrs

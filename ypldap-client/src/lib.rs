@@ -2,5 +2,9 @@
 //! LDAP over connected sockets the broker hands it through ypldapd, and
 //! streams users and groups back to ypldapd.
 
+pub mod config;
 pub mod entry;
+pub mod fetch;
 pub mod sandbox;
+pub mod tls;
+pub mod update;

@@ -1,14 +1,30 @@
-//! ypldap-client's life: adopt fd 3, enter the sandbox, greet ypldapd, then
-//! serve its requests until the link closes.
+//! ypldap-client's life: adopt fd 3, build its runtime, enter the sandbox,
+//! greet ypldapd, then apply configurations and run updates on request
+//! until the link closes.
 
+use std::collections::VecDeque;
 use std::process::ExitCode;
 
-use ipc_proto::{Channel, ClientToParent, Level, ParentToClient, helper};
+use ipc_proto::{Channel, ClientToParent, Level, LinkError, ParentToClient, helper};
+use ypldap_client::config::Assembly;
+use ypldap_client::update::{self, ReadyDirectory};
 
 const NAME: &str = "ypldap-client";
 
+struct State {
+    runtime: tokio::runtime::Runtime,
+    assembly: Option<Assembly>,
+    dirs: Vec<ReadyDirectory>,
+    next_request: u64,
+    later: VecDeque<ParentToClient>,
+}
+
 fn main() -> ExitCode {
     privsep::ignore_terminal_signals();
+    // The runtime's epoll and eventfd are made now, before the sandbox.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
     let Some(mut chan) = helper::start::<ParentToClient, ClientToParent>(NAME, || {
         privsep::enter(&ypldap_client::sandbox::confinement())
             .map(|e| e.notes)
@@ -16,23 +32,94 @@ fn main() -> ExitCode {
     }) else {
         return ExitCode::FAILURE;
     };
-    helper::serve(NAME, &mut chan, |chan, r| handle(chan, r.message))
+    let runtime = match runtime {
+        Ok(r) => r,
+        Err(e) => {
+            chan.log(Level::Error, format!("{NAME}: cannot start the runtime: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut state = State {
+        runtime,
+        assembly: None,
+        dirs: Vec::new(),
+        next_request: 0,
+        later: VecDeque::new(),
+    };
+    let mut failure = None;
+    let code = helper::serve(NAME, &mut chan, |chan, r| {
+        if failure.is_some() {
+            return;
+        }
+        let mut queue = VecDeque::from([r.message]);
+        while let Some(msg) = queue.pop_front() {
+            if let Err(e) = handle(chan, &mut state, msg) {
+                failure = Some(e);
+                return;
+            }
+            queue.extend(state.later.drain(..));
+        }
+    });
+    match failure {
+        Some(e) => {
+            chan.log(Level::Error, format!("{NAME}: {e}"));
+            ExitCode::FAILURE
+        }
+        None => code,
+    }
 }
 
-fn handle(chan: &Channel<ParentToClient, ClientToParent>, msg: ParentToClient) {
+/// Handles one message. An error ends the helper (ypldapd restarts it).
+fn handle(
+    chan: &mut Channel<ParentToClient, ClientToParent>,
+    st: &mut State,
+    msg: ParentToClient,
+) -> Result<(), String> {
+    let protocol = |e: String| format!("configuration: {e}");
     match msg {
-        ParentToClient::Update { update } => {
-            let _ = chan.send(
-                &ClientToParent::UpdateFailed {
-                    update,
-                    reason: "reading LDAP directories is not built yet".into(),
-                },
-                &[],
-            );
+        ParentToClient::Hello { .. } => {}
+        ParentToClient::ConfigBegin { directories, .. } => {
+            st.assembly = Some(Assembly::new(directories).map_err(protocol)?);
         }
-        other => chan.log(
-            Level::Debug,
-            format!("{NAME}: received {}", ipc_proto::Message::kind(&other)),
-        ),
+        ParentToClient::Directory { index, settings } => st
+            .assembly
+            .as_mut()
+            .ok_or("Directory outside a configuration")?
+            .directory(index, *settings)
+            .map_err(protocol)?,
+        ParentToClient::Pem {
+            index, kind, data, ..
+        } => st
+            .assembly
+            .as_mut()
+            .ok_or("Pem outside a configuration")?
+            .pem(index, kind, &data)
+            .map_err(protocol)?,
+        ParentToClient::ConfigEnd => {
+            let a = st.assembly.take().ok_or("ConfigEnd without ConfigBegin")?;
+            st.dirs = a.finish().map_err(protocol)?;
+            for d in &st.dirs {
+                if let Err(e) = &d.tls {
+                    chan.log(
+                        Level::Error,
+                        format!("directory {}: TLS configuration: {e}", d.settings.host),
+                    );
+                }
+            }
+        }
+        ParentToClient::Update { update } => {
+            update::run(
+                chan,
+                &st.runtime,
+                &st.dirs,
+                update,
+                &mut st.next_request,
+                &mut st.later,
+            )
+            .map_err(|e: LinkError| e.to_string())?;
+        }
+        // A late answer to an abandoned request: its socket is closed here.
+        ParentToClient::Connected { .. } | ParentToClient::ConnectFailed { .. } => {}
     }
+    Ok(())
 }

@@ -52,7 +52,7 @@ fn main() -> ExitCode {
     helper::serve(NAME, &mut chan, |chan, r| handle(chan, &mut broker, r.message))
 }
 
-fn handle(chan: &Channel<ParentToDns, DnsToParent>, broker: &mut Broker, msg: ParentToDns) {
+fn handle(chan: &mut Channel<ParentToDns, DnsToParent>, broker: &mut Broker, msg: ParentToDns) {
     match msg {
         ParentToDns::Hello { .. } => {}
         ParentToDns::Configure { directories } => broker.configure(directories),

@@ -1,0 +1,215 @@
+//! Reading one directory over a connected socket: TLS, bind, the user and
+//! group searches with paged results, every result code checked.
+
+use std::collections::HashSet;
+use std::net::TcpStream;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ipc_proto::{Bind, Directory, GroupEntry, Mapping, TlsMode, UserEntry};
+use ldap3::adapters::{Adapter, PagedResults};
+use ldap3::asn1::{PL, StructureTag};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, ResultEntry, Scope, StdStream};
+use rustls::ClientConfig;
+
+use crate::entry::{self, Attributes, DropReason};
+
+/// Connect (TLS handshake and StartTLS included) must finish within this.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+/// Each reply (a search's next entry, a bind's result) must come within this.
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+/// Entries per page of a paged search.
+pub const PAGE_SIZE: i32 = 1000;
+
+/// What a fetch produces, entry by entry, in LDAP order.
+pub enum Item {
+    User(UserEntry),
+    Group(GroupEntry),
+    Dropped { dn: String, reason: DropReason },
+}
+
+/// Counters of one directory's fetch.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Fetched {
+    pub users: u64,
+    pub groups: u64,
+    pub referrals: u64,
+}
+
+/// Reads `dir` over `stream`, handing each item to `sink`. Any failure
+/// (TLS, bind, search result, timeout, connection lost) fails the whole
+/// directory: a half-answer must not become a map.
+pub async fn fetch(
+    dir: &Directory,
+    tls: Option<Arc<ClientConfig>>,
+    stream: TcpStream,
+    sink: &mut dyn FnMut(Item),
+) -> Result<Fetched, String> {
+    let scheme = if dir.tls == TlsMode::Ldaps { "ldaps" } else { "ldap" };
+    let host = if dir.host.contains(':') {
+        format!("[{}]", dir.host)
+    } else {
+        dir.host.clone()
+    };
+    let url = format!("{scheme}://{host}:{}", dir.port);
+    let mut settings = LdapConnSettings::new()
+        .set_conn_timeout(CONNECT_TIMEOUT)
+        .set_std_stream(StdStream::Tcp(stream))
+        .set_starttls(dir.tls == TlsMode::StartTls);
+    if let Some(cfg) = tls {
+        settings = settings.set_config(cfg);
+    }
+    let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &url)
+        .await
+        .map_err(|e| format!("connecting: {e}"))?;
+    ldap3::drive!(conn);
+
+    match &dir.bind {
+        Bind::Anonymous => {}
+        Bind::Simple { dn, credential } => {
+            ldap.with_timeout(OPERATION_TIMEOUT)
+                .simple_bind(dn, credential)
+                .await
+                .and_then(|r| r.success())
+                .map_err(|e| format!("bind as {dn:?} failed: {e}"))?;
+        }
+        Bind::External { authzid } => {
+            if !authzid.is_empty() {
+                return Err(format!(
+                    "bindext with an authorization identity ({authzid:?}) is not supported; use bindext alone"
+                ));
+            }
+            ldap.with_timeout(OPERATION_TIMEOUT)
+                .sasl_external_bind()
+                .await
+                .and_then(|r| r.success())
+                .map_err(|e| format!("SASL EXTERNAL bind failed: {e}"))?;
+        }
+    }
+
+    let f = &dir.fields;
+    let user_fields = [
+        &f.name, &f.passwd, &f.uid, &f.gid, &f.class, &f.change, &f.expire, &f.gecos, &f.home,
+        &f.shell,
+    ];
+    let group_fields = [&f.groupname, &f.grouppasswd, &f.groupgid, &f.groupmembers];
+    let mut done = Fetched::default();
+    let users = search(
+        &mut ldap,
+        &dir.basedn,
+        &dir.passwd_filter,
+        attribute_names(&user_fields),
+        &mut |dn, attrs| {
+            match entry::user(f, &attrs) {
+                Ok(u) => {
+                    done.users += 1;
+                    sink(Item::User(u))
+                }
+                Err(reason) => sink(Item::Dropped { dn, reason }),
+            }
+        },
+    )
+    .await
+    .map_err(|e| format!("user search: {e}"))?;
+    let groups = search(
+        &mut ldap,
+        &dir.groupdn,
+        &dir.group_filter,
+        attribute_names(&group_fields),
+        &mut |dn, attrs| {
+            match entry::group(f, &attrs) {
+                Ok(g) => {
+                    done.groups += 1;
+                    sink(Item::Group(g))
+                }
+                Err(reason) => sink(Item::Dropped { dn, reason }),
+            }
+        },
+    )
+    .await
+    .map_err(|e| format!("group search: {e}"))?;
+    done.referrals = users + groups;
+    let _ = ldap.with_timeout(Duration::from_secs(2)).unbind().await;
+    Ok(done)
+}
+
+/// The LDAP attributes a set of fields reads (fixed fields read none).
+fn attribute_names(fields: &[&Mapping]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    fields
+        .iter()
+        .filter_map(|m| match m {
+            Mapping::Attribute { name } | Mapping::List { name } => Some(name.clone()),
+            Mapping::Fixed { .. } => None,
+        })
+        .filter(|n| seen.insert(n.to_ascii_lowercase()))
+        .collect()
+}
+
+/// One paged subtree search; calls `each` per entry. Returns the number of
+/// referrals and references skipped.
+async fn search(
+    ldap: &mut Ldap,
+    base: &str,
+    filter: &str,
+    attrs: Vec<String>,
+    each: &mut dyn FnMut(String, Attributes),
+) -> Result<u64, String> {
+    let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> =
+        vec![Box::new(PagedResults::new(PAGE_SIZE))];
+    let mut stream = ldap
+        .with_timeout(OPERATION_TIMEOUT)
+        .streaming_search_with(adapters, base, Scope::Subtree, filter, attrs)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut referrals = 0;
+    loop {
+        match stream.next().await {
+            Ok(Some(re)) => {
+                if re.is_ref() {
+                    referrals += 1;
+                } else if !re.is_intermediate() {
+                    match parse_entry(re) {
+                        Some((dn, attrs)) => each(dn, attrs),
+                        None => return Err("malformed entry from the server".into()),
+                    }
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let result = stream.finish().await;
+    result.success().map_err(|e| e.to_string())?;
+    Ok(referrals)
+}
+
+/// Takes a search result entry apart without trusting its shape: ldap3's
+/// own `SearchEntry::construct` panics on malformed data.
+fn parse_entry(re: ResultEntry) -> Option<(String, Attributes)> {
+    let mut parts = re.0.match_id(4)?.expect_constructed()?.into_iter();
+    let dn = String::from_utf8_lossy(&parts.next()?.expect_primitive()?).into_owned();
+    let mut attrs = Vec::new();
+    let mut binary = Vec::new();
+    for pa in parts.next()?.expect_constructed()? {
+        let mut pa = pa.expect_constructed()?.into_iter();
+        let name = String::from_utf8(pa.next()?.expect_primitive()?).ok()?;
+        let mut values = Vec::new();
+        for v in pa.next()?.expect_constructed()? {
+            match primitive(v)? {
+                Ok(s) => values.push(s),
+                Err(()) => binary.push(name.clone()),
+            }
+        }
+        attrs.push((name, values));
+    }
+    Some((dn, Attributes::with_binary(attrs, binary)))
+}
+
+/// A primitive value as UTF-8 text (`Err` when it is not text).
+fn primitive(t: StructureTag) -> Option<Result<String, ()>> {
+    match t.payload {
+        PL::P(bytes) => Some(String::from_utf8(bytes).map_err(|_| ())),
+        PL::C(_) => None,
+    }
+}
