@@ -5,3 +5,4 @@
 //! process's life from start to exit.
 
 pub mod maps;
+pub mod yp;
