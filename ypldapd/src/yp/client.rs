@@ -40,9 +40,12 @@ fn key_val(r: &mut XdrReader<'_>) -> Option<(YpStat, Vec<u8>, Vec<u8>)> {
     Some((s, k, v))
 }
 
+/// Key and value pairs, as received.
+pub type Entries = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A whole `ypresp_all` sequence (the body after the RPC header): the
 /// entries and the final status (`NoMore` after `more = FALSE`).
-pub fn resp_all(body: &[u8]) -> Option<(Vec<(Vec<u8>, Vec<u8>)>, YpStat)> {
+pub fn resp_all(body: &[u8]) -> Option<(Entries, YpStat)> {
     let mut r = XdrReader::new(body);
     let mut out = Vec::new();
     loop {

@@ -2,16 +2,26 @@
 //! snapshot, TCP record marking, the mio transport, rpcbind registration
 //! and the `bind local` binding file.
 //!
-//! Everything except `server`, `rpcbind` and `binding_file` is pure (no
-//! I/O) and never panics on any input; those three do the I/O around it.
+//! Everything except `server`, `bind`, `rpcbind` and `binding_file` is
+//! pure (no I/O) and never panics on any input; those four do the I/O
+//! around it. `client` and `testdata` serve tests, examples and fuzzing.
+//!
+//! How the daemon uses it: bind with [`bind::bind_yp_sockets`] as root,
+//! build a [`YpServer`] from a [`ServerConfig`], register it in the mio
+//! loop, and after each successful update [`YpServer::set_snapshot`] the
+//! [`Snapshot::build`] result; after the first one, register with
+//! [`rpcbind::Rpcbind`] (or write [`binding_file`]). [`server::run_until`]
+//! is a complete minimal loop.
 
 pub mod access;
 pub mod bind;
+pub mod binding_file;
 pub mod client;
 pub mod dispatch;
 pub mod proto;
 pub mod record;
 pub mod rpc;
+pub mod rpcbind;
 pub mod server;
 pub mod snapshot;
 pub mod testdata;
