@@ -142,6 +142,18 @@ fn match_first_next_all() {
         &proto::encode_key(DOM, b"master.passwd.byname", b"user00001"),
     );
     assert_eq!(client::resp_val(&b).unwrap().0, YpStat::YpErr);
+    // from a reserved port (when this test runs as root) the hashes are served
+    if let Some(s) = (600..1024).find_map(|p| UdpSocket::bind(("127.0.0.1", p)).ok()) {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let args = proto::encode_key(DOM, b"master.passwd.byname", b"user00001");
+        s.send_to(&encode_call(9, proto::YPPROG, 2, 3, &args), r.udp)
+            .unwrap();
+        let mut buf = vec![0; 4096];
+        let (n, _) = s.recv_from(&mut buf).unwrap();
+        let (st, v) = client::resp_val(client::success_body(&buf[..n], 9).unwrap()).unwrap();
+        assert_eq!(st, YpStat::True);
+        assert!(v.starts_with(b"user00001:$6$salt1$hash:10001:100::0:0:"));
+    }
     // FIRST/NEXT walk over UDP
     let mut keys = Vec::new();
     let mut b = udp_call(r.udp, 4, 4, &proto::encode_nokey(DOM, b"group.byname"));

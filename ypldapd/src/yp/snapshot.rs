@@ -688,4 +688,52 @@ pub(crate) mod tests {
         assert_eq!(rep.drops.get(&DropReason::NetidTooLong), Some(&1));
         assert_eq!(rep.netid_entries, 1);
     }
+
+    use proptest::prelude::*;
+
+    fn field() -> impl Strategy<Value = String> {
+        proptest::string::string_regex("[a-c:,\n\u{0}é]{0,6}|x{1000,1030}").unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        #[test]
+        fn build_checks_everything(
+            us in proptest::collection::vec((field(), field(), 0u32..4, 0u32..4), 0..12),
+            gs in proptest::collection::vec((field(), 0u32..4, proptest::collection::vec(field(), 0..3)), 0..8),
+        ) {
+            let users: Vec<_> = us.iter().map(|(n, g, uid, gid)| {
+                let mut u = user(n, *uid, *gid);
+                u.gecos = g.clone();
+                u
+            }).collect();
+            let groups: Vec<_> = gs.iter().map(|(n, gid, m)| {
+                group(n, *gid, &m.iter().map(String::as_str).collect::<Vec<_>>())
+            }).collect();
+            let (snap, rep) = Snapshot::build("d", &users, &groups, 0);
+            let netid_drops = rep.drops.get(&DropReason::NetidTooLong).copied().unwrap_or(0);
+            let user_drops = rep.samples.iter().filter(|d| d.kind == EntryKind::User && d.reason != DropReason::NetidTooLong).count();
+            let group_drops = rep.samples.iter().filter(|d| d.kind == EntryKind::Group).count();
+            prop_assert_eq!(rep.users_kept + user_drops, users.len());
+            prop_assert_eq!(rep.groups_kept + group_drops, groups.len());
+            prop_assert_eq!(snap.len(MapName::PasswdByName), rep.users_kept);
+            prop_assert_eq!(snap.len(MapName::NetidByName) + netid_drops, snap.len(MapName::PasswdByUid));
+            for (map, colons) in [
+                (MapName::PasswdByName, 6), (MapName::PasswdByUid, 6),
+                (MapName::MasterPasswdByName, 9), (MapName::MasterPasswdByUid, 9),
+                (MapName::GroupByName, 3), (MapName::GroupByGid, 3), (MapName::NetidByName, 1),
+            ] {
+                let mut prev: Option<&[u8]> = None;
+                for (k, v) in snap.iter(map) {
+                    prop_assert!(!k.is_empty() && k.len() <= 1024);
+                    prop_assert!(v.len() <= MAX_LINE);
+                    prop_assert!(!v.iter().any(|&b| b == b'\n' || b == 0));
+                    prop_assert_eq!(v.iter().filter(|&&b| b == b':').count(), colons);
+                    prop_assert!(prev.is_none_or(|p| p < k));
+                    prev = Some(k);
+                    prop_assert_eq!(snap.get(map, k), Some(v));
+                }
+            }
+        }
+    }
 }
