@@ -478,10 +478,14 @@ impl YpServer {
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
-                    // EMFILE and the like: retry in a moment, not in a spin.
+                    // EMFILE and the like: retry in a moment, not in a spin,
+                    // and log only the first failure of a series.
+                    let first_failure = self.tcp[i].1.is_none();
                     self.tcp[i].1 = Some(now + Duration::from_millis(100));
-                    let (mut sh, _) = self.shared();
-                    sh.log(Level::Warning, format!("YP accept failed: {e}"));
+                    if first_failure {
+                        let (mut sh, _) = self.shared();
+                        sh.log(Level::Warning, format!("YP accept failed: {e}"));
+                    }
                     return;
                 }
             }

@@ -415,6 +415,13 @@ fn master_order_maplist() {
         Some(&s),
     );
     assert_eq!(client::resp_order(&body(&o)).unwrap(), (YpStat::True, 1234));
+    let o = call(
+        10,
+        &proto::encode_nokey(DOM, b"master.passwd.byuid"),
+        UNPRIV,
+        Some(&s),
+    );
+    assert_eq!(client::resp_order(&body(&o)).unwrap(), (YpStat::True, 1234));
     let o = call(10, &proto::encode_nokey(DOM, b"nope"), UNPRIV, Some(&s));
     assert_eq!(client::resp_order(&body(&o)).unwrap(), (YpStat::NoMap, 0));
     let d = &proto::encode_nokey(DOM, b"")[..12];
