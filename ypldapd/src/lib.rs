@@ -11,3 +11,4 @@ pub mod logging;
 pub mod maps;
 pub mod sandbox;
 pub mod supervisor;
+pub mod yp;

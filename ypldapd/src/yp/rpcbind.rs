@@ -1,0 +1,356 @@
+//! Registering the YP program with the local rpcbind/portmapper, with
+//! version 2 PMAPPROC_SET/UNSET over UDP to 127.0.0.1:111 (DESIGN §6).
+//!
+//! rpcbind lets only a privileged port remove a mapping that a privileged
+//! port set, so the socket is bound to a reserved port while still root
+//! and kept (connected) for the UNSET at exit, from inside the sandbox.
+//! The message encoding and decoding are pure functions, so a non-blocking
+//! caller can drive the same exchange from its own event loop.
+#![forbid(unsafe_code)]
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use super::rpc::{self, ReplyStatus};
+use super::xdr::{XdrReader, XdrWriter};
+
+pub const PMAPPROG: u32 = 100000;
+pub const PMAPVERS: u32 = 2;
+pub const PMAPPROC_SET: u32 = 1;
+pub const PMAPPROC_UNSET: u32 = 2;
+pub const IPPROTO_TCP: u32 = 6;
+pub const IPPROTO_UDP: u32 = 17;
+pub const PMAP_PORT: u16 = 111;
+
+/// Why a registration step failed. `NotRunning` and `Timeout` are worth a
+/// retry later.
+#[derive(Debug)]
+pub enum RpcbindError {
+    /// Nothing listens on 127.0.0.1:111 (ICMP port unreachable).
+    NotRunning,
+    /// No answer within the timeout.
+    Timeout,
+    /// rpcbind answered FALSE (e.g. a mapping owned by someone else).
+    Refused {
+        proc_: u32,
+        prot: u32,
+    },
+    /// rpcbind's answer was not a valid reply.
+    BadReply(String),
+    Io(io::Error),
+}
+
+impl fmt::Display for RpcbindError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RpcbindError::NotRunning => write!(f, "rpcbind is not running on 127.0.0.1:111"),
+            RpcbindError::Timeout => write!(f, "rpcbind did not answer"),
+            RpcbindError::Refused { proc_, prot } => write!(
+                f,
+                "rpcbind refused {} for {}",
+                if *proc_ == PMAPPROC_SET {
+                    "SET"
+                } else {
+                    "UNSET"
+                },
+                if *prot == IPPROTO_TCP { "tcp" } else { "udp" }
+            ),
+            RpcbindError::BadReply(s) => write!(f, "bad reply from rpcbind: {s}"),
+            RpcbindError::Io(e) => write!(f, "rpcbind: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RpcbindError {}
+
+impl From<io::Error> for RpcbindError {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::ConnectionRefused {
+            RpcbindError::NotRunning
+        } else {
+            RpcbindError::Io(e)
+        }
+    }
+}
+
+/// A portmap `mapping`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mapping {
+    pub prog: u32,
+    pub vers: u32,
+    pub prot: u32,
+    pub port: u32,
+}
+
+/// A PMAPPROC_SET or PMAPPROC_UNSET call message.
+pub fn encode_pmap_call(xid: u32, proc_: u32, m: Mapping) -> Vec<u8> {
+    let mut w = XdrWriter::new();
+    w.u32(m.prog).u32(m.vers).u32(m.prot).u32(m.port);
+    rpc::encode_call(xid, PMAPPROG, PMAPVERS, proc_, &w.buf)
+}
+
+/// Decodes the boolean answer to a SET/UNSET. `Ok(None)`: a reply to
+/// another xid (a late answer to a retransmission), to be ignored.
+pub fn decode_pmap_reply(reply: &[u8], xid: u32) -> Result<Option<bool>, RpcbindError> {
+    match rpc::parse_reply(reply) {
+        Some((x, _)) if x != xid => Ok(None),
+        Some((_, ReplyStatus::Success(body))) => XdrReader::new(body)
+            .bool()
+            .map(Some)
+            .map_err(|e| RpcbindError::BadReply(format!("{e:?}"))),
+        Some((_, s)) => Err(RpcbindError::BadReply(format!("{s:?}"))),
+        None => Err(RpcbindError::BadReply("undecodable".into())),
+    }
+}
+
+/// A connected UDP socket to rpcbind, kept for the daemon's lifetime.
+#[derive(Debug)]
+pub struct Rpcbind {
+    sock: UdpSocket,
+    xid: u32,
+    /// Total time to wait for one answer (retransmitting every 500 ms).
+    pub timeout: Duration,
+}
+
+impl Rpcbind {
+    /// Opens the socket to 127.0.0.1:111. With `reserved`, binds a port in
+    /// 600..=1023 first (root only).
+    pub fn open(reserved: bool) -> io::Result<Rpcbind> {
+        Self::open_at(SocketAddr::from((Ipv4Addr::LOCALHOST, PMAP_PORT)), reserved)
+    }
+
+    /// As [`Self::open`], to another address (tests use a fake rpcbind).
+    pub fn open_at(to: SocketAddr, reserved: bool) -> io::Result<Rpcbind> {
+        let sock = if reserved {
+            let mut found = None;
+            for port in super::bind::RESERVED_LOW..=super::bind::RESERVED_HIGH {
+                match UdpSocket::bind((Ipv4Addr::LOCALHOST, port)) {
+                    Ok(s) => {
+                        found = Some(s);
+                        break;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::PermissionDenied => return Err(e),
+                    Err(_) => {}
+                }
+            }
+            found.ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    "no reserved port free for rpcbind",
+                )
+            })?
+        } else {
+            UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?
+        };
+        sock.connect(to)?;
+        // Seed the xid from the clock, as libc does, so a restarted daemon
+        // does not accept a stale answer meant for its predecessor.
+        let xid = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos() ^ d.as_secs() as u32)
+            .unwrap_or(1);
+        Ok(Rpcbind {
+            sock,
+            xid,
+            timeout: Duration::from_secs(3),
+        })
+    }
+
+    /// The local address (to check that it is a reserved port).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.sock.local_addr()
+    }
+
+    /// One SET or UNSET exchange; the boolean answer.
+    pub fn call(&mut self, proc_: u32, m: Mapping) -> Result<bool, RpcbindError> {
+        self.xid = self.xid.wrapping_add(1);
+        let xid = self.xid;
+        let msg = encode_pmap_call(xid, proc_, m);
+        let deadline = Instant::now() + self.timeout;
+        let mut buf = [0u8; 512];
+        loop {
+            self.sock.send(&msg)?;
+            let resend = Instant::now() + Duration::from_millis(500);
+            loop {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(RpcbindError::Timeout);
+                }
+                if now >= resend {
+                    break;
+                }
+                self.sock
+                    .set_read_timeout(Some(resend.min(deadline) - now))?;
+                match self.sock.recv(&mut buf) {
+                    Ok(n) => {
+                        if let Some(b) = decode_pmap_reply(&buf[..n], xid)? {
+                            return Ok(b);
+                        }
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                        ) => {}
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    }
+
+    /// UNSET any old registration, then SET each given transport's port.
+    pub fn register(
+        &mut self,
+        prog: u32,
+        vers: u32,
+        udp_port: Option<u16>,
+        tcp_port: Option<u16>,
+    ) -> Result<(), RpcbindError> {
+        self.unregister(prog, vers)?;
+        for (prot, port) in [(IPPROTO_UDP, udp_port), (IPPROTO_TCP, tcp_port)] {
+            let Some(port) = port else { continue };
+            let m = Mapping {
+                prog,
+                vers,
+                prot,
+                port: u32::from(port),
+            };
+            if !self.call(PMAPPROC_SET, m)? {
+                return Err(RpcbindError::Refused {
+                    proc_: PMAPPROC_SET,
+                    prot,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// UNSET every transport of `prog`/`vers`. FALSE (nothing registered)
+    /// is not an error.
+    pub fn unregister(&mut self, prog: u32, vers: u32) -> Result<bool, RpcbindError> {
+        self.call(
+            PMAPPROC_UNSET,
+            Mapping {
+                prog,
+                vers,
+                prot: 0,
+                port: 0,
+            },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    /// A fake portmapper: answers TRUE to everything except a SET for tcp,
+    /// reporting each call; it drops the first datagram to exercise the
+    /// retransmission.
+    fn fake(refuse_tcp: bool) -> (SocketAddr, mpsc::Receiver<(u32, Mapping)>) {
+        let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let addr = s.local_addr().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            let mut first = true;
+            while let Ok((n, peer)) = s.recv_from(&mut buf) {
+                if std::mem::take(&mut first) {
+                    continue;
+                }
+                let rpc::Parsed::Call(c) = rpc::parse_call(&buf[..n]) else {
+                    continue;
+                };
+                assert_eq!((c.prog, c.vers), (PMAPPROG, PMAPVERS));
+                let mut r = XdrReader::new(c.args);
+                let m = Mapping {
+                    prog: r.u32().unwrap(),
+                    vers: r.u32().unwrap(),
+                    prot: r.u32().unwrap(),
+                    port: r.u32().unwrap(),
+                };
+                let ok = !(refuse_tcp && c.proc_ == PMAPPROC_SET && m.prot == IPPROTO_TCP);
+                let mut w = rpc::success(c.xid);
+                w.bool(ok);
+                s.send_to(&w.buf, peer).unwrap();
+                if tx.send((c.proc_, m)).is_err() {
+                    break;
+                }
+            }
+        });
+        (addr, rx)
+    }
+
+    #[test]
+    fn register_unset_then_set() {
+        let (addr, rx) = fake(false);
+        let mut rb = Rpcbind::open_at(addr, false).unwrap();
+        rb.register(100004, 2, Some(700), Some(701)).unwrap();
+        let calls: Vec<_> = rx.try_iter().collect();
+        assert_eq!(calls.len(), 3);
+        assert_eq!(calls[0].0, PMAPPROC_UNSET);
+        assert_eq!(
+            calls[1],
+            (
+                PMAPPROC_SET,
+                Mapping {
+                    prog: 100004,
+                    vers: 2,
+                    prot: 17,
+                    port: 700
+                }
+            )
+        );
+        assert_eq!(
+            calls[2],
+            (
+                PMAPPROC_SET,
+                Mapping {
+                    prog: 100004,
+                    vers: 2,
+                    prot: 6,
+                    port: 701
+                }
+            )
+        );
+        assert!(rb.unregister(100004, 2).unwrap());
+    }
+
+    #[test]
+    fn refusal_and_absence() {
+        let (addr, _rx) = fake(true);
+        let mut rb = Rpcbind::open_at(addr, false).unwrap();
+        assert!(matches!(
+            rb.register(100004, 2, Some(700), Some(701)),
+            Err(RpcbindError::Refused {
+                prot: IPPROTO_TCP,
+                ..
+            })
+        ));
+        // nothing listening: a clear, retryable error
+        let dead = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let dead_addr = dead.local_addr().unwrap();
+        drop(dead);
+        let mut rb = Rpcbind::open_at(dead_addr, false).unwrap();
+        rb.timeout = Duration::from_millis(300);
+        let e = rb.register(100004, 2, Some(1), None).unwrap_err();
+        assert!(
+            matches!(e, RpcbindError::NotRunning | RpcbindError::Timeout),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn reply_decoding() {
+        let mut w = rpc::success(5);
+        w.bool(true);
+        assert_eq!(decode_pmap_reply(&w.buf, 5).unwrap(), Some(true));
+        assert_eq!(decode_pmap_reply(&w.buf, 6).unwrap(), None);
+        assert!(decode_pmap_reply(&rpc::proc_unavail(5), 5).is_err());
+        assert!(decode_pmap_reply(&[1, 2], 5).is_err());
+    }
+}
