@@ -8,6 +8,10 @@
 //! a [`Namespace`] is dropped its first process dies, and the kernel kills
 //! everything left inside.
 
+pub mod ldif;
+pub mod peers;
+pub mod pki;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -207,4 +211,39 @@ pub fn alive(pid: u32) -> bool {
         .ok()
         .and_then(|s| s.rsplit_once(')').map(|(_, r)| r.trim_start().to_owned()))
         .is_some_and(|r| !r.starts_with('Z') && !r.starts_with('X'))
+}
+
+/// `ypcat -k -h 127.0.0.1 -d DOMAIN MAP` inside `ns`: the (key, value)
+/// pairs, sorted.
+pub fn ypcat(ns: &Namespace, domain: &str, map: &str) -> Result<Vec<(String, String)>, String> {
+    let out = ns
+        .command("ypcat")
+        .args(["-k", "-h", "127.0.0.1", "-d", domain, map])
+        .output()
+        .map_err(|e| e.to_string())?;
+    if !out.status.success() {
+        return Err(format!(
+            "ypcat {map}: {}{}",
+            String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout)
+        ));
+    }
+    let mut v: Vec<(String, String)> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| match l.split_once(' ') {
+            Some((k, v)) => (k.to_owned(), v.to_owned()),
+            None => (l.to_owned(), String::new()),
+        })
+        .collect();
+    v.sort();
+    Ok(v)
+}
+
+/// Whether rpcbind inside `ns` lists the YP program.
+pub fn yp_registered(ns: &Namespace) -> bool {
+    ns.command("rpcinfo")
+        .args(["-p", "127.0.0.1"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).contains("100004"))
+        .unwrap_or(false)
 }

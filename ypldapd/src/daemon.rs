@@ -1,16 +1,22 @@
 //! ypldapd's life after the configuration is read: start the helpers, enter
 //! the sandbox, then one event loop until SIGTERM or SIGINT.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
+use std::fs::File;
+use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ipc_proto::spawn::Stdio;
 use ipc_proto::{
-    ClientToParent, DnsToParent, LinkError, ParentToClient, ParentToDns, PemKind, Received,
+    ClientToParent, DnsToParent, GroupEntry, LinkError, ParentToClient, ParentToDns, PemKind,
+    Received, UserEntry,
 };
+use nix::fcntl::Flock;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -18,13 +24,20 @@ use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::cli::Options;
-use crate::config::Config;
+use crate::config::{BindMode, Config};
 use crate::supervisor::Helper;
+use crate::yp::rpcbind::Rpcbind;
+use crate::yp::{AllowList, Limits, ServerConfig, Snapshot, YpServer};
 use crate::{debug, error, info, logging, sandbox, warning};
 
 const SIGNALS: Token = Token(0);
 const CLIENT: Token = Token(1);
 const DNS: Token = Token(2);
+/// The YP server's tokens start here.
+const YP_FIRST: usize = 16;
+
+/// How often a failed rpcbind registration is retried.
+const REGISTER_RETRY: Duration = Duration::from_secs(5);
 
 /// The most PEM text per `Pem` message, well below the message size limit
 /// even after JSON escaping of line breaks.
@@ -58,6 +71,28 @@ struct Daemon {
     update_seq: u64,
     update_running: Option<u64>,
     failed_updates: u32,
+    /// Users and groups of the update in progress, in arrival order.
+    incoming: Incoming,
+    yp: YpServer,
+    /// `bind portmap`: the registration socket, bound to a reserved port as
+    /// root and kept, so the UNSET at exit works from inside the sandbox.
+    rpcbind: Option<Rpcbind>,
+    /// `bind local`: the binding file, opened as root, filled once the
+    /// first maps are loaded.
+    binding: Option<Flock<File>>,
+    /// Clients can find us: registered with rpcbind, or the binding file
+    /// written.
+    announced: bool,
+    announce_retry: Option<Instant>,
+}
+
+/// What has arrived of an update.
+#[derive(Default)]
+struct Incoming {
+    update: u64,
+    users: Vec<UserEntry>,
+    groups: Vec<GroupEntry>,
+    started: Option<Instant>,
 }
 
 /// Runs the daemon. Returns when it was told to stop.
@@ -84,6 +119,44 @@ pub fn run(opts: &Options, config: Config) -> anyhow::Result<()> {
         info!("no \"provide map\" in the configuration: serving all seven maps");
     }
 
+    // As root: the YP sockets on a reserved port, the rpcbind socket or the
+    // binding file, and the host name MASTER answers with.
+    let local = config.bind == BindMode::Local;
+    let (udp, tcp) = crate::yp::bind::bind_yp_sockets(local, true)
+        .context("binding the YP sockets to a reserved port")?;
+    let (rpcbind, binding) = if local {
+        let f = crate::yp::binding_file::open_binding_file(
+            Path::new(crate::yp::binding_file::BINDING_DIR),
+            &config.domain,
+        )
+        .context("cannot write yp binding file")?;
+        (None, Some(f))
+    } else {
+        let r = Rpcbind::open(true).context("opening the rpcbind registration socket")?;
+        (Some(r), None)
+    };
+    let host = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    let mut yp = YpServer::new(
+        ServerConfig::new(&config.domain, &config.served_maps(), &host),
+        allow_list(&config),
+        udp,
+        tcp,
+        Limits::default(),
+    )
+    .context("starting the YP server")?;
+    let (udp_addrs, _) = yp.local_addrs();
+    info!(
+        "serving domain {} on {}",
+        config.domain,
+        udp_addrs
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
     let null = std::fs::File::open("/dev/null")
         .context("opening /dev/null")?
         .into();
@@ -91,6 +164,7 @@ pub fn run(opts: &Options, config: Config) -> anyhow::Result<()> {
     let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGCHLD]).context("signals")?;
     poll.registry()
         .register(&mut signals, SIGNALS, Interest::READABLE)?;
+    yp.register(poll.registry(), YP_FIRST)?;
 
     let ports: Vec<u16> = config.endpoints().iter().map(|e| e.port).collect();
     let mut d = Daemon {
@@ -105,6 +179,12 @@ pub fn run(opts: &Options, config: Config) -> anyhow::Result<()> {
         update_seq: 0,
         update_running: None,
         failed_updates: 0,
+        incoming: Incoming::default(),
+        yp,
+        rpcbind,
+        binding,
+        announced: false,
+        announce_retry: None,
     };
     let now = Instant::now();
     d.start_client(now).context("starting ypldap-client")?;
@@ -119,6 +199,20 @@ pub fn run(opts: &Options, config: Config) -> anyhow::Result<()> {
     info!("sandboxed: {}", entered.notes.join("; "));
 
     d.event_loop()
+}
+
+/// The configuration's `allow` networks as the YP server's allow-list.
+fn allow_list(config: &Config) -> AllowList {
+    AllowList {
+        nets: config
+            .allow
+            .iter()
+            .map(|n| crate::yp::Net {
+                addr: n.addr,
+                prefix: n.prefix,
+            })
+            .collect(),
+    }
 }
 
 fn dns_args(ports: &[u16]) -> Vec<OsString> {
@@ -247,10 +341,14 @@ impl Daemon {
                     }
                     CLIENT => self.client_ready(ev.is_writable(), now),
                     DNS => self.dns_ready(ev.is_writable(), now),
+                    t if self.yp.owns(t) => self.yp.handle_event(self.poll.registry(), ev, now),
                     _ => {}
                 }
             }
             self.run_timers(Instant::now());
+            for (level, text) in self.yp.drain_logs() {
+                logging::log(level, &text);
+            }
         }
     }
 
@@ -266,6 +364,12 @@ impl Daemon {
     }
 
     fn run_timers(&mut self, now: Instant) {
+        if self.yp.next_deadline().is_some_and(|t| t <= now) {
+            self.yp.on_timeout(self.poll.registry(), now);
+        }
+        if self.announce_retry.is_some_and(|t| t <= now) {
+            self.announce(now);
+        }
         self.client.enforce_grace(now);
         self.dns.enforce_grace(now);
         if self.client.restart_due(now) {
@@ -383,13 +487,26 @@ impl Daemon {
                     );
                 }
             }
-            ClientToParent::Users { .. } | ClientToParent::Groups { .. } => {}
-            ClientToParent::UpdateDone { update, .. } => {
+            ClientToParent::Users { update, entries } => {
+                if self.update_running == Some(update) {
+                    self.incoming.users.extend(entries);
+                }
+            }
+            ClientToParent::Groups { update, entries } => {
+                if self.update_running == Some(update) {
+                    self.incoming.groups.extend(entries);
+                }
+            }
+            ClientToParent::UpdateDone {
+                update,
+                dropped,
+                referrals,
+            } => {
                 if self.update_running == Some(update) {
                     self.update_running = None;
                     self.failed_updates = 0;
-                    self.next_update = Some(now + self.config.interval);
-                    info!("update {update} done");
+                    self.next_update = Some(now + jittered(self.config.interval));
+                    self.install(update, &dropped, referrals, now);
                 }
             }
             ClientToParent::UpdateFailed { update, reason } => {
@@ -448,6 +565,11 @@ impl Daemon {
         match self.client.send(&ParentToClient::Update { update }, None) {
             Ok(()) => {
                 self.update_running = Some(update);
+                self.incoming = Incoming {
+                    update,
+                    started: Some(now),
+                    ..Incoming::default()
+                };
                 self.next_update = None;
                 debug!("update {update} started");
             }
@@ -455,7 +577,86 @@ impl Daemon {
         }
     }
 
+    /// Builds the maps of a completed update and swaps them in.
+    fn install(
+        &mut self,
+        update: u64,
+        client_drops: &BTreeMap<String, u64>,
+        referrals: u64,
+        now: Instant,
+    ) {
+        let incoming = std::mem::take(&mut self.incoming);
+        debug_assert_eq!(incoming.update, update);
+        let previous_users = self.yp.snapshot().map_or(0, |s| s.len(crate::maps::MapName::MasterPasswdByName));
+        let (snap, report) = Snapshot::build_now(&self.config.domain, &incoming.users, &incoming.groups);
+        let mut drops: Vec<String> = client_drops
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        drops.extend(report.drops.iter().map(|(k, n)| format!("{n} {}", k.as_str())));
+        for d in &report.samples {
+            warning!("dropped {:?} {}: {}", d.kind, d.name, d.reason.as_str());
+        }
+        info!(
+            "update {update}: {} directories, {} users, {} groups, dropped: {}, referrals skipped: {referrals}, {:.2} s",
+            self.config.directories.len(),
+            report.users_kept,
+            report.groups_kept,
+            if drops.is_empty() { "none".to_owned() } else { drops.join(", ") },
+            incoming
+                .started
+                .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64())
+        );
+        if report.users_kept == 0 && previous_users > 0 {
+            warning!(
+                "update {update} returned no users at all, where the maps had {previous_users}: serving the empty result as the directory said"
+            );
+        }
+        self.yp.set_snapshot(Arc::new(snap));
+        if !self.announced {
+            self.announce(now);
+        }
+    }
+
+    /// Lets clients find the server, once the first maps are loaded:
+    /// register with rpcbind, or fill the binding file.
+    fn announce(&mut self, now: Instant) {
+        self.announce_retry = None;
+        let (udp, tcp) = self.yp.local_addrs();
+        let udp_port = udp.first().map_or(0, |a| a.port());
+        let tcp_port = tcp.first().map_or(0, |a| a.port());
+        if let Some(f) = self.binding.as_mut() {
+            match crate::yp::binding_file::fill_binding_file(f, Ipv4Addr::LOCALHOST, udp_port, tcp_port) {
+                Ok(()) => {
+                    self.announced = true;
+                    info!("wrote the binding file for domain {}", self.config.domain);
+                }
+                Err(e) => error!("cannot write yp binding file: {e}"),
+            }
+        } else if let Some(r) = self.rpcbind.as_mut() {
+            match r.register(
+                crate::yp::proto::YPPROG,
+                crate::yp::proto::YPVERS,
+                Some(udp_port),
+                Some(tcp_port),
+            ) {
+                Ok(()) => {
+                    self.announced = true;
+                    info!("registered with rpcbind: udp and tcp port {udp_port}");
+                }
+                Err(e) => {
+                    error!(
+                        "cannot register with rpcbind on 127.0.0.1: {e}; retrying in {} s",
+                        REGISTER_RETRY.as_secs()
+                    );
+                    self.announce_retry = Some(now + REGISTER_RETRY);
+                }
+            }
+        }
+    }
+
     fn update_failed(&mut self, reason: &str, now: Instant) {
+        self.incoming = Incoming::default();
         self.failed_updates = self.failed_updates.saturating_add(1);
         // Retry sooner than the interval: 10 s, doubling, never beyond it.
         let retry = Duration::from_secs(10)
@@ -480,8 +681,29 @@ impl Daemon {
         self.client.force_stop();
         self.dns.force_stop();
         self.reap(Instant::now());
+        if self.announced {
+            if let Some(r) = self.rpcbind.as_mut() {
+                if let Err(e) = r.unregister(crate::yp::proto::YPPROG, crate::yp::proto::YPVERS) {
+                    warning!("cannot unregister from rpcbind: {e}");
+                }
+            }
+        }
         info!("exiting");
     }
+}
+
+/// The interval plus up to 5 % (at most 30 s), so several servers reading
+/// one directory drift apart instead of hitting it at the same moment.
+fn jittered(interval: Duration) -> Duration {
+    let max = (interval / 20).min(Duration::from_secs(30));
+    let mut b = [0u8; 4];
+    // A weak source is fine for spreading load.
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    b.copy_from_slice(&nanos.to_le_bytes());
+    let frac = f64::from(u32::from_le_bytes(b)) / 1e9;
+    interval + max.mul_f64(frac.min(1.0))
 }
 
 /// Splits `s` into pieces of at most `max` bytes, on character boundaries.

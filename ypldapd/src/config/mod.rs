@@ -56,7 +56,14 @@ pub struct Config {
     pub interval: Duration,
     pub maps: Option<std::collections::BTreeSet<MapName>>,
     pub bind: BindMode,
+    pub allow: Vec<IpNet>,
     pub directories: Vec<DirectoryConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    pub addr: std::net::IpAddr,
+    pub prefix: u8,
 }
 
 impl Config {
@@ -113,6 +120,7 @@ pub fn load(path: &Path, _opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
             interval: Duration::from_secs(interval),
             maps: None,
             bind: BindMode::Portmap,
+            allow: Vec::new(),
             directories: Vec::new(),
         },
         warnings: Vec::new(),

@@ -41,16 +41,12 @@ pub fn binding_path(dir: &Path, domain: &str) -> io::Result<PathBuf> {
     Ok(dir.join(format!("{domain}.2")))
 }
 
-/// Writes the binding file (creating `dir` 0755 if needed, the file
-/// 0644) and returns it holding a shared `flock`, as upstream keeps it for
-/// the process's lifetime: keep the returned value alive.
-pub fn write_binding_file(
-    dir: &Path,
-    domain: &str,
-    addr: Ipv4Addr,
-    udp_port: u16,
-    tcp_port: u16,
-) -> io::Result<Flock<File>> {
+/// Creates (or empties) the binding file, creating `dir` 0755 if needed
+/// and the file 0644, and takes the shared `flock` upstream holds for the
+/// process's lifetime. Done as root before the sandbox; the file stays
+/// empty, which clients read as "no binding", until [`fill_binding_file`]
+/// writes it once the first maps are loaded. Keep the value alive.
+pub fn open_binding_file(dir: &Path, domain: &str) -> io::Result<Flock<File>> {
     let path = binding_path(dir, domain)?;
     DirBuilder::new().recursive(true).mode(0o755).create(dir)?;
     let f = OpenOptions::new()
@@ -60,11 +56,35 @@ pub fn write_binding_file(
         .truncate(false)
         .mode(0o644)
         .open(&path)?;
-    let mut f =
-        Flock::lock(f, FlockArg::LockSharedNonblock).map_err(|(_, e)| io::Error::from(e))?;
+    let f = Flock::lock(f, FlockArg::LockSharedNonblock).map_err(|(_, e)| io::Error::from(e))?;
     f.set_len(0)?;
+    Ok(f)
+}
+
+/// Writes the 16 bytes of the binding into a file from [`open_binding_file`].
+pub fn fill_binding_file(
+    f: &mut Flock<File>,
+    addr: Ipv4Addr,
+    udp_port: u16,
+    tcp_port: u16,
+) -> io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    f.set_len(0)?;
+    f.seek(SeekFrom::Start(0))?;
     f.write_all(&binding_bytes(addr, udp_port, tcp_port))?;
-    f.flush()?;
+    f.flush()
+}
+
+/// Opens and fills the binding file in one step.
+pub fn write_binding_file(
+    dir: &Path,
+    domain: &str,
+    addr: Ipv4Addr,
+    udp_port: u16,
+    tcp_port: u16,
+) -> io::Result<Flock<File>> {
+    let mut f = open_binding_file(dir, domain)?;
+    fill_binding_file(&mut f, addr, udp_port, tcp_port)?;
     Ok(f)
 }
 

@@ -1,0 +1,230 @@
+//! The real peers, started inside a test's namespaces: slapd, rpcbind,
+//! and ypldapd itself.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use crate::ldif::{BIND_DN, SUFFIX};
+use crate::pki::Pki;
+use crate::{Namespace, alive, children, comm, program, wait_for};
+
+/// How slapd is set up.
+pub struct SlapdOptions {
+    /// The `sizelimit` line's value (`500` is OpenLDAP's default; forcing
+    /// paging: `size.soft=500 size.hard=500 size.prtotal=unlimited`).
+    pub size_limit: String,
+    /// The server certificate file of the PKI (`server.crt`, `expired.crt`).
+    pub cert: &'static str,
+    /// Address to listen on (plain on 389, StartTLS too, ldaps on 636).
+    pub address: String,
+}
+
+impl Default for SlapdOptions {
+    fn default() -> Self {
+        SlapdOptions {
+            size_limit: "500".into(),
+            cert: "server.crt",
+            address: "127.0.0.1".into(),
+        }
+    }
+}
+
+/// A private slapd inside a namespace.
+pub struct Slapd {
+    child: Option<Child>,
+    pub dir: PathBuf,
+    conf: PathBuf,
+    urls: String,
+}
+
+impl Slapd {
+    /// Writes the configuration, loads `ldif` with `slapadd` and starts slapd.
+    pub fn start(ns: &Namespace, name: &str, pki: &Pki, ldif: &str, opts: SlapdOptions) -> Slapd {
+        let dir = ns.dir.path().join(name);
+        std::fs::create_dir_all(dir.join("db")).expect("mkdir");
+        let conf = dir.join("slapd.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "include /etc/ldap/schema/core.schema\n\
+                 include /etc/ldap/schema/cosine.schema\n\
+                 include /etc/ldap/schema/nis.schema\n\
+                 include /etc/ldap/schema/inetorgperson.schema\n\
+                 pidfile {d}/slapd.pid\n\
+                 modulepath /usr/lib/ldap\n\
+                 moduleload back_mdb\n\
+                 sizelimit {limit}\n\
+                 TLSCACertificateFile {ca}\n\
+                 TLSCertificateFile {cert}\n\
+                 TLSCertificateKeyFile {key}\n\
+                 TLSVerifyClient try\n\
+                 authz-regexp \"^cn=ypldap$\" \"{BIND_DN}\"\n\
+                 database mdb\n\
+                 maxsize 1073741824\n\
+                 suffix \"{SUFFIX}\"\n\
+                 rootdn \"cn=admin,{SUFFIX}\"\n\
+                 rootpw secret\n\
+                 directory {d}/db\n\
+                 dbnosync\n\
+                 index objectClass eq\n\
+                 index uid,cn,memberUid eq\n\
+                 access to attrs=userPassword\n\
+                 \tby dn.exact=\"{BIND_DN}\" read\n\
+                 \tby anonymous auth\n\
+                 \tby * none\n\
+                 access to * by * read\n",
+                d = dir.display(),
+                limit = opts.size_limit,
+                ca = pki.path("ca.crt").display(),
+                cert = pki.path(opts.cert).display(),
+                key = pki.path("server.key").display(),
+            ),
+        )
+        .expect("slapd.conf");
+        let ldif_path = dir.join("data.ldif");
+        std::fs::write(&ldif_path, ldif).expect("ldif");
+        let out = ns
+            .command("slapadd")
+            .args(["-q", "-f"])
+            .arg(&conf)
+            .arg("-l")
+            .arg(&ldif_path)
+            .output()
+            .expect("slapadd");
+        assert!(
+            out.status.success(),
+            "slapadd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let urls = format!("ldap://{a}:389/ ldaps://{a}:636/", a = host_literal(&opts.address));
+        let mut s = Slapd {
+            child: None,
+            dir,
+            conf,
+            urls,
+        };
+        s.run(ns);
+        s
+    }
+
+    /// Starts (again) the slapd process and waits until it accepts.
+    pub fn run(&mut self, ns: &Namespace) {
+        let log = File::create(self.dir.join("slapd.log")).expect("log");
+        let child = ns
+            .command("slapd")
+            .args(["-d", "0", "-f"])
+            .arg(&self.conf)
+            .arg("-h")
+            .arg(&self.urls)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("slapd");
+        self.child = Some(child);
+        let probe = format!(
+            "for i in $(seq 100); do ldapsearch -x -LLL -H '{}' -b '' -s base >/dev/null 2>&1 && exit 0; sleep 0.1; done; exit 1",
+            self.urls.split_whitespace().next().unwrap_or_default()
+        );
+        ns.sh(&probe);
+    }
+
+    /// The slapd process's host pid.
+    pub fn pid(&self) -> Option<u32> {
+        let n = self.child.as_ref()?.id();
+        children(n).into_iter().find(|&p| comm(p).as_deref() == Some("slapd"))
+    }
+
+    /// Sends `sig` to slapd.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        if let Some(p) = self.pid() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p as i32), sig);
+        }
+    }
+
+    /// Kills slapd and waits for it to be gone.
+    pub fn kill(&mut self) {
+        self.signal(nix::sys::signal::Signal::SIGKILL);
+        if let Some(mut c) = self.child.take() {
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Slapd {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn host_literal(a: &str) -> String {
+    if a.contains(':') { format!("[{a}]") } else { a.to_owned() }
+}
+
+/// Starts rpcbind inside `ns` and waits until it answers.
+pub fn start_rpcbind(ns: &Namespace) -> Child {
+    let c = ns
+        .command("rpcbind")
+        .arg("-f")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("rpcbind");
+    ns.sh("for i in $(seq 100); do rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && exit 0; sleep 0.05; done; exit 1");
+    c
+}
+
+/// A running ypldapd (in the foreground, `-d`), its log in a file.
+pub struct Ypldapd {
+    pub nsenter: Child,
+    pub pid: u32,
+    pub log: PathBuf,
+}
+
+impl Ypldapd {
+    /// Writes `conf` (mode 0600) and starts `ypldapd -d -f` on it.
+    pub fn start(ns: &Namespace, conf: &str) -> Ypldapd {
+        let path = ns.write_file("ypldap.conf", conf);
+        Self::start_with(ns, &path)
+    }
+
+    pub fn start_with(ns: &Namespace, conf: &Path) -> Ypldapd {
+        let log = ns.dir.path().join("ypldapd.log");
+        let nsenter = ns
+            .command(program("ypldapd"))
+            .arg("-d")
+            .arg("-f")
+            .arg(conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start ypldapd");
+        let npid = nsenter.id();
+        let pid = wait_for(Duration::from_secs(10), || {
+            children(npid)
+                .into_iter()
+                .find(|&p| comm(p).as_deref() == Some("ypldapd"))
+        })
+        .expect("ypldapd started");
+        Ypldapd { nsenter, pid, log }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `text` (at least `count` times).
+    pub fn wait_log(&self, text: &str, count: usize, limit: Duration) {
+        if wait_for(limit, || (self.log().matches(text).count() >= count).then_some(())).is_none() {
+            panic!("ypldapd log never said {text:?} ({count}x):\n{}", self.log());
+        }
+    }
+
+    pub fn alive(&self) -> bool {
+        alive(self.pid)
+    }
+}
