@@ -4,4 +4,5 @@
 //! The library holds everything testable on its own; `main.rs` is the
 //! process's life from start to exit.
 
+pub mod config;
 pub mod maps;

@@ -1,0 +1,250 @@
+//! `ypldap.conf`: the OpenBSD-compatible configuration parser.
+//!
+//! The parser proper ([`parse_str`]) is pure: it reads included files and
+//! TLS files only through an [`IncludeSource`]. [`load`] is the thin I/O
+//! layer the daemon calls: it reads the real filesystem, runs the secrecy
+//! check on every configuration file and looks service names up in
+//! `/etc/services`.
+#![forbid(unsafe_code)]
+
+mod file;
+mod filter;
+mod ipnet;
+mod lexer;
+mod parser;
+mod pem;
+mod print;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::maps::MapName;
+
+pub use file::FsSource;
+pub use filter::validate_filter;
+pub use ipnet::{IpNet, IpNetError};
+pub use pem::{PemError, pem_labels};
+
+/// Command-line influence on parsing.
+#[derive(Debug, Clone, Default)]
+pub struct LoadOptions {
+    /// `-D name=value` macros, already split at the last `=`. A definition
+    /// in the file never overrides them.
+    pub macros: Vec<(String, String)>,
+    /// `-v`: report unused macros as warnings.
+    pub verbose: bool,
+}
+
+/// A successfully parsed configuration and its warnings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loaded {
+    pub config: Config,
+    /// Complete lines ready for stderr, e.g. `warning: macro 'x' not used`.
+    pub warnings: Vec<String>,
+}
+
+/// One error: `file:line: message`. A `line` of 0 means the file as a whole
+/// (e.g. a missing `domain`, or the secrecy check), shown as `file: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: u32,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        }
+    }
+}
+
+/// Every error of a configuration, in the order found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl fmt::Display for Diagnostics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{d}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Diagnostics {}
+
+/// How the YP server makes itself known (`bind portmap` / `bind local`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BindMode {
+    /// Register with portmap/rpcbind (the default).
+    #[default]
+    Portmap,
+    /// Loopback-only sockets and a binding file, no portmap.
+    Local,
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub domain: String,
+    pub interval: Duration,
+    /// `None`: the file has no `provide map`, so all seven maps are served.
+    pub maps: Option<BTreeSet<MapName>>,
+    pub bind: BindMode,
+    /// `allow` networks; empty means every client is answered.
+    pub allow: Vec<IpNet>,
+    pub directories: Vec<DirectoryConfig>,
+}
+
+/// One `directory` block and the TLS material it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryConfig {
+    pub settings: ipc_proto::Directory,
+    /// The CA bundle in force (TLS directories only), as read at parse time.
+    pub ca_pem: Option<Vec<u8>>,
+    pub cert_pem: Option<Vec<u8>>,
+    pub key_pem: Option<Vec<u8>>,
+    pub cafile: Option<PathBuf>,
+    pub certfile: Option<PathBuf>,
+    pub keyfile: Option<PathBuf>,
+}
+
+/// The refresh period when the file has no `interval`.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
+
+/// The CA bundles tried, in order, for a TLS directory with no `cafile`.
+pub const DEFAULT_CA_FILES: [&str; 2] = ["/etc/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt"];
+
+/// Maximum nesting of `include` (upstream has none and recurses until it
+/// runs out of descriptors).
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+impl Config {
+    /// The maps answered: those named by `provide map`, or all seven.
+    pub fn served_maps(&self) -> Vec<MapName> {
+        match &self.maps {
+            Some(set) => set.iter().copied().collect(),
+            None => MapName::ALL.to_vec(),
+        }
+    }
+
+    /// Where the network broker connects, one entry per directory.
+    pub fn endpoints(&self) -> Vec<ipc_proto::Endpoint> {
+        self.directories
+            .iter()
+            .map(|d| ipc_proto::Endpoint {
+                host: d.settings.host.clone(),
+                port: d.settings.port,
+            })
+            .collect()
+    }
+
+    /// Whether a client at `addr` may be answered (`allow`).
+    pub fn allows(&self, addr: &std::net::IpAddr) -> bool {
+        self.allow.is_empty() || self.allow.iter().any(|n| n.contains(addr))
+    }
+}
+
+/// Where the parser gets the bytes of included files and TLS files.
+pub trait IncludeSource {
+    /// An `include`d configuration file, secrecy-checked by real sources.
+    /// The error is the reason, e.g. `No such file or directory`.
+    fn read_config(&self, path: &str) -> Result<Vec<u8>, String>;
+    /// A `cafile`, `certfile` or `keyfile`.
+    fn read_file(&self, path: &Path) -> Result<Vec<u8>, String>;
+    /// Whether a file exists (for the default CA bundle).
+    fn exists(&self, path: &Path) -> bool;
+    /// The TCP port of a service name (`port ldap`). The default knows only
+    /// the built-in table.
+    fn service_port(&self, name: &str) -> Option<u16> {
+        builtin_service(name)
+    }
+}
+
+/// The built-in service table: `ldap` is 389. (`ldaps` is a keyword, so it
+/// can never reach a service lookup.)
+pub fn builtin_service(name: &str) -> Option<u16> {
+    match name {
+        "ldap" => Some(389),
+        _ => None,
+    }
+}
+
+/// An in-memory [`IncludeSource`] for tests and fuzzing.
+#[derive(Debug, Clone, Default)]
+pub struct MemSource {
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+impl MemSource {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, path: &str, data: impl Into<Vec<u8>>) -> Self {
+        self.files.insert(path.to_owned(), data.into());
+        self
+    }
+}
+
+impl IncludeSource for MemSource {
+    fn read_config(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| "No such file or directory".to_owned())
+    }
+    fn read_file(&self, path: &Path) -> Result<Vec<u8>, String> {
+        self.read_config(&path.to_string_lossy())
+    }
+    fn exists(&self, path: &Path) -> bool {
+        self.files.contains_key(path.to_string_lossy().as_ref())
+    }
+}
+
+/// Parses configuration text. `name` is the file name used in messages.
+/// Pure: every other file is read through `fs`.
+pub fn parse_str(
+    name: &str,
+    text: &str,
+    opts: &LoadOptions,
+    fs: &dyn IncludeSource,
+) -> Result<Loaded, Diagnostics> {
+    parser::parse(name, text.as_bytes().to_vec(), opts, fs)
+}
+
+/// Parses raw bytes (the file need not be UTF-8 outside quoted values).
+pub fn parse_bytes(
+    name: &str,
+    data: Vec<u8>,
+    opts: &LoadOptions,
+    fs: &dyn IncludeSource,
+) -> Result<Loaded, Diagnostics> {
+    parser::parse(name, data, opts, fs)
+}
+
+/// Reads, secrecy-checks and parses `path` and everything it includes.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
+    let fs = FsSource;
+    let name = path.to_string_lossy().into_owned();
+    let data = fs.read_config(&name).map_err(|message| {
+        Diagnostics(vec![Diagnostic {
+            file: name.clone(),
+            line: 0,
+            message,
+        }])
+    })?;
+    parser::parse(&name, data, opts, &fs)
+}
