@@ -44,7 +44,10 @@ impl MapName {
     /// Whether the map holds password hashes and is answered only to callers
     /// on a privileged port.
     pub fn is_master(self) -> bool {
-        matches!(self, MapName::MasterPasswdByName | MapName::MasterPasswdByUid)
+        matches!(
+            self,
+            MapName::MasterPasswdByName | MapName::MasterPasswdByUid
+        )
     }
 }
 

@@ -96,7 +96,13 @@ mod tests {
         let p = dir.join("c.conf");
         std::fs::write(&p, "domain \"x\"\n").unwrap();
         let name = p.to_string_lossy().into_owned();
-        for (mode, ok) in [(0o600, true), (0o640, true), (0o644, false), (0o660, false), (0o610, false)] {
+        for (mode, ok) in [
+            (0o600, true),
+            (0o640, true),
+            (0o644, false),
+            (0o660, false),
+            (0o610, false),
+        ] {
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
             let r = FsSource.read_config(&name);
             assert_eq!(r.is_ok(), ok, "mode {mode:o}");
@@ -117,7 +123,10 @@ mod tests {
         assert!(loaded.is_ok(), "{loaded:?}");
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o604)).unwrap();
         let err = super::super::load(&p, &Default::default()).unwrap_err();
-        assert_eq!(err.to_string(), format!("{name}: group writable or world read/writable"));
+        assert_eq!(
+            err.to_string(),
+            format!("{name}: group writable or world read/writable")
+        );
         std::fs::write(&p, "include \"/nonexistent/x\"\n").unwrap();
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         let err = super::super::load(&p, &Default::default()).unwrap_err();

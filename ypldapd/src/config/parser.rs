@@ -13,7 +13,7 @@ use ipc_proto::{Bind, Directory, FieldMappings, Mapping, TlsMode};
 use super::lexer::{Kw, Lexer, Tok, Token};
 use super::{
     BindMode, Config, DEFAULT_CA_FILES, DEFAULT_INTERVAL, Diagnostic, Diagnostics, DirectoryConfig,
-    IncludeSource, IpNet, Loaded, LoadOptions, MAX_INCLUDE_DEPTH,
+    IncludeSource, IpNet, LoadOptions, Loaded, MAX_INCLUDE_DEPTH,
 };
 use crate::maps::MapName;
 
@@ -186,10 +186,16 @@ impl Parser<'_> {
 
     /// A syntax error at token `t`; `t` stays next so that the skip can see it.
     fn unexpected(&mut self, t: Token, expected: &str) -> Failed {
+        self.unexpected_hint(t, expected, false)
+    }
+
+    /// As [`Self::unexpected`]; `want_string` adds a hint to quote numbers
+    /// and keywords.
+    fn unexpected_hint(&mut self, t: Token, expected: &str, want_string: bool) -> Failed {
         let at = At::of(&t);
         let hint = match &t.kind {
-            Tok::Num(_) if expected.contains("string") => " (quote numbers used as strings)",
-            Tok::Kw(_) if expected.contains("string") => " (quote keywords used as strings)",
+            Tok::Num(_) if want_string => " (quote numbers used as strings)",
+            Tok::Kw(_) if want_string => " (quote keywords used as strings)",
             _ => "",
         };
         let message = format!(
@@ -226,7 +232,7 @@ impl Parser<'_> {
         let t = self.next();
         match t.kind {
             Tok::Str { s, .. } => Ok(s),
-            _ => Err(self.unexpected(t, what)),
+            _ => Err(self.unexpected_hint(t, what, true)),
         }
     }
 
@@ -285,7 +291,10 @@ impl Parser<'_> {
         let path = self.expect_string("a file name after \"include\"")?;
         self.expect_eol()?;
         if self.lx.depth() > MAX_INCLUDE_DEPTH {
-            self.error(at, format!("failed to include file {path}: nested too deeply"));
+            self.error(
+                at,
+                format!("failed to include file {path}: nested too deeply"),
+            );
             return Ok(());
         }
         match self.fs.read_config(&path) {
@@ -330,7 +339,10 @@ impl Parser<'_> {
         };
         self.expect_eol()?;
         if n < 1 {
-            self.error(at, format!("invalid interval {n}: must be at least 1 second"));
+            self.error(
+                at,
+                format!("invalid interval {n}: must be at least 1 second"),
+            );
         } else {
             self.interval = Duration::from_secs(n.unsigned_abs());
         }
@@ -573,12 +585,10 @@ impl Parser<'_> {
                 Tok::Newline | Tok::Error => continue,
                 Tok::Char(b'}') => return,
                 Tok::Eof => {
+                    let start = d.at.clone();
                     self.error(
-                        &at,
-                        format!(
-                            "syntax error: end of file inside the directory block of line {}",
-                            d.at.line
-                        ),
+                        &start,
+                        "syntax error: directory block not closed (missing \"}\")",
                     );
                     self.peeked = Some(t);
                     return;
@@ -719,9 +729,21 @@ impl Parser<'_> {
         Ok(())
     }
 
-    fn set_simple(&mut self, d: &mut DirBuilder, at: &At, dn: Option<String>, cred: Option<String>) {
+    fn set_simple(
+        &mut self,
+        d: &mut DirBuilder,
+        at: &At,
+        dn: Option<String>,
+        cred: Option<String>,
+    ) {
         match &mut d.bind {
-            Some((Bind::Simple { dn: old_dn, credential }, _)) => {
+            Some((
+                Bind::Simple {
+                    dn: old_dn,
+                    credential,
+                },
+                _,
+            )) => {
                 if let Some(dn) = dn {
                     *old_dn = dn;
                 }
@@ -789,7 +811,11 @@ impl Parser<'_> {
         if !unmapped.is_empty() && !d.dummy {
             self.error(
                 &at,
-                format!("directory {:?}: no mapping for {}", d.host, unmapped.join(", ")),
+                format!(
+                    "directory {:?}: no mapping for {}",
+                    d.host,
+                    unmapped.join(", ")
+                ),
             );
             broken = true;
         }

@@ -28,7 +28,9 @@ impl fmt::Display for PemError {
                 write!(f, "PEM block {label:?} of line {line} has no END line")
             }
             PemError::Mismatch { line } => write!(f, "unexpected PEM END line at line {line}"),
-            PemError::BadBoundary { line } => write!(f, "malformed PEM BEGIN/END line at line {line}"),
+            PemError::BadBoundary { line } => {
+                write!(f, "malformed PEM BEGIN/END line at line {line}")
+            }
             PemError::BadBase64 { line } => {
                 write!(f, "PEM block of line {line} is not valid base64")
             }
@@ -117,7 +119,8 @@ pub fn pem_labels(data: &[u8]) -> Result<Vec<String>, PemError> {
 pub(crate) mod tests {
     use super::*;
 
-    pub(crate) const CERT: &str = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2==\n-----END CERTIFICATE-----\n";
+    pub(crate) const CERT: &str =
+        "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIUQ2==\n-----END CERTIFICATE-----\n";
     pub(crate) const KEY: &str =
         "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA+v\n-----END PRIVATE KEY-----\n";
 
