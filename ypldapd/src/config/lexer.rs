@@ -186,7 +186,11 @@ pub(crate) struct Lexer {
     expanding: bool,
     pub macros: BTreeMap<String, Macro>,
     pub diags: Vec<Diagnostic>,
+    gave_up: bool,
 }
+
+/// After this many errors the rest of the input is not read.
+pub(crate) const MAX_DIAGNOSTICS: usize = 1000;
 
 fn allowed_to_end_number(c: u8) -> bool {
     c.is_ascii_whitespace() || c == 0x0b || matches!(c, b')' | b',' | b'/' | b'}' | b'=')
@@ -221,6 +225,7 @@ impl Lexer {
             expanding: false,
             macros: BTreeMap::new(),
             diags: Vec::new(),
+            gave_up: false,
         }
     }
 
@@ -361,6 +366,23 @@ impl Lexer {
     }
 
     pub(crate) fn next_token(&mut self) -> Token {
+        if self.diags.len() >= MAX_DIAGNOSTICS {
+            // Give up: report that once and end the input.
+            let (file, line) = self.position();
+            if !self.gave_up {
+                self.gave_up = true;
+                self.diags.push(Diagnostic {
+                    file: file.to_string(),
+                    line,
+                    message: format!("too many errors ({MAX_DIAGNOSTICS}), giving up"),
+                });
+            }
+            return Token {
+                kind: Tok::Eof,
+                file,
+                line,
+            };
+        }
         loop {
             let mut c = self.getc();
             while matches!(c, Some(b' ' | b'\t')) {

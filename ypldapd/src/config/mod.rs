@@ -131,6 +131,10 @@ pub const DEFAULT_CA_FILES: [&str; 2] = ["/etc/ssl/cert.pem", "/etc/ssl/certs/ca
 /// runs out of descriptors).
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 
+/// Maximum number of `include` statements read in all (so that a file
+/// including itself twice per level cannot take exponential time).
+pub const MAX_INCLUDES: usize = 256;
+
 impl Config {
     /// The maps answered: those named by `provide map`, or all seven.
     pub fn served_maps(&self) -> Vec<MapName> {

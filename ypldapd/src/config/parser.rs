@@ -98,6 +98,7 @@ struct Parser<'a> {
     allow: Vec<IpNet>,
     cafile: Option<(PathBuf, Option<Vec<u8>>)>,
     directories: Vec<DirectoryConfig>,
+    includes: usize,
 }
 
 pub(crate) fn parse(
@@ -121,6 +122,7 @@ pub(crate) fn parse(
         allow: Vec::new(),
         cafile: None,
         directories: Vec::new(),
+        includes: 0,
     };
     p.run();
     let mut warnings = Vec::new();

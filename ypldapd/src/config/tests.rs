@@ -682,7 +682,11 @@ fn includes() {
     let src = fs()
         .with("inc.conf", "interval 42\nbind local")
         .with("bad.conf", "\n\ninterval 0\n")
-        .with("loop.conf", "include \"loop.conf\"\n");
+        .with("loop.conf", "include \"loop.conf\"\n")
+        .with(
+            "fork.conf",
+            "include \"fork.conf\"\ninclude \"fork.conf\"\ninclude \"fork.conf\"\n",
+        );
     let opts = LoadOptions::default();
     let l = parse_with(
         "domain d\ninclude \"inc.conf\"\nprovide map \"group.byname\"\n",
@@ -927,4 +931,19 @@ mod props {
             }
         }
     }
+}
+
+/// Fuzzer find: a file including itself with garbage on every line gave a
+/// million diagnostics and took seconds. Errors are now capped.
+#[test]
+fn fuzz_regression_error_flood() {
+    let data: &[u8] = include_bytes!("testdata/fuzz_slow_include.bin");
+    let (main, inc) = match data.iter().position(|b| *b == 0xff) {
+        Some(i) => (&data[..i], &data[i + 1..]),
+        None => (data, &[][..]),
+    };
+    let src = fs().with("inc.conf", inc.to_vec());
+    let e = parse_bytes("fuzz.conf", main.to_vec(), &LoadOptions::default(), &src).unwrap_err();
+    assert!(e.0.len() <= lexer::MAX_DIAGNOSTICS + 5, "{}", e.0.len());
+    assert!(e.0.iter().any(|d| d.message.starts_with("too many errors")));
 }
