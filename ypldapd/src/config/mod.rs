@@ -1,78 +1,150 @@
-//! TEMPORARY minimal configuration reader (domain and interval only), with
-//! the API of the full parser that replaces it.
+//! `ypldap.conf`: the OpenBSD-compatible configuration parser.
+//!
+//! The parser proper ([`parse_str`]) is pure: it reads included files and
+//! TLS files only through an [`IncludeSource`]. [`load`] is the thin I/O
+//! layer the daemon calls: it reads the real filesystem, runs the secrecy
+//! check on every configuration file and looks service names up in
+//! `/etc/services`.
 #![forbid(unsafe_code)]
 
+mod file;
+mod filter;
+mod ipnet;
+mod lexer;
+mod parser;
+mod pem;
+mod print;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::maps::MapName;
 
+pub use file::FsSource;
+pub use filter::validate_filter;
+pub use ipnet::{IpNet, IpNetError};
+pub use pem::{PemError, pem_labels};
+
+/// Command-line influence on parsing.
+#[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
+    /// `-D name=value` macros, already split at the last `=`. A definition
+    /// in the file never overrides them.
     pub macros: Vec<(String, String)>,
+    /// `-v`: report unused macros as warnings.
     pub verbose: bool,
 }
 
+/// A successfully parsed configuration and its warnings.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Loaded {
     pub config: Config,
+    /// Complete lines ready for stderr, e.g. `warning: macro 'x' not used`.
     pub warnings: Vec<String>,
 }
 
-#[derive(Debug, Clone)]
+/// One error: `file:line: message`. A `line` of 0 means the file as a whole
+/// (e.g. a missing `domain`, or the secrecy check), shown as `file: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
-    pub file: PathBuf,
-    pub line: usize,
+    pub file: String,
+    pub line: u32,
     pub message: String,
 }
 
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        }
+    }
+}
+
+/// Every error of a configuration, in the order found.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostics(pub Vec<Diagnostic>);
 
 impl fmt::Display for Diagnostics {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for d in &self.0 {
-            writeln!(f, "{}:{}: {}", d.file.display(), d.line, d.message)?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{d}")?;
         }
         Ok(())
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+impl std::error::Error for Diagnostics {}
+
+/// How the YP server makes itself known (`bind portmap` / `bind local`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BindMode {
+    /// Register with portmap/rpcbind (the default).
+    #[default]
     Portmap,
+    /// Loopback-only sockets and a binding file, no portmap.
     Local,
 }
 
-#[derive(Debug, Clone)]
-pub struct DirectoryConfig {
-    pub settings: ipc_proto::Directory,
-    pub ca_pem: Option<Vec<u8>>,
-    pub cert_pem: Option<Vec<u8>>,
-    pub key_pem: Option<Vec<u8>>,
-}
-
-#[derive(Debug, Clone)]
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     pub domain: String,
     pub interval: Duration,
-    pub maps: Option<std::collections::BTreeSet<MapName>>,
+    /// `None`: the file has no `provide map`, so all seven maps are served.
+    pub maps: Option<BTreeSet<MapName>>,
     pub bind: BindMode,
+    /// `allow` networks; empty means every client is answered.
     pub allow: Vec<IpNet>,
     pub directories: Vec<DirectoryConfig>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    pub addr: std::net::IpAddr,
-    pub prefix: u8,
+/// One `directory` block and the TLS material it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirectoryConfig {
+    pub settings: ipc_proto::Directory,
+    /// The CA bundle in force (TLS directories only), as read at parse time.
+    pub ca_pem: Option<Vec<u8>>,
+    pub cert_pem: Option<Vec<u8>>,
+    pub key_pem: Option<Vec<u8>>,
+    pub cafile: Option<PathBuf>,
+    pub certfile: Option<PathBuf>,
+    pub keyfile: Option<PathBuf>,
 }
 
+/// The refresh period when the file has no `interval`.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
+
+/// The CA bundles tried, in order, for a TLS directory with no `cafile`.
+pub const DEFAULT_CA_FILES: [&str; 2] = ["/etc/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt"];
+
+/// Maximum nesting of `include` (upstream has none and recurses until it
+/// runs out of descriptors).
+pub const MAX_INCLUDE_DEPTH: usize = 16;
+
+/// Maximum number of `include` statements read in all (so that a file
+/// including itself twice per level cannot take exponential time).
+pub const MAX_INCLUDES: usize = 256;
+
 impl Config {
+    /// The maps answered: those named by `provide map`, or all seven.
     pub fn served_maps(&self) -> Vec<MapName> {
         match &self.maps {
-            Some(m) => m.iter().copied().collect(),
+            Some(set) => set.iter().copied().collect(),
             None => MapName::ALL.to_vec(),
         }
     }
+
+    /// Where the network broker connects, one entry per directory.
     pub fn endpoints(&self) -> Vec<ipc_proto::Endpoint> {
         self.directories
             .iter()
@@ -82,47 +154,101 @@ impl Config {
             })
             .collect()
     }
-}
 
-impl fmt::Display for Config {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "domain {:?}", self.domain)?;
-        writeln!(f, "interval {}", self.interval.as_secs())
+    /// Whether a client at `addr` may be answered (`allow`).
+    pub fn allows(&self, addr: &std::net::IpAddr) -> bool {
+        self.allow.is_empty() || self.allow.iter().any(|n| n.contains(addr))
     }
 }
 
-pub fn load(path: &Path, _opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
-    let diag = |line, message: String| {
+/// Where the parser gets the bytes of included files and TLS files.
+pub trait IncludeSource {
+    /// An `include`d configuration file, secrecy-checked by real sources.
+    /// The error is the reason, e.g. `No such file or directory`.
+    fn read_config(&self, path: &str) -> Result<Vec<u8>, String>;
+    /// A `cafile`, `certfile` or `keyfile`.
+    fn read_file(&self, path: &Path) -> Result<Vec<u8>, String>;
+    /// Whether a file exists (for the default CA bundle).
+    fn exists(&self, path: &Path) -> bool;
+    /// The TCP port of a service name (`port ldap`). The default knows only
+    /// the built-in table.
+    fn service_port(&self, name: &str) -> Option<u16> {
+        builtin_service(name)
+    }
+}
+
+/// The built-in service table: `ldap` is 389. (`ldaps` is a keyword, so it
+/// can never reach a service lookup.)
+pub fn builtin_service(name: &str) -> Option<u16> {
+    match name {
+        "ldap" => Some(389),
+        _ => None,
+    }
+}
+
+/// An in-memory [`IncludeSource`] for tests and fuzzing.
+#[derive(Debug, Clone, Default)]
+pub struct MemSource {
+    pub files: BTreeMap<String, Vec<u8>>,
+}
+
+impl MemSource {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with(mut self, path: &str, data: impl Into<Vec<u8>>) -> Self {
+        self.files.insert(path.to_owned(), data.into());
+        self
+    }
+}
+
+impl IncludeSource for MemSource {
+    fn read_config(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.files
+            .get(path)
+            .cloned()
+            .ok_or_else(|| "No such file or directory".to_owned())
+    }
+    fn read_file(&self, path: &Path) -> Result<Vec<u8>, String> {
+        self.read_config(&path.to_string_lossy())
+    }
+    fn exists(&self, path: &Path) -> bool {
+        self.files.contains_key(path.to_string_lossy().as_ref())
+    }
+}
+
+/// Parses configuration text. `name` is the file name used in messages.
+/// Pure: every other file is read through `fs`.
+pub fn parse_str(
+    name: &str,
+    text: &str,
+    opts: &LoadOptions,
+    fs: &dyn IncludeSource,
+) -> Result<Loaded, Diagnostics> {
+    parser::parse(name, text.as_bytes().to_vec(), opts, fs)
+}
+
+/// Parses raw bytes (the file need not be UTF-8 outside quoted values).
+pub fn parse_bytes(
+    name: &str,
+    data: Vec<u8>,
+    opts: &LoadOptions,
+    fs: &dyn IncludeSource,
+) -> Result<Loaded, Diagnostics> {
+    parser::parse(name, data, opts, fs)
+}
+
+/// Reads, secrecy-checks and parses `path` and everything it includes.
+pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
+    let fs = FsSource;
+    let name = path.to_string_lossy().into_owned();
+    let data = fs.read_config(&name).map_err(|message| {
         Diagnostics(vec![Diagnostic {
-            file: path.to_owned(),
-            line,
+            file: name.clone(),
+            line: 0,
             message,
         }])
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| diag(0, e.to_string()))?;
-    let mut domain = None;
-    let mut interval = 600;
-    for (i, line) in text.lines().enumerate() {
-        let words: Vec<&str> = line.split_whitespace().collect();
-        match words.as_slice() {
-            [] => {}
-            ["domain", d] => domain = Some(d.trim_matches('"').to_owned()),
-            ["interval", n] => {
-                interval = n.parse().map_err(|_| diag(i + 1, "syntax error".into()))?
-            }
-            _ => return Err(diag(i + 1, "syntax error".into())),
-        }
-    }
-    let domain = domain.ok_or_else(|| diag(0, "no domain".into()))?;
-    Ok(Loaded {
-        config: Config {
-            domain,
-            interval: Duration::from_secs(interval),
-            maps: None,
-            bind: BindMode::Portmap,
-            allow: Vec::new(),
-            directories: Vec::new(),
-        },
-        warnings: Vec::new(),
-    })
+    })?;
+    parser::parse(&name, data, opts, &fs)
 }

@@ -1,0 +1,141 @@
+//! The thin I/O layer: the real filesystem, the secrecy check upstream runs
+//! on every configuration file, and `/etc/services`.
+#![forbid(unsafe_code)]
+
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use super::{IncludeSource, builtin_service};
+
+/// Reads the real filesystem as the calling user.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FsSource;
+
+/// Upstream's `check_file_secrecy()`: owner root or the real uid; no
+/// group-write, group-execute or "other" permission bits.
+pub fn check_secrecy(meta: &std::fs::Metadata, uid: u32) -> Result<(), String> {
+    if meta.uid() != 0 && meta.uid() != uid {
+        return Err("owner not root or current user".to_owned());
+    }
+    if meta.mode() & 0o037 != 0 {
+        return Err("group writable or world read/writable".to_owned());
+    }
+    Ok(())
+}
+
+fn io_reason(e: &std::io::Error) -> String {
+    // "No such file or directory (os error 2)" -> the strerror part.
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+impl IncludeSource for FsSource {
+    fn read_config(&self, path: &str) -> Result<Vec<u8>, String> {
+        let mut f = File::open(path).map_err(|e| io_reason(&e))?;
+        let meta = f.metadata().map_err(|e| io_reason(&e))?;
+        check_secrecy(&meta, nix::unistd::getuid().as_raw())?;
+        let mut data = Vec::new();
+        f.read_to_end(&mut data).map_err(|e| io_reason(&e))?;
+        Ok(data)
+    }
+
+    fn read_file(&self, path: &Path) -> Result<Vec<u8>, String> {
+        std::fs::read(path).map_err(|e| io_reason(&e))
+    }
+
+    fn exists(&self, path: &Path) -> bool {
+        path.exists()
+    }
+
+    /// `/etc/services` first (as upstream's `getservbyname(name, "tcp")`),
+    /// then the built-in table (`ldap` = 389).
+    fn service_port(&self, name: &str) -> Option<u16> {
+        std::fs::read_to_string("/etc/services")
+            .ok()
+            .and_then(|text| services_lookup(&text, name))
+            .or_else(|| builtin_service(name))
+    }
+}
+
+/// Finds `name` (or an alias) with protocol tcp in services(5) text.
+pub fn services_lookup(text: &str, name: &str) -> Option<u16> {
+    text.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or("");
+        let mut words = line.split_whitespace();
+        let first = words.next()?;
+        let (port, proto) = words.next()?.split_once('/')?;
+        if proto != "tcp" || (first != name && !words.any(|a| a == name)) {
+            return None;
+        }
+        port.parse::<u16>().ok().filter(|p| *p != 0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn services() {
+        let text = "# x\nldap\t\t389/tcp\t\t\t# LDAP\nldap 389/udp\nfoo 1234/tcp bar baz\n";
+        assert_eq!(services_lookup(text, "ldap"), Some(389));
+        assert_eq!(services_lookup(text, "baz"), Some(1234));
+        assert_eq!(services_lookup(text, "nope"), None);
+    }
+
+    #[test]
+    fn secrecy_check() {
+        let dir = std::env::temp_dir().join(format!("ypldap-secrecy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("c.conf");
+        std::fs::write(&p, "domain \"x\"\n").unwrap();
+        let name = p.to_string_lossy().into_owned();
+        for (mode, ok) in [
+            (0o600, true),
+            (0o640, true),
+            (0o644, false),
+            (0o660, false),
+            (0o610, false),
+        ] {
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).unwrap();
+            let r = FsSource.read_config(&name);
+            assert_eq!(r.is_ok(), ok, "mode {mode:o}");
+            if !ok {
+                assert_eq!(r.unwrap_err(), "group writable or world read/writable");
+            }
+        }
+        let meta = std::fs::metadata(&p).unwrap();
+        let other = if meta.uid() == 12345 { 12346 } else { 12345 };
+        if meta.uid() != 0 {
+            assert_eq!(
+                check_secrecy(&meta, other).unwrap_err(),
+                "owner not root or current user"
+            );
+        }
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let loaded = super::super::load(&p, &Default::default());
+        assert!(loaded.is_ok(), "{loaded:?}");
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o604)).unwrap();
+        let err = super::super::load(&p, &Default::default()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("{name}: group writable or world read/writable")
+        );
+        std::fs::write(&p, "include \"/nonexistent/x\"\n").unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let err = super::super::load(&p, &Default::default()).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "{name}:1: failed to include file /nonexistent/x: No such file or directory"
+            )),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,923 @@
+//! The grammar of `ypldap.conf` (upstream parse.y 1.37 plus `allow`), as a
+//! recursive-descent parser that reports every error of a file: after an
+//! error it skips to the end of the line and carries on.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Duration;
+
+use ipc_proto::{Bind, Directory, FieldMappings, Mapping, TlsMode};
+
+use super::lexer::{Kw, Lexer, Tok, Token};
+use super::{
+    BindMode, Config, DEFAULT_CA_FILES, DEFAULT_INTERVAL, Diagnostic, Diagnostics, DirectoryConfig,
+    IncludeSource, IpNet, LoadOptions, Loaded, MAX_INCLUDE_DEPTH,
+};
+use crate::maps::MapName;
+
+/// The 14 map fields, in upstream slot order.
+pub(crate) const FIELDS: [&str; 14] = [
+    "name",
+    "passwd",
+    "uid",
+    "gid",
+    "class",
+    "change",
+    "expire",
+    "gecos",
+    "home",
+    "shell",
+    "groupname",
+    "grouppasswd",
+    "groupgid",
+    "groupmembers",
+];
+
+fn field_slot(k: Kw) -> Option<usize> {
+    let name = k.as_str();
+    FIELDS.iter().position(|f| *f == name)
+}
+
+/// Marker: an error was reported (or the line is to be skipped).
+struct Failed;
+
+type PResult<T> = Result<T, Failed>;
+
+/// Where a statement began, for its messages.
+#[derive(Clone)]
+struct At {
+    file: Rc<str>,
+    line: u32,
+}
+
+impl At {
+    fn of(t: &Token) -> At {
+        At {
+            file: t.file.clone(),
+            line: t.line,
+        }
+    }
+}
+
+struct TlsFile {
+    path: PathBuf,
+    data: Vec<u8>,
+}
+
+struct DirBuilder {
+    at: At,
+    host: String,
+    port: u16,
+    tls: TlsMode,
+    bind: Option<(Bind, u32)>,
+    basedn: String,
+    groupdn: Option<String>,
+    passwd_filter: Option<String>,
+    group_filter: Option<String>,
+    fields: [Option<(Mapping, u32)>; 14],
+    cert: Option<TlsFile>,
+    key: Option<TlsFile>,
+    ca: Option<TlsFile>,
+    /// Some setting failed (already reported): the block is dropped.
+    broken: bool,
+    /// The header failed: the block is parsed only to skip it, and its
+    /// missing settings are not reported.
+    dummy: bool,
+}
+
+struct Parser<'a> {
+    lx: Lexer,
+    peeked: Option<Token>,
+    fs: &'a dyn IncludeSource,
+    domain: Option<String>,
+    interval: Duration,
+    maps: Option<BTreeSet<MapName>>,
+    bind: BindMode,
+    allow: Vec<IpNet>,
+    cafile: Option<(PathBuf, Option<Vec<u8>>)>,
+    directories: Vec<DirectoryConfig>,
+    includes: usize,
+}
+
+pub(crate) fn parse(
+    name: &str,
+    data: Vec<u8>,
+    opts: &LoadOptions,
+    fs: &dyn IncludeSource,
+) -> Result<Loaded, Diagnostics> {
+    let mut lx = Lexer::new(name, data);
+    for (k, v) in &opts.macros {
+        lx.define(k, v, true);
+    }
+    let mut p = Parser {
+        lx,
+        peeked: None,
+        fs,
+        domain: None,
+        interval: DEFAULT_INTERVAL,
+        maps: None,
+        bind: BindMode::Portmap,
+        allow: Vec::new(),
+        cafile: None,
+        directories: Vec::new(),
+        includes: 0,
+    };
+    p.run();
+    let mut warnings = Vec::new();
+    if opts.verbose {
+        for (k, m) in &p.lx.macros {
+            if !m.used {
+                warnings.push(format!("warning: macro '{k}' not used"));
+            }
+        }
+    }
+    let domain = match p.domain.take() {
+        Some(d) => d,
+        None => {
+            p.lx.diags.push(Diagnostic {
+                file: name.to_owned(),
+                line: 0,
+                message: "no domain specified (add: domain \"name\")".to_owned(),
+            });
+            String::new()
+        }
+    };
+    if !p.lx.diags.is_empty() {
+        return Err(Diagnostics(p.lx.diags));
+    }
+    Ok(Loaded {
+        config: Config {
+            domain,
+            interval: p.interval,
+            maps: p.maps,
+            bind: p.bind,
+            allow: p.allow,
+            directories: p.directories,
+        },
+        warnings,
+    })
+}
+
+impl Parser<'_> {
+    fn next(&mut self) -> Token {
+        match self.peeked.take() {
+            Some(t) => t,
+            None => self.lx.next_token(),
+        }
+    }
+
+    fn peek(&mut self) -> &Token {
+        if self.peeked.is_none() {
+            self.peeked = Some(self.lx.next_token());
+        }
+        match &self.peeked {
+            Some(t) => t,
+            None => unreachable!("peeked was just filled"),
+        }
+    }
+
+    fn error(&mut self, at: &At, message: impl Into<String>) {
+        self.lx.diags.push(Diagnostic {
+            file: at.file.to_string(),
+            line: at.line,
+            message: message.into(),
+        });
+    }
+
+    /// A syntax error at token `t`; `t` stays next so that the skip can see it.
+    fn unexpected(&mut self, t: Token, expected: &str) -> Failed {
+        self.unexpected_hint(t, expected, false)
+    }
+
+    /// As [`Self::unexpected`]; `want_string` adds a hint to quote numbers
+    /// and keywords.
+    fn unexpected_hint(&mut self, t: Token, expected: &str, want_string: bool) -> Failed {
+        let at = At::of(&t);
+        let hint = match &t.kind {
+            Tok::Num(_) if want_string => " (quote numbers used as strings)",
+            Tok::Kw(_) if want_string => " (quote keywords used as strings)",
+            _ => "",
+        };
+        let message = format!(
+            "syntax error: expected {expected}, found {}{hint}",
+            t.kind.describe()
+        );
+        if t.kind != Tok::Error {
+            self.error(&at, message);
+        }
+        self.peeked = Some(t);
+        Failed
+    }
+
+    /// Skips the rest of the line, the newline included. Inside a block a
+    /// `}` also ends the skip (and stays next).
+    fn skip_line(&mut self, in_block: bool) {
+        loop {
+            let t = self.peek();
+            match t.kind {
+                Tok::Eof => return,
+                Tok::Char(b'}') if in_block => return,
+                Tok::Newline | Tok::Error => {
+                    self.next();
+                    return;
+                }
+                _ => {
+                    self.next();
+                }
+            }
+        }
+    }
+
+    fn expect_string(&mut self, what: &str) -> PResult<String> {
+        let t = self.next();
+        match t.kind {
+            Tok::Str { s, .. } => Ok(s),
+            _ => Err(self.unexpected_hint(t, what, true)),
+        }
+    }
+
+    fn expect_kw(&mut self, k: Kw) -> PResult<()> {
+        let t = self.next();
+        if t.kind == Tok::Kw(k) {
+            Ok(())
+        } else {
+            Err(self.unexpected(t, &format!("\"{}\"", k.as_str())))
+        }
+    }
+
+    /// The end of a top-level statement: a newline or the end of the file.
+    fn expect_eol(&mut self) -> PResult<()> {
+        let t = self.next();
+        match t.kind {
+            Tok::Newline | Tok::Error => Ok(()),
+            Tok::Eof => {
+                self.peeked = Some(t);
+                Ok(())
+            }
+            _ => Err(self.unexpected(t, "end of line")),
+        }
+    }
+
+    fn run(&mut self) {
+        loop {
+            let t = self.next();
+            let at = At::of(&t);
+            let r = match t.kind {
+                Tok::Eof => return,
+                Tok::Newline | Tok::Error => continue,
+                Tok::Kw(Kw::Include) => self.include(&at),
+                Tok::Kw(Kw::Domain) => self.domain(&at),
+                Tok::Kw(Kw::Interval) => self.interval(&at),
+                Tok::Kw(Kw::Provide) => self.provide(&at),
+                Tok::Kw(Kw::Cafile) => self.cafile_stmt(&at),
+                Tok::Kw(Kw::Bind) => self.bind_stmt(),
+                Tok::Kw(Kw::Directory) => self.directory(&at),
+                Tok::Str { s, quoted } => {
+                    if !quoted && s == "allow" && self.peek().kind != Tok::Char(b'=') {
+                        self.allow(&at)
+                    } else {
+                        self.macro_def(&at, s)
+                    }
+                }
+                _ => Err(self.unexpected(t, "a statement")),
+            };
+            if r.is_err() {
+                self.skip_line(false);
+            }
+        }
+    }
+
+    fn include(&mut self, at: &At) -> PResult<()> {
+        let path = self.expect_string("a file name after \"include\"")?;
+        self.expect_eol()?;
+        if self.lx.depth() > MAX_INCLUDE_DEPTH {
+            self.error(
+                at,
+                format!("failed to include file {path}: nested too deeply"),
+            );
+            return Ok(());
+        }
+        match self.fs.read_config(&path) {
+            Ok(data) => self.lx.push_file(&path, data),
+            Err(why) => self.error(at, format!("failed to include file {path}: {why}")),
+        }
+        Ok(())
+    }
+
+    fn macro_def(&mut self, at: &At, name: String) -> PResult<()> {
+        let t = self.next();
+        if t.kind != Tok::Char(b'=') {
+            return Err(self.unexpected(t, "\"=\" (a macro definition)"));
+        }
+        let value = self.expect_string("a quoted macro value")?;
+        self.expect_eol()?;
+        if name.chars().any(|c| c.is_ascii_whitespace()) {
+            self.error(at, "macro name cannot contain whitespace");
+        } else {
+            self.lx.define(&name, &value, false);
+        }
+        Ok(())
+    }
+
+    fn domain(&mut self, at: &At) -> PResult<()> {
+        let d = self.expect_string("a domain name after \"domain\"")?;
+        self.expect_eol()?;
+        if d.is_empty() {
+            self.error(at, "domain name is empty");
+        } else if d.contains(['\0', '\n']) {
+            self.error(at, "invalid domain name");
+        }
+        self.domain = Some(d);
+        Ok(())
+    }
+
+    fn interval(&mut self, at: &At) -> PResult<()> {
+        let t = self.next();
+        let n = match t.kind {
+            Tok::Num(n) => n,
+            _ => return Err(self.unexpected(t, "a number of seconds after \"interval\"")),
+        };
+        self.expect_eol()?;
+        if n < 1 {
+            self.error(
+                at,
+                format!("invalid interval {n}: must be at least 1 second"),
+            );
+        } else {
+            self.interval = Duration::from_secs(n.unsigned_abs());
+        }
+        Ok(())
+    }
+
+    fn provide(&mut self, at: &At) -> PResult<()> {
+        self.expect_kw(Kw::Map)?;
+        let m = self.expect_string("a map name after \"provide map\"")?;
+        self.expect_eol()?;
+        match m.parse::<MapName>() {
+            Ok(m) => {
+                self.maps.get_or_insert_with(BTreeSet::new).insert(m);
+            }
+            Err(_) => self.error(at, format!("unsupported map type: {m}")),
+        }
+        Ok(())
+    }
+
+    /// Reads and checks a TLS file; on failure reports and returns `None`.
+    fn tls_file(&mut self, at: &At, what: &str, path: &str, kind: TlsKind) -> Option<Vec<u8>> {
+        let data = match self.fs.read_file(Path::new(path)) {
+            Ok(d) => d,
+            Err(why) => {
+                self.error(at, format!("{what} {path:?}: cannot read: {why}"));
+                return None;
+            }
+        };
+        let labels = match super::pem::pem_labels(&data) {
+            Ok(l) => l,
+            Err(e) => {
+                self.error(at, format!("{what} {path:?}: {e}"));
+                return None;
+            }
+        };
+        let problem = match kind {
+            TlsKind::Certs => (!labels.iter().any(|l| l == "CERTIFICATE"))
+                .then(|| "no CERTIFICATE block".to_owned()),
+            TlsKind::Key => {
+                let keys = labels
+                    .iter()
+                    .filter(|l| {
+                        matches!(
+                            l.as_str(),
+                            "PRIVATE KEY" | "RSA PRIVATE KEY" | "EC PRIVATE KEY"
+                        )
+                    })
+                    .count();
+                (keys != 1).then(|| {
+                    format!("expected one PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY block, found {keys}")
+                })
+            }
+        };
+        match problem {
+            Some(p) => {
+                self.error(at, format!("{what} {path:?}: {p}"));
+                None
+            }
+            None => Some(data),
+        }
+    }
+
+    fn cafile_stmt(&mut self, at: &At) -> PResult<()> {
+        let path = self.expect_string("a file name after \"cafile\"")?;
+        self.expect_eol()?;
+        let data = self.tls_file(at, "cafile", &path, TlsKind::Certs);
+        self.cafile = Some((PathBuf::from(path), data));
+        Ok(())
+    }
+
+    fn bind_stmt(&mut self) -> PResult<()> {
+        let t = self.next();
+        let mode = match t.kind {
+            Tok::Kw(Kw::Local) => BindMode::Local,
+            Tok::Kw(Kw::Portmap) => BindMode::Portmap,
+            _ => return Err(self.unexpected(t, "\"local\" or \"portmap\" after \"bind\"")),
+        };
+        self.expect_eol()?;
+        self.bind = mode;
+        Ok(())
+    }
+
+    fn allow(&mut self, at: &At) -> PResult<()> {
+        let net = self.expect_string("a network after \"allow\"")?;
+        self.expect_eol()?;
+        match net.parse::<IpNet>() {
+            Ok(n) => self.allow.push(n),
+            Err(e) => self.error(at, format!("allow {net:?}: {e}")),
+        }
+        Ok(())
+    }
+
+    fn port(&mut self, at: &At) -> PResult<Option<u16>> {
+        let t = self.next();
+        match t.kind {
+            Tok::Num(n) => {
+                if (1..=65535).contains(&n) {
+                    Ok(Some(n as u16))
+                } else {
+                    self.error(at, format!("invalid port: {n}"));
+                    Ok(None)
+                }
+            }
+            Tok::Str { s, .. } => {
+                if let Ok(n) = s.parse::<i64>() {
+                    if (1..=65535).contains(&n) {
+                        return Ok(Some(n as u16));
+                    }
+                    self.error(at, format!("invalid port: {n}"));
+                    return Ok(None);
+                }
+                match self.fs.service_port(&s) {
+                    Some(p) if p != 0 => Ok(Some(p)),
+                    _ => {
+                        self.error(at, format!("port {s} is invalid (unknown service)"));
+                        Ok(None)
+                    }
+                }
+            }
+            _ => Err(self.unexpected(t, "a port number or service name after \"port\"")),
+        }
+    }
+
+    fn directory(&mut self, at: &At) -> PResult<()> {
+        let header = self.directory_header(at);
+        let mut dir = match header {
+            Ok(d) => d,
+            Err(Failed) => {
+                // Skip the rest of the header; if it opens a block, parse the
+                // block anyway so that its lines are not taken for globals.
+                loop {
+                    let t = self.next();
+                    match t.kind {
+                        Tok::Char(b'{') => break,
+                        Tok::Newline | Tok::Error => return Ok(()),
+                        Tok::Eof => {
+                            self.peeked = Some(t);
+                            return Ok(());
+                        }
+                        _ => {}
+                    }
+                }
+                let mut d = DirBuilder::new(at.clone(), String::new(), 389, TlsMode::None, true);
+                d.dummy = true;
+                d
+            }
+        };
+        self.directory_body(&mut dir);
+        // The block ended with `}` (or the file ended); a newline must follow.
+        self.expect_eol()?;
+        self.finish_directory(dir);
+        Ok(())
+    }
+
+    fn directory_header(&mut self, at: &At) -> PResult<DirBuilder> {
+        let host = self.expect_string("a host name after \"directory\"")?;
+        let mut port = None;
+        let mut broken = false;
+        if self.peek().kind == Tok::Kw(Kw::Port) {
+            self.next();
+            match self.port(at)? {
+                Some(p) => port = Some(p),
+                None => broken = true,
+            }
+        }
+        let tls = match self.peek().kind {
+            Tok::Kw(Kw::Tls) => {
+                self.next();
+                TlsMode::StartTls
+            }
+            Tok::Kw(Kw::Ldaps) => {
+                self.next();
+                TlsMode::Ldaps
+            }
+            _ => TlsMode::None,
+        };
+        let t = self.next();
+        if t.kind != Tok::Char(b'{') {
+            let what = if port.is_none() && !broken && tls == TlsMode::None {
+                "\"port\", \"tls\", \"ldaps\" or \"{\""
+            } else if tls == TlsMode::None {
+                "\"tls\", \"ldaps\" or \"{\" (port comes before tls/ldaps)"
+            } else {
+                "\"{\""
+            };
+            return Err(self.unexpected(t, what));
+        }
+        if host.is_empty() {
+            self.error(at, "directory host name is empty");
+            broken = true;
+        }
+        let port = port.unwrap_or_else(|| tls.default_port());
+        let mut d = DirBuilder::new(at.clone(), host, port, tls, broken);
+        if tls != TlsMode::None {
+            d.ca = self.ca_for_directory(at);
+            if d.ca.is_none() {
+                d.broken = true;
+            }
+        }
+        Ok(d)
+    }
+
+    /// The CA bundle for a TLS directory: the `cafile` in force, else the
+    /// first existing default bundle.
+    fn ca_for_directory(&mut self, at: &At) -> Option<TlsFile> {
+        if let Some((path, data)) = &self.cafile {
+            // An unreadable cafile was reported at its own line.
+            return data.as_ref().map(|d| TlsFile {
+                path: path.clone(),
+                data: d.clone(),
+            });
+        }
+        let fs = self.fs;
+        match DEFAULT_CA_FILES.iter().find(|p| fs.exists(Path::new(p))) {
+            Some(p) => self
+                .tls_file(at, "CA bundle", p, TlsKind::Certs)
+                .map(|data| TlsFile {
+                    path: PathBuf::from(p),
+                    data,
+                }),
+            None => {
+                self.error(
+                    at,
+                    format!(
+                        "no CA bundle for a TLS directory: no cafile given and none of {} exists",
+                        DEFAULT_CA_FILES.join(", ")
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// Parses directives up to and including `}`.
+    fn directory_body(&mut self, d: &mut DirBuilder) {
+        loop {
+            let t = self.next();
+            let at = At::of(&t);
+            let r = match t.kind {
+                Tok::Newline | Tok::Error => continue,
+                Tok::Char(b'}') => return,
+                Tok::Eof => {
+                    let start = d.at.clone();
+                    self.error(
+                        &start,
+                        "syntax error: directory block not closed (missing \"}\")",
+                    );
+                    self.peeked = Some(t);
+                    return;
+                }
+                Tok::Kw(k) => self.directive(d, &at, k),
+                _ => Err(self.unexpected(t, "a directory setting or \"}\"")),
+            };
+            let r = r.and_then(|()| self.expect_directive_end());
+            if r.is_err() {
+                self.skip_line(true);
+            }
+        }
+    }
+
+    /// A directive ends at a newline, or at a `}` that closes the block.
+    fn expect_directive_end(&mut self) -> PResult<()> {
+        let t = self.peek();
+        match t.kind {
+            Tok::Newline | Tok::Error => {
+                self.next();
+                Ok(())
+            }
+            Tok::Char(b'}') | Tok::Eof => Ok(()),
+            _ => {
+                let t = self.next();
+                Err(self.unexpected(t, "end of line"))
+            }
+        }
+    }
+
+    fn set_bind(&mut self, d: &mut DirBuilder, at: &At, bind: Bind) {
+        if let Some((_, line)) = &d.bind {
+            let line = *line;
+            self.error(
+                at,
+                format!("can't specify multiple bind types (first bind setting on line {line})"),
+            );
+            d.broken = true;
+            return;
+        }
+        d.bind = Some((bind, at.line));
+    }
+
+    fn directive(&mut self, d: &mut DirBuilder, at: &At, k: Kw) -> PResult<()> {
+        match k {
+            Kw::Binddn => {
+                let dn = self.expect_string("a DN after \"binddn\"")?;
+                // Simple bind with a DN; an explicitly empty DN stays empty.
+                self.set_simple(d, at, Some(dn), None);
+            }
+            Kw::Bindcred => {
+                let cred = self.expect_string("a password after \"bindcred\"")?;
+                self.set_simple(d, at, None, Some(cred));
+            }
+            Kw::Bindext => {
+                let authzid = match &self.peek().kind {
+                    Tok::Str { .. } => self.expect_string("an identity")?,
+                    _ => String::new(),
+                };
+                self.set_bind(d, at, Bind::External { authzid });
+            }
+            Kw::Certfile | Kw::Keyfile => {
+                let (what, kind) = if k == Kw::Certfile {
+                    ("certfile", TlsKind::Certs)
+                } else {
+                    ("keyfile", TlsKind::Key)
+                };
+                let path = self.expect_string(&format!("a file name after \"{what}\""))?;
+                if d.tls == TlsMode::None {
+                    let noun = if k == Kw::Certfile { "cert" } else { "key" };
+                    self.error(at, format!("can't set {noun} file without tls enabled"));
+                    d.broken = true;
+                    return Ok(());
+                }
+                match self.tls_file(at, what, &path, kind) {
+                    Some(data) => {
+                        let f = Some(TlsFile {
+                            path: PathBuf::from(path),
+                            data,
+                        });
+                        if k == Kw::Certfile {
+                            d.cert = f;
+                        } else {
+                            d.key = f;
+                        }
+                    }
+                    None => d.broken = true,
+                }
+            }
+            Kw::Basedn => d.basedn = self.expect_string("a DN after \"basedn\"")?,
+            Kw::Groupdn => d.groupdn = Some(self.expect_string("a DN after \"groupdn\"")?),
+            Kw::Passwd | Kw::Group => {
+                self.expect_kw(Kw::Filter)?;
+                let f = self.expect_string("a quoted filter")?;
+                let which = if k == Kw::Passwd { "passwd" } else { "group" };
+                if let Err(e) = super::filter::validate_filter(&f) {
+                    self.error(at, format!("invalid {which} filter {f:?}: {e}"));
+                    d.broken = true;
+                }
+                if k == Kw::Passwd {
+                    d.passwd_filter = Some(f);
+                } else {
+                    d.group_filter = Some(f);
+                }
+            }
+            Kw::Attribute | Kw::List => {
+                let slot = self.field()?;
+                self.expect_kw(Kw::Maps)?;
+                self.expect_kw(Kw::To)?;
+                let name = self.expect_string("a quoted LDAP attribute name")?;
+                if name.is_empty() {
+                    self.error(at, "empty LDAP attribute name");
+                    d.broken = true;
+                    return Ok(());
+                }
+                let m = if k == Kw::List {
+                    Mapping::List { name }
+                } else {
+                    Mapping::Attribute { name }
+                };
+                self.set_field(d, at, slot, m);
+            }
+            Kw::Fixed => {
+                self.expect_kw(Kw::Attribute)?;
+                let slot = self.field()?;
+                let value = self.expect_string("a quoted value")?;
+                self.set_field(d, at, slot, Mapping::Fixed { value });
+            }
+            _ => {
+                let t = Token {
+                    kind: Tok::Kw(k),
+                    file: at.file.clone(),
+                    line: at.line,
+                };
+                return Err(self.unexpected(t, "a directory setting or \"}\""));
+            }
+        }
+        Ok(())
+    }
+
+    fn set_simple(
+        &mut self,
+        d: &mut DirBuilder,
+        at: &At,
+        dn: Option<String>,
+        cred: Option<String>,
+    ) {
+        match &mut d.bind {
+            Some((
+                Bind::Simple {
+                    dn: old_dn,
+                    credential,
+                },
+                _,
+            )) => {
+                if let Some(dn) = dn {
+                    *old_dn = dn;
+                }
+                if let Some(c) = cred {
+                    *credential = c;
+                }
+            }
+            _ => self.set_bind(
+                d,
+                at,
+                Bind::Simple {
+                    dn: dn.unwrap_or_default(),
+                    credential: cred.unwrap_or_default(),
+                },
+            ),
+        }
+    }
+
+    fn field(&mut self) -> PResult<usize> {
+        let t = self.next();
+        if let Tok::Kw(k) = t.kind {
+            if let Some(slot) = field_slot(k) {
+                return Ok(slot);
+            }
+        }
+        Err(self.unexpected(t, "a field name (name, passwd, uid, gid, class, change, expire, gecos, home, shell, groupname, grouppasswd, groupgid, groupmembers)"))
+    }
+
+    fn set_field(&mut self, d: &mut DirBuilder, at: &At, slot: usize, m: Mapping) {
+        if let Some((_, line)) = &d.fields[slot] {
+            let line = *line;
+            self.error(
+                at,
+                format!("field {} is already mapped on line {line}", FIELDS[slot]),
+            );
+            d.broken = true;
+            return;
+        }
+        d.fields[slot] = Some((m, at.line));
+    }
+
+    fn finish_directory(&mut self, d: DirBuilder) {
+        let at = d.at.clone();
+        let mut broken = d.broken;
+        let mut missing = Vec::new();
+        if d.passwd_filter.is_none() {
+            missing.push("passwd filter");
+        }
+        if d.group_filter.is_none() {
+            missing.push("group filter");
+        }
+        if !missing.is_empty() && !d.dummy {
+            self.error(
+                &at,
+                format!("directory {:?}: no {}", d.host, missing.join(" and no ")),
+            );
+            broken = true;
+        }
+        let unmapped: Vec<&str> = FIELDS
+            .iter()
+            .zip(d.fields.iter())
+            .filter(|(_, m)| m.is_none())
+            .map(|(f, _)| *f)
+            .collect();
+        if !unmapped.is_empty() && !d.dummy {
+            self.error(
+                &at,
+                format!(
+                    "directory {:?}: no mapping for {}",
+                    d.host,
+                    unmapped.join(", ")
+                ),
+            );
+            broken = true;
+        }
+        if d.cert.is_some() != d.key.is_some() && !d.broken {
+            self.error(
+                &at,
+                format!(
+                    "directory {:?}: certfile and keyfile must be given together",
+                    d.host
+                ),
+            );
+            broken = true;
+        }
+        if broken {
+            return;
+        }
+        let mut fields = d.fields.into_iter().map(|f| match f {
+            Some((m, _)) => m,
+            None => Mapping::Fixed {
+                value: String::new(),
+            },
+        });
+        let mut take = || {
+            fields.next().unwrap_or(Mapping::Fixed {
+                value: String::new(),
+            })
+        };
+        let fields = FieldMappings {
+            name: take(),
+            passwd: take(),
+            uid: take(),
+            gid: take(),
+            class: take(),
+            change: take(),
+            expire: take(),
+            gecos: take(),
+            home: take(),
+            shell: take(),
+            groupname: take(),
+            grouppasswd: take(),
+            groupgid: take(),
+            groupmembers: take(),
+        };
+        let groupdn = d.groupdn.unwrap_or_else(|| d.basedn.clone());
+        let (ca_pem, cafile) = split(d.ca);
+        let (cert_pem, certfile) = split(d.cert);
+        let (key_pem, keyfile) = split(d.key);
+        self.directories.push(DirectoryConfig {
+            settings: Directory {
+                host: d.host,
+                port: d.port,
+                tls: d.tls,
+                bind: d.bind.map_or(Bind::Anonymous, |(b, _)| b),
+                basedn: d.basedn,
+                groupdn,
+                passwd_filter: d.passwd_filter.unwrap_or_default(),
+                group_filter: d.group_filter.unwrap_or_default(),
+                fields,
+            },
+            ca_pem,
+            cert_pem,
+            key_pem,
+            cafile,
+            certfile,
+            keyfile,
+        });
+    }
+}
+
+fn split(f: Option<TlsFile>) -> (Option<Vec<u8>>, Option<PathBuf>) {
+    match f {
+        Some(f) => (Some(f.data), Some(f.path)),
+        None => (None, None),
+    }
+}
+
+#[derive(Clone, Copy)]
+enum TlsKind {
+    Certs,
+    Key,
+}
+
+impl DirBuilder {
+    fn new(at: At, host: String, port: u16, tls: TlsMode, broken: bool) -> Self {
+        DirBuilder {
+            at,
+            host,
+            port,
+            tls,
+            bind: None,
+            basedn: String::new(),
+            groupdn: None,
+            passwd_filter: None,
+            group_filter: None,
+            fields: Default::default(),
+            cert: None,
+            key: None,
+            ca: None,
+            broken,
+            dummy: false,
+        }
+    }
+}
