@@ -8,8 +8,9 @@ use crate::link::{LinkError, Received};
 use crate::messages::{Level, Message};
 use crate::spawn::adopt_link;
 
-/// Adopts the link, calls `enter_sandbox` (which returns notes for the log,
-/// or why it failed), then opens the channel. Before any message is read.
+/// Adopts the link (closing every other inherited descriptor), calls
+/// `enter_sandbox` (which opens what the helper needs, enters the sandbox
+/// and returns notes for the log, or why it failed), then opens the channel. Before any message is read.
 /// Returns `None` after reporting a failure (on stderr when there is no link
 /// yet, otherwise to ypldapd); the helper then exits with failure.
 pub fn start<I: Message, O: LogMessage>(

@@ -21,23 +21,22 @@ struct State {
 
 fn main() -> ExitCode {
     privsep::ignore_terminal_signals();
-    // The runtime's epoll and eventfd are made now, before the sandbox.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build();
+    let mut runtime = None;
     let Some(mut chan) = helper::start::<ParentToClient, ClientToParent>(NAME, || {
+        // The runtime's epoll and eventfd are made now, before the sandbox.
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        runtime = Some(rt);
         privsep::enter(&ypldap_client::sandbox::confinement())
             .map(|e| e.notes)
             .map_err(|e| e.to_string())
     }) else {
         return ExitCode::FAILURE;
     };
-    let runtime = match runtime {
-        Ok(r) => r,
-        Err(e) => {
-            chan.log(Level::Error, format!("{NAME}: cannot start the runtime: {e}"));
-            return ExitCode::FAILURE;
-        }
+    let Some(runtime) = runtime else {
+        return ExitCode::FAILURE;
     };
     let mut state = State {
         runtime,

@@ -30,21 +30,19 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    // The resolver reads its files now, before the sandbox.
-    let broker = Broker::new();
+    let mut broker = None;
     let Some(mut chan) = helper::start::<ParentToDns, DnsToParent>(NAME, || {
+        // The resolver reads its files now, before the sandbox.
+        let b = Broker::new().map_err(|e| format!("cannot start the resolver: {e}"))?;
+        broker = Some(b);
         privsep::enter(&ypldap_dns::sandbox::confinement(&ports))
             .map(|e| e.notes)
             .map_err(|e| e.to_string())
     }) else {
         return ExitCode::FAILURE;
     };
-    let mut broker = match broker {
-        Ok(b) => b,
-        Err(e) => {
-            chan.log(Level::Error, format!("{NAME}: cannot start the resolver: {e}"));
-            return ExitCode::FAILURE;
-        }
+    let Some(mut broker) = broker else {
+        return ExitCode::FAILURE;
     };
     if let Some(note) = &broker.resolver_note {
         chan.log(Level::Warning, format!("{NAME}: {note}"));
