@@ -13,7 +13,7 @@ use ipc_proto::{Bind, Directory, FieldMappings, Mapping, TlsMode};
 use super::lexer::{Kw, Lexer, Tok, Token};
 use super::{
     BindMode, Config, DEFAULT_CA_FILES, DEFAULT_INTERVAL, Diagnostic, Diagnostics, DirectoryConfig,
-    IncludeSource, IpNet, LoadOptions, Loaded, MAX_INCLUDE_DEPTH,
+    IncludeSource, IpNet, LoadOptions, Loaded, MAX_INCLUDE_DEPTH, MAX_INCLUDES,
 };
 use crate::maps::MapName;
 
@@ -296,6 +296,14 @@ impl Parser<'_> {
             self.error(
                 at,
                 format!("failed to include file {path}: nested too deeply"),
+            );
+            return Ok(());
+        }
+        self.includes += 1;
+        if self.includes > MAX_INCLUDES {
+            self.error(
+                at,
+                format!("failed to include file {path}: too many includes"),
             );
             return Ok(());
         }

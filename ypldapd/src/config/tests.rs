@@ -712,6 +712,14 @@ fn includes() {
         e.to_string(),
         "loop.conf:1: failed to include file loop.conf: nested too deeply"
     );
+    // Three includes of itself per level: bounded by the include count.
+    let e = parse_with("domain d\ninclude \"fork.conf\"\n", &opts, &src).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("failed to include file fork.conf: too many includes"),
+        "{e}"
+    );
+    assert!(e.0.len() < 1000);
 }
 
 #[test]
