@@ -49,7 +49,9 @@ pub fn generate(n: usize, m: usize) -> (Vec<User>, Vec<Group>) {
             members: if n == 0 {
                 Vec::new()
             } else {
-                (0..3).map(|k| users[(j + k - 1) % n].name.clone()).collect()
+                (0..3)
+                    .map(|k| users[(j + k - 1) % n].name.clone())
+                    .collect()
             },
         })
         .collect();
@@ -141,20 +143,64 @@ pub fn expected_maps(
     domain: &str,
     passwd_from_ldap: bool,
 ) -> std::collections::BTreeMap<&'static str, Vec<(String, String)>> {
-    let pw = |u: &User| if passwd_from_ldap { u.password.clone() } else { "*".into() };
+    let pw = |u: &User| {
+        if passwd_from_ldap {
+            u.password.clone()
+        } else {
+            "*".into()
+        }
+    };
     let mut m: std::collections::BTreeMap<&'static str, Vec<(String, String)>> =
         std::collections::BTreeMap::new();
-    let p7 = |u: &User| format!("{}:{}:{}:{}:{}:{}:{}", u.name, pw(u), u.uid, u.gid, u.gecos, u.home, u.shell);
+    let p7 = |u: &User| {
+        format!(
+            "{}:{}:{}:{}:{}:{}:{}",
+            u.name,
+            pw(u),
+            u.uid,
+            u.gid,
+            u.gecos,
+            u.home,
+            u.shell
+        )
+    };
     let p10 = |u: &User| {
-        format!("{}:{}:{}:{}::0:0:{}:{}:{}", u.name, pw(u), u.uid, u.gid, u.gecos, u.home, u.shell)
+        format!(
+            "{}:{}:{}:{}::0:0:{}:{}:{}",
+            u.name,
+            pw(u),
+            u.uid,
+            u.gid,
+            u.gecos,
+            u.home,
+            u.shell
+        )
     };
     let gl = |g: &Group| format!("{}:*:{}:{}", g.name, g.gid, g.members.join(","));
-    m.insert("passwd.byname", users.iter().map(|u| (u.name.clone(), p7(u))).collect());
-    m.insert("passwd.byuid", users.iter().map(|u| (u.uid.to_string(), p7(u))).collect());
-    m.insert("master.passwd.byname", users.iter().map(|u| (u.name.clone(), p10(u))).collect());
-    m.insert("master.passwd.byuid", users.iter().map(|u| (u.uid.to_string(), p10(u))).collect());
-    m.insert("group.byname", groups.iter().map(|g| (g.name.clone(), gl(g))).collect());
-    m.insert("group.bygid", groups.iter().map(|g| (g.gid.to_string(), gl(g))).collect());
+    m.insert(
+        "passwd.byname",
+        users.iter().map(|u| (u.name.clone(), p7(u))).collect(),
+    );
+    m.insert(
+        "passwd.byuid",
+        users.iter().map(|u| (u.uid.to_string(), p7(u))).collect(),
+    );
+    m.insert(
+        "master.passwd.byname",
+        users.iter().map(|u| (u.name.clone(), p10(u))).collect(),
+    );
+    m.insert(
+        "master.passwd.byuid",
+        users.iter().map(|u| (u.uid.to_string(), p10(u))).collect(),
+    );
+    m.insert(
+        "group.byname",
+        groups.iter().map(|g| (g.name.clone(), gl(g))).collect(),
+    );
+    m.insert(
+        "group.bygid",
+        groups.iter().map(|g| (g.gid.to_string(), gl(g))).collect(),
+    );
     m.insert(
         "netid.byname",
         users
@@ -169,7 +215,10 @@ pub fn expected_maps(
                     }
                 }
                 let list: Vec<String> = gids.iter().map(u32::to_string).collect();
-                (format!("unix.{}@{domain}", u.uid), format!("{}:{}", u.uid, list.join(",")))
+                (
+                    format!("unix.{}@{domain}", u.uid),
+                    format!("{}:{}", u.uid, list.join(",")),
+                )
             })
             .collect(),
     );

@@ -98,7 +98,10 @@ impl Slapd {
             "slapadd: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let urls = format!("ldap://{a}:389/ ldaps://{a}:636/", a = host_literal(&opts.address));
+        let urls = format!(
+            "ldap://{a}:389/ ldaps://{a}:636/",
+            a = host_literal(&opts.address)
+        );
         let mut s = Slapd {
             child: None,
             dir,
@@ -134,7 +137,9 @@ impl Slapd {
     /// The slapd process's host pid.
     pub fn pid(&self) -> Option<u32> {
         let n = self.child.as_ref()?.id();
-        children(n).into_iter().find(|&p| comm(p).as_deref() == Some("slapd"))
+        children(n)
+            .into_iter()
+            .find(|&p| comm(p).as_deref() == Some("slapd"))
     }
 
     /// Sends `sig` to slapd.
@@ -160,7 +165,11 @@ impl Drop for Slapd {
 }
 
 fn host_literal(a: &str) -> String {
-    if a.contains(':') { format!("[{a}]") } else { a.to_owned() }
+    if a.contains(':') {
+        format!("[{a}]")
+    } else {
+        a.to_owned()
+    }
 }
 
 /// Starts rpcbind inside `ns` and waits until it answers.
@@ -219,8 +228,15 @@ impl Ypldapd {
 
     /// Waits until the log contains `text` (at least `count` times).
     pub fn wait_log(&self, text: &str, count: usize, limit: Duration) {
-        if wait_for(limit, || (self.log().matches(text).count() >= count).then_some(())).is_none() {
-            panic!("ypldapd log never said {text:?} ({count}x):\n{}", self.log());
+        if wait_for(limit, || {
+            (self.log().matches(text).count() >= count).then_some(())
+        })
+        .is_none()
+        {
+            panic!(
+                "ypldapd log never said {text:?} ({count}x):\n{}",
+                self.log()
+            );
         }
     }
 

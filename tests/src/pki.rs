@@ -27,45 +27,133 @@ impl Pki {
     /// Creates the PKI in `dir` (which must exist).
     pub fn create(dir: &Path) -> Pki {
         let d = dir;
-        openssl(d, &[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "3650",
-            "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=ypldap test CA",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
-        ]);
+        openssl(
+            d,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-sha256",
+                "-days",
+                "3650",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.crt",
+                "-subj",
+                "/CN=ypldap test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        );
         std::fs::write(
             d.join("server.ext"),
             "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n\
              extendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,DNS:ldap.test,IP:127.0.0.1,IP:::1\n",
         )
         .expect("ext");
-        openssl(d, &[
-            "req", "-newkey", "rsa:2048", "-nodes", "-sha256", "-keyout", "server.key",
-            "-out", "server.csr", "-subj", "/CN=localhost",
-        ]);
-        openssl(d, &[
-            "x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "3650", "-sha256", "-extfile", "server.ext",
-            "-out", "server.crt",
-        ]);
+        openssl(
+            d,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-sha256",
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "3650",
+                "-sha256",
+                "-extfile",
+                "server.ext",
+                "-out",
+                "server.crt",
+            ],
+        );
         std::fs::write(
             d.join("client.ext"),
             "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=clientAuth\n",
         )
         .expect("ext");
-        openssl(d, &[
-            "req", "-newkey", "rsa:2048", "-nodes", "-sha256", "-keyout", "client.key",
-            "-out", "client.csr", "-subj", "/CN=ypldap",
-        ]);
-        openssl(d, &[
-            "x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "3650", "-sha256", "-extfile", "client.ext",
-            "-out", "client.crt",
-        ]);
-        openssl(d, &[
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "3650",
-            "-keyout", "wrongca.key", "-out", "wrongca.crt", "-subj", "/CN=some other CA",
-        ]);
+        openssl(
+            d,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-sha256",
+                "-keyout",
+                "client.key",
+                "-out",
+                "client.csr",
+                "-subj",
+                "/CN=ypldap",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "client.csr",
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "3650",
+                "-sha256",
+                "-extfile",
+                "client.ext",
+                "-out",
+                "client.crt",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-sha256",
+                "-days",
+                "3650",
+                "-keyout",
+                "wrongca.key",
+                "-out",
+                "wrongca.crt",
+                "-subj",
+                "/CN=some other CA",
+            ],
+        );
         // An expired server certificate, same key: openssl ca can backdate.
         let exp = d.join("expca");
         std::fs::create_dir_all(&exp).expect("mkdir");
@@ -81,20 +169,62 @@ impl Pki {
             ),
         )
         .expect("cnf");
-        openssl(d, &[
-            "req", "-new", "-key", "server.key", "-out", "expca/exp.csr", "-subj", "/CN=localhost",
-        ]);
-        openssl(d, &[
-            "ca", "-batch", "-config", "expca/ca.cnf", "-cert", "ca.crt", "-keyfile", "ca.key",
-            "-startdate", "20000101000000Z", "-enddate", "20010101000000Z", "-extensions", "ext",
-            "-notext", "-in", "expca/exp.csr", "-out", "expired.crt",
-        ]);
-        for f in ["ca.crt", "server.crt", "server.key", "client.crt", "client.key", "wrongca.crt", "expired.crt"] {
+        openssl(
+            d,
+            &[
+                "req",
+                "-new",
+                "-key",
+                "server.key",
+                "-out",
+                "expca/exp.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "ca",
+                "-batch",
+                "-config",
+                "expca/ca.cnf",
+                "-cert",
+                "ca.crt",
+                "-keyfile",
+                "ca.key",
+                "-startdate",
+                "20000101000000Z",
+                "-enddate",
+                "20010101000000Z",
+                "-extensions",
+                "ext",
+                "-notext",
+                "-in",
+                "expca/exp.csr",
+                "-out",
+                "expired.crt",
+            ],
+        );
+        for f in [
+            "ca.crt",
+            "server.crt",
+            "server.key",
+            "client.crt",
+            "client.key",
+            "wrongca.crt",
+            "expired.crt",
+        ] {
             let mode = if f.ends_with(".key") { 0o600 } else { 0o644 };
-            std::fs::set_permissions(d.join(f), std::os::unix::fs::PermissionsExt::from_mode(mode))
-                .expect("chmod");
+            std::fs::set_permissions(
+                d.join(f),
+                std::os::unix::fs::PermissionsExt::from_mode(mode),
+            )
+            .expect("chmod");
         }
-        Pki { dir: d.to_path_buf() }
+        Pki {
+            dir: d.to_path_buf(),
+        }
     }
 
     pub fn path(&self, name: &str) -> PathBuf {

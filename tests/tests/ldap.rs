@@ -22,7 +22,13 @@ const MAPS: [&str; 7] = [
 ];
 
 /// Every map, as ypcat shows it, equals what the directory holds.
-fn assert_maps(ns: &Namespace, domain: &str, users: &[ldif::User], groups: &[ldif::Group], from_ldap: bool) {
+fn assert_maps(
+    ns: &Namespace,
+    domain: &str,
+    users: &[ldif::User],
+    groups: &[ldif::Group],
+    from_ldap: bool,
+) {
     let want = expected_maps(users, groups, domain, from_ldap);
     for map in MAPS {
         let got = ypcat(ns, domain, map).unwrap_or_else(|e| panic!("{e}"));
@@ -39,7 +45,10 @@ fn registered_within(ns: &Namespace, d: &Ypldapd, limit: Duration) {
 }
 
 fn conf(domain: &str, interval: u32, extra: &str, blocks: &[String]) -> String {
-    format!("domain \"{domain}\"\ninterval {interval}\n{extra}{}", blocks.concat())
+    format!(
+        "domain \"{domain}\"\ninterval {interval}\n{extra}{}",
+        blocks.concat()
+    )
 }
 
 #[test]
@@ -47,22 +56,48 @@ fn plain_ldap_with_service_account_every_map() {
     let ns = Namespace::new("plain.test");
     let pki = Pki::create(ns.dir.path());
     let (users, groups) = ldif::generate(40, 12);
-    let _slapd = Slapd::start(&ns, "slapd", &pki, &ldif::ldif(&users, &groups), SlapdOptions::default());
+    let _slapd = Slapd::start(
+        &ns,
+        "slapd",
+        &pki,
+        &ldif::ldif(&users, &groups),
+        SlapdOptions::default(),
+    );
     let _rpcbind = start_rpcbind(&ns);
     let d = Ypldapd::start(
         &ns,
-        &conf("plain.test", 600, "", &[directory_block("\"127.0.0.1\"", &service_bind(), PASSWD_FROM_LDAP)]),
+        &conf(
+            "plain.test",
+            600,
+            "",
+            &[directory_block(
+                "\"127.0.0.1\"",
+                &service_bind(),
+                PASSWD_FROM_LDAP,
+            )],
+        ),
     );
     registered_within(&ns, &d, Duration::from_secs(20));
     assert_maps(&ns, "plain.test", &users, &groups, true);
     // ypmatch through a binding file, by name and by uid.
     ns.sh("printf '\\000\\000\\001\\000\\000\\000\\177\\000\\000\\001\\000\\000\\000\\000' > /var/yp/binding/plain.test.2");
     let by_name = ns.sh("ypmatch -d plain.test user00007 passwd.byname");
-    assert_eq!(by_name.trim(), "user00007:{CRYPT}$6$salt7$hash7:10007:100:Test User 7:/home/user00007:/bin/bash");
+    assert_eq!(
+        by_name.trim(),
+        "user00007:{CRYPT}$6$salt7$hash7:10007:100:Test User 7:/home/user00007:/bin/bash"
+    );
     let by_uid = ns.sh("ypmatch -d plain.test 10007 passwd.byuid");
     assert_eq!(by_uid.trim(), by_name.trim());
-    assert!(d.log().contains("update 1: 1 directories, 40 users, 12 groups"), "{}", d.log());
-    assert!(!d.log().contains("ypldapsecret"), "the bind password must never be logged");
+    assert!(
+        d.log()
+            .contains("update 1: 1 directories, 40 users, 12 groups"),
+        "{}",
+        d.log()
+    );
+    assert!(
+        !d.log().contains("ypldapsecret"),
+        "the bind password must never be logged"
+    );
 }
 
 #[test]
@@ -89,7 +124,11 @@ fn forced_paging_over_starttls_and_ldaps_anonymous_and_bound() {
             "paging.test",
             600,
             &format!("cafile \"{}\"\n", ca.display()),
-            &[directory_block("\"127.0.0.1\" tls", &service_bind(), PASSWD_FROM_LDAP)],
+            &[directory_block(
+                "\"127.0.0.1\" tls",
+                &service_bind(),
+                PASSWD_FROM_LDAP,
+            )],
         ),
     );
     registered_within(&ns, &d, Duration::from_secs(30));
@@ -113,11 +152,22 @@ fn forced_paging_over_starttls_and_ldaps_anonymous_and_bound() {
 
 /// Fails an update in the way `break_it` does, and checks the log says why
 /// and the old maps are still served; `repair` then lets updates succeed.
-fn failure_keeps_old_maps(domain: &str, tls: &str, break_it: &dyn Fn(&Namespace, &mut Slapd, &Pki), expect_log: &str) {
+fn failure_keeps_old_maps(
+    domain: &str,
+    tls: &str,
+    break_it: &dyn Fn(&Namespace, &mut Slapd, &Pki),
+    expect_log: &str,
+) {
     let ns = Namespace::new(domain);
     let pki = Pki::create(ns.dir.path());
     let (users, groups) = ldif::generate(25, 5);
-    let mut slapd = Slapd::start(&ns, "slapd", &pki, &ldif::ldif(&users, &groups), SlapdOptions::default());
+    let mut slapd = Slapd::start(
+        &ns,
+        "slapd",
+        &pki,
+        &ldif::ldif(&users, &groups),
+        SlapdOptions::default(),
+    );
     let _rpcbind = start_rpcbind(&ns);
     let d = Ypldapd::start(
         &ns,
@@ -125,7 +175,11 @@ fn failure_keeps_old_maps(domain: &str, tls: &str, break_it: &dyn Fn(&Namespace,
             domain,
             1,
             &format!("cafile \"{}\"\n", pki.path("ca.crt").display()),
-            &[directory_block(&format!("\"127.0.0.1\" {tls}"), &service_bind(), PASSWD_FROM_LDAP)],
+            &[directory_block(
+                &format!("\"127.0.0.1\" {tls}"),
+                &service_bind(),
+                PASSWD_FROM_LDAP,
+            )],
         ),
     );
     registered_within(&ns, &d, Duration::from_secs(20));
@@ -133,7 +187,10 @@ fn failure_keeps_old_maps(domain: &str, tls: &str, break_it: &dyn Fn(&Namespace,
     break_it(&ns, &mut slapd, &pki);
     d.wait_log("update failed", 1, Duration::from_secs(20));
     let log = d.log();
-    assert!(log.contains(expect_log), "expected {expect_log:?} in:\n{log}");
+    assert!(
+        log.contains(expect_log),
+        "expected {expect_log:?} in:\n{log}"
+    );
     assert!(log.contains("keeping the current maps"), "{log}");
     assert_maps(&ns, domain, &users, &groups, true);
     assert!(d.alive());
@@ -153,7 +210,12 @@ fn wrong_bind_password_keeps_old_maps() {
         "bindpw.test",
         "",
         &|ns, _, _| {
-            ldapmodify(ns, &format!("dn: {BIND_DN}\nchangetype: modify\nreplace: userPassword\nuserPassword: changed\n"))
+            ldapmodify(
+                ns,
+                &format!(
+                    "dn: {BIND_DN}\nchangetype: modify\nreplace: userPassword\nuserPassword: changed\n"
+                ),
+            )
         },
         "bind as \"cn=ypldap,ou=Services,dc=example,dc=com\" failed",
     );
@@ -173,7 +235,12 @@ fn missing_search_base_keeps_old_maps() {
 
 #[test]
 fn stopped_slapd_keeps_old_maps() {
-    failure_keeps_old_maps("stopped.test", "", &|_, s, _| s.kill(), "cannot connect to 127.0.0.1 port 389");
+    failure_keeps_old_maps(
+        "stopped.test",
+        "",
+        &|_, s, _| s.kill(),
+        "cannot connect to 127.0.0.1 port 389",
+    );
 }
 
 #[test]
@@ -219,11 +286,29 @@ fn slapd_absent_at_start_then_registered() {
     let _rpcbind = start_rpcbind(&ns);
     let d = Ypldapd::start(
         &ns,
-        &conf("late.test", 600, "", &[directory_block("\"127.0.0.1\"", &service_bind(), PASSWD_FROM_LDAP)]),
+        &conf(
+            "late.test",
+            600,
+            "",
+            &[directory_block(
+                "\"127.0.0.1\"",
+                &service_bind(),
+                PASSWD_FROM_LDAP,
+            )],
+        ),
     );
     d.wait_log("update failed", 1, Duration::from_secs(15));
-    assert!(!yp_registered(&ns), "must not register before the first maps");
-    let _slapd = Slapd::start(&ns, "slapd", &pki, &ldif::ldif(&users, &groups), SlapdOptions::default());
+    assert!(
+        !yp_registered(&ns),
+        "must not register before the first maps"
+    );
+    let _slapd = Slapd::start(
+        &ns,
+        "slapd",
+        &pki,
+        &ldif::ldif(&users, &groups),
+        SlapdOptions::default(),
+    );
     registered_within(&ns, &d, Duration::from_secs(30));
     assert_maps(&ns, "late.test", &users, &groups, true);
 }
@@ -233,11 +318,29 @@ fn slapd_killed_mid_search_then_back() {
     let ns = Namespace::new("midkill.test");
     let pki = Pki::create(ns.dir.path());
     let (users, groups) = ldif::generate(20000, 50);
-    let mut slapd = Slapd::start(&ns, "slapd", &pki, &ldif::ldif(&users, &groups), SlapdOptions::default());
+    let mut slapd = Slapd::start(
+        &ns,
+        "slapd",
+        &pki,
+        &ldif::ldif(&users, &groups),
+        SlapdOptions {
+            size_limit: "size.soft=500 size.hard=500 size.prtotal=unlimited".into(),
+            ..SlapdOptions::default()
+        },
+    );
     let _rpcbind = start_rpcbind(&ns);
     let d = Ypldapd::start(
         &ns,
-        &conf("midkill.test", 1, "", &[directory_block("\"127.0.0.1\"", &service_bind(), PASSWD_FROM_LDAP)]),
+        &conf(
+            "midkill.test",
+            1,
+            "",
+            &[directory_block(
+                "\"127.0.0.1\"",
+                &service_bind(),
+                PASSWD_FROM_LDAP,
+            )],
+        ),
     );
     registered_within(&ns, &d, Duration::from_secs(60));
     // Kill slapd while the next update is reading.
@@ -245,7 +348,12 @@ fn slapd_killed_mid_search_then_back() {
     slapd.signal(Signal::SIGKILL);
     slapd.kill();
     d.wait_log("update failed", 1, Duration::from_secs(30));
-    assert_eq!(ypcat(&ns, "midkill.test", "passwd.byname").expect("ypcat").len(), 20000);
+    assert_eq!(
+        ypcat(&ns, "midkill.test", "passwd.byname")
+            .expect("ypcat")
+            .len(),
+        20000
+    );
     slapd.run(&ns);
     let done_before = d.log().matches(" users, ").count();
     d.wait_log(" users, ", done_before + 1, Duration::from_secs(60));
@@ -259,7 +367,13 @@ fn two_directories_are_a_union_and_addresses_fail_over() {
     let (users, groups) = ldif::generate(30, 6);
     let (first_u, second_u) = users.split_at(15);
     let (first_g, second_g) = groups.split_at(3);
-    let _a = Slapd::start(&ns, "a", &pki, &ldif::ldif(first_u, first_g), SlapdOptions::default());
+    let _a = Slapd::start(
+        &ns,
+        "a",
+        &pki,
+        &ldif::ldif(first_u, first_g),
+        SlapdOptions::default(),
+    );
     let _b = Slapd::start(
         &ns,
         "b",
@@ -272,8 +386,14 @@ fn two_directories_are_a_union_and_addresses_fail_over() {
     );
     // "ldap.test" resolves to 127.0.0.3 (nothing listens: refused) first,
     // then 127.0.0.2.
-    let hosts = ns.write_file("hosts", "127.0.0.1 localhost\n127.0.0.3 ldap.test\n127.0.0.2 ldap.test\n");
-    ns.sh(&format!("chmod 644 {0} && mount --bind {0} /etc/hosts", hosts.display()));
+    let hosts = ns.write_file(
+        "hosts",
+        "127.0.0.1 localhost\n127.0.0.3 ldap.test\n127.0.0.2 ldap.test\n",
+    );
+    ns.sh(&format!(
+        "chmod 644 {0} && mount --bind {0} /etc/hosts",
+        hosts.display()
+    ));
     let _rpcbind = start_rpcbind(&ns);
     let d = Ypldapd::start(
         &ns,
@@ -289,5 +409,45 @@ fn two_directories_are_a_union_and_addresses_fail_over() {
     );
     registered_within(&ns, &d, Duration::from_secs(30));
     assert_maps(&ns, "union.test", &users, &groups, true);
-    assert!(d.log().contains("update 1: 2 directories, 30 users, 6 groups"), "{}", d.log());
+    assert!(
+        d.log()
+            .contains("update 1: 2 directories, 30 users, 6 groups"),
+        "{}",
+        d.log()
+    );
+}
+
+/// A directory that lets the account read only part of it (OpenLDAP's
+/// default limit of 500 entries, paged searches included) must fail the
+/// update with a hint, never serve a partial map.
+#[test]
+fn size_limited_account_fails_with_a_hint() {
+    let ns = Namespace::new("limit.test");
+    let pki = Pki::create(ns.dir.path());
+    let (users, groups) = ldif::generate(700, 5);
+    let _slapd = Slapd::start(
+        &ns,
+        "slapd",
+        &pki,
+        &ldif::ldif(&users, &groups),
+        SlapdOptions::default(),
+    );
+    let _rpcbind = start_rpcbind(&ns);
+    let d = Ypldapd::start(
+        &ns,
+        &conf(
+            "limit.test",
+            600,
+            "",
+            &[directory_block(
+                "\"127.0.0.1\"",
+                &service_bind(),
+                PASSWD_FROM_LDAP,
+            )],
+        ),
+    );
+    d.wait_log("update failed", 1, Duration::from_secs(20));
+    assert!(d.log().contains("sizeLimitExceeded"), "{}", d.log());
+    assert!(d.log().contains("size limit"), "{}", d.log());
+    assert!(!yp_registered(&ns));
 }

@@ -58,7 +58,9 @@ impl Assembly {
             PemKind::Key => &mut slot.key,
         };
         if buf.len() + data.len() > MAX_PEM {
-            return Err(format!("{kind:?} file of directory {index} exceeds {MAX_PEM} bytes"));
+            return Err(format!(
+                "{kind:?} file of directory {index} exceeds {MAX_PEM} bytes"
+            ));
         }
         buf.push_str(data);
         Ok(())

@@ -334,7 +334,10 @@ mod tests {
             ("cn".into(), vec!["nobody".into()]),
             ("gidNumber".into(), vec!["65534".into()]),
         ]);
-        assert_eq!(group_line(&group(&rfc2307(), &empty).expect("group")), "nobody:*:65534:");
+        assert_eq!(
+            group_line(&group(&rfc2307(), &empty).expect("group")),
+            "nobody:*:65534:"
+        );
     }
 
     #[test]
@@ -349,13 +352,20 @@ mod tests {
             (with(alice(), "uidNumber", &[" 12"]), "invalid uid"),
             (with(alice(), "gidNumber", &["x"]), "invalid gid"),
             (with(alice(), "cn", &["a:b"]), "forbidden character"),
-            (with(alice(), "homeDirectory", &["/h\nome"]), "forbidden character"),
+            (
+                with(alice(), "homeDirectory", &["/h\nome"]),
+                "forbidden character",
+            ),
             (with(alice(), "uid", &["al\0ice"]), "forbidden character"),
             (with(alice(), "cn", &[&"x".repeat(1000)]), "line too long"),
         ];
         for (a, want) in cases {
             let r = user(&f, &a);
-            assert_eq!(r.as_ref().map_err(DropReason::kind).err(), Some(want), "{r:?}");
+            assert_eq!(
+                r.as_ref().map_err(DropReason::kind).err(),
+                Some(want),
+                "{r:?}"
+            );
         }
         let bad_member = Attributes::new(vec![
             ("cn".into(), vec!["g".into()]),
@@ -369,7 +379,10 @@ mod tests {
         let many = Attributes::new(vec![
             ("cn".into(), vec!["g".into()]),
             ("gidNumber".into(), vec!["5".into()]),
-            ("memberUid".into(), (0..200).map(|i| format!("user{i:04}")).collect()),
+            (
+                "memberUid".into(),
+                (0..200).map(|i| format!("user{i:04}")).collect(),
+            ),
         ]);
         assert_eq!(group(&f, &many).map_err(|e| e.kind()), Err("line too long"));
     }

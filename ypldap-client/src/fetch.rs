@@ -45,7 +45,11 @@ pub async fn fetch(
     stream: TcpStream,
     sink: &mut dyn FnMut(Item),
 ) -> Result<Fetched, String> {
-    let scheme = if dir.tls == TlsMode::Ldaps { "ldaps" } else { "ldap" };
+    let scheme = if dir.tls == TlsMode::Ldaps {
+        "ldaps"
+    } else {
+        "ldap"
+    };
     let host = if dir.host.contains(':') {
         format!("[{}]", dir.host)
     } else {
@@ -99,14 +103,12 @@ pub async fn fetch(
         &dir.basedn,
         &dir.passwd_filter,
         attribute_names(&user_fields),
-        &mut |dn, attrs| {
-            match entry::user(f, &attrs) {
-                Ok(u) => {
-                    done.users += 1;
-                    sink(Item::User(u))
-                }
-                Err(reason) => sink(Item::Dropped { dn, reason }),
+        &mut |dn, attrs| match entry::user(f, &attrs) {
+            Ok(u) => {
+                done.users += 1;
+                sink(Item::User(u))
             }
+            Err(reason) => sink(Item::Dropped { dn, reason }),
         },
     )
     .await
@@ -116,14 +118,12 @@ pub async fn fetch(
         &dir.groupdn,
         &dir.group_filter,
         attribute_names(&group_fields),
-        &mut |dn, attrs| {
-            match entry::group(f, &attrs) {
-                Ok(g) => {
-                    done.groups += 1;
-                    sink(Item::Group(g))
-                }
-                Err(reason) => sink(Item::Dropped { dn, reason }),
+        &mut |dn, attrs| match entry::group(f, &attrs) {
+            Ok(g) => {
+                done.groups += 1;
+                sink(Item::Group(g))
             }
+            Err(reason) => sink(Item::Dropped { dn, reason }),
         },
     )
     .await
@@ -180,7 +180,17 @@ async fn search(
         }
     }
     let result = stream.finish().await;
-    result.success().map_err(|e| e.to_string())?;
+    let rc = result.rc;
+    result.success().map_err(|e| {
+        if rc == 4 {
+            format!(
+                "{e}: the server's size limit stopped the search before every entry was read; \
+                 let the bind account read all of them (OpenLDAP: limits ... size.prtotal=unlimited)"
+            )
+        } else {
+            e.to_string()
+        }
+    })?;
     Ok(referrals)
 }
 

@@ -69,28 +69,23 @@ pub fn run(
             Err(e) => return fail(chan, e),
         };
         let mut link_error = None;
-        let result = runtime.block_on(fetch::fetch(
-            &dir.settings,
-            tls,
-            stream,
-            &mut |item| {
-                let sent = match item {
-                    Item::User(u) => out.user(chan, u),
-                    Item::Group(g) => out.group(chan, g),
-                    Item::Dropped { dn, reason } => {
-                        *dropped.entry(reason.kind().to_owned()).or_default() += 1;
-                        if warned < DROP_WARNINGS {
-                            warned += 1;
-                            chan.log(Level::Warning, format!("dropping {dn:?}: {reason}"));
-                        }
-                        Ok(())
+        let result = runtime.block_on(fetch::fetch(&dir.settings, tls, stream, &mut |item| {
+            let sent = match item {
+                Item::User(u) => out.user(chan, u),
+                Item::Group(g) => out.group(chan, g),
+                Item::Dropped { dn, reason } => {
+                    *dropped.entry(reason.kind().to_owned()).or_default() += 1;
+                    if warned < DROP_WARNINGS {
+                        warned += 1;
+                        chan.log(Level::Warning, format!("dropping {dn:?}: {reason}"));
                     }
-                };
-                if let Err(e) = sent {
-                    link_error.get_or_insert(e);
+                    Ok(())
                 }
-            },
-        ));
+            };
+            if let Err(e) = sent {
+                link_error.get_or_insert(e);
+            }
+        }));
         if let Some(e) = link_error {
             return Err(e);
         }

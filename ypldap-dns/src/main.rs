@@ -47,7 +47,9 @@ fn main() -> ExitCode {
     if let Some(note) = &broker.resolver_note {
         chan.log(Level::Warning, format!("{NAME}: {note}"));
     }
-    helper::serve(NAME, &mut chan, |chan, r| handle(chan, &mut broker, r.message))
+    helper::serve(NAME, &mut chan, |chan, r| {
+        handle(chan, &mut broker, r.message)
+    })
 }
 
 fn handle(chan: &mut Channel<ParentToDns, DnsToParent>, broker: &mut Broker, msg: ParentToDns) {

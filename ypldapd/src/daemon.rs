@@ -16,9 +16,9 @@ use ipc_proto::{
     ClientToParent, DnsToParent, GroupEntry, LinkError, ParentToClient, ParentToDns, PemKind,
     Received, UserEntry,
 };
-use nix::fcntl::Flock;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use nix::fcntl::Flock;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
@@ -587,13 +587,22 @@ impl Daemon {
     ) {
         let incoming = std::mem::take(&mut self.incoming);
         debug_assert_eq!(incoming.update, update);
-        let previous_users = self.yp.snapshot().map_or(0, |s| s.len(crate::maps::MapName::MasterPasswdByName));
-        let (snap, report) = Snapshot::build_now(&self.config.domain, &incoming.users, &incoming.groups);
+        let previous_users = self
+            .yp
+            .snapshot()
+            .map_or(0, |s| s.len(crate::maps::MapName::MasterPasswdByName));
+        let (snap, report) =
+            Snapshot::build_now(&self.config.domain, &incoming.users, &incoming.groups);
         let mut drops: Vec<String> = client_drops
             .iter()
             .map(|(k, n)| format!("{n} {k}"))
             .collect();
-        drops.extend(report.drops.iter().map(|(k, n)| format!("{n} {}", k.as_str())));
+        drops.extend(
+            report
+                .drops
+                .iter()
+                .map(|(k, n)| format!("{n} {}", k.as_str())),
+        );
         for d in &report.samples {
             warning!("dropped {:?} {}: {}", d.kind, d.name, d.reason.as_str());
         }
@@ -602,7 +611,11 @@ impl Daemon {
             self.config.directories.len(),
             report.users_kept,
             report.groups_kept,
-            if drops.is_empty() { "none".to_owned() } else { drops.join(", ") },
+            if drops.is_empty() {
+                "none".to_owned()
+            } else {
+                drops.join(", ")
+            },
             incoming
                 .started
                 .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64())
@@ -626,7 +639,12 @@ impl Daemon {
         let udp_port = udp.first().map_or(0, |a| a.port());
         let tcp_port = tcp.first().map_or(0, |a| a.port());
         if let Some(f) = self.binding.as_mut() {
-            match crate::yp::binding_file::fill_binding_file(f, Ipv4Addr::LOCALHOST, udp_port, tcp_port) {
+            match crate::yp::binding_file::fill_binding_file(
+                f,
+                Ipv4Addr::LOCALHOST,
+                udp_port,
+                tcp_port,
+            ) {
                 Ok(()) => {
                     self.announced = true;
                     info!("wrote the binding file for domain {}", self.config.domain);
