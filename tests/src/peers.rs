@@ -172,8 +172,18 @@ fn host_literal(a: &str) -> String {
     }
 }
 
+/// A running rpcbind; stopped when dropped.
+pub struct Rpcbind(Child);
+
+impl Drop for Rpcbind {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Starts rpcbind inside `ns` and waits until it answers.
-pub fn start_rpcbind(ns: &Namespace) -> Child {
+pub fn start_rpcbind(ns: &Namespace) -> Rpcbind {
     let c = ns
         .command("rpcbind")
         .arg("-f")
@@ -182,8 +192,9 @@ pub fn start_rpcbind(ns: &Namespace) -> Child {
         .stderr(Stdio::null())
         .spawn()
         .expect("rpcbind");
+    let r = Rpcbind(c);
     ns.sh("for i in $(seq 100); do rpcinfo -p 127.0.0.1 >/dev/null 2>&1 && exit 0; sleep 0.05; done; exit 1");
-    c
+    r
 }
 
 /// A running ypldapd (in the foreground, `-d`), its log in a file.
@@ -242,5 +253,19 @@ impl Ypldapd {
 
     pub fn alive(&self) -> bool {
         alive(self.pid)
+    }
+
+    /// Sends `sig` to ypldapd.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid as i32), sig);
+    }
+}
+
+impl Drop for Ypldapd {
+    fn drop(&mut self) {
+        if self.nsenter.try_wait().ok().flatten().is_none() {
+            self.signal(nix::sys::signal::Signal::SIGKILL);
+            let _ = self.nsenter.wait();
+        }
     }
 }

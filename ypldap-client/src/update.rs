@@ -102,7 +102,7 @@ pub fn run(
     if warned == DROP_WARNINGS {
         chan.log(
             Level::Warning,
-            format!("more dropped entries were not logged one by one; see the update summary"),
+            "more dropped entries were not logged one by one; see the update summary",
         );
     }
     chan.log(

@@ -358,6 +358,8 @@ pub fn exec_startup() -> Policy {
         SYS_close_range,
         SYS_lseek,
         SYS_getcwd,
+        SYS_epoll_create1,
+        SYS_eventfd2,
     ]);
     #[cfg(target_arch = "x86_64")]
     p.allow(&crate::sys![
