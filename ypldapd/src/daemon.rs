@@ -24,7 +24,7 @@ use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 
 use crate::cli::Options;
-use crate::config::{BindMode, Config};
+use crate::config::{BindMode, Config, LoadOptions};
 use crate::supervisor::Helper;
 use crate::yp::rpcbind::Rpcbind;
 use crate::yp::{AllowList, Limits, ServerConfig, Snapshot, YpServer};
@@ -65,6 +65,7 @@ struct Daemon {
     null: OwnedFd,
     keep_stderr: bool,
     config: Config,
+    reload: Reload,
     client: Helper<ClientToParent, ParentToClient>,
     dns: Helper<DnsToParent, ParentToDns>,
     next_update: Option<Instant>,
@@ -86,6 +87,40 @@ struct Daemon {
     announce_retry: Option<Instant>,
 }
 
+/// What a reload needs: where the configuration is, how it was loaded, and
+/// what the sandbox entered at start still allows.
+struct Reload {
+    path: PathBuf,
+    options: LoadOptions,
+    /// Directories holding the files read at start: Landlock lets ypldapd
+    /// read beneath them (an edit usually replaces a file, and a rule on the
+    /// file itself would not follow the new one).
+    readable_dirs: Vec<PathBuf>,
+    /// The directories' TCP ports at start: the only ones the broker, and
+    /// ypldapd's sandbox inherited by a restarted broker, may connect to.
+    ports: Vec<u16>,
+    /// The host name MASTER answers with.
+    host: String,
+}
+
+/// The parent directories of `files`, without repeats.
+fn readable_dirs(files: &[PathBuf]) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = files
+        .iter()
+        .filter_map(|f| f.parent().map(Path::to_path_buf))
+        .map(|d| {
+            if d.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                d
+            }
+        })
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    dirs
+}
+
 /// What has arrived of an update.
 #[derive(Default)]
 struct Incoming {
@@ -96,7 +131,7 @@ struct Incoming {
 }
 
 /// Runs the daemon. Returns when it was told to stop.
-pub fn run(opts: &Options, config: Config) -> anyhow::Result<()> {
+pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<()> {
     let dir = helper_dir()?;
     let client_path = dir.join("ypldap-client");
     let dns_path = dir.join("ypldap-dns");
@@ -166,7 +201,9 @@ pub fn run(opts: &Options, config: Config) -> anyhow::Result<()> {
         .register(&mut signals, SIGNALS, Interest::READABLE)?;
     yp.register(poll.registry(), YP_FIRST)?;
 
-    let ports: Vec<u16> = config.endpoints().iter().map(|e| e.port).collect();
+    let mut ports: Vec<u16> = config.endpoints().iter().map(|e| e.port).collect();
+    ports.sort_unstable();
+    ports.dedup();
     let mut d = Daemon {
         poll,
         signals,
@@ -175,6 +212,16 @@ pub fn run(opts: &Options, config: Config) -> anyhow::Result<()> {
         client: Helper::new("ypldap-client", client_path.clone(), Vec::new()),
         dns: Helper::new("ypldap-dns", dns_path.clone(), dns_args(&ports)),
         config,
+        reload: Reload {
+            path: opts.config.clone(),
+            options: LoadOptions {
+                macros: opts.macros.clone(),
+                verbose: opts.verbose,
+            },
+            readable_dirs: readable_dirs(files),
+            ports: ports.clone(),
+            host,
+        },
         next_update: Some(Instant::now()),
         update_seq: 0,
         update_running: None,
@@ -191,7 +238,7 @@ pub fn run(opts: &Options, config: Config) -> anyhow::Result<()> {
     d.start_dns(now).context("starting ypldap-dns")?;
 
     let entered = privsep::enter(&sandbox::confinement(
-        &opts.config,
+        &d.reload.readable_dirs,
         &[client_path, dns_path],
         &ports,
     ))
@@ -400,7 +447,7 @@ impl Daemon {
                     );
                     stop = true;
                 }
-                SIGHUP => warning!("SIGHUP: reloading the configuration is not built yet; ignored"),
+                SIGHUP => self.reload_config(),
                 SIGCHLD => self.reap(now),
                 _ => {}
             }
@@ -575,6 +622,85 @@ impl Daemon {
             }
             Err(e) => self.update_failed(&format!("cannot ask ypldap-client: {e}"), now),
         }
+    }
+
+    /// SIGHUP: read the configuration again; apply it if it is valid and
+    /// needs no restart, else keep running on the current one.
+    fn reload_config(&mut self) {
+        info!("SIGHUP: reloading {}", self.reload.path.display());
+        let (result, _) = crate::config::load_noting_files(&self.reload.path, &self.reload.options);
+        let loaded = match result {
+            Ok(l) => l,
+            Err(diagnostics) => {
+                let text = diagnostics.to_string();
+                for line in text.lines() {
+                    error!("reload: {line}");
+                }
+                if text.contains("Permission denied") {
+                    error!(
+                        "reload: ypldapd runs as {} now: the configuration and its files must be readable by it (e.g. group {0}, mode 0640)",
+                        privsep::UNPRIVILEGED_USER
+                    );
+                }
+                error!("reload failed: keeping the current configuration");
+                return;
+            }
+        };
+        for w in &loaded.warnings {
+            warning!("reload: {w}");
+        }
+        let new = loaded.config;
+        if let Some(why) = self.needs_restart(&new) {
+            error!(
+                "reload: {why}; restart ypldapd for this change. Keeping the current configuration"
+            );
+            return;
+        }
+        if new.maps.is_none() {
+            info!("no \"provide map\" in the configuration: serving all seven maps");
+        }
+        self.yp.set_config(
+            ServerConfig::new(&new.domain, &new.served_maps(), &self.reload.host),
+            allow_list(&new),
+        );
+        self.config = new;
+        let endpoints = self.config.endpoints();
+        if let Err(e) = self.dns.send(
+            &ParentToDns::Configure {
+                directories: endpoints,
+            },
+            None,
+        ) {
+            debug!("ypldap-dns gets the new configuration when it restarts: {e}");
+        }
+        if let Err(e) = self.send_client_config() {
+            debug!("ypldap-client gets the new configuration when it restarts: {e}");
+        }
+        info!("reloaded the configuration; it applies from the next update");
+    }
+
+    /// Why `new` cannot be applied without a restart, if it cannot.
+    fn needs_restart(&self, new: &Config) -> Option<String> {
+        if new.bind != self.config.bind {
+            return Some("the bind mode changed".into());
+        }
+        if new.bind == BindMode::Local && new.domain != self.config.domain {
+            return Some("the domain of a \"bind local\" server changed".into());
+        }
+        let unknown: Vec<String> = new
+            .endpoints()
+            .iter()
+            .filter(|e| !self.reload.ports.contains(&e.port))
+            .map(|e| format!("{}:{}", e.host, e.port))
+            .collect();
+        if !unknown.is_empty() {
+            return Some(format!(
+                "the sandbox entered at start allows connections to ports {:?} only, not {}",
+                self.reload.ports,
+                unknown.join(", ")
+            ));
+        }
+        None
     }
 
     /// Builds the maps of a completed update and swaps them in.

@@ -20,7 +20,8 @@ fn main() -> ExitCode {
         macros: opts.macros.clone(),
         verbose: opts.verbose,
     };
-    let loaded = match config::load(&opts.config, &load) {
+    let (loaded, files) = config::load_noting_files(&opts.config, &load);
+    let loaded = match loaded {
         Ok(l) => l,
         Err(diagnostics) => {
             eprint!("{diagnostics}");
@@ -41,7 +42,7 @@ fn main() -> ExitCode {
         eprintln!("need root privileges");
         return ExitCode::FAILURE;
     }
-    match daemon::run(&opts, loaded.config) {
+    match daemon::run(&opts, loaded.config, &files) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             error!("fatal: {e:#}");

@@ -11,11 +11,11 @@
 //!
 //! | OS | confinement |
 //! |---|---|
-//! | Linux | setresuid `_ypldap` (no chroot: reload re-reads the config); Landlock: read the config file, the dynamic loader's libraries and `/etc/resolv.conf`, `/etc/hosts` (the broker's resolver reads them at start); execute only the two helpers and the dynamic loader; TCP connect only to port 53 and the directories' ports (for a restarted broker), no TCP bind; seccomp: see [`syscalls`] |
+//! | Linux | setresuid `_ypldap` (no chroot: reload re-reads the config); Landlock: read beneath the directories holding the configuration and its files (SIGHUP; an edit replaces a file, which a rule on the file would not follow; file permissions decide within them), the dynamic loader's libraries and `/etc/resolv.conf`, `/etc/hosts` (the broker's resolver reads them at start); execute only the two helpers and the dynamic loader; TCP connect only to port 53 and the directories' ports (for a restarted broker), no TCP bind; seccomp: see [`syscalls`] |
 //! | FreeBSD | setresuid; not capability mode (a UDP server must `sendto` an address, and restarting helpers needs `execve` by path) |
 //! | OpenBSD | `pledge("stdio inet recvfd sendfd proc exec")` |
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use privsep::Confinement;
 
@@ -42,16 +42,17 @@ pub const LOADER_INTERPRETERS: [&str; 4] = [
 /// Files the broker's resolver reads at start, before its own sandbox.
 pub const RESOLVER_PATHS: [&str; 2] = ["/etc/resolv.conf", "/etc/hosts"];
 
-/// ypldapd's confinement, given its configuration file, its helpers'
-/// binaries and the directories' TCP ports.
+/// ypldapd's confinement, given the directories of the files its
+/// configuration was read from (for SIGHUP), its helpers' binaries and the
+/// directories' TCP ports.
 pub fn confinement(
-    config_file: &Path,
+    config_dirs: &[PathBuf],
     helpers: &[PathBuf],
     directory_ports: &[u16],
 ) -> Confinement {
     let mut read_paths: Vec<PathBuf> = LOADER_PATHS.iter().map(PathBuf::from).collect();
     read_paths.extend(RESOLVER_PATHS.iter().map(PathBuf::from));
-    read_paths.push(config_file.to_owned());
+    read_paths.extend(config_dirs.iter().cloned());
     let mut ports = vec![53];
     ports.extend_from_slice(directory_ports);
     ports.sort_unstable();

@@ -46,7 +46,10 @@ fn main() {
         "client" => ypldap_client::sandbox::confinement(),
         "dns" => ypldap_dns::sandbox::confinement(&[allowed_port]),
         "ypldapd" => ypldapd::sandbox::confinement(
-            std::path::Path::new(&config),
+            &[std::path::Path::new(&config)
+                .parent()
+                .unwrap_or(std::path::Path::new("/"))
+                .to_path_buf()],
             &[std::path::PathBuf::from("/bin/true")],
             &[allowed_port],
         ),

@@ -62,6 +62,52 @@ impl IncludeSource for FsSource {
     }
 }
 
+/// Wraps a source and notes every file read through it, so the daemon knows
+/// what its sandbox must still let it read for a reload.
+pub struct Recording<'a> {
+    inner: &'a dyn IncludeSource,
+    files: std::cell::RefCell<Vec<std::path::PathBuf>>,
+}
+
+impl<'a> Recording<'a> {
+    pub fn new(inner: &'a dyn IncludeSource) -> Self {
+        Recording {
+            inner,
+            files: std::cell::RefCell::new(Vec::new()),
+        }
+    }
+
+    /// The files read, in order, without repeats.
+    pub fn files(self) -> Vec<std::path::PathBuf> {
+        let mut v = self.files.into_inner();
+        let mut seen = std::collections::HashSet::new();
+        v.retain(|p| seen.insert(p.clone()));
+        v
+    }
+
+    fn note(&self, p: &Path) {
+        self.files.borrow_mut().push(p.to_path_buf());
+    }
+}
+
+impl IncludeSource for Recording<'_> {
+    fn read_config(&self, path: &str) -> Result<Vec<u8>, String> {
+        self.note(Path::new(path));
+        self.inner.read_config(path)
+    }
+    fn read_file(&self, path: &Path) -> Result<Vec<u8>, String> {
+        self.note(path);
+        self.inner.read_file(path)
+    }
+    fn exists(&self, path: &Path) -> bool {
+        self.inner.exists(path)
+    }
+    fn service_port(&self, name: &str) -> Option<u16> {
+        self.note(Path::new("/etc/services"));
+        self.inner.service_port(name)
+    }
+}
+
 /// Finds `name` (or an alias) with protocol tcp in services(5) text.
 pub fn services_lookup(text: &str, name: &str) -> Option<u16> {
     text.lines().find_map(|line| {

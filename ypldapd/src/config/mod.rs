@@ -250,14 +250,26 @@ pub fn parse_bytes(
 
 /// Reads, secrecy-checks and parses `path` and everything it includes.
 pub fn load(path: &Path, opts: &LoadOptions) -> Result<Loaded, Diagnostics> {
-    let fs = FsSource;
+    load_noting_files(path, opts).0
+}
+
+/// As [`load`], also returning every file it read (the configuration, its
+/// includes, TLS files, `/etc/services`), whether or not it succeeded.
+pub fn load_noting_files(
+    path: &Path,
+    opts: &LoadOptions,
+) -> (Result<Loaded, Diagnostics>, Vec<std::path::PathBuf>) {
+    let fs = file::Recording::new(&FsSource);
     let name = path.to_string_lossy().into_owned();
-    let data = fs.read_config(&name).map_err(|message| {
-        Diagnostics(vec![Diagnostic {
-            file: name.clone(),
-            line: 0,
-            message,
-        }])
-    })?;
-    parser::parse(&name, data, opts, &fs)
+    let result = fs
+        .read_config(&name)
+        .map_err(|message| {
+            Diagnostics(vec![Diagnostic {
+                file: name.clone(),
+                line: 0,
+                message,
+            }])
+        })
+        .and_then(|data| parser::parse(&name, data, opts, &fs));
+    (result, fs.files())
 }
