@@ -151,9 +151,8 @@ impl Slapd {
 
     /// Kills slapd and waits for it to be gone.
     pub fn kill(&mut self) {
-        self.signal(nix::sys::signal::Signal::SIGKILL);
         if let Some(mut c) = self.child.take() {
-            let _ = c.wait();
+            kill_entered(&mut c);
         }
     }
 }
@@ -177,9 +176,21 @@ pub struct Rpcbind(Child);
 
 impl Drop for Rpcbind {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        kill_entered(&mut self.0);
     }
+}
+
+/// Kills a program started with [`Namespace::command`] (nsenter forks it
+/// into the namespace, so it is nsenter's child) and reaps nsenter.
+pub fn kill_entered(nsenter: &mut Child) {
+    for p in children(nsenter.id()) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    let _ = nsenter.kill();
+    let _ = nsenter.wait();
 }
 
 /// Starts rpcbind inside `ns` and waits until it answers.

@@ -15,9 +15,9 @@ use rustls::ClientConfig;
 use crate::entry::{self, Attributes, DropReason};
 
 /// Connect (TLS handshake and StartTLS included) must finish within this.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Each reply (a search's next entry, a bind's result) must come within this.
-pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(60);
+pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Entries per page of a paged search.
 pub const PAGE_SIZE: i32 = 1000;
 

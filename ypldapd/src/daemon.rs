@@ -38,6 +38,9 @@ const YP_FIRST: usize = 16;
 
 /// How often a failed rpcbind registration is retried.
 const REGISTER_RETRY: Duration = Duration::from_secs(5);
+/// How often ypldapd checks that rpcbind still has its registration (a
+/// restarted rpcbind forgets it).
+const REGISTRATION_CHECK: Duration = Duration::from_secs(10);
 
 /// The most PEM text per `Pem` message, well below the message size limit
 /// even after JSON escaping of line breaks.
@@ -85,6 +88,8 @@ struct Daemon {
     /// written.
     announced: bool,
     announce_retry: Option<Instant>,
+    /// When to check next that rpcbind still knows us.
+    registration_check: Option<Instant>,
 }
 
 /// What a reload needs: where the configuration is, how it was loaded, and
@@ -232,6 +237,7 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         binding,
         announced: false,
         announce_retry: None,
+        registration_check: None,
     };
     let now = Instant::now();
     d.start_client(now).context("starting ypldap-client")?;
@@ -416,6 +422,9 @@ impl Daemon {
         }
         if self.announce_retry.is_some_and(|t| t <= now) {
             self.announce(now);
+        }
+        if self.registration_check.is_some_and(|t| t <= now) {
+            self.check_registration(now);
         }
         self.client.enforce_grace(now);
         self.dns.enforce_grace(now);
@@ -786,6 +795,7 @@ impl Daemon {
             ) {
                 Ok(()) => {
                     self.announced = true;
+                    self.registration_check = Some(now + REGISTRATION_CHECK);
                     info!("registered with rpcbind: udp and tcp port {udp_port}");
                 }
                 Err(e) => {
@@ -796,6 +806,30 @@ impl Daemon {
                     self.announce_retry = Some(now + REGISTER_RETRY);
                 }
             }
+        }
+    }
+
+    /// Registers again when rpcbind has lost the registration (restarted).
+    fn check_registration(&mut self, now: Instant) {
+        self.registration_check = Some(now + REGISTRATION_CHECK);
+        let Some(r) = self.rpcbind.as_mut() else {
+            return;
+        };
+        let (udp, _) = self.yp.local_addrs();
+        let ours = udp.first().map_or(0, |a| u32::from(a.port()));
+        let found = r.getport(
+            crate::yp::proto::YPPROG,
+            crate::yp::proto::YPVERS,
+            crate::yp::rpcbind::IPPROTO_UDP,
+        );
+        match found {
+            Ok(port) if port == ours => {}
+            Ok(_) => {
+                warning!("rpcbind no longer has our registration (restarted?); registering again");
+                self.registration_check = None;
+                self.announce(now);
+            }
+            Err(e) => warning!("cannot check the rpcbind registration: {e}"),
         }
     }
 

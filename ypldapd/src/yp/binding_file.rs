@@ -61,7 +61,10 @@ pub fn open_binding_file(dir: &Path, domain: &str) -> io::Result<Flock<File>> {
     Ok(f)
 }
 
-/// Writes the 16 bytes of the binding into a file from [`open_binding_file`].
+/// Writes the 16 bytes of the binding into a file from [`open_binding_file`],
+/// over whatever is there (the same 16 bytes, or nothing: the file was
+/// emptied when opened). No truncation: it runs inside the sandbox, which
+/// does not allow `ftruncate`.
 pub fn fill_binding_file(
     f: &mut Flock<File>,
     addr: Ipv4Addr,
@@ -69,7 +72,6 @@ pub fn fill_binding_file(
     tcp_port: u16,
 ) -> io::Result<()> {
     use std::io::{Seek, SeekFrom};
-    f.set_len(0)?;
     f.seek(SeekFrom::Start(0))?;
     f.write_all(&binding_bytes(addr, udp_port, tcp_port))?;
     f.flush()

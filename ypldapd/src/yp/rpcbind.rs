@@ -20,6 +20,7 @@ pub const PMAPPROG: u32 = 100000;
 pub const PMAPVERS: u32 = 2;
 pub const PMAPPROC_SET: u32 = 1;
 pub const PMAPPROC_UNSET: u32 = 2;
+pub const PMAPPROC_GETPORT: u32 = 3;
 pub const IPPROTO_TCP: u32 = 6;
 pub const IPPROTO_UDP: u32 = 17;
 pub const PMAP_PORT: u16 = 111;
@@ -89,6 +90,20 @@ pub fn encode_pmap_call(xid: u32, proc_: u32, m: Mapping) -> Vec<u8> {
     let mut w = XdrWriter::new();
     w.u32(m.prog).u32(m.vers).u32(m.prot).u32(m.port);
     rpc::encode_call(xid, PMAPPROG, PMAPVERS, proc_, &w.buf)
+}
+
+/// Decodes the one-word answer to a GETPORT (a port, 0 when unregistered).
+/// `Ok(None)`: a reply to another xid, to be ignored.
+pub fn decode_pmap_word(reply: &[u8], xid: u32) -> Result<Option<u32>, RpcbindError> {
+    match rpc::parse_reply(reply) {
+        Some((x, _)) if x != xid => Ok(None),
+        Some((_, ReplyStatus::Success(body))) => XdrReader::new(body)
+            .u32()
+            .map(Some)
+            .map_err(|e| RpcbindError::BadReply(format!("{e:?}"))),
+        Some((_, s)) => Err(RpcbindError::BadReply(format!("{s:?}"))),
+        None => Err(RpcbindError::BadReply("undecodable".into())),
+    }
 }
 
 /// Decodes the boolean answer to a SET/UNSET. `Ok(None)`: a reply to
@@ -165,6 +180,27 @@ impl Rpcbind {
 
     /// One SET or UNSET exchange; the boolean answer.
     pub fn call(&mut self, proc_: u32, m: Mapping) -> Result<bool, RpcbindError> {
+        self.exchange(proc_, m, decode_pmap_reply)
+    }
+
+    /// The port rpcbind has for `prog`, `vers` over `prot` (0: none).
+    pub fn getport(&mut self, prog: u32, vers: u32, prot: u32) -> Result<u32, RpcbindError> {
+        let m = Mapping {
+            prog,
+            vers,
+            prot,
+            port: 0,
+        };
+        self.exchange(PMAPPROC_GETPORT, m, decode_pmap_word)
+    }
+
+    /// Sends a call and waits for the answer to it, resending every 500 ms.
+    fn exchange<T>(
+        &mut self,
+        proc_: u32,
+        m: Mapping,
+        decode: fn(&[u8], u32) -> Result<Option<T>, RpcbindError>,
+    ) -> Result<T, RpcbindError> {
         self.xid = self.xid.wrapping_add(1);
         let xid = self.xid;
         let msg = encode_pmap_call(xid, proc_, m);
@@ -185,7 +221,7 @@ impl Rpcbind {
                     .set_read_timeout(Some(resend.min(deadline) - now))?;
                 match self.sock.recv(&mut buf) {
                     Ok(n) => {
-                        if let Some(b) = decode_pmap_reply(&buf[..n], xid)? {
+                        if let Some(b) = decode(&buf[..n], xid)? {
                             return Ok(b);
                         }
                     }

@@ -1,0 +1,193 @@
+//! A YP client for fault tests, run inside a test's namespace: it watches
+//! MATCH answers while something goes wrong, or misbehaves itself.
+//!
+//! usage: yp-probe watch DOMAIN MAP KEY EXPECTED_PREFIX SECONDS
+//!        yp-probe hold-tcp COUNT SECONDS DOMAIN MAP KEY EXPECTED_PREFIX
+//!        yp-probe all-noread DOMAIN MAP SECONDS
+//!        yp-probe flood SECONDS
+
+use std::io::{Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use ypldapd::yp::client;
+use ypldapd::yp::proto::{YPPROC_ALL, YPPROC_MATCH, YPPROG, YPVERS, YpStat};
+use ypldapd::yp::record::encode_record;
+use ypldapd::yp::rpc::encode_call;
+use ypldapd::yp::rpcbind::{IPPROTO_TCP, IPPROTO_UDP, Rpcbind};
+use ypldapd::yp::xdr::XdrWriter;
+
+fn port(prot: u32) -> u16 {
+    let mut r = Rpcbind::open(false).expect("rpcbind socket");
+    let p = r.getport(YPPROG, YPVERS, prot).expect("rpcbind getport");
+    assert!(p != 0, "YP is not registered");
+    p as u16
+}
+
+fn req_key(domain: &str, map: &str, key: &str) -> Vec<u8> {
+    let mut w = XdrWriter::new();
+    w.opaque(domain.as_bytes())
+        .opaque(map.as_bytes())
+        .opaque(key.as_bytes());
+    w.into_inner()
+}
+
+/// One MATCH over UDP with a 500 ms retransmission, 1 s in all.
+fn udp_match(sock: &UdpSocket, xid: u32, domain: &str, map: &str, key: &str) -> Option<Vec<u8>> {
+    let call = encode_call(
+        xid,
+        YPPROG,
+        YPVERS,
+        YPPROC_MATCH,
+        &req_key(domain, map, key),
+    );
+    let deadline = Instant::now() + Duration::from_secs(1);
+    let mut buf = [0u8; 2048];
+    while Instant::now() < deadline {
+        sock.send(&call).ok()?;
+        let _ = sock.set_read_timeout(Some(Duration::from_millis(500)));
+        if let Ok(n) = sock.recv(&mut buf) {
+            if let Ok(body) = client::success_body(&buf[..n], xid) {
+                if let Some((YpStat::True, v)) = client::resp_val(body) {
+                    return Some(v);
+                }
+                return None;
+            }
+        }
+    }
+    None
+}
+
+struct Watch {
+    sock: UdpSocket,
+    xid: u32,
+    ok: u64,
+    failed: u64,
+}
+
+impl Watch {
+    fn new(udp_port: u16) -> Watch {
+        let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("udp");
+        sock.connect((Ipv4Addr::LOCALHOST, udp_port))
+            .expect("connect");
+        Watch {
+            sock,
+            xid: std::process::id() << 16,
+            ok: 0,
+            failed: 0,
+        }
+    }
+
+    fn once(&mut self, domain: &str, map: &str, key: &str, prefix: &str) {
+        self.xid = self.xid.wrapping_add(1);
+        match udp_match(&self.sock, self.xid, domain, map, key) {
+            Some(v) if v.starts_with(prefix.as_bytes()) => self.ok += 1,
+            _ => self.failed += 1,
+        }
+    }
+}
+
+fn rng(seed: &mut u64) -> u64 {
+    *seed ^= *seed << 13;
+    *seed ^= *seed >> 7;
+    *seed ^= *seed << 17;
+    *seed
+}
+
+fn main() {
+    let a: Vec<String> = std::env::args().skip(1).collect();
+    let secs = |s: &str| Duration::from_secs_f64(s.parse().expect("seconds"));
+    match a.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["watch", domain, map, key, prefix, seconds] => {
+            let mut w = Watch::new(port(IPPROTO_UDP));
+            let end = Instant::now() + secs(seconds);
+            while Instant::now() < end {
+                w.once(domain, map, key, prefix);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            println!("watch: ok={} failed={}", w.ok, w.failed);
+        }
+        ["hold-tcp", count, seconds, domain, map, key, prefix] => {
+            let tcp = port(IPPROTO_TCP);
+            let n: usize = count.parse().expect("count");
+            let mut held = Vec::new();
+            for _ in 0..n {
+                if let Ok(s) = TcpStream::connect_timeout(
+                    &SocketAddr::from((Ipv4Addr::LOCALHOST, tcp)),
+                    Duration::from_millis(200),
+                ) {
+                    held.push(s);
+                }
+            }
+            let mut w = Watch::new(port(IPPROTO_UDP));
+            let end = Instant::now() + secs(seconds);
+            while Instant::now() < end {
+                w.once(domain, map, key, prefix);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // How many of ours the server kept open.
+            let mut open = 0;
+            for s in &mut held {
+                let _ = s.set_nonblocking(true);
+                let mut b = [0u8; 1];
+                match s.read(&mut b) {
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => open += 1,
+                    _ => {}
+                }
+            }
+            drop(held);
+            println!(
+                "hold-tcp: connected={} still_open={open} ok={} failed={}",
+                n, w.ok, w.failed
+            );
+        }
+        ["all-noread", domain, map, seconds] => {
+            let tcp = port(IPPROTO_TCP);
+            let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, tcp)).expect("connect");
+            let mut w = XdrWriter::new();
+            w.opaque(domain.as_bytes()).opaque(map.as_bytes());
+            let call = encode_call(7, YPPROG, YPVERS, YPPROC_ALL, &w.into_inner());
+            s.write_all(&encode_record(&call)).expect("send ALL");
+            // Never read; just wait, then see whether the server hung up.
+            std::thread::sleep(secs(seconds));
+            s.set_read_timeout(Some(Duration::from_millis(200))).ok();
+            let mut total = 0usize;
+            let mut buf = vec![0u8; 1 << 16];
+            let closed = loop {
+                match s.read(&mut buf) {
+                    Ok(0) => break true,
+                    Ok(n) => total += n,
+                    Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break true,
+                    Err(_) => break false,
+                }
+            };
+            println!("all-noread: closed={closed} buffered={total}");
+        }
+        ["flood", seconds] => {
+            let (udp, tcp) = (port(IPPROTO_UDP), port(IPPROTO_TCP));
+            let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("udp");
+            let mut seed = 0x9e37_79b9_7f4a_7c15u64 ^ u64::from(std::process::id());
+            let end = Instant::now() + secs(seconds);
+            let (mut datagrams, mut streams) = (0u64, 0u64);
+            while Instant::now() < end {
+                for _ in 0..200 {
+                    let len = (rng(&mut seed) % 1200) as usize;
+                    let d: Vec<u8> = (0..len).map(|_| rng(&mut seed) as u8).collect();
+                    let _ = sock.send_to(&d, (Ipv4Addr::LOCALHOST, udp));
+                    datagrams += 1;
+                }
+                if let Ok(mut s) = TcpStream::connect((Ipv4Addr::LOCALHOST, tcp)) {
+                    let len = (rng(&mut seed) % 5000) as usize;
+                    let d: Vec<u8> = (0..len).map(|_| rng(&mut seed) as u8).collect();
+                    let _ = s.write_all(&d);
+                    streams += 1;
+                }
+            }
+            println!("flood: datagrams={datagrams} streams={streams}");
+        }
+        _ => {
+            eprintln!("usage: see the source of yp-probe");
+            std::process::exit(2);
+        }
+    }
+}
