@@ -34,7 +34,28 @@ const LAYOUT: [(&str, u32); 9] = [
 /// Runs `make install PREFIX=/usr/local DESTDIR=stage` at the workspace root.
 fn make_install(stage: &Path) {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new("make")
+    let mut make = Command::new("make");
+    // What `cargo test` sets for this test crate would reach the nested
+    // build and, through build scripts that watch it (ring watches
+    // CARGO_MANIFEST_DIR), rebuild the release tree every time.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_BIN_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "OUT_DIR",
+            ]
+            .contains(&k.as_ref())
+        {
+            make.env_remove(k.as_ref());
+        }
+    }
+    let out = make
         .current_dir(tests::audit::workspace_root())
         .arg("install")
         .arg(format!("PREFIX={PREFIX}"))
