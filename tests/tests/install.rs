@@ -239,3 +239,63 @@ fn unconfigured_build_finds_helpers_next_to_itself() {
         exe.parent().expect("parent")
     );
 }
+
+/// The FreeBSD port installs what `make install` installs: the same files
+/// under the prefix (man pages compressed by the ports framework), the
+/// sample configuration through `@sample` with mode 0600.
+#[test]
+fn freebsd_plist_matches_make_install() {
+    let root = tests::audit::workspace_root();
+    let plist = std::fs::read_to_string(root.join("dist/freebsd/pkg-plist")).expect("pkg-plist");
+    let got: BTreeSet<String> = plist
+        .lines()
+        .map(|l| match l.strip_prefix("@sample(root,wheel,0600) ") {
+            Some(sample) => sample.to_owned(),
+            None => l.trim_end_matches(".gz").to_owned(),
+        })
+        .collect();
+    let want: BTreeSet<String> = LAYOUT
+        .iter()
+        .filter(|(rel, _)| *rel != "libexec/ypldap")
+        .map(|(rel, _)| (*rel).to_owned())
+        .collect();
+    assert_eq!(got, want);
+    assert!(plist.contains("@sample(root,wheel,0600) etc/ypldap.conf.sample"));
+}
+
+/// `dist/freebsd/Makefile.crates` lists exactly the registry crates of
+/// `Cargo.lock` (as `make cargo-crates` would print them).
+#[test]
+fn freebsd_crates_match_lockfile() {
+    let root = tests::audit::workspace_root();
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).expect("Cargo.lock");
+    let mut want = BTreeSet::new();
+    for block in lock.split("[[package]]").skip(1) {
+        let field = |k: &str| {
+            block
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{k} = \"")))
+                .map(|v| v.trim_end_matches('"').to_owned())
+        };
+        if field("source").is_some_and(|s| s.starts_with("registry+")) {
+            want.insert(format!(
+                "{}-{}",
+                field("name").expect("name"),
+                field("version").expect("version")
+            ));
+        }
+    }
+    let crates = std::fs::read_to_string(root.join("dist/freebsd/Makefile.crates"))
+        .expect("Makefile.crates");
+    let got: BTreeSet<String> = crates
+        .split_whitespace()
+        .filter(|w| *w != "\\" && *w != "CARGO_CRATES=")
+        .map(str::to_owned)
+        .collect();
+    let stale: Vec<_> = want.symmetric_difference(&got).collect();
+    assert!(
+        stale.is_empty(),
+        "dist/freebsd/Makefile.crates is stale (regenerate it with `make cargo-crates` in the port, \
+         or from Cargo.lock): {stale:?}"
+    );
+}
