@@ -15,6 +15,10 @@ SBINDIR ?=	$(PREFIX)/sbin
 LIBEXECDIR ?=	$(PREFIX)/libexec/ypldap
 MANDIR ?=	$(PREFIX)/share/man
 SYSCONFDIR ?=	$(PREFIX)/etc
+# install-linux only: where systemd looks for units, users and tmpfiles.
+SYSTEMDDIR ?=	$(PREFIX)/lib/systemd
+SYSUSERSDIR ?=	$(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?=	$(PREFIX)/lib/tmpfiles.d
 
 CARGO ?=	cargo
 INSTALL ?=	install
@@ -41,6 +45,19 @@ install: build
 	    "$(DESTDIR)$(MANDIR)/man8/"
 	$(INSTALL) -m 0600 dist/ypldap.conf.sample "$(DESTDIR)$(SYSCONFDIR)/ypldap.conf.sample"
 
+# The systemd unit (with this install's paths), sysusers.d and tmpfiles.d
+# entries for _ypldap and /var/empty, e.g.
+#   make install install-linux PREFIX=/usr SYSCONFDIR=/etc
+install-linux:
+	$(INSTALL) -d -m 0755 "$(DESTDIR)$(SYSTEMDDIR)/system" \
+	    "$(DESTDIR)$(SYSUSERSDIR)" "$(DESTDIR)$(TMPFILESDIR)"
+	sed -e 's|/usr/sbin/ypldapd|$(SBINDIR)/ypldapd|g' \
+	    -e 's|/etc/ypldap.conf|$(SYSCONFDIR)/ypldap.conf|g' \
+	    dist/linux/ypldapd.service > "$(DESTDIR)$(SYSTEMDDIR)/system/ypldapd.service"
+	chmod 0644 "$(DESTDIR)$(SYSTEMDDIR)/system/ypldapd.service"
+	$(INSTALL) -m 0644 dist/linux/sysusers.d/ypldap.conf "$(DESTDIR)$(SYSUSERSDIR)/ypldap.conf"
+	$(INSTALL) -m 0644 dist/linux/tmpfiles.d/ypldap.conf "$(DESTDIR)$(TMPFILESDIR)/ypldap.conf"
+
 uninstall:
 	rm -f "$(DESTDIR)$(SBINDIR)/ypldapd" \
 	    "$(DESTDIR)$(LIBEXECDIR)/ypldap-client" "$(DESTDIR)$(LIBEXECDIR)/ypldap-dns" \
@@ -55,4 +72,4 @@ lint-man:
 	mandoc -T lint -W warning man/ypldap.conf.5 man/ypldapd.8 \
 	    man/ypldap-client.8 man/ypldap-dns.8
 
-.PHONY: all build install uninstall lint-man
+.PHONY: all build install install-linux uninstall lint-man
