@@ -8,6 +8,7 @@
 //! a [`Namespace`] is dropped its first process dies, and the kernel kills
 //! everything left inside.
 
+pub mod audit;
 pub mod ldif;
 pub mod peers;
 pub mod pki;

@@ -223,9 +223,15 @@ impl Ypldapd {
     }
 
     pub fn start_with(ns: &Namespace, conf: &Path) -> Ypldapd {
+        Self::start_program(ns, &program("ypldapd"), conf)
+    }
+
+    /// Starts `binary -d -f conf`: an installed ypldapd rather than the
+    /// workspace's build (the path is looked up inside the namespace).
+    pub fn start_program(ns: &Namespace, binary: &Path, conf: &Path) -> Ypldapd {
         let log = ns.dir.path().join("ypldapd.log");
         let nsenter = ns
-            .command(program("ypldapd"))
+            .command(binary)
             .arg("-d")
             .arg("-f")
             .arg(conf)

@@ -1,0 +1,301 @@
+//! `make install` into a staging directory, its layout, and the installed
+//! programs end to end: the installed ypldapd, started from its installed
+//! path inside a test's namespaces, finds its helpers where the build put
+//! them and serves a slapd directory to `ypcat`.
+
+use std::collections::BTreeSet;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tests::ldif::{self, PASSWD_FROM_LDAP, directory_block, expected_maps, service_bind};
+use tests::peers::{Slapd, SlapdOptions, Ypldapd, start_rpcbind};
+use tests::pki::Pki;
+use tests::{Namespace, alive, children, comm, wait_for, yp_registered};
+
+const PREFIX: &str = "/usr/local";
+
+/// Every file `make install` puts under `$(DESTDIR)$(PREFIX)`, with its mode.
+const LAYOUT: [(&str, u32); 9] = [
+    ("sbin/ypldapd", 0o555),
+    ("libexec/ypldap/ypldap-client", 0o555),
+    ("libexec/ypldap/ypldap-dns", 0o555),
+    ("share/man/man5/ypldap.conf.5", 0o444),
+    ("share/man/man8/ypldapd.8", 0o444),
+    ("share/man/man8/ypldap-client.8", 0o444),
+    ("share/man/man8/ypldap-dns.8", 0o444),
+    ("etc/ypldap.conf.sample", 0o600),
+    // The directory itself, checked below as a directory.
+    ("libexec/ypldap", 0o755),
+];
+
+/// Runs `make install PREFIX=/usr/local DESTDIR=stage` at the workspace root.
+fn make_install(stage: &Path) {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut make = Command::new("make");
+    // What `cargo test` sets for this test crate would reach the nested
+    // build and, through build scripts that watch it (ring watches
+    // CARGO_MANIFEST_DIR), rebuild the release tree every time.
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy();
+        if k.starts_with("CARGO_PKG_")
+            || k.starts_with("CARGO_BIN_")
+            || [
+                "CARGO_MANIFEST_DIR",
+                "CARGO_MANIFEST_PATH",
+                "CARGO_CRATE_NAME",
+                "CARGO_PRIMARY_PACKAGE",
+                "CARGO_TARGET_TMPDIR",
+                "OUT_DIR",
+            ]
+            .contains(&k.as_ref())
+        {
+            make.env_remove(k.as_ref());
+        }
+    }
+    let out = make
+        .current_dir(tests::audit::workspace_root())
+        .arg("install")
+        .arg(format!("PREFIX={PREFIX}"))
+        .arg(format!("DESTDIR={}", stage.display()))
+        .arg(format!("CARGO={cargo}"))
+        .output()
+        .expect("run make");
+    assert!(
+        out.status.success(),
+        "make install failed: {}\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every regular file under `dir`, relative to it.
+fn files_under(dir: &Path, base: &Path, out: &mut BTreeSet<String>) {
+    for e in std::fs::read_dir(dir).expect("read_dir").flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            files_under(&p, base, out);
+        } else {
+            out.insert(
+                p.strip_prefix(base)
+                    .expect("under base")
+                    .display()
+                    .to_string(),
+            );
+        }
+    }
+}
+
+fn check_layout(stage: &Path) -> PathBuf {
+    let root = stage.join(PREFIX.trim_start_matches('/'));
+    for (rel, mode) in LAYOUT {
+        let p = root.join(rel);
+        let meta = std::fs::metadata(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+        assert_eq!(
+            meta.permissions().mode() & 0o7777,
+            mode,
+            "mode of {}",
+            p.display()
+        );
+        assert_eq!(meta.is_dir(), rel == "libexec/ypldap", "{}", p.display());
+    }
+    let mut found = BTreeSet::new();
+    files_under(stage, stage, &mut found);
+    let want: BTreeSet<String> = LAYOUT
+        .iter()
+        .filter(|(rel, _)| *rel != "libexec/ypldap")
+        .map(|(rel, _)| format!("{}/{rel}", PREFIX.trim_start_matches('/')))
+        .collect();
+    assert_eq!(found, want, "files installed");
+    root
+}
+
+/// (device, inode) of a file, following symbolic links.
+fn file_id(p: &Path) -> (u64, u64) {
+    let m = std::fs::metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    (m.dev(), m.ino())
+}
+
+/// The pid of the running helper `name` under ypldapd.
+fn helper(d: &Ypldapd, name: &str) -> u32 {
+    wait_for(Duration::from_secs(10), || {
+        children(d.pid)
+            .into_iter()
+            .find(|&p| alive(p) && comm(p).as_deref() == Some(name))
+    })
+    .unwrap_or_else(|| panic!("{name} not running; log:\n{}", d.log()))
+}
+
+#[test]
+fn make_install_then_installed_daemon_serves_ypcat() {
+    let stage = tempfile::Builder::new()
+        .prefix("ypldap-install.")
+        .tempdir()
+        .expect("tempdir");
+    // _ypldap must reach the installed helpers (a restarted helper is
+    // executed as _ypldap).
+    std::fs::set_permissions(stage.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    make_install(stage.path());
+    let installed = check_layout(stage.path());
+
+    // The installed sample configuration is valid.
+    let sample = installed.join("etc/ypldap.conf.sample");
+    let out = Command::new(installed.join("sbin/ypldapd"))
+        .arg("-n")
+        .arg("-f")
+        .arg(&sample)
+        .output()
+        .expect("ypldapd -n");
+    assert!(
+        out.status.success(),
+        "ypldapd -n on the sample: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // Inside the namespaces, the staging tree is /usr/local: the installed
+    // ypldapd runs from /usr/local/sbin and must find its helpers in
+    // /usr/local/libexec/ypldap, where the build told it they are (there
+    // are none next to it).
+    let domain = "install.test";
+    let ns = Namespace::new(domain);
+    ns.sh(&format!("mount --bind '{}' {PREFIX}", installed.display()));
+    let pki = Pki::create(ns.dir.path());
+    let (users, groups) = ldif::generate(25, 6);
+    let _slapd = Slapd::start(
+        &ns,
+        "slapd",
+        &pki,
+        &ldif::ldif(&users, &groups),
+        SlapdOptions::default(),
+    );
+    let _rpcbind = start_rpcbind(&ns);
+    let conf = ns.write_file(
+        "ypldap.conf",
+        &format!(
+            "domain \"{domain}\"\ninterval 600\n{}",
+            directory_block("\"127.0.0.1\"", &service_bind(), PASSWD_FROM_LDAP)
+        ),
+    );
+    let d = Ypldapd::start_program(&ns, Path::new("/usr/local/sbin/ypldapd"), &conf);
+    if wait_for(Duration::from_secs(30), || yp_registered(&ns).then_some(())).is_none() {
+        panic!("installed ypldapd never registered:\n{}", d.log());
+    }
+
+    let got: BTreeSet<String> = ns
+        .sh(&format!("ypcat -h 127.0.0.1 -d {domain} passwd.byname"))
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let want: BTreeSet<String> = expected_maps(&users, &groups, domain, true)["passwd.byname"]
+        .iter()
+        .map(|(_, v)| v.clone())
+        .collect();
+    assert!(!want.is_empty());
+    assert_eq!(got, want, "ypcat passwd.byname");
+
+    // The running programs are the installed files.
+    let exe = |pid: u32| PathBuf::from(format!("/proc/{pid}/exe"));
+    assert_eq!(
+        file_id(&exe(d.pid)),
+        file_id(&installed.join("sbin/ypldapd")),
+        "ypldapd's executable"
+    );
+    for name in ["ypldap-client", "ypldap-dns"] {
+        let pid = helper(&d, name);
+        let link = std::fs::read_link(exe(pid)).expect("readlink exe");
+        assert!(
+            link.ends_with(format!("libexec/ypldap/{name}")),
+            "{name} runs {}",
+            link.display()
+        );
+        assert_eq!(
+            file_id(&exe(pid)),
+            file_id(&installed.join("libexec/ypldap").join(name)),
+            "{name}'s executable is the installed one"
+        );
+    }
+
+    // A clean stop unregisters and exits 0.
+    d.signal(Signal::SIGTERM);
+    let mut d = d;
+    let status = wait_for(Duration::from_secs(10), || {
+        d.nsenter.try_wait().ok().flatten()
+    })
+    .unwrap_or_else(|| panic!("ypldapd did not stop:\n{}", d.log()));
+    assert!(status.success(), "exit status {status}:\n{}", d.log());
+    assert!(!yp_registered(&ns), "still registered after SIGTERM");
+}
+
+/// A build without `YPLDAP_HELPER_DIR` (this test's own) looks for the
+/// helpers next to its own executable.
+#[test]
+fn unconfigured_build_finds_helpers_next_to_itself() {
+    let exe = std::env::current_exe().expect("current_exe");
+    assert_eq!(
+        ypldapd::daemon::helper_dir().expect("helper_dir"),
+        exe.parent().expect("parent")
+    );
+}
+
+/// The FreeBSD port installs what `make install` installs: the same files
+/// under the prefix (man pages compressed by the ports framework), the
+/// sample configuration through `@sample` with mode 0600.
+#[test]
+fn freebsd_plist_matches_make_install() {
+    let root = tests::audit::workspace_root();
+    let plist = std::fs::read_to_string(root.join("dist/freebsd/pkg-plist")).expect("pkg-plist");
+    let got: BTreeSet<String> = plist
+        .lines()
+        .map(|l| match l.strip_prefix("@sample(root,wheel,0600) ") {
+            Some(sample) => sample.to_owned(),
+            None => l.trim_end_matches(".gz").to_owned(),
+        })
+        .collect();
+    let want: BTreeSet<String> = LAYOUT
+        .iter()
+        .filter(|(rel, _)| *rel != "libexec/ypldap")
+        .map(|(rel, _)| (*rel).to_owned())
+        .collect();
+    assert_eq!(got, want);
+    assert!(plist.contains("@sample(root,wheel,0600) etc/ypldap.conf.sample"));
+}
+
+/// `dist/freebsd/Makefile.crates` lists exactly the registry crates of
+/// `Cargo.lock` (as `make cargo-crates` would print them).
+#[test]
+fn freebsd_crates_match_lockfile() {
+    let root = tests::audit::workspace_root();
+    let lock = std::fs::read_to_string(root.join("Cargo.lock")).expect("Cargo.lock");
+    let mut want = BTreeSet::new();
+    for block in lock.split("[[package]]").skip(1) {
+        let field = |k: &str| {
+            block
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{k} = \"")))
+                .map(|v| v.trim_end_matches('"').to_owned())
+        };
+        if field("source").is_some_and(|s| s.starts_with("registry+")) {
+            want.insert(format!(
+                "{}-{}",
+                field("name").expect("name"),
+                field("version").expect("version")
+            ));
+        }
+    }
+    let crates = std::fs::read_to_string(root.join("dist/freebsd/Makefile.crates"))
+        .expect("Makefile.crates");
+    let got: BTreeSet<String> = crates
+        .split_whitespace()
+        .filter(|w| *w != "\\" && *w != "CARGO_CRATES=")
+        .map(str::to_owned)
+        .collect();
+    let stale: Vec<_> = want.symmetric_difference(&got).collect();
+    assert!(
+        stale.is_empty(),
+        "dist/freebsd/Makefile.crates is stale (regenerate it with `make cargo-crates` in the port, \
+         or from Cargo.lock): {stale:?}"
+    );
+}
