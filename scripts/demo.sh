@@ -57,8 +57,12 @@ domain=example.com
 ip link set lo up
 mount -t tmpfs -o mode=0755 demo-run /run        # private /run: rpcbind's socket and lock
 mkdir -p /run/rpcbind /run/lock /run/varyp
-[[ -d /var/yp ]] && cp -a /var/yp/. /run/varyp/  # ypcat's nicknames (passwd -> passwd.byname)
-mkdir -p /var/yp && mount --bind /run/varyp /var/yp && mkdir -p /var/yp/binding
+# A private copy of /var/yp (binding files go there); it keeps ypcat's
+# nicknames (passwd -> passwd.byname). /var/yp comes with the nis package.
+[[ -d /var/yp ]] || { echo "demo.sh: /var/yp is missing (is the nis package installed?)" >&2; exit 1; }
+cp -a /var/yp/. /run/varyp/
+mount --bind /run/varyp /var/yp
+mkdir -p /var/yp/binding
 hostname ypldap-demo
 domainname "$domain"
 
