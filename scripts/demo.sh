@@ -1,31 +1,136 @@
 #!/usr/bin/env bash
-# demo.sh: run ypldapd end to end on the bundled sample directory.
+# demo.sh: ypldapd end to end on the bundled sample directory.
 #
-# Not yet: reading LDAP directories and serving YP are still being built.
-# Until then this shows what exists: ypldapd starting its two helpers, all
-# three sandboxed, in a private namespace that disappears afterwards.
+# Installs what is missing (scripts/install-deps.sh), builds, then starts in
+# private namespaces (network, mount, UTS, PID): a slapd loaded with
+# examples/sample/sample.ldif, rpcbind, and ypldapd with
+# examples/sample/ypldap.conf. It then shows what the ordinary NIS clients
+# and glibc (through libnss-nis) see, and stops everything. Nothing runs
+# afterwards, the scratch directory is removed, and the host's network,
+# /etc/nsswitch.conf, /var/yp and NIS domain name are never touched: every
+# change is made inside the namespaces, which vanish with their first process.
+#
+# Run as root on Debian 12:  sudo scripts/demo.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ "$(id -u)" == 0 ]] || { echo "demo.sh: run as root (e.g. sudo scripts/demo.sh)" >&2; exit 1; }
+
 scripts/install-deps.sh
+echo "building (cargo build --workspace --bins)..."
 cargo build --workspace --bins -q
+bin="$PWD/target/debug"
+
 work="$(mktemp -d /tmp/ypldap-demo.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
-chmod 0755 "$work"
-printf 'domain "demo.example"\n' > "$work/ypldap.conf"
-chmod 0600 "$work/ypldap.conf"
-unshare --net --mount --uts --ipc --pid --fork --kill-child --mount-proc sh -c '
-    ip link set lo up
-    '"$PWD"'/target/debug/ypldapd -d -f '"$work"'/ypldap.conf 2>'"$work"'/log &
-    sleep 2
-    echo "--- processes (inside a private PID namespace):"
-    ps -o pid,user,args --ppid "$!" -p "$!"
-    for p in $(pgrep -x ypldapd) $(pgrep -x ypldap-client) $(pgrep -x ypldap-dns); do
-        printf "%-14s Seccomp: %s  NoNewPrivs: %s  root: %s\n" "$(cat /proc/$p/comm)" \
-            "$(awk "/^Seccomp:/{print \$2}" /proc/$p/status)" \
-            "$(awk "/^NoNewPrivs:/{print \$2}" /proc/$p/status)" "$(readlink /proc/$p/root)"
+chmod 0755 "$work" # _ypldap must reach the configuration file
+mkdir "$work/db"
+install -m 0600 examples/sample/ypldap.conf "$work/ypldap.conf"
+cp examples/sample/sample.ldif "$work/sample.ldif"
+cat >"$work/slapd.conf" <<EOF
+include /etc/ldap/schema/core.schema
+include /etc/ldap/schema/cosine.schema
+include /etc/ldap/schema/nis.schema
+include /etc/ldap/schema/inetorgperson.schema
+pidfile $work/slapd.pid
+modulepath /usr/lib/ldap
+moduleload back_mdb
+database mdb
+suffix "dc=example,dc=com"
+rootdn "cn=admin,dc=example,dc=com"
+rootpw secret
+directory $work/db
+dbnosync
+index objectClass,uid,cn,memberUid eq
+access to attrs=userPassword
+	by dn.exact="cn=ypldap,ou=Services,dc=example,dc=com" read
+	by anonymous auth
+	by * none
+access to * by * read
+EOF
+
+# What runs inside the namespaces. Its shell is PID 1 there: when it exits,
+# the kernel kills whatever is left inside.
+cat >"$work/inside.sh" <<'EOF'
+set -euo pipefail
+work="$1" bin="$2"
+domain=example.com
+ip link set lo up
+mount -t tmpfs -o mode=0755 demo-run /run        # private /run: rpcbind's socket and lock
+mkdir -p /run/rpcbind /run/lock /run/varyp
+# A private copy of /var/yp (binding files go there); it keeps ypcat's
+# nicknames (passwd -> passwd.byname). /var/yp comes with the nis package.
+[[ -d /var/yp ]] || { echo "demo.sh: /var/yp is missing (is the nis package installed?)" >&2; exit 1; }
+cp -a /var/yp/. /run/varyp/
+mount --bind /run/varyp /var/yp
+mkdir -p /var/yp/binding
+hostname ypldap-demo
+domainname "$domain"
+
+wait_until() { # wait_until SECONDS COMMAND...
+    local n=$(($1 * 10)); shift
+    until "$@" >/dev/null 2>&1; do
+        ((n-- > 0)) || return 1
+        sleep 0.1
     done
-    kill -TERM "$!"; wait "$!" || true
-    echo "--- ypldapd log:"; cat '"$work"'/log'
+}
+fail() { echo "demo.sh: $*" >&2; for f in slapd.log ypldapd.log; do [[ -s "$work/$f" ]] && tail -20 "$work/$f" >&2; done; exit 1; }
+show() { printf '\n\033[1m$ %s\033[0m\n' "$*"; eval "$*" 2>&1 || true; }
+
+slapadd -q -f "$work/slapd.conf" -l "$work/sample.ldif" 2>"$work/slapd.log" || fail "slapadd failed"
+slapd -d 0 -f "$work/slapd.conf" -h ldap://127.0.0.1:389/ </dev/null >/dev/null 2>>"$work/slapd.log" &
+wait_until 15 ldapsearch -x -LLL -H ldap://127.0.0.1 -b '' -s base || fail "slapd did not start"
+rpcbind -f </dev/null >/dev/null 2>&1 &
+wait_until 10 rpcinfo -p 127.0.0.1 || fail "rpcbind did not start"
+"$bin/ypldapd" -d -f "$work/ypldap.conf" </dev/null >/dev/null 2>"$work/ypldapd.log" &
+ypldapd=$!
+registered() { rpcinfo -p 127.0.0.1 | grep -qw 100004; }
+wait_until 30 registered || fail "ypldapd did not register with rpcbind"
+
+echo "slapd, rpcbind and ypldapd are running in a private namespace (host name ypldap-demo, NIS domain $domain)."
+echo "ypldapd's log so far:"
+sed 's/^/    /' "$work/ypldapd.log"
+
+printf '\n\033[1m== rpcbind: ypldapd registered the YP program (100004) on reserved ports\033[0m\n'
+show rpcinfo -p 127.0.0.1
+
+printf '\n\033[1m== ypcat and yppoll ask the server directly (-h)\033[0m\n'
+show "ypcat -h 127.0.0.1 -d $domain passwd | head -4"
+show ypcat -k -h 127.0.0.1 -d "$domain" group.bygid
+show "ypcat -k -h 127.0.0.1 -d $domain netid.byname | sort | head -4"
+show yppoll -h 127.0.0.1 -d "$domain" passwd.byname
+
+# libnsl-based clients (ypmatch, ypwhich, glibc NSS) need a binding: the
+# file ypbind would write, pointing at 127.0.0.1.
+printf '\000\000\001\000\000\000\177\000\000\001\000\000\000\000' > "/var/yp/binding/$domain.2"
+printf '\n\033[1m== ypmatch and ypwhich through the binding file /var/yp/binding/%s.2\033[0m\n' "$domain"
+show ypmatch alice passwd
+show ypmatch 5006 passwd.byuid
+show ypmatch admins group
+show ypwhich -m
+
+# glibc through libnss-nis: inside this mount namespace only, a copy of
+# /etc/nsswitch.conf that says "files nis" is mounted over the real one.
+sed -e 's/^passwd:.*/passwd: files nis/' -e 's/^group:.*/group: files nis/' \
+    /etc/nsswitch.conf >"$work/nsswitch.conf"
+mount --bind "$work/nsswitch.conf" /etc/nsswitch.conf
+printf '\n\033[1m== glibc (getent, id) through libnss-nis, nsswitch.conf "passwd: files nis"\033[0m\n'
+show getent passwd alice
+show getent passwd 5029
+show getent group engineering
+show id alice
+show id mallory
+show "getent passwd | tail -4"
+show "getent group | tail -4"
+
+kill -TERM "$ypldapd"
+wait "$ypldapd" || true
+printf '\n\033[1m== ypldapd stopped (SIGTERM); its last log lines:\033[0m\n'
+tail -3 "$work/ypldapd.log" | sed 's/^/    /'
+EOF
+
+start=$(date +%s)
+unshare --net --mount --uts --ipc --pid --fork --kill-child --mount-proc --propagation private \
+    bash "$work/inside.sh" "$work" "$bin"
 echo
-echo "not yet: the LDAP reader and the YP server are still being built; this demo will show ypcat, ypmatch, getent and id output once they land."
+echo "done in $(($(date +%s) - start)) s: the namespaces are gone with everything that ran in them,"
+echo "and $work is removed. Try the tests next: sudo scripts/test.sh"

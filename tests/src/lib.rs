@@ -10,6 +10,7 @@
 
 pub mod audit;
 pub mod ldif;
+pub mod nis;
 pub mod peers;
 pub mod pki;
 
@@ -146,6 +147,12 @@ exec sleep infinity"
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Host pid of the namespace's first process (its `/proc/PID/ns/*`
+    /// are the namespaces).
+    pub fn init_pid(&self) -> u32 {
+        self.init
     }
 
     /// Writes a file into the scratch directory with mode 0600.

@@ -1,0 +1,299 @@
+//! The NIS client side of the end-to-end tests: the bundled sample
+//! directory, bindings for libnsl clients (a binding file or a real
+//! `ypbind`), glibc NSS through `libnss-nis` inside a namespace, and Debian's
+//! `ypserv` serving classic `makedbm` maps as the peer to compare with.
+//!
+//! Everything here acts inside a [`Namespace`]: the binding file, the
+//! `nsswitch.conf` bind mount and the `/var/yp/DOMAIN` map directory live in
+//! the namespace's private `/var/yp` and mount table, never on the host.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use crate::ldif::{Group, User};
+use crate::{Namespace, wait_for};
+
+/// The bundled sample directory (`examples/sample/sample.ldif`).
+pub fn sample_ldif() -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample/sample.ldif");
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The bundled sample configuration (`examples/sample/ypldap.conf`).
+pub fn sample_conf() -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample/ypldap.conf");
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// The `posixAccount` and `posixGroup` entries of a plain LDIF text (no
+/// base64 values, no continuation lines), in file order.
+pub fn parse_ldif(text: &str) -> (Vec<User>, Vec<Group>) {
+    let mut users = Vec::new();
+    let mut groups = Vec::new();
+    for block in text.split("\n\n") {
+        let attrs: Vec<(&str, &str)> = block
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split_once(": "))
+            .collect();
+        let get = |a: &str| {
+            attrs
+                .iter()
+                .find(|(k, _)| *k == a)
+                .map(|(_, v)| v.to_string())
+        };
+        let all = |a: &str| -> Vec<String> {
+            attrs
+                .iter()
+                .filter(|(k, _)| *k == a)
+                .map(|(_, v)| v.to_string())
+                .collect()
+        };
+        let classes = all("objectClass");
+        let num = |a: &str| get(a).and_then(|v| v.parse::<u32>().ok()).expect(a);
+        if classes.iter().any(|c| c == "posixAccount") {
+            users.push(User {
+                name: get("uid").expect("uid"),
+                uid: num("uidNumber"),
+                gid: num("gidNumber"),
+                gecos: get("gecos").expect("gecos"),
+                home: get("homeDirectory").expect("homeDirectory"),
+                shell: get("loginShell").expect("loginShell"),
+                password: get("userPassword").expect("userPassword"),
+            });
+        } else if classes.iter().any(|c| c == "posixGroup") {
+            groups.push(Group {
+                name: get("cn").expect("cn"),
+                gid: num("gidNumber"),
+                members: all("memberUid"),
+            });
+        }
+    }
+    (users, groups)
+}
+
+/// Writes `/var/yp/binding/DOMAIN.2` inside `ns`, as ypbind would: 2
+/// ignored bytes, then `struct ypbind_resp` {status 1, 127.0.0.1, port 0,
+/// padding}. libnsl (ypmatch, ypwhich, glibc NSS) takes the address from it
+/// and asks rpcbind there for the port.
+pub fn write_binding_file(ns: &Namespace, domain: &str) {
+    ns.sh(&format!(
+        "mkdir -p /var/yp/binding && printf '\\000\\000\\001\\000\\000\\000\\177\\000\\000\\001\\000\\000\\000\\000' > /var/yp/binding/{domain}.2"
+    ));
+}
+
+/// Makes glibc inside `ns` look users and groups up in NIS after the files:
+/// a copy of `/etc/nsswitch.conf` with `passwd: files nis` and `group: files
+/// nis` is bind-mounted over the original in the namespace's own mount
+/// table. The host's file is never written.
+pub fn nss_on(ns: &Namespace) {
+    let copy = ns.dir.path().join("nsswitch.conf");
+    ns.sh(&format!(
+        "test -e /lib/x86_64-linux-gnu/libnss_nis.so.2 -o -e /usr/lib/x86_64-linux-gnu/libnss_nis.so.2 \
+           -o -n \"$(ldconfig -p | grep libnss_nis.so.2)\" || {{ echo 'libnss-nis is not installed' >&2; exit 1; }}
+         sed -e 's/^passwd:.*/passwd: files nis/' -e 's/^group:.*/group: files nis/' /etc/nsswitch.conf > {c}
+         chmod 644 {c}
+         mount --bind {c} /etc/nsswitch.conf",
+        c = copy.display()
+    ));
+}
+
+/// What a client printed.
+#[derive(Debug)]
+pub struct Run {
+    pub ok: bool,
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Runs `args[0] args[1..]` inside `ns` (no shell) and collects its output.
+pub fn run(ns: &Namespace, args: &[&str]) -> Run {
+    let out = ns
+        .command(args[0])
+        .args(&args[1..])
+        .stdin(Stdio::null())
+        .output()
+        .expect("nsenter");
+    Run {
+        ok: out.status.success(),
+        code: out.status.code(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs a client that must succeed; its stdout.
+pub fn ok(ns: &Namespace, args: &[&str]) -> String {
+    let r = run(ns, args);
+    assert!(
+        r.ok,
+        "{args:?} failed ({:?}):\n{}{}",
+        r.code, r.stderr, r.stdout
+    );
+    r.stdout
+}
+
+/// A real `ypbind -n -f CONF` inside a namespace (its kernel NIS domain
+/// must be the domain: ypbind refuses otherwise); killed when dropped.
+pub struct Ypbind(Child);
+
+impl Ypbind {
+    /// Starts ypbind with a private configuration naming `server` for
+    /// `domain` and waits until `ypwhich` answers through it.
+    pub fn start(ns: &Namespace, domain: &str, server: &str) -> Ypbind {
+        let conf = ns.dir.path().join("yp.conf");
+        std::fs::write(&conf, format!("domain {domain} server {server}\n")).expect("yp.conf");
+        let log = ns.dir.path().join("ypbind.log");
+        let child = ns
+            .command("ypbind")
+            .args(["-n", "-f"])
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(File::create(&log).expect("log"))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("ypbind");
+        let b = Ypbind(child);
+        if wait_for(Duration::from_secs(15), || {
+            run(ns, &["ypwhich", "-d", domain]).ok.then_some(())
+        })
+        .is_none()
+        {
+            panic!(
+                "ypbind never bound {domain} to {server}: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        b
+    }
+}
+
+impl Drop for Ypbind {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs `f` on a thread that has entered `ns`'s network namespace: sockets
+/// it creates live there (the namespace's loopback and rpcbind).
+pub fn in_netns<T: Send>(ns: &Namespace, f: impl FnOnce() -> T + Send) -> T {
+    let path = format!("/proc/{}/ns/net", ns.init_pid());
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let fd = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            f()
+        })
+        .join()
+        .expect("thread in the namespace")
+    })
+}
+
+/// Registers YP (100004 v2) on `port` for UDP and TCP with the rpcbind in
+/// `ns`, as a server would with PMAPPROC_SET.
+pub fn register_yp(ns: &Namespace, port: u16) {
+    use ypldapd::yp::rpcbind::Rpcbind;
+    in_netns(ns, || {
+        let mut r = Rpcbind::open(false).expect("rpcbind socket");
+        r.register(100004, 2, Some(port), Some(port))
+            .expect("PMAPPROC_SET");
+    });
+}
+
+/// Debian's ypserv in `ns`, serving maps built by `makedbm` (and netid by
+/// `mknetid`) from classic `passwd` and `group` files, the way
+/// `/var/yp/Makefile` builds them. Killed when dropped.
+pub struct Ypserv {
+    child: Child,
+    pub dir: PathBuf,
+}
+
+const MAKEDBM: &str = "/usr/lib/yp/makedbm";
+const MKNETID: &str = "/usr/lib/yp/mknetid";
+
+impl Ypserv {
+    /// Writes `passwd` and `group` source files, builds `passwd.byname`,
+    /// `passwd.byuid`, `group.byname`, `group.bygid` and `netid.byname` into
+    /// the namespace's private `/var/yp/DOMAIN`, and starts `ypserv -f`
+    /// (rpcbind must run in `ns`). Waits until it is registered.
+    pub fn start(ns: &Namespace, domain: &str, passwd: &str, group: &str) -> Ypserv {
+        let dir = ns.dir.path().join("ypserv");
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        std::fs::write(dir.join("passwd"), passwd).expect("passwd");
+        std::fs::write(dir.join("group"), group).expect("group");
+        std::fs::write(dir.join("hosts"), "").expect("hosts");
+        // As /var/yp/Makefile: "key<TAB>line" through makedbm, -m the master.
+        ns.sh(&format!(
+            "set -e
+             cd {d}
+             m=/var/yp/{domain}
+             mkdir -p $m
+             master=$(hostname)
+             awk -F: '!/^[-+#]/ && $1 != \"\" {{ print $1 \"\\t\" $0 }}' passwd | {MAKEDBM} -i {d}/passwd -m $master -o passwd.byname - $m/passwd.byname
+             awk -F: '!/^[-+#]/ && $1 != \"\" {{ print $3 \"\\t\" $0 }}' passwd | {MAKEDBM} -i {d}/passwd -m $master -o passwd.byuid - $m/passwd.byuid
+             awk -F: '!/^[-+#]/ && $1 != \"\" {{ print $1 \"\\t\" $0 }}' group | {MAKEDBM} -i {d}/group -m $master -o group.byname - $m/group.byname
+             awk -F: '!/^[-+#]/ && $1 != \"\" {{ print $3 \"\\t\" $0 }}' group | {MAKEDBM} -i {d}/group -m $master -o group.bygid - $m/group.bygid
+             {MKNETID} -q -p passwd -g group -h hosts -d {domain} | {MAKEDBM} -m $master -o netid.byname - $m/netid.byname",
+            d = dir.display()
+        ));
+        let log = dir.join("ypserv.log");
+        let child = ns
+            .command("ypserv")
+            .arg("-f")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&log).expect("log"))
+            .spawn()
+            .expect("ypserv");
+        let s = Ypserv { child, dir };
+        if wait_for(Duration::from_secs(15), || {
+            crate::yp_registered(ns).then_some(())
+        })
+        .is_none()
+        {
+            panic!(
+                "ypserv never registered: {}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            );
+        }
+        s
+    }
+}
+
+impl Drop for Ypserv {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The classic `passwd` file of `users` (7 fields), in the given order.
+pub fn passwd_file(users: &[User], password: impl Fn(&User) -> String) -> String {
+    users
+        .iter()
+        .map(|u| {
+            format!(
+                "{}:{}:{}:{}:{}:{}:{}\n",
+                u.name,
+                password(u),
+                u.uid,
+                u.gid,
+                u.gecos,
+                u.home,
+                u.shell
+            )
+        })
+        .collect()
+}
+
+/// The classic `group` file of `groups`, in the given order.
+pub fn group_file(groups: &[Group]) -> String {
+    groups
+        .iter()
+        .map(|g| format!("{}:*:{}:{}\n", g.name, g.gid, g.members.join(",")))
+        .collect()
+}

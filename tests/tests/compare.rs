@@ -1,0 +1,216 @@
+//! ypldapd against the classic server: the same users and groups, once in
+//! slapd for ypldapd, once as `passwd` and `group` files turned into maps by
+//! `makedbm` and `mknetid` (as Debian's /var/yp/Makefile does) for Debian's
+//! `ypserv`, each server in its own namespaces. Every key and value of the
+//! five maps both serve must be identical as `ypcat -k -h` shows them.
+//!
+//! Deliberate differences, each applied in one place below
+//! ([`DIFFERENCES`], [`ypldapd_as_classic`], [`group_file_order`]):
+//!
+//! 1. The password field. ypldapd copies `userPassword` verbatim, scheme
+//!    prefix included (`{CRYPT}$6$…`), as upstream ypldap does (no value is
+//!    ever altered, DESIGN §8); a classic map holds what /etc/shadow holds
+//!    (`$6$…`). The comparison strips `{CRYPT}` from ypldapd's password
+//!    fields and nothing else.
+//! 2. The order of the supplementary gids in `netid.byname`. ypldapd lists
+//!    them in group-name order (upstream's rule, DESIGN §7); `mknetid` in
+//!    the order of the group file. The group file here is written sorted by
+//!    name, so the lines agree; the test also checks that, sorted, the gid
+//!    sets agree for the directory's own order.
+//! 3. Maps only one side has: ypldapd also serves `master.passwd.byname`
+//!    and `master.passwd.byuid` (BSD; Debian builds no such maps), so they
+//!    are not compared here (`clients.rs` and `ldap.rs` check them).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use tests::ldif::{self, Group, User};
+use tests::nis::{Ypserv, group_file, parse_ldif, passwd_file, sample_conf, sample_ldif};
+use tests::peers::{Slapd, SlapdOptions, Ypldapd, start_rpcbind};
+use tests::pki::Pki;
+use tests::{Namespace, wait_for, yp_registered, ypcat};
+
+const MAPS: [&str; 5] = [
+    "passwd.byname",
+    "passwd.byuid",
+    "group.byname",
+    "group.bygid",
+    "netid.byname",
+];
+
+/// The deliberate differences, for the failure message.
+const DIFFERENCES: &str = "password fields: ypldapd keeps the {CRYPT} prefix (stripped before comparing); \
+     netid gid order: group-name order vs group-file order (the group file is sorted by name)";
+
+/// The data set: the bundled sample (users in several groups, an empty
+/// group, a primary group that also lists its user, a long gecos), plus
+/// edge entries and a few hundred generated users and groups.
+fn data() -> (String, Vec<User>, Vec<Group>) {
+    let sample = sample_ldif();
+    let (mut users, mut groups) = parse_ldif(&sample);
+    let mut extra_users = vec![User {
+        // A gecos of 700 bytes: long, but the line stays under 1024.
+        name: "longgecos".into(),
+        uid: 5100,
+        gid: 5000,
+        gecos: format!("Long Gecos,{}", "x".repeat(689)),
+        home: "/home/longgecos".into(),
+        shell: "/bin/bash".into(),
+        password: "{CRYPT}$6$long$abcdefghijklmnopqrstuvwxyz0123456789".into(),
+    }];
+    let mut extra_groups = vec![
+        // A member no user has: kept in the group line, ignored for netid.
+        Group {
+            name: "ghosts".into(),
+            gid: 5099,
+            members: vec!["alice".into(), "nosuchuser".into()],
+        },
+        // A group whose gid is also a user's primary gid, listing that user
+        // and others; and a user in many groups.
+        Group {
+            name: "allhands".into(),
+            gid: 5098,
+            members: vec!["longgecos".into(), "alice".into(), "user00001".into()],
+        },
+    ];
+    let (gen_users, gen_groups) = ldif::generate(300, 40);
+    extra_users.extend(gen_users);
+    extra_groups.extend(gen_groups);
+    // Only the posix entries of the generated LDIF: the sample has the base.
+    let extra: String = ldif::ldif(&extra_users, &extra_groups)
+        .split("\n\n")
+        .filter(|b| b.contains("objectClass: posix"))
+        .map(|b| format!("{b}\n\n"))
+        .collect();
+    users.extend(extra_users);
+    groups.extend(extra_groups);
+    (format!("{sample}\n\n{extra}"), users, groups)
+}
+
+/// The group file in the order `mknetid` must see it to list gids as
+/// ypldapd does (difference 2).
+fn group_file_order(groups: &[Group]) -> Vec<Group> {
+    let mut g = groups.to_vec();
+    g.sort_by(|a, b| a.name.cmp(&b.name));
+    g
+}
+
+/// ypldapd's value as the classic map would hold it (difference 1).
+fn ypldapd_as_classic(map: &str, value: &str) -> String {
+    if map.starts_with("passwd.") {
+        let mut f: Vec<&str> = value.splitn(3, ':').collect();
+        if let Some(p) = f.get_mut(1) {
+            *p = p.strip_prefix("{CRYPT}").unwrap_or(p);
+        }
+        f.join(":")
+    } else {
+        value.to_owned()
+    }
+}
+
+#[test]
+fn ypldapd_and_ypserv_serve_identical_maps() {
+    let domain = "compare.test";
+    let (ldif_text, users, groups) = data();
+    assert!(users.len() > 330 && groups.len() > 50);
+
+    // ypldapd, reading the directory.
+    let a = Namespace::new(domain);
+    let pki = Pki::create(a.dir.path());
+    let _slapd = Slapd::start(&a, "slapd", &pki, &ldif_text, SlapdOptions::default());
+    let _rpcbind_a = start_rpcbind(&a);
+    let d = Ypldapd::start(
+        &a,
+        &sample_conf().replace("domain \"example.com\"", &format!("domain \"{domain}\"")),
+    );
+    if wait_for(Duration::from_secs(30), || yp_registered(&a).then_some(())).is_none() {
+        panic!("ypldapd did not register:\n{}", d.log());
+    }
+    assert!(
+        d.log().contains(&format!(
+            "update 1: 1 directories, {} users, {} groups, dropped: none",
+            users.len(),
+            groups.len()
+        )),
+        "{}",
+        d.log()
+    );
+
+    // ypserv, from files with the same content.
+    let b = Namespace::new(domain);
+    let _rpcbind_b = start_rpcbind(&b);
+    let passwd = passwd_file(&users, |u| {
+        u.password
+            .strip_prefix("{CRYPT}")
+            .unwrap_or(&u.password)
+            .to_owned()
+    });
+    let _ypserv = Ypserv::start(&b, domain, &passwd, &group_file(&group_file_order(&groups)));
+
+    for map in MAPS {
+        let ours: Vec<(String, String)> = ypcat(&a, domain, map)
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .map(|(k, v)| {
+                let v = ypldapd_as_classic(map, &v);
+                (k, v)
+            })
+            .collect();
+        let classic = ypcat(&b, domain, map).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!classic.is_empty(), "ypserv's {map} is empty");
+        let only_ours: Vec<_> = ours.iter().filter(|e| !classic.contains(e)).collect();
+        let only_classic: Vec<_> = classic.iter().filter(|e| !ours.contains(e)).collect();
+        assert!(
+            only_ours.is_empty() && only_classic.is_empty(),
+            "{map} differs (deliberate differences already applied: {DIFFERENCES})\n\
+             only ypldapd: {only_ours:#?}\nonly ypserv: {only_classic:#?}"
+        );
+        assert_eq!(ours.len(), classic.len(), "{map}");
+    }
+}
+
+/// Difference 2, the other way round: with the group file in the
+/// directory's own order, mknetid lists the same gids, in another order.
+#[test]
+fn netid_gid_sets_agree_whatever_the_group_file_order() {
+    let domain = "netid.test";
+    let (_, users, groups) = data();
+    let b = Namespace::new(domain);
+    let _rpcbind = start_rpcbind(&b);
+    let _ypserv = Ypserv::start(
+        &b,
+        domain,
+        &passwd_file(&users, |_| "*".into()),
+        &group_file(&groups),
+    );
+    let classic: BTreeMap<String, String> = ypcat(&b, domain, "netid.byname")
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .collect();
+    let ours: BTreeMap<String, String> =
+        ldif::expected_maps(&users, &groups, domain, false)["netid.byname"]
+            .iter()
+            .cloned()
+            .collect();
+    assert_eq!(
+        classic.keys().collect::<Vec<_>>(),
+        ours.keys().collect::<Vec<_>>()
+    );
+    let split = |v: &str| {
+        let (uid, gids) = v.split_once(':').expect("uid:gids");
+        let mut g: Vec<&str> = gids.split(',').collect();
+        let primary = g.remove(0);
+        g.sort_unstable();
+        (uid.to_owned(), primary.to_owned(), g.join(","))
+    };
+    let mut reordered = 0;
+    for (k, v) in &ours {
+        assert_eq!(split(v), split(&classic[k]), "{k}: {v} vs {}", classic[k]);
+        reordered += usize::from(*v != classic[k]);
+    }
+    // The sample's users are in several groups listed out of name order.
+    assert!(
+        reordered > 0,
+        "no user's gid order differs: the test lost its point"
+    );
+}
