@@ -58,7 +58,11 @@ pub fn confinement(program: &str) -> Confinement {
     let ports = EXAMPLE_PORTS;
     match program {
         "ypldapd" => ypldapd::sandbox::confinement(
-            Path::new(EXAMPLE_CONFIG),
+            // The directories of the files the configuration was read from.
+            &[Path::new(EXAMPLE_CONFIG)
+                .parent()
+                .unwrap_or(Path::new("/"))
+                .to_path_buf()],
             &[
                 Path::new(EXAMPLE_HELPER_DIR).join("ypldap-client"),
                 Path::new(EXAMPLE_HELPER_DIR).join("ypldap-dns"),

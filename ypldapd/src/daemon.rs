@@ -36,6 +36,11 @@ const DNS: Token = Token(2);
 /// The YP server's tokens start here.
 const YP_FIRST: usize = 16;
 
+/// The most users and groups one update may bring. The LDAP reader is
+/// sandboxed but not trusted: one that floods its link must not grow
+/// ypldapd's memory without bound (about 1 KiB an entry at most).
+pub const MAX_UPDATE_ENTRIES: usize = 4_000_000;
+
 /// How often a failed rpcbind registration is retried.
 const REGISTER_RETRY: Duration = Duration::from_secs(5);
 /// How often ypldapd checks that rpcbind still has its registration (a
@@ -544,12 +549,12 @@ impl Daemon {
                 }
             }
             ClientToParent::Users { update, entries } => {
-                if self.update_running == Some(update) {
+                if self.update_running == Some(update) && self.room_for(entries.len(), now) {
                     self.incoming.users.extend(entries);
                 }
             }
             ClientToParent::Groups { update, entries } => {
-                if self.update_running == Some(update) {
+                if self.update_running == Some(update) && self.room_for(entries.len(), now) {
                     self.incoming.groups.extend(entries);
                 }
             }
@@ -710,6 +715,25 @@ impl Daemon {
             ));
         }
         None
+    }
+
+    /// Whether `more` entries fit in the update; if not, the reader is
+    /// dropped and the update fails.
+    fn room_for(&mut self, more: usize, now: Instant) -> bool {
+        let have = self.incoming.users.len() + self.incoming.groups.len();
+        if have + more <= MAX_UPDATE_ENTRIES {
+            return true;
+        }
+        warning!(
+            "ypldap-client sent more than {MAX_UPDATE_ENTRIES} entries in one update; killing it"
+        );
+        self.client.drop_link(now, true);
+        self.update_running = None;
+        self.update_failed(
+            &format!("more than {MAX_UPDATE_ENTRIES} users and groups"),
+            now,
+        );
+        false
     }
 
     /// Builds the maps of a completed update and swaps them in.
