@@ -1,0 +1,67 @@
+//! The entry-to-line builder on arbitrary attribute values and mappings:
+//! whatever a directory holds, a kept entry's lines are well formed.
+#![no_main]
+
+use ipc_proto::{FieldMappings, Mapping};
+use libfuzzer_sys::fuzz_target;
+use ypldap_client::entry::{self, Attributes, MAX_LINE};
+
+const NAMES: [&str; 6] = ["uid", "uidNumber", "gidNumber", "cn", "home", "memberUid"];
+
+fn mapping(sel: u8, fixed: &str) -> Mapping {
+    let name = NAMES[usize::from(sel) % NAMES.len()].to_owned();
+    match sel % 3 {
+        0 => Mapping::Attribute { name },
+        1 => Mapping::List { name },
+        _ => Mapping::Fixed {
+            value: fixed.to_owned(),
+        },
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    if data.len() < 14 {
+        return;
+    }
+    let (sel, rest) = data.split_at(14);
+    let text = String::from_utf8_lossy(rest);
+    // Values are the pieces between 0xff bytes (turned into U+FFFD above).
+    let pieces: Vec<String> = text.split('\u{fffd}').map(str::to_owned).collect();
+    let mut attrs = Vec::new();
+    for (i, name) in NAMES.iter().enumerate() {
+        let vals: Vec<String> = pieces.iter().skip(i).step_by(NAMES.len()).cloned().collect();
+        attrs.push((name.to_string(), vals));
+    }
+    let a = Attributes::new(attrs);
+    let fixed = pieces.first().cloned().unwrap_or_default();
+    let f = FieldMappings {
+        name: mapping(sel[0], &fixed),
+        passwd: mapping(sel[1], &fixed),
+        uid: mapping(sel[2], &fixed),
+        gid: mapping(sel[3], &fixed),
+        class: mapping(sel[4], &fixed),
+        change: mapping(sel[5], &fixed),
+        expire: mapping(sel[6], &fixed),
+        gecos: mapping(sel[7], &fixed),
+        home: mapping(sel[8], &fixed),
+        shell: mapping(sel[9], &fixed),
+        groupname: mapping(sel[10], &fixed),
+        grouppasswd: mapping(sel[11], &fixed),
+        groupgid: mapping(sel[12], &fixed),
+        groupmembers: mapping(sel[13], &fixed),
+    };
+    if let Ok(u) = entry::user(&f, &a) {
+        let line = entry::master_line(&u);
+        assert_eq!(line.split(':').count(), 10, "{line:?}");
+        assert!(line.len() <= MAX_LINE);
+        assert!(!line.contains('\n') && !line.contains('\0'));
+        assert!(!u.name.is_empty());
+    }
+    if let Ok(g) = entry::group(&f, &a) {
+        let line = entry::group_line(&g);
+        assert_eq!(line.split(':').count(), 4, "{line:?}");
+        assert!(line.len() <= MAX_LINE);
+        assert!(!line.contains('\n') && !line.contains('\0'));
+        assert!(g.members.iter().all(|m| !m.contains(',')));
+    }
+});
