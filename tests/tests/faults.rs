@@ -125,6 +125,24 @@ fn frozen_slapd_times_out_and_old_maps_stay() {
 }
 
 #[test]
+fn slapd_killed_mid_refresh_old_maps_stay_then_next_update_succeeds() {
+    let mut s = setup("midrefresh.test", 20000);
+    let watch = s.watch(12);
+    let n = s.updates_done();
+    s.d.wait_log(
+        &format!("update {} started", n + 1),
+        1,
+        Duration::from_secs(30),
+    );
+    s.slapd.kill();
+    s.d.wait_log("update failed", 1, Duration::from_secs(30));
+    s.slapd.run(&s.ns);
+    let before = s.updates_done();
+    s.d.wait_log(" users, ", before + 1, Duration::from_secs(60));
+    assert_no_gap(&figures(watch), "slapd killed mid-refresh");
+}
+
+#[test]
 fn killed_helpers_restart_and_the_next_update_succeeds() {
     let s = setup("helpers.test", 50);
     let watch = s.watch(8);
@@ -207,5 +225,45 @@ fn random_input_flood_while_serving() {
     assert_eq!(
         ypcat(&s.ns, &dom, "passwd.byname").expect("ypcat").len(),
         20
+    );
+}
+
+/// A helper that floods its link and then breaks the protocol: ypldapd's
+/// memory stays bounded, the helper is killed and restarted, ypldapd lives.
+#[test]
+fn a_hostile_helper_cannot_grow_ypldapd_and_is_restarted() {
+    let ns = Namespace::new("hostile.test");
+    // ypldapd finds its helpers next to itself: put the stand-in there.
+    let dir = ns.dir.path().join("bin");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::copy(tests::program("ypldapd"), dir.join("ypldapd")).expect("copy");
+    std::fs::copy(tests::program("ypldap-dns"), dir.join("ypldap-dns")).expect("copy");
+    std::fs::copy(
+        env!("CARGO_BIN_EXE_hostile-client"),
+        dir.join("ypldap-client"),
+    )
+    .expect("copy");
+    let conf = ns.write_file("ypldap.conf", "domain \"hostile.test\"\n");
+    let d = Ypldapd::start_program(&ns, &dir.join("ypldapd"), &conf);
+    let rss = |pid: u32| -> u64 {
+        tests::status_field(pid, "VmRSS")
+            .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
+            .unwrap_or(0)
+    };
+    let mut peak = 0;
+    for _ in 0..40 {
+        peak = peak.max(rss(d.pid));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    d.wait_log(
+        "unknown message type Takeover; killing it",
+        1,
+        Duration::from_secs(20),
+    );
+    d.wait_log("started ypldap-client", 2, Duration::from_secs(20));
+    assert!(d.alive(), "{}", d.log());
+    assert!(
+        peak < 64 * 1024,
+        "ypldapd grew to {peak} KiB under the flood"
     );
 }

@@ -63,6 +63,21 @@ fn sighup_applies_valid_and_refuses_invalid_configurations() {
         .unwrap_or_else(|| panic!("not registered:\n{}", d.log()));
     assert_eq!(count(&ns, "passwd.byname"), 10);
 
+    // Every reload below happens while a client asks for user00001.
+    let watch = ns
+        .command(env!("CARGO_BIN_EXE_yp-probe"))
+        .args([
+            "watch",
+            "reload.test",
+            "passwd.byname",
+            "user00001",
+            "user00001:",
+            "15",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("yp-probe");
+
     // A new filter and a narrower "provide map": applied from the next update.
     install_config(
         &path,
@@ -111,4 +126,11 @@ fn sighup_applies_valid_and_refuses_invalid_configurations() {
     );
     assert!(d.alive());
     assert_eq!(count(&ns, "passwd.byname"), 40);
+
+    let out = watch.wait_with_output().expect("watch");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains(" failed=0"),
+        "requests failed during the reloads: {text}"
+    );
 }

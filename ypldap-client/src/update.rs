@@ -157,78 +157,89 @@ fn connect(
     }
 }
 
-/// Users and groups waiting to be sent, each list below the message limit.
+/// Entries of one kind waiting to be sent, below the message limit.
+struct Batch<T> {
+    items: Vec<T>,
+    len: usize,
+}
+
+impl<T: serde::Serialize> Batch<T> {
+    fn new() -> Self {
+        Batch {
+            items: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// Adds `item`, first sending what is queued (as built by `message`)
+    /// when `item` would not fit beside it.
+    fn push(
+        &mut self,
+        chan: &Chan,
+        item: T,
+        message: impl Fn(Vec<T>) -> ClientToParent,
+    ) -> Result<(), LinkError> {
+        let len = serde_json::to_vec(&item).map_or(MAX_MESSAGE_BYTES, |v| v.len()) + 1;
+        if self.len + len > MAX_MESSAGE_BYTES - BATCH_OVERHEAD {
+            self.send(chan, message)?;
+        }
+        self.len += len;
+        self.items.push(item);
+        Ok(())
+    }
+
+    fn send(
+        &mut self,
+        chan: &Chan,
+        message: impl Fn(Vec<T>) -> ClientToParent,
+    ) -> Result<(), LinkError> {
+        if self.items.is_empty() {
+            return Ok(());
+        }
+        self.len = 0;
+        chan.send(&message(std::mem::take(&mut self.items)), &[])
+    }
+}
+
+/// Users and groups waiting to be sent.
 struct Batches {
     update: u64,
-    users: Vec<UserEntry>,
-    users_len: usize,
-    groups: Vec<GroupEntry>,
-    groups_len: usize,
+    users: Batch<UserEntry>,
+    groups: Batch<GroupEntry>,
 }
 
 impl Batches {
     fn new(update: u64) -> Self {
         Batches {
             update,
-            users: Vec::new(),
-            users_len: 0,
-            groups: Vec::new(),
-            groups_len: 0,
+            users: Batch::new(),
+            groups: Batch::new(),
         }
+    }
+
+    fn users_message(&self) -> impl Fn(Vec<UserEntry>) -> ClientToParent + use<> {
+        let update = self.update;
+        move |entries| ClientToParent::Users { update, entries }
+    }
+
+    fn groups_message(&self) -> impl Fn(Vec<GroupEntry>) -> ClientToParent + use<> {
+        let update = self.update;
+        move |entries| ClientToParent::Groups { update, entries }
     }
 
     fn user(&mut self, chan: &Chan, u: UserEntry) -> Result<(), LinkError> {
-        let len = serde_json::to_vec(&u).map_or(MAX_MESSAGE_BYTES, |v| v.len()) + 1;
-        if self.users_len + len > MAX_MESSAGE_BYTES - BATCH_OVERHEAD {
-            self.send_users(chan)?;
-        }
-        self.users_len += len;
-        self.users.push(u);
-        Ok(())
+        let m = self.users_message();
+        self.users.push(chan, u, m)
     }
 
     fn group(&mut self, chan: &Chan, g: GroupEntry) -> Result<(), LinkError> {
-        let len = serde_json::to_vec(&g).map_or(MAX_MESSAGE_BYTES, |v| v.len()) + 1;
-        if self.groups_len + len > MAX_MESSAGE_BYTES - BATCH_OVERHEAD {
-            self.send_groups(chan)?;
-        }
-        self.groups_len += len;
-        self.groups.push(g);
-        Ok(())
-    }
-
-    fn send_users(&mut self, chan: &Chan) -> Result<(), LinkError> {
-        if self.users.is_empty() {
-            return Ok(());
-        }
-        let entries = std::mem::take(&mut self.users);
-        self.users_len = 0;
-        chan.send(
-            &ClientToParent::Users {
-                update: self.update,
-                entries,
-            },
-            &[],
-        )
-    }
-
-    fn send_groups(&mut self, chan: &Chan) -> Result<(), LinkError> {
-        if self.groups.is_empty() {
-            return Ok(());
-        }
-        let entries = std::mem::take(&mut self.groups);
-        self.groups_len = 0;
-        chan.send(
-            &ClientToParent::Groups {
-                update: self.update,
-                entries,
-            },
-            &[],
-        )
+        let m = self.groups_message();
+        self.groups.push(chan, g, m)
     }
 
     fn flush(&mut self, chan: &Chan) -> Result<(), LinkError> {
-        self.send_users(chan)?;
-        self.send_groups(chan)
+        let (mu, mg) = (self.users_message(), self.groups_message());
+        self.users.send(chan, mu)?;
+        self.groups.send(chan, mg)
     }
 }

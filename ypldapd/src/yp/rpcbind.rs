@@ -109,14 +109,11 @@ pub fn decode_pmap_word(reply: &[u8], xid: u32) -> Result<Option<u32>, RpcbindEr
 /// Decodes the boolean answer to a SET/UNSET. `Ok(None)`: a reply to
 /// another xid (a late answer to a retransmission), to be ignored.
 pub fn decode_pmap_reply(reply: &[u8], xid: u32) -> Result<Option<bool>, RpcbindError> {
-    match rpc::parse_reply(reply) {
-        Some((x, _)) if x != xid => Ok(None),
-        Some((_, ReplyStatus::Success(body))) => XdrReader::new(body)
-            .bool()
-            .map(Some)
-            .map_err(|e| RpcbindError::BadReply(format!("{e:?}"))),
-        Some((_, s)) => Err(RpcbindError::BadReply(format!("{s:?}"))),
-        None => Err(RpcbindError::BadReply("undecodable".into())),
+    match decode_pmap_word(reply, xid)? {
+        None => Ok(None),
+        Some(0) => Ok(Some(false)),
+        Some(1) => Ok(Some(true)),
+        Some(n) => Err(RpcbindError::BadReply(format!("{n} is not a boolean"))),
     }
 }
 
