@@ -1,0 +1,249 @@
+//! The two helpers' links: starting a helper, sending it its
+//! configuration, and handling what it sends (relaying the broker's
+//! sockets to the LDAP reader).
+
+use super::*;
+
+/// Splits `s` into pieces of at most `max` bytes, on character boundaries.
+pub(super) fn chunk_str(s: &str, max: usize) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let mut cut = rest.len().min(max);
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let (a, b) = rest.split_at(cut);
+        out.push(a);
+        rest = b;
+    }
+    out
+}
+
+impl Daemon {
+    pub(super) fn start_client(&mut self, now: Instant) -> anyhow::Result<()> {
+        let stdio = Stdio {
+            null: std::os::fd::AsFd::as_fd(&self.null),
+            keep_stderr: self.keep_stderr,
+        };
+        self.client.start(stdio, now)?;
+        self.register(CLIENT)?;
+        info!(
+            "started {} (pid {})",
+            self.client.name,
+            self.client.pid().map_or(0, |p| p.as_raw())
+        );
+        self.send_client_config()
+            .map_err(|e| anyhow::anyhow!("sending the configuration: {e}"))
+    }
+
+    pub(super) fn start_dns(&mut self, now: Instant) -> anyhow::Result<()> {
+        let stdio = Stdio {
+            null: std::os::fd::AsFd::as_fd(&self.null),
+            keep_stderr: self.keep_stderr,
+        };
+        self.dns.start(stdio, now)?;
+        self.register(DNS)?;
+        info!(
+            "started {} (pid {})",
+            self.dns.name,
+            self.dns.pid().map_or(0, |p| p.as_raw())
+        );
+        let endpoints = self.config.endpoints();
+        self.dns
+            .send(
+                &ParentToDns::Configure {
+                    directories: endpoints,
+                },
+                None,
+            )
+            .map_err(|e| anyhow::anyhow!("sending the configuration: {e}"))
+    }
+
+    pub(super) fn register(&mut self, token: Token) -> anyhow::Result<()> {
+        let fd = match token {
+            CLIENT => self.client.link_fd(),
+            _ => self.dns.link_fd(),
+        }
+        .map(|f| f.as_raw_fd());
+        if let Some(fd) = fd {
+            self.poll.registry().register(
+                &mut SourceFd(&fd),
+                token,
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Sends the directory settings and TLS files to the LDAP reader.
+    pub(super) fn send_client_config(&mut self) -> Result<(), LinkError> {
+        let dirs = self.config.directories.clone();
+        self.client.send(
+            &ParentToClient::ConfigBegin {
+                directories: dirs.len() as u32,
+                verbose: logging::debug_enabled(),
+            },
+            None,
+        )?;
+        for (i, dir) in dirs.iter().enumerate() {
+            let index = i as u32;
+            self.client.send(
+                &ParentToClient::Directory {
+                    index,
+                    settings: Box::new(dir.settings.clone()),
+                },
+                None,
+            )?;
+            for (kind, pem) in [
+                (PemKind::Ca, &dir.ca_pem),
+                (PemKind::Cert, &dir.cert_pem),
+                (PemKind::Key, &dir.key_pem),
+            ] {
+                let Some(pem) = pem else { continue };
+                let text = String::from_utf8_lossy(pem);
+                let chunks = chunk_str(&text, PEM_CHUNK);
+                let n = chunks.len();
+                for (j, data) in chunks.into_iter().enumerate() {
+                    self.client.send(
+                        &ParentToClient::Pem {
+                            index,
+                            kind,
+                            data: data.to_owned(),
+                            last: j + 1 == n,
+                        },
+                        None,
+                    )?;
+                }
+            }
+        }
+        self.client.send(&ParentToClient::ConfigEnd, None)
+    }
+
+    pub(super) fn client_ready(&mut self, writable: bool, now: Instant) {
+        let (messages, error) = self.client.drain(writable);
+        for r in messages {
+            self.handle_client_message(r, now);
+        }
+        if let Some(e) = error {
+            self.client_lost(&e, now);
+        }
+    }
+
+    pub(super) fn dns_ready(&mut self, writable: bool, now: Instant) {
+        let (messages, error) = self.dns.drain(writable);
+        for r in messages {
+            self.handle_dns_message(r, now);
+        }
+        if let Some(e) = error {
+            self.dns_lost(&e, now);
+        }
+    }
+
+    pub(super) fn client_lost(&mut self, e: &LinkError, now: Instant) {
+        let protocol = !matches!(e, LinkError::Closed);
+        warning!(
+            "ypldap-client: {e}{}",
+            if protocol { "; killing it" } else { "" }
+        );
+        self.client.drop_link(now, protocol);
+        if self.update_running.take().is_some() {
+            self.update_failed("ypldap-client was lost during the update", now);
+        }
+    }
+
+    pub(super) fn dns_lost(&mut self, e: &LinkError, now: Instant) {
+        let protocol = !matches!(e, LinkError::Closed);
+        warning!(
+            "ypldap-dns: {e}{}",
+            if protocol { "; killing it" } else { "" }
+        );
+        self.dns.drop_link(now, protocol);
+    }
+
+    pub(super) fn handle_client_message(&mut self, r: Received<ClientToParent>, now: Instant) {
+        match r.message {
+            ClientToParent::Hello { .. } => {}
+            ClientToParent::Log { level, text } => logging::log(level, &logging::sanitize(&text)),
+            ClientToParent::Connect { request, directory } => {
+                let relayed = self
+                    .dns
+                    .send(&ParentToDns::Connect { request, directory }, None);
+                if let Err(e) = relayed {
+                    let _ = self.client.send(
+                        &ParentToClient::ConnectFailed {
+                            request,
+                            directory,
+                            error: format!("ypldap-dns is not available: {e}"),
+                        },
+                        None,
+                    );
+                }
+            }
+            ClientToParent::Users { update, entries } => {
+                if self.update_running == Some(update) && self.room_for(entries.len(), now) {
+                    self.incoming.users.extend(entries);
+                }
+            }
+            ClientToParent::Groups { update, entries } => {
+                if self.update_running == Some(update) && self.room_for(entries.len(), now) {
+                    self.incoming.groups.extend(entries);
+                }
+            }
+            ClientToParent::UpdateDone {
+                update,
+                dropped,
+                referrals,
+            } => {
+                if self.update_running == Some(update) {
+                    self.update_running = None;
+                    self.failed_updates = 0;
+                    self.next_update = Some(now + jittered(self.config.interval));
+                    self.install(update, &dropped, referrals, now);
+                }
+            }
+            ClientToParent::UpdateFailed { update, reason } => {
+                if self.update_running == Some(update) {
+                    self.update_running = None;
+                    self.update_failed(&logging::sanitize(&reason), now);
+                }
+            }
+        }
+    }
+
+    pub(super) fn handle_dns_message(&mut self, r: Received<DnsToParent>, _now: Instant) {
+        let mut fds = r.fds.into_iter();
+        match r.message {
+            DnsToParent::Hello { .. } => {}
+            DnsToParent::Log { level, text } => logging::log(level, &logging::sanitize(&text)),
+            DnsToParent::Connected {
+                request,
+                directory,
+                address,
+            } => {
+                let msg = ParentToClient::Connected {
+                    request,
+                    directory,
+                    address,
+                };
+                if let Err(e) = self.client.send(&msg, fds.next()) {
+                    warning!("cannot hand the connection to ypldap-client: {e}");
+                }
+            }
+            DnsToParent::ConnectFailed {
+                request,
+                directory,
+                error,
+            } => {
+                let msg = ParentToClient::ConnectFailed {
+                    request,
+                    directory,
+                    error,
+                };
+                if let Err(e) = self.client.send(&msg, None) {
+                    warning!("cannot tell ypldap-client: {e}");
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,381 @@
+//! ypldapd's life after the configuration is read: bind the YP sockets and
+//! start the helpers as root, enter the sandbox, then one event loop until
+//! SIGTERM or SIGINT. The loop's concerns each have a file: [`links`] (the
+//! helpers' links), [`update`] (updates and snapshots), [`announce`]
+//! (rpcbind or the binding file) and [`reload`] (SIGHUP).
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fs::File;
+use std::net::Ipv4Addr;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use ipc_proto::spawn::Stdio;
+use ipc_proto::{
+    ClientToParent, DnsToParent, GroupEntry, LinkError, ParentToClient, ParentToDns, PemKind,
+    Received, UserEntry,
+};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use nix::fcntl::Flock;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+
+use crate::cli::Options;
+use crate::config::{BindMode, Config, LoadOptions};
+use crate::supervisor::Helper;
+use crate::yp::rpcbind::Rpcbind;
+use crate::yp::{AllowList, Limits, ServerConfig, Snapshot, YpServer};
+use crate::{debug, error, info, logging, sandbox, warning};
+
+mod announce;
+mod links;
+mod reload;
+mod update;
+
+use reload::{Reload, readable_dirs};
+use update::{Incoming, jittered};
+
+const SIGNALS: Token = Token(0);
+const CLIENT: Token = Token(1);
+const DNS: Token = Token(2);
+/// The YP server's tokens start here.
+const YP_FIRST: usize = 16;
+
+/// The most users and groups one update may bring. The LDAP reader is
+/// sandboxed but not trusted: one that floods its link must not grow
+/// ypldapd's memory without bound (about 1 KiB an entry at most).
+pub const MAX_UPDATE_ENTRIES: usize = 4_000_000;
+
+/// How often a failed rpcbind registration is retried.
+const REGISTER_RETRY: Duration = Duration::from_secs(5);
+/// How often ypldapd checks that rpcbind still has its registration (a
+/// restarted rpcbind forgets it).
+const REGISTRATION_CHECK: Duration = Duration::from_secs(10);
+
+/// The most PEM text per `Pem` message, well below the message size limit
+/// even after JSON escaping of line breaks.
+const PEM_CHUNK: usize = 16 * 1024;
+
+/// How long shutdown waits for the helpers to exit on their own.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+
+/// The helpers' directory: set at build time by packaging
+/// (`YPLDAP_HELPER_DIR`), else the directory of ypldapd's own executable.
+pub fn helper_dir() -> anyhow::Result<PathBuf> {
+    if let Some(dir) = option_env!("YPLDAP_HELPER_DIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    let exe = std::env::current_exe().context("finding ypldapd's own executable")?;
+    Ok(exe
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/")))
+}
+
+struct Daemon {
+    poll: Poll,
+    signals: Signals,
+    null: OwnedFd,
+    keep_stderr: bool,
+    config: Config,
+    reload: Reload,
+    client: Helper<ClientToParent, ParentToClient>,
+    dns: Helper<DnsToParent, ParentToDns>,
+    next_update: Option<Instant>,
+    update_seq: u64,
+    update_running: Option<u64>,
+    failed_updates: u32,
+    /// Users and groups of the update in progress, in arrival order.
+    incoming: Incoming,
+    yp: YpServer,
+    /// `bind portmap`: the registration socket, bound to a reserved port as
+    /// root and kept, so the UNSET at exit works from inside the sandbox.
+    rpcbind: Option<Rpcbind>,
+    /// `bind local`: the binding file, opened as root, filled once the
+    /// first maps are loaded.
+    binding: Option<Flock<File>>,
+    /// Clients can find us: registered with rpcbind, or the binding file
+    /// written.
+    announced: bool,
+    announce_retry: Option<Instant>,
+    /// When to check next that rpcbind still knows us.
+    registration_check: Option<Instant>,
+}
+
+/// Runs the daemon. Returns when it was told to stop.
+pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<()> {
+    let dir = helper_dir()?;
+    let client_path = dir.join("ypldap-client");
+    let dns_path = dir.join("ypldap-dns");
+    for p in [&client_path, &dns_path] {
+        nix::unistd::access(p.as_path(), nix::unistd::AccessFlags::X_OK)
+            .with_context(|| format!("helper {} is not executable", p.display()))?;
+    }
+
+    if opts.foreground {
+        logging::to_stderr(true);
+    } else {
+        nix::unistd::daemon(true, false).context("daemon")?;
+        logging::to_syslog(opts.verbose);
+    }
+    info!(
+        "startup{}",
+        if opts.foreground { " [debug mode]" } else { "" }
+    );
+    if config.maps.is_none() {
+        info!("no \"provide map\" in the configuration: serving all seven maps");
+    }
+
+    // As root: the YP sockets on a reserved port, the rpcbind socket or the
+    // binding file, and the host name MASTER answers with.
+    let local = config.bind == BindMode::Local;
+    let (udp, tcp) = crate::yp::bind::bind_yp_sockets(local, true)
+        .context("binding the YP sockets to a reserved port")?;
+    let (rpcbind, binding) = if local {
+        let f = crate::yp::binding_file::open_binding_file(
+            Path::new(crate::yp::binding_file::BINDING_DIR),
+            &config.domain,
+        )
+        .context("cannot write yp binding file")?;
+        (None, Some(f))
+    } else {
+        let r = Rpcbind::open(true).context("opening the rpcbind registration socket")?;
+        (Some(r), None)
+    };
+    let host = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_else(|_| "localhost".into());
+    let mut yp = YpServer::new(
+        ServerConfig::new(&config.domain, &config.served_maps(), &host),
+        allow_list(&config),
+        udp,
+        tcp,
+        Limits::default(),
+    )
+    .context("starting the YP server")?;
+    let (udp_addrs, _) = yp.local_addrs();
+    info!(
+        "serving domain {} on {}",
+        config.domain,
+        udp_addrs
+            .iter()
+            .map(|a| a.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+
+    let null = std::fs::File::open("/dev/null")
+        .context("opening /dev/null")?
+        .into();
+    let poll = Poll::new().context("creating the event loop")?;
+    let mut signals = Signals::new([SIGTERM, SIGINT, SIGHUP, SIGCHLD]).context("signals")?;
+    poll.registry()
+        .register(&mut signals, SIGNALS, Interest::READABLE)?;
+    yp.register(poll.registry(), YP_FIRST)?;
+
+    let mut ports: Vec<u16> = config.endpoints().iter().map(|e| e.port).collect();
+    ports.sort_unstable();
+    ports.dedup();
+    let mut d = Daemon {
+        poll,
+        signals,
+        null,
+        keep_stderr: opts.foreground,
+        client: Helper::new("ypldap-client", client_path.clone(), Vec::new()),
+        dns: Helper::new("ypldap-dns", dns_path.clone(), dns_args(&ports)),
+        config,
+        reload: Reload {
+            path: opts.config.clone(),
+            options: LoadOptions {
+                macros: opts.macros.clone(),
+                verbose: opts.verbose,
+            },
+            readable_dirs: readable_dirs(files),
+            ports: ports.clone(),
+            host,
+        },
+        next_update: Some(Instant::now()),
+        update_seq: 0,
+        update_running: None,
+        failed_updates: 0,
+        incoming: Incoming::default(),
+        yp,
+        rpcbind,
+        binding,
+        announced: false,
+        announce_retry: None,
+        registration_check: None,
+    };
+    let now = Instant::now();
+    d.start_client(now).context("starting ypldap-client")?;
+    d.start_dns(now).context("starting ypldap-dns")?;
+
+    let entered = privsep::enter(&sandbox::confinement(
+        &d.reload.readable_dirs,
+        &[client_path, dns_path],
+        &ports,
+    ))
+    .context("entering the sandbox")?;
+    info!("sandboxed: {}", entered.notes.join("; "));
+
+    d.event_loop()
+}
+
+/// The configuration's `allow` networks as the YP server's allow-list.
+fn allow_list(config: &Config) -> AllowList {
+    AllowList {
+        nets: config
+            .allow
+            .iter()
+            .map(|n| crate::yp::Net {
+                addr: n.addr,
+                prefix: n.prefix,
+            })
+            .collect(),
+    }
+}
+
+fn dns_args(ports: &[u16]) -> Vec<OsString> {
+    let list: Vec<String> = ports.iter().map(u16::to_string).collect();
+    vec!["--connect-ports".into(), list.join(",").into()]
+}
+
+impl Daemon {
+    fn event_loop(&mut self) -> anyhow::Result<()> {
+        let mut events = Events::with_capacity(256);
+        loop {
+            let now = Instant::now();
+            let timeout = self
+                .next_deadline()
+                .map(|t| t.saturating_duration_since(now));
+            match self.poll.poll(&mut events, timeout) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => bail!("event loop: {e}"),
+            }
+            let now = Instant::now();
+            for ev in events.iter() {
+                match ev.token() {
+                    SIGNALS if self.handle_signals(now) => {
+                        self.shut_down();
+                        return Ok(());
+                    }
+                    CLIENT => self.client_ready(ev.is_writable(), now),
+                    DNS => self.dns_ready(ev.is_writable(), now),
+                    t if self.yp.owns(t) => self.yp.handle_event(self.poll.registry(), ev, now),
+                    _ => {}
+                }
+            }
+            self.run_timers(Instant::now());
+            for (level, text) in self.yp.drain_logs() {
+                logging::log(level, &text);
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        [
+            self.client.deadline(),
+            self.dns.deadline(),
+            self.next_update,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn run_timers(&mut self, now: Instant) {
+        if self.yp.next_deadline().is_some_and(|t| t <= now) {
+            self.yp.on_timeout(self.poll.registry(), now);
+        }
+        if self.announce_retry.is_some_and(|t| t <= now) {
+            self.announce(now);
+        }
+        if self.registration_check.is_some_and(|t| t <= now) {
+            self.check_registration(now);
+        }
+        self.client.enforce_grace(now);
+        self.dns.enforce_grace(now);
+        if self.client.restart_due(now) {
+            if let Err(e) = self.start_client(now) {
+                error!("{e:#}");
+            }
+        }
+        if self.dns.restart_due(now) {
+            if let Err(e) = self.start_dns(now) {
+                error!("{e:#}");
+            }
+        }
+        if self.next_update.is_some_and(|t| t <= now) && self.update_running.is_none() {
+            self.start_update(now);
+        }
+    }
+
+    /// Returns true when ypldapd must stop.
+    fn handle_signals(&mut self, now: Instant) -> bool {
+        let pending: Vec<i32> = self.signals.pending().collect();
+        let mut stop = false;
+        for sig in pending {
+            match sig {
+                SIGTERM | SIGINT => {
+                    info!(
+                        "received {}, exiting",
+                        if sig == SIGTERM { "SIGTERM" } else { "SIGINT" }
+                    );
+                    stop = true;
+                }
+                SIGHUP => self.reload_config(),
+                SIGCHLD => self.reap(now),
+                _ => {}
+            }
+        }
+        stop
+    }
+
+    fn reap(&mut self, now: Instant) {
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => return,
+                Ok(status) => {
+                    if let Some(line) = self.client.reaped(status, now) {
+                        error!("{line}");
+                        if self.update_running.take().is_some() {
+                            self.update_failed("ypldap-client died during the update", now);
+                        }
+                    }
+                    if let Some(line) = self.dns.reaped(status, now) {
+                        error!("{line}");
+                    }
+                }
+            }
+        }
+    }
+
+    fn shut_down(&mut self) {
+        self.client.shut_down();
+        self.dns.shut_down();
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while (self.client.pid().is_some() || self.dns.pid().is_some()) && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+            self.reap(Instant::now());
+        }
+        self.client.force_stop();
+        self.dns.force_stop();
+        self.reap(Instant::now());
+        if self.announced {
+            if let Some(r) = self.rpcbind.as_mut() {
+                if let Err(e) = r.unregister(crate::yp::proto::YPPROG, crate::yp::proto::YPVERS) {
+                    warning!("cannot unregister from rpcbind: {e}");
+                }
+            }
+        }
+        info!("exiting");
+    }
+}
