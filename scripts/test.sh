@@ -45,7 +45,10 @@ if [[ -n "${YPLDAP_SKIP_FUZZ:-}" ]]; then
 elif cargo +nightly --version >/dev/null 2>&1 && cargo +nightly fuzz --version >/dev/null 2>&1; then
     for t in $(cd fuzz && cargo +nightly fuzz list); do
         log="$(mktemp)"
-        if ! (cd fuzz && cargo +nightly fuzz run "$t" -- \
+        mkdir -p "fuzz/corpus/$t"
+        seeds=()
+        [[ -d "fuzz/seeds/$t" ]] && seeds=("seeds/$t")
+        if ! (cd fuzz && cargo +nightly fuzz run "$t" "corpus/$t" "${seeds[@]}" -- \
                 -max_total_time="${FUZZ_SECONDS:-10}" -print_final_stats=1) >"$log" 2>&1; then
             tail -40 "$log"
             echo "fuzz target $t found a failure (see above)"
