@@ -451,3 +451,66 @@ fn size_limited_account_fails_with_a_hint() {
     assert!(d.log().contains("size limit"), "{}", d.log());
     assert!(!yp_registered(&ns));
 }
+
+/// A whole map larger than one turn of the event loop's work (1 MiB) must
+/// stream to the end on an otherwise idle server: nothing else may be
+/// needed to wake the loop (regression: the YP server's deadline was left
+/// out of the loop's timeout, and ALL stalled until the next update).
+#[test]
+fn large_map_streams_to_the_end_on_an_idle_server() {
+    let ns = Namespace::new("idle.test");
+    let pki = Pki::create(ns.dir.path());
+    let (users, groups) = ldif::generate(20000, 20);
+    let _slapd = Slapd::start(
+        &ns,
+        "slapd",
+        &pki,
+        &ldif::ldif(&users, &groups),
+        SlapdOptions {
+            size_limit: "size.soft=500 size.hard=500 size.prtotal=unlimited".into(),
+            ..SlapdOptions::default()
+        },
+    );
+    let _rpcbind = start_rpcbind(&ns);
+    let d = Ypldapd::start(
+        &ns,
+        &conf(
+            "idle.test",
+            3600,
+            "",
+            &[directory_block(
+                "\"127.0.0.1\"",
+                &service_bind(),
+                PASSWD_FROM_LDAP,
+            )],
+        ),
+    );
+    registered_within(&ns, &d, Duration::from_secs(60));
+    // A reader as fast as the server, so the socket never fills: only the
+    // server's own deadline can resume the stream after each turn.
+    let out = ns
+        .command(env!("CARGO_BIN_EXE_yp-probe"))
+        .args(["all", "idle.test", "passwd.byname"])
+        .output()
+        .expect("yp-probe");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("complete=true entries=20000 "),
+        "ALL did not finish: {text}"
+    );
+    // And ypcat shows the whole map.
+    let lines = ns.sh("timeout 20 ypcat -h 127.0.0.1 -d idle.test master.passwd.byname | wc -l");
+    assert_eq!(lines.trim(), "20000");
+    // An idle TCP connection is closed after 30 s even though nothing else
+    // happens on the server: its deadline alone must wake the loop.
+    let out = ns
+        .command(env!("CARGO_BIN_EXE_yp-probe"))
+        .args(["idle-tcp", "33"])
+        .output()
+        .expect("yp-probe");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("closed=true"),
+        "idle connection not closed: {text}"
+    );
+}

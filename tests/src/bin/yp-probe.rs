@@ -4,6 +4,8 @@
 //! usage: yp-probe watch DOMAIN MAP KEY EXPECTED_PREFIX SECONDS
 //!        yp-probe hold-tcp COUNT SECONDS DOMAIN MAP KEY EXPECTED_PREFIX
 //!        yp-probe all-noread DOMAIN MAP SECONDS
+//!        yp-probe all DOMAIN MAP
+//!        yp-probe idle-tcp SECONDS
 //!        yp-probe flood SECONDS
 
 use std::io::{Read, Write};
@@ -162,6 +164,68 @@ fn main() {
                 }
             };
             println!("all-noread: closed={closed} buffered={total}");
+        }
+        ["all", domain, map] => {
+            // Reads a whole ALL answer as fast as it comes; gives up after
+            // 5 s without a byte.
+            let tcp = port(IPPROTO_TCP);
+            let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, tcp)).expect("connect");
+            let mut w = XdrWriter::new();
+            w.opaque(domain.as_bytes()).opaque(map.as_bytes());
+            let call = encode_call(9, YPPROG, YPVERS, YPPROC_ALL, &w.into_inner());
+            s.write_all(&encode_record(&call)).expect("send ALL");
+            s.set_read_timeout(Some(Duration::from_secs(5))).ok();
+            let started = Instant::now();
+            let mut data = Vec::new();
+            let mut buf = vec![0u8; 1 << 16];
+            // Walk the fragment headers as bytes arrive (cheap, so this
+            // reader keeps up with the server).
+            let mut next_header = 0usize;
+            let complete = loop {
+                match s.read(&mut buf) {
+                    Ok(0) => break false,
+                    Ok(n) => {
+                        data.extend_from_slice(&buf[..n]);
+                        let mut done = false;
+                        while let Some(h) = data.get(next_header..next_header + 4) {
+                            let h = u32::from_be_bytes([h[0], h[1], h[2], h[3]]);
+                            let end = next_header + 4 + (h & 0x7fff_ffff) as usize;
+                            if h & 0x8000_0000 != 0 {
+                                done = data.len() >= end;
+                                break;
+                            }
+                            next_header = end;
+                        }
+                        if done {
+                            break true;
+                        }
+                    }
+                    Err(_) => break false,
+                }
+            };
+            let entries = client::unframe(&data)
+                .and_then(|rec| {
+                    client::success_body(&rec, 9)
+                        .ok()
+                        .and_then(|b| client::resp_all(b).map(|(e, _)| e.len()))
+                })
+                .unwrap_or(0);
+            println!(
+                "all: complete={complete} entries={entries} bytes={} ms={}",
+                data.len(),
+                started.elapsed().as_millis()
+            );
+        }
+        ["idle-tcp", seconds] => {
+            // One connection that says nothing; is it closed after SECONDS?
+            let tcp = port(IPPROTO_TCP);
+            let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, tcp)).expect("connect");
+            std::thread::sleep(secs(seconds));
+            s.set_nonblocking(true).ok();
+            let mut b = [0u8; 1];
+            let closed =
+                !matches!(s.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+            println!("idle-tcp: closed={closed}");
         }
         ["flood", seconds] => {
             let (udp, tcp) = (port(IPPROTO_UDP), port(IPPROTO_TCP));

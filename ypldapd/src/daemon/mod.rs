@@ -284,6 +284,9 @@ impl Daemon {
             self.client.deadline(),
             self.dns.deadline(),
             self.next_update,
+            self.yp.next_deadline(),
+            self.announce_retry,
+            self.registration_check,
         ]
         .into_iter()
         .flatten()
