@@ -500,9 +500,21 @@ pub fn all(port: u16, domain: &str, map: &str) -> io::Result<AllResult> {
 
 /// [`all`], and the entries.
 pub fn all_entries(port: u16, domain: &str, map: &str) -> io::Result<(AllResult, client::Entries)> {
+    all_stall(port, domain, map, Duration::from_secs(30))
+}
+
+/// [`all_entries`], giving up (an error naming the bytes received) when no
+/// byte arrives for `stall`.
+pub fn all_stall(
+    port: u16,
+    domain: &str,
+    map: &str,
+    stall: Duration,
+) -> io::Result<(AllResult, client::Entries)> {
     let t0 = Instant::now();
     let mut s = connect_tcp(port)?;
-    s.set_read_timeout(Some(Duration::from_secs(60)))?;
+    s.set_read_timeout(Some(stall))?;
+    let mut got = 0usize;
     let mut w = XdrWriter::new();
     w.opaque(domain.as_bytes()).opaque(map.as_bytes());
     let call = encode_call(77, YPPROG, YPVERS, YPPROC_ALL, &w.into_inner());
@@ -510,7 +522,25 @@ pub fn all_entries(port: u16, domain: &str, map: &str) -> io::Result<(AllResult,
     let mut rx = Reassembler::new(1 << 30);
     let mut buf = vec![0u8; 256 * 1024];
     let rec = loop {
-        let n = s.read(&mut buf)?;
+        let n = match s.read(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!(
+                        "ALL {map}: stalled: no byte for {:.1} s after {got} bytes",
+                        stall.as_secs_f64()
+                    ),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        got += n;
         if n == 0 {
             return Err(io::Error::other("ALL: connection closed early"));
         }
@@ -613,4 +643,24 @@ impl OrderProbe {
             }
         }
     }
+}
+
+/// Sends a YPPROC_NULL datagram to 127.0.0.1:`port` every `every` until
+/// `stop` is set (answers are read and dropped). Any traffic wakes a server
+/// whose event loop forgot pending work; this supplies some.
+pub fn nudge(port: u16, every: Duration, stop: &AtomicBool) -> io::Result<u64> {
+    let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    sock.connect((Ipv4Addr::LOCALHOST, port))?;
+    sock.set_nonblocking(true)?;
+    let mut call = encode_call(1, YPPROG, YPVERS, ypldapd::yp::proto::YPPROC_NULL, &[]);
+    let mut buf = [0u8; 512];
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        n += 1;
+        call[..4].copy_from_slice(&(n as u32).to_be_bytes());
+        let _ = sock.send(&call);
+        while sock.recv(&mut buf).is_ok() {}
+        std::thread::sleep(every);
+    }
+    Ok(n)
 }

@@ -2,6 +2,7 @@
 //!
 //! usage: ypldap-bench [--users N] [--groups M] [--rounds R] [--secs S]
 //!                     [--inflight W] [--refreshes K] [--rate RPS]
+//!                     [--ypldapd-dir DIR]
 //!
 //! Two sets of private namespaces (the `tests` harness): A holds slapd
 //! (N users and M groups loaded with `slapadd -q`), rpcbind and ypldapd;
@@ -45,6 +46,7 @@ use tests::pki::Pki;
 use tests::{Namespace, children, comm, status_field, wait_for, yp_registered};
 
 const DOMAIN: &str = "bench.test";
+static YPLDAPD_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 const MAPS: [&str; 7] = [
     "passwd.byname",
     "passwd.byuid",
@@ -63,6 +65,8 @@ struct Args {
     inflight: usize,
     refreshes: usize,
     rate: f64,
+    /// Where ypldapd and its helpers are (default: next to this program).
+    ypldapd_dir: Option<PathBuf>,
 }
 
 fn parse_args() -> Args {
@@ -74,6 +78,7 @@ fn parse_args() -> Args {
         inflight: 32,
         refreshes: 3,
         rate: 2000.0,
+        ypldapd_dir: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -91,9 +96,10 @@ fn parse_args() -> Args {
             "--inflight" => a.inflight = val.parse().unwrap_or_else(|_| bad()),
             "--refreshes" => a.refreshes = val.parse().unwrap_or_else(|_| bad()),
             "--rate" => a.rate = val.parse().unwrap_or_else(|_| bad()),
+            "--ypldapd-dir" => a.ypldapd_dir = Some(PathBuf::from(&val)),
             _ => {
                 eprintln!(
-                    "usage: ypldap-bench [--users N] [--groups M] [--rounds R] [--secs S] [--inflight W] [--refreshes K] [--rate RPS]"
+                    "usage: ypldap-bench [--users N] [--groups M] [--rounds R] [--secs S] [--inflight W] [--refreshes K] [--rate RPS] [--ypldapd-dir DIR]"
                 );
                 std::process::exit(2)
             }
@@ -109,6 +115,9 @@ fn parse_args() -> Args {
 /// The directory holding this program: ypldapd and its helpers are built
 /// next to it (`target/release`).
 fn bin_dir() -> PathBuf {
+    if let Some(d) = YPLDAPD_DIR.get() {
+        return d.clone();
+    }
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe.parent().expect("bin dir").to_path_buf();
     for b in ["ypldapd", "ypldap-client", "ypldap-dns"] {
@@ -136,6 +145,22 @@ fn spawn_in<T: Send + 'static>(
 
 fn in_ns<T: Send + 'static>(ns: &Namespace, f: impl FnOnce() -> T + Send + 'static) -> T {
     spawn_in(ns, f).join().expect("thread in the namespace")
+}
+
+/// Runs `f` in `ns` while a thread there sends a YPPROC_NULL datagram to
+/// UDP `port` every millisecond (see [`load::nudge`]).
+fn nudged<T: Send + 'static>(
+    ns: &Namespace,
+    port: u16,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let n = spawn_in(ns, move || load::nudge(port, Duration::from_millis(1), &st));
+    let r = in_ns(ns, f);
+    stop.store(true, Ordering::Relaxed);
+    let _ = n.join();
+    r
 }
 
 /// ypldapd in the foreground (`-d`), its stderr read line by line and
@@ -313,6 +338,9 @@ fn ms(d: Duration) -> f64 {
 
 fn main() {
     let args = parse_args();
+    if let Some(d) = &args.ypldapd_dir {
+        let _ = YPLDAPD_DIR.set(d.clone());
+    }
     let started = Instant::now();
     let bins = bin_dir();
     println!(
@@ -382,10 +410,10 @@ fn main() {
     // Same data on both sides?
     let mut total_a = 0usize;
     for map in MAPS {
-        let r = in_ns(&na, move || load::all(ports_a.1, DOMAIN, map)).expect("ALL");
+        let r = nudged(&na, ports_a.0, move || load::all(ports_a.1, DOMAIN, map)).expect("ALL");
         total_a += r.bytes;
     }
-    let (pa, keys) = in_ns(&na, move || {
+    let (pa, keys) = nudged(&na, ports_a.0, move || {
         load::all_entries(ports_a.1, DOMAIN, "passwd.byname")
     })
     .expect("ALL passwd.byname");
@@ -459,11 +487,31 @@ fn main() {
             );
             put(who, "tcp_rps", r.rps());
             put(who, "tcp_p99", l.q_us(0.99));
-            let r = in_ns(ns, move || load::all(tcp, DOMAIN, "passwd.byname")).expect("all");
-            let (cat, lines) = ypcat(ns, "passwd.byname");
+            // As is: the ALL alone, nothing else talking to the server.
+            let plain = in_ns(ns, move || {
+                load::all_stall(tcp, DOMAIN, "passwd.byname", Duration::from_secs(3))
+            });
+            let plain = match plain {
+                Ok((r, _)) => format!("{:.1} ms", ms(r.elapsed)),
+                Err(e) => {
+                    put(who, "all_stalls", 1.0);
+                    format!("{e}")
+                }
+            };
+            // With a UDP NULL every ms on the side (both servers alike).
+            let r = nudged(ns, udp, move || load::all(tcp, DOMAIN, "passwd.byname")).expect("all");
+            let (cat, lines) = {
+                let stop = Arc::new(AtomicBool::new(false));
+                let st = stop.clone();
+                let n = spawn_in(ns, move || load::nudge(udp, Duration::from_millis(1), &st));
+                let c = ypcat(ns, "passwd.byname");
+                stop.store(true, Ordering::Relaxed);
+                let _ = n.join();
+                c
+            };
             assert_eq!(lines, users.len(), "ypcat lines");
             println!(
-                "round {round} {:7} ALL passwd.byname: raw client {:>7.1} ms, ypcat {:>7.1} ms",
+                "round {round} {:7} ALL passwd.byname: alone: {plain}; with 1 kHz UDP NULL beside: raw client {:>7.1} ms, ypcat {:>7.1} ms",
                 who.name(),
                 ms(r.elapsed),
                 cat * 1e3
@@ -650,8 +698,28 @@ fn main() {
     row("UDP MATCH p99.9", "udp_p999", "us", false, "-");
     row("TCP MATCH req/s", "tcp_rps", "req/s", false, "-");
     row("TCP MATCH p99", "tcp_p99", "us", false, "-");
-    row("ALL passwd.byname raw", "all_ms", "ms", false, "<= 1.0");
-    row("ypcat passwd.byname", "ypcat_ms", "ms", false, "<= 1.0");
+    let stalls = |w: Who| f.get(&(w, "all_stalls")).map_or(0, Vec::len);
+    println!(
+        "ALL passwd.byname alone: stalled (no byte for 3 s) | {} of {} | {} of {} | - | must complete",
+        stalls(Who::Ypserv),
+        args.rounds,
+        stalls(Who::Ypldapd),
+        args.rounds
+    );
+    row(
+        "ALL passwd.byname raw (UDP nudge)",
+        "all_ms",
+        "ms",
+        false,
+        "<= 1.0",
+    );
+    row(
+        "ypcat passwd.byname (UDP nudge)",
+        "ypcat_ms",
+        "ms",
+        false,
+        "<= 1.0",
+    );
     let q = |i: usize| -> Vec<f64> {
         quiet
             .iter()
