@@ -3,7 +3,11 @@
 //! (`Snapshot::build`, on the event loop in ypldapd), and freeing the
 //! entries. For profiling (`valgrind --tool=callgrind snapshot-build`).
 //!
-//! usage: snapshot-build [USERS [GROUPS [RUNS]]]
+//! usage: [TRIM=1] snapshot-build [USERS [GROUPS [RUNS]]]
+//!
+//! Also prints the resident memory at each step, the previous snapshot
+//! kept live until the new one is built (as the daemon does); with `TRIM`
+//! set, calls `malloc_trim(0)` after each swap to show what glibc keeps.
 
 use std::time::Instant;
 
@@ -67,6 +71,20 @@ fn main() {
         "{n} users, {m} groups: {} batches, {bytes} bytes of JSON",
         batches.len()
     );
+    let rss = || {
+        tests::status_field(std::process::id(), "VmRSS")
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+            .unwrap_or(0)
+            / 1024
+    };
+    // As in ypldapd: the previous snapshot stays live until the new one is
+    // built and swapped in.
+    let mut current: Option<Snapshot> = None;
+    let trim = std::env::var_os("TRIM").is_some();
+    println!(
+        "RSS before the first run: {} MiB (data generated and encoded)",
+        rss()
+    );
     for run in 0..runs {
         let t = Instant::now();
         let (mut us, mut gs) = (Vec::new(), Vec::new());
@@ -78,18 +96,34 @@ fn main() {
             }
         }
         let decode = t.elapsed();
+        let rss_decoded = rss();
         let t = Instant::now();
         let (snap, rep) = Snapshot::build_now("bench.test", &us, &gs);
         let build = t.elapsed();
+        let rss_built = rss();
+        let t = Instant::now();
+        let old = current.replace(snap);
+        drop(old);
+        let free_snap = t.elapsed();
         let t = Instant::now();
         drop(us);
         drop(gs);
         let free = t.elapsed();
-        let t = Instant::now();
-        drop(snap);
-        let free_snap = t.elapsed();
+        let rss_after = rss();
+        if trim {
+            // SAFETY: malloc_trim has no preconditions.
+            unsafe { libc::malloc_trim(0) };
+        }
         println!(
-            "run {run}: decode {:.1} ms, Snapshot::build {:.1} ms ({} users kept), free entries {:.1} ms, free snapshot {:.1} ms",
+            "run {run}: RSS with old snapshot + decoded entries {rss_decoded} MiB, + new snapshot {rss_built} MiB, after the swap and freeing the entries {rss_after} MiB{}",
+            if trim {
+                format!(", after malloc_trim(0) {} MiB", rss())
+            } else {
+                String::new()
+            }
+        );
+        println!(
+            "run {run}: decode {:.1} ms, Snapshot::build {:.1} ms ({} users kept), free entries {:.1} ms, free old snapshot {:.1} ms",
             decode.as_secs_f64() * 1e3,
             build.as_secs_f64() * 1e3,
             rep.users_kept,

@@ -2,7 +2,7 @@
 //!
 //! usage: ypldap-bench [--users N] [--groups M] [--rounds R] [--secs S]
 //!                     [--inflight W] [--refreshes K] [--rate RPS]
-//!                     [--ypldapd-dir DIR]
+//!                     [--ypldapd-dir DIR] [--perf FILE]
 //!
 //! Two sets of private namespaces (the `tests` harness): A holds slapd
 //! (N users and M groups loaded with `slapadd -q`), rpcbind and ypldapd;
@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -67,6 +67,8 @@ struct Args {
     rate: f64,
     /// Where ypldapd and its helpers are (default: next to this program).
     ypldapd_dir: Option<PathBuf>,
+    /// `perf record -e cpu-clock` of ypldapd during the first quiet refresh.
+    perf: Option<PathBuf>,
 }
 
 fn parse_args() -> Args {
@@ -79,6 +81,7 @@ fn parse_args() -> Args {
         refreshes: 3,
         rate: 2000.0,
         ypldapd_dir: None,
+        perf: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -97,9 +100,10 @@ fn parse_args() -> Args {
             "--refreshes" => a.refreshes = val.parse().unwrap_or_else(|_| bad()),
             "--rate" => a.rate = val.parse().unwrap_or_else(|_| bad()),
             "--ypldapd-dir" => a.ypldapd_dir = Some(PathBuf::from(&val)),
+            "--perf" => a.perf = Some(PathBuf::from(&val)),
             _ => {
                 eprintln!(
-                    "usage: ypldap-bench [--users N] [--groups M] [--rounds R] [--secs S] [--inflight W] [--refreshes K] [--rate RPS] [--ypldapd-dir DIR]"
+                    "usage: ypldap-bench [--users N] [--groups M] [--rounds R] [--secs S] [--inflight W] [--refreshes K] [--rate RPS] [--ypldapd-dir DIR] [--perf FILE]"
                 );
                 std::process::exit(2)
             }
@@ -308,6 +312,37 @@ fn ypcat(ns: &Namespace, map: &str) -> (f64, usize) {
     (secs, out.stdout.iter().filter(|&&b| b == b'\n').count())
 }
 
+/// User plus system CPU time of `pid`, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: state is field 3, utime 14 and stime 15.
+    let t = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (t(14) + t(15)) as f64 / hz
+}
+
+/// The pid of the ypserv that is not a forked child of another ypserv.
+fn ypserv_pid() -> Option<u32> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if comm(pid).as_deref() == Some("ypserv") {
+            found.push(pid);
+        }
+    }
+    found.sort_unstable();
+    found.first().copied()
+}
+
 fn load_avg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -456,11 +491,19 @@ fn main() {
         };
         for who in order {
             let (ns, (udp, tcp)) = (ns_of(who), ports_of(who));
+            let spid = if who == Who::Ypldapd {
+                d.pid
+            } else {
+                ypserv_pid().expect("ypserv pid")
+            };
             let s = spec.clone();
+            let c0 = cpu_secs(spid);
             let r = in_ns(ns, move || load::udp_match(udp, &s, 1 + round as u64)).expect("udp");
+            let cpu_us = (cpu_secs(spid) - c0) * 1e6 / r.ok.max(1) as f64;
+            put(who, "udp_cpu", cpu_us);
             let l = r.latencies();
             println!(
-                "round {round} {:7} UDP MATCH: {:>8.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  p99.9 {:>7.1} us  ({} lost, {} bad)  load {}",
+                "round {round} {:7} UDP MATCH: {:>8.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  p99.9 {:>7.1} us  server CPU {cpu_us:.1} us/req  ({} lost, {} bad)  load {}",
                 who.name(),
                 r.rps(),
                 l.q_us(0.5),
@@ -475,10 +518,13 @@ fn main() {
             put(who, "udp_p99", l.q_us(0.99));
             put(who, "udp_p999", l.q_us(0.999));
             let s = spec.clone();
+            let c0 = cpu_secs(spid);
             let r = in_ns(ns, move || load::tcp_match(tcp, &s, 7 + round as u64)).expect("tcp");
+            let cpu_us = (cpu_secs(spid) - c0) * 1e6 / r.ok.max(1) as f64;
+            put(who, "tcp_cpu", cpu_us);
             let l = r.latencies();
             println!(
-                "round {round} {:7} TCP MATCH: {:>8.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  p99.9 {:>7.1} us",
+                "round {round} {:7} TCP MATCH: {:>8.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  p99.9 {:>7.1} us  server CPU {cpu_us:.1} us/req",
                 who.name(),
                 r.rps(),
                 l.q_us(0.5),
@@ -548,6 +594,17 @@ fn main() {
             let ldap = ldapsearch(&na);
             let ldap_end = Instant::now();
             d.reset_peak();
+            let perf = match (&args.perf, cycle) {
+                (Some(file), 0) => Command::new("perf")
+                    .args(["record", "-q", "-e", "cpu-clock", "-F", "2000", "-p"])
+                    .arg(d.pid.to_string())
+                    .arg("-o")
+                    .arg(file)
+                    .stdout(Stdio::null())
+                    .spawn()
+                    .ok(),
+                _ => None,
+            };
             let stop = Arc::new(AtomicBool::new(false));
             let st = stop.clone();
             let poller = spawn_in(&na, move || {
@@ -576,6 +633,19 @@ fn main() {
             })
             .map_or(None, |()| poller.join().expect("poller"));
             stop.store(true, Ordering::Relaxed);
+            if let Some(mut p) = perf {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(p.id() as i32),
+                    nix::sys::signal::Signal::SIGINT,
+                );
+                let _ = p.wait();
+                println!(
+                    "  perf profile of ypldapd from before update {update} to the swap: perf report -i {}",
+                    args.perf
+                        .as_ref()
+                        .map_or(String::new(), |f| f.display().to_string())
+                );
+            }
             let peak = d.rss_kib("VmHWM");
             let overlap = t_start < ldap_end;
             let t_seen = t_seen.unwrap_or(t_sum);
@@ -693,11 +763,25 @@ fn main() {
         );
     };
     row("UDP MATCH req/s", "udp_rps", "req/s", false, ">= 2.0");
+    row(
+        "UDP MATCH server CPU/req (inverse)",
+        "udp_cpu",
+        "us",
+        true,
+        "-",
+    );
     row("UDP MATCH p50", "udp_p50", "us", false, "-");
     row("UDP MATCH p99", "udp_p99", "us", false, "<= 1.0");
     row("UDP MATCH p99.9", "udp_p999", "us", false, "-");
     row("TCP MATCH req/s", "tcp_rps", "req/s", false, "-");
     row("TCP MATCH p99", "tcp_p99", "us", false, "-");
+    row(
+        "TCP MATCH server CPU/req (inverse)",
+        "tcp_cpu",
+        "us",
+        true,
+        "-",
+    );
     let stalls = |w: Who| f.get(&(w, "all_stalls")).map_or(0, Vec::len);
     println!(
         "ALL passwd.byname alone: stalled (no byte for 3 s) | {} of {} | {} of {} | - | must complete",
