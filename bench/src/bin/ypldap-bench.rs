@@ -67,7 +67,8 @@ struct Args {
     rate: f64,
     /// Where ypldapd and its helpers are (default: next to this program).
     ypldapd_dir: Option<PathBuf>,
-    /// `perf record -e cpu-clock` of ypldapd during the first quiet refresh.
+    /// `perf record -e cpu-clock` of the servers in the first round's UDP
+    /// run (FILE.udp-NAME) and of ypldapd in the first refresh (FILE.refresh).
     perf: Option<PathBuf>,
 }
 
@@ -75,8 +76,8 @@ fn parse_args() -> Args {
     let mut a = Args {
         users: 100_000,
         groups: 10_000,
-        rounds: 3,
-        secs: 5.0,
+        rounds: 4,
+        secs: 4.0,
         inflight: 32,
         refreshes: 3,
         rate: 2000.0,
@@ -343,6 +344,44 @@ fn ypserv_pid() -> Option<u32> {
     found.first().copied()
 }
 
+/// `perf record -e cpu-clock` (a software event: this machine's VM has no
+/// hardware counters) of `pid` into `file`, until [`perf_stop`].
+fn perf_record(pid: u32, file: &str) -> Option<(Child, String)> {
+    Command::new("perf")
+        .args(["record", "-q", "-e", "cpu-clock", "-F", "2000", "-p"])
+        .arg(pid.to_string())
+        .args(["-o", file])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+        .map(|c| {
+            std::thread::sleep(Duration::from_millis(300));
+            (c, file.to_owned())
+        })
+}
+
+fn perf_stop(p: Option<(Child, String)>) {
+    if let Some((mut c, file)) = p {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let _ = c.wait();
+        println!("  profile: perf report -i {file}");
+    }
+}
+
+/// CPU seconds of the waited-for descendants of this process.
+fn children_cpu_secs() -> f64 {
+    // SAFETY: all-zero is a valid rusage; getrusage fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, exclusively borrowed rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
 fn load_avg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -410,7 +449,7 @@ fn main() {
     let t = Instant::now();
     let na = Namespace::new(DOMAIN);
     let pki = Pki::create(na.dir.path());
-    let _slapd = Slapd::start(
+    let slapd = Slapd::start(
         &na,
         "slapd",
         &pki,
@@ -497,8 +536,15 @@ fn main() {
                 ypserv_pid().expect("ypserv pid")
             };
             let s = spec.clone();
+            let perf = match &args.perf {
+                Some(file) if round == 0 => {
+                    perf_record(spid, &format!("{}.udp-{}", file.display(), who.name()))
+                }
+                _ => None,
+            };
             let c0 = cpu_secs(spid);
             let r = in_ns(ns, move || load::udp_match(udp, &s, 1 + round as u64)).expect("udp");
+            perf_stop(perf);
             let cpu_us = (cpu_secs(spid) - c0) * 1e6 / r.ok.max(1) as f64;
             put(who, "udp_cpu", cpu_us);
             let l = r.latencies();
@@ -591,18 +637,19 @@ fn main() {
         let steady = d.rss_kib("VmRSS");
         if cycle % 2 == 0 {
             // Quiet: ldapsearch, then the refresh alone.
+            let slapd_pid = slapd.pid().expect("slapd pid");
+            let (s0, l0) = (cpu_secs(slapd_pid), children_cpu_secs());
             let ldap = ldapsearch(&na);
             let ldap_end = Instant::now();
+            let (ldap_slapd, ldap_cli) = (cpu_secs(slapd_pid) - s0, children_cpu_secs() - l0);
+            let client_pid = children(d.pid)
+                .into_iter()
+                .find(|&p| comm(p).as_deref() == Some("ypldap-client"))
+                .expect("ypldap-client pid");
+            let (s1, c1, p1) = (cpu_secs(slapd_pid), cpu_secs(client_pid), cpu_secs(d.pid));
             d.reset_peak();
             let perf = match (&args.perf, cycle) {
-                (Some(file), 0) => Command::new("perf")
-                    .args(["record", "-q", "-e", "cpu-clock", "-F", "2000", "-p"])
-                    .arg(d.pid.to_string())
-                    .arg("-o")
-                    .arg(file)
-                    .stdout(Stdio::null())
-                    .spawn()
-                    .ok(),
+                (Some(file), 0) => perf_record(d.pid, &format!("{}.refresh", file.display())),
                 _ => None,
             };
             let stop = Arc::new(AtomicBool::new(false));
@@ -628,25 +675,18 @@ fn main() {
             let (i1, t_sum) =
                 d.wait_line(&format!("update {update}: "), i0, Duration::from_secs(120));
             idx = i1;
-            let t_seen = wait_for(Duration::from_secs(5), || {
+            let _ = wait_for(Duration::from_secs(5), || {
                 poller.is_finished().then_some(())
-            })
-            .map_or(None, |()| poller.join().expect("poller"));
+            });
             stop.store(true, Ordering::Relaxed);
-            if let Some(mut p) = perf {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(p.id() as i32),
-                    nix::sys::signal::Signal::SIGINT,
-                );
-                let _ = p.wait();
-                println!(
-                    "  perf profile of ypldapd from before update {update} to the swap: perf report -i {}",
-                    args.perf
-                        .as_ref()
-                        .map_or(String::new(), |f| f.display().to_string())
-                );
-            }
+            let t_seen = poller.join().expect("poller");
+            perf_stop(perf);
             let peak = d.rss_kib("VmHWM");
+            let (r_slapd, r_cli, r_par) = (
+                cpu_secs(slapd_pid) - s1,
+                cpu_secs(client_pid) - c1,
+                cpu_secs(d.pid) - p1,
+            );
             let overlap = t_start < ldap_end;
             let t_seen = t_seen.unwrap_or(t_sum);
             let wall = t_seen.duration_since(t_start).as_secs_f64();
@@ -668,6 +708,11 @@ fn main() {
                 load_avg()
             );
             println!("  {}", d.line(i1));
+            println!(
+                "  CPU seconds: ldapsearch run: slapd {ldap_slapd:.2} + ldapsearch {ldap_cli:.2} = {:.2}; refresh: slapd {r_slapd:.2} + ypldap-client {r_cli:.2} + ypldapd {r_par:.2} = {:.2}",
+                ldap_slapd + ldap_cli,
+                r_slapd + r_cli + r_par
+            );
             quiet.push((ldap, wall, ms(swap), steady, peak));
         } else {
             // Loaded: paced MATCH from now until just after the swap.
