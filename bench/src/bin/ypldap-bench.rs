@@ -329,6 +329,14 @@ fn cpu_secs(pid: u32) -> f64 {
     (t(14) + t(15)) as f64 / hz
 }
 
+/// How often `pid` was descheduled while runnable (preempted by other
+/// work on the machine): `nonvoluntary_ctxt_switches`.
+fn preempted(pid: u32) -> u64 {
+    status_field(pid, "nonvoluntary_ctxt_switches")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// The pid of the ypserv that is not a forked child of another ypserv.
 fn ypserv_pid() -> Option<u32> {
     let mut found = Vec::new();
@@ -543,13 +551,16 @@ fn main() {
                 _ => None,
             };
             let c0 = cpu_secs(spid);
+            let nv0 = preempted(spid);
             let r = in_ns(ns, move || load::udp_match(udp, &s, 1 + round as u64)).expect("udp");
             perf_stop(perf);
             let cpu_us = (cpu_secs(spid) - c0) * 1e6 / r.ok.max(1) as f64;
+            let preempt = (preempted(spid) - nv0) as f64 / r.elapsed.as_secs_f64();
             put(who, "udp_cpu", cpu_us);
+            put(who, "udp_preempt", preempt);
             let l = r.latencies();
             println!(
-                "round {round} {:7} UDP MATCH: {:>8.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  p99.9 {:>7.1} us  server CPU {cpu_us:.1} us/req  ({} lost, {} bad)  load {}",
+                "round {round} {:7} UDP MATCH: {:>8.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  p99.9 {:>7.1} us  server CPU {cpu_us:.1} us/req, preempted {preempt:.0}/s  ({} lost, {} bad)  load {}",
                 who.name(),
                 r.rps(),
                 l.q_us(0.5),
@@ -813,6 +824,13 @@ fn main() {
         "udp_cpu",
         "us",
         true,
+        "-",
+    );
+    row(
+        "UDP MATCH server preempted (1/s)",
+        "udp_preempt",
+        "/s",
+        false,
         "-",
     );
     row("UDP MATCH p50", "udp_p50", "us", false, "-");
