@@ -771,6 +771,7 @@ fn main() {
             loaded.push((idle, during, r.lost));
         }
     }
+    std::thread::sleep(Duration::from_millis(1000));
     let rss_steady2 = d.rss_kib("VmRSS");
     let helpers: Vec<String> = children(d.pid)
         .into_iter()
