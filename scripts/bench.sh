@@ -6,7 +6,7 @@
 # and against ldapsearch, on the same 100,000 users and 10,000 groups,
 # peer and project alternating over several rounds. Prints every figure
 # and ratio. Bounded: the whole run is killed after BENCH_TIMEOUT seconds
-# (default 600); a normal run takes 4 to 5 minutes.
+# (default 600); a normal run takes about 2.5 minutes.
 #
 #   sudo scripts/bench.sh                      # the documented run
 #   sudo scripts/bench.sh --rounds 2 --secs 2  # quicker; see --help of
