@@ -1,0 +1,934 @@
+//! ypldapd against its peers on the same data, in one run (issue 8).
+//!
+//! usage: ypldap-bench [--users N] [--groups M] [--rounds R] [--secs S]
+//!                     [--inflight W] [--refreshes K] [--rate RPS]
+//!                     [--ypldapd-dir DIR] [--perf FILE]
+//!
+//! Two sets of private namespaces (the `tests` harness): A holds slapd
+//! (N users and M groups loaded with `slapadd -q`), rpcbind and ypldapd;
+//! B holds rpcbind and Debian's `ypserv` serving `makedbm` maps of the same
+//! users and groups. Loopback only; nothing on the host changes.
+//!
+//! 1. YP, R rounds, peer and project alternating (ypserv first in even
+//!    rounds, ypldapd first in odd ones): MATCH over UDP, closed loop, W in
+//!    flight, S seconds; MATCH over TCP (W connections, one request each);
+//!    YPPROC_ALL of passwd.byname with a raw client and with `ypcat`.
+//!    ypldapd's resident memory at steady state against the bytes of all
+//!    its map keys and values.
+//! 2. Refresh: ypldapd restarted with a short `interval`. K quiet cycles,
+//!    each `ldapsearch` of the same two paged searches (page size 1000)
+//!    then one ypldapd refresh, timed from the outside: the "update N
+//!    started" debug line to the moment an ORDER poll (every ms) sees the
+//!    new maps; the last entry's arrival is the client's "read ..." line,
+//!    which the parent logs right after the last batch of entries. Log
+//!    lines are time-stamped as they come out of ypldapd's stderr pipe. The
+//!    peak RSS during the refresh is VmHWM after resetting it (clear_refs).
+//!    Then K load cycles: MATCH over UDP paced at RPS, latency counted from
+//!    the scheduled send time, split into requests sent while idle and
+//!    while the refresh runs.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use bench::load::{self, LoadResult, LoadSpec, OrderProbe};
+use bench::stats::{Samples, median};
+use tests::ldif::{self, BIND_DN, BIND_PW, PASSWD_FROM_LDAP, SUFFIX};
+use tests::nis::{Ypserv, group_file, passwd_file};
+use tests::peers::{Slapd, SlapdOptions, start_rpcbind};
+use tests::pki::Pki;
+use tests::{Namespace, children, comm, status_field, wait_for, yp_registered};
+
+const DOMAIN: &str = "bench.test";
+static YPLDAPD_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+const MAPS: [&str; 7] = [
+    "passwd.byname",
+    "passwd.byuid",
+    "master.passwd.byname",
+    "master.passwd.byuid",
+    "group.byname",
+    "group.bygid",
+    "netid.byname",
+];
+
+struct Args {
+    users: usize,
+    groups: usize,
+    rounds: usize,
+    secs: f64,
+    inflight: usize,
+    refreshes: usize,
+    rate: f64,
+    /// Where ypldapd and its helpers are (default: next to this program).
+    ypldapd_dir: Option<PathBuf>,
+    /// `perf record -e cpu-clock` of the servers in the first round's UDP
+    /// run (FILE.udp-NAME) and of ypldapd in the first refresh (FILE.refresh).
+    perf: Option<PathBuf>,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        users: 100_000,
+        groups: 10_000,
+        rounds: 4,
+        secs: 4.0,
+        inflight: 32,
+        refreshes: 3,
+        rate: 2000.0,
+        ypldapd_dir: None,
+        perf: None,
+    };
+    let v: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < v.len() {
+        let val = v.get(i + 1).cloned().unwrap_or_default();
+        let bad = || -> ! {
+            eprintln!("ypldap-bench: bad value for {}: {val:?}", v[i]);
+            std::process::exit(2)
+        };
+        match v[i].as_str() {
+            "--users" => a.users = val.parse().unwrap_or_else(|_| bad()),
+            "--groups" => a.groups = val.parse().unwrap_or_else(|_| bad()),
+            "--rounds" => a.rounds = val.parse().unwrap_or_else(|_| bad()),
+            "--secs" => a.secs = val.parse().unwrap_or_else(|_| bad()),
+            "--inflight" => a.inflight = val.parse().unwrap_or_else(|_| bad()),
+            "--refreshes" => a.refreshes = val.parse().unwrap_or_else(|_| bad()),
+            "--rate" => a.rate = val.parse().unwrap_or_else(|_| bad()),
+            "--ypldapd-dir" => a.ypldapd_dir = Some(PathBuf::from(&val)),
+            "--perf" => a.perf = Some(PathBuf::from(&val)),
+            _ => {
+                eprintln!(
+                    "usage: ypldap-bench [--users N] [--groups M] [--rounds R] [--secs S] [--inflight W] [--refreshes K] [--rate RPS] [--ypldapd-dir DIR] [--perf FILE]"
+                );
+                std::process::exit(2)
+            }
+        }
+        i += 2;
+    }
+    a.rounds = a.rounds.clamp(1, 20);
+    a.refreshes = a.refreshes.clamp(1, 20);
+    a.secs = a.secs.clamp(0.5, 60.0);
+    a
+}
+
+/// The directory holding this program: ypldapd and its helpers are built
+/// next to it (`target/release`).
+fn bin_dir() -> PathBuf {
+    if let Some(d) = YPLDAPD_DIR.get() {
+        return d.clone();
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().expect("bin dir").to_path_buf();
+    for b in ["ypldapd", "ypldap-client", "ypldap-dns"] {
+        assert!(
+            dir.join(b).exists(),
+            "{} missing: cargo build --release --workspace --bins",
+            dir.join(b).display()
+        );
+    }
+    dir
+}
+
+/// Runs `f` on a new thread inside the network namespace of `ns`.
+fn spawn_in<T: Send + 'static>(
+    ns: &Namespace,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> JoinHandle<T> {
+    let path = format!("/proc/{}/ns/net", ns.init_pid());
+    std::thread::spawn(move || {
+        let fd = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+        f()
+    })
+}
+
+fn in_ns<T: Send + 'static>(ns: &Namespace, f: impl FnOnce() -> T + Send + 'static) -> T {
+    spawn_in(ns, f).join().expect("thread in the namespace")
+}
+
+/// Runs `f` in `ns` while a thread there sends a YPPROC_NULL datagram to
+/// UDP `port` every millisecond (see [`load::nudge`]).
+fn nudged<T: Send + 'static>(
+    ns: &Namespace,
+    port: u16,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let n = spawn_in(ns, move || load::nudge(port, Duration::from_millis(1), &st));
+    let r = in_ns(ns, f);
+    stop.store(true, Ordering::Relaxed);
+    let _ = n.join();
+    r
+}
+
+/// ypldapd in the foreground (`-d`), its stderr read line by line and
+/// time-stamped on arrival.
+struct Daemon {
+    nsenter: Child,
+    pid: u32,
+    lines: Arc<Mutex<Vec<(Instant, String)>>>,
+}
+
+impl Daemon {
+    fn start(ns: &Namespace, conf: &str) -> Daemon {
+        let path = ns.write_file("ypldap.conf", conf);
+        let mut nsenter = ns
+            .command(bin_dir().join("ypldapd"))
+            .arg("-d")
+            .arg("-f")
+            .arg(&path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start ypldapd");
+        let err = nsenter.stderr.take().expect("stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let l2 = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                let now = Instant::now();
+                l2.lock().expect("log lock").push((now, line));
+            }
+        });
+        let npid = nsenter.id();
+        let pid = wait_for(Duration::from_secs(10), || {
+            children(npid)
+                .into_iter()
+                .find(|&p| comm(p).as_deref() == Some("ypldapd"))
+        })
+        .expect("ypldapd started");
+        Daemon {
+            nsenter,
+            pid,
+            lines,
+        }
+    }
+
+    fn log(&self) -> String {
+        self.lines
+            .lock()
+            .expect("log lock")
+            .iter()
+            .map(|(_, l)| format!("{l}\n"))
+            .collect()
+    }
+
+    /// The first line from index `from` on containing `text`: its index and
+    /// arrival time.
+    fn wait_line(&self, text: &str, from: usize, limit: Duration) -> (usize, Instant) {
+        wait_for(limit, || {
+            let l = self.lines.lock().expect("log lock");
+            l.iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, (_, s))| s.contains(text))
+                .map(|(i, (t, _))| (i, *t))
+        })
+        .unwrap_or_else(|| panic!("ypldapd never logged {text:?}:\n{}", self.log()))
+    }
+
+    fn line(&self, i: usize) -> String {
+        self.lines.lock().expect("log lock")[i].1.clone()
+    }
+
+    fn rss_kib(&self, field: &str) -> u64 {
+        status_field(self.pid, field)
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
+    }
+
+    /// Resets VmHWM to the current RSS.
+    fn reset_peak(&self) {
+        std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5").expect("clear_refs");
+    }
+
+    /// SIGTERM (ypldapd unregisters from rpcbind) and wait.
+    fn stop(mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        );
+        let _ = wait_for(Duration::from_secs(10), || {
+            self.nsenter.try_wait().ok().flatten()
+        });
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.nsenter.wait();
+    }
+}
+
+fn conf(interval: u64) -> String {
+    format!(
+        "domain \"{DOMAIN}\"\ninterval {interval}\n{}",
+        ldif::directory_block("\"127.0.0.1\"", &ldif::service_bind(), PASSWD_FROM_LDAP)
+    )
+}
+
+/// The two searches ypldap-client makes, with ldapsearch; wall seconds.
+fn ldapsearch(ns: &Namespace) -> f64 {
+    let common = format!(
+        "ldapsearch -x -LLL -o ldif-wrap=no -H ldap://127.0.0.1:389/ -D '{BIND_DN}' -w '{BIND_PW}' -E pr=1000/noprompt"
+    );
+    let script = format!(
+        "set -e\n{common} -b 'ou=People,{SUFFIX}' '(objectClass=posixAccount)' uid userPassword uidNumber gidNumber gecos homeDirectory loginShell > /dev/null\n\
+         {common} -b 'ou=Groups,{SUFFIX}' '(objectClass=posixGroup)' cn gidNumber memberUid > /dev/null"
+    );
+    let t = Instant::now();
+    let out = ns.command("sh").args(["-c", &script]).output().expect("sh");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "ldapsearch failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    secs
+}
+
+/// `ypcat -h 127.0.0.1 -d DOMAIN MAP` inside `ns`: seconds and lines.
+fn ypcat(ns: &Namespace, map: &str) -> (f64, usize) {
+    let t = Instant::now();
+    let out = ns
+        .command("ypcat")
+        .args(["-h", "127.0.0.1", "-d", DOMAIN, map])
+        .stdin(Stdio::null())
+        .output()
+        .expect("ypcat");
+    let secs = t.elapsed().as_secs_f64();
+    assert!(
+        out.status.success(),
+        "ypcat: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (secs, out.stdout.iter().filter(|&&b| b == b'\n').count())
+}
+
+/// User plus system CPU time of `pid`, in seconds.
+fn cpu_secs(pid: u32) -> f64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // After the command: state is field 3, utime 14 and stime 15.
+    let t = |i: usize| {
+        f.get(i - 3)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    (t(14) + t(15)) as f64 / hz
+}
+
+/// How often `pid` was descheduled while runnable (preempted by other
+/// work on the machine): `nonvoluntary_ctxt_switches`.
+fn preempted(pid: u32) -> u64 {
+    status_field(pid, "nonvoluntary_ctxt_switches")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The pid of the ypserv that is not a forked child of another ypserv.
+fn ypserv_pid() -> Option<u32> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        if comm(pid).as_deref() == Some("ypserv") {
+            found.push(pid);
+        }
+    }
+    found.sort_unstable();
+    found.first().copied()
+}
+
+/// `perf record -e cpu-clock` (a software event: this machine's VM has no
+/// hardware counters) of `pid` into `file`, until [`perf_stop`].
+fn perf_record(pid: u32, file: &str) -> Option<(Child, String)> {
+    Command::new("perf")
+        .args(["record", "-q", "-e", "cpu-clock", "-F", "2000", "-p"])
+        .arg(pid.to_string())
+        .args(["-o", file])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()
+        .map(|c| {
+            std::thread::sleep(Duration::from_millis(300));
+            (c, file.to_owned())
+        })
+}
+
+fn perf_stop(p: Option<(Child, String)>) {
+    if let Some((mut c, file)) = p {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(c.id() as i32),
+            nix::sys::signal::Signal::SIGINT,
+        );
+        let _ = c.wait();
+        println!("  profile: perf report -i {file}");
+    }
+}
+
+/// CPU seconds of the waited-for descendants of this process.
+fn children_cpu_secs() -> f64 {
+    // SAFETY: all-zero is a valid rusage; getrusage fills it.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `ru` is a valid, exclusively borrowed rusage.
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
+    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    tv(ru.ru_utime) + tv(ru.ru_stime)
+}
+
+fn load_avg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Who {
+    Ypserv,
+    Ypldapd,
+}
+
+impl Who {
+    fn name(self) -> &'static str {
+        match self {
+            Who::Ypserv => "ypserv",
+            Who::Ypldapd => "ypldapd",
+        }
+    }
+}
+
+/// Per server, per figure, one value per round.
+type Figures = BTreeMap<(Who, &'static str), Vec<f64>>;
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+fn main() {
+    let args = parse_args();
+    if let Some(d) = &args.ypldapd_dir {
+        let _ = YPLDAPD_DIR.set(d.clone());
+    }
+    let started = Instant::now();
+    let bins = bin_dir();
+    println!(
+        "ypldap-bench: {} users, {} groups, {} rounds of {} s, {} in flight, {} refreshes, paced {} req/s",
+        args.users, args.groups, args.rounds, args.secs, args.inflight, args.refreshes, args.rate
+    );
+    println!(
+        "machine: {} CPUs, load average at start {}, binaries {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load_avg(),
+        bins.display()
+    );
+
+    let (users, groups) = ldif::generate(args.users, args.groups);
+
+    // B: ypserv on makedbm maps of the same data (same password field).
+    let t = Instant::now();
+    let nb = Namespace::new(DOMAIN);
+    let _rpcbind_b = start_rpcbind(&nb);
+    let _ypserv = Ypserv::start(
+        &nb,
+        DOMAIN,
+        &passwd_file(&users, |u| u.password.clone()),
+        &group_file(&groups),
+    );
+    println!(
+        "ypserv: maps built with makedbm and served in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+
+    // A: slapd + ypldapd.
+    let t = Instant::now();
+    let na = Namespace::new(DOMAIN);
+    let pki = Pki::create(na.dir.path());
+    let slapd = Slapd::start(
+        &na,
+        "slapd",
+        &pki,
+        &ldif::ldif(&users, &groups),
+        SlapdOptions {
+            size_limit: "unlimited".into(),
+            ..SlapdOptions::default()
+        },
+    );
+    println!(
+        "slapd: {} entries loaded with slapadd -q and started in {:.1} s",
+        users.len() + groups.len() + 5,
+        t.elapsed().as_secs_f64()
+    );
+    let _rpcbind_a = start_rpcbind(&na);
+    let t = Instant::now();
+    let d = Daemon::start(&na, &conf(3600));
+    let (i, _) = d.wait_line("update 1: ", 0, Duration::from_secs(120));
+    println!(
+        "ypldapd: first update in {:.1} s: {}",
+        t.elapsed().as_secs_f64(),
+        d.line(i)
+    );
+    wait_for(Duration::from_secs(20), || yp_registered(&na).then_some(()))
+        .expect("ypldapd registered");
+
+    let ports_a = in_ns(&na, load::yp_ports).expect("ypldapd ports");
+    let ports_b = in_ns(&nb, load::yp_ports).expect("ypserv ports");
+    let ns_of = |w: Who| if w == Who::Ypldapd { &na } else { &nb };
+    let ports_of = |w: Who| if w == Who::Ypldapd { ports_a } else { ports_b };
+
+    // Same data on both sides?
+    let mut total_a = 0usize;
+    for map in MAPS {
+        let r = nudged(&na, ports_a.0, move || load::all(ports_a.1, DOMAIN, map)).expect("ALL");
+        total_a += r.bytes;
+    }
+    let (pa, keys) = nudged(&na, ports_a.0, move || {
+        load::all_entries(ports_a.1, DOMAIN, "passwd.byname")
+    })
+    .expect("ALL passwd.byname");
+    let pb = in_ns(&nb, move || load::all(ports_b.1, DOMAIN, "passwd.byname")).expect("ALL");
+    println!(
+        "passwd.byname: ypldapd {} entries / {} bytes, ypserv {} entries / {} bytes; ypldapd's 7 maps: {total_a} bytes of keys and values",
+        pa.entries, pa.bytes, pb.entries, pb.bytes
+    );
+    assert_eq!(pa.entries, users.len());
+    assert_eq!(pb.entries, users.len());
+    let keys: Vec<String> = keys
+        .into_iter()
+        .map(|(k, _)| String::from_utf8_lossy(&k).into_owned())
+        .collect();
+
+    // ---- 1. YP figures, alternating.
+    let spec = LoadSpec {
+        domain: DOMAIN.into(),
+        map: "passwd.byname".into(),
+        keys,
+        inflight: args.inflight,
+        duration: Duration::from_secs_f64(args.secs),
+        max_requests: 50_000_000,
+        rate: None,
+        timeout: Duration::from_millis(500),
+        stop: None,
+    };
+    let mut f: Figures = BTreeMap::new();
+    let mut put = |w: Who, k: &'static str, v: f64| f.entry((w, k)).or_default().push(v);
+    println!(
+        "\n== YP: {} rounds, load average {}",
+        args.rounds,
+        load_avg()
+    );
+    for round in 0..args.rounds {
+        let order = if round % 2 == 0 {
+            [Who::Ypserv, Who::Ypldapd]
+        } else {
+            [Who::Ypldapd, Who::Ypserv]
+        };
+        for who in order {
+            let (ns, (udp, tcp)) = (ns_of(who), ports_of(who));
+            let spid = if who == Who::Ypldapd {
+                d.pid
+            } else {
+                ypserv_pid().expect("ypserv pid")
+            };
+            let s = spec.clone();
+            let perf = match &args.perf {
+                Some(file) if round == 0 => {
+                    perf_record(spid, &format!("{}.udp-{}", file.display(), who.name()))
+                }
+                _ => None,
+            };
+            let c0 = cpu_secs(spid);
+            let nv0 = preempted(spid);
+            let r = in_ns(ns, move || load::udp_match(udp, &s, 1 + round as u64)).expect("udp");
+            perf_stop(perf);
+            let cpu_us = (cpu_secs(spid) - c0) * 1e6 / r.ok.max(1) as f64;
+            let preempt = (preempted(spid) - nv0) as f64 / r.elapsed.as_secs_f64();
+            put(who, "udp_cpu", cpu_us);
+            put(who, "udp_preempt", preempt);
+            let l = r.latencies();
+            println!(
+                "round {round} {:7} UDP MATCH: {:>8.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  p99.9 {:>7.1} us  server CPU {cpu_us:.1} us/req, preempted {preempt:.0}/s  ({} lost, {} bad)  load {}",
+                who.name(),
+                r.rps(),
+                l.q_us(0.5),
+                l.q_us(0.99),
+                l.q_us(0.999),
+                r.lost,
+                r.bad,
+                load_avg()
+            );
+            put(who, "udp_rps", r.rps());
+            put(who, "udp_p50", l.q_us(0.5));
+            put(who, "udp_p99", l.q_us(0.99));
+            put(who, "udp_p999", l.q_us(0.999));
+            let s = spec.clone();
+            let c0 = cpu_secs(spid);
+            let r = in_ns(ns, move || load::tcp_match(tcp, &s, 7 + round as u64)).expect("tcp");
+            let cpu_us = (cpu_secs(spid) - c0) * 1e6 / r.ok.max(1) as f64;
+            put(who, "tcp_cpu", cpu_us);
+            let l = r.latencies();
+            println!(
+                "round {round} {:7} TCP MATCH: {:>8.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  p99.9 {:>7.1} us  server CPU {cpu_us:.1} us/req",
+                who.name(),
+                r.rps(),
+                l.q_us(0.5),
+                l.q_us(0.99),
+                l.q_us(0.999)
+            );
+            put(who, "tcp_rps", r.rps());
+            put(who, "tcp_p99", l.q_us(0.99));
+            // As is: the ALL alone, nothing else talking to the server.
+            let plain = in_ns(ns, move || {
+                load::all_stall(tcp, DOMAIN, "passwd.byname", Duration::from_secs(3))
+            });
+            let plain = match plain {
+                Ok((r, _)) => format!("{:.1} ms", ms(r.elapsed)),
+                Err(e) => {
+                    put(who, "all_stalls", 1.0);
+                    format!("{e}")
+                }
+            };
+            // With a UDP NULL every ms on the side (both servers alike).
+            let r = nudged(ns, udp, move || load::all(tcp, DOMAIN, "passwd.byname")).expect("all");
+            let (cat, lines) = {
+                let stop = Arc::new(AtomicBool::new(false));
+                let st = stop.clone();
+                let n = spawn_in(ns, move || load::nudge(udp, Duration::from_millis(1), &st));
+                let c = ypcat(ns, "passwd.byname");
+                stop.store(true, Ordering::Relaxed);
+                let _ = n.join();
+                c
+            };
+            assert_eq!(lines, users.len(), "ypcat lines");
+            println!(
+                "round {round} {:7} ALL passwd.byname: alone: {plain}; with 1 kHz UDP NULL beside: raw client {:>7.1} ms, ypcat {:>7.1} ms",
+                who.name(),
+                ms(r.elapsed),
+                cat * 1e3
+            );
+            put(who, "all_ms", ms(r.elapsed));
+            put(who, "ypcat_ms", cat * 1e3);
+        }
+    }
+    let rss_steady1 = d.rss_kib("VmRSS");
+    d.stop();
+
+    // ---- 2. Refresh.
+    let ldap_first = ldapsearch(&na);
+    let interval = (ldap_first * 2.0 + 4.0).ceil().max(6.0) as u64;
+    println!(
+        "\n== refresh: ldapsearch warm-up {:.2} s; ypldapd restarted with interval {interval} s; load average {}",
+        ldap_first,
+        load_avg()
+    );
+    let d = Daemon::start(&na, &conf(interval));
+    let (mut idx, _) = d.wait_line("update 1: ", 0, Duration::from_secs(120));
+    wait_for(Duration::from_secs(20), || yp_registered(&na).then_some(()))
+        .expect("ypldapd registered");
+    let ports_a = in_ns(&na, load::yp_ports).expect("ypldapd ports");
+    let mut quiet = Vec::new();
+    let mut loaded = Vec::new();
+    let mut update = 1u64;
+    for cycle in 0..2 * args.refreshes {
+        update += 1;
+        std::thread::sleep(Duration::from_millis(1000));
+        let steady = d.rss_kib("VmRSS");
+        if cycle % 2 == 0 {
+            // Quiet: ldapsearch, then the refresh alone.
+            let slapd_pid = slapd.pid().expect("slapd pid");
+            let (s0, l0) = (cpu_secs(slapd_pid), children_cpu_secs());
+            let ldap = ldapsearch(&na);
+            let ldap_end = Instant::now();
+            let (ldap_slapd, ldap_cli) = (cpu_secs(slapd_pid) - s0, children_cpu_secs() - l0);
+            let client_pid = children(d.pid)
+                .into_iter()
+                .find(|&p| comm(p).as_deref() == Some("ypldap-client"))
+                .expect("ypldap-client pid");
+            let (s1, c1, p1) = (cpu_secs(slapd_pid), cpu_secs(client_pid), cpu_secs(d.pid));
+            d.reset_peak();
+            let perf = match (&args.perf, cycle) {
+                (Some(file), 0) => perf_record(d.pid, &format!("{}.refresh", file.display())),
+                _ => None,
+            };
+            let stop = Arc::new(AtomicBool::new(false));
+            let st = stop.clone();
+            let poller = spawn_in(&na, move || {
+                let mut p = OrderProbe::new(ports_a.0, DOMAIN, "passwd.byname").expect("probe");
+                let first = p.order();
+                while !st.load(Ordering::Relaxed) {
+                    let o = p.order();
+                    if o.is_some() && o != first {
+                        return Some(Instant::now());
+                    }
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                None
+            });
+            let (i0, t_start) = d.wait_line(
+                &format!("update {update} started"),
+                idx,
+                Duration::from_secs(interval * 2 + 60),
+            );
+            let (_, t_read) = d.wait_line("read 1 directories", i0, Duration::from_secs(120));
+            let (i1, t_sum) =
+                d.wait_line(&format!("update {update}: "), i0, Duration::from_secs(120));
+            idx = i1;
+            let _ = wait_for(Duration::from_secs(5), || {
+                poller.is_finished().then_some(())
+            });
+            stop.store(true, Ordering::Relaxed);
+            let t_seen = poller.join().expect("poller");
+            perf_stop(perf);
+            let peak = d.rss_kib("VmHWM");
+            let (r_slapd, r_cli, r_par) = (
+                cpu_secs(slapd_pid) - s1,
+                cpu_secs(client_pid) - c1,
+                cpu_secs(d.pid) - p1,
+            );
+            let overlap = t_start < ldap_end;
+            let t_seen = t_seen.unwrap_or(t_sum);
+            let wall = t_seen.duration_since(t_start).as_secs_f64();
+            let swap = t_seen.saturating_duration_since(t_read);
+            let build = t_sum.saturating_duration_since(t_read);
+            println!(
+                "refresh {update}: ldapsearch {ldap:.2} s | ypldapd {wall:.2} s (ratio {:.2}), last entry -> maps served {:.0} ms (log line {:.0} ms), RSS steady {} MiB, peak {} MiB ({:.2}x){}  load {}",
+                wall / ldap,
+                ms(swap),
+                ms(build),
+                steady / 1024,
+                peak / 1024,
+                peak as f64 / steady as f64,
+                if overlap {
+                    " [overlapped ldapsearch!]"
+                } else {
+                    ""
+                },
+                load_avg()
+            );
+            println!("  {}", d.line(i1));
+            println!(
+                "  CPU seconds: ldapsearch run: slapd {ldap_slapd:.2} + ldapsearch {ldap_cli:.2} = {:.2}; refresh: slapd {r_slapd:.2} + ypldap-client {r_cli:.2} + ypldapd {r_par:.2} = {:.2}",
+                ldap_slapd + ldap_cli,
+                r_slapd + r_cli + r_par
+            );
+            quiet.push((ldap, wall, ms(swap), steady, peak));
+        } else {
+            // Loaded: paced MATCH from now until just after the swap.
+            let stop = Arc::new(AtomicBool::new(false));
+            let s = LoadSpec {
+                rate: Some(args.rate),
+                duration: Duration::from_secs(interval * 2 + 120),
+                stop: Some(stop.clone()),
+                ..spec.clone()
+            };
+            let load = spawn_in(&na, move || load::udp_match(ports_a.0, &s, 99));
+            let (i0, t_start) = d.wait_line(
+                &format!("update {update} started"),
+                idx,
+                Duration::from_secs(interval * 2 + 60),
+            );
+            let (i1, t_sum) =
+                d.wait_line(&format!("update {update}: "), i0, Duration::from_secs(120));
+            idx = i1;
+            std::thread::sleep(Duration::from_millis(200));
+            stop.store(true, Ordering::Relaxed);
+            let r: LoadResult = load.join().expect("load").expect("udp");
+            let t0 = r.started.expect("started");
+            let off = |t: Instant| t.saturating_duration_since(t0).as_nanos() as u64;
+            let idle = r.latencies_between(300_000_000, off(t_start));
+            let during = r.latencies_between(off(t_start), off(t_sum));
+            let show = |s: &Samples| {
+                format!(
+                    "p50 {:.0} us p99 {:.0} us p99.9 {:.0} us max {:.0} us ({} requests)",
+                    s.q_us(0.5),
+                    s.q_us(0.99),
+                    s.q_us(0.999),
+                    s.max_us(),
+                    s.len()
+                )
+            };
+            println!(
+                "refresh {update} under {} req/s: idle {}; during {}; p99 ratio {:.2}; lost {}",
+                args.rate,
+                show(&idle),
+                show(&during),
+                during.q_us(0.99) / idle.q_us(0.99),
+                r.lost
+            );
+            loaded.push((idle, during, r.lost));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(1000));
+    let rss_steady2 = d.rss_kib("VmRSS");
+    let helpers: Vec<String> = children(d.pid)
+        .into_iter()
+        .map(|p| {
+            format!(
+                "{} RSS {}, peak {}",
+                comm(p).unwrap_or_default(),
+                status_field(p, "VmRSS").unwrap_or_default(),
+                status_field(p, "VmHWM").unwrap_or_default()
+            )
+        })
+        .collect();
+    d.stop();
+
+    // ---- Summary.
+    let med = |w: Who, k: &str| median(f.get(&(w, k)).map_or(&[][..], Vec::as_slice));
+    let ratios = |k: &str, inverse: bool| -> (f64, Vec<f64>) {
+        let a = f.get(&(Who::Ypldapd, k)).cloned().unwrap_or_default();
+        let b = f.get(&(Who::Ypserv, k)).cloned().unwrap_or_default();
+        let v: Vec<f64> = a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| if inverse { y / x } else { x / y })
+            .collect();
+        (median(&v), v)
+    };
+    let fmt_v = |v: &[f64]| {
+        v.iter()
+            .map(|x| format!("{x:.2}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    println!(
+        "\n== summary ({:.0} s in all, load average now {})",
+        started.elapsed().as_secs_f64(),
+        load_avg()
+    );
+    println!("figure | ypserv / ldapsearch | ypldapd | ratio (per round) | target");
+    let row = |name: &str, k: &str, unit: &str, inverse: bool, target: &str| {
+        let (r, v) = ratios(k, inverse);
+        println!(
+            "{name} | {:.1} {unit} | {:.1} {unit} | {r:.2} ({}) | {target}",
+            med(Who::Ypserv, k),
+            med(Who::Ypldapd, k),
+            fmt_v(&v)
+        );
+    };
+    row("UDP MATCH req/s", "udp_rps", "req/s", false, ">= 2.0");
+    row(
+        "UDP MATCH server CPU/req (inverse)",
+        "udp_cpu",
+        "us",
+        true,
+        "-",
+    );
+    row(
+        "UDP MATCH server preempted (1/s)",
+        "udp_preempt",
+        "/s",
+        false,
+        "-",
+    );
+    row("UDP MATCH p50", "udp_p50", "us", false, "-");
+    row("UDP MATCH p99", "udp_p99", "us", false, "<= 1.0");
+    row("UDP MATCH p99.9", "udp_p999", "us", false, "-");
+    row("TCP MATCH req/s", "tcp_rps", "req/s", false, "-");
+    row("TCP MATCH p99", "tcp_p99", "us", false, "-");
+    row(
+        "TCP MATCH server CPU/req (inverse)",
+        "tcp_cpu",
+        "us",
+        true,
+        "-",
+    );
+    let stalls = |w: Who| f.get(&(w, "all_stalls")).map_or(0, Vec::len);
+    println!(
+        "ALL passwd.byname alone: stalled (no byte for 3 s) | {} of {} | {} of {} | - | must complete",
+        stalls(Who::Ypserv),
+        args.rounds,
+        stalls(Who::Ypldapd),
+        args.rounds
+    );
+    row(
+        "ALL passwd.byname raw (UDP nudge)",
+        "all_ms",
+        "ms",
+        false,
+        "<= 1.0",
+    );
+    row(
+        "ypcat passwd.byname (UDP nudge)",
+        "ypcat_ms",
+        "ms",
+        false,
+        "<= 1.0",
+    );
+    let q = |i: usize| -> Vec<f64> {
+        quiet
+            .iter()
+            .map(move |x: &(f64, f64, f64, u64, u64)| match i {
+                0 => x.0,
+                1 => x.1,
+                2 => x.2,
+                3 => x.3 as f64,
+                _ => x.4 as f64,
+            })
+            .collect()
+    };
+    let refresh_ratios: Vec<f64> = quiet.iter().map(|x| x.1 / x.0).collect();
+    println!(
+        "refresh wall (s) | {:.2} | {:.2} | {:.2} ({}) | <= 1.5",
+        median(&q(0)),
+        median(&q(1)),
+        median(&refresh_ratios),
+        fmt_v(&refresh_ratios)
+    );
+    let swaps: Vec<f64> = q(2);
+    println!(
+        "last entry -> new maps served (ms) | - | {:.0} ({}) | - | <= 150",
+        median(&swaps),
+        fmt_v(&swaps)
+    );
+    let steady: Vec<f64> = q(3);
+    let peaks: Vec<f64> = q(4);
+    let kv = total_a as f64 / 1024.0;
+    println!(
+        "RSS steady after the first load (MiB) | - | {:.1} | {:.2} x {:.1} MiB of keys+values | <= 2.5",
+        rss_steady1 as f64 / 1024.0,
+        rss_steady1 as f64 / kv,
+        kv / 1024.0
+    );
+    println!(
+        "RSS steady after the refreshes (MiB) | - | {:.1} | {:.2} x keys+values | <= 2.5",
+        rss_steady2 as f64 / 1024.0,
+        rss_steady2 as f64 / kv
+    );
+    let pr: Vec<f64> = peaks.iter().zip(&steady).map(|(p, s)| p / s).collect();
+    let pr1: Vec<f64> = peaks.iter().map(|p| p / rss_steady1 as f64).collect();
+    println!(
+        "RSS peak in refresh (MiB) | - | {:.1} | {:.2} ({}) x first steady; {:.2} ({}) x RSS just before | <= 2.0",
+        median(&peaks) / 1024.0,
+        median(&pr1),
+        fmt_v(&pr1),
+        median(&pr),
+        fmt_v(&pr)
+    );
+    let p99r: Vec<f64> = loaded
+        .iter()
+        .map(|(i, d, _)| d.q_us(0.99) / i.q_us(0.99))
+        .collect();
+    println!(
+        "MATCH p99 during refresh (us, {} req/s) | idle {:.0} | {:.0} | {:.2} ({}) | <= 2.0",
+        args.rate,
+        median(&loaded.iter().map(|x| x.0.q_us(0.99)).collect::<Vec<_>>()),
+        median(&loaded.iter().map(|x| x.1.q_us(0.99)).collect::<Vec<_>>()),
+        median(&p99r),
+        fmt_v(&p99r)
+    );
+    println!("helpers at the end: {}", helpers.join("; "));
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# bench.sh: the benchmarks of docs/performance.md, in one command. Run as
+# root on Debian 12 (everything runs in private namespaces on loopback;
+# nothing on the host changes). Installs what it needs, builds in release,
+# then runs ypldap-bench: ypldapd against Debian's ypserv (makedbm maps)
+# and against ldapsearch, on the same 100,000 users and 10,000 groups,
+# peer and project alternating over several rounds. Prints every figure
+# and ratio. Bounded: the whole run is killed after BENCH_TIMEOUT seconds
+# (default 600); a normal run takes about 2.5 minutes.
+#
+#   sudo scripts/bench.sh                      # the documented run
+#   sudo scripts/bench.sh --rounds 2 --secs 2  # quicker; see --help of
+#                                              # bench/src/bin/ypldap-bench.rs
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[[ "$(id -u)" == 0 ]] || { echo "bench.sh: run as root (e.g. sudo scripts/bench.sh)" >&2; exit 1; }
+
+echo "== installing dependencies"
+scripts/install-deps.sh
+for p in ypserv /usr/lib/yp/makedbm ypcat slapd slapadd ldapsearch rpcbind unshare nsenter; do
+    command -v "$p" >/dev/null || { echo "bench.sh: $p is missing" >&2; exit 1; }
+done
+
+echo "== building (release)"
+cargo build --release --workspace --bins
+
+echo "== machine"
+echo "cpu: $(nproc) x $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "memory: $(free -m | awk '/^Mem:/ {print $2 " MiB"}'), kernel $(uname -r)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "versions: $(dpkg-query -W -f='${Package} ${Version}; ' ypserv slapd ldap-utils 2>/dev/null)"
+
+echo "== ypldap-bench $*"
+# Its own PID namespace: if the time limit kills it, everything it started
+# (the namespaces of slapd, rpcbind, ypserv, ypldapd) dies with it.
+exec timeout -k 10 "${BENCH_TIMEOUT:-600}" \
+    unshare --pid --fork --kill-child --mount-proc \
+    target/release/ypldap-bench "$@"
