@@ -62,4 +62,4 @@ else
 fi
 
 step "tests"
-cargo test --workspace
+cargo test --workspace --no-fail-fast

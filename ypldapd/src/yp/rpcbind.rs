@@ -307,12 +307,14 @@ mod tests {
                     port: r.u32().unwrap(),
                 };
                 let ok = !(refuse_tcp && c.proc_ == PMAPPROC_SET && m.prot == IPPROTO_TCP);
-                let mut w = rpc::success(c.xid);
-                w.bool(ok);
-                s.send_to(&w.buf, peer).unwrap();
+                // Noted before the answer, so the caller sees every call
+                // it got an answer to.
                 if tx.send((c.proc_, m)).is_err() {
                     break;
                 }
+                let mut w = rpc::success(c.xid);
+                w.bool(ok);
+                s.send_to(&w.buf, peer).unwrap();
             }
         });
         (addr, rx)
