@@ -7,6 +7,7 @@
 //! what `scripts/demo.sh` shows honest. Each test has its own namespaces.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use ypldapd::maps::MapName;
 
 use tests::ldif::{Group, User, expected_maps};
 use tests::nis::{
@@ -19,16 +20,6 @@ use tests::{Namespace, wait_for, yp_registered};
 /// The host name inside the namespaces: what MASTER (yppoll, ypwhich -m)
 /// must answer.
 const MASTER: &str = "ypmaster.test";
-
-const MAPS: [&str; 7] = [
-    "passwd.byname",
-    "passwd.byuid",
-    "master.passwd.byname",
-    "master.passwd.byuid",
-    "group.byname",
-    "group.bygid",
-    "netid.byname",
-];
 
 /// Lines from the sample that the assertions below spell out in full.
 const ALICE: &str = "alice:{CRYPT}$6$s5001$x4imEzsPxUz28A5DJZpVHFbh2kLczRvYodnWi6uPc.J23AFWZ.cYAmkMjjNsTxbxabR4s8/FlGC28bg4YOXPY0:5001:5000:Alice Liddell,Room 101,555-0101,:/home/alice:/bin/bash";
@@ -143,7 +134,7 @@ impl Fixture {
 
     fn ypcat(&self) {
         let d = self.domain.as_str();
-        for map in MAPS {
+        for map in MapName::ALL.map(MapName::as_str) {
             assert_eq!(
                 ok(&self.ns, &["ypcat", "-k", "-h", "127.0.0.1", "-d", d, map]),
                 self.listing(map, true),
@@ -273,7 +264,7 @@ impl Fixture {
             .duration_since(UNIX_EPOCH)
             .expect("clock")
             .as_secs();
-        for map in MAPS {
+        for map in MapName::ALL.map(MapName::as_str) {
             let out = ok(&self.ns, &["yppoll", "-h", "127.0.0.1", "-d", d, map]);
             let lines: Vec<&str> = out.lines().collect();
             assert_eq!(lines.len(), 3, "yppoll {map}: {out}");
@@ -330,7 +321,10 @@ impl Fixture {
             .map(str::to_owned)
             .collect();
         got.sort();
-        let mut want: Vec<String> = MAPS.iter().map(|m| format!("{m} {MASTER}")).collect();
+        let mut want: Vec<String> = MapName::ALL
+            .iter()
+            .map(|m| format!("{m} {MASTER}"))
+            .collect();
         want.sort();
         assert_eq!(got, want, "ypwhich -m");
         assert_eq!(

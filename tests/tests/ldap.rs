@@ -2,6 +2,7 @@
 //! and rpcbind in a test's own namespaces, checked with the NIS client tools.
 
 use std::time::Duration;
+use ypldapd::maps::MapName;
 
 use nix::sys::signal::Signal;
 use tests::ldif::{
@@ -10,16 +11,6 @@ use tests::ldif::{
 use tests::peers::{Slapd, SlapdOptions, Ypldapd, start_rpcbind};
 use tests::pki::Pki;
 use tests::{Namespace, wait_for, yp_registered, ypcat};
-
-const MAPS: [&str; 7] = [
-    "passwd.byname",
-    "passwd.byuid",
-    "master.passwd.byname",
-    "master.passwd.byuid",
-    "group.byname",
-    "group.bygid",
-    "netid.byname",
-];
 
 /// Every map, as ypcat shows it, equals what the directory holds.
 fn assert_maps(
@@ -30,7 +21,7 @@ fn assert_maps(
     from_ldap: bool,
 ) {
     let want = expected_maps(users, groups, domain, from_ldap);
-    for map in MAPS {
+    for map in MapName::ALL.map(MapName::as_str) {
         let got = ypcat(ns, domain, map).unwrap_or_else(|e| panic!("{e}"));
         let w = &want[map];
         assert_eq!(got.len(), w.len(), "{map}: number of entries");

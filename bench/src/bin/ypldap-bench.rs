@@ -36,6 +36,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use ypldapd::maps::MapName;
 
 use bench::load::{self, LoadResult, LoadSpec, OrderProbe};
 use bench::stats::{Samples, median};
@@ -47,15 +48,6 @@ use tests::{Namespace, children, comm, status_field, wait_for, yp_registered};
 
 const DOMAIN: &str = "bench.test";
 static YPLDAPD_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-const MAPS: [&str; 7] = [
-    "passwd.byname",
-    "passwd.byuid",
-    "master.passwd.byname",
-    "master.passwd.byuid",
-    "group.byname",
-    "group.bygid",
-    "netid.byname",
-];
 
 struct Args {
     users: usize,
@@ -491,7 +483,7 @@ fn main() {
 
     // Same data on both sides?
     let mut total_a = 0usize;
-    for map in MAPS {
+    for map in MapName::ALL.map(MapName::as_str) {
         let r = nudged(&na, ports_a.0, move || load::all(ports_a.1, DOMAIN, map)).expect("ALL");
         total_a += r.bytes;
     }
