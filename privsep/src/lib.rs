@@ -13,6 +13,7 @@ use std::path::PathBuf;
 mod identity;
 #[cfg(target_os = "linux")]
 pub mod linux;
+pub mod memory;
 
 pub use identity::{Identity, lookup_user};
 /// Re-exported for the [`sys!`] macro.

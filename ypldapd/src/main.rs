@@ -6,6 +6,7 @@ use ypldapd::config::{self, LoadOptions};
 use ypldapd::{cli, daemon, error};
 
 fn main() -> ExitCode {
+    privsep::memory::tune_allocator();
     let opts = match cli::parse(std::env::args().skip(1)) {
         Ok(o) => o,
         Err(usage) => {

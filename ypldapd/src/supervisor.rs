@@ -42,6 +42,8 @@ pub struct Helper<I, O> {
     kill_at: Option<Instant>,
     outbox: VecDeque<(Vec<u8>, Vec<OwnedFd>)>,
     outbox_bytes: usize,
+    /// The last drain stopped at its bound with messages perhaps waiting.
+    backlog: bool,
     stopping: bool,
 }
 
@@ -63,6 +65,7 @@ impl<I: Message, O: Message> Helper<I, O> {
             kill_at: None,
             outbox: VecDeque::new(),
             outbox_bytes: 0,
+            backlog: false,
             stopping: false,
         }
     }
@@ -132,10 +135,15 @@ impl<I: Message, O: Message> Helper<I, O> {
     }
 
     /// After a readiness event: sends what was queued (when `writable`), then
-    /// receives every message waiting. Returns them, and the error that
-    /// ended the link, if one did (the caller then drops the helper).
-    pub fn drain(&mut self, writable: bool) -> (Vec<Received<I>>, Option<LinkError>) {
+    /// receives up to `max` messages. Returns them, and the error that ended
+    /// the link, if one did (the caller then drops the helper). While
+    /// [`Self::backlog`] says so afterwards, more may be waiting: the event
+    /// loop must call again without waiting for a new event, since the
+    /// descriptor is edge-triggered. The bound keeps one busy helper from
+    /// holding up the YP answers.
+    pub fn drain(&mut self, writable: bool, max: usize) -> (Vec<Received<I>>, Option<LinkError>) {
         let mut got = Vec::new();
+        self.backlog = false;
         if writable {
             if let Err(e) = self.flush() {
                 return (got, Some(e));
@@ -145,6 +153,10 @@ impl<I: Message, O: Message> Helper<I, O> {
             return (got, None);
         };
         loop {
+            if got.len() >= max {
+                self.backlog = true;
+                return (got, None);
+            }
             match chan.recv() {
                 Ok(None) => {}
                 Ok(Some(r)) => got.push(r),
@@ -152,6 +164,11 @@ impl<I: Message, O: Message> Helper<I, O> {
                 Err(e) => return (got, Some(e)),
             }
         }
+    }
+
+    /// Whether the last [`Self::drain`] stopped at its bound.
+    pub fn backlog(&self) -> bool {
+        self.backlog && self.chan.is_some()
     }
 
     /// Sends what was queued, as far as the link takes it.

@@ -1,21 +1,36 @@
-//! The parent's CPU work for one refresh, alone, on the benchmark's data:
-//! decoding the JSON batches ypldap-client sends, building the snapshot
-//! (`Snapshot::build`, on the event loop in ypldapd), and freeing the
-//! entries. For profiling (`valgrind --tool=callgrind snapshot-build`).
+//! The parent's CPU work for one refresh, alone, on the benchmark's data,
+//! in the slices ypldapd's event loop does it: per batch, decoding the JSON
+//! ypldap-client sends and adding the entries to the
+//! [`SnapshotBuilder`], then one slice of sorting; after the last batch,
+//! the slices that finish the snapshot. Prints the longest slice of each
+//! kind (what a YP request can wait behind), the total, and the time from
+//! the last entry to the finished snapshot. For profiling too
+//! (`valgrind --tool=callgrind snapshot-build`).
 //!
-//! usage: [TRIM=1] snapshot-build [USERS [GROUPS [RUNS]]]
+//! usage: [UNTUNED=1] [SHUFFLE=1] snapshot-build [USERS [GROUPS [RUNS]]]
 //!
 //! Also prints the resident memory at each step, the previous snapshot
-//! kept live until the new one is built (as the daemon does); with `TRIM`
-//! set, calls `malloc_trim(0)` after each swap to show what glibc keeps.
+//! kept live until the new one is built (as the daemon does). ypldapd
+//! tunes glibc's malloc and trims after each swap
+//! (`privsep::memory`); `UNTUNED` shows what happens without. The
+//! generated directory returns entries in key order, as directories that
+//! hand out names and ids in creation order tend to; `SHUFFLE` sends them
+//! in a scrambled order instead, the sorting's worst case.
 
 use std::time::Instant;
 
 use ipc_proto::codec;
 use ipc_proto::messages::{ClientToParent, GroupEntry, UserEntry};
-use ypldapd::yp::Snapshot;
+use ypldapd::yp::{Snapshot, SnapshotBuilder, Step};
+
+/// As ypldapd's event loop (`BUILD_STEPS_PER_TURN`).
+const STEPS: usize = 1024;
 
 fn main() {
+    let tuned = std::env::var_os("UNTUNED").is_none();
+    if tuned {
+        privsep::memory::tune_allocator();
+    }
     let a: Vec<usize> = std::env::args()
         .skip(1)
         .map(|s| s.parse().expect("number"))
@@ -50,6 +65,11 @@ fn main() {
             members: g.members,
         })
         .collect();
+    let (mut users, mut groups) = (users, groups);
+    if std::env::var_os("SHUFFLE").is_some() {
+        scramble(&mut users);
+        scramble(&mut groups);
+    }
     // Batches as ypldap-client sends them (about 30 KB of JSON each).
     let mut batches = Vec::new();
     for chunk in users.chunks(130) {
@@ -71,64 +91,108 @@ fn main() {
         "{n} users, {m} groups: {} batches, {bytes} bytes of JSON",
         batches.len()
     );
-    let rss = || {
-        tests::status_field(std::process::id(), "VmRSS")
+    let status_mib = |field: &str| {
+        tests::status_field(std::process::id(), field)
             .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
             .unwrap_or(0)
             / 1024
     };
+    let rss = || status_mib("VmRSS");
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
     // As in ypldapd: the previous snapshot stays live until the new one is
-    // built and swapped in.
+    // built and swapped in, and sizes the next builder.
     let mut current: Option<Snapshot> = None;
-    let trim = std::env::var_os("TRIM").is_some();
     println!(
         "RSS before the first run: {} MiB (data generated and encoded)",
         rss()
     );
     for run in 0..runs {
-        let t = Instant::now();
-        let (mut us, mut gs) = (Vec::new(), Vec::new());
+        let rss_before = rss();
+        // Resets VmHWM to the current RSS (proc(5), clear_refs).
+        let _ = std::fs::write("/proc/self/clear_refs", "5");
+        let started = Instant::now();
+        let mut builder = SnapshotBuilder::new("bench.test", current.as_ref());
+        let (mut batch_max, mut batch_total) = (0.0f64, 0.0f64);
+        let mut decode_total = 0.0f64;
+        let (mut step_max, mut steps) = (0.0f64, 0usize);
+        let mut receiving_sort = 0.0f64;
         for b in &batches {
-            match codec::decode::<ClientToParent>(b, 0).expect("decode") {
-                ClientToParent::Users { entries, .. } => us.extend(entries),
-                ClientToParent::Groups { entries, .. } => gs.extend(entries),
+            let t = Instant::now();
+            let msg = codec::decode::<ClientToParent>(b, 0).expect("decode");
+            decode_total += ms(t.elapsed());
+            match msg {
+                ClientToParent::Users { entries, .. } => builder.add_users(&entries),
+                ClientToParent::Groups { entries, .. } => builder.add_groups(&entries),
                 _ => unreachable!(),
             }
+            let took = ms(t.elapsed());
+            batch_max = batch_max.max(took);
+            batch_total += took;
+            // ypldapd reads the next batch only when the sorting has
+            // caught up.
+            loop {
+                let t = Instant::now();
+                let step = builder.step(STEPS);
+                let took = ms(t.elapsed());
+                step_max = step_max.max(took);
+                receiving_sort += took;
+                steps += 1;
+                if step != Step::Busy {
+                    break;
+                }
+            }
         }
-        let decode = t.elapsed();
-        let rss_decoded = rss();
-        let t = Instant::now();
-        let (snap, rep) = Snapshot::build_now("bench.test", &us, &gs);
-        let build = t.elapsed();
-        let rss_built = rss();
+        let last_entry = Instant::now();
+        builder.end_of_entries(1);
+        let mut finish_max = 0.0f64;
+        let mut finish_steps = 0;
+        loop {
+            let t = Instant::now();
+            let step = builder.step(STEPS);
+            finish_max = finish_max.max(ms(t.elapsed()));
+            finish_steps += 1;
+            if step == Step::Ready {
+                break;
+            }
+        }
+        let (snap, rep) = builder.finish();
+        let ready = last_entry.elapsed();
         let t = Instant::now();
         let old = current.replace(snap);
         drop(old);
-        let free_snap = t.elapsed();
-        let t = Instant::now();
-        drop(us);
-        drop(gs);
-        let free = t.elapsed();
-        let rss_after = rss();
-        if trim {
-            // SAFETY: malloc_trim has no preconditions.
-            unsafe { libc::malloc_trim(0) };
+        if tuned {
+            privsep::memory::release_free_memory();
         }
+        let free_snap = t.elapsed();
         println!(
-            "run {run}: RSS with old snapshot + decoded entries {rss_decoded} MiB, + new snapshot {rss_built} MiB, after the swap and freeing the entries {rss_after} MiB{}",
-            if trim {
-                format!(", after malloc_trim(0) {} MiB", rss())
-            } else {
-                String::new()
-            }
+            "run {run}: {} users kept; per batch (decode + add) max {batch_max:.2} ms, total {batch_total:.1} ms (decode {decode_total:.1} ms); sorting slices while receiving: {steps}, longest {step_max:.2} ms, total {receiving_sort:.1} ms",
+            rep.users_kept
         );
         println!(
-            "run {run}: decode {:.1} ms, Snapshot::build {:.1} ms ({} users kept), free entries {:.1} ms, free old snapshot {:.1} ms",
-            decode.as_secs_f64() * 1e3,
-            build.as_secs_f64() * 1e3,
-            rep.users_kept,
-            free.as_secs_f64() * 1e3,
-            free_snap.as_secs_f64() * 1e3
+            "run {run}: last entry -> snapshot ready {:.1} ms in {finish_steps} slices, longest {finish_max:.2} ms; whole run {:.1} ms; freeing the old snapshot {:.1} ms",
+            ms(ready),
+            ms(started.elapsed()),
+            ms(free_snap)
         );
+        let keys_values = current.as_ref().map_or(0, Snapshot::map_bytes) / (1 << 20);
+        println!(
+            "run {run}: RSS before {rss_before} MiB, peak while building {} MiB, after the swap {} MiB (maps: {keys_values} MiB of keys and values, snapshot {} MiB)",
+            status_mib("VmHWM"),
+            rss(),
+            current.as_ref().map_or(0, Snapshot::memory_bytes) >> 20
+        );
+    }
+}
+
+/// A fixed pseudo-random permutation (Fisher-Yates with an LCG), so runs
+/// are comparable.
+fn scramble<T>(items: &mut [T]) {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    for i in (1..items.len()).rev() {
+        x = x
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let j = (x >> 33) as usize % (i + 1);
+        items.swap(i, j);
     }
 }

@@ -120,8 +120,17 @@ impl Daemon {
         self.client.send(&ParentToClient::ConfigEnd, None)
     }
 
+    /// The reader's link is ready. While the snapshot being built has
+    /// sorting to catch up on, nothing more is read (the reader waits on a
+    /// full socket): each turn of the loop then stays short, and the sort
+    /// keeps pace with the entries instead of being left for the end.
     pub(super) fn client_ready(&mut self, writable: bool, now: Instant) {
-        let (messages, error) = self.client.drain(writable);
+        let max = if self.build_busy {
+            0
+        } else {
+            MESSAGES_PER_TURN
+        };
+        let (messages, error) = self.client.drain(writable, max);
         for r in messages {
             self.handle_client_message(r, now);
         }
@@ -131,7 +140,7 @@ impl Daemon {
     }
 
     pub(super) fn dns_ready(&mut self, writable: bool, now: Instant) {
-        let (messages, error) = self.dns.drain(writable);
+        let (messages, error) = self.dns.drain(writable, MESSAGES_PER_TURN);
         for r in messages {
             self.handle_dns_message(r, now);
         }
@@ -182,12 +191,16 @@ impl Daemon {
             }
             ClientToParent::Users { update, entries } => {
                 if self.update_running == Some(update) && self.room_for(entries.len(), now) {
-                    self.incoming.users.extend(entries);
+                    if let Some(i) = self.incoming.as_mut() {
+                        i.builder.add_users(&entries);
+                    }
                 }
             }
             ClientToParent::Groups { update, entries } => {
                 if self.update_running == Some(update) && self.room_for(entries.len(), now) {
-                    self.incoming.groups.extend(entries);
+                    if let Some(i) = self.incoming.as_mut() {
+                        i.builder.add_groups(&entries);
+                    }
                 }
             }
             ClientToParent::UpdateDone {
@@ -199,7 +212,7 @@ impl Daemon {
                     self.update_running = None;
                     self.failed_updates = 0;
                     self.next_update = Some(now + jittered(self.config.interval));
-                    self.install(update, &dropped, referrals, now);
+                    self.entries_complete(dropped, referrals, now);
                 }
             }
             ClientToParent::UpdateFailed { update, reason } => {

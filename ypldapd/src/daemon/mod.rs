@@ -16,8 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use ipc_proto::spawn::Stdio;
 use ipc_proto::{
-    ClientToParent, DnsToParent, GroupEntry, LinkError, ParentToClient, ParentToDns, PemKind,
-    Received, UserEntry,
+    ClientToParent, DnsToParent, LinkError, ParentToClient, ParentToDns, PemKind, Received,
 };
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
@@ -29,8 +28,9 @@ use signal_hook_mio::v1_0::Signals;
 use crate::cli::Options;
 use crate::config::{BindMode, Config, LoadOptions};
 use crate::supervisor::Helper;
+use crate::yp::build::now_order;
 use crate::yp::rpcbind::Rpcbind;
-use crate::yp::{AllowList, Limits, ServerConfig, Snapshot, YpServer};
+use crate::yp::{AllowList, Limits, ServerConfig, SnapshotBuilder, Step, YpServer};
 use crate::{debug, error, info, logging, sandbox, warning};
 
 mod announce;
@@ -46,6 +46,15 @@ const CLIENT: Token = Token(1);
 const DNS: Token = Token(2);
 /// The YP server's tokens start here.
 const YP_FIRST: usize = 16;
+
+/// Messages taken from one helper link per turn of the event loop: a batch
+/// of entries is up to 32 KiB of JSON, and YP requests are answered between
+/// batches.
+const MESSAGES_PER_TURN: usize = 1;
+
+/// Steps of snapshot building per turn of the event loop (see
+/// [`crate::yp::SnapshotBuilder::step`]): some tens of microseconds.
+const BUILD_STEPS_PER_TURN: usize = 1024;
 
 /// The most users and groups one update may bring. The LDAP reader is
 /// sandboxed but not trusted: one that floods its link must not grow
@@ -91,8 +100,8 @@ struct Daemon {
     update_seq: u64,
     update_running: Option<u64>,
     failed_updates: u32,
-    /// Users and groups of the update in progress, in arrival order.
-    incoming: Incoming,
+    /// The maps of the update in progress, being built as entries arrive.
+    incoming: Option<Incoming>,
     yp: YpServer,
     /// `bind portmap`: the registration socket, bound to a reserved port as
     /// root and kept, so the UNSET at exit works from inside the sandbox.
@@ -103,6 +112,8 @@ struct Daemon {
     /// Clients can find us: registered with rpcbind, or the binding file
     /// written.
     announced: bool,
+    /// The snapshot being built has work left for the next turn.
+    build_busy: bool,
     announce_retry: Option<Instant>,
     /// When to check next that rpcbind still knows us.
     registration_check: Option<Instant>,
@@ -204,11 +215,12 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         update_seq: 0,
         update_running: None,
         failed_updates: 0,
-        incoming: Incoming::default(),
+        incoming: None,
         yp,
         rpcbind,
         binding,
         announced: false,
+        build_busy: false,
         announce_retry: None,
         registration_check: None,
     };
@@ -251,9 +263,15 @@ impl Daemon {
         let mut events = Events::with_capacity(256);
         loop {
             let now = Instant::now();
-            let timeout = self
-                .next_deadline()
-                .map(|t| t.saturating_duration_since(now));
+            // Work left over: look at the sockets and come straight back
+            // (a deadline of "now" would be rounded up to a millisecond).
+            let work_left = self.client.backlog() || self.dns.backlog() || self.build_busy;
+            let timeout = if work_left {
+                Some(Duration::ZERO)
+            } else {
+                self.next_deadline()
+                    .map(|t| t.saturating_duration_since(now))
+            };
             match self.poll.poll(&mut events, timeout) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -273,6 +291,13 @@ impl Daemon {
                 }
             }
             self.run_timers(Instant::now());
+            self.build_step(BUILD_STEPS_PER_TURN, Instant::now());
+            if self.client.backlog() {
+                self.client_ready(false, Instant::now());
+            }
+            if self.dns.backlog() {
+                self.dns_ready(false, Instant::now());
+            }
             for (level, text) in self.yp.drain_logs() {
                 logging::log(level, &text);
             }

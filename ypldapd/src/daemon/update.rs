@@ -17,13 +17,19 @@ pub(super) fn jittered(interval: Duration) -> Duration {
     interval + max.mul_f64(frac.min(1.0))
 }
 
-/// What has arrived of an update.
-#[derive(Default)]
+/// An update whose maps are being built.
 pub(super) struct Incoming {
     pub(super) update: u64,
-    pub(super) users: Vec<UserEntry>,
-    pub(super) groups: Vec<GroupEntry>,
-    pub(super) started: Option<Instant>,
+    pub(super) builder: SnapshotBuilder,
+    pub(super) started: Instant,
+    /// Set once the reader has sent everything: what it reported.
+    pub(super) complete: Option<Complete>,
+}
+
+/// The reader's end-of-update report.
+pub(super) struct Complete {
+    dropped: BTreeMap<String, u64>,
+    referrals: u64,
 }
 
 impl Daemon {
@@ -33,16 +39,24 @@ impl Daemon {
             self.next_update = Some(now + Duration::from_secs(1));
             return;
         }
+        if self.incoming.as_ref().is_some_and(|i| i.complete.is_some()) {
+            // The previous update's maps are still being finished (only
+            // with a very short interval): finish them now, nothing lost.
+            self.build_step(usize::MAX / 2, now);
+        }
         self.update_seq += 1;
         let update = self.update_seq;
         match self.client.send(&ParentToClient::Update { update }, None) {
             Ok(()) => {
                 self.update_running = Some(update);
-                self.incoming = Incoming {
+                let like = self.yp.snapshot().map(|s| s.as_ref());
+                let builder = SnapshotBuilder::new(&self.config.domain, like);
+                self.incoming = Some(Incoming {
                     update,
-                    started: Some(now),
-                    ..Incoming::default()
-                };
+                    builder,
+                    started: now,
+                    complete: None,
+                });
                 self.next_update = None;
                 debug!("update {update} started");
             }
@@ -53,7 +67,7 @@ impl Daemon {
     /// Whether `more` entries fit in the update; if not, the reader is
     /// dropped and the update fails.
     pub(super) fn room_for(&mut self, more: usize, now: Instant) -> bool {
-        let have = self.incoming.users.len() + self.incoming.groups.len();
+        let have = self.incoming.as_ref().map_or(0, |i| i.builder.received());
         if have + more <= MAX_UPDATE_ENTRIES {
             return true;
         }
@@ -69,26 +83,54 @@ impl Daemon {
         false
     }
 
-    /// Builds the maps of a completed update and swaps them in.
-    pub(super) fn install(
+    /// Every directory has been read: the maps are finished in slices by
+    /// [`Self::build_step`] and swapped in when ready.
+    pub(super) fn entries_complete(
         &mut self,
-        update: u64,
-        client_drops: &BTreeMap<String, u64>,
+        dropped: BTreeMap<String, u64>,
         referrals: u64,
         now: Instant,
     ) {
-        let incoming = std::mem::take(&mut self.incoming);
-        debug_assert_eq!(incoming.update, update);
+        let Some(i) = self.incoming.as_mut() else {
+            return;
+        };
+        i.builder.end_of_entries(now_order());
+        i.complete = Some(Complete { dropped, referrals });
+        self.build_step(BUILD_STEPS_PER_TURN, now);
+    }
+
+    /// One slice of snapshot building; installs the snapshot when done.
+    pub(super) fn build_step(&mut self, budget: usize, now: Instant) {
+        let step = match self.incoming.as_mut() {
+            Some(i) => i.builder.step(budget),
+            None => Step::Idle,
+        };
+        self.build_busy = step == Step::Busy;
+        if step == Step::Ready {
+            if let Some(incoming) = self.incoming.take() {
+                self.install(incoming, now);
+            }
+        }
+    }
+
+    /// Swaps in the maps of a completed update.
+    fn install(&mut self, incoming: Incoming, now: Instant) {
+        let Incoming {
+            update,
+            builder,
+            started,
+            complete,
+        } = incoming;
+        let Complete { dropped, referrals } = complete.unwrap_or(Complete {
+            dropped: BTreeMap::new(),
+            referrals: 0,
+        });
         let previous_users = self
             .yp
             .snapshot()
             .map_or(0, |s| s.len(crate::maps::MapName::MasterPasswdByName));
-        let (snap, report) =
-            Snapshot::build_now(&self.config.domain, &incoming.users, &incoming.groups);
-        let mut drops: Vec<String> = client_drops
-            .iter()
-            .map(|(k, n)| format!("{n} {k}"))
-            .collect();
+        let (snap, report) = builder.finish();
+        let mut drops: Vec<String> = dropped.iter().map(|(k, n)| format!("{n} {k}")).collect();
         drops.extend(
             report
                 .drops
@@ -108,9 +150,7 @@ impl Daemon {
             } else {
                 drops.join(", ")
             },
-            incoming
-                .started
-                .map_or(0.0, |t| now.saturating_duration_since(t).as_secs_f64())
+            now.saturating_duration_since(started).as_secs_f64()
         );
         if report.users_kept == 0 && previous_users > 0 {
             warning!(
@@ -118,13 +158,17 @@ impl Daemon {
             );
         }
         self.yp.set_snapshot(Arc::new(snap));
+        // The old snapshot is gone unless an ALL stream still reads it:
+        // give its memory back to the system rather than keep it.
+        privsep::memory::release_free_memory();
         if !self.announced {
             self.announce(now);
         }
     }
 
     pub(super) fn update_failed(&mut self, reason: &str, now: Instant) {
-        self.incoming = Incoming::default();
+        self.incoming = None;
+        self.build_busy = false;
         self.failed_updates = self.failed_updates.saturating_add(1);
         // Retry sooner than the interval: 10 s, doubling, never beyond it.
         let retry = Duration::from_secs(10)

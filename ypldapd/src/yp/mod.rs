@@ -16,18 +16,21 @@
 pub mod access;
 pub mod bind;
 pub mod binding_file;
+pub mod build;
 pub mod client;
 pub mod dispatch;
 pub mod proto;
 pub mod record;
 pub mod rpc;
 pub mod rpcbind;
+mod runs;
 pub mod server;
 pub mod snapshot;
 pub mod testdata;
 pub mod xdr;
 
 pub use access::{AllowList, Net, RefusalLog};
+pub use build::{BuildReport, DropReason, SnapshotBuilder, Step};
 pub use dispatch::{AllStream, Caller, Outcome, ServerConfig, handle_message};
 pub use server::{Limits, YpServer};
-pub use snapshot::{BuildReport, DropReason, Snapshot};
+pub use snapshot::Snapshot;

@@ -1,31 +1,25 @@
 //! The immutable map snapshot (DESIGN §7): every served map's keys in byte
-//! order with their values, built once from the entries of an update and
-//! then shared read-only (`Arc<Snapshot>`) by every request, including ALL
-//! streams that outlive a newer snapshot.
+//! order with their values, shared read-only (`Arc<Snapshot>`) by every
+//! request, including ALL streams that outlive a newer snapshot. It is put
+//! together by [`SnapshotBuilder`](super::build::SnapshotBuilder) while an
+//! update arrives.
 //!
-//! Layout: one byte arena holding every key and line once, and per map a
-//! sorted array of 12-byte slots (offsets into the arena). A lookup is one
-//! binary search; enumeration is an index walk; `passwd.byname` and
-//! `passwd.byuid` share their line bytes.
-//!
-//! Entries come from a helper process and are re-validated here: a peer is
-//! never trusted to have done it.
+//! Layout: one byte arena holding every line once (a key is a slice of its
+//! own line, except netid's) and five keyed tables. A table holds, by id
+//! (arrival order), each key and up to two values; the ids in key byte
+//! order (FIRST, NEXT, ALL); and a hash index from key to id (MATCH: one
+//! probe instead of a binary search). `passwd.*` and `master.passwd.*`
+//! have the same keys, so they share a table with two value columns.
 #![forbid(unsafe_code)]
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write as _;
-
-use ipc_proto::messages::{GroupEntry, UserEntry};
+use std::hash::{BuildHasher, RandomState};
 
 use crate::maps::MapName;
 
 /// A map line is at most 1023 bytes (YPMAXRECORD minus upstream's NUL).
 pub const MAX_LINE: usize = 1023;
 
-/// Keep at most this many dropped-entry samples for the log.
-const MAX_SAMPLES: usize = 64;
-
-/// The slot array index of a map.
+/// The slot array index of a map (the order of [`MapName::ALL`]).
 pub fn map_index(m: MapName) -> usize {
     match m {
         MapName::PasswdByName => 0,
@@ -38,395 +32,121 @@ pub fn map_index(m: MapName) -> usize {
     }
 }
 
-/// Why an entry (or a user's netid entry) was left out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum DropReason {
-    /// The name is empty.
-    EmptyName,
-    /// An earlier entry had the same name (first one wins).
-    DuplicateName,
-    /// A field contains `:`, newline or NUL, which would corrupt the line.
-    BadCharacter,
-    /// A group member is empty or contains `,`.
-    BadMember,
-    /// The line would exceed 1023 bytes.
-    LineTooLong,
-    /// Only the user's `netid.byname` entry: the line would exceed 1023 bytes.
-    NetidTooLong,
-    /// The snapshot reached 4 GiB.
-    SnapshotFull,
-}
+/// The tables: users by name and by uid, groups by name and by gid, netid.
+pub(super) const TABLES: usize = 5;
+pub(super) const USERS_BY_NAME: usize = 0;
+pub(super) const USERS_BY_UID: usize = 1;
+pub(super) const GROUPS_BY_NAME: usize = 2;
+pub(super) const GROUPS_BY_GID: usize = 3;
+pub(super) const NETID: usize = 4;
 
-impl DropReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DropReason::EmptyName => "empty name",
-            DropReason::DuplicateName => "duplicate name",
-            DropReason::BadCharacter => "field contains ':', newline or NUL",
-            DropReason::BadMember => "group member empty or contains ','",
-            DropReason::LineTooLong => "line longer than 1023 bytes",
-            DropReason::NetidTooLong => "netid line longer than 1023 bytes",
-            DropReason::SnapshotFull => "snapshot larger than 4 GiB",
-        }
+/// Value columns of the user tables.
+pub(super) const PASSWD: usize = 0;
+pub(super) const MASTER: usize = 1;
+
+/// The table and value column that serve a map.
+fn table_of(m: MapName) -> (usize, usize) {
+    match m {
+        MapName::PasswdByName => (USERS_BY_NAME, PASSWD),
+        MapName::MasterPasswdByName => (USERS_BY_NAME, MASTER),
+        MapName::PasswdByUid => (USERS_BY_UID, PASSWD),
+        MapName::MasterPasswdByUid => (USERS_BY_UID, MASTER),
+        MapName::GroupByName => (GROUPS_BY_NAME, 0),
+        MapName::GroupByGid => (GROUPS_BY_GID, 0),
+        MapName::NetidByName => (NETID, 0),
     }
 }
 
-/// Whether a dropped entry was a user or a group.
+/// Where bytes are in the arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EntryKind {
-    User,
-    Group,
+pub(super) struct Span {
+    pub off: u32,
+    pub len: u16,
 }
 
-/// One dropped entry, for a warning in the log. The name is escaped
-/// (`escape_debug`) and shortened, since it came from the network.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dropped {
-    pub kind: EntryKind,
-    pub name: String,
-    pub reason: DropReason,
-}
+impl Span {
+    /// A value that is not there (a netid line that was too long).
+    pub const ABSENT: Span = Span {
+        off: u32::MAX,
+        len: 0,
+    };
 
-/// What a build did: the numbers for the update's summary line.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct BuildReport {
-    pub users_received: usize,
-    pub users_kept: usize,
-    pub groups_received: usize,
-    pub groups_kept: usize,
-    pub netid_entries: usize,
-    /// Users kept in `*.byname` but shadowed in `*.byuid` by an earlier
-    /// user with the same uid.
-    pub shadowed_uids: usize,
-    /// Groups shadowed in `group.bygid` by an earlier group with that gid.
-    pub shadowed_gids: usize,
-    pub drops: BTreeMap<DropReason, usize>,
-    /// The first few drops, for the log.
-    pub samples: Vec<Dropped>,
-}
-
-impl BuildReport {
-    fn drop_entry(&mut self, kind: EntryKind, name: &str, reason: DropReason) {
-        *self.drops.entry(reason).or_default() += 1;
-        if self.samples.len() < MAX_SAMPLES {
-            let name: String = name.escape_debug().take(80).collect();
-            self.samples.push(Dropped { kind, name, reason });
+    pub fn bytes(self, arena: &[u8]) -> Option<&[u8]> {
+        if self == Span::ABSENT {
+            return None;
         }
-    }
-
-    /// Total dropped entries (netid-only drops included).
-    pub fn dropped(&self) -> usize {
-        self.drops.values().sum()
+        let off = self.off as usize;
+        arena.get(off..off + usize::from(self.len))
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Slot {
-    key_off: u32,
-    val_off: u32,
-    key_len: u16,
-    val_len: u16,
+/// Hash index entries: the id and the high half of its key's hash, so
+/// growing the index never has to hash a key again.
+pub(super) type Index = hashbrown::HashTable<(u32, u32)>;
+
+/// The hash index's tag of a key. The hasher is seeded at random per
+/// process, so no directory content can be chosen to make lookups slow.
+pub(super) fn tag_of(hasher: &RandomState, key: &[u8]) -> u32 {
+    (hasher.hash_one(key) >> 32) as u32
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Span {
-    off: u32,
-    len: u16,
+/// The full hash the index works with, from a tag: spreads the tag over
+/// 64 bits (the index takes its bucket from the low bits and a check byte
+/// from the high ones).
+pub(super) fn widen(tag: u32) -> u64 {
+    u64::from(tag).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+/// One keyed table; see the module documentation.
+#[derive(Debug, Default)]
+pub(super) struct Table {
+    pub keys: Vec<Span>,
+    pub vals: Vec<[Span; 2]>,
+    pub sorted: Vec<u32>,
+    pub index: Index,
+}
+
+impl Table {
+    pub fn key<'a>(&self, arena: &'a [u8], id: u32) -> &'a [u8] {
+        self.keys
+            .get(id as usize)
+            .and_then(|s| s.bytes(arena))
+            .unwrap_or(&[])
+    }
+
+    /// The id of `key`, if the table has it.
+    pub fn find(&self, arena: &[u8], hasher: &RandomState, key: &[u8]) -> Option<u32> {
+        let tag = tag_of(hasher, key);
+        self.index
+            .find(widen(tag), |&(id, t)| {
+                t == tag && self.key(arena, id) == key
+            })
+            .map(|&(id, _)| id)
+    }
+
+    fn value<'a>(&self, arena: &'a [u8], id: u32, col: usize) -> Option<&'a [u8]> {
+        self.vals.get(id as usize)?.get(col)?.bytes(arena)
+    }
+
+    fn bytes(&self) -> usize {
+        self.keys.capacity() * size_of::<Span>()
+            + self.vals.capacity() * size_of::<[Span; 2]>()
+            + self.sorted.capacity() * size_of::<u32>()
+            + self.index.capacity() * (size_of::<(u32, u32)>() + 1)
+    }
 }
 
 /// An immutable set of the seven maps.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Snapshot {
-    arena: Vec<u8>,
-    maps: [Vec<Slot>; 7],
-    domain: String,
-    order: u32,
-}
-
-struct Arena(Vec<u8>);
-
-impl Arena {
-    /// Appends `bytes`; `None` when the arena would pass 4 GiB or the item
-    /// is longer than a slot can describe.
-    fn push(&mut self, bytes: &[u8]) -> Option<Span> {
-        let off = u32::try_from(self.0.len()).ok()?;
-        let len = u16::try_from(bytes.len()).ok()?;
-        u32::try_from(self.0.len() + bytes.len()).ok()?;
-        self.0.extend_from_slice(bytes);
-        Some(Span { off, len })
-    }
-}
-
-fn slot(k: Span, v: Span) -> Slot {
-    Slot {
-        key_off: k.off,
-        key_len: k.len,
-        val_off: v.off,
-        val_len: v.len,
-    }
-}
-
-fn bad_char(s: &str) -> bool {
-    s.bytes().any(|b| matches!(b, b':' | b'\n' | b'\0'))
-}
-
-fn user_check(u: &UserEntry) -> Result<(), DropReason> {
-    if u.name.is_empty() {
-        return Err(DropReason::EmptyName);
-    }
-    let fields = [
-        &u.name, &u.passwd, &u.class, &u.change, &u.expire, &u.gecos, &u.home, &u.shell,
-    ];
-    if fields.iter().any(|f| bad_char(f)) {
-        return Err(DropReason::BadCharacter);
-    }
-    Ok(())
-}
-
-fn group_check(g: &GroupEntry) -> Result<(), DropReason> {
-    if g.name.is_empty() {
-        return Err(DropReason::EmptyName);
-    }
-    if bad_char(&g.name) || bad_char(&g.passwd) || g.members.iter().any(|m| bad_char(m)) {
-        return Err(DropReason::BadCharacter);
-    }
-    if g.members.iter().any(|m| m.is_empty() || m.contains(',')) {
-        return Err(DropReason::BadMember);
-    }
-    Ok(())
-}
-
-struct KeptUser {
-    uid: u32,
-    gid: u32,
-    name: Span,
-    uid_key: Span,
-    line: Span,
-    master: Span,
+    pub(super) arena: Vec<u8>,
+    pub(super) tables: [Table; TABLES],
+    pub(super) hasher: RandomState,
+    pub(super) domain: String,
+    pub(super) order: u32,
 }
 
 impl Snapshot {
-    /// Builds the maps from one update's entries, in arrival order (config
-    /// order of directories, then LDAP order). `order` is the ORDER number
-    /// (seconds since the epoch of the build).
-    pub fn build(
-        domain: &str,
-        users: &[UserEntry],
-        groups: &[GroupEntry],
-        order: u32,
-    ) -> (Snapshot, BuildReport) {
-        let mut rep = BuildReport {
-            users_received: users.len(),
-            groups_received: groups.len(),
-            ..Default::default()
-        };
-        let mut arena = Arena(Vec::new());
-        let mut maps: [Vec<Slot>; 7] = Default::default();
-        let mut line = String::with_capacity(256);
-
-        // Users.
-        let mut seen_names: HashSet<&str> = HashSet::new();
-        let mut kept: Vec<KeptUser> = Vec::new();
-        let mut user_by_name: HashMap<&str, usize> = HashMap::new();
-        for u in users {
-            if let Err(r) = user_check(u) {
-                rep.drop_entry(EntryKind::User, &u.name, r);
-                continue;
-            }
-            if seen_names.contains(u.name.as_str()) {
-                rep.drop_entry(EntryKind::User, &u.name, DropReason::DuplicateName);
-                continue;
-            }
-            line.clear();
-            let _ = write!(
-                line,
-                "{}:{}:{}:{}:{}:{}:{}:{}:{}:{}",
-                u.name,
-                u.passwd,
-                u.uid,
-                u.gid,
-                u.class,
-                u.change,
-                u.expire,
-                u.gecos,
-                u.home,
-                u.shell
-            );
-            // The 10-field line is never shorter than the 7-field one.
-            if line.len() > MAX_LINE {
-                rep.drop_entry(EntryKind::User, &u.name, DropReason::LineTooLong);
-                continue;
-            }
-            let short = format!(
-                "{}:{}:{}:{}:{}:{}:{}",
-                u.name, u.passwd, u.uid, u.gid, u.gecos, u.home, u.shell
-            );
-            let uid_s = u.uid.to_string();
-            let spans = (|| {
-                Some((
-                    arena.push(u.name.as_bytes())?,
-                    arena.push(uid_s.as_bytes())?,
-                    arena.push(short.as_bytes())?,
-                    arena.push(line.as_bytes())?,
-                ))
-            })();
-            let Some((name, uid_key, short_sp, master)) = spans else {
-                rep.drop_entry(EntryKind::User, &u.name, DropReason::SnapshotFull);
-                continue;
-            };
-            seen_names.insert(&u.name);
-            user_by_name.insert(&u.name, kept.len());
-            kept.push(KeptUser {
-                uid: u.uid,
-                gid: u.gid,
-                name,
-                uid_key,
-                line: short_sp,
-                master,
-            });
-        }
-        rep.users_kept = kept.len();
-        let mut uid_winners: Vec<usize> = Vec::with_capacity(kept.len());
-        let mut seen_uids: HashSet<u32> = HashSet::new();
-        for (i, k) in kept.iter().enumerate() {
-            maps[map_index(MapName::PasswdByName)].push(slot(k.name, k.line));
-            maps[map_index(MapName::MasterPasswdByName)].push(slot(k.name, k.master));
-            if seen_uids.insert(k.uid) {
-                uid_winners.push(i);
-                maps[map_index(MapName::PasswdByUid)].push(slot(k.uid_key, k.line));
-                maps[map_index(MapName::MasterPasswdByUid)].push(slot(k.uid_key, k.master));
-            } else {
-                rep.shadowed_uids += 1;
-            }
-        }
-
-        // Groups.
-        let mut seen_groups: HashSet<&str> = HashSet::new();
-        let mut seen_gids: HashSet<u32> = HashSet::new();
-        let mut kept_groups: Vec<&GroupEntry> = Vec::new();
-        for g in groups {
-            if let Err(r) = group_check(g) {
-                rep.drop_entry(EntryKind::Group, &g.name, r);
-                continue;
-            }
-            if seen_groups.contains(g.name.as_str()) {
-                rep.drop_entry(EntryKind::Group, &g.name, DropReason::DuplicateName);
-                continue;
-            }
-            line.clear();
-            let _ = write!(
-                line,
-                "{}:{}:{}:{}",
-                g.name,
-                g.passwd,
-                g.gid,
-                g.members.join(",")
-            );
-            if line.len() > MAX_LINE {
-                rep.drop_entry(EntryKind::Group, &g.name, DropReason::LineTooLong);
-                continue;
-            }
-            let gid_s = g.gid.to_string();
-            let spans = (|| {
-                Some((
-                    arena.push(g.name.as_bytes())?,
-                    arena.push(gid_s.as_bytes())?,
-                    arena.push(line.as_bytes())?,
-                ))
-            })();
-            let Some((name, gid_key, val)) = spans else {
-                rep.drop_entry(EntryKind::Group, &g.name, DropReason::SnapshotFull);
-                continue;
-            };
-            seen_groups.insert(&g.name);
-            kept_groups.push(g);
-            maps[map_index(MapName::GroupByName)].push(slot(name, val));
-            if seen_gids.insert(g.gid) {
-                maps[map_index(MapName::GroupByGid)].push(slot(gid_key, val));
-            } else {
-                rep.shadowed_gids += 1;
-            }
-        }
-        rep.groups_kept = kept_groups.len();
-
-        // netid: supplementary gids in group-name order, deduplicated,
-        // primary excluded.
-        kept_groups.sort_unstable_by(|a, b| a.name.as_bytes().cmp(b.name.as_bytes()));
-        let mut extra: Vec<Vec<u32>> = vec![Vec::new(); kept.len()];
-        for g in &kept_groups {
-            for m in &g.members {
-                if let Some(&ui) = user_by_name.get(m.as_str()) {
-                    let (Some(user), Some(list)) = (kept.get(ui), extra.get_mut(ui)) else {
-                        continue;
-                    };
-                    if g.gid != user.gid && !list.contains(&g.gid) {
-                        list.push(g.gid);
-                    }
-                }
-            }
-        }
-        let mut key = String::with_capacity(96);
-        for &i in &uid_winners {
-            let (Some(u), Some(list)) = (kept.get(i), extra.get(i)) else {
-                continue;
-            };
-            line.clear();
-            let _ = write!(line, "{}:{}", u.uid, u.gid);
-            for g in list {
-                let _ = write!(line, ",{g}");
-                if line.len() > MAX_LINE {
-                    break;
-                }
-            }
-            key.clear();
-            let _ = write!(key, "unix.{}@{}", u.uid, domain);
-            let name = String::from_utf8_lossy(arena.0.get(span_range(u.name)).unwrap_or(&[]))
-                .into_owned();
-            if line.len() > MAX_LINE || key.len() > super::proto::YPMAXRECORD {
-                rep.drop_entry(EntryKind::User, &name, DropReason::NetidTooLong);
-                continue;
-            }
-            match (arena.push(key.as_bytes()), arena.push(line.as_bytes())) {
-                (Some(k), Some(v)) => maps[map_index(MapName::NetidByName)].push(slot(k, v)),
-                _ => rep.drop_entry(EntryKind::User, &name, DropReason::SnapshotFull),
-            }
-        }
-        rep.netid_entries = maps[map_index(MapName::NetidByName)].len();
-
-        let arena = arena.0;
-        for m in maps.iter_mut() {
-            m.sort_unstable_by(|a, b| {
-                slice(&arena, a.key_off, a.key_len).cmp(slice(&arena, b.key_off, b.key_len))
-            });
-            m.shrink_to_fit();
-        }
-        let snap = Snapshot {
-            arena,
-            maps,
-            domain: domain.to_owned(),
-            order,
-        };
-        (snap, rep)
-    }
-
-    /// [`Snapshot::build`] with the current time as ORDER number.
-    pub fn build_now(
-        domain: &str,
-        users: &[UserEntry],
-        groups: &[GroupEntry],
-    ) -> (Snapshot, BuildReport) {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
-        Self::build(
-            domain,
-            users,
-            groups,
-            u32::try_from(now).unwrap_or(u32::MAX),
-        )
-    }
-
     /// The domain the netid keys were built for.
     pub fn domain(&self) -> &str {
         &self.domain
@@ -439,45 +159,52 @@ impl Snapshot {
 
     /// Number of keys in a map.
     pub fn len(&self, map: MapName) -> usize {
-        self.slots(map).len()
+        self.table(map).0.sorted.len()
     }
 
     pub fn is_empty(&self, map: MapName) -> bool {
-        self.slots(map).is_empty()
+        self.len(map) == 0
     }
 
-    /// Bytes held by the arena and the slot arrays.
+    /// Bytes held by the arena and the tables.
     pub fn memory_bytes(&self) -> usize {
-        self.arena.len()
-            + self
-                .maps
-                .iter()
-                .map(|m| m.len() * size_of::<Slot>())
-                .sum::<usize>()
+        self.arena.capacity() + self.tables.iter().map(Table::bytes).sum::<usize>()
     }
 
-    fn slots(&self, map: MapName) -> &[Slot] {
-        self.maps
-            .get(map_index(map))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+    /// Bytes of every map's keys and values, as a client would count them
+    /// (`passwd.*` and `master.passwd.*` separately, shared bytes twice).
+    pub fn map_bytes(&self) -> usize {
+        MapName::ALL
+            .iter()
+            .map(|&m| self.iter(m).map(|(k, v)| k.len() + v.len()).sum::<usize>())
+            .sum()
     }
 
-    fn key_of(&self, s: &Slot) -> &[u8] {
-        slice(&self.arena, s.key_off, s.key_len)
+    fn table(&self, map: MapName) -> (&Table, usize) {
+        let (t, col) = table_of(map);
+        // `table_of` only names existing tables; an empty one is a safe
+        // answer all the same.
+        static EMPTY: Table = Table {
+            keys: Vec::new(),
+            vals: Vec::new(),
+            sorted: Vec::new(),
+            index: Index::new(),
+        };
+        (self.tables.get(t).unwrap_or(&EMPTY), col)
     }
 
     /// The `i`-th entry in key byte order.
     pub fn entry(&self, map: MapName, i: usize) -> Option<(&[u8], &[u8])> {
-        let s = self.slots(map).get(i)?;
-        Some((self.key_of(s), slice(&self.arena, s.val_off, s.val_len)))
+        let (t, col) = self.table(map);
+        let &id = t.sorted.get(i)?;
+        Some((t.key(&self.arena, id), t.value(&self.arena, id, col)?))
     }
 
-    /// Exact lookup (binary search).
+    /// Exact lookup (one hash probe).
     pub fn get(&self, map: MapName, key: &[u8]) -> Option<&[u8]> {
-        let slots = self.slots(map);
-        let i = slots.binary_search_by(|s| self.key_of(s).cmp(key)).ok()?;
-        self.entry(map, i).map(|(_, v)| v)
+        let (t, col) = self.table(map);
+        let id = t.find(&self.arena, &self.hasher, key)?;
+        t.value(&self.arena, id, col)
     }
 
     pub fn first(&self, map: MapName) -> Option<(&[u8], &[u8])> {
@@ -487,7 +214,9 @@ impl Snapshot {
     /// Index of the first key strictly greater than `key`: where NEXT
     /// continues, whether or not `key` still exists.
     pub fn index_after(&self, map: MapName, key: &[u8]) -> usize {
-        self.slots(map).partition_point(|s| self.key_of(s) <= key)
+        let (t, _) = self.table(map);
+        t.sorted
+            .partition_point(|&id| t.key(&self.arena, id) <= key)
     }
 
     /// The entry after `key` in byte order.
@@ -501,19 +230,11 @@ impl Snapshot {
     }
 }
 
-fn span_range(s: Span) -> std::ops::Range<usize> {
-    let off = s.off as usize;
-    off..off + usize::from(s.len)
-}
-
-fn slice(arena: &[u8], off: u32, len: u16) -> &[u8] {
-    let off = off as usize;
-    arena.get(off..off + usize::from(len)).unwrap_or(&[])
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::yp::build::{DropReason, EntryKind};
+    use ipc_proto::messages::{GroupEntry, UserEntry};
 
     pub fn user(name: &str, uid: u32, gid: u32) -> UserEntry {
         UserEntry {

@@ -1,0 +1,912 @@
+//! Putting a [`Snapshot`] together while an update arrives.
+//!
+//! ypldapd serves from a single thread, so building the maps must never
+//! hold up an answer for long. Each batch of entries is checked, turned
+//! into lines written straight into the new snapshot's arena and indexed
+//! as it arrives ([`SnapshotBuilder::add_users`], [`SnapshotBuilder::add_groups`]);
+//! sorting proceeds in bounded slices ([`SnapshotBuilder::step`]) between
+//! turns of the event loop; and once the last entry is in, the rest (the
+//! netid lines, which need every group, and the last merges) is done in
+//! slices too. Entries come from a helper process and are re-validated
+//! here: a peer is never trusted to have done it.
+#![forbid(unsafe_code)]
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+use std::hash::RandomState;
+
+use ipc_proto::messages::{GroupEntry, UserEntry};
+
+use super::proto::YPMAXRECORD;
+use super::runs::RunSorter;
+use super::snapshot::{
+    GROUPS_BY_GID, GROUPS_BY_NAME, MASTER, MAX_LINE, NETID, PASSWD, Snapshot, Span, TABLES, Table,
+    USERS_BY_NAME, USERS_BY_UID, tag_of, widen,
+};
+
+/// Keep at most this many dropped-entry samples for the log.
+const MAX_SAMPLES: usize = 64;
+
+/// Why an entry (or a user's netid entry) was left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum DropReason {
+    /// The name is empty.
+    EmptyName,
+    /// An earlier entry had the same name (first one wins).
+    DuplicateName,
+    /// A field contains `:`, newline or NUL, which would corrupt the line.
+    BadCharacter,
+    /// A group member is empty or contains `,`.
+    BadMember,
+    /// The line would exceed 1023 bytes.
+    LineTooLong,
+    /// Only the user's `netid.byname` entry: the line would exceed 1023 bytes.
+    NetidTooLong,
+    /// The snapshot reached 4 GiB.
+    SnapshotFull,
+}
+
+impl DropReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::EmptyName => "empty name",
+            DropReason::DuplicateName => "duplicate name",
+            DropReason::BadCharacter => "field contains ':', newline or NUL",
+            DropReason::BadMember => "group member empty or contains ','",
+            DropReason::LineTooLong => "line longer than 1023 bytes",
+            DropReason::NetidTooLong => "netid line longer than 1023 bytes",
+            DropReason::SnapshotFull => "snapshot larger than 4 GiB",
+        }
+    }
+}
+
+/// Whether a dropped entry was a user or a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    User,
+    Group,
+}
+
+/// One dropped entry, for a warning in the log. The name is escaped
+/// (`escape_debug`) and shortened, since it came from the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    pub kind: EntryKind,
+    pub name: String,
+    pub reason: DropReason,
+}
+
+/// What a build did: the numbers for the update's summary line.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BuildReport {
+    pub users_received: usize,
+    pub users_kept: usize,
+    pub groups_received: usize,
+    pub groups_kept: usize,
+    pub netid_entries: usize,
+    /// Users kept in `*.byname` but shadowed in `*.byuid` by an earlier
+    /// user with the same uid.
+    pub shadowed_uids: usize,
+    /// Groups shadowed in `group.bygid` by an earlier group with that gid.
+    pub shadowed_gids: usize,
+    pub drops: BTreeMap<DropReason, usize>,
+    /// The first few drops, for the log.
+    pub samples: Vec<Dropped>,
+}
+
+impl BuildReport {
+    fn drop_entry(&mut self, kind: EntryKind, name: &[u8], reason: DropReason) {
+        *self.drops.entry(reason).or_default() += 1;
+        if self.samples.len() < MAX_SAMPLES {
+            let name: String = String::from_utf8_lossy(name)
+                .escape_debug()
+                .take(80)
+                .collect();
+            self.samples.push(Dropped { kind, name, reason });
+        }
+    }
+
+    /// Total dropped entries (netid-only drops included).
+    pub fn dropped(&self) -> usize {
+        self.drops.values().sum()
+    }
+}
+
+fn bad_char(s: &str) -> bool {
+    s.bytes().any(|b| matches!(b, b':' | b'\n' | b'\0'))
+}
+
+fn user_check(u: &UserEntry) -> Result<(), DropReason> {
+    if u.name.is_empty() {
+        return Err(DropReason::EmptyName);
+    }
+    let fields = [
+        &u.name, &u.passwd, &u.class, &u.change, &u.expire, &u.gecos, &u.home, &u.shell,
+    ];
+    if fields.iter().any(|f| bad_char(f)) {
+        return Err(DropReason::BadCharacter);
+    }
+    Ok(())
+}
+
+fn group_check(g: &GroupEntry) -> Result<(), DropReason> {
+    if g.name.is_empty() {
+        return Err(DropReason::EmptyName);
+    }
+    if bad_char(&g.name) || bad_char(&g.passwd) || g.members.iter().any(|m| bad_char(m)) {
+        return Err(DropReason::BadCharacter);
+    }
+    if g.members.iter().any(|m| m.is_empty() || m.contains(',')) {
+        return Err(DropReason::BadMember);
+    }
+    Ok(())
+}
+
+/// Appends the decimal digits of `n`; returns their span's length.
+fn push_decimal(out: &mut Vec<u8>, n: u32) -> u16 {
+    let mut digits = [0u8; 10];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    let d = &digits[i..];
+    out.extend_from_slice(d);
+    d.len() as u16
+}
+
+/// How many decimal digits `n` has.
+fn decimal_len(n: u32) -> usize {
+    n.checked_ilog10().map_or(1, |l| l as usize + 1)
+}
+
+/// The uid and gid fields of a passwd or master.passwd line (fields
+/// before them cannot hold ':').
+fn uid_gid(line: &[u8]) -> Option<(u32, u32)> {
+    let mut f = line.split(|&b| b == b':').skip(2);
+    let mut number = || std::str::from_utf8(f.next()?).ok()?.parse().ok();
+    Some((number()?, number()?))
+}
+
+/// A table being filled: the table itself plus its sorter.
+#[derive(Debug, Default)]
+struct TableBuilder {
+    table: Table,
+    sorter: RunSorter,
+}
+
+impl TableBuilder {
+    fn with_capacity(n: usize) -> TableBuilder {
+        let mut t = TableBuilder::default();
+        t.table.keys.reserve(n);
+        t.table.vals.reserve(n);
+        t.table.index.reserve(n, |&(_, tag)| widen(tag));
+        t
+    }
+
+    /// Whether `key` (with hash tag `tag`) is in the table already.
+    fn contains(&self, arena: &[u8], tag: u32, key: &[u8]) -> bool {
+        let keys = &self.table.keys;
+        self.table
+            .index
+            .find(widen(tag), |&(id, t)| {
+                t == tag
+                    && keys
+                        .get(id as usize)
+                        .and_then(|s| s.bytes(arena))
+                        .is_some_and(|k| k == key)
+            })
+            .is_some()
+    }
+
+    /// Adds a key known to be new; `None` when ids ran out.
+    fn insert_new(&mut self, arena: &[u8], tag: u32, key: Span, vals: [Span; 2]) -> Option<u32> {
+        let id = u32::try_from(self.table.keys.len()).ok()?;
+        self.table
+            .index
+            .insert_unique(widen(tag), (id, tag), |&(_, t)| widen(t));
+        self.table.keys.push(key);
+        self.table.vals.push(vals);
+        let table = &self.table;
+        let cmp = |a: u32, b: u32| table.key(arena, a).cmp(table.key(arena, b));
+        self.sorter.push(id, &cmp);
+        Some(id)
+    }
+
+    /// Sorting work for at most `budget` steps; returns the steps used.
+    fn sort(&mut self, arena: &[u8], budget: usize, finishing: bool) -> usize {
+        let table = &self.table;
+        let cmp = |a: u32, b: u32| table.key(arena, a).cmp(table.key(arena, b));
+        self.sorter.work(budget, finishing, &cmp)
+    }
+
+    /// The finished table (sorts what is left, if anything).
+    fn into_table(self, arena: &[u8]) -> Table {
+        let mut b = self;
+        while !b.sorter.is_sorted() {
+            b.sort(arena, usize::MAX, true);
+        }
+        let mut table = b.table;
+        table.sorted = b.sorter.into_sorted(&|_, _| Ordering::Equal);
+        table
+    }
+}
+
+/// Supplementary gids per user, as linked lists in one vector (most users
+/// have none or a few; one allocation per user would cost more).
+#[derive(Debug, Default)]
+struct GidLists {
+    /// Per user id: the first link, or `NONE`.
+    heads: Vec<u32>,
+    /// (gid, next link).
+    links: Vec<(u32, u32)>,
+}
+
+const NONE: u32 = u32::MAX;
+
+impl GidLists {
+    fn iter(&self, user: u32) -> impl Iterator<Item = u32> + '_ {
+        let mut at = self.heads.get(user as usize).copied().unwrap_or(NONE);
+        std::iter::from_fn(move || {
+            let &(gid, next) = self.links.get(at as usize)?;
+            at = next;
+            Some(gid)
+        })
+    }
+
+    /// Appends `gid` to the user's list unless it is there already.
+    fn add(&mut self, user: u32, gid: u32) {
+        let Ok(link) = u32::try_from(self.links.len()) else {
+            return;
+        };
+        if self.heads.len() <= user as usize {
+            self.heads.resize(user as usize + 1, NONE);
+        }
+        let Some(head) = self.heads.get_mut(user as usize) else {
+            return;
+        };
+        // Walk to the end (lists are short), checking for `gid` on the way.
+        let mut last = None;
+        let mut at = *head;
+        while let Some(&(g, next)) = self.links.get(at as usize) {
+            if g == gid {
+                return;
+            }
+            last = Some(at);
+            at = next;
+        }
+        self.links.push((gid, NONE));
+        match last.and_then(|l| self.links.get_mut(l as usize)) {
+            Some(l) => l.1 = link,
+            None => *head = link,
+        }
+    }
+}
+
+/// Where a build is.
+#[derive(Debug)]
+enum Phase {
+    /// Entries are arriving; only sorting work of balanced runs is done.
+    Receiving,
+    /// Sorting `group.byname`, which the netid lines follow.
+    GroupOrder,
+    /// Collecting each user's groups: the group at `pos` in name order,
+    /// its members from byte `member` of its line on.
+    Memberships { pos: usize, member: usize },
+    /// Writing netid lines from entry `next` on.
+    NetidValues { next: usize },
+    /// The last merges.
+    Sorting,
+    /// Everything done: [`SnapshotBuilder::finish`] costs nothing more.
+    Ready,
+}
+
+/// What [`SnapshotBuilder::step`] left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing to do until more entries arrive or the end is declared.
+    Idle,
+    /// More work: call again (after serving what is waiting).
+    Busy,
+    /// The snapshot is complete: take it with [`SnapshotBuilder::finish`].
+    Ready,
+}
+
+/// A snapshot under construction; see the module documentation.
+#[derive(Debug)]
+pub struct SnapshotBuilder {
+    domain: String,
+    hasher: RandomState,
+    arena: Vec<u8>,
+    tables: [TableBuilder; TABLES],
+    /// Per netid entry: the user's id.
+    netid_users: Vec<u32>,
+    /// Per group id: its gid.
+    group_gids: Vec<u32>,
+    extra_gids: GidLists,
+    received: usize,
+    /// The table whose sorting goes first in the next slice.
+    turn: usize,
+    report: BuildReport,
+    phase: Phase,
+    order: u32,
+}
+
+impl SnapshotBuilder {
+    /// An empty builder for `domain`. With `like`, room for about as much
+    /// as that snapshot holds is reserved at once, so a refresh of similar
+    /// size never stops to grow a large buffer.
+    pub fn new(domain: &str, like: Option<&Snapshot>) -> SnapshotBuilder {
+        let room = |n: usize| n + n / 8;
+        let size = |t: usize| {
+            like.and_then(|s| s.tables.get(t))
+                .map_or(0, |t| room(t.keys.len()))
+        };
+        let tables = std::array::from_fn(|t| TableBuilder::with_capacity(size(t)));
+        SnapshotBuilder {
+            domain: domain.to_owned(),
+            hasher: RandomState::new(),
+            arena: Vec::with_capacity(like.map_or(0, |s| room(s.arena.len()))),
+            tables,
+            netid_users: Vec::with_capacity(size(NETID)),
+            group_gids: Vec::with_capacity(size(GROUPS_BY_NAME)),
+            extra_gids: GidLists::default(),
+            received: 0,
+            turn: 0,
+            report: BuildReport::default(),
+            phase: Phase::Receiving,
+            order: 0,
+        }
+    }
+
+    /// Users and groups received so far, kept or not.
+    pub fn received(&self) -> usize {
+        self.received
+    }
+
+    /// Adds users, in arrival order (config order of directories, then
+    /// LDAP order): the first of a name wins, and the first of a uid wins
+    /// `*.byuid` and `netid.byname`. Entries after the end was declared
+    /// are ignored.
+    pub fn add_users(&mut self, users: &[UserEntry]) {
+        if !matches!(self.phase, Phase::Receiving) {
+            return;
+        }
+        self.received += users.len();
+        self.report.users_received += users.len();
+        for u in users {
+            self.add_user(u);
+        }
+    }
+
+    /// Adds groups, in arrival order (the first of a name wins, and the
+    /// first of a gid wins `group.bygid`).
+    pub fn add_groups(&mut self, groups: &[GroupEntry]) {
+        if !matches!(self.phase, Phase::Receiving) {
+            return;
+        }
+        self.received += groups.len();
+        self.report.groups_received += groups.len();
+        for g in groups {
+            self.add_group(g);
+        }
+    }
+
+    /// Whether the arena can take `more` bytes (offsets are 32 bits).
+    fn room(&self, more: usize) -> bool {
+        self.arena
+            .len()
+            .checked_add(more)
+            .is_some_and(|end| u32::try_from(end).is_ok())
+    }
+
+    fn add_user(&mut self, u: &UserEntry) {
+        let drop = |b: &mut Self, r| b.report.drop_entry(EntryKind::User, u.name.as_bytes(), r);
+        if let Err(r) = user_check(u) {
+            return drop(self, r);
+        }
+        let name = u.name.as_bytes();
+        let tag = tag_of(&self.hasher, name);
+        if self.tables[USERS_BY_NAME].contains(&self.arena, tag, name) {
+            return drop(self, DropReason::DuplicateName);
+        }
+        let fields = [
+            &u.name, &u.passwd, &u.class, &u.change, &u.expire, &u.gecos, &u.home, &u.shell,
+        ];
+        let master_len = fields.iter().map(|f| f.len()).sum::<usize>()
+            + decimal_len(u.uid)
+            + decimal_len(u.gid)
+            + 9;
+        // The 10-field line is never shorter than the 7-field one.
+        if master_len > MAX_LINE {
+            return drop(self, DropReason::LineTooLong);
+        }
+        if !self.room(2 * master_len) {
+            return drop(self, DropReason::SnapshotFull);
+        }
+        let a = &mut self.arena;
+        let start = a.len();
+        // master.passwd: name:passwd:uid:gid:class:change:expire:gecos:home:shell
+        a.extend_from_slice(name);
+        a.push(b':');
+        a.extend_from_slice(u.passwd.as_bytes());
+        a.push(b':');
+        let uid_at = a.len();
+        let uid_len = push_decimal(a, u.uid);
+        a.push(b':');
+        push_decimal(a, u.gid);
+        a.push(b':');
+        // The passwd line starts the same.
+        let common = a.len() - start;
+        for f in [&u.class, &u.change, &u.expire, &u.gecos, &u.home] {
+            a.extend_from_slice(f.as_bytes());
+            a.push(b':');
+        }
+        a.extend_from_slice(u.shell.as_bytes());
+        debug_assert_eq!(a.len() - start, master_len);
+        let short_at = a.len();
+        a.extend_from_within(start..start + common);
+        for f in [&u.gecos, &u.home] {
+            a.extend_from_slice(f.as_bytes());
+            a.push(b':');
+        }
+        a.extend_from_slice(u.shell.as_bytes());
+        let short_len = a.len() - short_at;
+        // All below fit: lengths ≤ 1023, offsets checked by `room`.
+        let span = |off: usize, len: usize| Span {
+            off: off as u32,
+            len: len as u16,
+        };
+        let master = span(start, master_len);
+        let passwd = span(short_at, short_len);
+        let mut vals = [Span::ABSENT; 2];
+        vals[PASSWD] = passwd;
+        vals[MASTER] = master;
+        let Some(id) =
+            self.tables[USERS_BY_NAME].insert_new(&self.arena, tag, span(start, name.len()), vals)
+        else {
+            self.arena.truncate(start);
+            return drop(self, DropReason::SnapshotFull);
+        };
+
+        let uid_key = span(uid_at, usize::from(uid_len));
+        let uid_bytes = uid_key.bytes(&self.arena).unwrap_or(&[]);
+        let uid_tag = tag_of(&self.hasher, uid_bytes);
+        if self.tables[USERS_BY_UID].contains(&self.arena, uid_tag, uid_bytes) {
+            self.report.shadowed_uids += 1;
+            return;
+        }
+        self.tables[USERS_BY_UID].insert_new(&self.arena, uid_tag, uid_key, vals);
+        self.add_netid_key(u, id);
+    }
+
+    /// The user's `netid.byname` key; the value waits for every group.
+    fn add_netid_key(&mut self, u: &UserEntry, user: u32) {
+        let key_len = "unix.@".len() + 10 + self.domain.len();
+        if key_len > YPMAXRECORD || !self.room(key_len) {
+            let reason = if key_len > YPMAXRECORD {
+                DropReason::NetidTooLong
+            } else {
+                DropReason::SnapshotFull
+            };
+            return self
+                .report
+                .drop_entry(EntryKind::User, u.name.as_bytes(), reason);
+        }
+        let start = self.arena.len();
+        self.arena.extend_from_slice(b"unix.");
+        push_decimal(&mut self.arena, u.uid);
+        self.arena.push(b'@');
+        self.arena.extend_from_slice(self.domain.as_bytes());
+        let key = Span {
+            off: start as u32,
+            len: (self.arena.len() - start) as u16,
+        };
+        let tag = tag_of(&self.hasher, key.bytes(&self.arena).unwrap_or(&[]));
+        if self.tables[NETID]
+            .insert_new(&self.arena, tag, key, [Span::ABSENT; 2])
+            .is_some()
+        {
+            self.netid_users.push(user);
+        }
+    }
+
+    fn add_group(&mut self, g: &GroupEntry) {
+        let drop = |b: &mut Self, r| b.report.drop_entry(EntryKind::Group, g.name.as_bytes(), r);
+        if let Err(r) = group_check(g) {
+            return drop(self, r);
+        }
+        let name = g.name.as_bytes();
+        let tag = tag_of(&self.hasher, name);
+        if self.tables[GROUPS_BY_NAME].contains(&self.arena, tag, name) {
+            return drop(self, DropReason::DuplicateName);
+        }
+        // name:passwd:gid:m1,m2,...
+        let members: usize = g.members.iter().map(|m| m.len() + 1).sum();
+        let len = name.len() + g.passwd.len() + decimal_len(g.gid) + 3 + members.saturating_sub(1);
+        if len > MAX_LINE {
+            return drop(self, DropReason::LineTooLong);
+        }
+        if !self.room(len) {
+            return drop(self, DropReason::SnapshotFull);
+        }
+        let a = &mut self.arena;
+        let start = a.len();
+        a.extend_from_slice(name);
+        a.push(b':');
+        a.extend_from_slice(g.passwd.as_bytes());
+        a.push(b':');
+        let gid_at = a.len();
+        let gid_len = push_decimal(a, g.gid);
+        a.push(b':');
+        for (i, m) in g.members.iter().enumerate() {
+            if i > 0 {
+                a.push(b',');
+            }
+            a.extend_from_slice(m.as_bytes());
+        }
+        let line_len = a.len() - start;
+        debug_assert_eq!(line_len, len);
+        let span = |off: usize, len: usize| Span {
+            off: off as u32,
+            len: len as u16,
+        };
+        let vals = [span(start, line_len), Span::ABSENT];
+        if self.tables[GROUPS_BY_NAME]
+            .insert_new(&self.arena, tag, span(start, name.len()), vals)
+            .is_none()
+        {
+            self.arena.truncate(start);
+            return drop(self, DropReason::SnapshotFull);
+        }
+        self.group_gids.push(g.gid);
+        let gid_key = span(gid_at, usize::from(gid_len));
+        let gid_bytes = gid_key.bytes(&self.arena).unwrap_or(&[]);
+        let gid_tag = tag_of(&self.hasher, gid_bytes);
+        if self.tables[GROUPS_BY_GID].contains(&self.arena, gid_tag, gid_bytes) {
+            self.report.shadowed_gids += 1;
+        } else {
+            self.tables[GROUPS_BY_GID].insert_new(&self.arena, gid_tag, gid_key, vals);
+        }
+    }
+
+    /// Declares that every entry has arrived; `order` is the ORDER number
+    /// (seconds since the epoch) the snapshot will carry.
+    pub fn end_of_entries(&mut self, order: u32) {
+        if matches!(self.phase, Phase::Receiving) {
+            self.order = order;
+            self.phase = Phase::GroupOrder;
+        }
+    }
+
+    /// Does at most about `budget` steps of work (one step is about one
+    /// comparison, one moved id or one group member).
+    pub fn step(&mut self, budget: usize) -> Step {
+        let mut used = 0;
+        while used < budget {
+            let left = budget - used;
+            match &mut self.phase {
+                Phase::Receiving => {
+                    // Each table in turn first, so none falls behind.
+                    self.turn = (self.turn + 1) % TABLES;
+                    let mut did = 0;
+                    for k in 0..TABLES {
+                        if let Some(t) = self.tables.get_mut((self.turn + k) % TABLES) {
+                            if did < left {
+                                did += t.sort(&self.arena, left - did, false);
+                            }
+                        }
+                    }
+                    if did == 0 {
+                        return Step::Idle;
+                    }
+                    used += did;
+                }
+                Phase::GroupOrder => {
+                    let groups = &mut self.tables[GROUPS_BY_NAME];
+                    used += groups.sort(&self.arena, left, true).max(1);
+                    if groups.sorter.is_sorted() {
+                        let sorter = std::mem::take(&mut groups.sorter);
+                        groups.table.sorted = sorter.into_sorted(&|_, _| Ordering::Equal);
+                        self.phase = Phase::Memberships { pos: 0, member: 0 };
+                    }
+                }
+                Phase::Memberships { pos, member } => {
+                    let (p, m) = (*pos, *member);
+                    let (next, did) = self.collect_memberships(p, m, left);
+                    used += did.max(1);
+                    self.phase = match next {
+                        Some((pos, member)) => Phase::Memberships { pos, member },
+                        None => Phase::NetidValues { next: 0 },
+                    };
+                }
+                Phase::NetidValues { next } => {
+                    let from = *next;
+                    let (to, did) = self.write_netid_values(from, left);
+                    used += did.max(1);
+                    self.phase = if to < self.netid_users.len() {
+                        Phase::NetidValues { next: to }
+                    } else {
+                        // Not needed any more: free it before the last
+                        // merges, when memory use peaks.
+                        self.extra_gids = GidLists::default();
+                        self.netid_users = Vec::new();
+                        Phase::Sorting
+                    };
+                }
+                Phase::Sorting => {
+                    let mut did = 0;
+                    for t in &mut self.tables {
+                        if did < left && t.sorter.has_work(true) {
+                            did += t.sort(&self.arena, left - did, true);
+                        }
+                    }
+                    if self.tables.iter().all(|t| t.sorter.is_sorted()) {
+                        self.phase = Phase::Ready;
+                    }
+                    used += did.max(1);
+                }
+                Phase::Ready => return Step::Ready,
+            }
+        }
+        match self.phase {
+            Phase::Ready => Step::Ready,
+            _ => Step::Busy,
+        }
+    }
+
+    /// Adds the gids of groups in name order from (`pos`, `member`) on to
+    /// their members' lists, for up to `budget` members. Returns where to
+    /// go on (`None`: done) and the members handled.
+    fn collect_memberships(
+        &mut self,
+        mut pos: usize,
+        mut member: usize,
+        budget: usize,
+    ) -> (Option<(usize, usize)>, usize) {
+        let groups = &self.tables[GROUPS_BY_NAME].table;
+        let users = &self.tables[USERS_BY_NAME];
+        let mut did = 0;
+        while did < budget {
+            let Some(&gid_id) = groups.sorted.get(pos) else {
+                return (None, did);
+            };
+            let gid = self.group_gids.get(gid_id as usize).copied().unwrap_or(0);
+            let line = groups
+                .vals
+                .get(gid_id as usize)
+                .and_then(|v| v[0].bytes(&self.arena))
+                .unwrap_or(&[]);
+            // Members follow the third ':' (no field before has one).
+            let list = line.splitn(4, |&b| b == b':').nth(3).unwrap_or(&[]);
+            let rest = list.get(member..).unwrap_or(&[]);
+            let Some(name) = rest.split(|&b| b == b',').next().filter(|n| !n.is_empty()) else {
+                pos += 1;
+                member = 0;
+                continue;
+            };
+            member += name.len() + 1;
+            did += 1;
+            let tag = tag_of(&self.hasher, name);
+            let found = users.table.index.find(widen(tag), |&(id, t)| {
+                t == tag && users.table.key(&self.arena, id) == name
+            });
+            if let Some(&(user, _)) = found {
+                let primary = users
+                    .table
+                    .vals
+                    .get(user as usize)
+                    .and_then(|v| uid_gid(v[MASTER].bytes(&self.arena)?))
+                    .map(|(_, gid)| gid);
+                if primary != Some(gid) {
+                    self.extra_gids.add(user, gid);
+                }
+            }
+        }
+        (Some((pos, member)), did)
+    }
+
+    /// Writes the netid lines of entries `from..` for up to `budget`
+    /// entries; returns where to go on and the entries written.
+    fn write_netid_values(&mut self, from: usize, budget: usize) -> (usize, usize) {
+        let to = from.saturating_add(budget).min(self.netid_users.len());
+        for n in from..to {
+            let Some(&user) = self.netid_users.get(n) else {
+                break;
+            };
+            let (uid, gid) = self.tables[USERS_BY_NAME]
+                .table
+                .vals
+                .get(user as usize)
+                .and_then(|v| uid_gid(v[MASTER].bytes(&self.arena)?))
+                .unwrap_or((0, 0));
+            let start = self.arena.len();
+            let a = &mut self.arena;
+            push_decimal(a, uid);
+            a.push(b':');
+            push_decimal(a, gid);
+            for g in self.extra_gids.iter(user) {
+                if a.len() - start > MAX_LINE {
+                    break;
+                }
+                a.push(b',');
+                push_decimal(a, g);
+            }
+            let len = a.len() - start;
+            let fits = u32::try_from(a.len()).is_ok();
+            if len > MAX_LINE || !fits {
+                a.truncate(start);
+                let name = self.tables[USERS_BY_NAME]
+                    .table
+                    .key(&self.arena, user)
+                    .to_vec();
+                let reason = if fits {
+                    DropReason::NetidTooLong
+                } else {
+                    DropReason::SnapshotFull
+                };
+                self.report.drop_entry(EntryKind::User, &name, reason);
+                continue;
+            }
+            if let Some(v) = self.tables[NETID].table.vals.get_mut(n) {
+                v[0] = Span {
+                    off: start as u32,
+                    len: len as u16,
+                };
+            }
+        }
+        (to, to - from)
+    }
+
+    /// The snapshot and what the build did. Anything not yet done is done
+    /// now, without a bound.
+    pub fn finish(mut self) -> (Snapshot, BuildReport) {
+        if matches!(self.phase, Phase::Receiving) {
+            self.end_of_entries(0);
+        }
+        while self.step(usize::MAX / 2) != Step::Ready {}
+        let arena = self.arena;
+        let mut tables = self.tables.map(|t| t.into_table(&arena));
+        // Netid entries whose line was too long are left out.
+        let netid = &mut tables[NETID];
+        let vals = &netid.vals;
+        netid
+            .sorted
+            .retain(|&id| vals.get(id as usize).is_some_and(|v| v[0] != Span::ABSENT));
+        let mut report = self.report;
+        report.users_kept = tables[USERS_BY_NAME].keys.len();
+        report.groups_kept = tables[GROUPS_BY_NAME].keys.len();
+        report.netid_entries = tables[NETID].sorted.len();
+        let snapshot = Snapshot {
+            arena,
+            tables,
+            hasher: self.hasher,
+            domain: self.domain,
+            order: self.order,
+        };
+        (snapshot, report)
+    }
+}
+
+impl Snapshot {
+    /// Builds the maps from one update's entries at once, in arrival order
+    /// (config order of directories, then LDAP order). `order` is the
+    /// ORDER number (seconds since the epoch of the build).
+    pub fn build(
+        domain: &str,
+        users: &[UserEntry],
+        groups: &[GroupEntry],
+        order: u32,
+    ) -> (Snapshot, BuildReport) {
+        let mut b = SnapshotBuilder::new(domain, None);
+        b.add_users(users);
+        b.add_groups(groups);
+        b.end_of_entries(order);
+        b.finish()
+    }
+
+    /// [`Snapshot::build`] with the current time as ORDER number.
+    pub fn build_now(
+        domain: &str,
+        users: &[UserEntry],
+        groups: &[GroupEntry],
+    ) -> (Snapshot, BuildReport) {
+        Self::build(domain, users, groups, now_order())
+    }
+}
+
+/// The ORDER number for a snapshot built now: seconds since the epoch.
+pub fn now_order() -> u32 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    u32::try_from(now).unwrap_or(u32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::maps::MapName;
+    use crate::yp::snapshot::tests::{group, user};
+    use proptest::prelude::*;
+
+    fn maps(s: &Snapshot) -> Vec<Vec<(Vec<u8>, Vec<u8>)>> {
+        MapName::ALL
+            .iter()
+            .map(|&m| s.iter(m).map(|(k, v)| (k.to_vec(), v.to_vec())).collect())
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Fed in batches with small slices of work in between, presized
+        /// or not, a builder makes exactly what one whole build makes.
+        #[test]
+        fn slices_make_the_same_snapshot(
+            us in proptest::collection::vec(("[a-f]{1,3}", 0u32..40, 0u32..5), 0..150),
+            gs in proptest::collection::vec(("[a-f]{1,2}", 0u32..8, proptest::collection::vec("[a-f]{1,3}", 0..5)), 0..40),
+            batch in 1usize..40,
+            budget in 1usize..200,
+            presize in any::<bool>(),
+        ) {
+            let users: Vec<_> = us.iter().map(|(n, uid, gid)| user(n, *uid, *gid)).collect();
+            let groups: Vec<_> = gs.iter().map(|(n, gid, m)| {
+                group(n, *gid, &m.iter().map(String::as_str).collect::<Vec<_>>())
+            }).collect();
+            let (whole, whole_rep) = Snapshot::build("d", &users, &groups, 9);
+            let mut b = SnapshotBuilder::new("d", presize.then_some(&whole));
+            for chunk in users.chunks(batch) {
+                b.add_users(chunk);
+                prop_assert_ne!(b.step(budget), Step::Ready);
+            }
+            for chunk in groups.chunks(batch) {
+                b.add_groups(chunk);
+                b.step(budget);
+            }
+            prop_assert_eq!(b.received(), users.len() + groups.len());
+            b.end_of_entries(9);
+            let mut turns = 0;
+            while b.step(budget) != Step::Ready {
+                turns += 1;
+                prop_assert!(turns < 100_000);
+            }
+            let (sliced, rep) = b.finish();
+            prop_assert_eq!(maps(&sliced), maps(&whole));
+            prop_assert_eq!(rep, whole_rep);
+            for m in MapName::ALL {
+                for (k, v) in whole.iter(m) {
+                    prop_assert_eq!(sliced.get(m, k), Some(v));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn entries_after_the_end_are_ignored() {
+        let mut b = SnapshotBuilder::new("d", None);
+        b.add_users(&[user("a", 1, 1)]);
+        b.end_of_entries(5);
+        b.add_users(&[user("b", 2, 1)]);
+        b.add_groups(&[group("g", 1, &[])]);
+        let (s, rep) = b.finish();
+        assert_eq!(s.len(MapName::PasswdByName), 1);
+        assert_eq!(s.len(MapName::GroupByName), 0);
+        assert_eq!(rep.users_received, 1);
+        assert_eq!(s.order(), 5);
+    }
+
+    #[test]
+    fn idle_when_nothing_to_sort() {
+        let mut b = SnapshotBuilder::new("d", None);
+        assert_eq!(b.step(100), Step::Idle);
+        b.add_users(&[user("a", 1, 1)]);
+        assert_eq!(b.step(100), Step::Idle);
+        b.end_of_entries(1);
+        assert_eq!(b.step(usize::MAX / 2), Step::Ready);
+    }
+}
