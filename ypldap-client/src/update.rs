@@ -24,6 +24,12 @@ const DROP_WARNINGS: u32 = 20;
 /// Room left in a batch message for everything but the entries.
 const BATCH_OVERHEAD: usize = 256;
 
+/// About this much JSON of entries per batch message (the cap is 32 KiB):
+/// ypldapd decodes one message per turn of its event loop and answers YP
+/// requests between turns, so smaller batches keep it prompt during a
+/// refresh. One system call per 8 KiB costs next to nothing.
+const BATCH_BYTES: usize = 8 * 1024;
+
 /// A directory ready to be read: its settings and, for TLS, its rustls
 /// configuration (or why it could not be built).
 pub struct ReadyDirectory {
@@ -180,7 +186,7 @@ impl<T: serde::Serialize> Batch<T> {
         message: impl Fn(Vec<T>) -> ClientToParent,
     ) -> Result<(), LinkError> {
         let len = serde_json::to_vec(&item).map_or(MAX_MESSAGE_BYTES, |v| v.len()) + 1;
-        if self.len + len > MAX_MESSAGE_BYTES - BATCH_OVERHEAD {
+        if self.len + len > BATCH_BYTES.min(MAX_MESSAGE_BYTES - BATCH_OVERHEAD) {
             self.send(chan, message)?;
         }
         self.len += len;

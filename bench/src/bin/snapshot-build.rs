@@ -70,16 +70,16 @@ fn main() {
         scramble(&mut users);
         scramble(&mut groups);
     }
-    // Batches as ypldap-client sends them (about 30 KB of JSON each).
+    // Batches as ypldap-client sends them (about 8 KiB of JSON each).
     let mut batches = Vec::new();
-    for chunk in users.chunks(130) {
+    for chunk in users.chunks(40) {
         let msg = ClientToParent::Users {
             update: 1,
             entries: chunk.to_vec(),
         };
         batches.push(codec::encode(&msg, 0).expect("encode"));
     }
-    for chunk in groups.chunks(300) {
+    for chunk in groups.chunks(80) {
         let msg = ClientToParent::Groups {
             update: 1,
             entries: chunk.to_vec(),

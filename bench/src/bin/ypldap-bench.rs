@@ -25,7 +25,13 @@
 //!    peak RSS during the refresh is VmHWM after resetting it (clear_refs).
 //!    Then K load cycles: MATCH over UDP paced at RPS, latency counted from
 //!    the scheduled send time, split into requests sent while idle and
-//!    while the refresh runs.
+//!    while the refresh runs; beside it, the same paced load against
+//!    ypserv (which has nothing to do with the refresh) as a control of
+//!    what the machine itself does to latency in that window. And K more
+//!    load cycles "pinned": slapd and ypldap-client on the last CPU,
+//!    ypldapd, ypserv and the load generators on CPU 0, as on a server
+//!    whose directory is elsewhere and whose reader has a core of its own:
+//!    what is left is what ypldapd's own refresh work does to its answers.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -633,12 +639,16 @@ fn main() {
     let ports_a = in_ns(&na, load::yp_ports).expect("ypldapd ports");
     let mut quiet = Vec::new();
     let mut loaded = Vec::new();
+    let mut controls = Vec::new();
     let mut update = 1u64;
-    for cycle in 0..2 * args.refreshes {
+    let mut pinned = Vec::new();
+    let last_cpu = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
+    for cycle in 0..3 * args.refreshes {
         update += 1;
         std::thread::sleep(Duration::from_millis(1000));
         let steady = d.rss_kib("VmRSS");
-        if cycle % 2 == 0 {
+        let pin = cycle % 3 == 2;
+        if cycle % 3 == 0 {
             // Quiet: ldapsearch, then the refresh alone.
             let slapd_pid = slapd.pid().expect("slapd pid");
             let (s0, l0) = (cpu_secs(slapd_pid), children_cpu_secs());
@@ -726,7 +736,30 @@ fn main() {
                 stop: Some(stop.clone()),
                 ..spec.clone()
             };
-            let load = spawn_in(&na, move || load::udp_match(ports_a.0, &s, 99));
+            // The control: ypserv, idle the whole time, under the same paced
+            // load in the same window. What it suffers during the refresh
+            // is the machine's (the refresh's CPU on shared cores, the load
+            // generators' own scheduling), not the server's.
+            let sb = s.clone();
+            if pin {
+                let client_pid = children(d.pid)
+                    .into_iter()
+                    .find(|&p| comm(p).as_deref() == Some("ypldap-client"))
+                    .expect("ypldap-client pid");
+                let slapd_pid = slapd.pid().expect("slapd pid");
+                set_cpu(slapd_pid, Some(last_cpu));
+                set_cpu(client_pid, Some(last_cpu));
+                set_cpu(d.pid, Some(0));
+                set_cpu(ypserv_pid().expect("ypserv pid"), Some(0));
+            }
+            let load = spawn_in(&na, move || {
+                set_cpu(0, pin.then_some(0));
+                load::udp_match(ports_a.0, &s, 99)
+            });
+            let control = spawn_in(&nb, move || {
+                set_cpu(0, pin.then_some(0));
+                load::udp_match(ports_b.0, &sb, 98)
+            });
             let (i0, t_start) = d.wait_line(
                 &format!("update {update} started"),
                 idx,
@@ -738,10 +771,25 @@ fn main() {
             std::thread::sleep(Duration::from_millis(200));
             stop.store(true, Ordering::Relaxed);
             let r: LoadResult = load.join().expect("load").expect("udp");
-            let t0 = r.started.expect("started");
-            let off = |t: Instant| t.saturating_duration_since(t0).as_nanos() as u64;
-            let idle = r.latencies_between(300_000_000, off(t_start));
-            let during = r.latencies_between(off(t_start), off(t_sum));
+            let c: LoadResult = control.join().expect("control").expect("udp");
+            if pin {
+                for p in [slapd.pid().expect("slapd pid"), d.pid] {
+                    set_cpu(p, None);
+                }
+                for p in children(d.pid).into_iter().chain(ypserv_pid()) {
+                    set_cpu(p, None);
+                }
+            }
+            let windows = |r: &LoadResult| {
+                let t0 = r.started.expect("started");
+                let off = |t: Instant| t.saturating_duration_since(t0).as_nanos() as u64;
+                (
+                    r.latencies_between(300_000_000, off(t_start)),
+                    r.latencies_between(off(t_start), off(t_sum)),
+                )
+            };
+            let (idle, during) = windows(&r);
+            let (c_idle, c_during) = windows(&c);
             let show = |s: &Samples| {
                 format!(
                     "p50 {:.0} us p99 {:.0} us p99.9 {:.0} us max {:.0} us ({} requests)",
@@ -753,14 +801,27 @@ fn main() {
                 )
             };
             println!(
-                "refresh {update} under {} req/s: idle {}; during {}; p99 ratio {:.2}; lost {}",
+                "refresh {update} under {} req/s{}: idle {}; during {}; p99 ratio {:.2}; lost {}",
                 args.rate,
+                if pin { ", pinned" } else { "" },
                 show(&idle),
                 show(&during),
                 during.q_us(0.99) / idle.q_us(0.99),
                 r.lost
             );
-            loaded.push((idle, during, r.lost));
+            println!(
+                "  control, ypserv in the same window: idle {}; during {}; p99 ratio {:.2}; lost {}",
+                show(&c_idle),
+                show(&c_during),
+                c_during.q_us(0.99) / c_idle.q_us(0.99),
+                c.lost
+            );
+            if pin {
+                pinned.push(((idle, during), (c_idle, c_during)));
+            } else {
+                loaded.push((idle, during, r.lost));
+                controls.push((c_idle, c_during));
+            }
         }
     }
     std::thread::sleep(Duration::from_millis(1000));
@@ -922,5 +983,64 @@ fn main() {
         median(&p99r),
         fmt_v(&p99r)
     );
+    let c99r: Vec<f64> = controls
+        .iter()
+        .map(|(i, d)| d.q_us(0.99) / i.q_us(0.99))
+        .collect();
+    println!(
+        "  control: ypserv's MATCH p99 in the same windows | idle {:.0} | {:.0} | {:.2} ({}) | -",
+        median(&controls.iter().map(|x| x.0.q_us(0.99)).collect::<Vec<_>>()),
+        median(&controls.iter().map(|x| x.1.q_us(0.99)).collect::<Vec<_>>()),
+        median(&c99r),
+        fmt_v(&c99r)
+    );
+    let ratios = |v: &[(&Samples, &Samples)]| -> Vec<f64> {
+        v.iter().map(|(i, d)| d.q_us(0.99) / i.q_us(0.99)).collect()
+    };
+    for (name, pairs) in [
+        (
+            "MATCH p99 during refresh, pinned (slapd and reader on their own CPU)",
+            pinned.iter().map(|(y, _)| (&y.0, &y.1)).collect::<Vec<_>>(),
+        ),
+        (
+            "  control: ypserv pinned beside ypldapd",
+            pinned.iter().map(|(_, c)| (&c.0, &c.1)).collect::<Vec<_>>(),
+        ),
+    ] {
+        let r = ratios(&pairs);
+        println!(
+            "{name} | idle {:.0} | {:.0} | {:.2} ({}) | <= 2.0",
+            median(&pairs.iter().map(|x| x.0.q_us(0.99)).collect::<Vec<_>>()),
+            median(&pairs.iter().map(|x| x.1.q_us(0.99)).collect::<Vec<_>>()),
+            median(&r),
+            fmt_v(&r)
+        );
+    }
     println!("helpers at the end: {}", helpers.join("; "));
+}
+
+/// Pins every thread of `pid` (0: the calling thread only) to one CPU, or
+/// lets them run on all.
+fn set_cpu(pid: u32, cpu: Option<usize>) {
+    let mut set = nix::sched::CpuSet::new();
+    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
+    for c in 0..all {
+        if cpu.is_none_or(|one| one == c) {
+            let _ = set.set(c);
+        }
+    }
+    let threads: Vec<i32> = if pid == 0 {
+        vec![0]
+    } else {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .map(|d| {
+                d.flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    for t in threads {
+        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(t), &set);
+    }
 }

@@ -193,6 +193,8 @@ impl Daemon {
                 if self.update_running == Some(update) && self.room_for(entries.len(), now) {
                     if let Some(i) = self.incoming.as_mut() {
                         i.builder.add_users(&entries);
+                        // Sorting may be due: the next turn looks.
+                        self.build_busy = true;
                     }
                 }
             }
@@ -200,6 +202,7 @@ impl Daemon {
                 if self.update_running == Some(update) && self.room_for(entries.len(), now) {
                     if let Some(i) = self.incoming.as_mut() {
                         i.builder.add_groups(&entries);
+                        self.build_busy = true;
                     }
                 }
             }

@@ -54,7 +54,7 @@ const MESSAGES_PER_TURN: usize = 1;
 
 /// Steps of snapshot building per turn of the event loop (see
 /// [`crate::yp::SnapshotBuilder::step`]): some tens of microseconds.
-const BUILD_STEPS_PER_TURN: usize = 1024;
+const BUILD_STEPS_PER_TURN: usize = 512;
 
 /// The most users and groups one update may bring. The LDAP reader is
 /// sandboxed but not trusted: one that floods its link must not grow
@@ -291,8 +291,12 @@ impl Daemon {
                 }
             }
             self.run_timers(Instant::now());
-            self.build_step(BUILD_STEPS_PER_TURN, Instant::now());
-            if self.client.backlog() {
+            // One piece of background work per turn, so a request that
+            // arrives meanwhile waits for at most one: a slice of the
+            // snapshot build, else the reader's next message.
+            if self.build_busy {
+                self.build_step(BUILD_STEPS_PER_TURN, Instant::now());
+            } else if self.client.backlog() {
                 self.client_ready(false, Instant::now());
             }
             if self.dns.backlog() {
