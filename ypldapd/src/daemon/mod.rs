@@ -48,8 +48,8 @@ const DNS: Token = Token(2);
 const YP_FIRST: usize = 16;
 
 /// Messages taken from one helper link per turn of the event loop: a batch
-/// of entries is up to 32 KiB of JSON, and YP requests are answered between
-/// batches.
+/// of entries is about 8 KiB of JSON (32 KiB at most), and YP requests are
+/// answered between batches.
 const MESSAGES_PER_TURN: usize = 1;
 
 /// Steps of snapshot building per turn of the event loop (see

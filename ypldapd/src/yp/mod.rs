@@ -9,7 +9,9 @@
 //! How the daemon uses it: bind with [`bind::bind_yp_sockets`] as root,
 //! build a [`YpServer`] from a [`ServerConfig`], register it in the mio
 //! loop, and after each successful update [`YpServer::set_snapshot`] the
-//! [`Snapshot::build`] result; after the first one, register with
+//! snapshot a [`SnapshotBuilder`] made of it (fed batch by batch as the
+//! entries arrive, finished in slices between requests); after the first
+//! one, register with
 //! [`rpcbind::Rpcbind`] (or write [`binding_file`]). [`server::run_until`]
 //! is a complete minimal loop.
 
