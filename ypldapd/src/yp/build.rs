@@ -225,15 +225,22 @@ impl TableBuilder {
         self.sorter.work(budget, finishing, &cmp)
     }
 
-    /// The finished table (sorts what is left, if anything).
-    fn into_table(self, arena: &[u8]) -> Table {
-        let mut b = self;
-        while !b.sorter.is_sorted() {
-            b.sort(arena, usize::MAX, true);
+    /// Moves the sorted ids into the table (sorting what is left first,
+    /// if anything). Once done, the sorter is empty and this does nothing.
+    fn settle(&mut self, arena: &[u8]) {
+        while !self.sorter.is_sorted() {
+            self.sort(arena, usize::MAX, true);
         }
-        let mut table = b.table;
-        table.sorted = b.sorter.into_sorted(&|_, _| Ordering::Equal);
-        table
+        let sorted = std::mem::take(&mut self.sorter).into_sorted(&|_, _| Ordering::Equal);
+        if !sorted.is_empty() {
+            self.table.sorted = sorted;
+        }
+    }
+
+    /// The finished table.
+    fn into_table(mut self, arena: &[u8]) -> Table {
+        self.settle(arena);
+        self.table
     }
 }
 
@@ -611,8 +618,7 @@ impl SnapshotBuilder {
                     let groups = &mut self.tables[GROUPS_BY_NAME];
                     used += groups.sort(&self.arena, left, true).max(1);
                     if groups.sorter.is_sorted() {
-                        let sorter = std::mem::take(&mut groups.sorter);
-                        groups.table.sorted = sorter.into_sorted(&|_, _| Ordering::Equal);
+                        groups.settle(&self.arena);
                         self.phase = Phase::Memberships { pos: 0, member: 0 };
                     }
                 }

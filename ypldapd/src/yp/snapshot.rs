@@ -299,11 +299,15 @@ pub(crate) mod tests {
             s(snap.get(MapName::NetidByName, b"unix.1001@dom")),
             Some("1001:100,20")
         );
-        let keys: Vec<_> = snap
-            .iter(MapName::PasswdByUid)
-            .map(|(k, _)| k.to_vec())
-            .collect();
-        assert_eq!(keys, vec![b"1000".to_vec(), b"1001".to_vec()]);
+        let keys = |m| -> Vec<Vec<u8>> { snap.iter(m).map(|(k, _)| k.to_vec()).collect() };
+        assert_eq!(keys(MapName::PasswdByUid), [&b"1000"[..], b"1001"]);
+        assert_eq!(keys(MapName::MasterPasswdByName), [&b"alice"[..], b"bob"]);
+        assert_eq!(keys(MapName::GroupByName), [&b"staff"[..], b"users"]);
+        assert_eq!(keys(MapName::GroupByGid), [&b"100"[..], b"20"]);
+        assert_eq!(
+            keys(MapName::NetidByName),
+            [&b"unix.1000@dom"[..], b"unix.1001@dom"]
+        );
         assert_eq!(
             snap.next_after(MapName::PasswdByName, b"alice")
                 .map(|e| e.0),
@@ -438,6 +442,11 @@ pub(crate) mod tests {
             prop_assert_eq!(rep.users_kept + user_drops, users.len());
             prop_assert_eq!(rep.groups_kept + group_drops, groups.len());
             prop_assert_eq!(snap.len(MapName::PasswdByName), rep.users_kept);
+            prop_assert_eq!(snap.len(MapName::MasterPasswdByName), rep.users_kept);
+            prop_assert_eq!(snap.len(MapName::GroupByName), rep.groups_kept);
+            prop_assert_eq!(snap.len(MapName::GroupByGid) + rep.shadowed_gids, rep.groups_kept);
+            prop_assert_eq!(snap.len(MapName::PasswdByUid) + rep.shadowed_uids, rep.users_kept);
+            prop_assert_eq!(snap.len(MapName::NetidByName), rep.netid_entries);
             prop_assert_eq!(snap.len(MapName::NetidByName) + netid_drops, snap.len(MapName::PasswdByUid));
             for (map, colons) in [
                 (MapName::PasswdByName, 6), (MapName::PasswdByUid, 6),
