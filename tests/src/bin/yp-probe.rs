@@ -35,7 +35,13 @@ fn req_key(domain: &str, map: &str, key: &str) -> Vec<u8> {
 }
 
 /// One MATCH over UDP with a 500 ms retransmission, 1 s in all.
-fn udp_match(sock: &UdpSocket, xid: u32, domain: &str, map: &str, key: &str) -> Option<Vec<u8>> {
+fn udp_match(
+    sock: &UdpSocket,
+    xid: u32,
+    domain: &str,
+    map: &str,
+    key: &str,
+) -> Result<Vec<u8>, String> {
     let call = encode_call(
         xid,
         YPPROG,
@@ -46,18 +52,18 @@ fn udp_match(sock: &UdpSocket, xid: u32, domain: &str, map: &str, key: &str) -> 
     let deadline = Instant::now() + Duration::from_secs(1);
     let mut buf = [0u8; 2048];
     while Instant::now() < deadline {
-        sock.send(&call).ok()?;
+        sock.send(&call).map_err(|e| format!("send: {e}"))?;
         let _ = sock.set_read_timeout(Some(Duration::from_millis(500)));
         if let Ok(n) = sock.recv(&mut buf) {
             if let Ok(body) = client::success_body(&buf[..n], xid) {
-                if let Some((YpStat::True, v)) = client::resp_val(body) {
-                    return Some(v);
-                }
-                return None;
+                return match client::resp_val(body) {
+                    Some((YpStat::True, v)) => Ok(v),
+                    other => Err(format!("answer {other:?}")),
+                };
             }
         }
     }
-    None
+    Err("no answer in 1 s (sent twice)".into())
 }
 
 struct Watch {
@@ -83,8 +89,16 @@ impl Watch {
     fn once(&mut self, domain: &str, map: &str, key: &str, prefix: &str) {
         self.xid = self.xid.wrapping_add(1);
         match udp_match(&self.sock, self.xid, domain, map, key) {
-            Some(v) if v.starts_with(prefix.as_bytes()) => self.ok += 1,
-            _ => self.failed += 1,
+            Ok(v) if v.starts_with(prefix.as_bytes()) => self.ok += 1,
+            // Why, for the test's output.
+            Ok(v) => {
+                eprintln!("watch: {key}: wrong value {}", String::from_utf8_lossy(&v));
+                self.failed += 1;
+            }
+            Err(e) => {
+                eprintln!("watch: {key}: {e}");
+                self.failed += 1;
+            }
         }
     }
 }
