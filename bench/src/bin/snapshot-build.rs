@@ -24,7 +24,7 @@ use ipc_proto::messages::{ClientToParent, GroupEntry, UserEntry};
 use ypldapd::yp::{Snapshot, SnapshotBuilder, Step};
 
 /// As ypldapd's event loop (`BUILD_STEPS_PER_TURN`).
-const STEPS: usize = 1024;
+const STEPS: usize = 512;
 
 fn main() {
     let tuned = std::env::var_os("UNTUNED").is_none();
