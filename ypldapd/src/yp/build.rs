@@ -116,14 +116,19 @@ fn bad_char(s: &str) -> bool {
     s.bytes().any(|b| matches!(b, b':' | b'\n' | b'\0'))
 }
 
+/// A user's text fields: the master.passwd line is these, the two ids and
+/// nine colons.
+fn text_fields(u: &UserEntry) -> [&String; 8] {
+    [
+        &u.name, &u.passwd, &u.class, &u.change, &u.expire, &u.gecos, &u.home, &u.shell,
+    ]
+}
+
 fn user_check(u: &UserEntry) -> Result<(), DropReason> {
     if u.name.is_empty() {
         return Err(DropReason::EmptyName);
     }
-    let fields = [
-        &u.name, &u.passwd, &u.class, &u.change, &u.expire, &u.gecos, &u.home, &u.shell,
-    ];
-    if fields.iter().any(|f| bad_char(f)) {
+    if text_fields(u).iter().any(|f| bad_char(f)) {
         return Err(DropReason::BadCharacter);
     }
     Ok(())
@@ -158,6 +163,28 @@ fn push_decimal(out: &mut Vec<u8>, n: u32) -> u16 {
     let d = &digits[i..];
     out.extend_from_slice(d);
     d.len() as u16
+}
+
+/// A span of the arena; callers have checked that `off` and `len` fit
+/// (offsets by [`SnapshotBuilder::room`], lengths by [`MAX_LINE`]).
+fn span(off: usize, len: usize) -> Span {
+    Span {
+        off: off as u32,
+        len: len as u16,
+    }
+}
+
+/// Appends `name:passwd:id:`, the start of every passwd, master.passwd
+/// and group line; returns where the id's digits are.
+fn push_line_head(out: &mut Vec<u8>, name: &[u8], passwd: &str, id: u32) -> Span {
+    out.extend_from_slice(name);
+    out.push(b':');
+    out.extend_from_slice(passwd.as_bytes());
+    out.push(b':');
+    let at = out.len();
+    let len = push_decimal(out, id);
+    out.push(b':');
+    span(at, usize::from(len))
 }
 
 /// How many decimal digits `n` has.
@@ -422,10 +449,7 @@ impl SnapshotBuilder {
         if self.tables[USERS_BY_NAME].contains(&self.arena, tag, name) {
             return drop(self, DropReason::DuplicateName);
         }
-        let fields = [
-            &u.name, &u.passwd, &u.class, &u.change, &u.expire, &u.gecos, &u.home, &u.shell,
-        ];
-        let master_len = fields.iter().map(|f| f.len()).sum::<usize>()
+        let master_len = text_fields(u).iter().map(|f| f.len()).sum::<usize>()
             + decimal_len(u.uid)
             + decimal_len(u.gid)
             + 9;
@@ -439,13 +463,7 @@ impl SnapshotBuilder {
         let a = &mut self.arena;
         let start = a.len();
         // master.passwd: name:passwd:uid:gid:class:change:expire:gecos:home:shell
-        a.extend_from_slice(name);
-        a.push(b':');
-        a.extend_from_slice(u.passwd.as_bytes());
-        a.push(b':');
-        let uid_at = a.len();
-        let uid_len = push_decimal(a, u.uid);
-        a.push(b':');
+        let uid_key = push_line_head(a, name, &u.passwd, u.uid);
         push_decimal(a, u.gid);
         a.push(b':');
         // The passwd line starts the same.
@@ -465,10 +483,6 @@ impl SnapshotBuilder {
         a.extend_from_slice(u.shell.as_bytes());
         let short_len = a.len() - short_at;
         // All below fit: lengths ≤ 1023, offsets checked by `room`.
-        let span = |off: usize, len: usize| Span {
-            off: off as u32,
-            len: len as u16,
-        };
         let master = span(start, master_len);
         let passwd = span(short_at, short_len);
         let mut vals = [Span::ABSENT; 2];
@@ -481,7 +495,6 @@ impl SnapshotBuilder {
             return drop(self, DropReason::SnapshotFull);
         };
 
-        let uid_key = span(uid_at, usize::from(uid_len));
         let uid_bytes = uid_key.bytes(&self.arena).unwrap_or(&[]);
         let uid_tag = tag_of(&self.hasher, uid_bytes);
         if self.tables[USERS_BY_UID].contains(&self.arena, uid_tag, uid_bytes) {
@@ -510,10 +523,7 @@ impl SnapshotBuilder {
         push_decimal(&mut self.arena, u.uid);
         self.arena.push(b'@');
         self.arena.extend_from_slice(self.domain.as_bytes());
-        let key = Span {
-            off: start as u32,
-            len: (self.arena.len() - start) as u16,
-        };
+        let key = span(start, self.arena.len() - start);
         let tag = tag_of(&self.hasher, key.bytes(&self.arena).unwrap_or(&[]));
         if self.tables[NETID]
             .insert_new(&self.arena, tag, key, [Span::ABSENT; 2])
@@ -544,13 +554,7 @@ impl SnapshotBuilder {
         }
         let a = &mut self.arena;
         let start = a.len();
-        a.extend_from_slice(name);
-        a.push(b':');
-        a.extend_from_slice(g.passwd.as_bytes());
-        a.push(b':');
-        let gid_at = a.len();
-        let gid_len = push_decimal(a, g.gid);
-        a.push(b':');
+        let gid_key = push_line_head(a, name, &g.passwd, g.gid);
         for (i, m) in g.members.iter().enumerate() {
             if i > 0 {
                 a.push(b',');
@@ -559,10 +563,6 @@ impl SnapshotBuilder {
         }
         let line_len = a.len() - start;
         debug_assert_eq!(line_len, len);
-        let span = |off: usize, len: usize| Span {
-            off: off as u32,
-            len: len as u16,
-        };
         let vals = [span(start, line_len), Span::ABSENT];
         if self.tables[GROUPS_BY_NAME]
             .insert_new(&self.arena, tag, span(start, name.len()), vals)
@@ -572,7 +572,6 @@ impl SnapshotBuilder {
             return drop(self, DropReason::SnapshotFull);
         }
         self.group_gids.push(g.gid);
-        let gid_key = span(gid_at, usize::from(gid_len));
         let gid_bytes = gid_key.bytes(&self.arena).unwrap_or(&[]);
         let gid_tag = tag_of(&self.hasher, gid_bytes);
         if self.tables[GROUPS_BY_GID].contains(&self.arena, gid_tag, gid_bytes) {
@@ -760,10 +759,7 @@ impl SnapshotBuilder {
                 continue;
             }
             if let Some(v) = self.tables[NETID].table.vals.get_mut(n) {
-                v[0] = Span {
-                    off: start as u32,
-                    len: len as u16,
-                };
+                v[0] = span(start, len);
             }
         }
         (to, to - from)

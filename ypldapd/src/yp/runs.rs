@@ -185,8 +185,8 @@ impl RunSorter {
         self.runs.pop().unwrap_or_default()
     }
 
-    /// The two shortest runs.
-    fn two_shortest(&self) -> Option<(usize, usize)> {
+    /// (length, index) of every run, shortest first.
+    fn runs_by_length(&self) -> Vec<(usize, usize)> {
         let mut by_len: Vec<(usize, usize)> = self
             .runs
             .iter()
@@ -194,7 +194,12 @@ impl RunSorter {
             .map(|(i, r)| (r.len(), i))
             .collect();
         by_len.sort_unstable();
-        match by_len.as_slice() {
+        by_len
+    }
+
+    /// The two shortest runs.
+    fn two_shortest(&self) -> Option<(usize, usize)> {
+        match self.runs_by_length().as_slice() {
             [(_, a), (_, b), ..] => Some((*a, *b)),
             _ => None,
         }
@@ -204,14 +209,7 @@ impl RunSorter {
     /// shortest such pair first: merging only those keeps about log2 n
     /// runs and the total work at O(n log n).
     fn balanced_pair(&self) -> Option<(usize, usize)> {
-        let mut by_len: Vec<(usize, usize)> = self
-            .runs
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.len(), i))
-            .collect();
-        by_len.sort_unstable();
-        by_len
+        self.runs_by_length()
             .windows(2)
             .find(|w| matches!(w, [(la, _), (lb, _)] if *lb <= la.saturating_mul(2)))
             .and_then(|w| match w {
