@@ -851,12 +851,6 @@ fn main() {
             .collect();
         (median(&v), v)
     };
-    let fmt_v = |v: &[f64]| {
-        v.iter()
-            .map(|x| format!("{x:.2}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
     println!(
         "\n== summary ({:.0} s in all, load average now {})",
         started.elapsed().as_secs_f64(),
@@ -971,52 +965,54 @@ fn main() {
         median(&pr),
         fmt_v(&pr)
     );
-    let p99r: Vec<f64> = loaded
-        .iter()
-        .map(|(i, d, _)| d.q_us(0.99) / i.q_us(0.99))
-        .collect();
-    println!(
-        "MATCH p99 during refresh (us, {} req/s) | idle {:.0} | {:.0} | {:.2} ({}) | <= 2.0",
-        args.rate,
-        median(&loaded.iter().map(|x| x.0.q_us(0.99)).collect::<Vec<_>>()),
-        median(&loaded.iter().map(|x| x.1.q_us(0.99)).collect::<Vec<_>>()),
-        median(&p99r),
-        fmt_v(&p99r)
+    let shared: Vec<_> = loaded.iter().map(|(i, d, _)| (i, d)).collect();
+    let shared_control: Vec<_> = controls.iter().map(|(i, d)| (i, d)).collect();
+    let pinned_ypldapd: Vec<_> = pinned.iter().map(|(y, _)| (&y.0, &y.1)).collect();
+    let pinned_control: Vec<_> = pinned.iter().map(|(_, c)| (&c.0, &c.1)).collect();
+    p99_row(
+        &format!("MATCH p99 during refresh (us, {} req/s)", args.rate),
+        &shared,
+        "<= 2.0",
     );
-    let c99r: Vec<f64> = controls
-        .iter()
-        .map(|(i, d)| d.q_us(0.99) / i.q_us(0.99))
-        .collect();
-    println!(
-        "  control: ypserv's MATCH p99 in the same windows | idle {:.0} | {:.0} | {:.2} ({}) | -",
-        median(&controls.iter().map(|x| x.0.q_us(0.99)).collect::<Vec<_>>()),
-        median(&controls.iter().map(|x| x.1.q_us(0.99)).collect::<Vec<_>>()),
-        median(&c99r),
-        fmt_v(&c99r)
+    p99_row(
+        "  control: ypserv's MATCH p99 in the same windows",
+        &shared_control,
+        "-",
     );
-    let ratios = |v: &[(&Samples, &Samples)]| -> Vec<f64> {
-        v.iter().map(|(i, d)| d.q_us(0.99) / i.q_us(0.99)).collect()
-    };
-    for (name, pairs) in [
-        (
-            "MATCH p99 during refresh, pinned (slapd and reader on their own CPU)",
-            pinned.iter().map(|(y, _)| (&y.0, &y.1)).collect::<Vec<_>>(),
-        ),
-        (
-            "  control: ypserv pinned beside ypldapd",
-            pinned.iter().map(|(_, c)| (&c.0, &c.1)).collect::<Vec<_>>(),
-        ),
-    ] {
-        let r = ratios(&pairs);
-        println!(
-            "{name} | idle {:.0} | {:.0} | {:.2} ({}) | <= 2.0",
-            median(&pairs.iter().map(|x| x.0.q_us(0.99)).collect::<Vec<_>>()),
-            median(&pairs.iter().map(|x| x.1.q_us(0.99)).collect::<Vec<_>>()),
-            median(&r),
-            fmt_v(&r)
-        );
-    }
+    p99_row(
+        "MATCH p99 during refresh, pinned (slapd and reader on their own CPU)",
+        &pinned_ypldapd,
+        "<= 2.0",
+    );
+    p99_row(
+        "  control: ypserv pinned beside ypldapd",
+        &pinned_control,
+        "<= 2.0",
+    );
     println!("helpers at the end: {}", helpers.join("; "));
+}
+
+/// Per-round figures, as listed beside a median.
+fn fmt_v(v: &[f64]) -> String {
+    v.iter()
+        .map(|x| format!("{x:.2}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// A summary row of p99 latency, idle against during a refresh, over the
+/// (idle, during) samples of each cycle.
+fn p99_row(name: &str, cycles: &[(&Samples, &Samples)], target: &str) {
+    let idle: Vec<f64> = cycles.iter().map(|c| c.0.q_us(0.99)).collect();
+    let during: Vec<f64> = cycles.iter().map(|c| c.1.q_us(0.99)).collect();
+    let ratios: Vec<f64> = during.iter().zip(&idle).map(|(d, i)| d / i).collect();
+    println!(
+        "{name} | idle {:.0} | {:.0} | {:.2} ({}) | {target}",
+        median(&idle),
+        median(&during),
+        median(&ratios),
+        fmt_v(&ratios)
+    );
 }
 
 /// Pins every thread of `pid` (0: the calling thread only) to one CPU, or

@@ -11,7 +11,6 @@
 //! here: a peer is never trusted to have done it.
 #![forbid(unsafe_code)]
 
-use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::hash::RandomState;
 
@@ -192,12 +191,20 @@ fn decimal_len(n: u32) -> usize {
     n.checked_ilog10().map_or(1, |l| l as usize + 1)
 }
 
-/// The uid and gid fields of a passwd or master.passwd line (fields
-/// before them cannot hold ':').
-fn uid_gid(line: &[u8]) -> Option<(u32, u32)> {
-    let mut f = line.split(|&b| b == b':').skip(2);
-    let mut number = || std::str::from_utf8(f.next()?).ok()?.parse().ok();
-    Some((number()?, number()?))
+/// A number written by [`push_decimal`].
+fn parse_decimal(digits: &[u8]) -> Option<u32> {
+    std::str::from_utf8(digits).ok()?.parse().ok()
+}
+
+/// A user's uid and gid, read back from the user's master.passwd line
+/// (`name:passwd:uid:gid:...`; the fields before them cannot hold ':').
+fn user_ids(users: &Table, arena: &[u8], user: u32) -> Option<(u32, u32)> {
+    let line = users.vals.get(user as usize)?[MASTER].bytes(arena)?;
+    let mut fields = line.split(|&b| b == b':').skip(2);
+    Some((
+        parse_decimal(fields.next()?)?,
+        parse_decimal(fields.next()?)?,
+    ))
 }
 
 /// A table being filled: the table itself plus its sorter.
@@ -216,19 +223,14 @@ impl TableBuilder {
         t
     }
 
-    /// Whether `key` (with hash tag `tag`) is in the table already.
-    fn contains(&self, arena: &[u8], tag: u32, key: &[u8]) -> bool {
-        let keys = &self.table.keys;
-        self.table
-            .index
-            .find(widen(tag), |&(id, t)| {
-                t == tag
-                    && keys
-                        .get(id as usize)
-                        .and_then(|s| s.bytes(arena))
-                        .is_some_and(|k| k == key)
-            })
-            .is_some()
+    /// The hash tag of `key` when the table does not have it yet (for
+    /// [`Self::insert_new`]); `None` when it does.
+    fn tag_if_new(&self, arena: &[u8], hasher: &RandomState, key: &[u8]) -> Option<u32> {
+        let tag = tag_of(hasher, key);
+        match self.table.find_tagged(arena, tag, key) {
+            Some(_) => None,
+            None => Some(tag),
+        }
     }
 
     /// Adds a key known to be new; `None` when ids ran out.
@@ -239,26 +241,20 @@ impl TableBuilder {
             .insert_unique(widen(tag), (id, tag), |&(_, t)| widen(t));
         self.table.keys.push(key);
         self.table.vals.push(vals);
-        let table = &self.table;
-        let cmp = |a: u32, b: u32| table.key(arena, a).cmp(table.key(arena, b));
-        self.sorter.push(id, &cmp);
+        self.sorter.push(id, &self.table.key_order(arena));
         Some(id)
     }
 
     /// Sorting work for at most `budget` steps; returns the steps used.
     fn sort(&mut self, arena: &[u8], budget: usize, finishing: bool) -> usize {
-        let table = &self.table;
-        let cmp = |a: u32, b: u32| table.key(arena, a).cmp(table.key(arena, b));
-        self.sorter.work(budget, finishing, &cmp)
+        self.sorter
+            .work(budget, finishing, &self.table.key_order(arena))
     }
 
     /// Moves the sorted ids into the table (sorting what is left first,
     /// if anything). Once done, the sorter is empty and this does nothing.
     fn settle(&mut self, arena: &[u8]) {
-        while !self.sorter.is_sorted() {
-            self.sort(arena, usize::MAX, true);
-        }
-        let sorted = std::mem::take(&mut self.sorter).into_sorted(&|_, _| Ordering::Equal);
+        let sorted = std::mem::take(&mut self.sorter).into_sorted(&self.table.key_order(arena));
         if !sorted.is_empty() {
             self.table.sorted = sorted;
         }
@@ -360,10 +356,7 @@ pub struct SnapshotBuilder {
     tables: [TableBuilder; TABLES],
     /// Per netid entry: the user's id.
     netid_users: Vec<u32>,
-    /// Per group id: its gid.
-    group_gids: Vec<u32>,
     extra_gids: GidLists,
-    received: usize,
     /// The table whose sorting goes first in the next slice.
     turn: usize,
     report: BuildReport,
@@ -388,9 +381,7 @@ impl SnapshotBuilder {
             arena: Vec::with_capacity(like.map_or(0, |s| room(s.arena.len()))),
             tables,
             netid_users: Vec::with_capacity(size(NETID)),
-            group_gids: Vec::with_capacity(size(GROUPS_BY_NAME)),
             extra_gids: GidLists::default(),
-            received: 0,
             turn: 0,
             report: BuildReport::default(),
             phase: Phase::Receiving,
@@ -400,7 +391,7 @@ impl SnapshotBuilder {
 
     /// Users and groups received so far, kept or not.
     pub fn received(&self) -> usize {
-        self.received
+        self.report.users_received + self.report.groups_received
     }
 
     /// Adds users, in arrival order (config order of directories, then
@@ -411,7 +402,6 @@ impl SnapshotBuilder {
         if !matches!(self.phase, Phase::Receiving) {
             return;
         }
-        self.received += users.len();
         self.report.users_received += users.len();
         for u in users {
             self.add_user(u);
@@ -424,7 +414,6 @@ impl SnapshotBuilder {
         if !matches!(self.phase, Phase::Receiving) {
             return;
         }
-        self.received += groups.len();
         self.report.groups_received += groups.len();
         for g in groups {
             self.add_group(g);
@@ -445,10 +434,10 @@ impl SnapshotBuilder {
             return drop(self, r);
         }
         let name = u.name.as_bytes();
-        let tag = tag_of(&self.hasher, name);
-        if self.tables[USERS_BY_NAME].contains(&self.arena, tag, name) {
+        let Some(tag) = self.tables[USERS_BY_NAME].tag_if_new(&self.arena, &self.hasher, name)
+        else {
             return drop(self, DropReason::DuplicateName);
-        }
+        };
         let master_len = text_fields(u).iter().map(|f| f.len()).sum::<usize>()
             + decimal_len(u.uid)
             + decimal_len(u.gid)
@@ -496,12 +485,12 @@ impl SnapshotBuilder {
         };
 
         let uid_bytes = uid_key.bytes(&self.arena).unwrap_or(&[]);
-        let uid_tag = tag_of(&self.hasher, uid_bytes);
-        if self.tables[USERS_BY_UID].contains(&self.arena, uid_tag, uid_bytes) {
+        let by_uid = &mut self.tables[USERS_BY_UID];
+        let Some(uid_tag) = by_uid.tag_if_new(&self.arena, &self.hasher, uid_bytes) else {
             self.report.shadowed_uids += 1;
             return;
-        }
-        self.tables[USERS_BY_UID].insert_new(&self.arena, uid_tag, uid_key, vals);
+        };
+        by_uid.insert_new(&self.arena, uid_tag, uid_key, vals);
         self.add_netid_key(u, id);
     }
 
@@ -539,10 +528,10 @@ impl SnapshotBuilder {
             return drop(self, r);
         }
         let name = g.name.as_bytes();
-        let tag = tag_of(&self.hasher, name);
-        if self.tables[GROUPS_BY_NAME].contains(&self.arena, tag, name) {
+        let Some(tag) = self.tables[GROUPS_BY_NAME].tag_if_new(&self.arena, &self.hasher, name)
+        else {
             return drop(self, DropReason::DuplicateName);
-        }
+        };
         // name:passwd:gid:m1,m2,...
         let members: usize = g.members.iter().map(|m| m.len() + 1).sum();
         let len = name.len() + g.passwd.len() + decimal_len(g.gid) + 3 + members.saturating_sub(1);
@@ -571,13 +560,13 @@ impl SnapshotBuilder {
             self.arena.truncate(start);
             return drop(self, DropReason::SnapshotFull);
         }
-        self.group_gids.push(g.gid);
         let gid_bytes = gid_key.bytes(&self.arena).unwrap_or(&[]);
-        let gid_tag = tag_of(&self.hasher, gid_bytes);
-        if self.tables[GROUPS_BY_GID].contains(&self.arena, gid_tag, gid_bytes) {
-            self.report.shadowed_gids += 1;
-        } else {
-            self.tables[GROUPS_BY_GID].insert_new(&self.arena, gid_tag, gid_key, vals);
+        let by_gid = &mut self.tables[GROUPS_BY_GID];
+        match by_gid.tag_if_new(&self.arena, &self.hasher, gid_bytes) {
+            Some(gid_tag) => {
+                by_gid.insert_new(&self.arena, gid_tag, gid_key, vals);
+            }
+            None => self.report.shadowed_gids += 1,
         }
     }
 
@@ -675,20 +664,21 @@ impl SnapshotBuilder {
         budget: usize,
     ) -> (Option<(usize, usize)>, usize) {
         let groups = &self.tables[GROUPS_BY_NAME].table;
-        let users = &self.tables[USERS_BY_NAME];
+        let users = &self.tables[USERS_BY_NAME].table;
         let mut did = 0;
         while did < budget {
-            let Some(&gid_id) = groups.sorted.get(pos) else {
+            let Some(&group) = groups.sorted.get(pos) else {
                 return (None, did);
             };
-            let gid = self.group_gids.get(gid_id as usize).copied().unwrap_or(0);
             let line = groups
                 .vals
-                .get(gid_id as usize)
+                .get(group as usize)
                 .and_then(|v| v[0].bytes(&self.arena))
                 .unwrap_or(&[]);
-            // Members follow the third ':' (no field before has one).
-            let list = line.splitn(4, |&b| b == b':').nth(3).unwrap_or(&[]);
+            // name:passwd:gid:members (no field before the members has ':').
+            let mut fields = line.splitn(4, |&b| b == b':').skip(2);
+            let gid = fields.next().and_then(parse_decimal);
+            let list = fields.next().unwrap_or(&[]);
             let rest = list.get(member..).unwrap_or(&[]);
             let Some(name) = rest.split(|&b| b == b',').next().filter(|n| !n.is_empty()) else {
                 pos += 1;
@@ -697,20 +687,12 @@ impl SnapshotBuilder {
             };
             member += name.len() + 1;
             did += 1;
-            let tag = tag_of(&self.hasher, name);
-            let found = users.table.index.find(widen(tag), |&(id, t)| {
-                t == tag && users.table.key(&self.arena, id) == name
-            });
-            if let Some(&(user, _)) = found {
-                let primary = users
-                    .table
-                    .vals
-                    .get(user as usize)
-                    .and_then(|v| uid_gid(v[MASTER].bytes(&self.arena)?))
-                    .map(|(_, gid)| gid);
-                if primary != Some(gid) {
-                    self.extra_gids.add(user, gid);
-                }
+            let (Some(gid), Some(user)) = (gid, users.find(&self.arena, &self.hasher, name)) else {
+                continue;
+            };
+            let primary = user_ids(users, &self.arena, user).map(|(_, gid)| gid);
+            if primary != Some(gid) {
+                self.extra_gids.add(user, gid);
             }
         }
         (Some((pos, member)), did)
@@ -724,12 +706,8 @@ impl SnapshotBuilder {
             let Some(&user) = self.netid_users.get(n) else {
                 break;
             };
-            let (uid, gid) = self.tables[USERS_BY_NAME]
-                .table
-                .vals
-                .get(user as usize)
-                .and_then(|v| uid_gid(v[MASTER].bytes(&self.arena)?))
-                .unwrap_or((0, 0));
+            let (uid, gid) =
+                user_ids(&self.tables[USERS_BY_NAME].table, &self.arena, user).unwrap_or((0, 0));
             let start = self.arena.len();
             let a = &mut self.arena;
             push_decimal(a, uid);

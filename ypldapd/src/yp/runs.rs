@@ -126,8 +126,8 @@ impl RunSorter {
     }
 
     /// Whether [`Self::work`] has something to do: with `finishing`,
-    /// anything until sorted; otherwise only a full fresh run or a merge
-    /// of runs of similar length.
+    /// anything until sorted; otherwise only a merge of runs of similar
+    /// length (fresh ids are sorted into runs by [`Self::push`]).
     pub fn has_work(&self, finishing: bool) -> bool {
         if finishing {
             return !self.is_sorted();

@@ -12,6 +12,7 @@
 //! have the same keys, so they share a table with two value columns.
 #![forbid(unsafe_code)]
 
+use std::cmp::Ordering;
 use std::hash::{BuildHasher, RandomState};
 
 use crate::maps::MapName;
@@ -116,12 +117,21 @@ impl Table {
 
     /// The id of `key`, if the table has it.
     pub fn find(&self, arena: &[u8], hasher: &RandomState, key: &[u8]) -> Option<u32> {
-        let tag = tag_of(hasher, key);
+        self.find_tagged(arena, tag_of(hasher, key), key)
+    }
+
+    /// [`Self::find`] with the key's tag already at hand.
+    pub fn find_tagged(&self, arena: &[u8], tag: u32, key: &[u8]) -> Option<u32> {
         self.index
             .find(widen(tag), |&(id, t)| {
                 t == tag && self.key(arena, id) == key
             })
             .map(|&(id, _)| id)
+    }
+
+    /// Byte order of the keys of two ids.
+    pub fn key_order<'a>(&'a self, arena: &'a [u8]) -> impl Fn(u32, u32) -> Ordering + 'a {
+        move |a, b| self.key(arena, a).cmp(self.key(arena, b))
     }
 
     fn value<'a>(&self, arena: &'a [u8], id: u32, col: usize) -> Option<&'a [u8]> {
