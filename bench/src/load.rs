@@ -14,12 +14,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ypldapd::yp::client;
-use ypldapd::yp::proto::{YPPROC_ALL, YPPROC_MATCH, YPPROC_ORDER, YPPROG, YPVERS, YpStat};
-use ypldapd::yp::record::{Reassembler, encode_record};
-use ypldapd::yp::rpc::{ReplyStatus, encode_call, parse_reply};
+use yp_proto::client;
+use yp_proto::proto::{YPPROC_ALL, YPPROC_MATCH, YPPROC_ORDER, YPPROG, YPVERS, YpStat};
+use yp_proto::record::{Reassembler, encode_record};
+use yp_proto::rpc::{ReplyStatus, encode_call, parse_reply};
+use yp_proto::xdr::XdrWriter;
 use ypldapd::yp::rpcbind::{IPPROTO_TCP, IPPROTO_UDP, Rpcbind};
-use ypldapd::yp::xdr::XdrWriter;
 
 use crate::stats::Samples;
 
@@ -424,7 +424,7 @@ pub fn tcp_match(port: u16, spec: &LoadSpec, seed: u64) -> io::Result<LoadResult
         let now = ns_since(t0);
         let sending = now < end && res.sent < spec.max_requests && !spec.stopped();
         let mut busy = 0;
-        for c in conns.iter_mut() {
+        for c in &mut conns {
             if c.at.is_none() && sending && res.sent < spec.max_requests {
                 xid = xid.wrapping_add(1);
                 let mut m = tpl[rng.below(tpl.len())].clone();
@@ -439,7 +439,7 @@ pub fn tcp_match(port: u16, spec: &LoadSpec, seed: u64) -> io::Result<LoadResult
         if busy == 0 {
             break;
         }
-        for p in pfds.iter_mut() {
+        for p in &mut pfds {
             p.revents = 0;
         }
         wait_readable(&mut pfds, Duration::from_millis(5))?;
@@ -652,7 +652,7 @@ pub fn nudge(port: u16, every: Duration, stop: &AtomicBool) -> io::Result<u64> {
     let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
     sock.connect((Ipv4Addr::LOCALHOST, port))?;
     sock.set_nonblocking(true)?;
-    let mut call = encode_call(1, YPPROG, YPVERS, ypldapd::yp::proto::YPPROC_NULL, &[]);
+    let mut call = encode_call(1, YPPROG, YPVERS, yp_proto::proto::YPPROC_NULL, &[]);
     let mut buf = [0u8; 512];
     let mut n = 0u64;
     while !stop.load(Ordering::Relaxed) {

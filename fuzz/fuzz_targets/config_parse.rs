@@ -2,7 +2,6 @@
 //! configuration that parses must print to text that parses to the same
 //! configuration.
 #![no_main]
-#![forbid(unsafe_code)]
 
 use libfuzzer_sys::fuzz_target;
 use ypldapd::config::{LoadOptions, MemSource, parse_bytes};

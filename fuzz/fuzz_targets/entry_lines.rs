@@ -1,10 +1,13 @@
-//! The entry-to-line builder on arbitrary attribute values and mappings:
-//! whatever a directory holds, a kept entry's lines are well formed.
+//! ypldap-client's entry builder and ypldapd's map builder on arbitrary
+//! attribute values and mappings: whatever a directory holds, an entry the
+//! client keeps is kept by ypldapd too, and its lines are well formed.
 #![no_main]
 
+use entry_rules::MAX_LINE;
 use ipc_proto::{FieldMappings, Mapping};
 use libfuzzer_sys::fuzz_target;
-use ypldap_client::entry::{self, Attributes, MAX_LINE};
+use yp_proto::{MapName, Snapshot};
+use ypldap_client::entry::{self, Attributes};
 
 const NAMES: [&str; 6] = ["uid", "uidNumber", "gidNumber", "cn", "home", "memberUid"];
 
@@ -50,18 +53,26 @@ fuzz_target!(|data: &[u8]| {
         groupgid: mapping(sel[12], &fixed),
         groupmembers: mapping(sel[13], &fixed),
     };
-    if let Ok(u) = entry::user(&f, &a) {
-        let line = entry::master_line(&u);
-        assert_eq!(line.split(':').count(), 10, "{line:?}");
-        assert!(line.len() <= MAX_LINE);
-        assert!(!line.contains('\n') && !line.contains('\0'));
-        assert!(!u.name.is_empty());
+    // Whatever the client keeps, ypldapd keeps too (the same rules), and
+    // the lines it builds are well formed.
+    let users: Vec<_> = entry::user("uid=x,dc=example", &f, &a).into_iter().collect();
+    let groups: Vec<_> = entry::group("cn=x,dc=example", &f, &a).into_iter().collect();
+    let (snap, report) = Snapshot::build("fuzz", &users, &groups, 1);
+    assert_eq!(report.users_kept, users.len(), "{report:?}");
+    assert_eq!(report.groups_kept, groups.len(), "{report:?}");
+    for (map, fields) in [
+        (MapName::PasswdByName, 7),
+        (MapName::MasterPasswdByUid, 10),
+        (MapName::GroupByName, 4),
+    ] {
+        for (_, line) in snap.iter(map) {
+            let line = std::str::from_utf8(line).expect("lines are text");
+            assert_eq!(line.split(':').count(), fields, "{line:?}");
+            assert!(line.len() <= MAX_LINE);
+            assert!(!line.contains('\n') && !line.contains('\0'));
+        }
     }
-    if let Ok(g) = entry::group(&f, &a) {
-        let line = entry::group_line(&g);
-        assert_eq!(line.split(':').count(), 4, "{line:?}");
-        assert!(line.len() <= MAX_LINE);
-        assert!(!line.contains('\n') && !line.contains('\0'));
-        assert!(g.members.iter().all(|m| !m.contains(',')));
+    for g in &groups {
+        assert!(g.members.iter().all(|m| !m.contains(',') && !m.is_empty()));
     }
 });

@@ -7,8 +7,8 @@
 use std::sync::{Arc, OnceLock};
 
 use libfuzzer_sys::fuzz_target;
-use ypldapd::maps::MapName;
-use ypldapd::yp::{Caller, Outcome, ServerConfig, Snapshot, client, handle_message, rpc, testdata};
+use yp_proto::maps::MapName;
+use yp_proto::{Caller, Outcome, ServerConfig, Snapshot, client, handle_message, rpc, testdata};
 
 fn fixtures() -> &'static (ServerConfig, Arc<Snapshot>) {
     static F: OnceLock<(ServerConfig, Arc<Snapshot>)> = OnceLock::new();

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ypldapd::yp::record::Reassembler;
+use yp_proto::record::Reassembler;
 
 fn run(data: &[u8], cuts: &[u8]) -> (Vec<Vec<u8>>, bool) {
     let mut r = Reassembler::new(256);

@@ -1,28 +1,47 @@
-//! A link end with its handshake and message types fixed: `I` is what this
-//! side receives, `O` what it sends.
+//! A link end with its handshake done and message types fixed: `I` is what
+//! this side receives, `O` what it sends.
 
 use std::marker::PhantomData;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
-use crate::codec::Handshake;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::codec::{self, DecodeError};
 use crate::link::{Link, LinkError, Received};
 use crate::messages::{Level, Message};
+
+/// One received datagram and the fds that came with it, not yet decoded:
+/// a message that borrows its text decodes from it with [`Datagram::decode`].
+#[derive(Debug)]
+pub struct Datagram {
+    pub bytes: Vec<u8>,
+    pub fds: Vec<OwnedFd>,
+}
+
+impl Datagram {
+    /// Decodes the message, borrowing its text from this datagram. The
+    /// number of fds is checked against what the message carries.
+    pub fn decode<'a, M: Message + Deserialize<'a>>(&'a self) -> Result<M, DecodeError> {
+        codec::decode(&self.bytes, self.fds.len())
+    }
+}
 
 /// A typed, handshaking link end.
 #[derive(Debug)]
 pub struct Channel<I, O> {
     link: Link,
-    handshake: Handshake,
+    greeted: bool,
     _types: PhantomData<fn(O) -> I>,
 }
 
-impl<I: Message, O: Message> Channel<I, O> {
+impl<I, O: Message> Channel<I, O> {
     /// Wraps `link` and sends our `Hello`, which is always the first message.
     pub fn open(link: Link) -> Result<Self, LinkError> {
-        link.send(&O::hello(), &[])?;
+        link.send_encoded(&codec::encode_hello(), &[])?;
         Ok(Channel {
             link,
-            handshake: Handshake::new(),
+            greeted: false,
             _types: PhantomData,
         })
     }
@@ -32,24 +51,42 @@ impl<I: Message, O: Message> Channel<I, O> {
         self.link.send(msg, fds)
     }
 
-    /// Receives one message. `Ok(None)` means the peer's `Hello` arrived and
-    /// was accepted; any violation of the handshake is an error.
-    pub fn recv(&mut self) -> Result<Option<Received<I>>, LinkError> {
-        let r = self.link.recv::<I>()?;
-        if self.handshake.check(&r.message)? {
+    /// Receives one datagram. `Ok(None)` means the peer's `Hello` arrived
+    /// and was accepted; a first datagram that is not our version's `Hello`
+    /// is an error.
+    pub fn recv_datagram(&mut self) -> Result<Option<Datagram>, LinkError> {
+        let (bytes, fds) = self.link.recv_raw()?;
+        if !self.greeted {
+            codec::decode_hello(&bytes, fds.len())?;
+            self.greeted = true;
             return Ok(None);
         }
-        Ok(Some(r))
+        Ok(Some(Datagram { bytes, fds }))
     }
 
     /// Whether the peer's `Hello` has been accepted.
     pub fn greeted(&self) -> bool {
-        self.handshake.done()
+        self.greeted
     }
 
     /// The underlying link.
     pub fn link(&self) -> &Link {
         &self.link
+    }
+}
+
+impl<I: Message + DeserializeOwned, O: Message> Channel<I, O> {
+    /// Receives one message that owns its data. `Ok(None)`: see
+    /// [`Channel::recv_datagram`].
+    pub fn recv(&mut self) -> Result<Option<Received<I>>, LinkError> {
+        let Some(d) = self.recv_datagram()? else {
+            return Ok(None);
+        };
+        let message = d.decode::<I>()?;
+        Ok(Some(Received {
+            message,
+            fds: d.fds,
+        }))
     }
 }
 
@@ -76,20 +113,26 @@ impl LogMessage for crate::messages::DnsToParent {
     }
 }
 
-impl LogMessage for crate::messages::ClientToParent {
+impl LogMessage for crate::messages::ClientToParent<'_> {
     fn log(level: Level, text: String) -> Self {
-        Self::Log { level, text }
+        Self::Log {
+            level,
+            text: text.into(),
+        }
     }
 }
 
-impl<I: Message, O: LogMessage> Channel<I, O> {
+/// The longest log record a helper sends; longer text is cut (with `…`)
+/// so that a record always fits one message, whatever it quotes.
+pub const MAX_LOG_TEXT: usize = 4096;
+
+impl<I, O: LogMessage> Channel<I, O> {
     /// Sends a log record for ypldapd to write. A failure to send is
     /// ignored: the link is then gone and the next receive reports it.
     pub fn log(&self, level: Level, text: impl Into<String>) {
         let mut text: String = text.into();
-        // Keep a record within one message, whatever it quotes.
-        if text.len() > 4096 {
-            let mut cut = 4096;
+        if text.len() > MAX_LOG_TEXT {
+            let mut cut = MAX_LOG_TEXT;
             while !text.is_char_boundary(cut) {
                 cut -= 1;
             }

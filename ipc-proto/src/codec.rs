@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use serde::Deserialize;
+
 use crate::messages::{Message, PROTOCOL_VERSION};
 
 /// The largest datagram either side sends or accepts. Large updates are
@@ -31,8 +33,8 @@ pub enum DecodeError {
     UnexpectedFds { expected: usize, received: usize },
     /// The peer's `Hello` names another protocol version.
     VersionMismatch { ours: u32, theirs: u32 },
-    /// The first message was not `Hello`, or `Hello` came twice.
-    OutOfOrder { kind: &'static str },
+    /// The first message was not `Hello`.
+    OutOfOrder,
 }
 
 impl fmt::Display for DecodeError {
@@ -54,7 +56,7 @@ impl fmt::Display for DecodeError {
                 f,
                 "protocol version mismatch: this program speaks version {ours}, its peer version {theirs}"
             ),
-            DecodeError::OutOfOrder { kind } => write!(f, "unexpected {kind} message"),
+            DecodeError::OutOfOrder => f.write_str("the first message is not Hello"),
         }
     }
 }
@@ -105,15 +107,12 @@ pub fn encode<M: Message>(msg: &M, fds: usize) -> Result<Vec<u8>, EncodeError> {
     Ok(bytes)
 }
 
-/// The encoded size of `msg`, for senders that fill batches up to the limit.
-pub fn encoded_len<M: Message>(msg: &M) -> usize {
-    serde_json::to_vec(msg)
-        .map(|v| v.len())
-        .unwrap_or(usize::MAX)
-}
-
-/// Decodes one datagram that arrived with `fds` file descriptors.
-pub fn decode<M: Message>(bytes: &[u8], fds: usize) -> Result<M, DecodeError> {
+/// Decodes one datagram that arrived with `fds` file descriptors. The
+/// message may borrow text from `bytes`.
+pub fn decode<'a, M: Message + Deserialize<'a>>(
+    bytes: &'a [u8],
+    fds: usize,
+) -> Result<M, DecodeError> {
     if bytes.len() > MAX_MESSAGE_BYTES {
         return Err(DecodeError::Oversize { len: bytes.len() });
     }
@@ -140,6 +139,13 @@ fn classify(e: serde_json::Error) -> DecodeError {
         Category::Data if text.starts_with("unknown field") => {
             DecodeError::UnknownField(quoted(&text))
         }
+        // An unknown key beside "type" and "body" (adjacently tagged).
+        Category::Data
+            if text.starts_with("invalid value: string")
+                && text.contains(r#"expected "type" or "body""#) =>
+        {
+            DecodeError::UnknownField(text.split('"').nth(1).unwrap_or(&text).to_owned())
+        }
         _ => DecodeError::InvalidJson(text),
     }
 }
@@ -149,38 +155,49 @@ fn quoted(text: &str) -> String {
     text.split('`').nth(1).unwrap_or(text).to_owned()
 }
 
-/// Tracks the handshake of one direction of a link: the first message must be
-/// `Hello` with our version, and it must not come again.
-#[derive(Debug, Default)]
-pub struct Handshake {
-    greeted: bool,
+/// The handshake datagram: `{"type":"Hello","body":{"version":N}}`.
+pub fn encode_hello() -> Vec<u8> {
+    format!(r#"{{"type":"Hello","body":{{"version":{PROTOCOL_VERSION}}}}}"#).into_bytes()
 }
 
-impl Handshake {
-    pub fn new() -> Self {
-        Self::default()
-    }
+/// The shapes of `Hello` every protocol version used, so that a peer of
+/// another version is told apart from one that breaks the protocol.
+#[derive(Deserialize)]
+struct AnyHello {
+    #[serde(rename = "type")]
+    kind: String,
+    /// Version 1: `{"type":"Hello","version":N}`.
+    version: Option<u32>,
+    /// Version 2 on: `{"type":"Hello","body":{"version":N}}`.
+    body: Option<HelloBody>,
+}
 
-    /// Whether the peer's `Hello` has been accepted.
-    pub fn done(&self) -> bool {
-        self.greeted
-    }
+#[derive(Deserialize)]
+struct HelloBody {
+    version: Option<u32>,
+}
 
-    /// Checks `msg` against the handshake state. Returns `Ok(true)` for the
-    /// accepted `Hello` (which carries nothing else), `Ok(false)` for any
-    /// later message, which the caller then handles.
-    pub fn check<M: Message>(&mut self, msg: &M) -> Result<bool, DecodeError> {
-        match (self.greeted, msg.hello_version()) {
-            (false, Some(v)) if v == PROTOCOL_VERSION => {
-                self.greeted = true;
-                Ok(true)
-            }
-            (false, Some(theirs)) => Err(DecodeError::VersionMismatch {
-                ours: PROTOCOL_VERSION,
-                theirs,
-            }),
-            (false, None) | (true, Some(_)) => Err(DecodeError::OutOfOrder { kind: msg.kind() }),
-            (true, None) => Ok(false),
-        }
+/// Checks the first datagram of a link: a `Hello` with our version.
+pub fn decode_hello(bytes: &[u8], fds: usize) -> Result<(), DecodeError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(DecodeError::Oversize { len: bytes.len() });
+    }
+    let hello: AnyHello = serde_json::from_slice(bytes).map_err(classify)?;
+    if hello.kind != "Hello" {
+        return Err(DecodeError::OutOfOrder);
+    }
+    if fds != 0 {
+        return Err(DecodeError::UnexpectedFds {
+            expected: 0,
+            received: fds,
+        });
+    }
+    match hello.body.and_then(|b| b.version).or(hello.version) {
+        Some(PROTOCOL_VERSION) => Ok(()),
+        Some(theirs) => Err(DecodeError::VersionMismatch {
+            ours: PROTOCOL_VERSION,
+            theirs,
+        }),
+        None => Err(DecodeError::InvalidJson("Hello without a version".into())),
     }
 }

@@ -43,7 +43,7 @@ pub fn start<I: Message, O: LogMessage>(
 
 /// Receives messages and hands each to `handle` until the link closes
 /// (success) or breaks the protocol (failure, reported to ypldapd).
-pub fn serve<I: Message, O: LogMessage>(
+pub fn serve<I: Message + serde::de::DeserializeOwned, O: LogMessage>(
     name: &str,
     chan: &mut Channel<I, O>,
     mut handle: impl FnMut(&mut Channel<I, O>, Received<I>),

@@ -109,7 +109,7 @@ impl Link {
 
     /// Sends a datagram already checked by [`codec::encode`].
     pub fn send_encoded(&self, bytes: &[u8], fds: &[BorrowedFd<'_>]) -> Result<(), LinkError> {
-        let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        let raw: Vec<RawFd> = fds.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
         let cmsgs: &[ControlMessage<'_>] = if raw.is_empty() {
             &[]
         } else {
@@ -135,7 +135,7 @@ impl Link {
 
     /// Receives one message. Unexpected fds are closed before the error is
     /// returned; nothing a peer sends can leak a descriptor into us.
-    pub fn recv<M: Message>(&self) -> Result<Received<M>, LinkError> {
+    pub fn recv<M: Message + serde::de::DeserializeOwned>(&self) -> Result<Received<M>, LinkError> {
         let (bytes, fds) = self.recv_raw()?;
         let message = codec::decode::<M>(&bytes, fds.len())?;
         Ok(Received { message, fds })

@@ -8,25 +8,42 @@
 //! Each direction of each link has its own enum, so a program decodes only
 //! what it may receive and an auditor sees each process's whole input in one
 //! place. On the wire a message is one `SOCK_SEQPACKET` datagram holding the
-//! JSON of the enum, tagged by `"type"`; unknown types and unknown fields are
-//! rejected. The first message in each direction of every link is `Hello`.
+//! JSON `{"type": NAME, "body": {FIELDS}}` (no `body` for a message without
+//! fields); unknown types and unknown fields are rejected.
+//!
+//! The first datagram in each direction of every link is the handshake,
+//! `{"type":"Hello","body":{"version":N}}` ([`PROTOCOL_VERSION`]); it is not
+//! part of the enums below, so it can come only once and the message
+//! handlers never see it (see [`crate::codec`]).
 //!
 //! | enum | sender → receiver | messages |
 //! |---|---|---|
-//! | [`ParentToDns`] | ypldapd → ypldap-dns | `Hello`, `Configure`, `Connect` |
-//! | [`DnsToParent`] | ypldap-dns → ypldapd | `Hello`, `Log`, `Connected` (+1 fd), `ConnectFailed` |
-//! | [`ParentToClient`] | ypldapd → ypldap-client | `Hello`, `ConfigBegin`, `Directory`, `Pem`, `ConfigEnd`, `Update`, `Connected` (+1 fd), `ConnectFailed` |
-//! | [`ClientToParent`] | ypldap-client → ypldapd | `Hello`, `Log`, `Connect`, `Users`, `Groups`, `UpdateDone`, `UpdateFailed` |
+//! | [`ParentToDns`] | ypldapd → ypldap-dns | `Configure`, `Connect` |
+//! | [`DnsToParent`] | ypldap-dns → ypldapd | `Log`, `Connected` (+1 fd), `ConnectFailed` |
+//! | [`ParentToClient`] | ypldapd → ypldap-client | `ConfigBegin`, `Directory`, `Pem`, `ConfigEnd`, `Update`, `Connected` (+1 fd), `ConnectFailed` |
+//! | [`ClientToParent`] | ypldap-client → ypldapd | `Log`, `Connect`, `Users`, `Groups`, `Dropped`, `UpdateDone`, `UpdateFailed` |
+//!
+//! Entries ([`User`], [`Group`]) are the mapped attributes of one directory
+//! entry with its DN; ypldapd checks them again with the same rules
+//! (`entry-rules`) and builds every map line itself. Their text borrows
+//! from the received datagram, so ypldapd decodes a batch without copying
+//! each string.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use entry_rules::{DropReason, Group, Text, User};
 use serde::{Deserialize, Serialize};
 
 use crate::settings::{Directory, Endpoint, PemKind};
 
-/// The version of this schema. A peer speaking another version is refused
-/// with an error naming both, since the binaries may be upgraded one by one.
-pub const PROTOCOL_VERSION: u32 = 1;
+/// The version of this schema, exchanged in the handshake. A peer speaking
+/// another version is refused with an error naming both, since the binaries
+/// may be upgraded one by one.
+///
+/// Version 2: adjacently tagged messages, the handshake outside the enums,
+/// entries with their DN, typed drop reasons, `Dropped` samples.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 /// Severity of a log record a helper sends for ypldapd to write out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -38,39 +55,10 @@ pub enum Level {
     Debug,
 }
 
-/// One user as the LDAP reader built it from a directory entry (DESIGN §8).
-/// ypldapd checks it again and builds every map line from it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserEntry {
-    pub name: String,
-    pub passwd: String,
-    pub uid: u32,
-    pub gid: u32,
-    pub class: String,
-    pub change: String,
-    pub expire: String,
-    pub gecos: String,
-    pub home: String,
-    pub shell: String,
-}
-
-/// One group as the LDAP reader built it from a directory entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GroupEntry {
-    pub name: String,
-    pub passwd: String,
-    pub gid: u32,
-    pub members: Vec<String>,
-}
-
 /// ypldapd → ypldap-dns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", deny_unknown_fields)]
+#[serde(tag = "type", content = "body", deny_unknown_fields)]
 pub enum ParentToDns {
-    /// First message: the protocol version ypldapd speaks.
-    Hello { version: u32 },
     /// The directories, in configuration order. `Connect` names them by index.
     /// Sent again, whole, after a reload.
     Configure { directories: Vec<Endpoint> },
@@ -81,10 +69,8 @@ pub enum ParentToDns {
 
 /// ypldap-dns → ypldapd.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", deny_unknown_fields)]
+#[serde(tag = "type", content = "body", deny_unknown_fields)]
 pub enum DnsToParent {
-    /// First message: the protocol version the broker speaks.
-    Hello { version: u32 },
     /// A log record for ypldapd to write.
     Log { level: Level, text: String },
     /// A connected TCP socket to the directory, attached as the one fd.
@@ -103,28 +89,22 @@ pub enum DnsToParent {
 
 /// ypldapd → ypldap-client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", deny_unknown_fields)]
+#[serde(tag = "type", content = "body", deny_unknown_fields)]
 pub enum ParentToClient {
-    /// First message: the protocol version ypldapd speaks.
-    Hello { version: u32 },
     /// A configuration follows: `directories` `Directory` messages, their
     /// `Pem` chunks, then `ConfigEnd`. Replaces any earlier configuration.
-    ConfigBegin {
-        directories: u32,
-        /// Verbose logging (`-v` or `-d`).
-        verbose: bool,
-    },
+    ConfigBegin { directories: u32 },
     /// One directory block, in configuration order.
     Directory {
         index: u32,
         settings: Box<Directory>,
     },
-    /// A chunk of a TLS file for directory `index`; `last` ends the file.
+    /// The next chunk of a TLS file for directory `index`; the chunks of a
+    /// file are joined in order until `ConfigEnd`.
     Pem {
         index: u32,
         kind: PemKind,
         data: String,
-        last: bool,
     },
     /// The configuration is complete.
     ConfigEnd,
@@ -144,46 +124,70 @@ pub enum ParentToClient {
     },
 }
 
-/// ypldap-client → ypldapd.
+/// An entry the LDAP reader left out, for ypldapd's log and reports. The
+/// detail never holds a secret value (see `entry_rules::Violation`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", deny_unknown_fields)]
-pub enum ClientToParent {
-    /// First message: the protocol version the LDAP reader speaks.
-    Hello { version: u32 },
+#[serde(deny_unknown_fields)]
+pub struct DroppedEntry<'a> {
+    #[serde(borrow)]
+    pub dn: Text<'a>,
+    pub reason: DropReason,
+    #[serde(borrow)]
+    pub detail: Text<'a>,
+}
+
+/// ypldap-client → ypldapd. Borrows its text from the received datagram.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "body", deny_unknown_fields)]
+pub enum ClientToParent<'a> {
     /// A log record for ypldapd to write.
-    Log { level: Level, text: String },
+    Log {
+        level: Level,
+        #[serde(borrow)]
+        text: Cow<'a, str>,
+    },
     /// Ask for a connected socket to directory `directory` (relayed to the broker).
     Connect { request: u64, directory: u32 },
     /// A batch of users of update `update`, in directory then LDAP order.
+    /// `entries` is the last field (see [`crate::batch`]).
     Users {
         update: u64,
-        entries: Vec<UserEntry>,
+        #[serde(borrow)]
+        entries: Vec<User<'a>>,
     },
     /// A batch of groups of update `update`.
     Groups {
         update: u64,
-        entries: Vec<GroupEntry>,
+        #[serde(borrow)]
+        entries: Vec<Group<'a>>,
+    },
+    /// Entries of update `update` the reader left out: the first few of
+    /// each update, by DN (the counts are in `UpdateDone`).
+    Dropped {
+        update: u64,
+        #[serde(borrow)]
+        entries: Vec<DroppedEntry<'a>>,
     },
     /// Every directory was read completely: ypldapd may build and swap the maps.
     UpdateDone {
         update: u64,
-        /// Entries dropped, by reason (DESIGN §8).
-        dropped: BTreeMap<String, u64>,
+        /// Entries the reader left out, by reason.
+        dropped: BTreeMap<DropReason, u64>,
         /// Referrals and references skipped.
         referrals: u64,
     },
     /// A directory failed; ypldapd keeps the maps it has.
-    UpdateFailed { update: u64, reason: String },
+    UpdateFailed {
+        update: u64,
+        #[serde(borrow)]
+        reason: Cow<'a, str>,
+    },
 }
 
 /// What the codec needs to know of each message enum.
-pub trait Message: Serialize + serde::de::DeserializeOwned {
+pub trait Message: Serialize {
     /// The number of file descriptors that travel with this message.
     fn fd_count(&self) -> usize;
-    /// The version carried by `Hello`, or `None` for any other message.
-    fn hello_version(&self) -> Option<u32>;
-    /// A `Hello` carrying [`PROTOCOL_VERSION`].
-    fn hello() -> Self;
     /// The message's type name, for logs.
     fn kind(&self) -> &'static str;
 }
@@ -198,15 +202,6 @@ macro_rules! message_impl {
                     _ => 0,
                 }
             }
-            fn hello_version(&self) -> Option<u32> {
-                match self {
-                    Self::Hello { version } => Some(*version),
-                    _ => None,
-                }
-            }
-            fn hello() -> Self {
-                Self::Hello { version: PROTOCOL_VERSION }
-            }
             fn kind(&self) -> &'static str {
                 match self {
                     $(Self::$k { .. } => stringify!($k),)*
@@ -216,9 +211,9 @@ macro_rules! message_impl {
     };
 }
 
-message_impl!(ParentToDns, fds: [], kinds: [Hello, Configure, Connect]);
-message_impl!(DnsToParent, fds: [Connected], kinds: [Hello, Log, Connected, ConnectFailed]);
+message_impl!(ParentToDns, fds: [], kinds: [Configure, Connect]);
+message_impl!(DnsToParent, fds: [Connected], kinds: [Log, Connected, ConnectFailed]);
 message_impl!(ParentToClient, fds: [Connected],
-    kinds: [Hello, ConfigBegin, Directory, Pem, ConfigEnd, Update, Connected, ConnectFailed]);
-message_impl!(ClientToParent, fds: [],
-    kinds: [Hello, Log, Connect, Users, Groups, UpdateDone, UpdateFailed]);
+    kinds: [ConfigBegin, Directory, Pem, ConfigEnd, Update, Connected, ConnectFailed]);
+message_impl!(ClientToParent<'_>, fds: [],
+    kinds: [Log, Connect, Users, Groups, Dropped, UpdateDone, UpdateFailed]);

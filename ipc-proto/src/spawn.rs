@@ -89,6 +89,8 @@ pub fn spawn_helper(
     // never returns into Rust code; this matters because a forked child of a
     // process with other threads may not allocate.
     match unsafe { fork() }.map_err(|e| SpawnError::Os("fork", e))? {
+        // SAFETY: as above: in the child, only `child_exec`, which execs or
+        // exits and never returns.
         ForkResult::Child => unsafe {
             child_exec(
                 &path,

@@ -6,6 +6,7 @@ use std::io::{Read, Seek, Write};
 use std::os::fd::{AsFd, AsRawFd};
 
 use ipc_proto::codec::{self, DecodeError, EncodeError, MAX_MESSAGE_BYTES};
+use ipc_proto::entry_rules::{DropReason, Group, Origin, Text, User};
 use ipc_proto::*;
 use nix::sys::socket::{MsgFlags, send};
 
@@ -44,22 +45,33 @@ fn directory() -> Directory {
     }
 }
 
-fn user(i: u32) -> UserEntry {
-    UserEntry {
-        name: format!("user{i}"),
+fn origin(dn: String) -> Origin<'static> {
+    Origin {
+        dn: dn.into(),
+        uuid: None,
+    }
+}
+
+fn user(i: u32) -> User<'static> {
+    User {
+        origin: origin(format!("uid=user{i},ou=People,dc=example,dc=org")),
+        name: format!("user{i}").into(),
         passwd: "*".into(),
         uid: 1000 + i,
         gid: 100,
-        class: String::new(),
+        class: "".into(),
         change: "0".into(),
         expire: "0".into(),
-        gecos: "Ünïcode User".into(),
-        home: format!("/home/user{i}"),
+        gecos: "Ünïcode \"User\"".into(),
+        home: format!("/home/user{i}").into(),
         shell: "/bin/sh".into(),
     }
 }
 
-fn round_trip<M: Message + PartialEq + std::fmt::Debug>(msgs: Vec<M>) {
+fn round_trip<M>(msgs: Vec<M>)
+where
+    M: Message + PartialEq + std::fmt::Debug + for<'a> serde::Deserialize<'a>,
+{
     for m in msgs {
         let fds = m.fd_count();
         let bytes = codec::encode(&m, fds).expect("encode");
@@ -68,10 +80,18 @@ fn round_trip<M: Message + PartialEq + std::fmt::Debug>(msgs: Vec<M>) {
     }
 }
 
+/// `ClientToParent` borrows from its datagram, so it round-trips by hand.
+fn round_trip_borrowed(msgs: Vec<ClientToParent<'_>>) {
+    for m in msgs {
+        let bytes = codec::encode(&m, 0).expect("encode");
+        let back: ClientToParent<'_> = codec::decode(&bytes, 0).expect("decode");
+        assert_eq!(back, m);
+    }
+}
+
 #[test]
 fn every_message_round_trips() {
     round_trip(vec![
-        ParentToDns::Hello { version: 1 },
         ParentToDns::Configure {
             directories: vec![Endpoint {
                 host: "h".into(),
@@ -84,7 +104,6 @@ fn every_message_round_trips() {
         },
     ]);
     round_trip(vec![
-        DnsToParent::Hello { version: 1 },
         DnsToParent::Log {
             level: Level::Warning,
             text: "x".into(),
@@ -101,11 +120,7 @@ fn every_message_round_trips() {
         },
     ]);
     round_trip(vec![
-        ParentToClient::Hello { version: 1 },
-        ParentToClient::ConfigBegin {
-            directories: 1,
-            verbose: true,
-        },
+        ParentToClient::ConfigBegin { directories: 1 },
         ParentToClient::Directory {
             index: 0,
             settings: Box::new(directory()),
@@ -114,7 +129,6 @@ fn every_message_round_trips() {
             index: 0,
             kind: PemKind::Ca,
             data: "-----BEGIN CERTIFICATE-----\n".into(),
-            last: true,
         },
         ParentToClient::ConfigEnd,
         ParentToClient::Update { update: 3 },
@@ -129,8 +143,7 @@ fn every_message_round_trips() {
             error: "e".into(),
         },
     ]);
-    round_trip(vec![
-        ClientToParent::Hello { version: 1 },
+    round_trip_borrowed(vec![
         ClientToParent::Log {
             level: Level::Debug,
             text: "y".into(),
@@ -145,16 +158,28 @@ fn every_message_round_trips() {
         },
         ClientToParent::Groups {
             update: 1,
-            entries: vec![GroupEntry {
+            entries: vec![Group {
+                origin: origin("cn=staff,ou=Groups,dc=example,dc=org".into()),
                 name: "staff".into(),
                 passwd: "*".into(),
                 gid: 20,
                 members: vec!["user1".into(), "user2".into()],
             }],
         },
+        ClientToParent::Dropped {
+            update: 1,
+            entries: vec![DroppedEntry {
+                dn: "uid=x,dc=example,dc=org".into(),
+                reason: DropReason::InvalidUid,
+                detail: "uid \"x\" is not a number".into(),
+            }],
+        },
         ClientToParent::UpdateDone {
             update: 1,
-            dropped: BTreeMap::from([("missing attribute".to_string(), 2)]),
+            dropped: BTreeMap::from([
+                (DropReason::MissingAttribute, 2),
+                (DropReason::LineTooLong, 1),
+            ]),
             referrals: 0,
         },
         ClientToParent::UpdateFailed {
@@ -168,7 +193,7 @@ fn every_message_round_trips() {
 fn typed_decode_errors() {
     let d = |b: &[u8], fds| codec::decode::<ParentToDns>(b, fds);
     assert_eq!(
-        d(br#"{"type":"Connect","request":1"#, 0),
+        d(br#"{"type":"Connect","body":{"request":1"#, 0),
         Err(DecodeError::Truncated)
     );
     assert!(matches!(
@@ -181,13 +206,28 @@ fn typed_decode_errors() {
     );
     assert_eq!(
         d(
-            br#"{"type":"Connect","request":1,"directory":0,"evil":1}"#,
+            br#"{"type":"Connect","body":{"request":1,"directory":0,"evil":1}}"#,
             0
         ),
         Err(DecodeError::UnknownField("evil".into()))
     );
     assert_eq!(
-        d(br#"{"type":"Connect","request":1,"directory":0}"#, 1),
+        d(
+            br#"{"type":"Connect","body":{"request":1,"directory":0},"evil":1}"#,
+            0
+        ),
+        Err(DecodeError::UnknownField("evil".into()))
+    );
+    // The handshake is not a message: a second Hello is an unknown type.
+    assert_eq!(
+        d(&codec::encode_hello(), 0),
+        Err(DecodeError::UnknownType("Hello".into()))
+    );
+    assert_eq!(
+        d(
+            br#"{"type":"Connect","body":{"request":1,"directory":0}}"#,
+            1
+        ),
         Err(DecodeError::UnexpectedFds {
             expected: 0,
             received: 1
@@ -206,7 +246,7 @@ fn typed_decode_errors() {
         settings: Box::new(directory()),
     })
     .expect("json");
-    v["settings"]["fields"]["surprise"] = serde_json::json!(1);
+    v["body"]["settings"]["fields"]["surprise"] = serde_json::json!(1);
     let bytes = serde_json::to_vec(&v).expect("json");
     assert_eq!(
         codec::decode::<ParentToClient>(&bytes, 0),
@@ -216,39 +256,163 @@ fn typed_decode_errors() {
 
 #[test]
 fn handshake_checks_version_and_order() {
-    let mut h = Handshake::new();
+    assert_eq!(codec::decode_hello(&codec::encode_hello(), 0), Ok(()));
     assert_eq!(
-        h.check(&ParentToDns::Connect {
-            request: 1,
-            directory: 0
-        }),
-        Err(DecodeError::OutOfOrder { kind: "Connect" })
+        codec::decode_hello(
+            br#"{"type":"Connect","body":{"request":1,"directory":0}}"#,
+            0
+        ),
+        Err(DecodeError::OutOfOrder)
     );
-    let mut h = Handshake::new();
-    let e = h.check(&ParentToDns::Hello { version: 99 }).unwrap_err();
+    let e = codec::decode_hello(br#"{"type":"Hello","body":{"version":99}}"#, 0).unwrap_err();
     assert_eq!(
         e,
         DecodeError::VersionMismatch {
-            ours: 1,
+            ours: 2,
             theirs: 99
         }
     );
     assert_eq!(
         e.to_string(),
-        "protocol version mismatch: this program speaks version 1, its peer version 99"
+        "protocol version mismatch: this program speaks version 2, its peer version 99"
     );
-    let mut h = Handshake::new();
-    assert_eq!(h.check(&ParentToDns::hello()), Ok(true));
+    // A version-1 peer (internally tagged Hello) is named as such.
     assert_eq!(
-        h.check(&ParentToDns::Configure {
-            directories: vec![]
-        }),
-        Ok(false)
+        codec::decode_hello(br#"{"type":"Hello","version":1}"#, 0),
+        Err(DecodeError::VersionMismatch { ours: 2, theirs: 1 })
     );
+    assert!(matches!(
+        codec::decode_hello(b"garbage", 0),
+        Err(DecodeError::InvalidJson(_))
+    ));
     assert_eq!(
-        h.check(&ParentToDns::hello()),
-        Err(DecodeError::OutOfOrder { kind: "Hello" })
+        codec::decode_hello(&codec::encode_hello(), 1),
+        Err(DecodeError::UnexpectedFds {
+            expected: 0,
+            received: 1
+        })
     );
+}
+
+#[test]
+fn channel_consumes_the_handshake_once() {
+    let (a, b) = Link::pair().expect("pair");
+    let mut parent = Channel::<DnsToParent, ParentToDns>::open(a).expect("open");
+    let mut helper = Channel::<ParentToDns, DnsToParent>::open(b).expect("open");
+    assert!(matches!(helper.recv(), Ok(None)), "the Hello is consumed");
+    assert!(helper.greeted());
+    parent
+        .send(
+            &ParentToDns::Connect {
+                request: 1,
+                directory: 0,
+            },
+            &[],
+        )
+        .expect("send");
+    let r = helper.recv().expect("recv").expect("a message");
+    assert_eq!(
+        r.message,
+        ParentToDns::Connect {
+            request: 1,
+            directory: 0
+        }
+    );
+    assert!(matches!(parent.recv(), Ok(None)));
+    // A second Hello breaks the protocol.
+    helper
+        .link()
+        .send_encoded(&codec::encode_hello(), &[])
+        .expect("send");
+    assert!(matches!(
+        parent.recv(),
+        Err(LinkError::Decode(DecodeError::UnknownType(_)))
+    ));
+}
+
+#[test]
+fn entries_borrow_from_the_datagram() {
+    let m = ClientToParent::Users {
+        update: 4,
+        entries: (0..3).map(user).collect(),
+    };
+    let bytes = codec::encode(&m, 0).expect("encode");
+    let back: ClientToParent<'_> = codec::decode(&bytes, 0).expect("decode");
+    let ClientToParent::Users { entries, .. } = back else {
+        panic!("not Users")
+    };
+    assert!(matches!(
+        entries[1].name,
+        Text(std::borrow::Cow::Borrowed("user1"))
+    ));
+    // Escaped text (the quotes in gecos) is decoded into its own string.
+    assert_eq!(&*entries[1].gecos, "Ünïcode \"User\"");
+}
+
+#[test]
+fn batches_fill_up_to_their_target_and_decode() {
+    for target in [300, 1000, 8 * 1024, MAX_MESSAGE_BYTES] {
+        let mut w = BatchWriter::new(
+            &ClientToParent::Users {
+                update: 9,
+                entries: vec![],
+            },
+            target,
+        );
+        let mut datagrams = Vec::new();
+        let all: Vec<User<'static>> = (0..500).map(user).collect();
+        for u in &all {
+            if let Some(d) = w.push(u).expect("fits") {
+                datagrams.push(d);
+            }
+        }
+        datagrams.extend(w.take());
+        assert!(w.is_empty());
+        let mut got = Vec::new();
+        for d in &datagrams {
+            assert!(d.len() <= target.max(400), "{} > {target}", d.len());
+            match codec::decode::<ClientToParent<'_>>(d, 0).expect("decode") {
+                ClientToParent::Users { update: 9, entries } => {
+                    assert!(!entries.is_empty());
+                    got.extend(entries.into_iter().map(|u| User {
+                        origin: origin(u.origin.dn.to_string()),
+                        ..user(u.uid - 1000)
+                    }));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(got, all);
+        if target >= 8 * 1024 {
+            // Full batches: no two consecutive ones would have fit in one.
+            assert!(
+                datagrams.len() < 500 * 250 / target + 2,
+                "{}",
+                datagrams.len()
+            );
+        }
+    }
+}
+
+#[test]
+fn batch_refuses_an_entry_larger_than_a_message() {
+    let mut w = BatchWriter::new(
+        &ClientToParent::Users {
+            update: 1,
+            entries: vec![],
+        },
+        8 * 1024,
+    );
+    assert!(w.push(&user(1)).expect("fits").is_none());
+    let mut huge = user(2);
+    huge.origin.dn = "x".repeat(MAX_MESSAGE_BYTES).into();
+    assert!(matches!(w.push(&huge), Err(EncodeError::Oversize { .. })));
+    // The batch holds what it held before.
+    let d = w.take().expect("one entry");
+    match codec::decode::<ClientToParent<'_>>(&d, 0).expect("decode") {
+        ClientToParent::Users { entries, .. } => assert_eq!(entries, vec![user(1)]),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]
@@ -301,7 +465,13 @@ fn fds_travel_with_their_message() {
 fn unexpected_fd_is_refused_and_closed() {
     let (a, b) = Link::pair().expect("pair");
     let f = tempfile::tempfile().expect("tmp");
-    let bytes = codec::encode(&ParentToDns::hello(), 0).expect("encode");
+    let bytes = codec::encode(
+        &ParentToDns::Configure {
+            directories: vec![],
+        },
+        0,
+    )
+    .expect("encode");
     a.send_encoded(&bytes, &[f.as_fd()]).expect("send");
     let before = open_fds();
     match b.recv::<ParentToDns>() {
@@ -323,7 +493,7 @@ fn truncated_oversize_and_closed_links() {
         b.recv::<ParentToDns>(),
         Err(LinkError::Decode(DecodeError::Oversize { .. }))
     ));
-    send(a.as_raw_fd(), br#"{"type":"Hel"#, MsgFlags::empty()).expect("send");
+    send(a.as_raw_fd(), br#"{"type":"Conn"#, MsgFlags::empty()).expect("send");
     assert!(matches!(
         b.recv::<ParentToDns>(),
         Err(LinkError::Decode(DecodeError::Truncated))
@@ -339,7 +509,7 @@ fn truncated_oversize_and_closed_links() {
 
 fn open_fds() -> usize {
     std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
+        .map(std::iter::Iterator::count)
         .unwrap_or(0)
 }
 

@@ -7,7 +7,7 @@
 //! what `scripts/demo.sh` shows honest. Each test has its own namespaces.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use ypldapd::maps::MapName;
+use yp_proto::maps::MapName;
 
 use tests::ldif::{Group, User, expected_maps};
 use tests::nis::{

@@ -2,7 +2,7 @@
 //! and rpcbind in a test's own namespaces, checked with the NIS client tools.
 
 use std::time::Duration;
-use ypldapd::maps::MapName;
+use yp_proto::maps::MapName;
 
 use nix::sys::signal::Signal;
 use tests::ldif::{
@@ -206,7 +206,7 @@ fn wrong_bind_password_keeps_old_maps() {
                 &format!(
                     "dn: {BIND_DN}\nchangetype: modify\nreplace: userPassword\nuserPassword: changed\n"
                 ),
-            )
+            );
         },
         "bind as \"cn=ypldap,ou=Services,dc=example,dc=com\" failed",
     );

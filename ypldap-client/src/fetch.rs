@@ -2,17 +2,19 @@
 //! group searches with paged results, every result code checked.
 
 use std::collections::HashSet;
+use std::fmt;
 use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ipc_proto::{Bind, Directory, GroupEntry, Mapping, TlsMode, UserEntry};
+use ipc_proto::entry_rules::{Group, User, Violation};
+use ipc_proto::{Bind, Directory, Mapping, TlsMode};
 use ldap3::adapters::{Adapter, PagedResults};
 use ldap3::asn1::{PL, StructureTag};
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, ResultEntry, Scope, StdStream};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, ResultEntry, Scope, StdStream};
 use rustls::ClientConfig;
 
-use crate::entry::{self, Attributes, DropReason};
+use crate::entry::{self, Attributes};
 
 /// Connect (TLS handshake and StartTLS included) must finish within this.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -21,12 +23,73 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Entries per page of a paged search.
 pub const PAGE_SIZE: i32 = 1000;
 
-/// What a fetch produces, entry by entry, in LDAP order.
-pub enum Item {
-    User(UserEntry),
-    Group(GroupEntry),
-    Dropped { dn: String, reason: DropReason },
+/// What a fetch produces, entry by entry, in LDAP order. Entries borrow
+/// from the LDAP message they came in: the sink uses them at once.
+pub enum Item<'a> {
+    User(User<'a>),
+    Group(Group<'a>),
+    Dropped { dn: &'a str, violation: Violation },
 }
+
+/// Why reading a directory failed. Any of these fails the whole update.
+#[derive(Debug)]
+pub enum FetchError {
+    /// TCP, TLS or StartTLS setup.
+    Connect(LdapError),
+    /// The simple bind was refused.
+    Bind { dn: String, source: LdapError },
+    /// `bindext` with an authorization identity, which ldap3 cannot send.
+    AuthzidUnsupported(String),
+    /// The SASL EXTERNAL bind was refused.
+    ExternalBind(LdapError),
+    /// The user or group search failed.
+    Search {
+        search: &'static str,
+        cause: SearchError,
+    },
+}
+
+/// Why one search failed.
+#[derive(Debug)]
+pub enum SearchError {
+    /// The server's size limit ended the search early.
+    SizeLimit(LdapError),
+    /// An entry that is not a well-formed SearchResultEntry.
+    MalformedEntry,
+    /// Any other LDAP or transport failure.
+    Ldap(LdapError),
+}
+
+impl fmt::Display for SearchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SearchError::SizeLimit(e) => write!(
+                f,
+                "{e}: the server's size limit stopped the search before every entry was read; \
+                 let the bind account read all of them (OpenLDAP: limits ... size.prtotal=unlimited)"
+            ),
+            SearchError::MalformedEntry => f.write_str("malformed entry from the server"),
+            SearchError::Ldap(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FetchError::Connect(e) => write!(f, "connecting: {e}"),
+            FetchError::Bind { dn, source } => write!(f, "bind as {dn:?} failed: {source}"),
+            FetchError::AuthzidUnsupported(id) => write!(
+                f,
+                "bindext with an authorization identity ({id:?}) is not supported; use bindext alone"
+            ),
+            FetchError::ExternalBind(e) => write!(f, "SASL EXTERNAL bind failed: {e}"),
+            FetchError::Search { search, cause } => write!(f, "{search} search: {cause}"),
+        }
+    }
+}
+
+impl std::error::Error for FetchError {}
 
 /// Counters of one directory's fetch.
 #[derive(Debug, Default, Clone, Copy)]
@@ -43,8 +106,8 @@ pub async fn fetch(
     dir: &Directory,
     tls: Option<Arc<ClientConfig>>,
     stream: TcpStream,
-    sink: &mut dyn FnMut(Item),
-) -> Result<Fetched, String> {
+    sink: &mut dyn FnMut(Item<'_>),
+) -> Result<Fetched, FetchError> {
     let scheme = if dir.tls == TlsMode::Ldaps {
         "ldaps"
     } else {
@@ -65,7 +128,7 @@ pub async fn fetch(
     }
     let (conn, mut ldap) = LdapConnAsync::with_settings(settings, &url)
         .await
-        .map_err(|e| format!("connecting: {e}"))?;
+        .map_err(FetchError::Connect)?;
     ldap3::drive!(conn);
 
     match &dir.bind {
@@ -74,20 +137,21 @@ pub async fn fetch(
             ldap.with_timeout(OPERATION_TIMEOUT)
                 .simple_bind(dn, credential)
                 .await
-                .and_then(|r| r.success())
-                .map_err(|e| format!("bind as {dn:?} failed: {e}"))?;
+                .and_then(ldap3::LdapResult::success)
+                .map_err(|source| FetchError::Bind {
+                    dn: dn.clone(),
+                    source,
+                })?;
         }
         Bind::External { authzid } => {
             if !authzid.is_empty() {
-                return Err(format!(
-                    "bindext with an authorization identity ({authzid:?}) is not supported; use bindext alone"
-                ));
+                return Err(FetchError::AuthzidUnsupported(authzid.clone()));
             }
             ldap.with_timeout(OPERATION_TIMEOUT)
                 .sasl_external_bind()
                 .await
-                .and_then(|r| r.success())
-                .map_err(|e| format!("SASL EXTERNAL bind failed: {e}"))?;
+                .and_then(ldap3::LdapResult::success)
+                .map_err(FetchError::ExternalBind)?;
         }
     }
 
@@ -103,31 +167,37 @@ pub async fn fetch(
         &dir.basedn,
         &dir.passwd_filter,
         attribute_names(&user_fields),
-        &mut |dn, attrs| match entry::user(f, &attrs) {
+        &mut |dn, attrs| match entry::user(dn, f, attrs) {
             Ok(u) => {
                 done.users += 1;
-                sink(Item::User(u))
+                sink(Item::User(u));
             }
-            Err(reason) => sink(Item::Dropped { dn, reason }),
+            Err(violation) => sink(Item::Dropped { dn, violation }),
         },
     )
     .await
-    .map_err(|e| format!("user search: {e}"))?;
+    .map_err(|cause| FetchError::Search {
+        search: "user",
+        cause,
+    })?;
     let groups = search(
         &mut ldap,
         &dir.groupdn,
         &dir.group_filter,
         attribute_names(&group_fields),
-        &mut |dn, attrs| match entry::group(f, &attrs) {
+        &mut |dn, attrs| match entry::group(dn, f, attrs) {
             Ok(g) => {
                 done.groups += 1;
-                sink(Item::Group(g))
+                sink(Item::Group(g));
             }
-            Err(reason) => sink(Item::Dropped { dn, reason }),
+            Err(violation) => sink(Item::Dropped { dn, violation }),
         },
     )
     .await
-    .map_err(|e| format!("group search: {e}"))?;
+    .map_err(|cause| FetchError::Search {
+        search: "group",
+        cause,
+    })?;
     done.referrals = users + groups;
     let _ = ldap.with_timeout(Duration::from_secs(2)).unbind().await;
     Ok(done)
@@ -153,15 +223,15 @@ async fn search(
     base: &str,
     filter: &str,
     attrs: Vec<String>,
-    each: &mut dyn FnMut(String, Attributes),
-) -> Result<u64, String> {
+    each: &mut dyn FnMut(&str, &Attributes),
+) -> Result<u64, SearchError> {
     let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> =
         vec![Box::new(PagedResults::new(PAGE_SIZE))];
     let mut stream = ldap
         .with_timeout(OPERATION_TIMEOUT)
         .streaming_search_with(adapters, base, Scope::Subtree, filter, attrs)
         .await
-        .map_err(|e| e.to_string())?;
+        .map_err(SearchError::Ldap)?;
     let mut referrals = 0;
     loop {
         match stream.next().await {
@@ -170,25 +240,22 @@ async fn search(
                     referrals += 1;
                 } else if !re.is_intermediate() {
                     match parse_entry(re) {
-                        Some((dn, attrs)) => each(dn, attrs),
-                        None => return Err("malformed entry from the server".into()),
+                        Some((dn, attrs)) => each(&dn, &attrs),
+                        None => return Err(SearchError::MalformedEntry),
                     }
                 }
             }
             Ok(None) => break,
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(SearchError::Ldap(e)),
         }
     }
     let result = stream.finish().await;
     let rc = result.rc;
     result.success().map_err(|e| {
         if rc == 4 {
-            format!(
-                "{e}: the server's size limit stopped the search before every entry was read; \
-                 let the bind account read all of them (OpenLDAP: limits ... size.prtotal=unlimited)"
-            )
+            SearchError::SizeLimit(e)
         } else {
-            e.to_string()
+            SearchError::Ldap(e)
         }
     })?;
     Ok(referrals)
@@ -213,7 +280,7 @@ fn parse_entry(re: ResultEntry) -> Option<(String, Attributes)> {
         }
         attrs.push((name, values));
     }
-    Some((dn, Attributes::with_binary(attrs, binary)))
+    Some((dn, Attributes::with_binary(attrs, &binary)))
 }
 
 /// A primitive value as UTF-8 text (`Err` when it is not text).

@@ -22,7 +22,7 @@ struct State {
 fn main() -> ExitCode {
     privsep::ignore_terminal_signals();
     let mut runtime = None;
-    let Some(mut chan) = helper::start::<ParentToClient, ClientToParent>(NAME, || {
+    let Some(mut chan) = helper::start::<ParentToClient, ClientToParent<'static>>(NAME, || {
         // The runtime's epoll and eventfd are made now, before the sandbox.
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -70,13 +70,12 @@ fn main() -> ExitCode {
 
 /// Handles one message. An error ends the helper (ypldapd restarts it).
 fn handle(
-    chan: &mut Channel<ParentToClient, ClientToParent>,
+    chan: &mut Channel<ParentToClient, ClientToParent<'static>>,
     st: &mut State,
     msg: ParentToClient,
 ) -> Result<(), String> {
-    let protocol = |e: String| format!("configuration: {e}");
+    let protocol = |e: ypldap_client::config::ConfigError| format!("configuration: {e}");
     match msg {
-        ParentToClient::Hello { .. } => {}
         ParentToClient::ConfigBegin { directories, .. } => {
             st.assembly = Some(Assembly::new(directories).map_err(protocol)?);
         }
@@ -86,9 +85,7 @@ fn handle(
             .ok_or("Directory outside a configuration")?
             .directory(index, *settings)
             .map_err(protocol)?,
-        ParentToClient::Pem {
-            index, kind, data, ..
-        } => st
+        ParentToClient::Pem { index, kind, data } => st
             .assembly
             .as_mut()
             .ok_or("Pem outside a configuration")?

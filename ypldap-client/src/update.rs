@@ -9,25 +9,22 @@ use std::os::fd::OwnedFd;
 use std::sync::Arc;
 use std::time::Instant;
 
+use ipc_proto::entry_rules::{DropReason, Text};
 use ipc_proto::{
-    Channel, ClientToParent, Directory, GroupEntry, Level, LinkError, MAX_MESSAGE_BYTES,
-    ParentToClient, UserEntry,
+    BatchWriter, Channel, ClientToParent, Directory, DroppedEntry, Level, LinkError, ParentToClient,
 };
 use rustls::ClientConfig;
 
 use crate::fetch::{self, Item};
 
-/// How many dropped entries are logged one by one per update; the rest are
-/// only counted in the summary.
-const DROP_WARNINGS: u32 = 20;
+/// How many dropped entries are reported by DN per update; the rest are
+/// only counted.
+pub const DROP_REPORTS: u64 = 256;
 
-/// Room left in a batch message for everything but the entries.
-const BATCH_OVERHEAD: usize = 256;
-
-/// About this much JSON of entries per batch message (the cap is 32 KiB):
-/// ypldapd decodes one message per turn of its event loop and answers YP
-/// requests between turns, so smaller batches keep it prompt during a
-/// refresh. One system call per 8 KiB costs next to nothing.
+/// About this much JSON per batch message (the cap is 32 KiB): ypldapd
+/// decodes one message per turn of its event loop and answers YP requests
+/// between turns, so smaller batches keep it prompt during a refresh. One
+/// system call per 8 KiB costs next to nothing.
 const BATCH_BYTES: usize = 8 * 1024;
 
 /// A directory ready to be read: its settings and, for TLS, its rustls
@@ -37,7 +34,7 @@ pub struct ReadyDirectory {
     pub tls: Result<Option<Arc<ClientConfig>>, String>,
 }
 
-type Chan = Channel<ParentToClient, ClientToParent>;
+type Chan = Channel<ParentToClient, ClientToParent<'static>>;
 
 /// Runs update `update` over `dirs`. Messages that are not for this update
 /// (a new configuration) are kept in `later` for the main loop.
@@ -51,44 +48,30 @@ pub fn run(
 ) -> Result<(), LinkError> {
     let started = Instant::now();
     let mut out = Batches::new(update);
-    let mut dropped: BTreeMap<String, u64> = BTreeMap::new();
-    let mut warned = 0u32;
     let mut referrals = 0;
     let mut totals = (0u64, 0u64);
     for (index, dir) in dirs.iter().enumerate() {
-        let fail = |chan: &mut Chan, why: String| {
+        let fail = |chan: &mut Chan, why: &dyn std::fmt::Display| {
             chan.send(
                 &ClientToParent::UpdateFailed {
                     update,
-                    reason: format!("directory {}: {why}", dir.settings.host),
+                    reason: format!("directory {}: {why}", dir.settings.host).into(),
                 },
                 &[],
             )
         };
         let tls = match &dir.tls {
             Ok(t) => t.clone(),
-            Err(e) => return fail(chan, e.clone()),
+            Err(e) => return fail(chan, e),
         };
         *next_request += 1;
         let stream = match connect(chan, index as u32, *next_request, later)? {
             Ok(s) => s,
-            Err(e) => return fail(chan, e),
+            Err(e) => return fail(chan, &e),
         };
         let mut link_error = None;
         let result = runtime.block_on(fetch::fetch(&dir.settings, tls, stream, &mut |item| {
-            let sent = match item {
-                Item::User(u) => out.user(chan, u),
-                Item::Group(g) => out.group(chan, g),
-                Item::Dropped { dn, reason } => {
-                    *dropped.entry(reason.kind().to_owned()).or_default() += 1;
-                    if warned < DROP_WARNINGS {
-                        warned += 1;
-                        chan.log(Level::Warning, format!("dropping {dn:?}: {reason}"));
-                    }
-                    Ok(())
-                }
-            };
-            if let Err(e) = sent {
+            if let Err(e) = out.item(chan, &item) {
                 link_error.get_or_insert(e);
             }
         }));
@@ -101,16 +84,10 @@ pub fn run(
                 totals.0 += f.users;
                 totals.1 += f.groups;
             }
-            Err(e) => return fail(chan, e),
+            Err(e) => return fail(chan, &e),
         }
     }
     out.flush(chan)?;
-    if warned == DROP_WARNINGS {
-        chan.log(
-            Level::Warning,
-            "more dropped entries were not logged one by one; see the update summary",
-        );
-    }
     chan.log(
         Level::Debug,
         format!(
@@ -124,7 +101,7 @@ pub fn run(
     chan.send(
         &ClientToParent::UpdateDone {
             update,
-            dropped,
+            dropped: out.dropped,
             referrals,
         },
         &[],
@@ -163,89 +140,102 @@ fn connect(
     }
 }
 
-/// Entries of one kind waiting to be sent, below the message limit.
-struct Batch<T> {
-    items: Vec<T>,
-    len: usize,
-}
-
-impl<T: serde::Serialize> Batch<T> {
-    fn new() -> Self {
-        Batch {
-            items: Vec::new(),
-            len: 0,
-        }
-    }
-
-    /// Adds `item`, first sending what is queued (as built by `message`)
-    /// when `item` would not fit beside it.
-    fn push(
-        &mut self,
-        chan: &Chan,
-        item: T,
-        message: impl Fn(Vec<T>) -> ClientToParent,
-    ) -> Result<(), LinkError> {
-        let len = serde_json::to_vec(&item).map_or(MAX_MESSAGE_BYTES, |v| v.len()) + 1;
-        if self.len + len > BATCH_BYTES.min(MAX_MESSAGE_BYTES - BATCH_OVERHEAD) {
-            self.send(chan, message)?;
-        }
-        self.len += len;
-        self.items.push(item);
-        Ok(())
-    }
-
-    fn send(
-        &mut self,
-        chan: &Chan,
-        message: impl Fn(Vec<T>) -> ClientToParent,
-    ) -> Result<(), LinkError> {
-        if self.items.is_empty() {
-            return Ok(());
-        }
-        self.len = 0;
-        chan.send(&message(std::mem::take(&mut self.items)), &[])
-    }
-}
-
-/// Users and groups waiting to be sent.
+/// Users, groups and drop reports waiting to be sent, and the drop counts.
 struct Batches {
-    update: u64,
-    users: Batch<UserEntry>,
-    groups: Batch<GroupEntry>,
+    users: BatchWriter,
+    groups: BatchWriter,
+    drops: BatchWriter,
+    dropped: BTreeMap<DropReason, u64>,
 }
 
 impl Batches {
     fn new(update: u64) -> Self {
         Batches {
-            update,
-            users: Batch::new(),
-            groups: Batch::new(),
+            users: BatchWriter::new(
+                &ClientToParent::Users {
+                    update,
+                    entries: Vec::new(),
+                },
+                BATCH_BYTES,
+            ),
+            groups: BatchWriter::new(
+                &ClientToParent::Groups {
+                    update,
+                    entries: Vec::new(),
+                },
+                BATCH_BYTES,
+            ),
+            drops: BatchWriter::new(
+                &ClientToParent::Dropped {
+                    update,
+                    entries: Vec::new(),
+                },
+                BATCH_BYTES,
+            ),
+            dropped: BTreeMap::new(),
         }
     }
 
-    fn users_message(&self) -> impl Fn(Vec<UserEntry>) -> ClientToParent + use<> {
-        let update = self.update;
-        move |entries| ClientToParent::Users { update, entries }
+    /// Adds one item to its batch, sending the batch first when it is full.
+    fn item(&mut self, chan: &Chan, item: &Item<'_>) -> Result<(), LinkError> {
+        let (pushed, dn) = match item {
+            Item::User(u) => (self.users.push(u), &*u.origin.dn),
+            Item::Group(g) => (self.groups.push(g), &*g.origin.dn),
+            Item::Dropped { dn, violation } => {
+                return self.drop_entry(chan, dn, violation.reason(), &violation.to_string());
+            }
+        };
+        match pushed {
+            Ok(full) => send(chan, full),
+            Err(e) => self.drop_entry(chan, dn, DropReason::EntryTooLarge, &e.to_string()),
+        }
     }
 
-    fn groups_message(&self) -> impl Fn(Vec<GroupEntry>) -> ClientToParent + use<> {
-        let update = self.update;
-        move |entries| ClientToParent::Groups { update, entries }
-    }
-
-    fn user(&mut self, chan: &Chan, u: UserEntry) -> Result<(), LinkError> {
-        let m = self.users_message();
-        self.users.push(chan, u, m)
-    }
-
-    fn group(&mut self, chan: &Chan, g: GroupEntry) -> Result<(), LinkError> {
-        let m = self.groups_message();
-        self.groups.push(chan, g, m)
+    /// Counts a dropped entry, and reports the first few by DN.
+    fn drop_entry(
+        &mut self,
+        chan: &Chan,
+        dn: &str,
+        reason: DropReason,
+        detail: &str,
+    ) -> Result<(), LinkError> {
+        let count = self.dropped.entry(reason).or_default();
+        *count += 1;
+        if self.dropped.values().sum::<u64>() > DROP_REPORTS {
+            return Ok(());
+        }
+        // A DN too long for a message is cut for the report only.
+        let dn = if dn.len() > 1024 {
+            let mut cut = 1024;
+            while !dn.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            &dn[..cut]
+        } else {
+            dn
+        };
+        let report = DroppedEntry {
+            dn: Text::from(dn),
+            reason,
+            detail: Text::from(detail),
+        };
+        match self.drops.push(&report) {
+            Ok(full) => send(chan, full),
+            Err(_) => Ok(()),
+        }
     }
 
     fn flush(&mut self, chan: &Chan) -> Result<(), LinkError> {
-        let (mu, mg) = (self.users_message(), self.groups_message());
-        self.users.send(chan, mu)?;
-        self.groups.send(chan, mg)
+        send(chan, self.users.take())?;
+        send(chan, self.groups.take())?;
+        send(chan, self.drops.take())
+    }
+}
+
+/// Sends a finished batch datagram, if there is one.
+fn send(chan: &Chan, datagram: Option<Vec<u8>>) -> Result<(), LinkError> {
+    match datagram {
+        Some(d) => chan.link().send_encoded(&d, &[]),
+        None => Ok(()),
     }
 }

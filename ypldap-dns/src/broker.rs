@@ -3,6 +3,7 @@
 //! `/etc/resolv.conf` once, at start, and never goes through NSS (which on
 //! a NIS client could ask ypldapd itself).
 
+use std::fmt;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::Duration;
 
@@ -15,6 +16,49 @@ use ipc_proto::Endpoint;
 pub const LOOKUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one TCP connect may take.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a directory could not be reached. Its text goes to ypldapd (and the
+/// log) in `ConnectFailed`.
+#[derive(Debug)]
+pub enum ConnectError {
+    /// ypldapd named a directory it never configured.
+    NoSuchDirectory(u32),
+    /// The name did not resolve (`reason` says how).
+    Resolve { host: String, reason: String },
+    /// Every address refused or timed out, each with its error.
+    Connect {
+        host: String,
+        port: u16,
+        failures: Vec<(SocketAddr, std::io::Error)>,
+    },
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::NoSuchDirectory(i) => write!(f, "no directory number {i}"),
+            ConnectError::Resolve { host, reason } => {
+                write!(f, "could not resolve {host:?}: {reason}")
+            }
+            ConnectError::Connect {
+                host,
+                port,
+                failures,
+            } => {
+                write!(f, "cannot connect to {host} port {port}: ")?;
+                for (i, (addr, e)) in failures.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("; ")?;
+                    }
+                    write!(f, "{addr}: {e}")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
 
 /// The broker's state: the resolver (built before the sandbox), the runtime
 /// it runs on, and the directories ypldapd named.
@@ -72,43 +116,46 @@ impl Broker {
     /// Resolves directory `index` and connects to its addresses in order.
     /// Returns the connected stream and the address, or an error naming
     /// every address tried and why it failed.
-    pub fn connect(&self, index: u32) -> Result<(TcpStream, SocketAddr), String> {
+    pub fn connect(&self, index: u32) -> Result<(TcpStream, SocketAddr), ConnectError> {
         let ep = self
             .directories
             .get(index as usize)
-            .ok_or_else(|| format!("no directory number {index}"))?;
+            .ok_or(ConnectError::NoSuchDirectory(index))?;
         let addrs = self.resolve(&ep.host)?;
         let mut failures = Vec::new();
         for ip in addrs {
             let addr = SocketAddr::new(ip, ep.port);
             match TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT) {
                 Ok(s) => return Ok((s, addr)),
-                Err(e) => failures.push(format!("{addr}: {e}")),
+                Err(e) => failures.push((addr, e)),
             }
         }
-        Err(format!(
-            "cannot connect to {} port {}: {}",
-            ep.host,
-            ep.port,
-            failures.join("; ")
-        ))
+        Err(ConnectError::Connect {
+            host: ep.host.clone(),
+            port: ep.port,
+            failures,
+        })
     }
 
-    fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+    fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, ConnectError> {
         if let Ok(ip) = host.parse::<IpAddr>() {
             return Ok(vec![ip]);
         }
+        let failed = |reason: String| ConnectError::Resolve {
+            host: host.to_owned(),
+            reason,
+        };
         let lookup = self.runtime.block_on(async {
             tokio::time::timeout(LOOKUP_TIMEOUT, self.resolver.lookup_ip(host)).await
         });
         match lookup {
-            Err(_) => Err(format!("could not resolve {host:?}: timed out")),
-            Ok(Err(e)) => Err(format!("could not resolve {host:?}: {e}")),
+            Err(_) => Err(failed("timed out".into())),
+            Ok(Err(e)) => Err(failed(e.to_string())),
             Ok(Ok(l)) => {
                 let mut ips: Vec<IpAddr> = l.iter().collect();
                 ips.dedup();
                 if ips.is_empty() {
-                    Err(format!("could not resolve {host:?}: no addresses"))
+                    Err(failed("no addresses".into()))
                 } else {
                     Ok(ips)
                 }

@@ -48,13 +48,12 @@ fn main() -> ExitCode {
         chan.log(Level::Warning, format!("{NAME}: {note}"));
     }
     helper::serve(NAME, &mut chan, |chan, r| {
-        handle(chan, &mut broker, r.message)
+        handle(chan, &mut broker, r.message);
     })
 }
 
 fn handle(chan: &mut Channel<ParentToDns, DnsToParent>, broker: &mut Broker, msg: ParentToDns) {
     match msg {
-        ParentToDns::Hello { .. } => {}
         ParentToDns::Configure { directories } => broker.configure(directories),
         ParentToDns::Connect { request, directory } => match broker.connect(directory) {
             Ok((stream, addr)) => {
@@ -72,7 +71,7 @@ fn handle(chan: &mut Channel<ParentToDns, DnsToParent>, broker: &mut Broker, msg
                     &DnsToParent::ConnectFailed {
                         request,
                         directory,
-                        error,
+                        error: error.to_string(),
                     },
                     &[],
                 );

@@ -21,12 +21,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use ypldapd::maps::MapName;
+use yp_proto::maps::MapName;
+use yp_proto::{AllowList, ServerConfig, Snapshot, proto, testdata};
 use ypldapd::yp::rpcbind::{Rpcbind, RpcbindError};
-use ypldapd::yp::{
-    AllowList, Limits, ServerConfig, Snapshot, YpServer, bind, binding_file, proto, server,
-    testdata,
-};
+use ypldapd::yp::{Limits, YpServer, bind, binding_file, server};
 
 struct Args {
     users: usize,

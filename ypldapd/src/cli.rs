@@ -1,5 +1,4 @@
 //! The command line: `ypldapd [-dnv] [-D macro=value] [-f file]`, as upstream.
-#![forbid(unsafe_code)]
 
 use std::path::PathBuf;
 
@@ -64,7 +63,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
                     } else {
                         match value.rsplit_once('=') {
                             Some((name, v)) if !name.is_empty() => {
-                                o.macros.push((name.to_owned(), v.to_owned()))
+                                o.macros.push((name.to_owned(), v.to_owned()));
                             }
                             _ => o
                                 .warnings
@@ -85,7 +84,7 @@ mod tests {
     use super::*;
 
     fn p(a: &[&str]) -> Result<Options, String> {
-        parse(a.iter().map(|s| s.to_string()))
+        parse(a.iter().map(std::string::ToString::to_string))
     }
 
     #[test]

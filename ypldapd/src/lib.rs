@@ -8,7 +8,6 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod logging;
-pub mod maps;
 pub mod sandbox;
 pub mod supervisor;
 pub mod yp;

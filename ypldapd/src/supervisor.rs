@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ipc_proto::spawn::{Stdio, spawn_helper};
-use ipc_proto::{Channel, LinkError, Message, Received};
+use ipc_proto::{Channel, Datagram, LinkError, Message};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::WaitStatus;
 use nix::unistd::Pid;
@@ -50,7 +50,7 @@ pub struct Helper<I, O> {
 /// The most bytes queued for a helper before it counts as stuck.
 pub const OUTBOX_MAX: usize = 4 << 20;
 
-impl<I: Message, O: Message> Helper<I, O> {
+impl<I, O: Message> Helper<I, O> {
     pub fn new(name: &'static str, path: PathBuf, args: Vec<OsString>) -> Self {
         Helper {
             name,
@@ -85,7 +85,7 @@ impl<I: Message, O: Message> Helper<I, O> {
     pub fn start(&mut self, stdio: Stdio<'_>, now: Instant) -> anyhow::Result<()> {
         self.restart_at = None;
         let mut argv: Vec<&std::ffi::OsStr> = vec![std::ffi::OsStr::new(self.name)];
-        argv.extend(self.args.iter().map(|a| a.as_os_str()));
+        argv.extend(self.args.iter().map(std::ffi::OsString::as_os_str));
         let spawned = match spawn_helper(&self.path, &argv, stdio) {
             Ok(s) => s,
             Err(e) => {
@@ -135,13 +135,15 @@ impl<I: Message, O: Message> Helper<I, O> {
     }
 
     /// After a readiness event: sends what was queued (when `writable`), then
-    /// receives up to `max` messages. Returns them, and the error that ended
-    /// the link, if one did (the caller then drops the helper). While
+    /// receives up to `max` datagrams (the handshake done, not yet decoded:
+    /// the caller decodes each, borrowing from it). Returns them, and the
+    /// error that ended the link, if one did (the caller then drops the
+    /// helper). While
     /// [`Self::backlog`] says so afterwards, more may be waiting: the event
     /// loop must call again without waiting for a new event, since the
     /// descriptor is edge-triggered. The bound keeps one busy helper from
     /// holding up the YP answers.
-    pub fn drain(&mut self, writable: bool, max: usize) -> (Vec<Received<I>>, Option<LinkError>) {
+    pub fn drain(&mut self, writable: bool, max: usize) -> (Vec<Datagram>, Option<LinkError>) {
         let mut got = Vec::new();
         self.backlog = false;
         if writable {
@@ -157,7 +159,7 @@ impl<I: Message, O: Message> Helper<I, O> {
                 self.backlog = true;
                 return (got, None);
             }
-            match chan.recv() {
+            match chan.recv_datagram() {
                 Ok(None) => {}
                 Ok(Some(r)) => got.push(r),
                 Err(LinkError::WouldBlock) => return (got, None),
@@ -202,7 +204,7 @@ impl<I: Message, O: Message> Helper<I, O> {
 
     /// Whether the helper is up and has greeted us.
     pub fn ready(&self) -> bool {
-        self.chan.as_ref().is_some_and(|c| c.greeted())
+        self.chan.as_ref().is_some_and(ipc_proto::Channel::greeted)
     }
 
     /// Closes the link (the helper sees EOF and exits). With `kill`, the

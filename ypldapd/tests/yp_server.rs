@@ -8,14 +8,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use ypldapd::maps::MapName;
+use yp_proto::client;
+use yp_proto::maps::MapName;
+use yp_proto::proto::{self, YpStat};
+use yp_proto::record::encode_record;
+use yp_proto::rpc::encode_call;
+use yp_proto::{AllowList, ServerConfig, Snapshot, testdata};
 use ypldapd::yp::bind::bind_pair;
-use ypldapd::yp::client;
-use ypldapd::yp::proto::{self, YpStat};
-use ypldapd::yp::record::encode_record;
-use ypldapd::yp::rpc::encode_call;
 use ypldapd::yp::server::run_until;
-use ypldapd::yp::{AllowList, Limits, ServerConfig, Snapshot, YpServer, testdata};
+use ypldapd::yp::{Limits, YpServer};
 
 const DOM: &[u8] = b"testdom";
 

@@ -19,9 +19,10 @@
 
 use std::time::Instant;
 
+use entry_rules::{Group, Origin, User};
 use ipc_proto::codec;
-use ipc_proto::messages::{ClientToParent, GroupEntry, UserEntry};
-use ypldapd::yp::{Snapshot, SnapshotBuilder, Step};
+use ipc_proto::{BatchWriter, ClientToParent};
+use yp_proto::{Snapshot, SnapshotBuilder, Step};
 
 /// As ypldapd's event loop (`BUILD_STEPS_PER_TURN`).
 const STEPS: usize = 512;
@@ -41,28 +42,34 @@ fn main() {
         a.get(2).copied().unwrap_or(3),
     );
     let (users, groups) = tests::ldif::generate(n, m);
-    let users: Vec<UserEntry> = users
+    let origin = |dn: String| Origin {
+        dn: dn.into(),
+        uuid: None,
+    };
+    let users: Vec<User<'static>> = users
         .into_iter()
-        .map(|u| UserEntry {
-            name: u.name,
-            passwd: u.password,
+        .map(|u| User {
+            origin: origin(format!("uid={},ou=People,{}", u.name, tests::ldif::SUFFIX)),
+            name: u.name.into(),
+            passwd: u.password.into(),
             uid: u.uid,
             gid: u.gid,
-            class: String::new(),
+            class: "".into(),
             change: "0".into(),
             expire: "0".into(),
-            gecos: u.gecos,
-            home: u.home,
-            shell: u.shell,
+            gecos: u.gecos.into(),
+            home: u.home.into(),
+            shell: u.shell.into(),
         })
         .collect();
-    let groups: Vec<GroupEntry> = groups
+    let groups: Vec<Group<'static>> = groups
         .into_iter()
-        .map(|g| GroupEntry {
-            name: g.name,
+        .map(|g| Group {
+            origin: origin(format!("cn={},ou=Groups,{}", g.name, tests::ldif::SUFFIX)),
+            name: g.name.into(),
             passwd: "*".into(),
             gid: g.gid,
-            members: g.members,
+            members: g.members.into_iter().map(Into::into).collect(),
         })
         .collect();
     let (mut users, mut groups) = (users, groups);
@@ -72,20 +79,28 @@ fn main() {
     }
     // Batches as ypldap-client sends them (about 8 KiB of JSON each).
     let mut batches = Vec::new();
-    for chunk in users.chunks(40) {
-        let msg = ClientToParent::Users {
+    let mut w = BatchWriter::new(
+        &ClientToParent::Users {
             update: 1,
-            entries: chunk.to_vec(),
-        };
-        batches.push(codec::encode(&msg, 0).expect("encode"));
+            entries: Vec::new(),
+        },
+        8 * 1024,
+    );
+    for u in &users {
+        batches.extend(w.push(u).expect("fits"));
     }
-    for chunk in groups.chunks(80) {
-        let msg = ClientToParent::Groups {
+    batches.extend(w.take());
+    let mut w = BatchWriter::new(
+        &ClientToParent::Groups {
             update: 1,
-            entries: chunk.to_vec(),
-        };
-        batches.push(codec::encode(&msg, 0).expect("encode"));
+            entries: Vec::new(),
+        },
+        8 * 1024,
+    );
+    for g in &groups {
+        batches.extend(w.push(g).expect("fits"));
     }
+    batches.extend(w.take());
     let bytes: usize = batches.iter().map(Vec::len).sum();
     println!(
         "{n} users, {m} groups: {} batches, {bytes} bytes of JSON",
@@ -118,7 +133,7 @@ fn main() {
         let mut receiving_sort = 0.0f64;
         for b in &batches {
             let t = Instant::now();
-            let msg = codec::decode::<ClientToParent>(b, 0).expect("decode");
+            let msg = codec::decode::<ClientToParent<'_>>(b, 0).expect("decode");
             decode_total += ms(t.elapsed());
             match msg {
                 ClientToParent::Users { entries, .. } => builder.add_users(&entries),

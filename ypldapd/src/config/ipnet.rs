@@ -1,5 +1,4 @@
 //! `allow` networks: an address and a prefix length.
-#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};

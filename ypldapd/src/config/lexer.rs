@@ -2,7 +2,6 @@
 //! pf.conf-style `yylex()` (comments, both quote styles with their escapes,
 //! line continuations, numbers versus words, reserved keywords, `$macro`
 //! expansion by re-lexing the raw value text, and a stack of included files).
-#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::rc::Rc;

@@ -14,7 +14,6 @@
 //! Errors carry `file:line`; after an error the rest of the line is
 //! skipped (inside a directory block, up to a `}`), so all are reported, up
 //! to 1000. Includes nest at most 16 deep, 256 in all.
-#![forbid(unsafe_code)]
 
 mod file;
 mod filter;
@@ -32,7 +31,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::maps::MapName;
+use yp_proto::maps::MapName;
 
 pub use file::FsSource;
 pub use filter::validate_filter;

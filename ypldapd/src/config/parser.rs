@@ -1,7 +1,6 @@
 //! The grammar of `ypldap.conf` (upstream parse.y 1.37 plus `allow`), as a
 //! recursive-descent parser that reports every error of a file: after an
 //! error it skips to the end of the line and carries on.
-#![forbid(unsafe_code)]
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -15,7 +14,7 @@ use super::{
     BindMode, Config, DEFAULT_CA_FILES, DEFAULT_INTERVAL, Diagnostic, Diagnostics, DirectoryConfig,
     IncludeSource, IpNet, LoadOptions, Loaded, MAX_INCLUDE_DEPTH, MAX_INCLUDES,
 };
-use crate::maps::MapName;
+use yp_proto::maps::MapName;
 
 /// The 14 map fields, in upstream slot order.
 pub(crate) const FIELDS: [&str; 14] = [
@@ -343,9 +342,8 @@ impl Parser<'_> {
 
     fn interval(&mut self, at: &At) -> PResult<()> {
         let t = self.next();
-        let n = match t.kind {
-            Tok::Num(n) => n,
-            _ => return Err(self.unexpected(t, "a number of seconds after \"interval\"")),
+        let Tok::Num(n) = t.kind else {
+            return Err(self.unexpected(t, "a number of seconds after \"interval\""));
         };
         self.expect_eol()?;
         if n < 1 {

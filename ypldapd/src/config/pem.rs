@@ -1,7 +1,6 @@
 //! A small PEM checker: every `-----BEGIN X-----` block has a matching
 //! `-----END X-----` line and a valid base64 body. Text between blocks
 //! (comments, `Bag Attributes`) is ignored, as OpenSSL does.
-#![forbid(unsafe_code)]
 
 use std::fmt;
 

@@ -1,6 +1,5 @@
 //! The normalised configuration: every default spelled out, macros
 //! expanded, one statement per line, re-parseable to the same [`Config`].
-#![forbid(unsafe_code)]
 
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;

@@ -1,6 +1,5 @@
 //! Parser tests: the reference examples, every rule good and bad, lexer
 //! edge cases in context, and the round-trip properties.
-#![forbid(unsafe_code)]
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
@@ -193,7 +192,7 @@ fn interval_rule() {
 fn provide_map_rule() {
     let c = parse("domain d\n");
     assert_eq!(c.maps, None);
-    assert_eq!(c.served_maps(), crate::maps::MapName::ALL.to_vec());
+    assert_eq!(c.served_maps(), yp_proto::maps::MapName::ALL.to_vec());
     assert!(
         c.to_string()
             .contains("# no \"provide map\": all seven maps are served\n")
@@ -204,8 +203,8 @@ fn provide_map_rule() {
     assert_eq!(
         c.served_maps(),
         vec![
-            crate::maps::MapName::MasterPasswdByUid,
-            crate::maps::MapName::GroupByGid
+            yp_proto::maps::MapName::MasterPasswdByUid,
+            yp_proto::maps::MapName::GroupByGid
         ]
     );
     assert_eq!(
@@ -886,7 +885,7 @@ mod props {
             nonempty(),
             1u64..10_000_000,
             proptest::option::of(proptest::collection::btree_set(
-                proptest::sample::select(crate::maps::MapName::ALL.to_vec()),
+                proptest::sample::select(yp_proto::maps::MapName::ALL.to_vec()),
                 1..7,
             )),
             any::<bool>(),

@@ -9,8 +9,8 @@ impl Daemon {
     pub(super) fn announce(&mut self, now: Instant) {
         self.announce_retry = None;
         let (udp, tcp) = self.yp.local_addrs();
-        let udp_port = udp.first().map_or(0, |a| a.port());
-        let tcp_port = tcp.first().map_or(0, |a| a.port());
+        let udp_port = udp.first().map_or(0, std::net::SocketAddr::port);
+        let tcp_port = tcp.first().map_or(0, std::net::SocketAddr::port);
         if let Some(f) = self.binding.as_mut() {
             match crate::yp::binding_file::fill_binding_file(
                 f,
@@ -26,8 +26,8 @@ impl Daemon {
             }
         } else if let Some(r) = self.rpcbind.as_mut() {
             match r.register(
-                crate::yp::proto::YPPROG,
-                crate::yp::proto::YPVERS,
+                yp_proto::proto::YPPROG,
+                yp_proto::proto::YPVERS,
                 Some(udp_port),
                 Some(tcp_port),
             ) {
@@ -56,8 +56,8 @@ impl Daemon {
         let (udp, _) = self.yp.local_addrs();
         let ours = udp.first().map_or(0, |a| u32::from(a.port()));
         let found = r.getport(
-            crate::yp::proto::YPPROG,
-            crate::yp::proto::YPVERS,
+            yp_proto::proto::YPPROG,
+            yp_proto::proto::YPVERS,
             crate::yp::rpcbind::IPPROTO_UDP,
         );
         match found {

@@ -31,7 +31,7 @@ impl Daemon {
         info!(
             "started {} (pid {})",
             self.client.name,
-            self.client.pid().map_or(0, |p| p.as_raw())
+            self.client.pid().map_or(0, nix::unistd::Pid::as_raw)
         );
         self.send_client_config()
             .map_err(|e| anyhow::anyhow!("sending the configuration: {e}"))
@@ -47,7 +47,7 @@ impl Daemon {
         info!(
             "started {} (pid {})",
             self.dns.name,
-            self.dns.pid().map_or(0, |p| p.as_raw())
+            self.dns.pid().map_or(0, nix::unistd::Pid::as_raw)
         );
         let endpoints = self.config.endpoints();
         self.dns
@@ -82,7 +82,6 @@ impl Daemon {
         self.client.send(
             &ParentToClient::ConfigBegin {
                 directories: dirs.len() as u32,
-                verbose: logging::debug_enabled(),
             },
             None,
         )?;
@@ -102,15 +101,12 @@ impl Daemon {
             ] {
                 let Some(pem) = pem else { continue };
                 let text = String::from_utf8_lossy(pem);
-                let chunks = chunk_str(&text, PEM_CHUNK);
-                let n = chunks.len();
-                for (j, data) in chunks.into_iter().enumerate() {
+                for data in chunk_str(&text, PEM_CHUNK) {
                     self.client.send(
                         &ParentToClient::Pem {
                             index,
                             kind,
                             data: data.to_owned(),
-                            last: j + 1 == n,
                         },
                         None,
                     )?;
@@ -130,9 +126,13 @@ impl Daemon {
         } else {
             MESSAGES_PER_TURN
         };
-        let (messages, error) = self.client.drain(writable, max);
-        for r in messages {
-            self.handle_client_message(r, now);
+        let (datagrams, error) = self.client.drain(writable, max);
+        for d in &datagrams {
+            // Decoded here, borrowing the entries' text from the datagram.
+            match d.decode::<ClientToParent<'_>>() {
+                Ok(m) => self.handle_client_message(m, now),
+                Err(e) => return self.client_lost(&LinkError::Decode(e), now),
+            }
         }
         if let Some(e) = error {
             self.client_lost(&e, now);
@@ -140,9 +140,12 @@ impl Daemon {
     }
 
     pub(super) fn dns_ready(&mut self, writable: bool, now: Instant) {
-        let (messages, error) = self.dns.drain(writable, MESSAGES_PER_TURN);
-        for r in messages {
-            self.handle_dns_message(r, now);
+        let (datagrams, error) = self.dns.drain(writable, MESSAGES_PER_TURN);
+        for mut d in datagrams {
+            match d.decode::<DnsToParent>() {
+                Ok(m) => self.handle_dns_message(m, std::mem::take(&mut d.fds), now),
+                Err(e) => return self.dns_lost(&LinkError::Decode(e), now),
+            }
         }
         if let Some(e) = error {
             self.dns_lost(&e, now);
@@ -170,9 +173,8 @@ impl Daemon {
         self.dns.drop_link(now, protocol);
     }
 
-    pub(super) fn handle_client_message(&mut self, r: Received<ClientToParent>, now: Instant) {
-        match r.message {
-            ClientToParent::Hello { .. } => {}
+    pub(super) fn handle_client_message(&mut self, message: ClientToParent<'_>, now: Instant) {
+        match message {
             ClientToParent::Log { level, text } => logging::log(level, &logging::sanitize(&text)),
             ClientToParent::Connect { request, directory } => {
                 let relayed = self
@@ -206,6 +208,13 @@ impl Daemon {
                     }
                 }
             }
+            ClientToParent::Dropped { update, entries } => {
+                if self.update_running == Some(update) {
+                    if let Some(i) = self.incoming.as_mut() {
+                        i.note_client_drops(&entries);
+                    }
+                }
+            }
             ClientToParent::UpdateDone {
                 update,
                 dropped,
@@ -227,10 +236,14 @@ impl Daemon {
         }
     }
 
-    pub(super) fn handle_dns_message(&mut self, r: Received<DnsToParent>, _now: Instant) {
-        let mut fds = r.fds.into_iter();
-        match r.message {
-            DnsToParent::Hello { .. } => {}
+    pub(super) fn handle_dns_message(
+        &mut self,
+        message: DnsToParent,
+        fds: Vec<OwnedFd>,
+        _now: Instant,
+    ) {
+        let mut fds = fds.into_iter();
+        match message {
             DnsToParent::Log { level, text } => logging::log(level, &logging::sanitize(&text)),
             DnsToParent::Connected {
                 request,

@@ -15,9 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ipc_proto::spawn::Stdio;
-use ipc_proto::{
-    ClientToParent, DnsToParent, LinkError, ParentToClient, ParentToDns, PemKind, Received,
-};
+use ipc_proto::{ClientToParent, DnsToParent, LinkError, ParentToClient, ParentToDns, PemKind};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::fcntl::Flock;
@@ -28,10 +26,11 @@ use signal_hook_mio::v1_0::Signals;
 use crate::cli::Options;
 use crate::config::{BindMode, Config, LoadOptions};
 use crate::supervisor::Helper;
-use crate::yp::build::now_order;
 use crate::yp::rpcbind::Rpcbind;
-use crate::yp::{AllowList, Limits, ServerConfig, SnapshotBuilder, Step, YpServer};
+use crate::yp::{Limits, YpServer};
 use crate::{debug, error, info, logging, sandbox, warning};
+use yp_proto::build::now_order;
+use yp_proto::{AllowList, ServerConfig, SnapshotBuilder, Step};
 
 mod announce;
 mod links;
@@ -94,7 +93,7 @@ struct Daemon {
     keep_stderr: bool,
     config: Config,
     reload: Reload,
-    client: Helper<ClientToParent, ParentToClient>,
+    client: Helper<ClientToParent<'static>, ParentToClient>,
     dns: Helper<DnsToParent, ParentToDns>,
     next_update: Option<Instant>,
     update_seq: u64,
@@ -176,7 +175,7 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         config.domain,
         udp_addrs
             .iter()
-            .map(|a| a.to_string())
+            .map(std::string::ToString::to_string)
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -245,7 +244,7 @@ fn allow_list(config: &Config) -> AllowList {
         nets: config
             .allow
             .iter()
-            .map(|n| crate::yp::Net {
+            .map(|n| yp_proto::Net {
                 addr: n.addr,
                 prefix: n.prefix,
             })
@@ -278,7 +277,7 @@ impl Daemon {
                 Err(e) => bail!("event loop: {e}"),
             }
             let now = Instant::now();
-            for ev in events.iter() {
+            for ev in &events {
                 match ev.token() {
                     SIGNALS if self.handle_signals(now) => {
                         self.shut_down();
@@ -403,7 +402,7 @@ impl Daemon {
         self.reap(Instant::now());
         if self.announced {
             if let Some(r) = self.rpcbind.as_mut() {
-                if let Err(e) = r.unregister(crate::yp::proto::YPPROG, crate::yp::proto::YPVERS) {
+                if let Err(e) = r.unregister(yp_proto::proto::YPPROG, yp_proto::proto::YPVERS) {
                     warning!("cannot unregister from rpcbind: {e}");
                 }
             }

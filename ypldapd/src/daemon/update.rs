@@ -1,6 +1,10 @@
 //! Updates: asking the LDAP reader for one, collecting what it streams,
 //! and building and swapping the maps when every directory was read.
 
+use entry_rules::DropReason;
+use ipc_proto::DroppedEntry;
+use yp_proto::build::EntryKind;
+
 use super::*;
 
 /// The interval plus up to 5 % (at most 30 s), so several servers reading
@@ -17,18 +21,42 @@ pub(super) fn jittered(interval: Duration) -> Duration {
     interval + max.mul_f64(frac.min(1.0))
 }
 
+/// How many dropped entries are logged one by one per update; the rest are
+/// only counted in the summary.
+const DROP_WARNINGS: usize = 20;
+
 /// An update whose maps are being built.
 pub(super) struct Incoming {
     pub(super) update: u64,
     pub(super) builder: SnapshotBuilder,
     pub(super) started: Instant,
+    /// The entries the reader reported as dropped (the first few, by DN),
+    /// as they will appear in the log.
+    client_drops: Vec<String>,
     /// Set once the reader has sent everything: what it reported.
     pub(super) complete: Option<Complete>,
 }
 
+impl Incoming {
+    /// Keeps the reader's reports of dropped entries for the log, the
+    /// first [`DROP_WARNINGS`] of the update; its counts come at the end.
+    pub(super) fn note_client_drops(&mut self, entries: &[DroppedEntry<'_>]) {
+        for e in entries {
+            if self.client_drops.len() >= DROP_WARNINGS {
+                return;
+            }
+            self.client_drops.push(format!(
+                "dropped {}: {}",
+                logging::sanitize(&format!("{:?}", &*e.dn)),
+                logging::sanitize(&e.detail)
+            ));
+        }
+    }
+}
+
 /// The reader's end-of-update report.
 pub(super) struct Complete {
-    dropped: BTreeMap<String, u64>,
+    dropped: BTreeMap<DropReason, u64>,
     referrals: u64,
 }
 
@@ -49,12 +77,13 @@ impl Daemon {
         match self.client.send(&ParentToClient::Update { update }, None) {
             Ok(()) => {
                 self.update_running = Some(update);
-                let like = self.yp.snapshot().map(|s| s.as_ref());
+                let like = self.yp.snapshot().map(std::convert::AsRef::as_ref);
                 let builder = SnapshotBuilder::new(&self.config.domain, like);
                 self.incoming = Some(Incoming {
                     update,
                     builder,
                     started: now,
+                    client_drops: Vec::new(),
                     complete: None,
                 });
                 self.next_update = None;
@@ -87,7 +116,7 @@ impl Daemon {
     /// [`Self::build_step`] and swapped in when ready.
     pub(super) fn entries_complete(
         &mut self,
-        dropped: BTreeMap<String, u64>,
+        dropped: BTreeMap<DropReason, u64>,
         referrals: u64,
         now: Instant,
     ) {
@@ -119,6 +148,7 @@ impl Daemon {
             update,
             builder,
             started,
+            client_drops,
             complete,
         } = incoming;
         let Complete { dropped, referrals } = complete.unwrap_or(Complete {
@@ -128,17 +158,31 @@ impl Daemon {
         let previous_users = self
             .yp
             .snapshot()
-            .map_or(0, |s| s.len(crate::maps::MapName::MasterPasswdByName));
+            .map_or(0, |s| s.len(yp_proto::maps::MapName::MasterPasswdByName));
         let (snap, report) = builder.finish();
-        let mut drops: Vec<String> = dropped.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        drops.extend(
-            report
-                .drops
-                .iter()
-                .map(|(k, n)| format!("{n} {}", k.as_str())),
-        );
-        for d in &report.samples {
-            warning!("dropped {:?} {}: {}", d.kind, d.name, d.reason.as_str());
+        // The reader's drops and ypldapd's own, in one count per reason.
+        let mut counts = dropped;
+        for (&reason, &n) in &report.drops {
+            *counts.entry(reason).or_default() += n as u64;
+        }
+        let drops: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let own = report.samples.iter().map(|d| {
+            format!(
+                "dropped {} {:?}: {}",
+                match d.kind {
+                    EntryKind::User => "user",
+                    EntryKind::Group => "group",
+                },
+                d.entry,
+                d.reason
+            )
+        });
+        for (logged, line) in client_drops.into_iter().chain(own).enumerate() {
+            if logged == DROP_WARNINGS {
+                warning!("more dropped entries were not logged one by one; see the summary");
+                break;
+            }
+            warning!("{line}");
         }
         info!(
             "update {update}: {} directories, {} users, {} groups, dropped: {}, referrals skipped: {referrals}, {:.2} s",

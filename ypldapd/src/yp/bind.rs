@@ -2,7 +2,6 @@
 //! port, reserved (< 1024, as Linux ypbind insists) when running as root.
 //! Done as root before the sandbox; the sockets are then handed to
 //! [`super::server::YpServer`].
-#![forbid(unsafe_code)]
 
 use std::io;
 use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};

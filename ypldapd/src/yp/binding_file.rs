@@ -1,6 +1,5 @@
 //! `bind local`: the binding file `/var/yp/binding/DOMAIN.2` that tells
 //! libc/libnsl clients where the server is without ypbind (reference §5.1).
-#![forbid(unsafe_code)]
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io::{self, Write};
@@ -31,7 +30,7 @@ pub fn binding_path(dir: &Path, domain: &str) -> io::Result<PathBuf> {
     if domain.is_empty()
         || domain.starts_with('.')
         || domain.contains(['/', '\0'])
-        || domain.len() > super::proto::YPMAXDOMAIN
+        || domain.len() > yp_proto::proto::YPMAXDOMAIN
     {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

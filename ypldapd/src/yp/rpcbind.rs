@@ -4,26 +4,19 @@
 //! rpcbind lets only a privileged port remove a mapping that a privileged
 //! port set, so the socket is bound to a reserved port while still root
 //! and kept (connected) for the UNSET at exit, from inside the sandbox.
-//! The message encoding and decoding are pure functions, so a non-blocking
-//! caller can drive the same exchange from its own event loop.
-#![forbid(unsafe_code)]
+//! The message encoding and decoding are pure functions in
+//! [`yp_proto::portmap`], so a non-blocking caller can drive the same
+//! exchange from its own event loop.
 
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::{Duration, Instant};
 
-use super::rpc::{self, ReplyStatus};
-use super::xdr::{XdrReader, XdrWriter};
-
-pub const PMAPPROG: u32 = 100000;
-pub const PMAPVERS: u32 = 2;
-pub const PMAPPROC_SET: u32 = 1;
-pub const PMAPPROC_UNSET: u32 = 2;
-pub const PMAPPROC_GETPORT: u32 = 3;
-pub const IPPROTO_TCP: u32 = 6;
-pub const IPPROTO_UDP: u32 = 17;
-pub const PMAP_PORT: u16 = 111;
+pub use yp_proto::portmap::{
+    IPPROTO_TCP, IPPROTO_UDP, Mapping, PMAP_PORT, PMAPPROC_GETPORT, PMAPPROC_SET, PMAPPROC_UNSET,
+    PMAPPROG, PMAPVERS, decode_pmap_reply, decode_pmap_word, encode_pmap_call,
+};
 
 /// Why a registration step failed. `NotRunning` and `Timeout` are worth a
 /// retry later.
@@ -66,6 +59,12 @@ impl fmt::Display for RpcbindError {
 
 impl std::error::Error for RpcbindError {}
 
+impl From<yp_proto::portmap::BadReply> for RpcbindError {
+    fn from(e: yp_proto::portmap::BadReply) -> Self {
+        RpcbindError::BadReply(e.0)
+    }
+}
+
 impl From<io::Error> for RpcbindError {
     fn from(e: io::Error) -> Self {
         if e.kind() == io::ErrorKind::ConnectionRefused {
@@ -73,47 +72,6 @@ impl From<io::Error> for RpcbindError {
         } else {
             RpcbindError::Io(e)
         }
-    }
-}
-
-/// A portmap `mapping`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mapping {
-    pub prog: u32,
-    pub vers: u32,
-    pub prot: u32,
-    pub port: u32,
-}
-
-/// A PMAPPROC_SET or PMAPPROC_UNSET call message.
-pub fn encode_pmap_call(xid: u32, proc_: u32, m: Mapping) -> Vec<u8> {
-    let mut w = XdrWriter::new();
-    w.u32(m.prog).u32(m.vers).u32(m.prot).u32(m.port);
-    rpc::encode_call(xid, PMAPPROG, PMAPVERS, proc_, &w.buf)
-}
-
-/// Decodes the one-word answer to a GETPORT (a port, 0 when unregistered).
-/// `Ok(None)`: a reply to another xid, to be ignored.
-pub fn decode_pmap_word(reply: &[u8], xid: u32) -> Result<Option<u32>, RpcbindError> {
-    match rpc::parse_reply(reply) {
-        Some((x, _)) if x != xid => Ok(None),
-        Some((_, ReplyStatus::Success(body))) => XdrReader::new(body)
-            .u32()
-            .map(Some)
-            .map_err(|e| RpcbindError::BadReply(format!("{e:?}"))),
-        Some((_, s)) => Err(RpcbindError::BadReply(format!("{s:?}"))),
-        None => Err(RpcbindError::BadReply("undecodable".into())),
-    }
-}
-
-/// Decodes the boolean answer to a SET/UNSET. `Ok(None)`: a reply to
-/// another xid (a late answer to a retransmission), to be ignored.
-pub fn decode_pmap_reply(reply: &[u8], xid: u32) -> Result<Option<bool>, RpcbindError> {
-    match decode_pmap_word(reply, xid)? {
-        None => Ok(None),
-        Some(0) => Ok(Some(false)),
-        Some(1) => Ok(Some(true)),
-        Some(n) => Err(RpcbindError::BadReply(format!("{n} is not a boolean"))),
     }
 }
 
@@ -196,7 +154,7 @@ impl Rpcbind {
         &mut self,
         proc_: u32,
         m: Mapping,
-        decode: fn(&[u8], u32) -> Result<Option<T>, RpcbindError>,
+        decode: fn(&[u8], u32) -> Result<Option<T>, yp_proto::portmap::BadReply>,
     ) -> Result<T, RpcbindError> {
         self.xid = self.xid.wrapping_add(1);
         let xid = self.xid;
@@ -280,6 +238,8 @@ impl Rpcbind {
 mod tests {
     use super::*;
     use std::sync::mpsc;
+    use yp_proto::rpc;
+    use yp_proto::xdr::XdrReader;
 
     /// A fake portmapper: answers TRUE to everything except a SET for tcp,
     /// reporting each call; it drops the first datagram to exercise the

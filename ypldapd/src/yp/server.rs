@@ -6,7 +6,6 @@
 //! bounded slices; a source with more to do asks to be called again at
 //! once through [`YpServer::next_deadline`], so one busy client cannot
 //! starve the loop.
-#![forbid(unsafe_code)]
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -18,10 +17,10 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 
-use super::access::{AllowList, RefusalLog, is_privileged};
-use super::dispatch::{AllStream, Caller, Outcome, ServerConfig, handle_message};
-use super::record::{self, Reassembler};
-use super::snapshot::Snapshot;
+use yp_proto::access::{AllowList, RefusalLog, is_privileged};
+use yp_proto::dispatch::{AllStream, Caller, Outcome, ServerConfig, handle_message};
+use yp_proto::record::{self, Reassembler};
+use yp_proto::snapshot::Snapshot;
 
 /// At most this many UDP sockets and this many TCP listeners.
 pub const MAX_SOCKETS: usize = 8;
@@ -54,7 +53,7 @@ impl Default for Limits {
             max_conns: 256,
             idle: Duration::from_secs(30),
             max_record: record::DEFAULT_MAX_RECORD,
-            all_fragment: super::dispatch::ALL_FRAGMENT,
+            all_fragment: yp_proto::dispatch::ALL_FRAGMENT,
             budget: 64,
         }
     }
@@ -540,7 +539,7 @@ pub fn run_until(
             Err(e) => return Err(e),
         }
         let now = Instant::now();
-        for ev in events.iter() {
+        for ev in &events {
             if server.owns(ev.token()) {
                 server.handle_event(poll.registry(), ev, now);
             }

@@ -1,7 +1,7 @@
 use super::*;
-use crate::yp::client;
-use crate::yp::rpc::{ReplyStatus, encode_call, parse_reply};
-use crate::yp::snapshot::tests::{group, user};
+use crate::client;
+use crate::rpc::{ReplyStatus, encode_call, parse_reply};
+use crate::snapshot::tests::{group, user};
 use proptest::prelude::*;
 
 const DOM: &[u8] = b"example";
@@ -435,12 +435,12 @@ fn master_order_maplist() {
     assert_eq!(ServerConfig::new("d", &[], &long).master().len(), 64);
 }
 
-fn arb_users() -> impl Strategy<Value = Vec<ipc_proto::messages::UserEntry>> {
+fn arb_users() -> impl Strategy<Value = Vec<entry_rules::User<'static>>> {
     proptest::collection::vec(("[a-z]{1,6}", 0u32..50, 0u32..5), 0..40)
         .prop_map(|v| v.into_iter().map(|(n, u, g)| user(&n, u, g)).collect())
 }
 
-fn arb_groups() -> impl Strategy<Value = Vec<ipc_proto::messages::GroupEntry>> {
+fn arb_groups() -> impl Strategy<Value = Vec<entry_rules::Group<'static>>> {
     proptest::collection::vec(
         (
             "[a-z]{1,6}",

@@ -1,5 +1,4 @@
 //! The seven maps ypldapd can serve.
-#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::str::FromStr;

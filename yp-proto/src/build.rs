@@ -9,55 +9,21 @@
 //! netid lines, which need every group, and the last merges) is done in
 //! slices too. Entries come from a helper process and are re-validated
 //! here: a peer is never trusted to have done it.
-#![forbid(unsafe_code)]
 
 use std::collections::BTreeMap;
 use std::hash::RandomState;
 
-use ipc_proto::messages::{GroupEntry, UserEntry};
+use entry_rules::{DropReason, Group, MAX_LINE, User};
 
-use super::proto::YPMAXRECORD;
-use super::runs::RunSorter;
-use super::snapshot::{
-    GROUPS_BY_GID, GROUPS_BY_NAME, MASTER, MAX_LINE, NETID, PASSWD, Snapshot, Span, TABLES, Table,
+use crate::proto::YPMAXRECORD;
+use crate::runs::RunSorter;
+use crate::snapshot::{
+    GROUPS_BY_GID, GROUPS_BY_NAME, MASTER, NETID, PASSWD, Snapshot, Span, TABLES, Table,
     USERS_BY_NAME, USERS_BY_UID, tag_of, widen,
 };
 
 /// Keep at most this many dropped-entry samples for the log.
 const MAX_SAMPLES: usize = 64;
-
-/// Why an entry (or a user's netid entry) was left out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum DropReason {
-    /// The name is empty.
-    EmptyName,
-    /// An earlier entry had the same name (first one wins).
-    DuplicateName,
-    /// A field contains `:`, newline or NUL, which would corrupt the line.
-    BadCharacter,
-    /// A group member is empty or contains `,`.
-    BadMember,
-    /// The line would exceed 1023 bytes.
-    LineTooLong,
-    /// Only the user's `netid.byname` entry: the line would exceed 1023 bytes.
-    NetidTooLong,
-    /// The snapshot reached 4 GiB.
-    SnapshotFull,
-}
-
-impl DropReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DropReason::EmptyName => "empty name",
-            DropReason::DuplicateName => "duplicate name",
-            DropReason::BadCharacter => "field contains ':', newline or NUL",
-            DropReason::BadMember => "group member empty or contains ','",
-            DropReason::LineTooLong => "line longer than 1023 bytes",
-            DropReason::NetidTooLong => "netid line longer than 1023 bytes",
-            DropReason::SnapshotFull => "snapshot larger than 4 GiB",
-        }
-    }
-}
 
 /// Whether a dropped entry was a user or a group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,12 +32,13 @@ pub enum EntryKind {
     Group,
 }
 
-/// One dropped entry, for a warning in the log. The name is escaped
-/// (`escape_debug`) and shortened, since it came from the network.
+/// One dropped entry, for a warning in the log. `entry` is its DN (its
+/// name for a netid entry), escaped (`escape_debug`) and shortened, since
+/// it came from the network.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Dropped {
     pub kind: EntryKind,
-    pub name: String,
+    pub entry: String,
     pub reason: DropReason,
 }
 
@@ -94,14 +61,18 @@ pub struct BuildReport {
 }
 
 impl BuildReport {
-    fn drop_entry(&mut self, kind: EntryKind, name: &[u8], reason: DropReason) {
+    fn drop_entry(&mut self, kind: EntryKind, entry: &[u8], reason: DropReason) {
         *self.drops.entry(reason).or_default() += 1;
         if self.samples.len() < MAX_SAMPLES {
-            let name: String = String::from_utf8_lossy(name)
+            let entry: String = String::from_utf8_lossy(entry)
                 .escape_debug()
-                .take(80)
+                .take(200)
                 .collect();
-            self.samples.push(Dropped { kind, name, reason });
+            self.samples.push(Dropped {
+                kind,
+                entry,
+                reason,
+            });
         }
     }
 
@@ -109,41 +80,6 @@ impl BuildReport {
     pub fn dropped(&self) -> usize {
         self.drops.values().sum()
     }
-}
-
-fn bad_char(s: &str) -> bool {
-    s.bytes().any(|b| matches!(b, b':' | b'\n' | b'\0'))
-}
-
-/// A user's text fields: the master.passwd line is these, the two ids and
-/// nine colons.
-fn text_fields(u: &UserEntry) -> [&String; 8] {
-    [
-        &u.name, &u.passwd, &u.class, &u.change, &u.expire, &u.gecos, &u.home, &u.shell,
-    ]
-}
-
-fn user_check(u: &UserEntry) -> Result<(), DropReason> {
-    if u.name.is_empty() {
-        return Err(DropReason::EmptyName);
-    }
-    if text_fields(u).iter().any(|f| bad_char(f)) {
-        return Err(DropReason::BadCharacter);
-    }
-    Ok(())
-}
-
-fn group_check(g: &GroupEntry) -> Result<(), DropReason> {
-    if g.name.is_empty() {
-        return Err(DropReason::EmptyName);
-    }
-    if bad_char(&g.name) || bad_char(&g.passwd) || g.members.iter().any(|m| bad_char(m)) {
-        return Err(DropReason::BadCharacter);
-    }
-    if g.members.iter().any(|m| m.is_empty() || m.contains(',')) {
-        return Err(DropReason::BadMember);
-    }
-    Ok(())
 }
 
 /// Appends the decimal digits of `n`; returns their span's length.
@@ -184,27 +120,6 @@ fn push_line_head(out: &mut Vec<u8>, name: &[u8], passwd: &str, id: u32) -> Span
     let len = push_decimal(out, id);
     out.push(b':');
     span(at, usize::from(len))
-}
-
-/// How many decimal digits `n` has.
-fn decimal_len(n: u32) -> usize {
-    n.checked_ilog10().map_or(1, |l| l as usize + 1)
-}
-
-/// A number written by [`push_decimal`].
-fn parse_decimal(digits: &[u8]) -> Option<u32> {
-    std::str::from_utf8(digits).ok()?.parse().ok()
-}
-
-/// A user's uid and gid, read back from the user's master.passwd line
-/// (`name:passwd:uid:gid:...`; the fields before them cannot hold ':').
-fn user_ids(users: &Table, arena: &[u8], user: u32) -> Option<(u32, u32)> {
-    let line = users.vals.get(user as usize)?[MASTER].bytes(arena)?;
-    let mut fields = line.split(|&b| b == b':').skip(2);
-    Some((
-        parse_decimal(fields.next()?)?,
-        parse_decimal(fields.next()?)?,
-    ))
 }
 
 /// A table being filled: the table itself plus its sorter.
@@ -354,6 +269,10 @@ pub struct SnapshotBuilder {
     hasher: RandomState,
     arena: Vec<u8>,
     tables: [TableBuilder; TABLES],
+    /// Per user (by its id in `users.byname`): uid and primary gid.
+    user_ids: Vec<(u32, u32)>,
+    /// Per group (by its id in `group.byname`): its gid.
+    group_gids: Vec<u32>,
     /// Per netid entry: the user's id.
     netid_users: Vec<u32>,
     extra_gids: GidLists,
@@ -380,6 +299,8 @@ impl SnapshotBuilder {
             hasher: RandomState::new(),
             arena: Vec::with_capacity(like.map_or(0, |s| room(s.arena.len()))),
             tables,
+            user_ids: Vec::with_capacity(size(USERS_BY_NAME)),
+            group_gids: Vec::with_capacity(size(GROUPS_BY_NAME)),
             netid_users: Vec::with_capacity(size(NETID)),
             extra_gids: GidLists::default(),
             turn: 0,
@@ -398,7 +319,7 @@ impl SnapshotBuilder {
     /// LDAP order): the first of a name wins, and the first of a uid wins
     /// `*.byuid` and `netid.byname`. Entries after the end was declared
     /// are ignored.
-    pub fn add_users(&mut self, users: &[UserEntry]) {
+    pub fn add_users(&mut self, users: &[User<'_>]) {
         if !matches!(self.phase, Phase::Receiving) {
             return;
         }
@@ -410,7 +331,7 @@ impl SnapshotBuilder {
 
     /// Adds groups, in arrival order (the first of a name wins, and the
     /// first of a gid wins `group.bygid`).
-    pub fn add_groups(&mut self, groups: &[GroupEntry]) {
+    pub fn add_groups(&mut self, groups: &[Group<'_>]) {
         if !matches!(self.phase, Phase::Receiving) {
             return;
         }
@@ -428,24 +349,21 @@ impl SnapshotBuilder {
             .is_some_and(|end| u32::try_from(end).is_ok())
     }
 
-    fn add_user(&mut self, u: &UserEntry) {
-        let drop = |b: &mut Self, r| b.report.drop_entry(EntryKind::User, u.name.as_bytes(), r);
-        if let Err(r) = user_check(u) {
-            return drop(self, r);
+    fn add_user(&mut self, u: &User<'_>) {
+        let dn = u.origin.dn.as_bytes();
+        let drop = |b: &mut Self, r| b.report.drop_entry(EntryKind::User, dn, r);
+        // The client checked it too; a peer is never trusted to have.
+        if let Err(v) = u.check() {
+            return drop(self, v.reason());
         }
         let name = u.name.as_bytes();
         let Some(tag) = self.tables[USERS_BY_NAME].tag_if_new(&self.arena, &self.hasher, name)
         else {
             return drop(self, DropReason::DuplicateName);
         };
-        let master_len = text_fields(u).iter().map(|f| f.len()).sum::<usize>()
-            + decimal_len(u.uid)
-            + decimal_len(u.gid)
-            + 9;
-        // The 10-field line is never shorter than the 7-field one.
-        if master_len > MAX_LINE {
-            return drop(self, DropReason::LineTooLong);
-        }
+        // Checked above: at most MAX_LINE, and never shorter than the
+        // 7-field line.
+        let master_len = u.master_line_len();
         if !self.room(2 * master_len) {
             return drop(self, DropReason::SnapshotFull);
         }
@@ -483,6 +401,7 @@ impl SnapshotBuilder {
             self.arena.truncate(start);
             return drop(self, DropReason::SnapshotFull);
         };
+        self.user_ids.push((u.uid, u.gid));
 
         let uid_bytes = uid_key.bytes(&self.arena).unwrap_or(&[]);
         let by_uid = &mut self.tables[USERS_BY_UID];
@@ -494,8 +413,13 @@ impl SnapshotBuilder {
         self.add_netid_key(u, id);
     }
 
+    /// The uid and primary gid of the user with id `user`.
+    fn ids_of(&self, user: u32) -> Option<(u32, u32)> {
+        self.user_ids.get(user as usize).copied()
+    }
+
     /// The user's `netid.byname` key; the value waits for every group.
-    fn add_netid_key(&mut self, u: &UserEntry, user: u32) {
+    fn add_netid_key(&mut self, u: &User<'_>, user: u32) {
         let key_len = "unix.@".len() + 10 + self.domain.len();
         if key_len > YPMAXRECORD || !self.room(key_len) {
             let reason = if key_len > YPMAXRECORD {
@@ -505,7 +429,7 @@ impl SnapshotBuilder {
             };
             return self
                 .report
-                .drop_entry(EntryKind::User, u.name.as_bytes(), reason);
+                .drop_entry(EntryKind::User, u.origin.dn.as_bytes(), reason);
         }
         let start = self.arena.len();
         self.arena.extend_from_slice(b"unix.");
@@ -522,10 +446,11 @@ impl SnapshotBuilder {
         }
     }
 
-    fn add_group(&mut self, g: &GroupEntry) {
-        let drop = |b: &mut Self, r| b.report.drop_entry(EntryKind::Group, g.name.as_bytes(), r);
-        if let Err(r) = group_check(g) {
-            return drop(self, r);
+    fn add_group(&mut self, g: &Group<'_>) {
+        let dn = g.origin.dn.as_bytes();
+        let drop = |b: &mut Self, r| b.report.drop_entry(EntryKind::Group, dn, r);
+        if let Err(v) = g.check() {
+            return drop(self, v.reason());
         }
         let name = g.name.as_bytes();
         let Some(tag) = self.tables[GROUPS_BY_NAME].tag_if_new(&self.arena, &self.hasher, name)
@@ -533,11 +458,7 @@ impl SnapshotBuilder {
             return drop(self, DropReason::DuplicateName);
         };
         // name:passwd:gid:m1,m2,...
-        let members: usize = g.members.iter().map(|m| m.len() + 1).sum();
-        let len = name.len() + g.passwd.len() + decimal_len(g.gid) + 3 + members.saturating_sub(1);
-        if len > MAX_LINE {
-            return drop(self, DropReason::LineTooLong);
-        }
+        let len = g.line_len();
         if !self.room(len) {
             return drop(self, DropReason::SnapshotFull);
         }
@@ -560,6 +481,7 @@ impl SnapshotBuilder {
             self.arena.truncate(start);
             return drop(self, DropReason::SnapshotFull);
         }
+        self.group_gids.push(g.gid);
         let gid_bytes = gid_key.bytes(&self.arena).unwrap_or(&[]);
         let by_gid = &mut self.tables[GROUPS_BY_GID];
         match by_gid.tag_if_new(&self.arena, &self.hasher, gid_bytes) {
@@ -630,6 +552,8 @@ impl SnapshotBuilder {
                         // merges, when memory use peaks.
                         self.extra_gids = GidLists::default();
                         self.netid_users = Vec::new();
+                        self.user_ids = Vec::new();
+                        self.group_gids = Vec::new();
                         Phase::Sorting
                     };
                 }
@@ -676,9 +600,8 @@ impl SnapshotBuilder {
                 .and_then(|v| v[0].bytes(&self.arena))
                 .unwrap_or(&[]);
             // name:passwd:gid:members (no field before the members has ':').
-            let mut fields = line.splitn(4, |&b| b == b':').skip(2);
-            let gid = fields.next().and_then(parse_decimal);
-            let list = fields.next().unwrap_or(&[]);
+            let list = line.splitn(4, |&b| b == b':').nth(3).unwrap_or(&[]);
+            let gid = self.group_gids.get(group as usize).copied();
             let rest = list.get(member..).unwrap_or(&[]);
             let Some(name) = rest.split(|&b| b == b',').next().filter(|n| !n.is_empty()) else {
                 pos += 1;
@@ -690,7 +613,7 @@ impl SnapshotBuilder {
             let (Some(gid), Some(user)) = (gid, users.find(&self.arena, &self.hasher, name)) else {
                 continue;
             };
-            let primary = user_ids(users, &self.arena, user).map(|(_, gid)| gid);
+            let primary = self.ids_of(user).map(|(_, gid)| gid);
             if primary != Some(gid) {
                 self.extra_gids.add(user, gid);
             }
@@ -706,8 +629,7 @@ impl SnapshotBuilder {
             let Some(&user) = self.netid_users.get(n) else {
                 break;
             };
-            let (uid, gid) =
-                user_ids(&self.tables[USERS_BY_NAME].table, &self.arena, user).unwrap_or((0, 0));
+            let (uid, gid) = self.ids_of(user).unwrap_or((0, 0));
             let start = self.arena.len();
             let a = &mut self.arena;
             push_decimal(a, uid);
@@ -779,8 +701,8 @@ impl Snapshot {
     /// ORDER number (seconds since the epoch of the build).
     pub fn build(
         domain: &str,
-        users: &[UserEntry],
-        groups: &[GroupEntry],
+        users: &[User<'_>],
+        groups: &[Group<'_>],
         order: u32,
     ) -> (Snapshot, BuildReport) {
         let mut b = SnapshotBuilder::new(domain, None);
@@ -793,8 +715,8 @@ impl Snapshot {
     /// [`Snapshot::build`] with the current time as ORDER number.
     pub fn build_now(
         domain: &str,
-        users: &[UserEntry],
-        groups: &[GroupEntry],
+        users: &[User<'_>],
+        groups: &[Group<'_>],
     ) -> (Snapshot, BuildReport) {
         Self::build(domain, users, groups, now_order())
     }
@@ -812,7 +734,7 @@ pub fn now_order() -> u32 {
 mod tests {
     use super::*;
     use crate::maps::MapName;
-    use crate::yp::snapshot::tests::{group, user};
+    use crate::snapshot::tests::{group, user};
     use proptest::prelude::*;
 
     fn maps(s: &Snapshot) -> Vec<Vec<(Vec<u8>, Vec<u8>)>> {

@@ -1,7 +1,7 @@
 //! The immutable map snapshot (DESIGN §7): every served map's keys in byte
 //! order with their values, shared read-only (`Arc<Snapshot>`) by every
 //! request, including ALL streams that outlive a newer snapshot. It is put
-//! together by [`SnapshotBuilder`](super::build::SnapshotBuilder) while an
+//! together by [`SnapshotBuilder`](crate::build::SnapshotBuilder) while an
 //! update arrives.
 //!
 //! Layout: one byte arena holding every line once (a key is a slice of its
@@ -10,15 +10,11 @@
 //! order (FIRST, NEXT, ALL); and a hash index from key to id (MATCH: one
 //! probe instead of a binary search). `passwd.*` and `master.passwd.*`
 //! have the same keys, so they share a table with two value columns.
-#![forbid(unsafe_code)]
 
 use std::cmp::Ordering;
 use std::hash::{BuildHasher, RandomState};
 
 use crate::maps::MapName;
-
-/// A map line is at most 1023 bytes (YPMAXRECORD minus upstream's NUL).
-pub const MAX_LINE: usize = 1023;
 
 /// The slot array index of a map (the order of [`MapName::ALL`]).
 pub fn map_index(m: MapName) -> usize {
@@ -243,32 +239,9 @@ impl Snapshot {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::yp::build::{DropReason, EntryKind};
-    use ipc_proto::messages::{GroupEntry, UserEntry};
-
-    pub fn user(name: &str, uid: u32, gid: u32) -> UserEntry {
-        UserEntry {
-            name: name.into(),
-            passwd: "*".into(),
-            uid,
-            gid,
-            class: "".into(),
-            change: "0".into(),
-            expire: "0".into(),
-            gecos: format!("User {name}"),
-            home: format!("/home/{name}"),
-            shell: "/bin/sh".into(),
-        }
-    }
-
-    pub fn group(name: &str, gid: u32, members: &[&str]) -> GroupEntry {
-        GroupEntry {
-            name: name.into(),
-            passwd: "*".into(),
-            gid,
-            members: members.iter().map(|s| s.to_string()).collect(),
-        }
-    }
+    use crate::build::EntryKind;
+    pub use crate::testdata::{group, user};
+    use entry_rules::{DropReason, MAX_LINE};
 
     fn s(b: Option<&[u8]>) -> Option<&str> {
         b.map(|b| std::str::from_utf8(b).unwrap())
@@ -373,11 +346,11 @@ pub(crate) mod tests {
         let mut bad_nul = user("z", 3, 1);
         bad_nul.shell = "\0".into();
         let mut long = user("l", 4, 1);
-        long.gecos = "g".repeat(1000);
+        long.gecos = "g".repeat(1000).into();
         let mut fits = user("f", 5, 1);
         // exactly 1023 bytes of 10-field line
         let base = "f:*:5:1::0:0::/home/f:/bin/sh".len();
-        fits.gecos = "g".repeat(MAX_LINE - base);
+        fits.gecos = "g".repeat(MAX_LINE - base).into();
         let users = [user("", 9, 9), bad_colon, bad_nl, bad_nul, long, fits];
         let groups = [
             group("", 1, &[]),
@@ -388,12 +361,12 @@ pub(crate) mod tests {
         ];
         let (snap, rep) = Snapshot::build("d", &users, &groups, 0);
         assert_eq!(rep.drops.get(&DropReason::EmptyName), Some(&2));
-        assert_eq!(rep.drops.get(&DropReason::BadCharacter), Some(&4));
+        assert_eq!(rep.drops.get(&DropReason::ForbiddenCharacter), Some(&4));
         assert_eq!(rep.drops.get(&DropReason::BadMember), Some(&2));
         assert_eq!(rep.drops.get(&DropReason::LineTooLong), Some(&2));
         assert_eq!(rep.users_kept, 1);
         assert_eq!(
-            snap.get(MapName::MasterPasswdByName, b"f").map(|v| v.len()),
+            snap.get(MapName::MasterPasswdByName, b"f").map(<[u8]>::len),
             Some(MAX_LINE)
         );
         assert_eq!(rep.groups_kept, 0);
@@ -439,7 +412,7 @@ pub(crate) mod tests {
         ) {
             let users: Vec<_> = us.iter().map(|(n, g, uid, gid)| {
                 let mut u = user(n, *uid, *gid);
-                u.gecos = g.clone();
+                u.gecos = g.clone().into();
                 u
             }).collect();
             let groups: Vec<_> = gs.iter().map(|(n, gid, m)| {

@@ -3,9 +3,8 @@
 //! Pure and allocation-light: [`parse_call`] borrows from the message and
 //! tells the caller either "this is a call to dispatch", "answer with this
 //! ready-made rejection", or "send nothing".
-#![forbid(unsafe_code)]
 
-use super::xdr::{XdrReader, XdrWriter};
+use crate::xdr::{XdrReader, XdrWriter};
 
 pub const RPC_VERSION: u32 = 2;
 
@@ -88,9 +87,8 @@ pub fn parse_call(msg: &[u8]) -> Parsed<'_> {
     let Ok(cred_flavor) = r.u32() else {
         return Parsed::Drop;
     };
-    let cred = match r.opaque(MAX_AUTH_BYTES) {
-        Ok(c) => c,
-        Err(_) => return Parsed::Reject(auth_error(xid, AUTH_BADCRED)),
+    let Ok(cred) = r.opaque(MAX_AUTH_BYTES) else {
+        return Parsed::Reject(auth_error(xid, AUTH_BADCRED));
     };
     let unix_uid = match cred_flavor {
         AUTH_NONE => None,

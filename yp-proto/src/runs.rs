@@ -13,7 +13,6 @@
 //!
 //! The ids handed to one sorter name distinct keys (the builder's hash
 //! index rejects duplicates before), so stability does not matter.
-#![forbid(unsafe_code)]
 
 use std::cmp::Ordering;
 

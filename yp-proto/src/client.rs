@@ -1,10 +1,9 @@
 //! Client-side decoding of YP replies: for the rpcbind-free tests, the
 //! example server's self-check and the fuzz targets. Never used to serve.
-#![forbid(unsafe_code)]
 
-use super::proto::{self, YpStat};
-use super::rpc::{self, ReplyStatus};
-use super::xdr::XdrReader;
+use crate::proto::{self, YpStat};
+use crate::rpc::{self, ReplyStatus};
+use crate::xdr::XdrReader;
 
 /// A decoded SUCCESS reply body, or why there is none.
 pub fn success_body(reply: &[u8], xid: u32) -> Result<&[u8], String> {

@@ -6,16 +6,15 @@
 //! (YP_NODOM), map known and served (YP_NOMAP), snapshot loaded (else no
 //! reply, as upstream; the daemon is not registered then anyway),
 //! privileged port for `master.passwd.*` (YP_YPERR), then the key.
-#![forbid(unsafe_code)]
 
 use std::sync::Arc;
 
-use super::proto::{self, YpStat};
-use super::record::push_fragment;
-use super::rpc::{self, Call, Parsed};
-use super::snapshot::Snapshot;
-use super::xdr::XdrWriter;
 use crate::maps::MapName;
+use crate::proto::{self, YpStat};
+use crate::record::push_fragment;
+use crate::rpc::{self, Call, Parsed};
+use crate::snapshot::Snapshot;
+use crate::xdr::XdrWriter;
 
 /// Settings that change only on reload.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +31,7 @@ impl ServerConfig {
     pub fn new(domain: &str, maps: &[MapName], master_host: &str) -> Self {
         let mut served = [false; 7];
         for &m in maps {
-            served[super::snapshot::map_index(m)] = true;
+            served[crate::snapshot::map_index(m)] = true;
         }
         let mut master = master_host.to_owned();
         if master.len() > proto::YPMAXPEER {
@@ -50,7 +49,7 @@ impl ServerConfig {
     }
 
     pub fn serves(&self, m: MapName) -> bool {
-        self.served[super::snapshot::map_index(m)]
+        self.served[crate::snapshot::map_index(m)]
     }
 
     /// The served maps, in table order (MAPLIST's answer).

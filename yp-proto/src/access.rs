@@ -2,7 +2,6 @@
 //! securenets-style allow-list, the privileged-port rule for
 //! `master.passwd.*`, and a rate limiter so a refused host cannot flood the
 //! log.
-#![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};

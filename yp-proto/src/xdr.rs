@@ -3,7 +3,6 @@
 //! Every length on the wire is checked against both the declared maximum of
 //! the type (yp.x limits) and the bytes actually present before anything is
 //! sliced, so a hostile datagram can at worst produce an [`XdrError`].
-#![forbid(unsafe_code)]
 
 /// Why a decode failed. The caller turns any of these into GARBAGE_ARGS (or
 /// drops the message when even the RPC header is unreadable).

@@ -6,7 +6,6 @@
 //! records; a record larger than its cap is an error (the connection is
 //! closed) and is detected from the header alone, so a 2 GiB length costs
 //! nothing.
-#![forbid(unsafe_code)]
 
 use std::collections::VecDeque;
 

@@ -1,8 +1,7 @@
 //! The YP version 2 protocol (`yp.x`): program number, procedures, status
 //! codes, limits, and the argument and result types ypldapd speaks.
-#![forbid(unsafe_code)]
 
-use super::xdr::{XdrError, XdrReader, XdrWriter};
+use crate::xdr::{XdrError, XdrReader, XdrWriter};
 
 pub const YPPROG: u32 = 100004;
 pub const YPVERS: u32 = 2;
@@ -178,7 +177,7 @@ mod tests {
     #[test]
     fn stat_codes() {
         for c in -8..=2 {
-            assert_eq!(YpStat::from_code(c).map(|s| s.code()), Some(c));
+            assert_eq!(YpStat::from_code(c).map(super::YpStat::code), Some(c));
         }
         assert_eq!(YpStat::from_code(3), None);
     }

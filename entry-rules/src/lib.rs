@@ -1,0 +1,378 @@
+//! What a directory entry must be to enter a NIS map (DESIGN §8, §13).
+//!
+//! The one place for these rules: ypldap-client applies them when it turns
+//! an LDAP entry into a [`User`] or [`Group`], and ypldapd applies the same
+//! functions again to everything the client sends, since a peer is never
+//! trusted to have done it. An entry that breaks a rule is dropped, never
+//! altered or truncated; [`Violation`] says which rule, for the log, and
+//! [`DropReason`] is its kind, counted in the update's summary and carried
+//! between the programs as a typed value.
+//!
+//! The entry types are also the wire form of an entry (ipc-proto sends
+//! them as they are): their text fields borrow from the received datagram
+//! where the JSON allows it, so ypldapd reads a batch without copying each
+//! string again.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Deref;
+
+use serde::{Deserialize, Serialize};
+
+/// The longest map line a YP record may carry (YPMAXRECORD 1024, less the
+/// NUL that C clients add).
+pub const MAX_LINE: usize = 1023;
+
+/// The largest uid or gid: 2^32 - 2 (2^32 - 1 is "no id" to the kernel).
+pub const MAX_ID: u32 = u32::MAX - 1;
+
+/// Why an entry (or only a user's `netid.byname` entry) was left out.
+/// The variants are the summary's categories; [`Violation`] carries the
+/// detail of one occurrence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// A mapped attribute is missing or has no value.
+    MissingAttribute,
+    /// A mapped attribute has a value that is not UTF-8 text.
+    NotText,
+    /// The name is empty.
+    EmptyName,
+    /// The uid is not a number from 0 to [`MAX_ID`].
+    InvalidUid,
+    /// The gid is not a number from 0 to [`MAX_ID`].
+    InvalidGid,
+    /// A field contains `:`, newline or NUL, which would corrupt the line.
+    ForbiddenCharacter,
+    /// A group member is empty or contains `,`.
+    BadMember,
+    /// The line would be longer than [`MAX_LINE`] bytes.
+    LineTooLong,
+    /// An earlier entry had the same name (the first one wins).
+    DuplicateName,
+    /// Only the user's `netid.byname` entry: its line would be too long.
+    NetidTooLong,
+    /// The maps reached their 4 GiB limit.
+    SnapshotFull,
+    /// The entry (its DN, mostly) does not fit one message between the
+    /// programs (32 KiB).
+    EntryTooLarge,
+}
+
+impl DropReason {
+    /// Every reason, in summary order.
+    pub const ALL: [DropReason; 12] = [
+        DropReason::MissingAttribute,
+        DropReason::NotText,
+        DropReason::EmptyName,
+        DropReason::InvalidUid,
+        DropReason::InvalidGid,
+        DropReason::ForbiddenCharacter,
+        DropReason::BadMember,
+        DropReason::LineTooLong,
+        DropReason::DuplicateName,
+        DropReason::NetidTooLong,
+        DropReason::SnapshotFull,
+        DropReason::EntryTooLarge,
+    ];
+
+    /// The reason's name in the update's summary line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::MissingAttribute => "missing attribute",
+            DropReason::NotText => "value not text",
+            DropReason::EmptyName => "empty name",
+            DropReason::InvalidUid => "invalid uid",
+            DropReason::InvalidGid => "invalid gid",
+            DropReason::ForbiddenCharacter => "forbidden character",
+            DropReason::BadMember => "bad group member",
+            DropReason::LineTooLong => "line too long",
+            DropReason::DuplicateName => "duplicate name",
+            DropReason::NetidTooLong => "netid line too long",
+            DropReason::SnapshotFull => "maps full (4 GiB)",
+            DropReason::EntryTooLarge => "entry too large",
+        }
+    }
+}
+
+impl fmt::Display for DropReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One broken rule, with what a log line needs to say which. Never holds a
+/// field's value where that value could be a secret (the password field is
+/// only ever named).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    /// The mapped attribute (as configured) is missing.
+    MissingAttribute(String),
+    /// The mapped attribute has a value that is not UTF-8 text.
+    NotText(String),
+    EmptyName,
+    /// The uid as the directory gave it.
+    InvalidUid(String),
+    /// The gid as the directory gave it.
+    InvalidGid(String),
+    /// `field` contains `ch`.
+    ForbiddenCharacter {
+        field: &'static str,
+        ch: char,
+    },
+    /// A member of `field` is empty or contains `,`.
+    BadMember {
+        field: &'static str,
+    },
+    /// The longest line the entry makes would be `len` bytes.
+    LineTooLong {
+        len: usize,
+    },
+}
+
+impl Violation {
+    /// The summary category.
+    pub fn reason(&self) -> DropReason {
+        match self {
+            Violation::MissingAttribute(_) => DropReason::MissingAttribute,
+            Violation::NotText(_) => DropReason::NotText,
+            Violation::EmptyName => DropReason::EmptyName,
+            Violation::InvalidUid(_) => DropReason::InvalidUid,
+            Violation::InvalidGid(_) => DropReason::InvalidGid,
+            Violation::ForbiddenCharacter { .. } => DropReason::ForbiddenCharacter,
+            Violation::BadMember { .. } => DropReason::BadMember,
+            Violation::LineTooLong { .. } => DropReason::LineTooLong,
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::MissingAttribute(a) => write!(f, "attribute {a} is missing"),
+            Violation::NotText(a) => write!(f, "attribute {a} has a value that is not UTF-8 text"),
+            Violation::EmptyName => f.write_str("the name is empty"),
+            Violation::InvalidUid(v) => write!(f, "uid {v:?} is not a number from 0 to {MAX_ID}"),
+            Violation::InvalidGid(v) => write!(f, "gid {v:?} is not a number from 0 to {MAX_ID}"),
+            Violation::ForbiddenCharacter { field, ch } => {
+                write!(f, "field {field} contains the character {ch:?}")
+            }
+            Violation::BadMember { field } => {
+                write!(f, "a member in field {field} is empty or contains ','")
+            }
+            Violation::LineTooLong { len } => {
+                write!(f, "its line would be {len} bytes, more than {MAX_LINE}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for Violation {}
+
+/// Parses a uid or gid as the directory stores it: decimal digits only,
+/// 0..=[`MAX_ID`].
+pub fn parse_id(s: &str) -> Option<u32> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse::<u32>().ok().filter(|&n| n <= MAX_ID)
+}
+
+/// Whether `id` is a uid or gid a map may carry.
+pub fn valid_id(id: u32) -> bool {
+    id <= MAX_ID
+}
+
+/// Checks that a single-valued field can sit in a `:`-separated line.
+pub fn check_text(field: &'static str, s: &str) -> Result<(), Violation> {
+    match s.chars().find(|c| matches!(c, ':' | '\n' | '\0')) {
+        Some(ch) => Err(Violation::ForbiddenCharacter { field, ch }),
+        None => Ok(()),
+    }
+}
+
+/// Checks one member of a `,`-separated list field.
+pub fn check_member(field: &'static str, s: &str) -> Result<(), Violation> {
+    check_text(field, s)?;
+    if s.is_empty() || s.contains(',') {
+        return Err(Violation::BadMember { field });
+    }
+    Ok(())
+}
+
+/// How many decimal digits `n` has.
+pub fn decimal_len(n: u32) -> usize {
+    n.checked_ilog10().map_or(1, |l| l as usize + 1)
+}
+
+/// A text field of an entry: borrowed from the received message when the
+/// JSON allows it. Dereferences to `str`.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Text<'a>(#[serde(borrow)] pub Cow<'a, str>);
+
+impl Deref for Text<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Text<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&*self.0, f)
+    }
+}
+
+impl From<String> for Text<'_> {
+    fn from(s: String) -> Self {
+        Text(Cow::Owned(s))
+    }
+}
+
+impl<'a> From<&'a str> for Text<'a> {
+    fn from(s: &'a str) -> Self {
+        Text(Cow::Borrowed(s))
+    }
+}
+
+impl Text<'_> {
+    /// The same text, owning its bytes.
+    pub fn into_owned(self) -> Text<'static> {
+        Text(Cow::Owned(self.0.into_owned()))
+    }
+}
+
+/// Where an entry came from: its DN and, under content synchronisation,
+/// its entryUUID. Logs and drop reports name entries by DN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Origin<'a> {
+    #[serde(borrow)]
+    pub dn: Text<'a>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uuid: Option<String>,
+}
+
+/// One user: the mapped fields of one directory entry, ids as numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct User<'a> {
+    #[serde(borrow)]
+    pub origin: Origin<'a>,
+    #[serde(borrow)]
+    pub name: Text<'a>,
+    #[serde(borrow)]
+    pub passwd: Text<'a>,
+    pub uid: u32,
+    pub gid: u32,
+    #[serde(borrow)]
+    pub class: Text<'a>,
+    #[serde(borrow)]
+    pub change: Text<'a>,
+    #[serde(borrow)]
+    pub expire: Text<'a>,
+    #[serde(borrow)]
+    pub gecos: Text<'a>,
+    #[serde(borrow)]
+    pub home: Text<'a>,
+    #[serde(borrow)]
+    pub shell: Text<'a>,
+}
+
+impl User<'_> {
+    /// The text fields with their names, in master.passwd order (the two
+    /// ids sit between `passwd` and `class`).
+    pub fn text_fields(&self) -> [(&'static str, &str); 8] {
+        [
+            ("name", &self.name),
+            ("passwd", &self.passwd),
+            ("class", &self.class),
+            ("change", &self.change),
+            ("expire", &self.expire),
+            ("gecos", &self.gecos),
+            ("home", &self.home),
+            ("shell", &self.shell),
+        ]
+    }
+
+    /// The length of the 10-field master.passwd line, the longest line a
+    /// user makes: the text fields, the two ids and nine colons.
+    pub fn master_line_len(&self) -> usize {
+        self.text_fields()
+            .iter()
+            .map(|(_, v)| v.len())
+            .sum::<usize>()
+            + decimal_len(self.uid)
+            + decimal_len(self.gid)
+            + 9
+    }
+
+    /// Every rule a user must meet to enter the maps.
+    pub fn check(&self) -> Result<(), Violation> {
+        if self.name.is_empty() {
+            return Err(Violation::EmptyName);
+        }
+        if !valid_id(self.uid) {
+            return Err(Violation::InvalidUid(self.uid.to_string()));
+        }
+        if !valid_id(self.gid) {
+            return Err(Violation::InvalidGid(self.gid.to_string()));
+        }
+        for (field, value) in self.text_fields() {
+            check_text(field, value)?;
+        }
+        let len = self.master_line_len();
+        if len > MAX_LINE {
+            return Err(Violation::LineTooLong { len });
+        }
+        Ok(())
+    }
+}
+
+/// One group: the mapped fields of one directory entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group<'a> {
+    #[serde(borrow)]
+    pub origin: Origin<'a>,
+    #[serde(borrow)]
+    pub name: Text<'a>,
+    #[serde(borrow)]
+    pub passwd: Text<'a>,
+    pub gid: u32,
+    /// Member user names, in the directory's order.
+    #[serde(borrow)]
+    pub members: Vec<Text<'a>>,
+}
+
+impl Group<'_> {
+    /// The length of the line `name:passwd:gid:m1,m2,...`.
+    pub fn line_len(&self) -> usize {
+        let members: usize = self.members.iter().map(|m| m.len() + 1).sum();
+        self.name.len() + self.passwd.len() + decimal_len(self.gid) + 3 + members.saturating_sub(1)
+    }
+
+    /// Every rule a group must meet to enter the maps.
+    pub fn check(&self) -> Result<(), Violation> {
+        if self.name.is_empty() {
+            return Err(Violation::EmptyName);
+        }
+        if !valid_id(self.gid) {
+            return Err(Violation::InvalidGid(self.gid.to_string()));
+        }
+        check_text("groupname", &self.name)?;
+        check_text("grouppasswd", &self.passwd)?;
+        for m in &self.members {
+            check_member("groupmembers", m)?;
+        }
+        let len = self.line_len();
+        if len > MAX_LINE {
+            return Err(Violation::LineTooLong { len });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;
