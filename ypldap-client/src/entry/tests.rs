@@ -47,7 +47,10 @@ fn alice() -> Vec<(String, Vec<String>)> {
 fn with(mut a: Vec<(String, Vec<String>)>, k: &str, v: &[&str]) -> Attributes {
     a.retain(|(n, _)| !n.eq_ignore_ascii_case(k));
     if !v.is_empty() {
-        a.push((k.into(), v.iter().map(std::string::ToString::to_string).collect()));
+        a.push((
+            k.into(),
+            v.iter().map(std::string::ToString::to_string).collect(),
+        ));
     }
     Attributes::new(a)
 }

@@ -135,7 +135,12 @@ impl Daemon {
             }
         }
         if let Some(e) = error {
-            self.client_lost(&e, now);
+            return self.client_lost(&e, now);
+        }
+        // The reader just greeted while an update waits for it: no reason
+        // to wait for the retry (a cold start's first maps come sooner).
+        if self.update_awaits_client && self.client.ready() && self.update_running.is_none() {
+            self.start_update(now);
         }
     }
 

@@ -96,6 +96,8 @@ struct Daemon {
     client: Helper<ClientToParent<'static>, ParentToClient>,
     dns: Helper<DnsToParent, ParentToDns>,
     next_update: Option<Instant>,
+    /// An update is due but the reader has not greeted yet.
+    update_awaits_client: bool,
     update_seq: u64,
     update_running: Option<u64>,
     failed_updates: u32,
@@ -211,6 +213,7 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
             host,
         },
         next_update: Some(Instant::now()),
+        update_awaits_client: false,
         update_seq: 0,
         update_running: None,
         failed_updates: 0,

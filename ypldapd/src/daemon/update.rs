@@ -63,10 +63,13 @@ pub(super) struct Complete {
 impl Daemon {
     pub(super) fn start_update(&mut self, now: Instant) {
         if !self.client.ready() {
-            // Try again once the reader is up.
+            // Started as soon as the reader greets (see `client_ready`);
+            // this retry is only the fallback.
+            self.update_awaits_client = true;
             self.next_update = Some(now + Duration::from_secs(1));
             return;
         }
+        self.update_awaits_client = false;
         if self.incoming.as_ref().is_some_and(|i| i.complete.is_some()) {
             // The previous update's maps are still being finished (only
             // with a very short interval): finish them now, nothing lost.

@@ -13,5 +13,6 @@ pub mod bind;
 pub mod binding_file;
 pub mod rpcbind;
 pub mod server;
+mod udp_batch;
 
 pub use server::{Limits, YpServer};

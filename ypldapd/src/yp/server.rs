@@ -17,6 +17,7 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 
+use super::udp_batch::{self, UdpBatch};
 use yp_proto::access::{AllowList, RefusalLog, is_privileged};
 use yp_proto::dispatch::{AllStream, Caller, Outcome, ServerConfig, handle_message};
 use yp_proto::record::{self, Reassembler};
@@ -213,7 +214,7 @@ pub struct YpServer {
     refusals: RefusalLog,
     logs: Vec<(Level, String)>,
     stats: Stats,
-    buf: Vec<u8>,
+    batch: UdpBatch,
 }
 
 impl YpServer {
@@ -256,7 +257,7 @@ impl YpServer {
             refusals: RefusalLog::default(),
             logs: Vec::new(),
             stats: Stats::default(),
-            buf: vec![0; 65536],
+            batch: UdpBatch::new(),
         })
     }
 
@@ -412,26 +413,31 @@ impl YpServer {
             stats: &mut self.stats,
             limits: &self.limits,
         };
-        for _ in 0..budget {
-            match sock.recv_from(&mut self.buf) {
-                Ok((n, peer)) => {
-                    sh.stats.udp_requests += 1;
-                    let caller = sh.caller(peer, false, now);
-                    let msg = self.buf.get(..n).unwrap_or(&[]);
-                    if let Outcome::Reply(r) = handle_message(msg, sh.cfg, sh.snap, caller) {
-                        // A reply that cannot be sent now is lost, as UDP
-                        // allows; the client retransmits.
-                        let _ = sock.send_to(&r, peer);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+        let mut handled = 0;
+        let mut replies = Vec::with_capacity(udp_batch::BATCH);
+        while handled < budget {
+            match self.batch.recv(sock) {
+                Ok(0) => {
                     *pending = None;
                     return;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Ok(n) => handled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // ICMP errors surface here on some systems; keep going.
-                Err(_) => {}
+                Err(_) => {
+                    handled += 1;
+                    continue;
+                }
             }
+            replies.clear();
+            for (msg, peer) in self.batch.datagrams() {
+                sh.stats.udp_requests += 1;
+                let caller = sh.caller(peer, false, now);
+                if let Outcome::Reply(r) = handle_message(msg, sh.cfg, sh.snap, caller) {
+                    replies.push((r, peer));
+                }
+            }
+            self.batch.send(sock, &replies);
         }
         *pending = Some(now);
     }
