@@ -30,10 +30,6 @@ pub struct UdpBatch {
     got: Vec<Received>,
     /// Datagrams dropped because they did not fit a slot.
     pub truncated: u64,
-    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
-    rx: nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>,
-    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
-    tx: nix::sys::socket::MultiHeaders<nix::sys::socket::SockaddrStorage>,
 }
 
 impl std::fmt::Debug for UdpBatch {
@@ -56,10 +52,6 @@ impl UdpBatch {
             bufs: (0..BATCH).map(|_| vec![0u8; SLOT]).collect(),
             got: Vec::with_capacity(BATCH),
             truncated: 0,
-            #[cfg(any(target_os = "linux", target_os = "freebsd"))]
-            rx: nix::sys::socket::MultiHeaders::preallocate(BATCH, None),
-            #[cfg(any(target_os = "linux", target_os = "freebsd"))]
-            tx: nix::sys::socket::MultiHeaders::preallocate(BATCH, None),
         }
     }
 
@@ -72,23 +64,28 @@ impl UdpBatch {
     }
 
     /// Receives what is waiting, up to [`BATCH`] datagrams, without
-    /// blocking: `Ok(0)` when nothing was (`WouldBlock` is not an error
-    /// here).
+    /// blocking, and returns how many arrived: `Ok(0)` when nothing was
+    /// waiting (`WouldBlock` is not an error here). [`Self::datagrams`]
+    /// then gives those that can be answered.
     #[cfg(any(target_os = "linux", target_os = "freebsd"))]
     pub fn recv(&mut self, sock: &UdpSocket) -> io::Result<usize> {
         use std::io::IoSliceMut;
         use std::os::fd::AsRawFd;
 
-        use nix::sys::socket::{MsgFlags, recvmmsg};
+        use nix::sys::socket::{MsgFlags, MultiHeaders, SockaddrStorage, recvmmsg};
 
         self.got.clear();
         let mut kept = Vec::with_capacity(BATCH);
+        let mut arrived = 0;
         {
             let mut iovs: Vec<[IoSliceMut<'_>; 1]> =
                 self.bufs.iter_mut().map(|b| [IoSliceMut::new(b)]).collect();
+            // The headers hold raw pointers (not `Send`): made per batch, a
+            // small allocation beside the system calls it saves.
+            let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
             let results = match recvmmsg(
                 sock.as_raw_fd(),
-                &mut self.rx,
+                &mut headers,
                 iovs.iter_mut(),
                 MsgFlags::MSG_DONTWAIT,
                 None,
@@ -98,6 +95,7 @@ impl UdpBatch {
                 Err(e) => return Err(e.into()),
             };
             for (slot, m) in results.enumerate() {
+                arrived += 1;
                 if m.flags.contains(MsgFlags::MSG_TRUNC) {
                     self.truncated += 1;
                     continue;
@@ -114,7 +112,7 @@ impl UdpBatch {
             }
             self.got.push(r);
         }
-        Ok(self.got.len())
+        Ok(arrived)
     }
 
     /// One datagram per call where the system has no `recvmmsg`.
@@ -142,8 +140,9 @@ impl UdpBatch {
         use std::io::IoSlice;
         use std::os::fd::AsRawFd;
 
-        use nix::sys::socket::{ControlMessage, MsgFlags, SockaddrStorage, sendmmsg};
+        use nix::sys::socket::{ControlMessage, MsgFlags, MultiHeaders, SockaddrStorage, sendmmsg};
 
+        let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(BATCH, None);
         let mut rest = replies;
         while !rest.is_empty() {
             let now = &rest[..rest.len().min(BATCH)];
@@ -154,7 +153,7 @@ impl UdpBatch {
                 .collect();
             let sent = sendmmsg(
                 sock.as_raw_fd(),
-                &mut self.tx,
+                &mut headers,
                 iovs.iter(),
                 &addrs,
                 [] as [ControlMessage<'_>; 0],
