@@ -7,16 +7,17 @@
 //! dropped with the [`Violation`], which the caller reports with its DN.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use ipc_proto::entry_rules::{Group, Origin, Text, User, Violation, check_member, parse_id};
 use ipc_proto::{FieldMappings, Mapping};
 
-/// An entry's attributes, looked up by name case-insensitively.
+/// An entry's attributes, looked up by name case-insensitively. An entry
+/// carries only the few attributes the mappings name, so a list searched
+/// in order costs less than hashing (this runs for every entry).
 #[derive(Debug, Default, Clone)]
 pub struct Attributes {
-    by_lower_name: HashMap<String, Vec<String>>,
-    /// Attributes (lower case) with a value that is not UTF-8 text.
+    list: Vec<(String, Vec<String>)>,
+    /// Attributes with a value that is not UTF-8 text.
     binary: Vec<String>,
 }
 
@@ -24,15 +25,15 @@ impl Attributes {
     /// Builds the lookup from (attribute description, values) pairs. An
     /// attribute named twice (different case) keeps the values of both.
     pub fn new<I: IntoIterator<Item = (String, Vec<String>)>>(attrs: I) -> Self {
-        let mut by_lower_name: HashMap<String, Vec<String>> = HashMap::new();
+        let mut list: Vec<(String, Vec<String>)> = Vec::new();
         for (name, values) in attrs {
-            by_lower_name
-                .entry(name.to_ascii_lowercase())
-                .or_default()
-                .extend(values);
+            match list.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+                Some((_, v)) => v.extend(values),
+                None => list.push((name, values)),
+            }
         }
         Attributes {
-            by_lower_name,
+            list,
             binary: Vec::new(),
         }
     }
@@ -41,10 +42,10 @@ impl Attributes {
     /// which is not text: mapping one of those drops the entry.
     pub fn with_binary<I: IntoIterator<Item = (String, Vec<String>)>>(
         attrs: I,
-        binary: &[String],
+        binary: Vec<String>,
     ) -> Self {
         let mut a = Self::new(attrs);
-        a.binary = binary.iter().map(|b| b.to_ascii_lowercase()).collect();
+        a.binary = binary;
         a
     }
 
@@ -54,9 +55,10 @@ impl Attributes {
 
     /// The values of `name`; an attribute with no values counts as absent.
     pub fn values(&self, name: &str) -> Option<&[String]> {
-        self.by_lower_name
-            .get(&name.to_ascii_lowercase())
-            .map(Vec::as_slice)
+        self.list
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
             .filter(|v| !v.is_empty())
     }
 }

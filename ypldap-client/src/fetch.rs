@@ -280,7 +280,7 @@ fn parse_entry(re: ResultEntry) -> Option<(String, Attributes)> {
         }
         attrs.push((name, values));
     }
-    Some((dn, Attributes::with_binary(attrs, &binary)))
+    Some((dn, Attributes::with_binary(attrs, binary)))
 }
 
 /// A primitive value as UTF-8 text (`Err` when it is not text).

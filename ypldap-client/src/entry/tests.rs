@@ -152,7 +152,7 @@ fn every_drop_reason() {
     }
     let mut bin = alice();
     bin.retain(|(n, _)| n != "cn");
-    let a = Attributes::with_binary(bin, &["CN".to_string()]);
+    let a = Attributes::with_binary(bin, vec!["CN".to_string()]);
     assert_eq!(
         user(DN, &f, &a).map_err(|v| v.reason()).err(),
         Some(DropReason::NotText)
