@@ -33,6 +33,9 @@ fi
 step "FreeBSD: build and link the three programs (scripts/cross-freebsd.sh)"
 scripts/cross-freebsd.sh
 
+step "OpenBSD: cargo +nightly check -Zbuild-std (best effort)"
+scripts/check-openbsd.sh
+
 step "fuzz smoke run (best effort)"
 if [[ -n "${YPLDAP_SKIP_FUZZ:-}" ]]; then
     echo "skipped: YPLDAP_SKIP_FUZZ is set"

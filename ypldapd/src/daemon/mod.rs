@@ -228,6 +228,8 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
     d.start_client(now).context("starting ypldap-client")?;
     d.start_dns(now).context("starting ypldap-dns")?;
 
+    d.limit_descriptors()
+        .context("limiting the descriptors' rights")?;
     let entered = privsep::enter(&sandbox::confinement(
         &d.reload.readable_dirs,
         &[client_path, dns_path],
@@ -259,6 +261,30 @@ fn dns_args(ports: &[u16]) -> Vec<OsString> {
 }
 
 impl Daemon {
+    /// FreeBSD: limits every descriptor ypldapd holds to what it does with
+    /// it ([`sandbox::DESCRIPTOR_RIGHTS`]); elsewhere this does nothing.
+    /// The helpers' links are limited as they are opened.
+    fn limit_descriptors(&self) -> Result<(), privsep::SandboxError> {
+        use privsep::rights::{limit, limit_raw, limit_stdio};
+        limit_stdio()?;
+        let (udp, tcp) = self.yp.sockets();
+        for s in udp {
+            limit(&s, &sandbox::YP_UDP)?;
+        }
+        for s in tcp {
+            limit(&s, &sandbox::YP_TCP)?;
+        }
+        if let Some(r) = &self.rpcbind {
+            limit(&r.socket(), &sandbox::RPCBIND)?;
+        }
+        if let Some(f) = &self.binding {
+            limit(&**f, &sandbox::BINDING_FILE)?;
+        }
+        limit(&self.null, &sandbox::DEV_NULL)?;
+        logging::limit_syslog(&sandbox::SYSLOG)?;
+        limit_raw(&self.poll, &sandbox::EVENT_QUEUE)
+    }
+
     fn event_loop(&mut self) -> anyhow::Result<()> {
         let mut events = Events::with_capacity(256);
         loop {

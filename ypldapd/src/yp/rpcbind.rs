@@ -170,6 +170,11 @@ impl Rpcbind {
         })
     }
 
+    /// The socket, to limit its rights (Capsicum).
+    pub fn socket(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.sock)
+    }
+
     /// The local address (to check that it is a reserved port).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.sock.local_addr()
