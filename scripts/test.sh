@@ -30,6 +30,9 @@ else
     echo "no man pages yet"
 fi
 
+step "FreeBSD port: dist/freebsd against Cargo.lock (scripts/freebsd-port.sh --check)"
+scripts/freebsd-port.sh --check
+
 step "FreeBSD: build and link the three programs (scripts/cross-freebsd.sh)"
 scripts/cross-freebsd.sh
 
