@@ -65,7 +65,7 @@ cargo-zigbuild zigbuild --locked --target "$TARGET" "${build_args[@]}" "${pkgs[@
 
 status=0
 for p in "${PROGRAMS[@]}"; do
-    bin="target/$TARGET/$profile/$p"
+    bin="${CARGO_TARGET_DIR:-target}/$TARGET/$profile/$p"
     what="$(file -b "$bin" 2>&1 || true)"
     if [[ "$what" == *"ELF 64-bit"*"x86-64"*"FreeBSD"* && "$what" == *executable* ]]; then
         echo "$bin: $what"
