@@ -106,6 +106,8 @@ struct Daemon {
     /// `bind portmap`: the registration socket, bound to a reserved port as
     /// root and kept, so the UNSET at exit works from inside the sandbox.
     rpcbind: Option<Rpcbind>,
+    /// The protocol the current rpcbind registration was made with.
+    registered_with: Option<crate::yp::rpcbind::Protocol>,
     /// `bind local`: the binding file, opened as root, filled once the
     /// first maps are loaded.
     binding: Option<Flock<File>>,
@@ -218,6 +220,7 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         incoming: None,
         yp,
         rpcbind,
+        registered_with: None,
         binding,
         announced: false,
         build_busy: false,
@@ -427,11 +430,13 @@ impl Daemon {
         self.client.force_stop();
         self.dns.force_stop();
         self.reap(Instant::now());
-        if self.announced {
-            if let Some(r) = self.rpcbind.as_mut() {
-                if let Err(e) = r.unregister(crate::yp::proto::YPPROG, crate::yp::proto::YPVERS) {
-                    warning!("cannot unregister from rpcbind: {e}");
-                }
+        if let (Some(r), Some(protocol)) = (self.rpcbind.as_mut(), self.registered_with) {
+            if let Err(e) = r.unregister_transports(
+                crate::yp::proto::YPPROG,
+                crate::yp::proto::YPVERS,
+                protocol,
+            ) {
+                warning!("cannot unregister from rpcbind: {e}");
             }
         }
         info!("exiting");

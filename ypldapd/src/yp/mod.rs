@@ -24,6 +24,7 @@ pub mod dispatch;
 pub mod proto;
 pub mod record;
 pub mod rpc;
+pub mod rpcb;
 pub mod rpcbind;
 mod runs;
 pub mod server;
