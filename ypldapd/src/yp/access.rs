@@ -151,9 +151,7 @@ mod tests {
             addr: "192.0.2.0".parse().unwrap(),
             prefix: 24,
         };
-        let l = AllowList {
-            nets: vec![v6, v4],
-        };
+        let l = AllowList { nets: vec![v6, v4] };
         assert!(l.allows("2001:db8:1::5".parse().unwrap()));
         assert!(!l.allows("2001:db9::5".parse().unwrap()));
         assert!(!l.allows("::1".parse().unwrap()));
