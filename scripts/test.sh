@@ -30,14 +30,14 @@ else
     echo "no man pages yet"
 fi
 
-step "FreeBSD cross-check (best effort)"
-if rustup target list --installed 2>/dev/null | grep -qx x86_64-unknown-freebsd ||
-    rustup target add x86_64-unknown-freebsd >/dev/null 2>&1; then
-    cargo check --target x86_64-unknown-freebsd -p ipc-proto -p privsep -p ypldapd \
-        -p ypldap-client -p ypldap-dns
-else
-    echo "skipped: the x86_64-unknown-freebsd target cannot be installed here"
-fi
+step "FreeBSD port: dist/freebsd against Cargo.lock (scripts/freebsd-port.sh --check)"
+scripts/freebsd-port.sh --check
+
+step "FreeBSD: build and link the three programs (scripts/cross-freebsd.sh)"
+scripts/cross-freebsd.sh
+
+step "OpenBSD: cargo +nightly check -Zbuild-std (best effort)"
+scripts/check-openbsd.sh
 
 step "fuzz smoke run (best effort)"
 if [[ -n "${YPLDAP_SKIP_FUZZ:-}" ]]; then

@@ -14,6 +14,7 @@ mod identity;
 #[cfg(target_os = "linux")]
 pub mod linux;
 pub mod memory;
+pub mod rights;
 
 pub use identity::{Identity, lookup_user};
 /// Re-exported for the [`sys!`] macro.
@@ -155,8 +156,53 @@ fn platform_enter(c: &Confinement, entered: &mut Entered) -> Result<(), SandboxE
 
 #[cfg(target_os = "openbsd")]
 fn platform_enter(c: &Confinement, entered: &mut Entered) -> Result<(), SandboxError> {
-    let promises = std::ffi::CString::new(c.pledge)
-        .map_err(|_| SandboxError::Platform("pledge promises contain NUL".into()))?;
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let cstring = |what: &str, bytes: &[u8]| {
+        CString::new(bytes).map_err(|_| SandboxError::Platform(format!("{what} contains NUL")))
+    };
+    // unveil(2): the same files Landlock allows on Linux, read-only or
+    // executable, then lock the list. A program that names no path
+    // unveils nothing: its promises alone keep it from the file system.
+    let unveils: Vec<(&PathBuf, &[u8])> = c
+        .read_paths
+        .iter()
+        .map(|p| (p, b"r".as_slice()))
+        .chain(c.exec_paths.iter().map(|p| (p, b"rx".as_slice())))
+        .collect();
+    let mut unveiled = 0;
+    for (path, perms) in &unveils {
+        let p = cstring("an unveil path", path.as_os_str().as_bytes())?;
+        let perms = cstring("unveil permissions", perms)?;
+        // SAFETY: unveil reads two NUL-terminated strings that live across
+        // the call and changes no memory of ours.
+        let r = unsafe { libc::unveil(p.as_ptr(), perms.as_ptr()) };
+        if r == 0 {
+            unveiled += 1;
+        } else {
+            let e = std::io::Error::last_os_error();
+            // A path this system does not have (another OS's loader) is
+            // simply not there to unveil.
+            if e.raw_os_error() != Some(libc::ENOENT) {
+                return Err(SandboxError::Platform(format!(
+                    "unveil {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+    }
+    if unveiled > 0 {
+        // SAFETY: two NULLs lock the unveil list; no memory is touched.
+        let r = unsafe { libc::unveil(std::ptr::null(), std::ptr::null()) };
+        if r != 0 {
+            return Err(SandboxError::Platform(format!(
+                "unveil lock: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        entered.notes.push(format!("unveiled {unveiled} paths"));
+    }
+    let promises = cstring("pledge promises", c.pledge.as_bytes())?;
     // SAFETY: pledge reads two NUL-terminated strings (the second is NULL,
     // leaving execpromises unchanged) and has no other effect on memory.
     let r = unsafe { libc::pledge(promises.as_ptr(), std::ptr::null()) };

@@ -13,6 +13,10 @@
 //! <!-- END GENERATED: name -->
 //! ```
 //!
+//! The manual pages' SECURITY CONSIDERATIONS carry the Capsicum rights the
+//! same way, between `.\" BEGIN GENERATED: name` and `.\" END GENERATED:
+//! name` comment lines.
+//!
 //! `cargo run -p tests --bin audit-doc` rewrites the blocks in place;
 //! `cargo test -p tests --test audit` fails, with a diff, when they are
 //! stale. The seccomp lists depend on the architecture: the document is
@@ -142,6 +146,106 @@ pub fn confinement_block(program: &str) -> String {
         "| FreeBSD capability mode (`cap_enter`) | {} |",
         yes_no(c.capability_mode)
     );
+    s
+}
+
+/// The Capsicum rights of `program`'s descriptors (FreeBSD), as its
+/// `sandbox.rs` lists them, and the descriptors it leaves unlimited.
+pub fn descriptor_rights(
+    program: &str,
+) -> (
+    Vec<privsep::rights::DescriptorRights>,
+    Vec<(&'static str, &'static str)>,
+) {
+    match program {
+        "ypldapd" => (
+            ypldapd::sandbox::DESCRIPTOR_RIGHTS.to_vec(),
+            ypldapd::sandbox::UNLIMITED_DESCRIPTORS.to_vec(),
+        ),
+        "ypldap-client" => (
+            ypldap_client::sandbox::DESCRIPTOR_RIGHTS.to_vec(),
+            ypldap_client::sandbox::UNLIMITED_DESCRIPTORS.to_vec(),
+        ),
+        "ypldap-dns" => (
+            ypldap_dns::sandbox::DESCRIPTOR_RIGHTS.to_vec(),
+            ypldap_dns::sandbox::UNLIMITED_DESCRIPTORS.to_vec(),
+        ),
+        other => panic!("unknown program {other}"),
+    }
+}
+
+/// The Capsicum table of `program` for `docs/audit.md`.
+pub fn capsicum_block(program: &str) -> String {
+    let (limited, unlimited) = descriptor_rights(program);
+    let mut s = format!(
+        "Capability mode: {}.\n\n",
+        if confinement(program).capability_mode {
+            "**yes** (`cap_enter`)"
+        } else {
+            "no"
+        }
+    );
+    let _ = writeln!(
+        s,
+        "| descriptor | rights (`cap_rights_limit`; `fcntl`/`ioctl` commands allowed) |"
+    );
+    let _ = writeln!(s, "|---|---|");
+    for r in &limited {
+        let _ = writeln!(s, "| {} | {} |", r.descriptor, r.describe());
+    }
+    for (d, why) in &unlimited {
+        let _ = writeln!(s, "| {d} | not limited: {why} |");
+    }
+    s
+}
+
+/// Markdown's backticks and dashes as mdoc writes them.
+fn roff_text(s: &str) -> String {
+    s.replace('`', "").replace('–', "\\(en")
+}
+
+/// The Capsicum list of `program` for its manual page (mdoc).
+pub fn capsicum_man_block(program: &str) -> String {
+    let (limited, unlimited) = descriptor_rights(program);
+    let mut s = String::from(".Bl -tag -width Ds\n");
+    for r in &limited {
+        let _ = writeln!(s, ".It {}", roff_text(r.descriptor));
+        if r.rights.is_empty() {
+            s.push_str("No right: it can only be closed.\n");
+            continue;
+        }
+        let names: Vec<String> = r
+            .rights
+            .iter()
+            .map(|x| match x {
+                privsep::rights::Right::Fcntl => format!(
+                    "{} Pq {}",
+                    x.name(),
+                    r.fcntls
+                        .iter()
+                        .map(|c| c.name())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                privsep::rights::Right::Ioctl => format!(
+                    "{} Pq {}",
+                    x.name(),
+                    r.ioctls
+                        .iter()
+                        .map(|c| c.name())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                ),
+                _ => x.name().to_owned(),
+            })
+            .collect();
+        let _ = writeln!(s, ".Dv {}", names.join(" , "));
+    }
+    for (d, why) in &unlimited {
+        let _ = writeln!(s, ".It {}", roff_text(d));
+        let _ = writeln!(s, "Not limited: {}.", roff_text(why));
+    }
+    s.push_str(".El\n");
     s
 }
 
@@ -314,6 +418,7 @@ pub fn generated() -> Result<Vec<(String, String)>, String> {
     let mut v = Vec::new();
     for p in PROGRAMS {
         v.push((format!("{p}-confinement"), confinement_block(p)));
+        v.push((format!("{p}-capsicum"), capsicum_block(p)));
         #[cfg(target_os = "linux")]
         v.push((format!("{p}-seccomp"), seccomp_block(p)));
         v.push((format!("{p}-messages"), messages_block(p)));
@@ -322,24 +427,76 @@ pub fn generated() -> Result<Vec<(String, String)>, String> {
     Ok(v)
 }
 
-fn begin(name: &str) -> String {
-    format!("<!-- BEGIN GENERATED: {name} -->")
+/// How a document marks its generated blocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Markers {
+    /// `<!-- BEGIN GENERATED: name -->` (Markdown).
+    Markdown,
+    /// `.\" BEGIN GENERATED: name` (roff comment lines).
+    Roff,
 }
 
-fn end(name: &str) -> String {
-    format!("<!-- END GENERATED: {name} -->")
+impl Markers {
+    fn begin(self, name: &str) -> String {
+        match self {
+            Markers::Markdown => format!("<!-- BEGIN GENERATED: {name} -->"),
+            Markers::Roff => format!(".\\\" BEGIN GENERATED: {name}"),
+        }
+    }
+
+    fn end(self, name: &str) -> String {
+        match self {
+            Markers::Markdown => format!("<!-- END GENERATED: {name} -->"),
+            Markers::Roff => format!(".\\\" END GENERATED: {name}"),
+        }
+    }
+}
+
+/// A document with generated blocks: its path, its marker style and the
+/// blocks it must hold.
+pub struct Document {
+    pub path: PathBuf,
+    pub markers: Markers,
+    pub blocks: Vec<(String, String)>,
+}
+
+/// Every document with generated blocks: `docs/audit.md` and the three
+/// programs' manual pages.
+pub fn documents() -> Result<Vec<Document>, String> {
+    let mut v = vec![Document {
+        path: document_path(),
+        markers: Markers::Markdown,
+        blocks: generated()?,
+    }];
+    for p in PROGRAMS {
+        v.push(Document {
+            path: workspace_root().join("man").join(format!("{p}.8")),
+            markers: Markers::Roff,
+            blocks: vec![("capsicum".to_owned(), capsicum_man_block(p))],
+        });
+    }
+    Ok(v)
 }
 
 /// `doc` with every block replaced by `blocks`. Fails when a block's
 /// markers are missing, doubled or out of order, or when the document has a
 /// block nobody generates.
 pub fn refresh(doc: &str, blocks: &[(String, String)]) -> Result<String, String> {
+    refresh_marked(doc, blocks, Markers::Markdown)
+}
+
+/// [`refresh`] for a document with `markers`.
+pub fn refresh_marked(
+    doc: &str,
+    blocks: &[(String, String)],
+    markers: Markers,
+) -> Result<String, String> {
     let mut out = doc.to_owned();
     for (name, content) in blocks {
-        let (b, e) = (begin(name), end(name));
+        let (b, e) = (markers.begin(name), markers.end(name));
         if out.matches(&b).count() != 1 || out.matches(&e).count() != 1 {
             return Err(format!(
-                "docs/audit.md must hold exactly one `{b}` and one `{e}`"
+                "the document must hold exactly one `{b}` and one `{e}`"
             ));
         }
         let start = out.find(&b).expect("counted") + b.len();
@@ -350,15 +507,17 @@ pub fn refresh(doc: &str, blocks: &[(String, String)]) -> Result<String, String>
         out.replace_range(start..stop, &format!("\n{content}"));
     }
     let known: BTreeSet<&str> = blocks.iter().map(|(n, _)| n.as_str()).collect();
+    let (prefix, suffix) = match markers {
+        Markers::Markdown => ("<!-- BEGIN GENERATED: ", " -->"),
+        Markers::Roff => (".\\\" BEGIN GENERATED: ", ""),
+    };
     for line in out.lines() {
         if let Some(name) = line
-            .strip_prefix("<!-- BEGIN GENERATED: ")
-            .and_then(|r| r.strip_suffix(" -->"))
+            .strip_prefix(prefix)
+            .and_then(|r| r.strip_suffix(suffix))
         {
             if !known.contains(name) {
-                return Err(format!(
-                    "docs/audit.md has a block nobody generates: {name}"
-                ));
+                return Err(format!("the document has a block nobody generates: {name}"));
             }
         }
     }

@@ -5,22 +5,62 @@
 
 use tests::audit;
 
-/// Fails with a diff and the refresh command when the document is stale.
+/// Fails with a diff and the refresh command when `docs/audit.md` or a
+/// manual page is stale.
 #[test]
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 fn audit_document_is_current() {
-    let path = audit::document_path();
-    let doc = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let blocks = audit::generated().unwrap_or_else(|e| panic!("{e}"));
-    let new = audit::refresh(&doc, &blocks).unwrap_or_else(|e| panic!("{e}"));
-    if doc != new {
-        panic!(
-            "{} is stale (the code changed; the document did not):\n{}\nrefresh it with: {}",
-            path.display(),
-            audit::diff(&doc, &new),
-            audit::REFRESH
-        );
+    for d in audit::documents().unwrap_or_else(|e| panic!("{e}")) {
+        let path = &d.path;
+        let doc =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let new = audit::refresh_marked(&doc, &d.blocks, d.markers)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if doc != new {
+            panic!(
+                "{} is stale (the code changed; the document did not):\n{}\nrefresh it with: {}",
+                path.display(),
+                audit::diff(&doc, &new),
+                audit::REFRESH
+            );
+        }
     }
+}
+
+/// Every program's Capsicum list is consistent (`fcntl`/`ioctl` commands
+/// only with their right, no right twice), names each descriptor once, and
+/// covers its standard descriptors and its link; the client, in capability
+/// mode, holds no right that reaches outside what it was given.
+#[test]
+fn capsicum_rights_are_consistent() {
+    use privsep::rights::Right;
+    for p in audit::PROGRAMS {
+        let (limited, unlimited) = audit::descriptor_rights(p);
+        let mut names: Vec<&str> = limited
+            .iter()
+            .map(|r| r.descriptor)
+            .chain(unlimited.iter().map(|(d, _)| *d))
+            .collect();
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), n, "{p}: a descriptor listed twice");
+        for r in &limited {
+            assert!(r.is_consistent(), "{p}: {r:?}");
+        }
+        assert!(names.iter().any(|d| d.starts_with("fd 0")), "{p}: fd 0");
+        assert!(names.iter().any(|d| d.contains("link")), "{p}: its link");
+    }
+    let (client, _) = audit::descriptor_rights("ypldap-client");
+    assert!(audit::confinement("ypldap-client").capability_mode);
+    for r in &client {
+        for forbidden in [Right::Connect, Right::Accept, Right::Setsockopt] {
+            assert!(!r.rights.contains(&forbidden), "client {r:?}");
+        }
+    }
+    // ypldapd answers UDP to the caller's address: CAP_CONNECT is what
+    // sendto with an address needs; without it no reply leaves.
+    assert!(ypldapd::sandbox::YP_UDP.rights.contains(&Right::Connect));
 }
 
 /// ypldapd never links the LDAP, TLS, async or DNS stacks: whatever parses

@@ -263,13 +263,10 @@ fn freebsd_plist_matches_make_install() {
     assert!(plist.contains("@sample(root,wheel,0600) etc/ypldap.conf.sample"));
 }
 
-/// `dist/freebsd/Makefile.crates` lists exactly the registry crates of
-/// `Cargo.lock` (as `make cargo-crates` would print them).
-#[test]
-fn freebsd_crates_match_lockfile() {
-    let root = tests::audit::workspace_root();
+/// The registry crates of `Cargo.lock`: "name-version" → checksum.
+fn lockfile_crates(root: &Path) -> std::collections::BTreeMap<String, String> {
     let lock = std::fs::read_to_string(root.join("Cargo.lock")).expect("Cargo.lock");
-    let mut want = BTreeSet::new();
+    let mut crates = std::collections::BTreeMap::new();
     for block in lock.split("[[package]]").skip(1) {
         let field = |k: &str| {
             block
@@ -278,13 +275,25 @@ fn freebsd_crates_match_lockfile() {
                 .map(|v| v.trim_end_matches('"').to_owned())
         };
         if field("source").is_some_and(|s| s.starts_with("registry+")) {
-            want.insert(format!(
-                "{}-{}",
-                field("name").expect("name"),
-                field("version").expect("version")
-            ));
+            crates.insert(
+                format!(
+                    "{}-{}",
+                    field("name").expect("name"),
+                    field("version").expect("version")
+                ),
+                field("checksum").expect("checksum"),
+            );
         }
     }
+    crates
+}
+
+/// `dist/freebsd/Makefile.crates` lists exactly the registry crates of
+/// `Cargo.lock` (as `make cargo-crates` would print them).
+#[test]
+fn freebsd_crates_match_lockfile() {
+    let root = tests::audit::workspace_root();
+    let want: BTreeSet<String> = lockfile_crates(&root).into_keys().collect();
     let crates = std::fs::read_to_string(root.join("dist/freebsd/Makefile.crates"))
         .expect("Makefile.crates");
     let got: BTreeSet<String> = crates
@@ -295,7 +304,84 @@ fn freebsd_crates_match_lockfile() {
     let stale: Vec<_> = want.symmetric_difference(&got).collect();
     assert!(
         stale.is_empty(),
-        "dist/freebsd/Makefile.crates is stale (regenerate it with `make cargo-crates` in the port, \
-         or from Cargo.lock): {stale:?}"
+        "dist/freebsd/Makefile.crates is stale (regenerate it with scripts/freebsd-port.sh): {stale:?}"
     );
+}
+
+/// `dist/freebsd/distinfo` holds, for every registry crate of `Cargo.lock`,
+/// the crate file's SHA256 (Cargo.lock's checksum, which is the SHA256 of
+/// the `.crate` file) and a size, and nothing else but the release tarball
+/// of the version the port's Makefile and the workspace both name; where
+/// cargo's cache holds a crate file, its size is the one recorded.
+#[test]
+fn freebsd_distinfo_matches_lockfile() {
+    let root = tests::audit::workspace_root();
+    let crates = lockfile_crates(&root);
+    let distinfo = std::fs::read_to_string(root.join("dist/freebsd/distinfo")).expect("distinfo");
+    let makefile = std::fs::read_to_string(root.join("dist/freebsd/Makefile")).expect("Makefile");
+    let version = makefile
+        .lines()
+        .find_map(|l| l.strip_prefix("DISTVERSION="))
+        .map(str::trim)
+        .expect("DISTVERSION");
+    assert_eq!(
+        version,
+        env!("CARGO_PKG_VERSION"),
+        "the port's DISTVERSION is the workspace's version"
+    );
+    let tarball = format!("ypldap-rs-{version}.tar.gz");
+    let mut sums = std::collections::BTreeMap::new();
+    let mut sizes = std::collections::BTreeMap::new();
+    for line in distinfo.lines() {
+        if line.starts_with("TIMESTAMP = ") {
+            continue;
+        }
+        let (head, value) = line.split_once(") = ").expect("distinfo line");
+        let (kind, file) = head.split_once(" (").expect("distinfo line");
+        match kind {
+            "SHA256" => sums.insert(file.to_owned(), value.to_owned()),
+            "SIZE" => sizes.insert(
+                file.to_owned(),
+                value.parse::<u64>().expect("size").to_string(),
+            ),
+            other => panic!("unexpected distinfo line kind {other}"),
+        };
+    }
+    let mut want: BTreeSet<String> = crates
+        .keys()
+        .map(|c| format!("rust/crates/{c}.crate"))
+        .collect();
+    want.insert(tarball.clone());
+    let got: BTreeSet<String> = sums.keys().cloned().collect();
+    let stale: Vec<_> = want.symmetric_difference(&got).collect();
+    assert!(
+        stale.is_empty(),
+        "dist/freebsd/distinfo is stale (regenerate it with scripts/freebsd-port.sh): {stale:?}"
+    );
+    assert_eq!(
+        sizes.keys().collect::<BTreeSet<_>>(),
+        got.iter().collect::<BTreeSet<_>>(),
+        "every file has a SIZE"
+    );
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let caches: Vec<PathBuf> = cargo_home
+        .and_then(|h| std::fs::read_dir(h.join("registry/cache")).ok())
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let mut sizes_checked = 0;
+    for (name, sum) in &crates {
+        let file = format!("rust/crates/{name}.crate");
+        assert_eq!(&sums[&file], sum, "SHA256 of {file}");
+        if let Some(meta) = caches
+            .iter()
+            .find_map(|c| std::fs::metadata(c.join(format!("{name}.crate"))).ok())
+        {
+            assert_eq!(sizes[&file], meta.len().to_string(), "SIZE of {file}");
+            sizes_checked += 1;
+        }
+    }
+    // The build that runs this test fetched at least its own crates.
+    assert!(sizes_checked > 0, "no crate file found in cargo's cache");
 }

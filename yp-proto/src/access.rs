@@ -137,6 +137,30 @@ mod tests {
         assert!(!is_privileged(&"1.2.3.4:1024".parse().unwrap()));
     }
 
+    /// The same rules for IPv6 callers: an IPv6 network in the allow list,
+    /// IPv4 networks matching IPv4-mapped callers of an IPv6 socket, and
+    /// the privileged-port rule by port alone.
+    #[test]
+    fn ipv6_callers() {
+        let v6 = Net {
+            addr: "2001:db8::".parse().unwrap(),
+            prefix: 32,
+        };
+        let v4 = Net {
+            addr: "192.0.2.0".parse().unwrap(),
+            prefix: 24,
+        };
+        let l = AllowList { nets: vec![v6, v4] };
+        assert!(l.allows("2001:db8:1::5".parse().unwrap()));
+        assert!(!l.allows("2001:db9::5".parse().unwrap()));
+        assert!(!l.allows("::1".parse().unwrap()));
+        assert!(l.allows("::ffff:192.0.2.7".parse().unwrap()));
+        assert!(!l.allows("::ffff:192.0.3.7".parse().unwrap()));
+        assert!(is_privileged(&"[::1]:1023".parse().unwrap()));
+        assert!(!is_privileged(&"[::1]:1024".parse().unwrap()));
+        assert!(is_privileged(&"[2001:db8::1]:600".parse().unwrap()));
+    }
+
     #[test]
     fn rate_limit() {
         let mut r = RefusalLog::new(Duration::from_secs(60), 2);

@@ -27,6 +27,7 @@ pub mod portmap;
 pub mod proto;
 pub mod record;
 pub mod rpc;
+pub mod rpcb;
 mod runs;
 pub mod snapshot;
 #[cfg(any(test, feature = "test-support"))]

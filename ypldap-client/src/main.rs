@@ -38,6 +38,14 @@ fn main() -> ExitCode {
     let Some(runtime) = runtime else {
         return ExitCode::FAILURE;
     };
+    // FreeBSD: fds 0–2 and the link limited to what the client does with
+    // them (a no-op elsewhere), before the first message is read.
+    if let Err(e) = privsep::rights::limit_stdio()
+        .and_then(|()| privsep::rights::limit(&chan, &ypldap_client::sandbox::LINK))
+    {
+        chan.log(Level::Error, format!("{NAME}: sandbox: {e}"));
+        return ExitCode::FAILURE;
+    }
     let mut state = State {
         runtime,
         assembly: None,

@@ -44,6 +44,10 @@ fn main() -> ExitCode {
     let Some(mut broker) = broker else {
         return ExitCode::FAILURE;
     };
+    if let Err(e) = limit_descriptors(&chan) {
+        chan.log(Level::Error, format!("{NAME}: sandbox: {e}"));
+        return ExitCode::FAILURE;
+    }
     if let Some(note) = &broker.resolver_note {
         chan.log(Level::Warning, format!("{NAME}: {note}"));
     }
@@ -52,30 +56,46 @@ fn main() -> ExitCode {
     })
 }
 
+/// FreeBSD: fds 0–2 and the link limited to what the broker does with
+/// them (a no-op elsewhere). Before the first message is read.
+fn limit_descriptors(chan: &Channel<ParentToDns, DnsToParent>) -> Result<(), String> {
+    privsep::rights::limit_stdio().map_err(|e| e.to_string())?;
+    privsep::rights::limit(chan, &ypldap_dns::sandbox::LINK).map_err(|e| e.to_string())
+}
+
 fn handle(chan: &mut Channel<ParentToDns, DnsToParent>, broker: &mut Broker, msg: ParentToDns) {
     match msg {
         ParentToDns::Configure { directories } => broker.configure(directories),
-        ParentToDns::Connect { request, directory } => match broker.connect(directory) {
-            Ok((stream, addr)) => {
-                let _ = chan.send(
-                    &DnsToParent::Connected {
-                        request,
-                        directory,
-                        address: addr.to_string(),
-                    },
-                    &[stream.as_fd()],
-                );
+        ParentToDns::Connect { request, directory } => {
+            match broker
+                .connect(directory)
+                .map_err(|e| e.to_string())
+                .and_then(|(stream, addr)| {
+                    privsep::rights::limit(&stream, &ypldap_dns::sandbox::DIRECTORY_SOCKET)
+                        .map(|()| (stream, addr))
+                        .map_err(|e| e.to_string())
+                }) {
+                Ok((stream, addr)) => {
+                    let _ = chan.send(
+                        &DnsToParent::Connected {
+                            request,
+                            directory,
+                            address: addr.to_string(),
+                        },
+                        &[stream.as_fd()],
+                    );
+                }
+                Err(error) => {
+                    let _ = chan.send(
+                        &DnsToParent::ConnectFailed {
+                            request,
+                            directory,
+                            error,
+                        },
+                        &[],
+                    );
+                }
             }
-            Err(error) => {
-                let _ = chan.send(
-                    &DnsToParent::ConnectFailed {
-                        request,
-                        directory,
-                        error: error.to_string(),
-                    },
-                    &[],
-                );
-            }
-        },
+        }
     }
 }

@@ -3,10 +3,11 @@
 //! | OS | confinement |
 //! |---|---|
 //! | Linux | started as root: setresuid `_ypldap` (no chroot: a later resolver re-read needs `/etc`); Landlock: no file, TCP connect only to port 53 and the directories' ports, no TCP bind, no signals or abstract sockets out; seccomp: [`privsep::linux::seccomp::runtime_base`] plus `socket` (AF_INET, AF_INET6 only), `connect`, `bind`, `getsockopt`, `setsockopt`, `getsockname`, `getpeername` |
-//! | FreeBSD | setresuid; not capability mode, which forbids `connect` and `sendto` with an address |
+//! | FreeBSD | setresuid; fds 0–2 and the link limited with `cap_rights_limit` ([`DESCRIPTOR_RIGHTS`]), and each directory socket limited to what ypldap-client does with it before it is handed over; not capability mode, which forbids `connect` and `sendto` with an address (the resolver's queries, the directory connections) |
 //! | OpenBSD | `pledge("stdio dns inet sendfd")` |
 
 use privsep::Confinement;
+use privsep::rights::{DescriptorRights, Ioctl, Right};
 
 /// TCP port of DNS, for the resolver's fallback from UDP.
 pub const DNS_PORT: u16 = 53;
@@ -33,6 +34,53 @@ pub fn confinement(directory_ports: &[u16]) -> Confinement {
         capability_mode: false,
     }
 }
+
+/// FreeBSD: the link to ypldapd (fd 3): requests in, answers and
+/// connected sockets out.
+pub const LINK: DescriptorRights = DescriptorRights {
+    descriptor: "fd 3, the link to ypldapd",
+    rights: &[Right::Read, Right::Write, Right::Event],
+    fcntls: &[],
+    ioctls: &[],
+};
+
+/// FreeBSD: a connected directory socket, limited before it is handed
+/// over, to what ypldap-client does with it: tokio sets it non-blocking
+/// (`FIONBIO`) and watches it, LDAP and TLS read and write it, and the
+/// connection ends with `shutdown`. It can no longer be connected
+/// elsewhere, bound, or have its options changed.
+pub const DIRECTORY_SOCKET: DescriptorRights = DescriptorRights {
+    descriptor: "each connected directory socket, as handed to ypldap-client",
+    rights: &[
+        Right::Read,
+        Right::Write,
+        Right::Event,
+        Right::Shutdown,
+        Right::Ioctl,
+    ],
+    fcntls: &[],
+    ioctls: &[Ioctl::Fionbio],
+};
+
+/// Every descriptor the broker limits on FreeBSD.
+pub const DESCRIPTOR_RIGHTS: [DescriptorRights; 4] = [
+    privsep::rights::STDIO[0],
+    privsep::rights::STDIO[1],
+    LINK,
+    DIRECTORY_SOCKET,
+];
+
+/// Descriptors the broker holds but does not limit, and why.
+pub const UNLIMITED_DESCRIPTORS: [(&str, &str); 2] = [
+    (
+        "the runtime's kqueue",
+        "tokio creates and keeps it without exposing it",
+    ),
+    (
+        "the resolver's UDP and TCP sockets",
+        "hickory opens one per query, after the sandbox, and must `connect`/`sendto` name servers",
+    ),
+];
 
 /// The broker's system calls on Linux: the common runtime plus creating
 /// Internet sockets and connecting them.

@@ -40,6 +40,16 @@ pub fn to_syslog(debug: bool) {
     }
 }
 
+/// Limits the syslog socket, if logging goes there (Capsicum).
+pub fn limit_syslog(
+    rights: &privsep::rights::DescriptorRights,
+) -> Result<(), privsep::SandboxError> {
+    match SINK.lock().as_deref() {
+        Ok(Some(Sink::Syslog(s))) => privsep::rights::limit(s, rights),
+        _ => Ok(()),
+    }
+}
+
 fn set(sink: Sink) {
     if let Ok(mut g) = SINK.lock() {
         *g = Some(sink);

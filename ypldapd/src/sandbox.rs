@@ -12,12 +12,13 @@
 //! | OS | confinement |
 //! |---|---|
 //! | Linux | setresuid `_ypldap` (no chroot: reload re-reads the config); Landlock: read beneath the directories holding the configuration and its files (SIGHUP; an edit replaces a file, which a rule on the file would not follow; file permissions decide within them), the dynamic loader's libraries and `/etc/resolv.conf`, `/etc/hosts` (the broker's resolver reads them at start); execute only the two helpers and the dynamic loader; TCP connect only to port 53 and the directories' ports (for a restarted broker), no TCP bind; seccomp: see [`syscalls`] |
-//! | FreeBSD | setresuid; not capability mode (a UDP server must `sendto` an address, and restarting helpers needs `execve` by path) |
-//! | OpenBSD | `pledge("stdio inet recvfd sendfd proc exec")` |
+//! | FreeBSD | setresuid; every descriptor limited with `cap_rights_limit` to what is done with it ([`DESCRIPTOR_RIGHTS`]); not capability mode: a UDP server must `sendto` an address, restarting a helper needs `execve` by path, and a reload opens the configuration by path |
+//! | OpenBSD | `unveil`: read the same files as Landlock, execute the helpers; `pledge("stdio rpath inet recvfd sendfd proc exec flock")` (`rpath` for a reload, `flock` for the `bind local` binding file's lock) |
 
 use std::path::PathBuf;
 
 use privsep::Confinement;
+use privsep::rights::{DescriptorRights, Right};
 
 /// Directories and files the dynamic loader reads when a helper is exec'd.
 pub const LOADER_PATHS: [&str; 6] = [
@@ -72,10 +73,120 @@ pub fn confinement(
         scope_signals: false,
         #[cfg(target_os = "linux")]
         syscalls: syscalls(),
-        pledge: "stdio inet recvfd sendfd proc exec",
+        pledge: "stdio rpath inet recvfd sendfd proc exec flock",
         capability_mode: false,
     }
 }
+
+/// FreeBSD: the YP UDP sockets receive requests and answer each to its
+/// sender's address (`sendto` with an address needs `CAP_CONNECT`); the
+/// port is read back for the registration.
+pub const YP_UDP: DescriptorRights = DescriptorRights {
+    descriptor: "YP UDP sockets (IPv4, IPv6)",
+    rights: &[
+        Right::Read,
+        Right::Write,
+        Right::Connect,
+        Right::Event,
+        Right::Getsockname,
+    ],
+    fcntls: &[],
+    ioctls: &[],
+};
+
+/// FreeBSD: the YP TCP listeners. A socket accepted from a limited
+/// listener inherits its rights, so these are also the connections' rights:
+/// accept (non-blocking already, by `accept4` flags), read requests, write
+/// replies.
+pub const YP_TCP: DescriptorRights = DescriptorRights {
+    descriptor: "YP TCP listeners and the connections accepted from them",
+    rights: &[
+        Right::Accept,
+        Right::Read,
+        Right::Write,
+        Right::Event,
+        Right::Getsockname,
+    ],
+    fcntls: &[],
+    ioctls: &[],
+};
+
+/// FreeBSD: the rpcbind registration socket, a UDP socket connected to
+/// 127.0.0.1:111: calls and replies, with a receive timeout.
+pub const RPCBIND: DescriptorRights = DescriptorRights {
+    descriptor: "rpcbind registration socket (UDP, connected to 127.0.0.1:111)",
+    rights: &[Right::Read, Right::Write, Right::Setsockopt],
+    fcntls: &[],
+    ioctls: &[],
+};
+
+/// FreeBSD: the `bind local` binding file, opened and locked as root,
+/// written in place once the maps are loaded, unlocked at exit.
+pub const BINDING_FILE: DescriptorRights = DescriptorRights {
+    descriptor: "binding file `/var/yp/binding/DOMAIN.2` (`bind local`)",
+    rights: &[Right::Write, Right::Seek, Right::Flock],
+    fcntls: &[],
+    ioctls: &[],
+};
+
+/// FreeBSD: each helper's link, also the links of restarted helpers
+/// (set non-blocking before the limit): messages and descriptors both ways.
+pub const HELPER_LINK: DescriptorRights = DescriptorRights {
+    descriptor: "each helper's link (`AF_UNIX SOCK_SEQPACKET`)",
+    rights: &[Right::Read, Right::Write, Right::Event],
+    fcntls: &[],
+    ioctls: &[],
+};
+
+/// FreeBSD: `/dev/null`, which becomes a restarted helper's fds 0–2.
+pub const DEV_NULL: DescriptorRights = DescriptorRights {
+    descriptor: "`/dev/null` (a restarted helper's fds 0–2)",
+    rights: &[Right::Read, Right::Write],
+    fcntls: &[],
+    ioctls: &[],
+};
+
+/// FreeBSD: the syslog socket, connected to `/dev/log` (daemon mode).
+pub const SYSLOG: DescriptorRights = DescriptorRights {
+    descriptor: "syslog socket (connected to `/dev/log`, daemon mode)",
+    rights: &[Right::Write],
+    fcntls: &[],
+    ioctls: &[],
+};
+
+/// FreeBSD: the event loop's kqueue.
+pub const EVENT_QUEUE: DescriptorRights = DescriptorRights {
+    descriptor: "event loop (kqueue)",
+    rights: &[Right::KqueueChange, Right::KqueueEvent],
+    fcntls: &[],
+    ioctls: &[],
+};
+
+/// Every descriptor ypldapd limits on FreeBSD, in the order of the audit.
+pub const DESCRIPTOR_RIGHTS: [DescriptorRights; 10] = [
+    privsep::rights::STDIO[0],
+    privsep::rights::STDIO[1],
+    YP_UDP,
+    YP_TCP,
+    RPCBIND,
+    BINDING_FILE,
+    HELPER_LINK,
+    DEV_NULL,
+    SYSLOG,
+    EVENT_QUEUE,
+];
+
+/// Descriptors ypldapd holds but does not limit, and why.
+pub const UNLIMITED_DESCRIPTORS: [(&str, &str); 2] = [
+    (
+        "signal pipe (both ends)",
+        "signal-hook-mio creates and keeps it without exposing it; it is a pipe inside this process",
+    ),
+    (
+        "a directory socket being relayed",
+        "ypldapd only passes it on; ypldap-dns limited it before sending it",
+    ),
+];
 
 /// What ypldapd's helpers may do at run time, which a helper restarted from
 /// inside ypldapd's sandbox inherits as a ceiling: the broker creates

@@ -96,6 +96,7 @@ impl<I, O: Message> Helper<I, O> {
         self.pid = Some(spawned.pid);
         self.started = now;
         spawned.link.set_nonblocking(true)?;
+        privsep::rights::limit(&spawned.link, &crate::sandbox::HELPER_LINK)?;
         match Channel::open(spawned.link) {
             Ok(c) => self.chan = Some(c),
             Err(e) => {

@@ -7,6 +7,12 @@
 //!        yp-probe all DOMAIN MAP
 //!        yp-probe idle-tcp SECONDS
 //!        yp-probe flood SECONDS
+//!        yp-probe match6 DOMAIN MAP KEY any|reserved
+//!
+//! `match6` finds YP's `udp6` address in rpcbind's table (version 4
+//! DUMP) and asks one MATCH over UDP to `[::1]` from an ordinary or a
+//! reserved (privileged) source port; it prints the value, or the reason
+//! and exits 1.
 //!
 //! `flood` sends random datagrams (bursts of 200, about 20,000 a second)
 //! and a random TCP stream after each burst. The rate is bounded on
@@ -16,7 +22,7 @@
 //! (`bench/`, about ten times this rate).
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use yp_proto::client;
@@ -110,6 +116,34 @@ impl Watch {
     }
 }
 
+/// The udp6 port rpcbind has for YP (version 4 DUMP over UDP).
+fn udp6_port() -> Result<u16, String> {
+    let mut r = Rpcbind::open(false).map_err(|e| format!("rpcbind socket: {e}"))?;
+    let table = r
+        .dump(yp_proto::rpcb::RPCBVERS4)
+        .map_err(|e| format!("rpcbind dump: {e}"))?;
+    table
+        .iter()
+        .find(|e| e.prog == YPPROG && e.vers == YPVERS && e.netid == "udp6")
+        .and_then(|e| yp_proto::rpcb::port_of_universal_address(&e.addr))
+        .ok_or_else(|| "rpcbind has no udp6 address for YP".to_owned())
+}
+
+/// One MATCH to `[::1]` over UDP, from a reserved port when `reserved`.
+fn match6(domain: &str, map: &str, key: &str, reserved: bool) -> Result<Vec<u8>, String> {
+    let port = udp6_port()?;
+    let sock = if reserved {
+        (600..1024)
+            .find_map(|p| UdpSocket::bind((Ipv6Addr::LOCALHOST, p)).ok())
+            .ok_or("no reserved port free")?
+    } else {
+        UdpSocket::bind((Ipv6Addr::LOCALHOST, 0)).map_err(|e| format!("bind: {e}"))?
+    };
+    sock.connect((Ipv6Addr::LOCALHOST, port))
+        .map_err(|e| format!("connect: {e}"))?;
+    udp_match(&sock, std::process::id(), domain, map, key)
+}
+
 fn rng(seed: &mut u64) -> u64 {
     *seed ^= *seed << 13;
     *seed ^= *seed >> 7;
@@ -121,6 +155,15 @@ fn main() {
     let a: Vec<String> = std::env::args().skip(1).collect();
     let secs = |s: &str| Duration::from_secs_f64(s.parse().expect("seconds"));
     match a.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["match6", domain, map, key, source @ ("any" | "reserved")] => {
+            match match6(domain, map, key, *source == "reserved") {
+                Ok(v) => println!("{}", String::from_utf8_lossy(&v)),
+                Err(e) => {
+                    println!("error: {e}");
+                    std::process::exit(1);
+                }
+            }
+        }
         ["watch", domain, map, key, prefix, seconds] => {
             let mut w = Watch::new(port(IPPROTO_UDP));
             let end = Instant::now() + secs(seconds);

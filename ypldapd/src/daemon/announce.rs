@@ -2,6 +2,8 @@
 //! rpcbind registration (kept up when rpcbind restarts) or the binding file.
 
 use super::*;
+use crate::yp::rpcbind::{Protocol, RpcbindError};
+use yp_proto::rpcb::Transport;
 
 impl Daemon {
     /// Lets clients find the server, once the first maps are loaded:
@@ -25,16 +27,29 @@ impl Daemon {
                 Err(e) => error!("cannot write yp binding file: {e}"),
             }
         } else if let Some(r) = self.rpcbind.as_mut() {
-            match r.register(
+            let transports = transports(&udp, &tcp);
+            match r.register_transports(
                 yp_proto::proto::YPPROG,
                 yp_proto::proto::YPVERS,
-                Some(udp_port),
-                Some(tcp_port),
+                &transports,
             ) {
-                Ok(()) => {
+                Ok(protocol) => {
                     self.announced = true;
+                    self.registered_with = Some(protocol);
                     self.registration_check = Some(now + REGISTRATION_CHECK);
-                    info!("registered with rpcbind: udp and tcp port {udp_port}");
+                    let what: Vec<String> = match protocol {
+                        Protocol::Rpcbind(_) => transports
+                            .iter()
+                            .map(|t| format!("{} port {}", t.netid, t.port().unwrap_or(0)))
+                            .collect(),
+                        Protocol::Portmap => {
+                            vec![
+                                format!("udp port {udp_port}"),
+                                format!("tcp port {tcp_port}"),
+                            ]
+                        }
+                    };
+                    info!("registered with rpcbind ({protocol}): {}", what.join(", "));
                 }
                 Err(e) => {
                     error!(
@@ -47,27 +62,49 @@ impl Daemon {
         }
     }
 
-    /// Registers again when rpcbind has lost the registration (restarted).
+    /// Registers again, every transport, when rpcbind has lost any of
+    /// them (restarted, or a mapping removed by hand). A restarted rpcbind
+    /// may speak another version: the registration starts over with 4.
     pub(super) fn check_registration(&mut self, now: Instant) {
         self.registration_check = Some(now + REGISTRATION_CHECK);
-        let Some(r) = self.rpcbind.as_mut() else {
+        let (Some(r), Some(protocol)) = (self.rpcbind.as_mut(), self.registered_with) else {
             return;
         };
-        let (udp, _) = self.yp.local_addrs();
-        let ours = udp.first().map_or(0, |a| u32::from(a.port()));
-        let found = r.getport(
+        let (udp, tcp) = self.yp.local_addrs();
+        let transports = transports(&udp, &tcp);
+        let found = r.missing_transports(
             yp_proto::proto::YPPROG,
             yp_proto::proto::YPVERS,
-            crate::yp::rpcbind::IPPROTO_UDP,
+            &transports,
+            protocol,
         );
         match found {
-            Ok(port) if port == ours => {}
-            Ok(_) => {
-                warning!("rpcbind no longer has our registration (restarted?); registering again");
+            Ok(gone) if gone.is_empty() => {}
+            Ok(gone) => {
+                warning!(
+                    "rpcbind no longer has our registration for {} (restarted?); registering again",
+                    gone.join(", ")
+                );
+                self.registration_check = None;
+                self.announce(now);
+            }
+            Err(RpcbindError::VersionUnsupported) => {
+                warning!(
+                    "the portmapper no longer speaks {protocol} (replaced?); registering again"
+                );
                 self.registration_check = None;
                 self.announce(now);
             }
             Err(e) => warning!("cannot check the rpcbind registration: {e}"),
         }
     }
+}
+
+/// The transports ypldapd serves on, as rpcbind records them: one per
+/// UDP socket and TCP listener.
+fn transports(udp: &[std::net::SocketAddr], tcp: &[std::net::SocketAddr]) -> Vec<Transport> {
+    udp.iter()
+        .map(|a| Transport::of(*a, false))
+        .chain(tcp.iter().map(|a| Transport::of(*a, true)))
+        .collect()
 }

@@ -107,6 +107,8 @@ struct Daemon {
     /// `bind portmap`: the registration socket, bound to a reserved port as
     /// root and kept, so the UNSET at exit works from inside the sandbox.
     rpcbind: Option<Rpcbind>,
+    /// The protocol the current rpcbind registration was made with.
+    registered_with: Option<crate::yp::rpcbind::Protocol>,
     /// `bind local`: the binding file, opened as root, filled once the
     /// first maps are loaded.
     binding: Option<Flock<File>>,
@@ -220,6 +222,7 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         incoming: None,
         yp,
         rpcbind,
+        registered_with: None,
         binding,
         announced: false,
         build_busy: false,
@@ -230,6 +233,8 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
     d.start_client(now).context("starting ypldap-client")?;
     d.start_dns(now).context("starting ypldap-dns")?;
 
+    d.limit_descriptors()
+        .context("limiting the descriptors' rights")?;
     let entered = privsep::enter(&sandbox::confinement(
         &d.reload.readable_dirs,
         &[client_path, dns_path],
@@ -261,6 +266,30 @@ fn dns_args(ports: &[u16]) -> Vec<OsString> {
 }
 
 impl Daemon {
+    /// FreeBSD: limits every descriptor ypldapd holds to what it does with
+    /// it ([`sandbox::DESCRIPTOR_RIGHTS`]); elsewhere this does nothing.
+    /// The helpers' links are limited as they are opened.
+    fn limit_descriptors(&self) -> Result<(), privsep::SandboxError> {
+        use privsep::rights::{limit, limit_raw, limit_stdio};
+        limit_stdio()?;
+        let (udp, tcp) = self.yp.sockets();
+        for s in udp {
+            limit(&s, &sandbox::YP_UDP)?;
+        }
+        for s in tcp {
+            limit(&s, &sandbox::YP_TCP)?;
+        }
+        if let Some(r) = &self.rpcbind {
+            limit(&r.socket(), &sandbox::RPCBIND)?;
+        }
+        if let Some(f) = &self.binding {
+            limit(&**f, &sandbox::BINDING_FILE)?;
+        }
+        limit(&self.null, &sandbox::DEV_NULL)?;
+        logging::limit_syslog(&sandbox::SYSLOG)?;
+        limit_raw(&self.poll, &sandbox::EVENT_QUEUE)
+    }
+
     fn event_loop(&mut self) -> anyhow::Result<()> {
         let mut events = Events::with_capacity(256);
         loop {
@@ -403,11 +432,11 @@ impl Daemon {
         self.client.force_stop();
         self.dns.force_stop();
         self.reap(Instant::now());
-        if self.announced {
-            if let Some(r) = self.rpcbind.as_mut() {
-                if let Err(e) = r.unregister(yp_proto::proto::YPPROG, yp_proto::proto::YPVERS) {
-                    warning!("cannot unregister from rpcbind: {e}");
-                }
+        if let (Some(r), Some(protocol)) = (self.rpcbind.as_mut(), self.registered_with) {
+            if let Err(e) =
+                r.unregister_transports(yp_proto::proto::YPPROG, yp_proto::proto::YPVERS, protocol)
+            {
+                warning!("cannot unregister from rpcbind: {e}");
             }
         }
         info!("exiting");

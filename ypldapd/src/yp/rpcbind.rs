@@ -1,12 +1,20 @@
-//! Registering the YP program with the local rpcbind/portmapper, with
-//! version 2 PMAPPROC_SET/UNSET over UDP to 127.0.0.1:111 (DESIGN §6).
+//! Registering the YP program with the local rpcbind/portmapper over UDP
+//! to 127.0.0.1:111: rpcbind versions 4 and 3 (SET per netid `udp`, `tcp`,
+//! `udp6`, `tcp6`, as libtirpc's `svc_reg` does, encoded in
+//! [`yp_proto::rpcb`]), else portmap version 2 (PMAPPROC_SET for udp and tcp)
+//! for a portmapper that knows no other (DESIGN §6).
 //!
-//! rpcbind lets only a privileged port remove a mapping that a privileged
-//! port set, so the socket is bound to a reserved port while still root
-//! and kept (connected) for the UNSET at exit, from inside the sandbox.
+//! rpcbind makes a mapping set from a privileged loopback port the
+//! superuser's, and lets only a privileged port or root remove it; so the
+//! socket is bound to a reserved port while still root and kept
+//! (connected) for every later exchange, from inside the sandbox. It
+//! replaces the `/run/rpcbind.sock` connection libtirpc uses: rpcbind
+//! gives it the same owner ("superuser", checked against Debian's rpcbind
+//! 1.2.6), and unlike a unix connection it survives a restart of rpcbind,
+//! after which the sandbox could not open a new one (no `AF_UNIX` socket).
 //! The message encoding and decoding are pure functions in
-//! [`yp_proto::portmap`], so a non-blocking caller can drive the same
-//! exchange from its own event loop.
+//! [`yp_proto::portmap`] and [`yp_proto::rpcb`], so a non-blocking caller
+//! can drive the same exchange from its own event loop.
 
 use std::fmt;
 use std::io;
@@ -17,6 +25,7 @@ pub use yp_proto::portmap::{
     IPPROTO_TCP, IPPROTO_UDP, Mapping, PMAP_PORT, PMAPPROC_GETPORT, PMAPPROC_SET, PMAPPROC_UNSET,
     PMAPPROG, PMAPVERS, decode_pmap_reply, decode_pmap_word, encode_pmap_call,
 };
+use yp_proto::rpcb::{self, Rpcb, RpcbReplyError, Transport};
 
 /// Why a registration step failed. `NotRunning` and `Timeout` are worth a
 /// retry later.
@@ -31,6 +40,10 @@ pub enum RpcbindError {
         proc_: u32,
         prot: u32,
     },
+    /// rpcbind answered FALSE to a version 3/4 SET for this netid.
+    RefusedNetid(&'static str),
+    /// The server speaks portmap version 2 only.
+    VersionUnsupported,
     /// rpcbind's answer was not a valid reply.
     BadReply(String),
     Io(io::Error),
@@ -51,6 +64,10 @@ impl fmt::Display for RpcbindError {
                 },
                 if *prot == IPPROTO_TCP { "tcp" } else { "udp" }
             ),
+            RpcbindError::RefusedNetid(n) => write!(f, "rpcbind refused SET for {n}"),
+            RpcbindError::VersionUnsupported => {
+                f.write_str("the portmapper does not speak rpcbind versions 3 and 4")
+            }
             RpcbindError::BadReply(s) => write!(f, "bad reply from rpcbind: {s}"),
             RpcbindError::Io(e) => write!(f, "rpcbind: {e}"),
         }
@@ -59,9 +76,31 @@ impl fmt::Display for RpcbindError {
 
 impl std::error::Error for RpcbindError {}
 
-impl From<yp_proto::portmap::BadReply> for RpcbindError {
-    fn from(e: yp_proto::portmap::BadReply) -> Self {
-        RpcbindError::BadReply(e.0)
+impl From<RpcbReplyError> for RpcbindError {
+    fn from(e: RpcbReplyError) -> Self {
+        match e {
+            RpcbReplyError::VersionUnsupported => RpcbindError::VersionUnsupported,
+            RpcbReplyError::Bad(s) => RpcbindError::BadReply(s),
+        }
+    }
+}
+
+/// Which protocol a registration was made with, and so how to check and
+/// remove it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// rpcbind version 4 or 3: every netid.
+    Rpcbind(u32),
+    /// portmap version 2: udp and tcp of IPv4 only.
+    Portmap,
+}
+
+impl fmt::Display for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Protocol::Rpcbind(v) => write!(f, "rpcbind version {v}"),
+            Protocol::Portmap => f.write_str("portmap version 2"),
+        }
     }
 }
 
@@ -72,6 +111,12 @@ impl From<io::Error> for RpcbindError {
         } else {
             RpcbindError::Io(e)
         }
+    }
+}
+
+impl From<yp_proto::portmap::BadReply> for RpcbindError {
+    fn from(e: yp_proto::portmap::BadReply) -> Self {
+        RpcbindError::BadReply(e.0)
     }
 }
 
@@ -128,6 +173,11 @@ impl Rpcbind {
         })
     }
 
+    /// The socket, to limit its rights (Capsicum).
+    pub fn socket(&self) -> std::os::fd::BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(&self.sock)
+    }
+
     /// The local address (to check that it is a reserved port).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         self.sock.local_addr()
@@ -135,7 +185,126 @@ impl Rpcbind {
 
     /// One SET or UNSET exchange; the boolean answer.
     pub fn call(&mut self, proc_: u32, m: Mapping) -> Result<bool, RpcbindError> {
-        self.exchange(proc_, m, decode_pmap_reply)
+        self.exchange(
+            |xid| encode_pmap_call(xid, proc_, m),
+            |b, xid| Ok(decode_pmap_reply(b, xid)?),
+        )
+    }
+
+    /// One version 3/4 SET or UNSET; the boolean answer.
+    fn rpcb_call(&mut self, vers: u32, proc_: u32, args: &Rpcb) -> Result<bool, RpcbindError> {
+        self.exchange(
+            |xid| rpcb::encode_rpcb_call(xid, vers, proc_, args),
+            |b, xid| Ok(rpcb::decode_rpcb_bool(b, xid)?),
+        )
+    }
+
+    /// rpcbind's whole table (version 3/4 DUMP).
+    pub fn dump(&mut self, vers: u32) -> Result<Vec<Rpcb>, RpcbindError> {
+        self.exchange(
+            |xid| rpcb::encode_dump_call(xid, vers),
+            |b, xid| Ok(rpcb::decode_dump(b, xid)?),
+        )
+    }
+
+    /// Registers `prog`/`vers` for every transport, with rpcbind version 4,
+    /// else 3 (UNSET of every netid, then a SET per transport), else, for a
+    /// version-2 portmapper, PMAPPROC_SET for the IPv4 udp and tcp ports.
+    pub fn register_transports(
+        &mut self,
+        prog: u32,
+        vers: u32,
+        transports: &[Transport],
+    ) -> Result<Protocol, RpcbindError> {
+        for v in [rpcb::RPCBVERS4, rpcb::RPCBVERS] {
+            match self.rpcb_register(v, prog, vers, transports) {
+                Ok(()) => return Ok(Protocol::Rpcbind(v)),
+                Err(RpcbindError::VersionUnsupported) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        let port = |netid: &str| {
+            transports
+                .iter()
+                .find(|t| t.netid == netid)
+                .and_then(Transport::port)
+        };
+        self.register(prog, vers, port("udp"), port("tcp"))?;
+        Ok(Protocol::Portmap)
+    }
+
+    fn rpcb_register(
+        &mut self,
+        v: u32,
+        prog: u32,
+        vers: u32,
+        transports: &[Transport],
+    ) -> Result<(), RpcbindError> {
+        self.rpcb_unregister(v, prog, vers)?;
+        for t in transports {
+            let args = Rpcb {
+                prog,
+                vers,
+                netid: t.netid.to_owned(),
+                addr: t.addr.clone(),
+                owner: owner(),
+            };
+            if !self.rpcb_call(v, rpcb::RPCBPROC_SET, &args)? {
+                return Err(RpcbindError::RefusedNetid(t.netid));
+            }
+        }
+        Ok(())
+    }
+
+    fn rpcb_unregister(&mut self, v: u32, prog: u32, vers: u32) -> Result<bool, RpcbindError> {
+        let args = Rpcb {
+            prog,
+            vers,
+            netid: String::new(),
+            addr: String::new(),
+            owner: owner(),
+        };
+        self.rpcb_call(v, rpcb::RPCBPROC_UNSET, &args)
+    }
+
+    /// Removes every transport of `prog`/`vers`, with the protocol it was
+    /// registered with. FALSE (nothing registered) is not an error.
+    pub fn unregister_transports(
+        &mut self,
+        prog: u32,
+        vers: u32,
+        protocol: Protocol,
+    ) -> Result<bool, RpcbindError> {
+        match protocol {
+            Protocol::Rpcbind(v) => self.rpcb_unregister(v, prog, vers),
+            Protocol::Portmap => self.unregister(prog, vers),
+        }
+    }
+
+    /// The netids of `transports` that rpcbind no longer has (all of them
+    /// after a restart of rpcbind).
+    pub fn missing_transports<'a>(
+        &mut self,
+        prog: u32,
+        vers: u32,
+        transports: &'a [Transport],
+        protocol: Protocol,
+    ) -> Result<Vec<&'a str>, RpcbindError> {
+        match protocol {
+            Protocol::Rpcbind(v) => Ok(rpcb::missing(&self.dump(v)?, prog, vers, transports)),
+            Protocol::Portmap => {
+                let mut gone = Vec::new();
+                for (netid, prot) in [("udp", IPPROTO_UDP), ("tcp", IPPROTO_TCP)] {
+                    let Some(t) = transports.iter().find(|t| t.netid == netid) else {
+                        continue;
+                    };
+                    if t.port().map(u32::from) != Some(self.getport(prog, vers, prot)?) {
+                        gone.push(t.netid);
+                    }
+                }
+                Ok(gone)
+            }
+        }
     }
 
     /// The port rpcbind has for `prog`, `vers` over `prot` (0: none).
@@ -146,21 +315,24 @@ impl Rpcbind {
             prot,
             port: 0,
         };
-        self.exchange(PMAPPROC_GETPORT, m, decode_pmap_word)
+        self.exchange(
+            |xid| encode_pmap_call(xid, PMAPPROC_GETPORT, m),
+            |b, xid| Ok(decode_pmap_word(b, xid)?),
+        )
     }
 
     /// Sends a call and waits for the answer to it, resending every 500 ms.
     fn exchange<T>(
         &mut self,
-        proc_: u32,
-        m: Mapping,
-        decode: fn(&[u8], u32) -> Result<Option<T>, yp_proto::portmap::BadReply>,
+        encode: impl Fn(u32) -> Vec<u8>,
+        decode: impl Fn(&[u8], u32) -> Result<Option<T>, RpcbindError>,
     ) -> Result<T, RpcbindError> {
         self.xid = self.xid.wrapping_add(1);
         let xid = self.xid;
-        let msg = encode_pmap_call(xid, proc_, m);
+        let msg = encode(xid);
         let deadline = Instant::now() + self.timeout;
-        let mut buf = [0u8; 512];
+        // A DUMP of a busy host's table fits; UDP replies are below 9000.
+        let mut buf = vec![0u8; 9000];
         loop {
             self.sock.send(&msg)?;
             let resend = Instant::now() + Duration::from_millis(500);
@@ -232,6 +404,12 @@ impl Rpcbind {
             },
         )
     }
+}
+
+/// The owner string of a version 3/4 call, as libtirpc sends it (the
+/// effective uid); rpcbind replaces it with what it knows of the caller.
+fn owner() -> String {
+    nix::unistd::geteuid().to_string()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -284,6 +285,15 @@ impl YpServer {
     }
 
     /// The local addresses: UDP sockets, then TCP listeners.
+    /// The UDP sockets and the TCP listeners, to limit their rights
+    /// (Capsicum).
+    pub fn sockets(&self) -> (Vec<BorrowedFd<'_>>, Vec<BorrowedFd<'_>>) {
+        (
+            self.udp.iter().map(|(s, _)| s.as_fd()).collect(),
+            self.tcp.iter().map(|(s, _)| s.as_fd()).collect(),
+        )
+    }
+
     pub fn local_addrs(&self) -> (Vec<SocketAddr>, Vec<SocketAddr>) {
         let u = self
             .udp
