@@ -19,6 +19,10 @@ use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
 
+pub mod password;
+
+pub use password::{LOCKED, LockReason, crypt_hash, served_password};
+
 /// The longest map line a YP record may carry (YPMAXRECORD 1024, less the
 /// NUL that C clients add).
 pub const MAX_LINE: usize = 1023;
@@ -57,11 +61,13 @@ pub enum DropReason {
     /// The entry (its DN, mostly) does not fit one message between the
     /// programs (32 KiB).
     EntryTooLarge,
+    /// A shadow field (RFC 2307 `shadowAccount`) is not a number of days.
+    InvalidShadow,
 }
 
 impl DropReason {
     /// Every reason, in summary order.
-    pub const ALL: [DropReason; 12] = [
+    pub const ALL: [DropReason; 13] = [
         DropReason::MissingAttribute,
         DropReason::NotText,
         DropReason::EmptyName,
@@ -74,6 +80,7 @@ impl DropReason {
         DropReason::NetidTooLong,
         DropReason::SnapshotFull,
         DropReason::EntryTooLarge,
+        DropReason::InvalidShadow,
     ];
 
     /// The reason's name in the update's summary line.
@@ -91,6 +98,7 @@ impl DropReason {
             DropReason::NetidTooLong => "netid line too long",
             DropReason::SnapshotFull => "maps full (4 GiB)",
             DropReason::EntryTooLarge => "entry too large",
+            DropReason::InvalidShadow => "invalid shadow field",
         }
     }
 }
@@ -128,6 +136,11 @@ pub enum Violation {
     LineTooLong {
         len: usize,
     },
+    /// Shadow field `field` holds `value`, not a number of days.
+    InvalidShadow {
+        field: &'static str,
+        value: String,
+    },
 }
 
 impl Violation {
@@ -142,6 +155,7 @@ impl Violation {
             Violation::ForbiddenCharacter { .. } => DropReason::ForbiddenCharacter,
             Violation::BadMember { .. } => DropReason::BadMember,
             Violation::LineTooLong { .. } => DropReason::LineTooLong,
+            Violation::InvalidShadow { .. } => DropReason::InvalidShadow,
         }
     }
 }
@@ -163,6 +177,9 @@ impl fmt::Display for Violation {
             Violation::LineTooLong { len } => {
                 write!(f, "its line would be {len} bytes, more than {MAX_LINE}")
             }
+            Violation::InvalidShadow { field, value } => {
+                write!(f, "{field} {value:?} is not a number of days")
+            }
         }
     }
 }
@@ -177,6 +194,30 @@ pub fn parse_id(s: &str) -> Option<u32> {
     }
     s.parse::<u32>().ok().filter(|&n| n <= MAX_ID)
 }
+
+/// Parses a shadow field as the directory stores it (RFC 2307
+/// `shadowAccount`, an INTEGER of days): decimal digits, or nothing. `-1`,
+/// which some tools store for "not set", is nothing too.
+pub fn parse_days(s: &str) -> Result<Option<u32>, NotDays> {
+    if s.is_empty() || s == "-1" {
+        return Ok(None);
+    }
+    if !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(NotDays);
+    }
+    s.parse::<u32>().map(Some).map_err(|_| NotDays)
+}
+
+/// A shadow field's value is not a number of days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotDays;
+
+/// Seconds in a day: `master.passwd` counts seconds, shadow counts days.
+pub const DAY: u64 = 86_400;
+
+/// A `shadowMax` of this many days or more means "never" (shadow(5)
+/// tools write 99999).
+pub const NEVER_DAYS: u32 = 99_999;
 
 /// Whether `id` is a uid or gid a map may carry.
 pub fn valid_id(id: u32) -> bool {
@@ -254,6 +295,35 @@ pub struct Origin<'a> {
     pub uuid: Option<String>,
 }
 
+/// A user's shadow fields (RFC 2307 `shadowAccount`): dates in days since
+/// 1970-01-01, the others in days; `None` where the configuration maps
+/// nothing or the directory has no value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Shadow {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lastchange: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warning: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inactive: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flag: Option<u32>,
+}
+
+impl Shadow {
+    /// Whether nothing is set (then nothing travels).
+    pub fn is_empty(&self) -> bool {
+        *self == Shadow::default()
+    }
+}
+
 /// One user: the mapped fields of one directory entry, ids as numbers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -278,11 +348,121 @@ pub struct User<'a> {
     pub home: Text<'a>,
     #[serde(borrow)]
     pub shell: Text<'a>,
+    /// The shadow fields the configuration maps.
+    #[serde(default, skip_serializing_if = "Shadow::is_empty")]
+    pub shadow: Shadow,
+}
+
+/// A date field of `master.passwd`, as served: the configured text, or a
+/// number of seconds derived from the shadow fields.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seconds<'a> {
+    Given(&'a str),
+    Derived(u64),
+}
+
+impl Seconds<'_> {
+    /// The field's length in the line.
+    pub fn len(&self) -> usize {
+        match self {
+            Seconds::Given(s) => s.len(),
+            Seconds::Derived(n) => digits(*n),
+        }
+    }
+
+    /// Whether the field is empty.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Seconds::Given(""))
+    }
+}
+
+impl fmt::Display for Seconds<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Seconds::Given(s) => f.write_str(s),
+            Seconds::Derived(n) => write!(f, "{n}"),
+        }
+    }
+}
+
+/// How many decimal digits `n` has.
+fn digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |l| l as usize + 1)
+}
+
+/// Whether a date of `master.passwd` is unset (`0` or nothing, as BSD's
+/// passwd(5) has it), so the shadow fields may give it.
+fn unset(s: &str) -> bool {
+    s.is_empty() || s == "0"
 }
 
 impl User<'_> {
-    /// The text fields with their names, in master.passwd order (the two
-    /// ids sit between `passwd` and `class`).
+    /// `master.passwd`'s `change` (the time the password must be changed,
+    /// in seconds): as configured; when that is 0 or nothing, the shadow
+    /// fields' last change plus maximum age (unless the maximum means
+    /// never). One date, two units: each map states it in its own.
+    pub fn master_change(&self) -> Seconds<'_> {
+        match (self.shadow.lastchange, self.shadow.max) {
+            (Some(last), Some(max)) if unset(&self.change) && max < NEVER_DAYS => {
+                Seconds::Derived((u64::from(last) + u64::from(max)) * DAY)
+            }
+            _ => Seconds::Given(&self.change),
+        }
+    }
+
+    /// `master.passwd`'s `expire` (the account's expiry, in seconds): as
+    /// configured; when that is 0 or nothing, the shadow expiry date.
+    pub fn master_expire(&self) -> Seconds<'_> {
+        match self.shadow.expire {
+            Some(days) if unset(&self.expire) => Seconds::Derived(u64::from(days) * DAY),
+            _ => Seconds::Given(&self.expire),
+        }
+    }
+
+    /// The shadow expiry date in days: as configured, else from a
+    /// configured `expire` in seconds (the day it falls in).
+    pub fn shadow_expire(&self) -> Option<u64> {
+        self.shadow
+            .expire
+            .map(u64::from)
+            .or_else(|| match self.expire.parse::<u64>() {
+                Ok(secs) if secs > 0 => Some(secs / DAY),
+                _ => None,
+            })
+    }
+
+    /// The seven fields after the name and password of `shadow.byname`'s
+    /// line, in order: last change, min, max, warning, inactive, expire,
+    /// flag (`None` is an empty field).
+    pub fn shadow_fields(&self) -> [Option<u64>; 7] {
+        let s = &self.shadow;
+        let d = |v: Option<u32>| v.map(u64::from);
+        [
+            d(s.lastchange),
+            d(s.min),
+            d(s.max),
+            d(s.warning),
+            d(s.inactive),
+            self.shadow_expire(),
+            d(s.flag),
+        ]
+    }
+
+    /// The length of the `shadow.byname` line
+    /// `name:hash:lastchg:min:max:warn:inactive:expire:flag`.
+    pub fn shadow_line_len(&self) -> usize {
+        self.name.len()
+            + served_password(&self.passwd).len()
+            + self
+                .shadow_fields()
+                .iter()
+                .map(|f| f.map_or(0, digits))
+                .sum::<usize>()
+            + 8
+    }
+
+    /// The text fields as configured, with their names, in master.passwd
+    /// order (the two ids sit between `passwd` and `class`).
     pub fn text_fields(&self) -> [(&'static str, &str); 8] {
         [
             ("name", &self.name),
@@ -296,13 +476,23 @@ impl User<'_> {
         ]
     }
 
-    /// The length of the 10-field master.passwd line, the longest line a
-    /// user makes: the text fields, the two ids and nine colons.
+    /// The length of the 10-field master.passwd line (never shorter than
+    /// the passwd line): the name, the served password, the two ids, the
+    /// dates as served, the other text fields and nine colons.
     pub fn master_line_len(&self) -> usize {
-        self.text_fields()
-            .iter()
-            .map(|(_, v)| v.len())
-            .sum::<usize>()
+        [
+            &self.name,
+            &self.class,
+            &self.gecos,
+            &self.home,
+            &self.shell,
+        ]
+        .iter()
+        .map(|v| v.len())
+        .sum::<usize>()
+            + served_password(&self.passwd).len()
+            + self.master_change().len()
+            + self.master_expire().len()
             + decimal_len(self.uid)
             + decimal_len(self.gid)
             + 9
@@ -322,7 +512,7 @@ impl User<'_> {
         for (field, value) in self.text_fields() {
             check_text(field, value)?;
         }
-        let len = self.master_line_len();
+        let len = self.master_line_len().max(self.shadow_line_len());
         if len > MAX_LINE {
             return Err(Violation::LineTooLong { len });
         }

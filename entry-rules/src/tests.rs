@@ -24,6 +24,7 @@ fn alice() -> User<'static> {
         gecos: "Alice Example".into(),
         home: "/home/alice".into(),
         shell: "/bin/ksh".into(),
+        shadow: Default::default(),
     }
 }
 
@@ -217,8 +218,9 @@ proptest! {
             gecos: vals[5].clone().into(),
             home: vals[6].clone().into(),
             shell: vals[7].clone().into(),
+            shadow: Default::default(),
         };
-        let line = master_line(&u);
+        let line = master_line_served(&u);
         prop_assert_eq!(u.master_line_len(), line.len());
         if u.check().is_ok() {
             prop_assert_eq!(line.split(':').count(), 10);
@@ -238,4 +240,101 @@ proptest! {
             prop_assert_eq!(line.rsplit(':').next().map_or(0, |m| m.split(',').filter(|s| !s.is_empty()).count()), members.len());
         }
     }
+}
+
+#[test]
+fn crypt_forms() {
+    for h in [
+        "abJnggxhB/yWI",
+        "_J9..CCCCXBrJUJV154M",
+        "$1$salt$qJH7.N4xYta3aEG/dfqo/0",
+        "$2b$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+        "$5$rounds=5000$salt$Gbz7BeH2tN8aNrQ3KeTxJp0sgpt3rEwNQixd8VZD/Z.",
+        "$6$salt$IxDD3jeSOb5eB1CX5LBsqZFVkJdido3OUILO5Ifz5iwMuTS4XMS130MTSuDDl3aCI6WouIL9AjRbLCelDCy.g.",
+        "$y$j9T$F5Jx5fExrKuPp53xLKQ..1$X3DX6M94c7o.9agCG9G317fhZg9SqC.5i5rd.RhAtQ7",
+    ] {
+        assert!(password::is_crypt_form(h), "{h}");
+        assert_eq!(crypt_hash(h), Ok(h));
+        let prefixed = format!("{{CRYPT}}{h}");
+        assert_eq!(crypt_hash(&prefixed), Ok(h), "the prefix is only transport");
+        let lower = format!("{{crypt}}{h}");
+        assert_eq!(crypt_hash(&lower), Ok(h), "schemes are case-insensitive");
+    }
+    for not_a_hash in ["secret", "", "abc", "$", "$6$", "$X$abc", "$6$bad char!"] {
+        assert!(!password::is_crypt_form(not_a_hash), "{not_a_hash}");
+        assert_eq!(crypt_hash(not_a_hash), Err(LockReason::NotAHash));
+        assert_eq!(served_password(not_a_hash), LOCKED);
+    }
+    for scheme in [
+        "{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=",
+        "{ssha512}abcd",
+        "{PBKDF2-SHA512}10000$abc$def",
+        "{ARGON2}$argon2id$v=19$m=65536",
+        "{MD5}X03MO1qnZdYdgyfeuILPmQ==",
+    ] {
+        assert_eq!(
+            crypt_hash(scheme),
+            Err(LockReason::UnsupportedScheme),
+            "{scheme}"
+        );
+    }
+    // Already locked: served as they are.
+    for lock in ["*", "!", "!$6$salt$hash", "*LK*", "x"] {
+        assert_eq!(crypt_hash(lock), Ok(lock));
+    }
+    // A {CRYPT} prefix around cleartext is still cleartext.
+    assert_eq!(crypt_hash("{CRYPT}secret"), Err(LockReason::NotAHash));
+}
+
+#[test]
+fn shadow_days_and_derived_dates() {
+    assert_eq!(parse_days(""), Ok(None));
+    assert_eq!(parse_days("-1"), Ok(None));
+    assert_eq!(parse_days("19000"), Ok(Some(19000)));
+    assert_eq!(parse_days("-2"), Err(NotDays));
+    assert_eq!(parse_days("1e5"), Err(NotDays));
+    assert_eq!(parse_days("99999999999"), Err(NotDays));
+
+    let mut u = alice();
+    assert_eq!(u.master_change(), Seconds::Given("0"));
+    assert_eq!(u.master_expire(), Seconds::Given("0"));
+    assert_eq!(u.shadow_fields(), [None; 7]);
+    u.shadow = Shadow {
+        lastchange: Some(19_000),
+        max: Some(90),
+        expire: Some(20_000),
+        ..Shadow::default()
+    };
+    assert_eq!(u.master_change(), Seconds::Derived(19_090 * DAY));
+    assert_eq!(u.master_expire(), Seconds::Derived(20_000 * DAY));
+    // A maximum that means never forces no change.
+    u.shadow.max = Some(NEVER_DAYS);
+    assert_eq!(u.master_change(), Seconds::Given("0"));
+    // Configured seconds win in master.passwd and feed shadow's days.
+    let mut u = alice();
+    u.expire = "1728000000".into();
+    assert_eq!(u.master_expire(), Seconds::Given("1728000000"));
+    assert_eq!(u.shadow_expire(), Some(20_000));
+    // The lines' lengths count the dates as served.
+    u.shadow.lastchange = Some(1);
+    u.shadow.max = Some(1);
+    assert_eq!(u.master_change(), Seconds::Derived(2 * DAY));
+    assert_eq!(u.master_line_len(), master_line_served(&u).len());
+}
+
+/// The master.passwd line as ypldapd writes it.
+fn master_line_served(u: &User<'_>) -> String {
+    format!(
+        "{}:{}:{}:{}:{}:{}:{}:{}:{}:{}",
+        &*u.name,
+        served_password(&u.passwd),
+        u.uid,
+        u.gid,
+        &*u.class,
+        u.master_change(),
+        u.master_expire(),
+        &*u.gecos,
+        &*u.home,
+        &*u.shell
+    )
 }

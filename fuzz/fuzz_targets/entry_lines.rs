@@ -52,6 +52,11 @@ fuzz_target!(|data: &[u8]| {
         grouppasswd: mapping(sel[11], &fixed),
         groupgid: mapping(sel[12], &fixed),
         groupmembers: mapping(sel[13], &fixed),
+        shadow: ipc_proto::ShadowMappings {
+            lastchange: Some(mapping(sel[0] ^ sel[13], &fixed)),
+            expire: Some(mapping(sel[1] ^ sel[13], &fixed)),
+            ..Default::default()
+        },
     };
     // Whatever the client keeps, ypldapd keeps too (the same rules), and
     // the lines it builds are well formed.
@@ -64,6 +69,7 @@ fuzz_target!(|data: &[u8]| {
         (MapName::PasswdByName, 7),
         (MapName::MasterPasswdByUid, 10),
         (MapName::GroupByName, 4),
+        (MapName::ShadowByName, 9),
     ] {
         for (_, line) in snap.iter(map) {
             let line = std::str::from_utf8(line).expect("lines are text");

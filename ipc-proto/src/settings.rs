@@ -71,7 +71,8 @@ pub enum Mapping {
     List { name: String },
 }
 
-/// The fourteen fields a directory block maps, in upstream slot order.
+/// The fields a directory block maps: upstream's fourteen, in its slot
+/// order, then the shadow fields.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldMappings {
@@ -89,6 +90,50 @@ pub struct FieldMappings {
     pub grouppasswd: Mapping,
     pub groupgid: Mapping,
     pub groupmembers: Mapping,
+    /// The shadow fields (`shadowlastchange` …), none unless configured.
+    #[serde(default)]
+    pub shadow: ShadowMappings,
+}
+
+/// Where the shadow fields (RFC 2307 `shadowAccount`, in days) come from;
+/// a field the configuration does not map stays empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowMappings {
+    #[serde(default)]
+    pub lastchange: Option<Mapping>,
+    #[serde(default)]
+    pub min: Option<Mapping>,
+    #[serde(default)]
+    pub max: Option<Mapping>,
+    #[serde(default)]
+    pub warning: Option<Mapping>,
+    #[serde(default)]
+    pub inactive: Option<Mapping>,
+    #[serde(default)]
+    pub expire: Option<Mapping>,
+    #[serde(default)]
+    pub flag: Option<Mapping>,
+}
+
+impl ShadowMappings {
+    /// Whether no shadow field is mapped.
+    pub fn is_empty(&self) -> bool {
+        *self == ShadowMappings::default()
+    }
+
+    /// Each field's configuration name and mapping, in shadow line order.
+    pub fn fields(&self) -> [(&'static str, &Option<Mapping>); 7] {
+        [
+            ("shadowlastchange", &self.lastchange),
+            ("shadowmin", &self.min),
+            ("shadowmax", &self.max),
+            ("shadowwarning", &self.warning),
+            ("shadowinactive", &self.inactive),
+            ("shadowexpire", &self.expire),
+            ("shadowflag", &self.flag),
+        ]
+    }
 }
 
 /// One `directory` block, everything the LDAP reader needs to fetch it.

@@ -41,6 +41,11 @@ fn directory() -> Directory {
             groupmembers: Mapping::List {
                 name: "memberUid".into(),
             },
+            shadow: ShadowMappings {
+                lastchange: Some(m("shadowLastChange")),
+                max: Some(m("shadowMax")),
+                ..Default::default()
+            },
         },
     }
 }
@@ -65,6 +70,7 @@ fn user(i: u32) -> User<'static> {
         gecos: "Ünïcode \"User\"".into(),
         home: format!("/home/user{i}").into(),
         shell: "/bin/sh".into(),
+        shadow: Default::default(),
     }
 }
 

@@ -13,13 +13,13 @@
 use std::collections::BTreeMap;
 use std::hash::RandomState;
 
-use entry_rules::{DropReason, Group, MAX_LINE, User};
+use entry_rules::{DropReason, Group, LOCKED, LockReason, MAX_LINE, Seconds, User, crypt_hash};
 
 use crate::proto::YPMAXRECORD;
 use crate::runs::RunSorter;
 use crate::snapshot::{
-    GROUPS_BY_GID, GROUPS_BY_NAME, MASTER, NETID, PASSWD, Snapshot, Span, TABLES, Table,
-    USERS_BY_NAME, USERS_BY_UID, tag_of, widen,
+    COLUMNS, GROUPS_BY_GID, GROUPS_BY_NAME, MASTER, NETID, PASSWD, SHADOW, Snapshot, Span, TABLES,
+    Table, USERS_BY_NAME, USERS_BY_UID, tag_of, widen,
 };
 
 /// Keep at most this many dropped-entry samples for the log.
@@ -56,6 +56,8 @@ pub struct BuildReport {
     /// Groups shadowed in `group.bygid` by an earlier group with that gid.
     pub shadowed_gids: usize,
     pub drops: BTreeMap<DropReason, usize>,
+    /// Users kept whose password is served locked, by reason.
+    pub locked: BTreeMap<LockReason, usize>,
     /// The first few drops, for the log.
     pub samples: Vec<Dropped>,
 }
@@ -83,8 +85,8 @@ impl BuildReport {
 }
 
 /// Appends the decimal digits of `n`; returns their span's length.
-fn push_decimal(out: &mut Vec<u8>, n: u32) -> u16 {
-    let mut digits = [0u8; 10];
+fn push_decimal(out: &mut Vec<u8>, n: u64) -> u16 {
+    let mut digits = [0u8; 20];
     let mut i = digits.len();
     let mut n = n;
     loop {
@@ -98,6 +100,26 @@ fn push_decimal(out: &mut Vec<u8>, n: u32) -> u16 {
     let d = &digits[i..];
     out.extend_from_slice(d);
     d.len() as u16
+}
+
+/// Appends fields separated by `:` (none after the last).
+fn push_fields(out: &mut Vec<u8>, fields: &[&str]) {
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push(b':');
+        }
+        out.extend_from_slice(f.as_bytes());
+    }
+}
+
+/// Appends a date of `master.passwd` as served.
+fn push_seconds(out: &mut Vec<u8>, s: &Seconds<'_>) {
+    match s {
+        Seconds::Given(t) => out.extend_from_slice(t.as_bytes()),
+        Seconds::Derived(n) => {
+            push_decimal(out, *n);
+        }
+    }
 }
 
 /// A span of the arena; callers have checked that `off` and `len` fit
@@ -117,7 +139,7 @@ fn push_line_head(out: &mut Vec<u8>, name: &[u8], passwd: &str, id: u32) -> Span
     out.extend_from_slice(passwd.as_bytes());
     out.push(b':');
     let at = out.len();
-    let len = push_decimal(out, id);
+    let len = push_decimal(out, id.into());
     out.push(b':');
     span(at, usize::from(len))
 }
@@ -149,7 +171,13 @@ impl TableBuilder {
     }
 
     /// Adds a key known to be new; `None` when ids ran out.
-    fn insert_new(&mut self, arena: &[u8], tag: u32, key: Span, vals: [Span; 2]) -> Option<u32> {
+    fn insert_new(
+        &mut self,
+        arena: &[u8],
+        tag: u32,
+        key: Span,
+        vals: [Span; COLUMNS],
+    ) -> Option<u32> {
         let id = u32::try_from(self.table.keys.len()).ok()?;
         self.table
             .index
@@ -262,10 +290,23 @@ pub enum Step {
     Ready,
 }
 
+/// The password field of `passwd.byname` and `passwd.byuid` unless the
+/// configuration says `expose password hashes`: glibc then reads the hash
+/// from `shadow.byname`, BSD libc (as root) from `master.passwd.*`.
+pub const PASSWD_PLACEHOLDER: &str = "x";
+
+/// How the maps are built, from the configuration.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// `expose password hashes`: the hash in `passwd.*` too.
+    pub expose_hashes: bool,
+}
+
 /// A snapshot under construction; see the module documentation.
 #[derive(Debug)]
 pub struct SnapshotBuilder {
     domain: String,
+    options: BuildOptions,
     hasher: RandomState,
     arena: Vec<u8>,
     tables: [TableBuilder; TABLES],
@@ -287,7 +328,7 @@ impl SnapshotBuilder {
     /// An empty builder for `domain`. With `like`, room for about as much
     /// as that snapshot holds is reserved at once, so a refresh of similar
     /// size never stops to grow a large buffer.
-    pub fn new(domain: &str, like: Option<&Snapshot>) -> SnapshotBuilder {
+    pub fn new(domain: &str, options: BuildOptions, like: Option<&Snapshot>) -> SnapshotBuilder {
         let room = |n: usize| n + n / 8;
         let size = |t: usize| {
             like.and_then(|s| s.tables.get(t))
@@ -296,6 +337,7 @@ impl SnapshotBuilder {
         let tables = std::array::from_fn(|t| TableBuilder::with_capacity(size(t)));
         SnapshotBuilder {
             domain: domain.to_owned(),
+            options,
             hasher: RandomState::new(),
             arena: Vec::with_capacity(like.map_or(0, |s| room(s.arena.len()))),
             tables,
@@ -361,46 +403,72 @@ impl SnapshotBuilder {
         else {
             return drop(self, DropReason::DuplicateName);
         };
-        // Checked above: at most MAX_LINE, and never shorter than the
-        // 7-field line.
+        let (hash, locked) = match crypt_hash(&u.passwd) {
+            Ok(h) => (h, None),
+            Err(r) => (LOCKED, Some(r)),
+        };
+        let shown = if self.options.expose_hashes {
+            hash
+        } else {
+            PASSWD_PLACEHOLDER
+        };
+        // Checked above: master.passwd and shadow lines at most MAX_LINE,
+        // and the passwd line is never longer than the master.passwd one.
         let master_len = u.master_line_len();
-        if !self.room(2 * master_len) {
+        let shadow_len = u.shadow_line_len();
+        if !self.room(2 * master_len + shadow_len) {
             return drop(self, DropReason::SnapshotFull);
         }
         let a = &mut self.arena;
         let start = a.len();
-        // master.passwd: name:passwd:uid:gid:class:change:expire:gecos:home:shell
-        let uid_key = push_line_head(a, name, &u.passwd, u.uid);
-        push_decimal(a, u.gid);
+        // passwd: name:x:uid:gid:gecos:home:shell (the hash instead of x
+        // with `expose password hashes`).
+        let uid_key = push_line_head(a, name, shown, u.uid);
+        push_decimal(a, u.gid.into());
         a.push(b':');
-        // The passwd line starts the same.
-        let common = a.len() - start;
-        for f in [&u.class, &u.change, &u.expire, &u.gecos, &u.home] {
-            a.extend_from_slice(f.as_bytes());
+        push_fields(a, &[&u.gecos, &u.home, &u.shell]);
+        let passwd = span(start, a.len() - start);
+        // master.passwd: name:hash:uid:gid:class:change:expire:gecos:home:shell
+        let master_at = a.len();
+        push_line_head(a, name, hash, u.uid);
+        push_decimal(a, u.gid.into());
+        a.push(b':');
+        a.extend_from_slice(u.class.as_bytes());
+        a.push(b':');
+        push_seconds(a, &u.master_change());
+        a.push(b':');
+        push_seconds(a, &u.master_expire());
+        a.push(b':');
+        push_fields(a, &[&u.gecos, &u.home, &u.shell]);
+        debug_assert_eq!(a.len() - master_at, master_len);
+        let master = span(master_at, master_len);
+        // shadow.byname: name:hash:lastchg:min:max:warn:inactive:expire:flag
+        let shadow_at = a.len();
+        a.extend_from_slice(name);
+        a.push(b':');
+        a.extend_from_slice(hash.as_bytes());
+        for f in u.shadow_fields() {
             a.push(b':');
+            if let Some(n) = f {
+                push_decimal(a, n);
+            }
         }
-        a.extend_from_slice(u.shell.as_bytes());
-        debug_assert_eq!(a.len() - start, master_len);
-        let short_at = a.len();
-        a.extend_from_within(start..start + common);
-        for f in [&u.gecos, &u.home] {
-            a.extend_from_slice(f.as_bytes());
-            a.push(b':');
-        }
-        a.extend_from_slice(u.shell.as_bytes());
-        let short_len = a.len() - short_at;
-        // All below fit: lengths ≤ 1023, offsets checked by `room`.
-        let master = span(start, master_len);
-        let passwd = span(short_at, short_len);
-        let mut vals = [Span::ABSENT; 2];
+        debug_assert_eq!(a.len() - shadow_at, shadow_len);
+        let shadow = span(shadow_at, shadow_len);
+        // All spans fit: lengths ≤ 1023, offsets checked by `room`.
+        let mut vals = [Span::ABSENT; COLUMNS];
         vals[PASSWD] = passwd;
         vals[MASTER] = master;
+        vals[SHADOW] = shadow;
         let Some(id) =
             self.tables[USERS_BY_NAME].insert_new(&self.arena, tag, span(start, name.len()), vals)
         else {
             self.arena.truncate(start);
             return drop(self, DropReason::SnapshotFull);
         };
+        if let Some(r) = locked {
+            *self.report.locked.entry(r).or_default() += 1;
+        }
         self.user_ids.push((u.uid, u.gid));
 
         let uid_bytes = uid_key.bytes(&self.arena).unwrap_or(&[]);
@@ -433,13 +501,13 @@ impl SnapshotBuilder {
         }
         let start = self.arena.len();
         self.arena.extend_from_slice(b"unix.");
-        push_decimal(&mut self.arena, u.uid);
+        push_decimal(&mut self.arena, u.uid.into());
         self.arena.push(b'@');
         self.arena.extend_from_slice(self.domain.as_bytes());
         let key = span(start, self.arena.len() - start);
         let tag = tag_of(&self.hasher, key.bytes(&self.arena).unwrap_or(&[]));
         if self.tables[NETID]
-            .insert_new(&self.arena, tag, key, [Span::ABSENT; 2])
+            .insert_new(&self.arena, tag, key, [Span::ABSENT; COLUMNS])
             .is_some()
         {
             self.netid_users.push(user);
@@ -473,7 +541,7 @@ impl SnapshotBuilder {
         }
         let line_len = a.len() - start;
         debug_assert_eq!(line_len, len);
-        let vals = [span(start, line_len), Span::ABSENT];
+        let vals = [span(start, line_len), Span::ABSENT, Span::ABSENT];
         if self.tables[GROUPS_BY_NAME]
             .insert_new(&self.arena, tag, span(start, name.len()), vals)
             .is_none()
@@ -632,15 +700,15 @@ impl SnapshotBuilder {
             let (uid, gid) = self.ids_of(user).unwrap_or((0, 0));
             let start = self.arena.len();
             let a = &mut self.arena;
-            push_decimal(a, uid);
+            push_decimal(a, uid.into());
             a.push(b':');
-            push_decimal(a, gid);
+            push_decimal(a, gid.into());
             for g in self.extra_gids.iter(user) {
                 if a.len() - start > MAX_LINE {
                     break;
                 }
                 a.push(b',');
-                push_decimal(a, g);
+                push_decimal(a, g.into());
             }
             let len = a.len() - start;
             let fits = u32::try_from(a.len()).is_ok();
@@ -705,7 +773,7 @@ impl Snapshot {
         groups: &[Group<'_>],
         order: u32,
     ) -> (Snapshot, BuildReport) {
-        let mut b = SnapshotBuilder::new(domain, None);
+        let mut b = SnapshotBuilder::new(domain, BuildOptions::default(), None);
         b.add_users(users);
         b.add_groups(groups);
         b.end_of_entries(order);
@@ -761,7 +829,7 @@ mod tests {
                 group(n, *gid, &m.iter().map(String::as_str).collect::<Vec<_>>())
             }).collect();
             let (whole, whole_rep) = Snapshot::build("d", &users, &groups, 9);
-            let mut b = SnapshotBuilder::new("d", presize.then_some(&whole));
+            let mut b = SnapshotBuilder::new("d", BuildOptions::default(), presize.then_some(&whole));
             for chunk in users.chunks(batch) {
                 b.add_users(chunk);
                 prop_assert_ne!(b.step(budget), Step::Ready);
@@ -790,7 +858,7 @@ mod tests {
 
     #[test]
     fn entries_after_the_end_are_ignored() {
-        let mut b = SnapshotBuilder::new("d", None);
+        let mut b = SnapshotBuilder::new("d", BuildOptions::default(), None);
         b.add_users(&[user("a", 1, 1)]);
         b.end_of_entries(5);
         b.add_users(&[user("b", 2, 1)]);
@@ -804,7 +872,7 @@ mod tests {
 
     #[test]
     fn idle_when_nothing_to_sort() {
-        let mut b = SnapshotBuilder::new("d", None);
+        let mut b = SnapshotBuilder::new("d", BuildOptions::default(), None);
         assert_eq!(b.step(100), Step::Idle);
         b.add_users(&[user("a", 1, 1)]);
         assert_eq!(b.step(100), Step::Idle);

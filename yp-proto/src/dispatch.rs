@@ -21,7 +21,7 @@ use crate::xdr::XdrWriter;
 pub struct ServerConfig {
     /// The one domain served. An empty domain serves nothing.
     pub domain: String,
-    served: [bool; 7],
+    served: [bool; MapName::ALL.len()],
     /// Answer to MASTER (at most 64 bytes; longer names are cut, since the
     /// wire type `peername` cannot carry more).
     master: String,
@@ -29,7 +29,7 @@ pub struct ServerConfig {
 
 impl ServerConfig {
     pub fn new(domain: &str, maps: &[MapName], master_host: &str) -> Self {
-        let mut served = [false; 7];
+        let mut served = [false; MapName::ALL.len()];
         for &m in maps {
             served[crate::snapshot::map_index(m)] = true;
         }
@@ -262,7 +262,7 @@ fn gate<'s>(
     cfg: &ServerConfig,
     snap: Option<&'s Arc<Snapshot>>,
     caller: Caller,
-    check_master: bool,
+    check_secret: bool,
 ) -> Gate<'s> {
     if !caller.allowed || !cfg.domain_ok(domain) {
         return Gate::Stat(YpStat::NoDom);
@@ -277,7 +277,7 @@ fn gate<'s>(
     let Some(snap) = snap else {
         return Gate::NoReply;
     };
-    if check_master && m.is_master() && !caller.privileged {
+    if check_secret && m.is_secret() && !caller.privileged {
         return Gate::Stat(YpStat::YpErr);
     }
     Gate::Open(m, snap)

@@ -35,7 +35,7 @@ pub mod testdata;
 pub mod xdr;
 
 pub use access::{AllowList, Net, RefusalLog};
-pub use build::{BuildReport, SnapshotBuilder, Step};
+pub use build::{BuildOptions, BuildReport, SnapshotBuilder, Step};
 pub use dispatch::{AllStream, Caller, Outcome, ServerConfig, handle_message};
 pub use entry_rules::DropReason;
 pub use maps::MapName;

@@ -1,4 +1,4 @@
-//! The seven maps ypldapd can serve.
+//! The maps ypldapd can serve.
 
 use std::fmt;
 use std::str::FromStr;
@@ -13,11 +13,13 @@ pub enum MapName {
     GroupByName,
     GroupByGid,
     NetidByName,
+    ShadowByName,
 }
 
 impl MapName {
-    /// Every map, in upstream's table order.
-    pub const ALL: [MapName; 7] = [
+    /// Every map: upstream's seven in its table order, then the ones this
+    /// project adds. A configuration without `provide map` serves them all.
+    pub const ALL: [MapName; 8] = [
         MapName::PasswdByName,
         MapName::PasswdByUid,
         MapName::MasterPasswdByName,
@@ -25,6 +27,7 @@ impl MapName {
         MapName::GroupByName,
         MapName::GroupByGid,
         MapName::NetidByName,
+        MapName::ShadowByName,
     ];
 
     /// The name clients ask for.
@@ -37,15 +40,16 @@ impl MapName {
             MapName::GroupByName => "group.byname",
             MapName::GroupByGid => "group.bygid",
             MapName::NetidByName => "netid.byname",
+            MapName::ShadowByName => "shadow.byname",
         }
     }
 
     /// Whether the map holds password hashes and is answered only to callers
-    /// on a privileged port.
-    pub fn is_master(self) -> bool {
+    /// on a privileged port (root on the client).
+    pub fn is_secret(self) -> bool {
         matches!(
             self,
-            MapName::MasterPasswdByName | MapName::MasterPasswdByUid
+            MapName::MasterPasswdByName | MapName::MasterPasswdByUid | MapName::ShadowByName
         )
     }
 }
@@ -56,7 +60,7 @@ impl fmt::Display for MapName {
     }
 }
 
-/// The name is not one of the seven maps.
+/// The name is not one of the maps ypldapd knows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnknownMap(pub String);
 

@@ -26,6 +26,7 @@ pub fn map_index(m: MapName) -> usize {
         MapName::GroupByName => 4,
         MapName::GroupByGid => 5,
         MapName::NetidByName => 6,
+        MapName::ShadowByName => 7,
     }
 }
 
@@ -37,9 +38,11 @@ pub(super) const GROUPS_BY_NAME: usize = 2;
 pub(super) const GROUPS_BY_GID: usize = 3;
 pub(super) const NETID: usize = 4;
 
-/// Value columns of the user tables.
+/// Value columns of the user tables (the others use the first only).
 pub(super) const PASSWD: usize = 0;
 pub(super) const MASTER: usize = 1;
+pub(super) const SHADOW: usize = 2;
+pub(super) const COLUMNS: usize = 3;
 
 /// The table and value column that serve a map.
 fn table_of(m: MapName) -> (usize, usize) {
@@ -51,6 +54,7 @@ fn table_of(m: MapName) -> (usize, usize) {
         MapName::GroupByName => (GROUPS_BY_NAME, 0),
         MapName::GroupByGid => (GROUPS_BY_GID, 0),
         MapName::NetidByName => (NETID, 0),
+        MapName::ShadowByName => (USERS_BY_NAME, SHADOW),
     }
 }
 
@@ -98,7 +102,7 @@ pub(super) fn widen(tag: u32) -> u64 {
 #[derive(Debug, Default)]
 pub(super) struct Table {
     pub keys: Vec<Span>,
-    pub vals: Vec<[Span; 2]>,
+    pub vals: Vec<[Span; COLUMNS]>,
     pub sorted: Vec<u32>,
     pub index: Index,
 }
@@ -136,13 +140,13 @@ impl Table {
 
     fn bytes(&self) -> usize {
         self.keys.capacity() * size_of::<Span>()
-            + self.vals.capacity() * size_of::<[Span; 2]>()
+            + self.vals.capacity() * size_of::<[Span; COLUMNS]>()
             + self.sorted.capacity() * size_of::<u32>()
             + self.index.capacity() * (size_of::<(u32, u32)>() + 1)
     }
 }
 
-/// An immutable set of the seven maps.
+/// An immutable set of the maps.
 #[derive(Debug)]
 pub struct Snapshot {
     pub(super) arena: Vec<u8>,
@@ -264,11 +268,15 @@ pub(crate) mod tests {
         assert_eq!(snap.order(), 42);
         assert_eq!(
             s(snap.get(MapName::PasswdByName, b"alice")),
-            Some("alice:*:1000:1000:User alice:/home/alice:/bin/sh")
+            Some("alice:x:1000:1000:User alice:/home/alice:/bin/sh")
         );
         assert_eq!(
             s(snap.get(MapName::MasterPasswdByUid, b"1000")),
             Some("alice:*:1000:1000::0:0:User alice:/home/alice:/bin/sh")
+        );
+        assert_eq!(
+            s(snap.get(MapName::ShadowByName, b"alice")),
+            Some("alice:*:::::::")
         );
         assert_eq!(
             s(snap.get(MapName::GroupByGid, b"20")),
@@ -308,6 +316,84 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn passwords_by_map_and_scheme() {
+        use crate::build::{BuildOptions, SnapshotBuilder};
+        use entry_rules::{LockReason, Shadow};
+        let mut crypt = user("c", 1, 1);
+        crypt.passwd = "{CRYPT}$6$salt$hash".into();
+        let mut lower = user("l", 2, 1);
+        lower.passwd = "{crypt}abcdefghijklm".into();
+        let mut ssha = user("s", 3, 1);
+        ssha.passwd = "{SSHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=".into();
+        let mut clear = user("t", 4, 1);
+        clear.passwd = "secret".into();
+        let mut empty = user("e", 5, 1);
+        empty.passwd = "".into();
+        let mut aged = user("a", 6, 1);
+        aged.passwd = "$y$j9T$abc$def".into();
+        aged.shadow = Shadow {
+            lastchange: Some(19_000),
+            max: Some(90),
+            warning: Some(7),
+            expire: Some(20_000),
+            ..Shadow::default()
+        };
+        let mut secs = user("x", 7, 1);
+        secs.expire = "1728000000".into();
+        let users = [crypt, lower, ssha, clear, empty, aged, secs];
+        for expose in [false, true] {
+            let mut b = SnapshotBuilder::new(
+                "d",
+                BuildOptions {
+                    expose_hashes: expose,
+                },
+                None,
+            );
+            b.add_users(&users);
+            let (snap, rep) = b.finish();
+            let get = |m, k: &[u8]| s(snap.get(m, k)).map(str::to_owned);
+            let shown = |h: &str| if expose { h.to_owned() } else { "x".into() };
+            assert_eq!(
+                get(MapName::PasswdByName, b"c"),
+                Some(format!(
+                    "c:{}:1:1:User c:/home/c:/bin/sh",
+                    shown("$6$salt$hash")
+                ))
+            );
+            assert_eq!(
+                get(MapName::MasterPasswdByName, b"c").as_deref(),
+                Some("c:$6$salt$hash:1:1::0:0:User c:/home/c:/bin/sh")
+            );
+            assert_eq!(
+                get(MapName::ShadowByName, b"l").as_deref(),
+                Some("l:abcdefghijklm:::::::")
+            );
+            for locked in [&b"s"[..], b"t", b"e"] {
+                let line = get(MapName::ShadowByName, locked).expect("kept");
+                assert_eq!(line.split(':').nth(1), Some("*"), "{line}");
+                let line = get(MapName::MasterPasswdByName, locked).expect("kept");
+                assert_eq!(line.split(':').nth(1), Some("*"), "{line}");
+            }
+            assert_eq!(rep.locked.get(&LockReason::UnsupportedScheme), Some(&1));
+            assert_eq!(rep.locked.get(&LockReason::NotAHash), Some(&2));
+            assert_eq!(rep.users_kept, users.len());
+            // One date, two units: days in shadow, seconds in master.passwd.
+            assert_eq!(
+                get(MapName::ShadowByName, b"a").as_deref(),
+                Some("a:$y$j9T$abc$def:19000::90:7::20000:")
+            );
+            assert_eq!(
+                get(MapName::MasterPasswdByName, b"a").as_deref(),
+                Some("a:$y$j9T$abc$def:6:1::1649376000:1728000000:User a:/home/a:/bin/sh")
+            );
+            assert_eq!(
+                get(MapName::ShadowByName, b"x").as_deref(),
+                Some("x:*::::::20000:")
+            );
+        }
+    }
+
+    #[test]
     fn duplicates_first_wins() {
         let users = [user("a", 5, 1), user("b", 5, 2), user("a", 6, 3)];
         let groups = [
@@ -322,7 +408,7 @@ pub(crate) mod tests {
         assert!(
             s(snap.get(MapName::PasswdByName, b"a"))
                 .unwrap()
-                .starts_with("a:*:5:1")
+                .starts_with("a:x:5:1")
         );
         assert!(
             s(snap.get(MapName::PasswdByUid, b"5"))

@@ -24,6 +24,7 @@ pub fn user(name: &str, uid: u32, gid: u32) -> User<'static> {
         gecos: format!("User {name}").into(),
         home: format!("/home/{name}").into(),
         shell: "/bin/sh".into(),
+        shadow: Default::default(),
     }
 }
 

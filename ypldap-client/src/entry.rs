@@ -8,8 +8,10 @@
 
 use std::borrow::Cow;
 
-use ipc_proto::entry_rules::{Group, Origin, Text, User, Violation, check_member, parse_id};
-use ipc_proto::{FieldMappings, Mapping};
+use ipc_proto::entry_rules::{
+    Group, Origin, Shadow, Text, User, Violation, check_member, parse_days, parse_id,
+};
+use ipc_proto::{FieldMappings, Mapping, ShadowMappings};
 
 /// An entry's attributes, looked up by name case-insensitively. An entry
 /// carries only the few attributes the mappings name, so a list searched
@@ -116,6 +118,43 @@ fn id<'a>(
     parse_id(&t).ok_or_else(|| invalid(t.0.into_owned()))
 }
 
+/// A shadow field in days. Unlike the upstream fields, a shadow attribute
+/// the entry lacks is no reason to drop it (most users have few of them):
+/// the field is empty.
+fn days(
+    field: &'static str,
+    m: Option<&Mapping>,
+    attrs: &Attributes,
+) -> Result<Option<u32>, Violation> {
+    let Some(m) = m else {
+        return Ok(None);
+    };
+    let t = match text(field, m, attrs) {
+        Ok(t) => t,
+        Err(Violation::MissingAttribute(_)) => return Ok(None),
+        Err(v) => return Err(v),
+    };
+    parse_days(&t).map_err(|_| Violation::InvalidShadow {
+        field,
+        value: t.0.into_owned(),
+    })
+}
+
+/// The shadow fields the directory block maps.
+fn shadow(m: &ShadowMappings, attrs: &Attributes) -> Result<Shadow, Violation> {
+    let [lastchange, min, max, warning, inactive, expire, flag] = m.fields();
+    let d = |(field, m): (&'static str, &Option<Mapping>)| days(field, m.as_ref(), attrs);
+    Ok(Shadow {
+        lastchange: d(lastchange)?,
+        min: d(min)?,
+        max: d(max)?,
+        warning: d(warning)?,
+        inactive: d(inactive)?,
+        expire: d(expire)?,
+        flag: d(flag)?,
+    })
+}
+
 fn origin(dn: &str) -> Origin<'_> {
     Origin {
         dn: Text(Cow::Borrowed(dn)),
@@ -141,6 +180,7 @@ pub fn user<'a>(
         gecos: text("gecos", &f.gecos, attrs)?,
         home: text("home", &f.home, attrs)?,
         shell: text("shell", &f.shell, attrs)?,
+        shadow: shadow(&f.shadow, attrs)?,
     };
     u.check()?;
     Ok(u)

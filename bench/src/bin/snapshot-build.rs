@@ -22,7 +22,7 @@ use std::time::Instant;
 use entry_rules::{Group, Origin, User};
 use ipc_proto::codec;
 use ipc_proto::{BatchWriter, ClientToParent};
-use yp_proto::{Snapshot, SnapshotBuilder, Step};
+use yp_proto::{BuildOptions, Snapshot, SnapshotBuilder, Step};
 
 /// As ypldapd's event loop (`BUILD_STEPS_PER_TURN`).
 const STEPS: usize = 512;
@@ -60,6 +60,7 @@ fn main() {
             gecos: u.gecos.into(),
             home: u.home.into(),
             shell: u.shell.into(),
+            shadow: Default::default(),
         })
         .collect();
     let groups: Vec<Group<'static>> = groups
@@ -126,7 +127,8 @@ fn main() {
         // Resets VmHWM to the current RSS (proc(5), clear_refs).
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let started = Instant::now();
-        let mut builder = SnapshotBuilder::new("bench.test", current.as_ref());
+        let mut builder =
+            SnapshotBuilder::new("bench.test", BuildOptions::default(), current.as_ref());
         let (mut batch_max, mut batch_total) = (0.0f64, 0.0f64);
         let mut decode_total = 0.0f64;
         let (mut step_max, mut steps) = (0.0f64, 0usize);

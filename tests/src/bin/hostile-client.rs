@@ -34,6 +34,7 @@ fn main() {
         gecos: "y".repeat(200).into(),
         home: "/".into(),
         shell: "/bin/sh".into(),
+        shadow: Default::default(),
     };
     let end = Instant::now() + Duration::from_secs(3);
     let mut sent = 0u64;

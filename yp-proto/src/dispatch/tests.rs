@@ -152,7 +152,7 @@ fn match_values_and_statuses() {
         (s, v.as_slice()),
         (
             YpStat::True,
-            &b"alice:*:1000:1000:User alice:/home/alice:/bin/sh"[..]
+            &b"alice:x:1000:1000:User alice:/home/alice:/bin/sh"[..]
         )
     );
     assert_eq!(
@@ -232,6 +232,15 @@ fn match_values_and_statuses() {
     assert_eq!(
         matching("master.passwd.byname", b"alice", PRIV).1,
         b"alice:*:1000:1000::0:0:User alice:/home/alice:/bin/sh"
+    );
+    // shadow.byname holds hashes too: privileged callers only.
+    assert_eq!(
+        matching("shadow.byname", b"alice", UNPRIV),
+        (YpStat::YpErr, vec![])
+    );
+    assert_eq!(
+        matching("shadow.byname", b"alice", PRIV).1,
+        b"alice:*:::::::"
     );
     assert_eq!(
         matching(
@@ -315,7 +324,7 @@ fn first_next() {
     };
     let (st, k, v) = first("passwd.byname", UNPRIV);
     assert_eq!((st, k.as_slice()), (YpStat::True, &b"alice"[..]));
-    assert!(v.starts_with(b"alice:*:1000"));
+    assert!(v.starts_with(b"alice:x:1000"));
     assert_eq!(next("passwd.byname", b"alice", UNPRIV).1, b"bob");
     assert_eq!(next("passwd.byname", b"alice\0", UNPRIV).1, b"bob");
     assert_eq!(next("passwd.byname", b"b", UNPRIV).1, b"bob"); // vanished key
@@ -331,6 +340,16 @@ fn first_next() {
         (YpStat::YpErr, vec![], vec![])
     );
     assert_eq!(first("master.passwd.byname", PRIV).0, YpStat::True);
+    assert_eq!(
+        first("shadow.byname", UNPRIV),
+        (YpStat::YpErr, vec![], vec![])
+    );
+    assert_eq!(
+        next("shadow.byname", b"alice", UNPRIV),
+        (YpStat::YpErr, vec![], vec![])
+    );
+    assert_eq!(first("shadow.byname", PRIV).1, b"alice");
+    assert_eq!(next("shadow.byname", b"alice", PRIV).1, b"bob");
     assert_eq!(first("nope", PRIV).0, YpStat::NoMap);
     assert_eq!(
         first("passwd.byname", REFUSED),
@@ -372,6 +391,14 @@ fn all_streams() {
         ("passwd.byname", UNPRIV, YpStat::YpErr), // over UDP
         (
             "master.passwd.byname",
+            Caller {
+                privileged: false,
+                ..TCP
+            },
+            YpStat::YpErr,
+        ),
+        (
+            "shadow.byname",
             Caller {
                 privileged: false,
                 ..TCP
@@ -427,7 +454,7 @@ fn master_order_maplist() {
     let d = &proto::encode_nokey(DOM, b"")[..12];
     let (st, maps) = client::resp_maplist(&body(&call(11, d, UNPRIV, None))).unwrap();
     assert_eq!(st, YpStat::True);
-    assert_eq!(maps.len(), 7);
+    assert_eq!(maps.len(), MapName::ALL.len());
     assert_eq!(maps[0], "passwd.byname");
     let (st, maps) = client::resp_maplist(&body(&call(11, d, REFUSED, None))).unwrap();
     assert_eq!((st, maps.len()), (YpStat::NoDom, 0));

@@ -113,6 +113,9 @@ pub struct Config {
     pub bind: BindMode,
     /// `allow` networks; empty means every client is answered.
     pub allow: Vec<IpNet>,
+    /// `expose password hashes`: `passwd.byname` and `passwd.byuid` carry
+    /// the password hash instead of `x` (off unless the file says so).
+    pub expose_hashes: bool,
     pub directories: Vec<DirectoryConfig>,
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
-use ipc_proto::{Bind, Directory, FieldMappings, Mapping, TlsMode};
+use ipc_proto::{Bind, Directory, FieldMappings, Mapping, ShadowMappings, TlsMode};
 
 use super::lexer::{Kw, Lexer, Tok, Token};
 use super::{
@@ -34,9 +34,53 @@ pub(crate) const FIELDS: [&str; 14] = [
     "groupmembers",
 ];
 
-fn field_slot(k: Kw) -> Option<usize> {
-    let name = k.as_str();
-    FIELDS.iter().position(|f| *f == name)
+/// The shadow fields (RFC 2307 `shadowAccount`, days), after the upstream
+/// ones. Not reserved words: an upstream file that uses these words as
+/// values keeps its meaning. Optional, unlike the upstream fields.
+pub(crate) const SHADOW_FIELDS: [&str; 7] = [
+    "shadowlastchange",
+    "shadowmin",
+    "shadowmax",
+    "shadowwarning",
+    "shadowinactive",
+    "shadowexpire",
+    "shadowflag",
+];
+
+/// Slots of the upstream fields, then of the shadow fields.
+const SLOTS: usize = FIELDS.len() + SHADOW_FIELDS.len();
+
+fn field_name(slot: usize) -> &'static str {
+    FIELDS
+        .iter()
+        .chain(SHADOW_FIELDS.iter())
+        .nth(slot)
+        .copied()
+        .unwrap_or("?")
+}
+
+fn field_slot(t: &Tok) -> Option<usize> {
+    match t {
+        Tok::Kw(k) => {
+            let name = k.as_str();
+            FIELDS.iter().position(|f| *f == name)
+        }
+        Tok::Str { s, quoted: false } => SHADOW_FIELDS
+            .iter()
+            .position(|f| f == s)
+            .map(|i| FIELDS.len() + i),
+        _ => None,
+    }
+}
+
+/// Whether a date mapping of `master.passwd` (`change`, `expire`) gives a
+/// date: an attribute, or a fixed value other than `0` and nothing.
+fn gives_date(m: Option<&Mapping>) -> bool {
+    match m {
+        Some(Mapping::Fixed { value }) => !(value.is_empty() || value == "0"),
+        Some(_) => true,
+        None => false,
+    }
 }
 
 /// Marker: an error was reported (or the line is to be skipped).
@@ -75,7 +119,7 @@ struct DirBuilder {
     groupdn: Option<String>,
     passwd_filter: Option<String>,
     group_filter: Option<String>,
-    fields: [Option<(Mapping, u32)>; 14],
+    fields: [Option<(Mapping, u32)>; SLOTS],
     cert: Option<TlsFile>,
     key: Option<TlsFile>,
     ca: Option<TlsFile>,
@@ -95,6 +139,7 @@ struct Parser<'a> {
     maps: Option<BTreeSet<MapName>>,
     bind: BindMode,
     allow: Vec<IpNet>,
+    expose_hashes: bool,
     cafile: Option<(PathBuf, Option<Vec<u8>>)>,
     directories: Vec<DirectoryConfig>,
     includes: usize,
@@ -119,6 +164,7 @@ pub(crate) fn parse(
         maps: None,
         bind: BindMode::Portmap,
         allow: Vec::new(),
+        expose_hashes: false,
         cafile: None,
         directories: Vec::new(),
         includes: 0,
@@ -153,6 +199,7 @@ pub(crate) fn parse(
             maps: p.maps,
             bind: p.bind,
             allow: p.allow,
+            expose_hashes: p.expose_hashes,
             directories: p.directories,
         },
         warnings,
@@ -276,6 +323,8 @@ impl Parser<'_> {
                 Tok::Str { s, quoted } => {
                     if !quoted && s == "allow" && self.peek().kind != Tok::Char(b'=') {
                         self.allow(&at)
+                    } else if !quoted && s == "expose" && self.peek().kind != Tok::Char(b'=') {
+                        self.expose()
                     } else {
                         self.macro_def(&at, s)
                     }
@@ -440,6 +489,20 @@ impl Parser<'_> {
             Ok(n) => self.allow.push(n),
             Err(e) => self.error(at, format!("allow {net:?}: {e}")),
         }
+        Ok(())
+    }
+
+    /// `expose password hashes`: the password field of `passwd.byname`
+    /// and `passwd.byuid` carries the hash instead of `x`.
+    fn expose(&mut self) -> PResult<()> {
+        for word in ["password", "hashes"] {
+            let t = self.next();
+            if !matches!(&t.kind, Tok::Str { s, quoted: false } if s == word) {
+                return Err(self.unexpected(t, "\"password hashes\" after \"expose\""));
+            }
+        }
+        self.expect_eol()?;
+        self.expose_hashes = true;
         Ok(())
     }
 
@@ -772,25 +835,29 @@ impl Parser<'_> {
 
     fn field(&mut self) -> PResult<usize> {
         let t = self.next();
-        if let Tok::Kw(k) = t.kind {
-            if let Some(slot) = field_slot(k) {
-                return Ok(slot);
-            }
+        if let Some(slot) = field_slot(&t.kind) {
+            return Ok(slot);
         }
-        Err(self.unexpected(t, "a field name (name, passwd, uid, gid, class, change, expire, gecos, home, shell, groupname, grouppasswd, groupgid, groupmembers)"))
+        Err(self.unexpected(t, "a field name (name, passwd, uid, gid, class, change, expire, gecos, home, shell, groupname, grouppasswd, groupgid, groupmembers, or a shadow field: shadowlastchange, shadowmin, shadowmax, shadowwarning, shadowinactive, shadowexpire, shadowflag)"))
     }
 
     fn set_field(&mut self, d: &mut DirBuilder, at: &At, slot: usize, m: Mapping) {
-        if let Some((_, line)) = &d.fields[slot] {
+        let Some(current) = d.fields.get_mut(slot) else {
+            return;
+        };
+        if let Some((_, line)) = current {
             let line = *line;
             self.error(
                 at,
-                format!("field {} is already mapped on line {line}", FIELDS[slot]),
+                format!(
+                    "field {} is already mapped on line {line}",
+                    field_name(slot)
+                ),
             );
             d.broken = true;
             return;
         }
-        d.fields[slot] = Some((m, at.line));
+        *current = Some((m, at.line));
     }
 
     fn finish_directory(&mut self, d: DirBuilder) {
@@ -812,7 +879,7 @@ impl Parser<'_> {
         }
         let unmapped: Vec<&str> = FIELDS
             .iter()
-            .zip(d.fields.iter())
+            .zip(d.fields.iter().take(FIELDS.len()))
             .filter(|(_, m)| m.is_none())
             .map(|(f, _)| *f)
             .collect();
@@ -823,6 +890,17 @@ impl Parser<'_> {
                     "directory {:?}: no mapping for {}",
                     d.host,
                     unmapped.join(", ")
+                ),
+            );
+            broken = true;
+        }
+        let expire = d.fields[6].as_ref().map(|(m, _)| m);
+        if let (true, Some((_, line))) = (gives_date(expire), &d.fields[FIELDS.len() + 5]) {
+            self.error(
+                &at,
+                format!(
+                    "directory {:?}: expire and shadowexpire (line {line}) are one date: map only one of them, the other map is derived from it",
+                    d.host
                 ),
             );
             broken = true;
@@ -840,32 +918,55 @@ impl Parser<'_> {
         if broken {
             return;
         }
-        let mut fields = d.fields.into_iter().map(|f| match f {
-            Some((m, _)) => m,
-            None => Mapping::Fixed {
-                value: String::new(),
-            },
-        });
+        let mut fields = d.fields.into_iter().map(|f| f.map(|(m, _)| m));
+        // The upstream fields are all mapped (checked above).
         let mut take = || {
-            fields.next().unwrap_or(Mapping::Fixed {
+            fields.next().flatten().unwrap_or(Mapping::Fixed {
                 value: String::new(),
             })
         };
+        let upstream: [Mapping; 14] = std::array::from_fn(|_| take());
+        let [
+            name,
+            passwd,
+            uid,
+            gid,
+            class,
+            change,
+            expire,
+            gecos,
+            home,
+            shell,
+            groupname,
+            grouppasswd,
+            groupgid,
+            groupmembers,
+        ] = upstream;
+        let mut shadow = || fields.next().flatten();
         let fields = FieldMappings {
-            name: take(),
-            passwd: take(),
-            uid: take(),
-            gid: take(),
-            class: take(),
-            change: take(),
-            expire: take(),
-            gecos: take(),
-            home: take(),
-            shell: take(),
-            groupname: take(),
-            grouppasswd: take(),
-            groupgid: take(),
-            groupmembers: take(),
+            name,
+            passwd,
+            uid,
+            gid,
+            class,
+            change,
+            expire,
+            gecos,
+            home,
+            shell,
+            groupname,
+            grouppasswd,
+            groupgid,
+            groupmembers,
+            shadow: ShadowMappings {
+                lastchange: shadow(),
+                min: shadow(),
+                max: shadow(),
+                warning: shadow(),
+                inactive: shadow(),
+                expire: shadow(),
+                flag: shadow(),
+            },
         };
         let groupdn = d.groupdn.unwrap_or_else(|| d.basedn.clone());
         let (ca_pem, cafile) = split(d.ca);

@@ -65,6 +65,9 @@ impl Config {
         for n in &self.allow {
             writeln!(o, "allow {}", quote(&n.to_string()))?;
         }
+        if self.expose_hashes {
+            writeln!(o, "expose password hashes")?;
+        }
         match &self.maps {
             None => writeln!(o, "# no \"provide map\": all seven maps are served")?,
             Some(maps) => {
@@ -130,6 +133,11 @@ impl Config {
             ];
             for (name, m) in FIELDS.iter().zip(all) {
                 writeln!(o, "\t{}", mapping_line(name, m))?;
+            }
+            for (name, m) in f.shadow.fields() {
+                if let Some(m) = m {
+                    writeln!(o, "\t{}", mapping_line(name, m))?;
+                }
             }
             writeln!(o, "}}")?;
         }

@@ -544,6 +544,85 @@ fn field_rules() {
 }
 
 #[test]
+fn expose_password_hashes_rule() {
+    assert!(!parse("domain d\n").expose_hashes);
+    let c = parse("domain d\nexpose password hashes\n");
+    assert!(c.expose_hashes);
+    assert_roundtrip(&c);
+    assert!(
+        c.to_config_text(true)
+            .contains("\nexpose password hashes\n")
+    );
+    assert!(
+        errors("domain d\nexpose password\n").starts_with(
+            "ypldap.conf:2: syntax error: expected \"password hashes\" after \"expose\""
+        )
+    );
+    assert!(
+        errors("domain d\nexpose hashes\n").starts_with(
+            "ypldap.conf:2: syntax error: expected \"password hashes\" after \"expose\""
+        )
+    );
+    assert!(errors("domain d\nexpose password hashes now\n").starts_with("ypldap.conf:2:"));
+    // `expose` is no reserved word: a macro of that name still works.
+    let c = parse("expose = \"x\"\ndomain $expose\n");
+    assert_eq!(c.domain, "x");
+    assert!(!c.expose_hashes);
+}
+
+#[test]
+fn shadow_field_rules() {
+    let c = parse(&dir(
+        "h",
+        "\tattribute shadowlastchange maps to \"shadowLastChange\"\n\
+         \tattribute shadowmax maps to \"shadowMax\"\n\
+         \tfixed attribute shadowwarning \"7\"",
+    ));
+    let sh = &c.directories[0].settings.fields.shadow;
+    assert_eq!(
+        sh.lastchange,
+        Some(Mapping::Attribute {
+            name: "shadowLastChange".into()
+        })
+    );
+    assert_eq!(sh.warning, Some(Mapping::Fixed { value: "7".into() }));
+    assert_eq!((sh.min.as_ref(), sh.expire.as_ref()), (None, None));
+    assert_roundtrip(&c);
+    // Optional: a block without them is complete.
+    assert!(
+        parse(&dir("h", "")).directories[0]
+            .settings
+            .fields
+            .shadow
+            .is_empty()
+    );
+    assert_eq!(
+        errors(&dir(
+            "h",
+            "\tattribute shadowmax maps to \"a\"\n\tattribute shadowmax maps to \"b\""
+        )),
+        "ypldap.conf:4: field shadowmax is already mapped on line 3"
+    );
+    // expire (seconds) and shadowexpire (days) are one date: only one.
+    let both = dir("h", "\tattribute shadowexpire maps to \"shadowExpire\"").replace(
+        "fixed attribute expire \"0\"",
+        "attribute expire maps to \"accountExpires\"",
+    );
+    assert_eq!(
+        errors(&both),
+        "ypldap.conf:2: directory \"h\": expire and shadowexpire (line 3) are one date: map only one of them, the other map is derived from it"
+    );
+    // ... but upstream's `fixed attribute expire "0"` means no date.
+    parse(&dir(
+        "h",
+        "\tattribute shadowexpire maps to \"shadowExpire\"",
+    ));
+    // The shadow field names are no reserved words.
+    let c = parse("shadowmax = \"x\"\ndomain $shadowmax\n");
+    assert_eq!(c.domain, "x");
+}
+
+#[test]
 fn block_layout() {
     // One-line block, no newline at the end of the file, comments.
     let oneline = "domain d\ndirectory h { passwd filter \"(a=b)\" }\n";
@@ -820,6 +899,15 @@ mod props {
                         grouppasswd: n(),
                         groupgid: n(),
                         groupmembers: n(),
+                        // Shadow mappings on some blocks (derived from the
+                        // port so the strategy stays one tuple).
+                        shadow: ipc_proto::ShadowMappings {
+                            lastchange: (port % 2 == 0).then(|| Mapping::Attribute {
+                                name: "shadowLastChange".into(),
+                            }),
+                            max: (port % 3 == 0).then(|| Mapping::Fixed { value: "90".into() }),
+                            ..Default::default()
+                        },
                     };
                     let src = super::fs();
                     let read = |p: &str| src.files.get(p).cloned();
@@ -902,6 +990,7 @@ mod props {
                     BindMode::Portmap
                 },
                 allow,
+                expose_hashes: secs % 2 == 0,
                 directories,
             })
     }

@@ -86,6 +86,23 @@ pub fn helper_dir() -> anyhow::Result<PathBuf> {
         .unwrap_or_else(|| PathBuf::from("/")))
 }
 
+/// What an administrator should know of a configuration in force, at
+/// every start and reload.
+fn log_config_notes(config: &Config) {
+    if config.maps.is_none() {
+        let names: Vec<&str> = yp_proto::MapName::ALL.iter().map(|m| m.as_str()).collect();
+        info!(
+            "no \"provide map\" in the configuration: serving {} (master.passwd.* and shadow.byname to privileged ports only)",
+            names.join(", ")
+        );
+    }
+    if config.expose_hashes {
+        warning!(
+            "\"expose password hashes\" is set: passwd.byname and passwd.byuid carry password hashes that any host reaching this server can read"
+        );
+    }
+}
+
 struct Daemon {
     poll: Poll,
     signals: Signals,
@@ -142,9 +159,7 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         "startup{}",
         if opts.foreground { " [debug mode]" } else { "" }
     );
-    if config.maps.is_none() {
-        info!("no \"provide map\" in the configuration: serving all seven maps");
-    }
+    log_config_notes(&config);
 
     // As root: the YP sockets on a reserved port, the rpcbind socket or the
     // binding file, and the host name MASTER answers with.

@@ -69,9 +69,7 @@ impl Daemon {
             );
             return;
         }
-        if new.maps.is_none() {
-            info!("no \"provide map\" in the configuration: serving all seven maps");
-        }
+        log_config_notes(&new);
         self.yp.set_config(
             ServerConfig::new(&new.domain, &new.served_maps(), &self.reload.host),
             allow_list(&new),

@@ -3,7 +3,7 @@
 
 use entry_rules::DropReason;
 use ipc_proto::DroppedEntry;
-use yp_proto::build::EntryKind;
+use yp_proto::build::{BuildOptions, EntryKind};
 
 use super::*;
 
@@ -81,7 +81,10 @@ impl Daemon {
             Ok(()) => {
                 self.update_running = Some(update);
                 let like = self.yp.snapshot().map(std::convert::AsRef::as_ref);
-                let builder = SnapshotBuilder::new(&self.config.domain, like);
+                let options = BuildOptions {
+                    expose_hashes: self.config.expose_hashes,
+                };
+                let builder = SnapshotBuilder::new(&self.config.domain, options, like);
                 self.incoming = Some(Incoming {
                     update,
                     builder,
@@ -187,8 +190,15 @@ impl Daemon {
             }
             warning!("{line}");
         }
+        // Kept users whose password could not be served: named by count
+        // and reason only, never by value.
+        let locked: Vec<String> = report
+            .locked
+            .iter()
+            .map(|(r, n)| format!("{n} {r}"))
+            .collect();
         info!(
-            "update {update}: {} directories, {} users, {} groups, dropped: {}, referrals skipped: {referrals}, {:.2} s",
+            "update {update}: {} directories, {} users, {} groups, dropped: {}{}, referrals skipped: {referrals}, {:.2} s",
             self.config.directories.len(),
             report.users_kept,
             report.groups_kept,
@@ -196,6 +206,11 @@ impl Daemon {
                 "none".to_owned()
             } else {
                 drops.join(", ")
+            },
+            if locked.is_empty() {
+                String::new()
+            } else {
+                format!(", passwords served locked: {}", locked.join(", "))
             },
             now.saturating_duration_since(started).as_secs_f64()
         );
