@@ -111,9 +111,11 @@ show ypwhich -m
 # glibc through libnss-nis: inside this mount namespace only, a copy of
 # /etc/nsswitch.conf that says "files nis" is mounted over the real one.
 sed -e 's/^passwd:.*/passwd: files nis/' -e 's/^group:.*/group: files nis/' \
-    /etc/nsswitch.conf >"$work/nsswitch.conf"
+    -e 's/^shadow:.*/shadow: files nis/' /etc/nsswitch.conf >"$work/nsswitch.conf"
+grep -q '^shadow:' "$work/nsswitch.conf" || echo 'shadow: files nis' >>"$work/nsswitch.conf"
 mount --bind "$work/nsswitch.conf" /etc/nsswitch.conf
 printf '\n\033[1m== glibc (getent, id) through libnss-nis, nsswitch.conf "passwd: files nis"\033[0m\n'
+echo "(passwd.* carry x, never a hash: glibc reads the hash from shadow.byname)"
 show getent passwd alice
 show getent passwd 5029
 show getent group engineering
@@ -121,6 +123,21 @@ show id alice
 show id mallory
 show "getent passwd | tail -4"
 show "getent group | tail -4"
+
+printf '\n\033[1m== password hashes: only to root on a client (a privileged port), without {CRYPT}\033[0m\n'
+show getent shadow alice
+echo "(as an ordinary user, from an unprivileged port: nothing)"
+show setpriv --reuid=65534 --regid=65534 --clear-groups getent shadow alice
+show setpriv --reuid=65534 --regid=65534 --clear-groups ypmatch alice shadow.byname
+
+# A login through NIS: pam_unix reads passwd and shadow through NSS. A
+# private /etc/pam.d with one service, in this mount namespace only.
+mkdir -p "$work/pam.d"
+printf 'auth required pam_unix.so\naccount required pam_unix.so\n' >"$work/pam.d/ypldap-demo"
+mount --bind "$work/pam.d" /etc/pam.d
+printf '\n\033[1m== a PAM login (pam_unix) through NIS: alice'"'"'s sample password is "changeme"\033[0m\n'
+show "echo changeme | pamtester ypldap-demo alice authenticate"
+show "echo wrong-password | pamtester ypldap-demo alice authenticate"
 
 kill -TERM "$ypldapd"
 wait "$ypldapd" || true

@@ -6,7 +6,7 @@ set -euo pipefail
 [[ "$(id -u)" == 0 ]] || { echo "install-deps.sh: run as root" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 
-want=(slapd ldap-utils rpcbind nis libnss-nis mandoc openssl iproute2 util-linux procps libnsl-dev file)
+want=(slapd ldap-utils rpcbind nis libnss-nis mandoc openssl iproute2 util-linux procps libnsl-dev file pamtester)
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

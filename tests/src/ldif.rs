@@ -135,8 +135,20 @@ pub fn service_bind() -> String {
     format!("\tbinddn \"{BIND_DN}\"\n\tbindcred \"{BIND_PW}\"\n")
 }
 
+/// The password field of `master.passwd.*` and `shadow.byname` for a value
+/// stored in the directory: the test data stores `{CRYPT}` + a crypt(3)
+/// hash, and the `{CRYPT}` transport prefix is taken off.
+pub fn served_hash(stored: &str) -> String {
+    stored
+        .strip_prefix("{CRYPT}")
+        .filter(|h| h.starts_with('$'))
+        .unwrap_or_else(|| panic!("the test data stores {{CRYPT}}$…, not {stored:?}"))
+        .to_owned()
+}
+
 /// The lines each map should hold for `users` and `groups` in domain
-/// `domain`, as `(key, value)`, for a config with `passwd` mapping.
+/// `domain`, as `(key, value)`, for a config with `passwd` mapping: the
+/// hash in `master.passwd.*` and `shadow.byname` only, `x` in `passwd.*`.
 pub fn expected_maps(
     users: &[User],
     groups: &[Group],
@@ -145,7 +157,7 @@ pub fn expected_maps(
 ) -> std::collections::BTreeMap<&'static str, Vec<(String, String)>> {
     let pw = |u: &User| {
         if passwd_from_ldap {
-            u.password.clone()
+            served_hash(&u.password)
         } else {
             "*".into()
         }
@@ -154,14 +166,8 @@ pub fn expected_maps(
         std::collections::BTreeMap::new();
     let p7 = |u: &User| {
         format!(
-            "{}:{}:{}:{}:{}:{}:{}",
-            u.name,
-            pw(u),
-            u.uid,
-            u.gid,
-            u.gecos,
-            u.home,
-            u.shell
+            "{}:x:{}:{}:{}:{}:{}",
+            u.name, u.uid, u.gid, u.gecos, u.home, u.shell
         )
     };
     let p10 = |u: &User| {
@@ -192,6 +198,13 @@ pub fn expected_maps(
     m.insert(
         "master.passwd.byuid",
         users.iter().map(|u| (u.uid.to_string(), p10(u))).collect(),
+    );
+    m.insert(
+        "shadow.byname",
+        users
+            .iter()
+            .map(|u| (u.name.clone(), format!("{}:{}:::::::", u.name, pw(u))))
+            .collect(),
     );
     m.insert(
         "group.byname",

@@ -84,16 +84,18 @@ pub fn write_binding_file(ns: &Namespace, domain: &str) {
     ));
 }
 
-/// Makes glibc inside `ns` look users and groups up in NIS after the files:
-/// a copy of `/etc/nsswitch.conf` with `passwd: files nis` and `group: files
-/// nis` is bind-mounted over the original in the namespace's own mount
-/// table. The host's file is never written.
+/// Makes glibc inside `ns` look users, shadow entries and groups up in NIS
+/// after the files: a copy of `/etc/nsswitch.conf` with `passwd: files
+/// nis`, `shadow: files nis` and `group: files nis` is bind-mounted over
+/// the original in the namespace's own mount table. The host's file is
+/// never written.
 pub fn nss_on(ns: &Namespace) {
     let copy = ns.dir.path().join("nsswitch.conf");
     ns.sh(&format!(
         "test -e /lib/x86_64-linux-gnu/libnss_nis.so.2 -o -e /usr/lib/x86_64-linux-gnu/libnss_nis.so.2 \
            -o -n \"$(ldconfig -p | grep libnss_nis.so.2)\" || {{ echo 'libnss-nis is not installed' >&2; exit 1; }}
-         sed -e 's/^passwd:.*/passwd: files nis/' -e 's/^group:.*/group: files nis/' /etc/nsswitch.conf > {c}
+         sed -e 's/^passwd:.*/passwd: files nis/' -e 's/^group:.*/group: files nis/' -e 's/^shadow:.*/shadow: files nis/' /etc/nsswitch.conf > {c}
+         grep -q '^shadow:' {c} || echo 'shadow: files nis' >> {c}
          chmod 644 {c}
          mount --bind {c} /etc/nsswitch.conf",
         c = copy.display()
@@ -123,6 +125,21 @@ pub fn run(ns: &Namespace, args: &[&str]) -> Run {
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
+}
+
+/// A PAM service `name` in `ns` that checks passwords with pam_unix only
+/// (so through NSS: `passwd` and `shadow` from NIS after [`nss_on`]): a
+/// private `/etc/pam.d` holding just that service is mounted over the real
+/// one in the namespace's own mount table.
+pub fn pam_unix_service(ns: &Namespace, name: &str) {
+    let dir = ns.dir.path().join("pam.d");
+    std::fs::create_dir_all(&dir).expect("pam.d");
+    std::fs::write(
+        dir.join(name),
+        "auth required pam_unix.so\naccount required pam_unix.so\n",
+    )
+    .expect("pam service");
+    ns.sh(&format!("mount --bind {} /etc/pam.d", dir.display()));
 }
 
 /// Runs a client that must succeed; its stdout.
@@ -216,14 +233,18 @@ const MAKEDBM: &str = "/usr/lib/yp/makedbm";
 const MKNETID: &str = "/usr/lib/yp/mknetid";
 
 impl Ypserv {
-    /// Writes `passwd` and `group` source files, builds `passwd.byname`,
-    /// `passwd.byuid`, `group.byname`, `group.bygid` and `netid.byname` into
-    /// the namespace's private `/var/yp/DOMAIN`, and starts `ypserv -f`
-    /// (rpcbind must run in `ns`). Waits until it is registered.
-    pub fn start(ns: &Namespace, domain: &str, passwd: &str, group: &str) -> Ypserv {
+    /// Writes `passwd`, `shadow` and `group` source files, builds
+    /// `passwd.byname`, `passwd.byuid`, `shadow.byname` (a secure map:
+    /// privileged ports only, `makedbm -s`; the Makefile's
+    /// `MERGE_PASSWD=false` form), `group.byname`, `group.bygid` and
+    /// `netid.byname` into the namespace's private `/var/yp/DOMAIN`, and
+    /// starts `ypserv -f` (rpcbind must run in `ns`). Waits until it is
+    /// registered.
+    pub fn start(ns: &Namespace, domain: &str, passwd: &str, shadow: &str, group: &str) -> Ypserv {
         let dir = ns.dir.path().join("ypserv");
         std::fs::create_dir_all(&dir).expect("mkdir");
         std::fs::write(dir.join("passwd"), passwd).expect("passwd");
+        std::fs::write(dir.join("shadow"), shadow).expect("shadow");
         std::fs::write(dir.join("group"), group).expect("group");
         std::fs::write(dir.join("hosts"), "").expect("hosts");
         // As /var/yp/Makefile: "key<TAB>line" through makedbm, -m the master.
@@ -235,6 +256,7 @@ impl Ypserv {
              master=$(hostname)
              awk -F: '!/^[-+#]/ && $1 != \"\" {{ print $1 \"\\t\" $0 }}' passwd | {MAKEDBM} -i {d}/passwd -m $master -o passwd.byname - $m/passwd.byname
              awk -F: '!/^[-+#]/ && $1 != \"\" {{ print $3 \"\\t\" $0 }}' passwd | {MAKEDBM} -i {d}/passwd -m $master -o passwd.byuid - $m/passwd.byuid
+             awk -F: '!/^[-+#]/ && $1 != \"\" {{ print $1 \"\\t\" $0 }}' shadow | {MAKEDBM} -s -i {d}/shadow -m $master -o shadow.byname - $m/shadow.byname
              awk -F: '!/^[-+#]/ && $1 != \"\" {{ print $1 \"\\t\" $0 }}' group | {MAKEDBM} -i {d}/group -m $master -o group.byname - $m/group.byname
              awk -F: '!/^[-+#]/ && $1 != \"\" {{ print $3 \"\\t\" $0 }}' group | {MAKEDBM} -i {d}/group -m $master -o group.bygid - $m/group.bygid
              {MKNETID} -q -p passwd -g group -h hosts -d {domain} | {MAKEDBM} -m $master -o netid.byname - $m/netid.byname",
@@ -287,6 +309,15 @@ pub fn passwd_file(users: &[User], password: impl Fn(&User) -> String) -> String
                 u.shell
             )
         })
+        .collect()
+}
+
+/// The classic `shadow` file of `users` (9 fields, no ageing), in the
+/// given order.
+pub fn shadow_file(users: &[User], password: impl Fn(&User) -> String) -> String {
+    users
+        .iter()
+        .map(|u| format!("{}:{}:::::::\n", u.name, password(u)))
         .collect()
 }
 

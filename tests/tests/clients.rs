@@ -22,10 +22,10 @@ use tests::{Namespace, wait_for, yp_registered};
 const MASTER: &str = "ypmaster.test";
 
 /// Lines from the sample that the assertions below spell out in full.
-const ALICE: &str = "alice:{CRYPT}$6$s5001$x4imEzsPxUz28A5DJZpVHFbh2kLczRvYodnWi6uPc.J23AFWZ.cYAmkMjjNsTxbxabR4s8/FlGC28bg4YOXPY0:5001:5000:Alice Liddell,Room 101,555-0101,:/home/alice:/bin/bash";
-const ALICE_MASTER: &str = "alice:{CRYPT}$6$s5001$x4imEzsPxUz28A5DJZpVHFbh2kLczRvYodnWi6uPc.J23AFWZ.cYAmkMjjNsTxbxabR4s8/FlGC28bg4YOXPY0:5001:5000::0:0:Alice Liddell,Room 101,555-0101,:/home/alice:/bin/bash";
-const MALLORY: &str = "mallory:{CRYPT}$6$s5030$fqhQqD72rxpT9g2WSgPLu/C87zbffGlpUDDELzo2qmiIVpo.h8HnmH9d9CpFp9ZFis1EFufmkVdzLvofkNfmM1:5030:5010:Mallory Knox:/home/mallory:/bin/bash";
-const MAXIMILIANE: &str = "maximiliane:{CRYPT}$6$s5029$XGdrRG3QXCJGZl36N.Xcg5HmKmyNTBsr80uSlSiKH/bdSINmhT0ZwI2s3WOlMZnuR.cs2XmDg52En3M9RFR3t.:5029:5000:Maximiliane von Hohenberg-Schoenfeld,Building 4 Room 1203 (east wing),+49 89 1234 5678,+49 170 1234567,on leave until further notice:/home/maximiliane:/bin/bash";
+const ALICE: &str = "alice:x:5001:5000:Alice Liddell,Room 101,555-0101,:/home/alice:/bin/bash";
+const ALICE_MASTER: &str = "alice:$6$s5001$x4imEzsPxUz28A5DJZpVHFbh2kLczRvYodnWi6uPc.J23AFWZ.cYAmkMjjNsTxbxabR4s8/FlGC28bg4YOXPY0:5001:5000::0:0:Alice Liddell,Room 101,555-0101,:/home/alice:/bin/bash";
+const MALLORY: &str = "mallory:x:5030:5010:Mallory Knox:/home/mallory:/bin/bash";
+const MAXIMILIANE: &str = "maximiliane:x:5029:5000:Maximiliane von Hohenberg-Schoenfeld,Building 4 Room 1203 (east wing),+49 89 1234 5678,+49 170 1234567,on leave until further notice:/home/maximiliane:/bin/bash";
 const ENGINEERING: &str = "engineering:*:5001:alice,carol,dave,grace,ivan,ken,linus,margaret,niklaus,radia,barbara,dennis,xavier,mallory";
 
 /// slapd with the sample, rpcbind, and ypldapd with the sample

@@ -5,13 +5,12 @@
 //! five maps both serve must be identical as `ypcat -k -h` shows them.
 //!
 //! Deliberate differences, each applied in one place below
-//! ([`DIFFERENCES`], [`ypldapd_as_classic`], [`group_file_order`]):
+//! ([`DIFFERENCES`], [`group_file_order`]):
 //!
-//! 1. The password field. ypldapd copies `userPassword` verbatim, scheme
-//!    prefix included (`{CRYPT}$6$…`), as upstream ypldap does (no value is
-//!    ever altered, DESIGN §8); a classic map holds what /etc/shadow holds
-//!    (`$6$…`). The comparison strips `{CRYPT}` from ypldapd's password
-//!    fields and nothing else.
+//! 1. None for the password field: ypldapd takes the `{CRYPT}` transport
+//!    prefix off and serves the hash in `shadow.byname` only, `x` in
+//!    `passwd.*`, which is what Debian's Makefile builds with
+//!    `MERGE_PASSWD=false` from a passwd file with `x` and a shadow file.
 //! 2. The order of the supplementary gids in `netid.byname`. ypldapd lists
 //!    them in group-name order (upstream's rule, DESIGN §7); `mknetid` in
 //!    the order of the group file. The group file here is written sorted by
@@ -25,22 +24,25 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tests::ldif::{self, Group, User};
-use tests::nis::{Ypserv, group_file, parse_ldif, passwd_file, sample_conf, sample_ldif};
+use tests::nis::{
+    Ypserv, group_file, parse_ldif, passwd_file, sample_conf, sample_ldif, shadow_file,
+};
 use tests::peers::{Slapd, SlapdOptions, Ypldapd, start_rpcbind};
 use tests::pki::Pki;
 use tests::{Namespace, wait_for, yp_registered, ypcat};
 
-const MAPS: [&str; 5] = [
+const MAPS: [&str; 6] = [
     "passwd.byname",
     "passwd.byuid",
+    "shadow.byname",
     "group.byname",
     "group.bygid",
     "netid.byname",
 ];
 
 /// The deliberate differences, for the failure message.
-const DIFFERENCES: &str = "password fields: ypldapd keeps the {CRYPT} prefix (stripped before comparing); \
-     netid gid order: group-name order vs group-file order (the group file is sorted by name)";
+const DIFFERENCES: &str =
+    "netid gid order: group-name order vs group-file order (the group file is sorted by name)";
 
 /// The data set: the bundled sample (users in several groups, an empty
 /// group, a primary group that also lists its user, a long gecos), plus
@@ -95,19 +97,6 @@ fn group_file_order(groups: &[Group]) -> Vec<Group> {
     g
 }
 
-/// ypldapd's value as the classic map would hold it (difference 1).
-fn ypldapd_as_classic(map: &str, value: &str) -> String {
-    if map.starts_with("passwd.") {
-        let mut f: Vec<&str> = value.splitn(3, ':').collect();
-        if let Some(p) = f.get_mut(1) {
-            *p = p.strip_prefix("{CRYPT}").unwrap_or(p);
-        }
-        f.join(":")
-    } else {
-        value.to_owned()
-    }
-}
-
 #[test]
 fn ypldapd_and_ypserv_serve_identical_maps() {
     let domain = "compare.test";
@@ -139,22 +128,20 @@ fn ypldapd_and_ypserv_serve_identical_maps() {
     // ypserv, from files with the same content.
     let b = Namespace::new(domain);
     let _rpcbind_b = start_rpcbind(&b);
-    let passwd = passwd_file(&users, |u| {
-        u.password
-            .strip_prefix("{CRYPT}")
-            .unwrap_or(&u.password)
-            .to_owned()
-    });
-    let _ypserv = Ypserv::start(&b, domain, &passwd, &group_file(&group_file_order(&groups)));
+    let passwd = passwd_file(&users, |_| "x".into());
+    let shadow = shadow_file(&users, |u| ldif::served_hash(&u.password));
+    let _ypserv = Ypserv::start(
+        &b,
+        domain,
+        &passwd,
+        &shadow,
+        &group_file(&group_file_order(&groups)),
+    );
 
     for map in MAPS {
         let ours: Vec<(String, String)> = ypcat(&a, domain, map)
             .unwrap_or_else(|e| panic!("{e}"))
             .into_iter()
-            .map(|(k, v)| {
-                let v = ypldapd_as_classic(map, &v);
-                (k, v)
-            })
             .collect();
         let classic = ypcat(&b, domain, map).unwrap_or_else(|e| panic!("{e}"));
         assert!(!classic.is_empty(), "ypserv's {map} is empty");
@@ -180,7 +167,8 @@ fn netid_gid_sets_agree_whatever_the_group_file_order() {
     let _ypserv = Ypserv::start(
         &b,
         domain,
-        &passwd_file(&users, |_| "*".into()),
+        &passwd_file(&users, |_| "x".into()),
+        &shadow_file(&users, |_| "*".into()),
         &group_file(&groups),
     );
     let classic: BTreeMap<String, String> = ypcat(&b, domain, "netid.byname")

@@ -20,7 +20,7 @@ struct Setup {
 }
 
 const KEY: &str = "user00007";
-const PREFIX: &str = "user00007:{CRYPT}$6$salt7$hash7:10007:100:";
+const PREFIX: &str = "user00007:x:10007:100:";
 
 fn setup(domain: &str, users: usize) -> Setup {
     let ns = Namespace::new(domain);

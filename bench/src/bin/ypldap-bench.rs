@@ -443,7 +443,8 @@ fn main() {
     let _ypserv = Ypserv::start(
         &nb,
         DOMAIN,
-        &passwd_file(&users, |u| u.password.clone()),
+        &passwd_file(&users, |_| "x".into()),
+        &tests::nis::shadow_file(&users, |u| tests::ldif::served_hash(&u.password)),
         &group_file(&groups),
     );
     println!(
