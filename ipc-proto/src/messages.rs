@@ -55,6 +55,28 @@ pub enum Level {
     Debug,
 }
 
+/// A connected TCP socket to directory `directory` for request `request`,
+/// attached as the one fd: the broker's answer, relayed by ypldapd to the
+/// LDAP reader as it came.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Connection {
+    pub request: u64,
+    pub directory: u32,
+    /// The address connected to, for logs.
+    pub address: String,
+}
+
+/// Every address of directory `directory` failed; `error` names each one
+/// tried and why. Relayed like [`Connection`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectFailure {
+    pub request: u64,
+    pub directory: u32,
+    pub error: String,
+}
+
 /// ypldapd → ypldap-dns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "body", deny_unknown_fields)]
@@ -74,17 +96,9 @@ pub enum DnsToParent {
     /// A log record for ypldapd to write.
     Log { level: Level, text: String },
     /// A connected TCP socket to the directory, attached as the one fd.
-    Connected {
-        request: u64,
-        directory: u32,
-        address: String,
-    },
-    /// Every address failed; `error` names each one tried and why.
-    ConnectFailed {
-        request: u64,
-        directory: u32,
-        error: String,
-    },
+    Connected(Connection),
+    /// Every address failed.
+    ConnectFailed(ConnectFailure),
 }
 
 /// ypldapd → ypldap-client.
@@ -111,17 +125,9 @@ pub enum ParentToClient {
     /// Fetch every directory now and stream the result as update `update`.
     Update { update: u64 },
     /// The broker's connected socket for a `Connect`, attached as the one fd.
-    Connected {
-        request: u64,
-        directory: u32,
-        address: String,
-    },
+    Connected(Connection),
     /// The broker could not connect.
-    ConnectFailed {
-        request: u64,
-        directory: u32,
-        error: String,
-    },
+    ConnectFailed(ConnectFailure),
 }
 
 /// An entry the LDAP reader left out, for ypldapd's log and reports. The

@@ -114,16 +114,16 @@ fn every_message_round_trips() {
             level: Level::Warning,
             text: "x".into(),
         },
-        DnsToParent::Connected {
+        DnsToParent::Connected(Connection {
             request: 1,
             directory: 2,
             address: "127.0.0.1:389".into(),
-        },
-        DnsToParent::ConnectFailed {
+        }),
+        DnsToParent::ConnectFailed(ConnectFailure {
             request: 1,
             directory: 2,
             error: "refused".into(),
-        },
+        }),
     ]);
     round_trip(vec![
         ParentToClient::ConfigBegin { directories: 1 },
@@ -138,16 +138,16 @@ fn every_message_round_trips() {
         },
         ParentToClient::ConfigEnd,
         ParentToClient::Update { update: 3 },
-        ParentToClient::Connected {
+        ParentToClient::Connected(Connection {
             request: 1,
             directory: 0,
             address: "[::1]:636".into(),
-        },
-        ParentToClient::ConnectFailed {
+        }),
+        ParentToClient::ConnectFailed(ConnectFailure {
             request: 1,
             directory: 0,
             error: "e".into(),
-        },
+        }),
     ]);
     round_trip_borrowed(vec![
         ClientToParent::Log {
@@ -431,11 +431,11 @@ fn encode_refuses_oversize_and_wrong_fd_counts() {
         codec::encode(&huge, 0),
         Err(EncodeError::Oversize { .. })
     ));
-    let c = DnsToParent::Connected {
+    let c = DnsToParent::Connected(Connection {
         request: 1,
         directory: 0,
         address: "a".into(),
-    };
+    });
     assert_eq!(
         codec::encode(&c, 0),
         Err(EncodeError::FdCount {
@@ -450,11 +450,11 @@ fn fds_travel_with_their_message() {
     let (a, b) = Link::pair().expect("pair");
     let mut f = tempfile::tempfile().expect("tmp");
     f.write_all(b"passed along").expect("write");
-    let msg = DnsToParent::Connected {
+    let msg = DnsToParent::Connected(Connection {
         request: 5,
         directory: 1,
         address: "x".into(),
-    };
+    });
     a.send(&msg, &[f.as_fd()]).expect("send");
     let r = b.recv::<DnsToParent>().expect("recv");
     assert_eq!(r.message, msg);

@@ -126,13 +126,11 @@ fn connect(
         let Some(r) = chan.recv()? else { continue };
         let mut fds = r.fds.into_iter();
         match r.message {
-            ParentToClient::Connected { request: q, .. } if q == request => {
+            ParentToClient::Connected(c) if c.request == request => {
                 let fd: OwnedFd = fds.next().ok_or(LinkError::Closed)?;
                 return Ok(Ok(TcpStream::from(fd)));
             }
-            ParentToClient::ConnectFailed {
-                request: q, error, ..
-            } if q == request => return Ok(Err(error)),
+            ParentToClient::ConnectFailed(f) if f.request == request => return Ok(Err(f.error)),
             // An answer to an earlier, abandoned request: its socket closes here.
             ParentToClient::Connected { .. } | ParentToClient::ConnectFailed { .. } => {}
             other => later.push_back(other),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use std::os::fd::AsFd;
 
-use ipc_proto::{Channel, DnsToParent, Level, ParentToDns, helper};
+use ipc_proto::{Channel, ConnectFailure, Connection, DnsToParent, Level, ParentToDns, helper};
 use ypldap_dns::broker::Broker;
 
 const NAME: &str = "ypldap-dns";
@@ -77,21 +77,21 @@ fn handle(chan: &mut Channel<ParentToDns, DnsToParent>, broker: &mut Broker, msg
                 }) {
                 Ok((stream, addr)) => {
                     let _ = chan.send(
-                        &DnsToParent::Connected {
+                        &DnsToParent::Connected(Connection {
                             request,
                             directory,
                             address: addr.to_string(),
-                        },
+                        }),
                         &[stream.as_fd()],
                     );
                 }
                 Err(error) => {
                     let _ = chan.send(
-                        &DnsToParent::ConnectFailed {
+                        &DnsToParent::ConnectFailed(ConnectFailure {
                             request,
                             directory,
                             error,
-                        },
+                        }),
                         &[],
                     );
                 }

@@ -119,7 +119,7 @@ fn check_match(r: &Running) {
     assert_eq!(st, YpStat::True);
     assert_eq!(
         v,
-        b"user00042:$6$salt42$hash:10042:100:Test User 42:/home/user00042:/bin/sh"
+        b"user00042:x:10042:100:Test User 42:/home/user00042:/bin/sh"
     );
     let mut t = tcp_connect(r.tcp);
     let b = tcp_call(

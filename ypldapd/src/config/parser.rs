@@ -919,53 +919,31 @@ impl Parser<'_> {
             return;
         }
         let mut fields = d.fields.into_iter().map(|f| f.map(|(m, _)| m));
-        // The upstream fields are all mapped (checked above).
-        let mut take = || {
-            fields.next().flatten().unwrap_or(Mapping::Fixed {
-                value: String::new(),
-            })
-        };
-        let upstream: [Mapping; 14] = std::array::from_fn(|_| take());
-        let [
-            name,
-            passwd,
-            uid,
-            gid,
-            class,
-            change,
-            expire,
-            gecos,
-            home,
-            shell,
-            groupname,
-            grouppasswd,
-            groupgid,
-            groupmembers,
-        ] = upstream;
-        let mut shadow = || fields.next().flatten();
+        // The upstream fields are all mapped (checked above), in slot order.
+        let f = &mut fields;
         let fields = FieldMappings {
-            name,
-            passwd,
-            uid,
-            gid,
-            class,
-            change,
-            expire,
-            gecos,
-            home,
-            shell,
-            groupname,
-            grouppasswd,
-            groupgid,
-            groupmembers,
+            name: upstream(f),
+            passwd: upstream(f),
+            uid: upstream(f),
+            gid: upstream(f),
+            class: upstream(f),
+            change: upstream(f),
+            expire: upstream(f),
+            gecos: upstream(f),
+            home: upstream(f),
+            shell: upstream(f),
+            groupname: upstream(f),
+            grouppasswd: upstream(f),
+            groupgid: upstream(f),
+            groupmembers: upstream(f),
             shadow: ShadowMappings {
-                lastchange: shadow(),
-                min: shadow(),
-                max: shadow(),
-                warning: shadow(),
-                inactive: shadow(),
-                expire: shadow(),
-                flag: shadow(),
+                lastchange: f.next().flatten(),
+                min: f.next().flatten(),
+                max: f.next().flatten(),
+                warning: f.next().flatten(),
+                inactive: f.next().flatten(),
+                expire: f.next().flatten(),
+                flag: f.next().flatten(),
             },
         };
         let groupdn = d.groupdn.unwrap_or_else(|| d.basedn.clone());
@@ -992,6 +970,14 @@ impl Parser<'_> {
             keyfile,
         });
     }
+}
+
+/// The next upstream field's mapping (every one is present once the block
+/// passed its checks).
+fn upstream(slots: &mut impl Iterator<Item = Option<Mapping>>) -> Mapping {
+    slots.next().flatten().unwrap_or(Mapping::Fixed {
+        value: String::new(),
+    })
 }
 
 fn split(f: Option<TlsFile>) -> (Option<Vec<u8>>, Option<PathBuf>) {

@@ -187,11 +187,11 @@ impl Daemon {
                     .send(&ParentToDns::Connect { request, directory }, None);
                 if let Err(e) = relayed {
                     let _ = self.client.send(
-                        &ParentToClient::ConnectFailed {
+                        &ParentToClient::ConnectFailed(ConnectFailure {
                             request,
                             directory,
                             error: format!("ypldap-dns is not available: {e}"),
-                        },
+                        }),
                         None,
                     );
                 }
@@ -250,31 +250,15 @@ impl Daemon {
         let mut fds = fds.into_iter();
         match message {
             DnsToParent::Log { level, text } => logging::log(level, &logging::sanitize(&text)),
-            DnsToParent::Connected {
-                request,
-                directory,
-                address,
-            } => {
-                let msg = ParentToClient::Connected {
-                    request,
-                    directory,
-                    address,
-                };
+            // Relayed as they came: the reader checks the request number.
+            DnsToParent::Connected(c) => {
+                let msg = ParentToClient::Connected(c);
                 if let Err(e) = self.client.send(&msg, fds.next()) {
                     warning!("cannot hand the connection to ypldap-client: {e}");
                 }
             }
-            DnsToParent::ConnectFailed {
-                request,
-                directory,
-                error,
-            } => {
-                let msg = ParentToClient::ConnectFailed {
-                    request,
-                    directory,
-                    error,
-                };
-                if let Err(e) = self.client.send(&msg, None) {
+            DnsToParent::ConnectFailed(f) => {
+                if let Err(e) = self.client.send(&ParentToClient::ConnectFailed(f), None) {
                     warning!("cannot tell ypldap-client: {e}");
                 }
             }

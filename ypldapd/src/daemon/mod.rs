@@ -15,7 +15,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ipc_proto::spawn::Stdio;
-use ipc_proto::{ClientToParent, DnsToParent, LinkError, ParentToClient, ParentToDns, PemKind};
+use ipc_proto::{
+    ClientToParent, ConnectFailure, DnsToParent, LinkError, ParentToClient, ParentToDns, PemKind,
+};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use nix::fcntl::Flock;
