@@ -19,6 +19,7 @@ use std::ops::Deref;
 
 use serde::{Deserialize, Serialize};
 
+pub mod dn;
 pub mod password;
 
 pub use password::{LOCKED, LockReason, crypt_hash, served_password};
