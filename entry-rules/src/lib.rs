@@ -142,6 +142,11 @@ pub enum Violation {
         field: &'static str,
         value: String,
     },
+    /// A member given as a DN that is none.
+    BadMemberDn {
+        error: dn::DnError,
+        value: String,
+    },
 }
 
 impl Violation {
@@ -157,6 +162,7 @@ impl Violation {
             Violation::BadMember { .. } => DropReason::BadMember,
             Violation::LineTooLong { .. } => DropReason::LineTooLong,
             Violation::InvalidShadow { .. } => DropReason::InvalidShadow,
+            Violation::BadMemberDn { .. } => DropReason::BadMember,
         }
     }
 }
@@ -180,6 +186,9 @@ impl fmt::Display for Violation {
             }
             Violation::InvalidShadow { field, value } => {
                 write!(f, "{field} {value:?} is not a number of days")
+            }
+            Violation::BadMemberDn { error, value } => {
+                write!(f, "member {value:?} is not a DN: {error}")
             }
         }
     }
@@ -532,9 +541,15 @@ pub struct Group<'a> {
     #[serde(borrow)]
     pub passwd: Text<'a>,
     pub gid: u32,
-    /// Member user names, in the directory's order.
+    /// Member user names (values that are no DN, as `memberUid` holds),
+    /// in the directory's order.
     #[serde(borrow)]
     pub members: Vec<Text<'a>>,
+    /// Members given as DNs (`member`, `uniqueMember`), in the directory's
+    /// order, as the directory wrote them: ypldapd resolves them to users
+    /// (and nested groups) once every entry is in.
+    #[serde(borrow, default, skip_serializing_if = "Vec::is_empty")]
+    pub member_dns: Vec<Text<'a>>,
 }
 
 impl Group<'_> {
@@ -557,6 +572,16 @@ impl Group<'_> {
         for m in &self.members {
             check_member("groupmembers", m)?;
         }
+        for m in &self.member_dns {
+            if let Err(e) = dn::Dn::parse_member(m) {
+                return Err(Violation::BadMemberDn {
+                    error: e,
+                    value: m.to_string(),
+                });
+            }
+        }
+        // With members still to resolve, the whole line is checked when
+        // they are.
         let len = self.line_len();
         if len > MAX_LINE {
             return Err(Violation::LineTooLong { len });

@@ -35,6 +35,7 @@ fn staff(members: &[&'static str]) -> Group<'static> {
         passwd: "*".into(),
         gid: 20,
         members: members.iter().map(|&m| m.into()).collect(),
+        member_dns: Vec::new(),
     }
 }
 
@@ -232,6 +233,7 @@ proptest! {
             passwd: vals[1].clone().into(),
             gid,
             members: members.iter().map(|m| m.clone().into()).collect(),
+            member_dns: Vec::new(),
         };
         let line = group_line(&g);
         prop_assert_eq!(g.line_len(), line.len());

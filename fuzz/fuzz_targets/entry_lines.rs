@@ -52,6 +52,7 @@ fuzz_target!(|data: &[u8]| {
         grouppasswd: mapping(sel[11], &fixed),
         groupgid: mapping(sel[12], &fixed),
         groupmembers: mapping(sel[13], &fixed),
+        groupmembers_also: Vec::new(),
         shadow: ipc_proto::ShadowMappings {
             lastchange: Some(mapping(sel[0] ^ sel[13], &fixed)),
             expire: Some(mapping(sel[1] ^ sel[13], &fixed)),

@@ -90,6 +90,10 @@ pub struct FieldMappings {
     pub grouppasswd: Mapping,
     pub groupgid: Mapping,
     pub groupmembers: Mapping,
+    /// More attributes whose values join `groupmembers` (further `list
+    /// groupmembers` statements: `memberUid` beside `member`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groupmembers_also: Vec<String>,
     /// The shadow fields (`shadowlastchange` …), none unless configured.
     #[serde(default)]
     pub shadow: ShadowMappings,

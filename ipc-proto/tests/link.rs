@@ -41,6 +41,7 @@ fn directory() -> Directory {
             groupmembers: Mapping::List {
                 name: "memberUid".into(),
             },
+            groupmembers_also: Vec::new(),
             shadow: ShadowMappings {
                 lastchange: Some(m("shadowLastChange")),
                 max: Some(m("shadowMax")),
@@ -170,6 +171,7 @@ fn every_message_round_trips() {
                 passwd: "*".into(),
                 gid: 20,
                 members: vec!["user1".into(), "user2".into()],
+                member_dns: Vec::new(),
             }],
         },
         ClientToParent::Dropped {

@@ -15,6 +15,7 @@ use std::hash::RandomState;
 
 use entry_rules::{DropReason, Group, LOCKED, LockReason, MAX_LINE, Seconds, User, crypt_hash};
 
+use crate::members::{Index, MemberCounts, Members, Unresolved};
 use crate::proto::YPMAXRECORD;
 use crate::runs::RunSorter;
 use crate::snapshot::{
@@ -58,6 +59,10 @@ pub struct BuildReport {
     pub drops: BTreeMap<DropReason, usize>,
     /// Users kept whose password is served locked, by reason.
     pub locked: BTreeMap<LockReason, usize>,
+    /// Group members given as DNs: resolved, nested, unresolved.
+    pub members: MemberCounts,
+    /// The first few member DNs that named no entry, for the log.
+    pub unresolved: Vec<Unresolved>,
     /// The first few drops, for the log.
     pub samples: Vec<Dropped>,
 }
@@ -266,6 +271,9 @@ impl GidLists {
 enum Phase {
     /// Entries are arriving; only sorting work of balanced runs is done.
     Receiving,
+    /// Resolving the member DNs of the groups in `pending` from `next`
+    /// on (the first slice builds the DN lookups).
+    Resolving { next: usize },
     /// Sorting `group.byname`, which the netid lines follow.
     GroupOrder,
     /// Collecting each user's groups: the group at `pos` in name order,
@@ -296,10 +304,39 @@ pub enum Step {
 pub const PASSWD_PLACEHOLDER: &str = "x";
 
 /// How the maps are built, from the configuration.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BuildOptions {
     /// `expose password hashes`: the hash in `passwd.*` too.
     pub expose_hashes: bool,
+    /// How many levels of nested groups a group's members are taken from
+    /// (`group nesting`); 0 takes no nested group's members.
+    pub nesting: u32,
+}
+
+/// The default of [`BuildOptions::nesting`]: deeper than any group
+/// hierarchy sites use, and a bound on the work a pathological directory
+/// (a chain of thousands of groups) can cause.
+pub const DEFAULT_NESTING: u32 = 10;
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions {
+            expose_hashes: false,
+            nesting: DEFAULT_NESTING,
+        }
+    }
+}
+
+/// A group whose line waits for its member DNs.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    /// Its id in `group.byname`.
+    group: u32,
+    /// Its id in `group.bygid`, unless an earlier group had its gid.
+    by_gid: Option<u32>,
+    gid: u32,
+    /// Its password field, in the arena.
+    passwd: Span,
 }
 
 /// A snapshot under construction; see the module documentation.
@@ -314,6 +351,10 @@ pub struct SnapshotBuilder {
     user_ids: Vec<(u32, u32)>,
     /// Per group (by its id in `group.byname`): its gid.
     group_gids: Vec<u32>,
+    /// DNs and members, for groups with member DNs.
+    members: Members,
+    member_index: Index,
+    pending: Vec<Pending>,
     /// Per netid entry: the user's id.
     netid_users: Vec<u32>,
     extra_gids: GidLists,
@@ -343,6 +384,9 @@ impl SnapshotBuilder {
             tables,
             user_ids: Vec::with_capacity(size(USERS_BY_NAME)),
             group_gids: Vec::with_capacity(size(GROUPS_BY_NAME)),
+            members: Members::default(),
+            member_index: Index::default(),
+            pending: Vec::new(),
             netid_users: Vec::with_capacity(size(NETID)),
             extra_gids: GidLists::default(),
             turn: 0,
@@ -470,6 +514,7 @@ impl SnapshotBuilder {
             *self.report.locked.entry(r).or_default() += 1;
         }
         self.user_ids.push((u.uid, u.gid));
+        self.members.add_user(id, &u.origin.dn);
 
         let uid_bytes = uid_key.bytes(&self.arena).unwrap_or(&[]);
         let by_uid = &mut self.tables[USERS_BY_UID];
@@ -525,6 +570,9 @@ impl SnapshotBuilder {
         else {
             return drop(self, DropReason::DuplicateName);
         };
+        if !g.member_dns.is_empty() {
+            return self.add_pending_group(g, tag);
+        }
         // name:passwd:gid:m1,m2,...
         let len = g.line_len();
         if !self.room(len) {
@@ -549,14 +597,131 @@ impl SnapshotBuilder {
             self.arena.truncate(start);
             return drop(self, DropReason::SnapshotFull);
         }
+        self.note_group(g);
+        self.add_gid_key(gid_key, vals);
+    }
+
+    /// Notes a kept group for the member resolution (its DN for nested
+    /// lookups, its members) and its gid.
+    fn note_group(&mut self, g: &Group<'_>) {
+        let id = u32::try_from(self.group_gids.len()).unwrap_or(u32::MAX);
         self.group_gids.push(g.gid);
+        self.members.add_group(
+            id,
+            &g.origin.dn,
+            g.members.iter().map(|m| &**m),
+            g.member_dns.iter().map(|m| &**m),
+        );
+    }
+
+    /// Adds a group's `group.bygid` key (the first of a gid wins); its id
+    /// there, if it was added.
+    fn add_gid_key(&mut self, gid_key: Span, vals: [Span; COLUMNS]) -> Option<u32> {
         let gid_bytes = gid_key.bytes(&self.arena).unwrap_or(&[]);
         let by_gid = &mut self.tables[GROUPS_BY_GID];
         match by_gid.tag_if_new(&self.arena, &self.hasher, gid_bytes) {
-            Some(gid_tag) => {
-                by_gid.insert_new(&self.arena, gid_tag, gid_key, vals);
+            Some(gid_tag) => by_gid.insert_new(&self.arena, gid_tag, gid_key, vals),
+            None => {
+                self.report.shadowed_gids += 1;
+                None
             }
-            None => self.report.shadowed_gids += 1,
+        }
+    }
+
+    /// A group with member DNs: its keys now (so the first of a name or a
+    /// gid wins, as for any group), its line once every entry is in.
+    fn add_pending_group(&mut self, g: &Group<'_>, tag: u32) {
+        let dn = g.origin.dn.as_bytes();
+        let name = g.name.as_bytes();
+        if !self.room(name.len() + g.passwd.len() + 10) {
+            return self
+                .report
+                .drop_entry(EntryKind::Group, dn, DropReason::SnapshotFull);
+        }
+        let a = &mut self.arena;
+        let name_key = span(a.len(), name.len());
+        a.extend_from_slice(name);
+        let passwd = span(a.len(), g.passwd.len());
+        a.extend_from_slice(g.passwd.as_bytes());
+        let gid_at = a.len();
+        let gid_len = push_decimal(a, g.gid.into());
+        let gid_key = span(gid_at, usize::from(gid_len));
+        let absent = [Span::ABSENT; COLUMNS];
+        let Some(group) =
+            self.tables[GROUPS_BY_NAME].insert_new(&self.arena, tag, name_key, absent)
+        else {
+            return self
+                .report
+                .drop_entry(EntryKind::Group, dn, DropReason::SnapshotFull);
+        };
+        self.note_group(g);
+        let by_gid = self.add_gid_key(gid_key, absent);
+        self.pending.push(Pending {
+            group,
+            by_gid,
+            gid: g.gid,
+            passwd,
+        });
+    }
+
+    /// Writes the line of a group whose member DNs are resolved, or drops
+    /// it when the line would be too long.
+    fn resolve_pending(&mut self, p: Pending) {
+        let users = &self.tables[USERS_BY_NAME].table;
+        let arena = &self.arena;
+        let user_name = |id: u32| users.key(arena, id).to_vec();
+        let name = self.tables[GROUPS_BY_NAME]
+            .table
+            .key(&self.arena, p.group)
+            .to_vec();
+        let passwd = p.passwd.bytes(&self.arena).unwrap_or(&[]).to_vec();
+        let head = name.len() + passwd.len() + entry_rules::decimal_len(p.gid) + 3;
+        let names = self.members.resolve(
+            &self.member_index,
+            p.group,
+            self.options.nesting,
+            MAX_LINE.saturating_sub(head),
+            &user_name,
+        );
+        let dn = self.members.dn_of(p.group);
+        let Some(names) = names else {
+            return self
+                .report
+                .drop_entry(EntryKind::Group, &dn, DropReason::LineTooLong);
+        };
+        let len = head
+            + names
+                .iter()
+                .map(|n| n.len() + 1)
+                .sum::<usize>()
+                .saturating_sub(1);
+        if !self.room(len) {
+            return self
+                .report
+                .drop_entry(EntryKind::Group, &dn, DropReason::SnapshotFull);
+        }
+        let a = &mut self.arena;
+        let start = a.len();
+        push_line_head(a, &name, &String::from_utf8_lossy(&passwd), p.gid);
+        for (i, n) in names.iter().enumerate() {
+            if i > 0 {
+                a.push(b',');
+            }
+            a.extend_from_slice(n);
+        }
+        let line = span(start, a.len() - start);
+        if let Some(v) = self.tables[GROUPS_BY_NAME]
+            .table
+            .vals
+            .get_mut(p.group as usize)
+        {
+            v[0] = line;
+        }
+        if let Some(v) = p
+            .by_gid
+            .and_then(|id| self.tables[GROUPS_BY_GID].table.vals.get_mut(id as usize))
+        {
+            v[0] = line;
         }
     }
 
@@ -565,7 +730,11 @@ impl SnapshotBuilder {
     pub fn end_of_entries(&mut self, order: u32) {
         if matches!(self.phase, Phase::Receiving) {
             self.order = order;
-            self.phase = Phase::GroupOrder;
+            self.phase = if self.pending.is_empty() {
+                Phase::GroupOrder
+            } else {
+                Phase::Resolving { next: 0 }
+            };
         }
     }
 
@@ -591,6 +760,30 @@ impl SnapshotBuilder {
                         return Step::Idle;
                     }
                     used += did;
+                }
+                Phase::Resolving { next } => {
+                    let from = *next;
+                    if from == 0 {
+                        // The DN lookups, at once: one pass over the DNs.
+                        self.member_index = self.members.index();
+                        used += self.group_gids.len() + self.user_ids.len();
+                    }
+                    let to = from
+                        .saturating_add(left.div_ceil(64))
+                        .min(self.pending.len());
+                    for i in from..to {
+                        if let Some(&p) = self.pending.get(i) {
+                            self.resolve_pending(p);
+                        }
+                    }
+                    used += (to - from) * 64;
+                    self.phase = if to < self.pending.len() {
+                        Phase::Resolving { next: to }
+                    } else {
+                        self.report.members = self.members.counts;
+                        self.report.unresolved = std::mem::take(&mut self.members.samples);
+                        Phase::GroupOrder
+                    };
                 }
                 Phase::GroupOrder => {
                     let groups = &mut self.tables[GROUPS_BY_NAME];
@@ -742,15 +935,18 @@ impl SnapshotBuilder {
         while self.step(usize::MAX / 2) != Step::Ready {}
         let arena = self.arena;
         let mut tables = self.tables.map(|t| t.into_table(&arena));
-        // Netid entries whose line was too long are left out.
-        let netid = &mut tables[NETID];
-        let vals = &netid.vals;
-        netid
-            .sorted
-            .retain(|&id| vals.get(id as usize).is_some_and(|v| v[0] != Span::ABSENT));
+        // Keys without a line are left out: netid lines too long, groups
+        // whose resolved members made the line too long.
+        for t in [NETID, GROUPS_BY_NAME, GROUPS_BY_GID] {
+            let table = &mut tables[t];
+            let vals = &table.vals;
+            table
+                .sorted
+                .retain(|&id| vals.get(id as usize).is_some_and(|v| v[0] != Span::ABSENT));
+        }
         let mut report = self.report;
         report.users_kept = tables[USERS_BY_NAME].keys.len();
-        report.groups_kept = tables[GROUPS_BY_NAME].keys.len();
+        report.groups_kept = tables[GROUPS_BY_NAME].sorted.len();
         report.netid_entries = tables[NETID].sorted.len();
         let snapshot = Snapshot {
             arena,
@@ -802,6 +998,7 @@ pub fn now_order() -> u32 {
 mod tests {
     use super::*;
     use crate::maps::MapName;
+    use crate::members::Unresolved;
     use crate::snapshot::tests::{group, user};
     use proptest::prelude::*;
 
@@ -854,6 +1051,147 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn dn_group(name: &str, gid: u32, names: &[&str], dns: &[&str]) -> Group<'static> {
+        Group {
+            member_dns: dns.iter().map(|&d| d.to_owned().into()).collect(),
+            ..group(name, gid, names)
+        }
+    }
+
+    fn line(s: &Snapshot, map: MapName, key: &str) -> Option<String> {
+        s.get(map, key.as_bytes())
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+    }
+
+    #[test]
+    fn member_dns_resolve_to_names_nested_groups_included() {
+        // testdata DNs: uid=NAME,dc=example,dc=com and cn=NAME,dc=example,dc=com
+        let users = [
+            user("alice", 1, 10),
+            user("bob", 2, 10),
+            user("carol", 3, 10),
+        ];
+        let groups = [
+            // memberUid names first, then the DN members in order, each once.
+            dn_group(
+                "staff",
+                20,
+                &["carol"],
+                &[
+                    "UID=Bob, DC=Example,dc=com",
+                    "uid=alice,dc=example,dc=com",
+                    "uid=carol,dc=example,dc=com",
+                ],
+            ),
+            // A nested group, and a DN naming nothing.
+            dn_group(
+                "all",
+                21,
+                &[],
+                &["cn=staff,dc=example,dc=com", "uid=ghost,dc=example,dc=com"],
+            ),
+            // A cycle: top -> mid -> top.
+            dn_group("top", 22, &["alice"], &["cn=mid,dc=example,dc=com"]),
+            dn_group("mid", 23, &["bob"], &["cn=top,dc=example,dc=com"]),
+            // A group that contains itself.
+            dn_group("self", 24, &["carol"], &["cn=self,dc=example,dc=com"]),
+            // memberUid-only groups can be nested too.
+            group("plain", 25, &["dave"]),
+            dn_group("outer", 26, &[], &["cn=plain,dc=example,dc=com"]),
+        ];
+        let (s, rep) = Snapshot::build("d", &users, &groups, 1);
+        let g = |k: &str| line(&s, MapName::GroupByName, k);
+        assert_eq!(g("staff").as_deref(), Some("staff:*:20:carol,bob,alice"));
+        assert_eq!(g("all").as_deref(), Some("all:*:21:carol,bob,alice"));
+        assert_eq!(g("top").as_deref(), Some("top:*:22:alice,bob"));
+        assert_eq!(g("mid").as_deref(), Some("mid:*:23:bob,alice"));
+        assert_eq!(g("self").as_deref(), Some("self:*:24:carol"));
+        assert_eq!(g("outer").as_deref(), Some("outer:*:26:dave"));
+        assert_eq!(
+            line(&s, MapName::GroupByGid, "21").as_deref(),
+            Some("all:*:21:carol,bob,alice")
+        );
+        assert_eq!(rep.members.unresolved, 1);
+        assert_eq!(
+            rep.unresolved,
+            [Unresolved {
+                group_dn: "cn=all,dc=example,dc=com".into(),
+                member_dn: "uid=ghost,dc=example,dc=com".into(),
+            }]
+        );
+        assert_eq!(rep.members.cut, 3, "top<->mid twice, self once");
+        assert!(
+            rep.members.nested >= 4 && rep.members.resolved >= 5,
+            "{:?}",
+            rep.members
+        );
+        // netid: every group a user ends up in, nested ones included.
+        assert_eq!(
+            line(&s, MapName::NetidByName, "unix.1@d").as_deref(),
+            Some("1:10,21,23,20,22")
+        );
+        assert_eq!(rep.groups_kept, groups.len());
+    }
+
+    #[test]
+    fn nesting_depth_and_long_lines() {
+        // A chain g0 <- g1 <- ... : gN lists g(N-1); g0 lists alice.
+        let users = [user("alice", 1, 10)];
+        let mut groups = vec![dn_group("g0", 100, &["alice"], &[])];
+        for i in 1..10_000u32 {
+            let prev = format!("cn=g{},dc=example,dc=com", i - 1);
+            groups.push(dn_group(&format!("g{i}"), 100 + i, &[], &[&prev]));
+        }
+        let (s, rep) = Snapshot::build("d", &users, &groups, 1);
+        // The default depth (10): g10 still has alice, g11 not.
+        let g = |k: &str| line(&s, MapName::GroupByName, k);
+        assert_eq!(g("g10").as_deref(), Some("g10:*:110:alice"));
+        assert_eq!(g("g11").as_deref(), Some("g11:*:111:"));
+        assert_eq!(rep.groups_kept, 10_000);
+        assert!(rep.members.cut > 9_000);
+        // With nesting 0 no nested group's members are taken.
+        let mut b = SnapshotBuilder::new(
+            "d",
+            BuildOptions {
+                nesting: 0,
+                ..BuildOptions::default()
+            },
+            None,
+        );
+        b.add_users(&users);
+        b.add_groups(&groups[..3]);
+        let (s, _) = b.finish();
+        assert_eq!(
+            line(&s, MapName::GroupByName, "g1").as_deref(),
+            Some("g1:*:101:")
+        );
+
+        // 300 members resolved: the line would pass 1023 bytes, so the
+        // group is dropped (both maps), not cut, and the rest is kept.
+        let many: Vec<_> = (0..300)
+            .map(|i| user(&format!("user{i:04}"), 1000 + i, 10))
+            .collect();
+        let dns: Vec<String> = (0..300)
+            .map(|i| format!("uid=user{i:04},dc=example,dc=com"))
+            .collect();
+        let dns: Vec<&str> = dns.iter().map(String::as_str).collect();
+        let groups = [
+            dn_group("big", 7, &[], &dns),
+            dn_group("small", 8, &[], &dns[..3]),
+        ];
+        let (s, rep) = Snapshot::build("d", &many, &groups, 1);
+        assert_eq!(line(&s, MapName::GroupByName, "big"), None);
+        assert_eq!(line(&s, MapName::GroupByGid, "7"), None);
+        assert_eq!(s.len(MapName::GroupByName), 1);
+        assert_eq!(s.iter(MapName::GroupByGid).count(), 1);
+        assert_eq!(rep.drops.get(&DropReason::LineTooLong), Some(&1));
+        assert_eq!(rep.groups_kept, 1);
+        assert_eq!(
+            line(&s, MapName::GroupByName, "small").as_deref(),
+            Some("small:*:8:user0000,user0001,user0002")
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod build;
 pub mod client;
 pub mod dispatch;
 pub mod maps;
+pub mod members;
 pub mod portmap;
 pub mod proto;
 pub mod record;

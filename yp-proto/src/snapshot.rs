@@ -346,6 +346,7 @@ pub(crate) mod tests {
                 "d",
                 BuildOptions {
                     expose_hashes: expose,
+                    ..BuildOptions::default()
                 },
                 None,
             );

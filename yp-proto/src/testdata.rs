@@ -36,6 +36,7 @@ pub fn group(name: &str, gid: u32, members: &[&str]) -> Group<'static> {
         passwd: "*".into(),
         gid,
         members: members.iter().map(|&m| m.to_owned().into()).collect(),
+        member_dns: Vec::new(),
     }
 }
 

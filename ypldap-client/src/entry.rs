@@ -8,6 +8,7 @@
 
 use std::borrow::Cow;
 
+use ipc_proto::entry_rules::dn::Dn;
 use ipc_proto::entry_rules::{
     Group, Origin, Shadow, Text, User, Violation, check_member, parse_days, parse_id,
 };
@@ -195,21 +196,44 @@ pub fn group<'a>(
     let name = text("groupname", &f.groupname, attrs)?;
     let passwd = text("grouppasswd", &f.grouppasswd, attrs)?;
     let gid = id("groupgid", &f.groupgid, attrs, Violation::InvalidGid)?;
-    let members: Vec<Text<'a>> = match value(&f.groupmembers, attrs)? {
-        Value::List(items) => items
-            .iter()
-            .map(|m| Text(Cow::Borrowed(m.as_str())))
-            .collect(),
-        // A single-valued mapping of the member field: a `,`-separated list.
-        Value::One("") => Vec::new(),
-        Value::One(s) => s.split(',').map(|m| Text(Cow::Borrowed(m))).collect(),
+    let mut members: Vec<Text<'a>> = Vec::new();
+    let mut member_dns: Vec<Text<'a>> = Vec::new();
+    // A value is a DN when it parses as one (`member`, `uniqueMember`),
+    // else a user name (`memberUid`).
+    let mut add = |v: &'a str| {
+        let t = Text(Cow::Borrowed(v));
+        if Dn::parse_member(v).is_ok() {
+            member_dns.push(t);
+        } else {
+            members.push(t);
+        }
     };
+    match value(&f.groupmembers, attrs)? {
+        Value::List(items) => items.iter().for_each(|m| add(m)),
+        // A single-valued mapping of the member field: one DN, or a
+        // `,`-separated list of names.
+        Value::One("") => {}
+        Value::One(s) if Dn::parse_member(s).is_ok() => add(s),
+        Value::One(s) => s.split(',').for_each(&mut add),
+    }
+    // Further `list groupmembers` attributes: their values join the list.
+    for name in &f.groupmembers_also {
+        if attrs.has_binary(name) {
+            return Err(Violation::NotText(name.clone()));
+        }
+        attrs
+            .values(name)
+            .unwrap_or(&[])
+            .iter()
+            .for_each(|v| add(v));
+    }
     let g = Group {
         origin: origin(dn),
         name,
         passwd,
         gid,
         members,
+        member_dns,
     };
     g.check()?;
     Ok(g)

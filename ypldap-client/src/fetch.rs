@@ -160,13 +160,20 @@ pub async fn fetch(
         &f.name, &f.passwd, &f.uid, &f.gid, &f.class, &f.change, &f.expire, &f.gecos, &f.home,
         &f.shell,
     ];
+    let shadow_fields = f
+        .shadow
+        .fields()
+        .into_iter()
+        .filter_map(|(_, m)| m.as_ref());
+    let user_attributes = attribute_names(user_fields.into_iter().chain(shadow_fields), &[]);
     let group_fields = [&f.groupname, &f.grouppasswd, &f.groupgid, &f.groupmembers];
+    let group_attributes = attribute_names(group_fields.into_iter(), &f.groupmembers_also);
     let mut done = Fetched::default();
     let users = search(
         &mut ldap,
         &dir.basedn,
         &dir.passwd_filter,
-        attribute_names(&user_fields),
+        user_attributes,
         &mut |dn, attrs| match entry::user(dn, f, attrs) {
             Ok(u) => {
                 done.users += 1;
@@ -184,7 +191,7 @@ pub async fn fetch(
         &mut ldap,
         &dir.groupdn,
         &dir.group_filter,
-        attribute_names(&group_fields),
+        group_attributes,
         &mut |dn, attrs| match entry::group(dn, f, attrs) {
             Ok(g) => {
                 done.groups += 1;
@@ -203,15 +210,16 @@ pub async fn fetch(
     Ok(done)
 }
 
-/// The LDAP attributes a set of fields reads (fixed fields read none).
-fn attribute_names(fields: &[&Mapping]) -> Vec<String> {
+/// The LDAP attributes a search reads: those its fields map (fixed fields
+/// read none) and `more`, each once.
+fn attribute_names<'a>(fields: impl Iterator<Item = &'a Mapping>, more: &[String]) -> Vec<String> {
     let mut seen = HashSet::new();
     fields
-        .iter()
         .filter_map(|m| match m {
             Mapping::Attribute { name } | Mapping::List { name } => Some(name.clone()),
             Mapping::Fixed { .. } => None,
         })
+        .chain(more.iter().cloned())
         .filter(|n| seen.insert(n.to_ascii_lowercase()))
         .collect()
 }

@@ -71,6 +71,7 @@ fn main() {
             passwd: "*".into(),
             gid: g.gid,
             members: g.members.into_iter().map(Into::into).collect(),
+            member_dns: Vec::new(),
         })
         .collect();
     let (mut users, mut groups) = (users, groups);

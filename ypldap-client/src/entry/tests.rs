@@ -30,6 +30,7 @@ fn rfc2307() -> FieldMappings {
         groupmembers: Mapping::List {
             name: "memberUid".into(),
         },
+        groupmembers_also: Vec::new(),
         shadow: Default::default(),
     }
 }

@@ -116,6 +116,8 @@ pub struct Config {
     /// `expose password hashes`: `passwd.byname` and `passwd.byuid` carry
     /// the password hash instead of `x` (off unless the file says so).
     pub expose_hashes: bool,
+    /// `group nesting`: levels of nested groups whose members count.
+    pub group_nesting: u32,
     pub directories: Vec<DirectoryConfig>,
 }
 
@@ -131,6 +133,12 @@ pub struct DirectoryConfig {
     pub certfile: Option<PathBuf>,
     pub keyfile: Option<PathBuf>,
 }
+
+/// `group nesting` when the file has none (see `yp_proto`'s reason).
+pub const DEFAULT_GROUP_NESTING: u32 = yp_proto::build::DEFAULT_NESTING;
+
+/// The most `group nesting` may be: the resolution recurses once a level.
+pub const MAX_GROUP_NESTING: u32 = 64;
 
 /// The refresh period when the file has no `interval`.
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);

@@ -11,8 +11,9 @@ use ipc_proto::{Bind, Directory, FieldMappings, Mapping, ShadowMappings, TlsMode
 
 use super::lexer::{Kw, Lexer, Tok, Token};
 use super::{
-    BindMode, Config, DEFAULT_CA_FILES, DEFAULT_INTERVAL, Diagnostic, Diagnostics, DirectoryConfig,
-    IncludeSource, IpNet, LoadOptions, Loaded, MAX_INCLUDE_DEPTH, MAX_INCLUDES,
+    BindMode, Config, DEFAULT_CA_FILES, DEFAULT_GROUP_NESTING, DEFAULT_INTERVAL, Diagnostic,
+    Diagnostics, DirectoryConfig, IncludeSource, IpNet, LoadOptions, Loaded, MAX_GROUP_NESTING,
+    MAX_INCLUDE_DEPTH, MAX_INCLUDES,
 };
 use yp_proto::maps::MapName;
 
@@ -49,6 +50,9 @@ pub(crate) const SHADOW_FIELDS: [&str; 7] = [
 
 /// Slots of the upstream fields, then of the shadow fields.
 const SLOTS: usize = FIELDS.len() + SHADOW_FIELDS.len();
+
+/// The slot of `groupmembers`, the one field several `list` lines may map.
+const GROUPMEMBERS: usize = 13;
 
 fn field_name(slot: usize) -> &'static str {
     FIELDS
@@ -120,6 +124,8 @@ struct DirBuilder {
     passwd_filter: Option<String>,
     group_filter: Option<String>,
     fields: [Option<(Mapping, u32)>; SLOTS],
+    /// Attributes of `list groupmembers` lines after the first.
+    groupmembers_also: Vec<String>,
     cert: Option<TlsFile>,
     key: Option<TlsFile>,
     ca: Option<TlsFile>,
@@ -140,6 +146,7 @@ struct Parser<'a> {
     bind: BindMode,
     allow: Vec<IpNet>,
     expose_hashes: bool,
+    group_nesting: u32,
     cafile: Option<(PathBuf, Option<Vec<u8>>)>,
     directories: Vec<DirectoryConfig>,
     includes: usize,
@@ -165,6 +172,7 @@ pub(crate) fn parse(
         bind: BindMode::Portmap,
         allow: Vec::new(),
         expose_hashes: false,
+        group_nesting: DEFAULT_GROUP_NESTING,
         cafile: None,
         directories: Vec::new(),
         includes: 0,
@@ -200,6 +208,7 @@ pub(crate) fn parse(
             bind: p.bind,
             allow: p.allow,
             expose_hashes: p.expose_hashes,
+            group_nesting: p.group_nesting,
             directories: p.directories,
         },
         warnings,
@@ -320,6 +329,7 @@ impl Parser<'_> {
                 Tok::Kw(Kw::Cafile) => self.cafile_stmt(&at),
                 Tok::Kw(Kw::Bind) => self.bind_stmt(),
                 Tok::Kw(Kw::Directory) => self.directory(&at),
+                Tok::Kw(Kw::Group) => self.group_nesting(&at),
                 Tok::Str { s, quoted } => {
                     if !quoted && s == "allow" && self.peek().kind != Tok::Char(b'=') {
                         self.allow(&at)
@@ -488,6 +498,27 @@ impl Parser<'_> {
         match net.parse::<IpNet>() {
             Ok(n) => self.allow.push(n),
             Err(e) => self.error(at, format!("allow {net:?}: {e}")),
+        }
+        Ok(())
+    }
+
+    /// `group nesting N`: how many levels of nested groups count.
+    fn group_nesting(&mut self, at: &At) -> PResult<()> {
+        let t = self.next();
+        if !matches!(&t.kind, Tok::Str { s, quoted: false } if s == "nesting") {
+            return Err(self.unexpected(t, "\"nesting\" after \"group\""));
+        }
+        let t = self.next();
+        let Tok::Num(n) = t.kind else {
+            return Err(self.unexpected(t, "a number of levels after \"group nesting\""));
+        };
+        self.expect_eol()?;
+        match u32::try_from(n) {
+            Ok(n) if n <= MAX_GROUP_NESTING => self.group_nesting = n,
+            _ => self.error(
+                at,
+                format!("group nesting {n}: must be from 0 to {MAX_GROUP_NESTING}"),
+            ),
         }
         Ok(())
     }
@@ -845,6 +876,14 @@ impl Parser<'_> {
         let Some(current) = d.fields.get_mut(slot) else {
             return;
         };
+        // Several `list groupmembers` lines: the members are the union of
+        // the attributes (`memberUid` names beside `member` DNs).
+        if let (Some((Mapping::List { .. }, _)), Mapping::List { name }) = (&current, &m) {
+            if slot == GROUPMEMBERS {
+                d.groupmembers_also.push(name.clone());
+                return;
+            }
+        }
         if let Some((_, line)) = current {
             let line = *line;
             self.error(
@@ -936,6 +975,7 @@ impl Parser<'_> {
             grouppasswd: upstream(f),
             groupgid: upstream(f),
             groupmembers: upstream(f),
+            groupmembers_also: d.groupmembers_also,
             shadow: ShadowMappings {
                 lastchange: f.next().flatten(),
                 min: f.next().flatten(),
@@ -1006,6 +1046,7 @@ impl DirBuilder {
             passwd_filter: None,
             group_filter: None,
             fields: Default::default(),
+            groupmembers_also: Vec::new(),
             cert: None,
             key: None,
             ca: None,

@@ -68,6 +68,7 @@ impl Config {
         if self.expose_hashes {
             writeln!(o, "expose password hashes")?;
         }
+        writeln!(o, "group nesting {}", self.group_nesting)?;
         match &self.maps {
             None => writeln!(o, "# no \"provide map\": all seven maps are served")?,
             Some(maps) => {
@@ -133,6 +134,9 @@ impl Config {
             ];
             for (name, m) in FIELDS.iter().zip(all) {
                 writeln!(o, "\t{}", mapping_line(name, m))?;
+            }
+            for name in &f.groupmembers_also {
+                writeln!(o, "\tlist groupmembers maps to {}", quote(name))?;
             }
             for (name, m) in f.shadow.fields() {
                 if let Some(m) = m {

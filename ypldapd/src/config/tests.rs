@@ -623,6 +623,34 @@ fn shadow_field_rules() {
 }
 
 #[test]
+fn group_nesting_rule() {
+    assert_eq!(parse("domain d\n").group_nesting, 10);
+    let c = parse("domain d\ngroup nesting 0\n");
+    assert_eq!(c.group_nesting, 0);
+    assert_roundtrip(&c);
+    assert_eq!(parse("domain d\ngroup nesting 64\n").group_nesting, 64);
+    assert_eq!(
+        errors("domain d\ngroup nesting 65\n"),
+        "ypldap.conf:2: group nesting 65: must be from 0 to 64"
+    );
+    assert!(errors("domain d\ngroup nesting\n").starts_with("ypldap.conf:2: syntax error"));
+    assert!(errors("domain d\ngroup depth 3\n").starts_with("ypldap.conf:2: syntax error"));
+}
+
+#[test]
+fn several_groupmembers_lists_are_their_union() {
+    let c = parse(&dir("h", "\tlist groupmembers maps to \"member\""));
+    let f = &c.directories[0].settings.fields;
+    assert_eq!(f.groupmembers, Mapping::List { name: "member".into() });
+    assert_eq!(f.groupmembers_also, ["memberUid"]);
+    assert_roundtrip(&c);
+    // Only lists: an attribute or fixed groupmembers stays single.
+    assert!(errors(&dir("h", "\tattribute groupmembers maps to \"member\""))
+        .contains("field groupmembers is already mapped"));
+    assert_eq!(super::parser::FIELDS[13], "groupmembers");
+}
+
+#[test]
 fn block_layout() {
     // One-line block, no newline at the end of the file, comments.
     let oneline = "domain d\ndirectory h { passwd filter \"(a=b)\" }\n";
@@ -899,6 +927,7 @@ mod props {
                         grouppasswd: n(),
                         groupgid: n(),
                         groupmembers: n(),
+                        groupmembers_also: Vec::new(),
                         // Shadow mappings on some blocks (derived from the
                         // port so the strategy stays one tuple).
                         shadow: ipc_proto::ShadowMappings {
@@ -991,6 +1020,7 @@ mod props {
                 },
                 allow,
                 expose_hashes: secs % 2 == 0,
+                group_nesting: (secs % 65) as u32,
                 directories,
             })
     }

@@ -83,6 +83,7 @@ impl Daemon {
                 let like = self.yp.snapshot().map(std::convert::AsRef::as_ref);
                 let options = BuildOptions {
                     expose_hashes: self.config.expose_hashes,
+                    nesting: self.config.group_nesting,
                 };
                 let builder = SnapshotBuilder::new(&self.config.domain, options, like);
                 self.incoming = Some(Incoming {
@@ -190,6 +191,22 @@ impl Daemon {
             }
             warning!("{line}");
         }
+        for u in &report.unresolved {
+            warning!(
+                "group {}: member {} names no user or group read; left out",
+                logging::sanitize(&format!("{:?}", u.group_dn)),
+                logging::sanitize(&format!("{:?}", u.member_dn))
+            );
+        }
+        let m = report.members;
+        let members = if m == yp_proto::members::MemberCounts::default() {
+            String::new()
+        } else {
+            format!(
+                ", member DNs: {} resolved, {} nested groups, {} unresolved, {} nestings cut",
+                m.resolved, m.nested, m.unresolved, m.cut
+            )
+        };
         // Kept users whose password could not be served: named by count
         // and reason only, never by value.
         let locked: Vec<String> = report
@@ -198,7 +215,7 @@ impl Daemon {
             .map(|(r, n)| format!("{n} {r}"))
             .collect();
         info!(
-            "update {update}: {} directories, {} users, {} groups, dropped: {}{}, referrals skipped: {referrals}, {:.2} s",
+            "update {update}: {} directories, {} users, {} groups, dropped: {}{}{members}, referrals skipped: {referrals}, {:.2} s",
             self.config.directories.len(),
             report.users_kept,
             report.groups_kept,
