@@ -64,11 +64,13 @@ pub enum DropReason {
     EntryTooLarge,
     /// A shadow field (RFC 2307 `shadowAccount`) is not a number of days.
     InvalidShadow,
+    /// A disabled account, left out by `disabled accounts omitted`.
+    DisabledAccount,
 }
 
 impl DropReason {
     /// Every reason, in summary order.
-    pub const ALL: [DropReason; 13] = [
+    pub const ALL: [DropReason; 14] = [
         DropReason::MissingAttribute,
         DropReason::NotText,
         DropReason::EmptyName,
@@ -82,6 +84,7 @@ impl DropReason {
         DropReason::SnapshotFull,
         DropReason::EntryTooLarge,
         DropReason::InvalidShadow,
+        DropReason::DisabledAccount,
     ];
 
     /// The reason's name in the update's summary line.
@@ -100,6 +103,7 @@ impl DropReason {
             DropReason::SnapshotFull => "maps full (4 GiB)",
             DropReason::EntryTooLarge => "entry too large",
             DropReason::InvalidShadow => "invalid shadow field",
+            DropReason::DisabledAccount => "disabled account",
         }
     }
 }
@@ -361,7 +365,16 @@ pub struct User<'a> {
     /// The shadow fields the configuration maps.
     #[serde(default, skip_serializing_if = "Shadow::is_empty")]
     pub shadow: Shadow,
+    /// The directory marks the account disabled: it still resolves (for
+    /// `ls -l`), but its password is locked and its account expired.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
+
+/// The expiry a disabled account gets: day 1 (1970-01-02), long past, so
+/// that a client's pam_unix refuses it even where the password field is
+/// not what it checks.
+pub const DISABLED_EXPIRY_DAYS: u32 = 1;
 
 /// A date field of `master.passwd`, as served: the configured text, or a
 /// number of seconds derived from the shadow fields.
@@ -420,9 +433,27 @@ impl User<'_> {
         }
     }
 
+    /// The password field of the maps that carry hashes: the stored
+    /// value's crypt(3) hash, or why it is served locked.
+    pub fn hash(&self) -> Result<&str, LockReason> {
+        if self.disabled {
+            return Err(LockReason::Disabled);
+        }
+        crypt_hash(&self.passwd)
+    }
+
+    /// [`Self::hash`], or [`LOCKED`].
+    pub fn served_hash(&self) -> &str {
+        self.hash().unwrap_or(LOCKED)
+    }
+
     /// `master.passwd`'s `expire` (the account's expiry, in seconds): as
-    /// configured; when that is 0 or nothing, the shadow expiry date.
+    /// configured; when that is 0 or nothing, the shadow expiry date. A
+    /// disabled account expired on day 1.
     pub fn master_expire(&self) -> Seconds<'_> {
+        if self.disabled {
+            return Seconds::Derived(u64::from(DISABLED_EXPIRY_DAYS) * DAY);
+        }
         match self.shadow.expire {
             Some(days) if unset(&self.expire) => Seconds::Derived(u64::from(days) * DAY),
             _ => Seconds::Given(&self.expire),
@@ -432,6 +463,9 @@ impl User<'_> {
     /// The shadow expiry date in days: as configured, else from a
     /// configured `expire` in seconds (the day it falls in).
     pub fn shadow_expire(&self) -> Option<u64> {
+        if self.disabled {
+            return Some(u64::from(DISABLED_EXPIRY_DAYS));
+        }
         self.shadow
             .expire
             .map(u64::from)
@@ -462,7 +496,7 @@ impl User<'_> {
     /// `name:hash:lastchg:min:max:warn:inactive:expire:flag`.
     pub fn shadow_line_len(&self) -> usize {
         self.name.len()
-            + served_password(&self.passwd).len()
+            + self.served_hash().len()
             + self
                 .shadow_fields()
                 .iter()
@@ -500,7 +534,7 @@ impl User<'_> {
         .iter()
         .map(|v| v.len())
         .sum::<usize>()
-            + served_password(&self.passwd).len()
+            + self.served_hash().len()
             + self.master_change().len()
             + self.master_expire().len()
             + decimal_len(self.uid)
@@ -573,7 +607,12 @@ impl Group<'_> {
             check_member("groupmembers", m)?;
         }
         for m in &self.member_dns {
-            if let Err(e) = dn::Dn::parse_member(m) {
+            let parsed = if m.is_empty() {
+                Err(dn::DnError::MissingEquals)
+            } else {
+                dn::Dn::parse_member(m).map(drop)
+            };
+            if let Err(e) = parsed {
                 return Err(Violation::BadMemberDn {
                     error: e,
                     value: m.to_string(),

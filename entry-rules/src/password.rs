@@ -26,6 +26,9 @@ pub enum LockReason {
     /// No scheme and not the form of a crypt(3) hash: most likely a
     /// cleartext password (or empty, which would let anyone in).
     NotAHash,
+    /// The directory marks the account disabled (Active Directory's
+    /// `userAccountControl`, 389-ds's `nsAccountLock`).
+    Disabled,
 }
 
 impl LockReason {
@@ -34,6 +37,7 @@ impl LockReason {
         match self {
             LockReason::UnsupportedScheme => "in a scheme crypt(3) cannot check",
             LockReason::NotAHash => "not a crypt(3) hash",
+            LockReason::Disabled => "of disabled accounts",
         }
     }
 }

@@ -25,6 +25,7 @@ fn alice() -> User<'static> {
         home: "/home/alice".into(),
         shell: "/bin/ksh".into(),
         shadow: Default::default(),
+        disabled: false,
     }
 }
 
@@ -220,6 +221,7 @@ proptest! {
             home: vals[6].clone().into(),
             shell: vals[7].clone().into(),
             shadow: Default::default(),
+            disabled: false,
         };
         let line = master_line_served(&u);
         prop_assert_eq!(u.master_line_len(), line.len());

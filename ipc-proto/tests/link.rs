@@ -72,6 +72,7 @@ fn user(i: u32) -> User<'static> {
         home: format!("/home/user{i}").into(),
         shell: "/bin/sh".into(),
         shadow: Default::default(),
+        disabled: false,
     }
 }
 

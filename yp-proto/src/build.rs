@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::hash::RandomState;
 
-use entry_rules::{DropReason, Group, LOCKED, LockReason, MAX_LINE, Seconds, User, crypt_hash};
+use entry_rules::{DropReason, Group, LOCKED, LockReason, MAX_LINE, Seconds, User};
 
 use crate::members::{Index, MemberCounts, Members, Unresolved};
 use crate::proto::YPMAXRECORD;
@@ -311,6 +311,9 @@ pub struct BuildOptions {
     /// How many levels of nested groups a group's members are taken from
     /// (`group nesting`); 0 takes no nested group's members.
     pub nesting: u32,
+    /// `disabled accounts omitted`: a disabled account is left out instead
+    /// of served locked.
+    pub omit_disabled: bool,
 }
 
 /// The default of [`BuildOptions::nesting`]: deeper than any group
@@ -323,6 +326,7 @@ impl Default for BuildOptions {
         BuildOptions {
             expose_hashes: false,
             nesting: DEFAULT_NESTING,
+            omit_disabled: false,
         }
     }
 }
@@ -442,12 +446,15 @@ impl SnapshotBuilder {
         if let Err(v) = u.check() {
             return drop(self, v.reason());
         }
+        if u.disabled && self.options.omit_disabled {
+            return drop(self, DropReason::DisabledAccount);
+        }
         let name = u.name.as_bytes();
         let Some(tag) = self.tables[USERS_BY_NAME].tag_if_new(&self.arena, &self.hasher, name)
         else {
             return drop(self, DropReason::DuplicateName);
         };
-        let (hash, locked) = match crypt_hash(&u.passwd) {
+        let (hash, locked) = match u.hash() {
             Ok(h) => (h, None),
             Err(r) => (LOCKED, Some(r)),
         };
@@ -1192,6 +1199,41 @@ mod tests {
             line(&s, MapName::GroupByName, "small").as_deref(),
             Some("small:*:8:user0000,user0001,user0002")
         );
+    }
+
+    #[test]
+    fn disabled_accounts_resolve_but_cannot_log_in() {
+        let mut off = user("off", 9, 10);
+        off.passwd = "$6$salt$hash".into();
+        off.disabled = true;
+        let users = [user("on", 8, 10), off];
+        let (s, rep) = Snapshot::build("d", &users, &[], 1);
+        assert_eq!(
+            line(&s, MapName::PasswdByName, "off").as_deref(),
+            Some("off:x:9:10:User off:/home/off:/bin/sh")
+        );
+        assert_eq!(
+            line(&s, MapName::MasterPasswdByName, "off").as_deref(),
+            Some("off:*:9:10::0:86400:User off:/home/off:/bin/sh")
+        );
+        assert_eq!(
+            line(&s, MapName::ShadowByName, "off").as_deref(),
+            Some("off:*::::::1:")
+        );
+        assert_eq!(rep.locked.get(&LockReason::Disabled), Some(&1));
+        let mut b = SnapshotBuilder::new(
+            "d",
+            BuildOptions {
+                omit_disabled: true,
+                ..BuildOptions::default()
+            },
+            None,
+        );
+        b.add_users(&users);
+        let (s, rep) = b.finish();
+        assert_eq!(line(&s, MapName::PasswdByName, "off"), None);
+        assert_eq!(s.len(MapName::PasswdByName), 1);
+        assert_eq!(rep.drops.get(&DropReason::DisabledAccount), Some(&1));
     }
 
     #[test]

@@ -25,6 +25,7 @@ pub fn user(name: &str, uid: u32, gid: u32) -> User<'static> {
         home: format!("/home/{name}").into(),
         shell: "/bin/sh".into(),
         shadow: Default::default(),
+        disabled: false,
     }
 }
 

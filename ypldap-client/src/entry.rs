@@ -182,9 +182,29 @@ pub fn user<'a>(
         home: text("home", &f.home, attrs)?,
         shell: text("shell", &f.shell, attrs)?,
         shadow: shadow(&f.shadow, attrs)?,
+        disabled: disabled(attrs),
     };
     u.check()?;
     Ok(u)
+}
+
+/// The attributes a user search also reads, whatever the mappings: the
+/// marks of a disabled account.
+pub const ACCOUNT_STATE_ATTRIBUTES: [&str; 2] = ["userAccountControl", "nsAccountLock"];
+
+/// Active Directory's `userAccountControl` flag ACCOUNTDISABLE.
+const UF_ACCOUNTDISABLE: u32 = 0x2;
+
+/// Whether the directory marks the account disabled: Active Directory's
+/// `userAccountControl` with ACCOUNTDISABLE, 389-ds's and FreeIPA's
+/// `nsAccountLock: TRUE`.
+fn disabled(attrs: &Attributes) -> bool {
+    let first = |name: &str| attrs.values(name).and_then(|v| v.first());
+    let uac = first("userAccountControl")
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .is_some_and(|flags| flags & i64::from(UF_ACCOUNTDISABLE) != 0);
+    let locked = first("nsAccountLock").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    uac || locked
 }
 
 /// Builds a group from an entry with the directory's mappings and checks it.
@@ -202,7 +222,7 @@ pub fn group<'a>(
     // else a user name (`memberUid`).
     let mut add = |v: &'a str| {
         let t = Text(Cow::Borrowed(v));
-        if Dn::parse_member(v).is_ok() {
+        if !v.is_empty() && Dn::parse_member(v).is_ok() {
             member_dns.push(t);
         } else {
             members.push(t);

@@ -165,7 +165,9 @@ pub async fn fetch(
         .fields()
         .into_iter()
         .filter_map(|(_, m)| m.as_ref());
-    let user_attributes = attribute_names(user_fields.into_iter().chain(shadow_fields), &[]);
+    let account_state = entry::ACCOUNT_STATE_ATTRIBUTES.map(str::to_owned);
+    let user_attributes =
+        attribute_names(user_fields.into_iter().chain(shadow_fields), &account_state);
     let group_fields = [&f.groupname, &f.grouppasswd, &f.groupgid, &f.groupmembers];
     let group_attributes = attribute_names(group_fields.into_iter(), &f.groupmembers_also);
     let mut done = Fetched::default();

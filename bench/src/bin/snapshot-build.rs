@@ -61,6 +61,7 @@ fn main() {
             home: u.home.into(),
             shell: u.shell.into(),
             shadow: Default::default(),
+            disabled: false,
         })
         .collect();
     let groups: Vec<Group<'static>> = groups

@@ -35,6 +35,7 @@ fn main() {
         home: "/".into(),
         shell: "/bin/sh".into(),
         shadow: Default::default(),
+        disabled: false,
     };
     let end = Instant::now() + Duration::from_secs(3);
     let mut sent = 0u64;

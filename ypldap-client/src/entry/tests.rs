@@ -111,6 +111,67 @@ fn reference_example_group() {
 }
 
 #[test]
+fn member_values_are_dns_or_names() {
+    let mut f = rfc2307();
+    f.groupmembers = Mapping::List {
+        name: "member".into(),
+    };
+    f.groupmembers_also = vec!["memberUid".into()];
+    let a = Attributes::new(vec![
+        ("cn".into(), vec!["staff".into()]),
+        ("gidNumber".into(), vec!["20".into()]),
+        (
+            "member".into(),
+            vec![
+                "uid=bob,ou=People,dc=example,dc=com".into(),
+                "CN=Liddell\\, Alice,CN=Users,DC=example,DC=test".into(),
+            ],
+        ),
+        ("memberUid".into(), vec!["carol".into()]),
+    ]);
+    let g = group("cn=staff", &f, &a).expect("group");
+    let names: Vec<&str> = g.members.iter().map(|m| &**m).collect();
+    let dns: Vec<&str> = g.member_dns.iter().map(|m| &**m).collect();
+    assert_eq!(names, ["carol"]);
+    assert_eq!(
+        dns,
+        [
+            "uid=bob,ou=People,dc=example,dc=com",
+            "CN=Liddell\\, Alice,CN=Users,DC=example,DC=test"
+        ]
+    );
+    // A value that is neither a DN nor a name drops the group.
+    let bad = Attributes::new(vec![
+        ("cn".into(), vec!["g".into()]),
+        ("gidNumber".into(), vec!["5".into()]),
+        ("member".into(), vec!["uid=a,,dc=x".into()]),
+    ]);
+    assert_eq!(
+        group("cn=g", &f, &bad).map_err(|e| e.reason()).err(),
+        Some(DropReason::BadMember)
+    );
+}
+
+#[test]
+fn disabled_accounts_are_marked() {
+    let f = rfc2307();
+    for (attr, value, disabled) in [
+        ("userAccountControl", "514", true),
+        ("userAccountControl", "512", false),
+        ("userAccountControl", "66050", true),
+        ("nsAccountLock", "TRUE", true),
+        ("nsAccountLock", "true", true),
+        ("nsAccountLock", "FALSE", false),
+    ] {
+        let mut a = alice();
+        a.push((attr.into(), vec![value.into()]));
+        let a = Attributes::new(a);
+        assert_eq!(user(DN, &f, &a).expect("user").disabled, disabled, "{attr}: {value}");
+    }
+    assert!(!user(DN, &f, &Attributes::new(alice())).expect("user").disabled);
+}
+
+#[test]
 fn every_drop_reason() {
     let f = rfc2307();
     let cases: Vec<(Attributes, DropReason)> = vec![

@@ -118,6 +118,9 @@ pub struct Config {
     pub expose_hashes: bool,
     /// `group nesting`: levels of nested groups whose members count.
     pub group_nesting: u32,
+    /// `disabled accounts omitted`: accounts the directory marks disabled
+    /// are left out (by default they are served locked and expired).
+    pub omit_disabled: bool,
     pub directories: Vec<DirectoryConfig>,
 }
 

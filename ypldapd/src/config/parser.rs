@@ -147,6 +147,7 @@ struct Parser<'a> {
     allow: Vec<IpNet>,
     expose_hashes: bool,
     group_nesting: u32,
+    omit_disabled: bool,
     cafile: Option<(PathBuf, Option<Vec<u8>>)>,
     directories: Vec<DirectoryConfig>,
     includes: usize,
@@ -173,6 +174,7 @@ pub(crate) fn parse(
         allow: Vec::new(),
         expose_hashes: false,
         group_nesting: DEFAULT_GROUP_NESTING,
+        omit_disabled: false,
         cafile: None,
         directories: Vec::new(),
         includes: 0,
@@ -209,6 +211,7 @@ pub(crate) fn parse(
             allow: p.allow,
             expose_hashes: p.expose_hashes,
             group_nesting: p.group_nesting,
+            omit_disabled: p.omit_disabled,
             directories: p.directories,
         },
         warnings,
@@ -335,6 +338,8 @@ impl Parser<'_> {
                         self.allow(&at)
                     } else if !quoted && s == "expose" && self.peek().kind != Tok::Char(b'=') {
                         self.expose()
+                    } else if !quoted && s == "disabled" && self.peek().kind != Tok::Char(b'=') {
+                        self.disabled_accounts()
                     } else {
                         self.macro_def(&at, s)
                     }
@@ -521,6 +526,21 @@ impl Parser<'_> {
             ),
         }
         Ok(())
+    }
+
+    /// `disabled accounts locked|omitted`.
+    fn disabled_accounts(&mut self) -> PResult<()> {
+        let t = self.next();
+        if !matches!(&t.kind, Tok::Str { s, quoted: false } if s == "accounts") {
+            return Err(self.unexpected(t, "\"accounts\" after \"disabled\""));
+        }
+        let t = self.next();
+        self.omit_disabled = match &t.kind {
+            Tok::Str { s, quoted: false } if s == "locked" => false,
+            Tok::Str { s, quoted: false } if s == "omitted" => true,
+            _ => return Err(self.unexpected(t, "\"locked\" or \"omitted\"")),
+        };
+        self.expect_eol()
     }
 
     /// `expose password hashes`: the password field of `passwd.byname`

@@ -69,6 +69,12 @@ impl Config {
             writeln!(o, "expose password hashes")?;
         }
         writeln!(o, "group nesting {}", self.group_nesting)?;
+        let disabled = if self.omit_disabled {
+            "omitted"
+        } else {
+            "locked"
+        };
+        writeln!(o, "disabled accounts {disabled}")?;
         match &self.maps {
             None => writeln!(o, "# no \"provide map\": all seven maps are served")?,
             Some(maps) => {

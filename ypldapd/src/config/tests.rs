@@ -638,15 +638,37 @@ fn group_nesting_rule() {
 }
 
 #[test]
+fn disabled_accounts_rule() {
+    assert!(!parse("domain d\n").omit_disabled);
+    let c = parse("domain d\ndisabled accounts omitted\n");
+    assert!(c.omit_disabled);
+    assert_roundtrip(&c);
+    assert!(!parse("domain d\ndisabled accounts locked\n").omit_disabled);
+    assert!(
+        errors("domain d\ndisabled accounts gone\n")
+            .starts_with("ypldap.conf:2: syntax error: expected \"locked\" or \"omitted\"")
+    );
+    let c = parse("disabled = \"x\"\ndomain $disabled\n");
+    assert_eq!(c.domain, "x");
+}
+
+#[test]
 fn several_groupmembers_lists_are_their_union() {
     let c = parse(&dir("h", "\tlist groupmembers maps to \"member\""));
     let f = &c.directories[0].settings.fields;
-    assert_eq!(f.groupmembers, Mapping::List { name: "member".into() });
+    assert_eq!(
+        f.groupmembers,
+        Mapping::List {
+            name: "member".into()
+        }
+    );
     assert_eq!(f.groupmembers_also, ["memberUid"]);
     assert_roundtrip(&c);
     // Only lists: an attribute or fixed groupmembers stays single.
-    assert!(errors(&dir("h", "\tattribute groupmembers maps to \"member\""))
-        .contains("field groupmembers is already mapped"));
+    assert!(
+        errors(&dir("h", "\tattribute groupmembers maps to \"member\""))
+            .contains("field groupmembers is already mapped")
+    );
     assert_eq!(super::parser::FIELDS[13], "groupmembers");
 }
 
@@ -1021,6 +1043,7 @@ mod props {
                 allow,
                 expose_hashes: secs % 2 == 0,
                 group_nesting: (secs % 65) as u32,
+                omit_disabled: secs % 3 == 0,
                 directories,
             })
     }

@@ -84,6 +84,7 @@ impl Daemon {
                 let options = BuildOptions {
                     expose_hashes: self.config.expose_hashes,
                     nesting: self.config.group_nesting,
+                    omit_disabled: self.config.omit_disabled,
                 };
                 let builder = SnapshotBuilder::new(&self.config.domain, options, like);
                 self.incoming = Some(Incoming {
