@@ -52,7 +52,18 @@ impl Attributes {
         a
     }
 
-    fn has_binary(&self, name: &str) -> bool {
+    /// Adds the attributes of `other` (the rest of a ranged attribute).
+    pub fn merge(&mut self, other: Attributes) {
+        for (name, values) in other.list {
+            match self.list.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+                Some((_, v)) => v.extend(values),
+                None => self.list.push((name, values)),
+            }
+        }
+        self.binary.extend(other.binary);
+    }
+
+    pub(crate) fn has_binary(&self, name: &str) -> bool {
         self.binary.iter().any(|b| b.eq_ignore_ascii_case(name))
     }
 

@@ -56,6 +56,8 @@ pub enum SearchError {
     SizeLimit(LdapError),
     /// An entry that is not a well-formed SearchResultEntry.
     MalformedEntry,
+    /// The server did not return the rest of a ranged attribute.
+    RangeIncomplete(String),
     /// Any other LDAP or transport failure.
     Ldap(LdapError),
 }
@@ -69,6 +71,10 @@ impl fmt::Display for SearchError {
                  let the bind account read all of them (OpenLDAP: limits ... size.prtotal=unlimited)"
             ),
             SearchError::MalformedEntry => f.write_str("malformed entry from the server"),
+            SearchError::RangeIncomplete(a) => write!(
+                f,
+                "the server returned attribute {a} in ranges and did not return the rest"
+            ),
             SearchError::Ldap(e) => write!(f, "{e}"),
         }
     }
@@ -237,6 +243,9 @@ async fn search(
 ) -> Result<u64, SearchError> {
     let adapters: Vec<Box<dyn Adapter<'_, String, Vec<String>>>> =
         vec![Box::new(PagedResults::new(PAGE_SIZE))];
+    // A second handle on the connection, for the range searches made
+    // while the paged search streams (ldap3 multiplexes operations).
+    let mut side = ldap.clone();
     let mut stream = ldap
         .with_timeout(OPERATION_TIMEOUT)
         .streaming_search_with(adapters, base, Scope::Subtree, filter, attrs)
@@ -249,10 +258,13 @@ async fn search(
                 if re.is_ref() {
                     referrals += 1;
                 } else if !re.is_intermediate() {
-                    match parse_entry(re) {
-                        Some((dn, attrs)) => each(&dn, &attrs),
-                        None => return Err(SearchError::MalformedEntry),
+                    let Some((dn, mut attrs, ranges)) = parse_entry(re) else {
+                        return Err(SearchError::MalformedEntry);
+                    };
+                    for r in ranges {
+                        complete_range(&mut side, &dn, r, &mut attrs).await?;
                     }
+                    each(&dn, &attrs);
                 }
             }
             Ok(None) => break,
@@ -271,16 +283,89 @@ async fn search(
     Ok(referrals)
 }
 
+/// An attribute Active Directory returned only in part
+/// (`member;range=0-1499`): the rest starts at value `next`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Range {
+    pub attribute: String,
+    pub next: u64,
+}
+
+/// How many range searches one attribute may take (Active Directory
+/// returns 1,500 values a time: 15 million values).
+const MAX_RANGE_STEPS: usize = 10_000;
+
+/// Splits `member;range=0-1499` into the attribute and its range, the end
+/// `None` for `*` (the last values). Other options are left as they are.
+pub fn split_range(description: &str) -> Option<(&str, u64, Option<u64>)> {
+    let (attribute, options) = description.split_once(';')?;
+    let range = options
+        .split(';')
+        .find_map(|o| o.get(..6).filter(|p| p.eq_ignore_ascii_case("range=")).map(|_| &o[6..]))?;
+    let (lo, hi) = range.split_once('-')?;
+    let lo = lo.parse().ok()?;
+    let hi = if hi == "*" { None } else { Some(hi.parse().ok()?) };
+    if hi.is_some_and(|h| h < lo) {
+        return None;
+    }
+    Some((attribute, lo, hi))
+}
+
+/// Fetches the rest of a ranged attribute of `dn`, one base search per
+/// range (`member;range=1500-*`, …) until the server says `*`, adding
+/// the values to `attrs`.
+async fn complete_range(
+    ldap: &mut Ldap,
+    dn: &str,
+    mut range: Range,
+    attrs: &mut Attributes,
+) -> Result<(), SearchError> {
+    for _ in 0..MAX_RANGE_STEPS {
+        let wanted = format!("{};range={}-*", range.attribute, range.next);
+        let found = ldap
+            .with_timeout(OPERATION_TIMEOUT)
+            .search(dn, Scope::Base, "(objectClass=*)", vec![wanted])
+            .await
+            .map_err(SearchError::Ldap)?
+            .success()
+            .map_err(SearchError::Ldap)?;
+        let Some((_, more, next)) = found.0.into_iter().find_map(parse_entry) else {
+            return Err(SearchError::RangeIncomplete(range.attribute));
+        };
+        attrs.merge(more);
+        match next.into_iter().find(|r| r.attribute.eq_ignore_ascii_case(&range.attribute)) {
+            // The server must move on, or it would never end.
+            Some(r) if r.next > range.next => range = r,
+            Some(_) => return Err(SearchError::RangeIncomplete(range.attribute)),
+            None => return Ok(()),
+        }
+    }
+    Err(SearchError::RangeIncomplete(range.attribute))
+}
+
 /// Takes a search result entry apart without trusting its shape: ldap3's
-/// own `SearchEntry::construct` panics on malformed data.
-fn parse_entry(re: ResultEntry) -> Option<(String, Attributes)> {
+/// own `SearchEntry::construct` panics on malformed data. Values of a
+/// ranged attribute (`member;range=0-1499`) are filed under the attribute
+/// (`member`), and its rest is returned as a [`Range`] to fetch.
+fn parse_entry(re: ResultEntry) -> Option<(String, Attributes, Vec<Range>)> {
     let mut parts = re.0.match_id(4)?.expect_constructed()?.into_iter();
     let dn = String::from_utf8_lossy(&parts.next()?.expect_primitive()?).into_owned();
     let mut attrs = Vec::new();
     let mut binary = Vec::new();
+    let mut ranges = Vec::new();
     for pa in parts.next()?.expect_constructed()? {
         let mut pa = pa.expect_constructed()?.into_iter();
-        let name = String::from_utf8(pa.next()?.expect_primitive()?).ok()?;
+        let mut name = String::from_utf8(pa.next()?.expect_primitive()?).ok()?;
+        if let Some((attribute, _, hi)) = split_range(&name) {
+            let attribute = attribute.to_owned();
+            if let Some(hi) = hi {
+                ranges.push(Range {
+                    attribute: attribute.clone(),
+                    next: hi.checked_add(1)?,
+                });
+            }
+            name = attribute;
+        }
         let mut values = Vec::new();
         for v in pa.next()?.expect_constructed()? {
             match primitive(v)? {
@@ -290,7 +375,7 @@ fn parse_entry(re: ResultEntry) -> Option<(String, Attributes)> {
         }
         attrs.push((name, values));
     }
-    Some((dn, Attributes::with_binary(attrs, binary)))
+    Some((dn, Attributes::with_binary(attrs, binary), ranges))
 }
 
 /// A primitive value as UTF-8 text (`Err` when it is not text).
@@ -298,5 +383,25 @@ fn primitive(t: StructureTag) -> Option<Result<String, ()>> {
     match t.payload {
         PL::P(bytes) => Some(String::from_utf8(bytes).map_err(|_| ())),
         PL::C(_) => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_range;
+
+    #[test]
+    fn range_options() {
+        assert_eq!(split_range("member;range=0-1499"), Some(("member", 0, Some(1499))));
+        assert_eq!(split_range("member;Range=1500-*"), Some(("member", 1500, None)));
+        assert_eq!(
+            split_range("member;binary;range=3000-4499"),
+            Some(("member", 3000, Some(4499)))
+        );
+        assert_eq!(split_range("member"), None);
+        assert_eq!(split_range("member;binary"), None);
+        assert_eq!(split_range("member;range=10-5"), None);
+        assert_eq!(split_range("member;range=x-5"), None);
+        assert_eq!(split_range("member;range=0"), None);
     }
 }
