@@ -97,6 +97,65 @@ impl fmt::Display for Dn {
     }
 }
 
+/// Writes the canonical form of the DN `s` (as [`Dn::normalized`]) into
+/// `out`, replacing what it held. Most DNs (ASCII, no escapes, one value
+/// per RDN) take a fast path with no allocation; any other goes through
+/// [`Dn::parse`]. This runs for every member DN of every group: a million
+/// in a large directory.
+pub fn normalize_into(s: &str, out: &mut String) -> Result<(), DnError> {
+    out.clear();
+    if fast_normalize(s, out) {
+        return Ok(());
+    }
+    out.clear();
+    out.push_str(Dn::parse(s)?.normalized());
+    Ok(())
+}
+
+/// [`normalize_into`] for a member value: an RFC 4517 optional UID is
+/// dropped first (`uniqueMember`).
+pub fn normalize_member_into(s: &str, out: &mut String) -> Result<(), DnError> {
+    normalize_into(strip_uid(s), out)
+}
+
+/// The common case of [`normalize_into`]; false (with `out` half written)
+/// when `s` needs the full parser.
+fn fast_normalize(s: &str, out: &mut String) -> bool {
+    let plain = s
+        .bytes()
+        .all(|b| b.is_ascii() && !matches!(b, b'\\' | b'+' | b'"' | b'#' | b'<' | b'>' | b';' | 0));
+    if !plain || s.trim_matches(' ').is_empty() {
+        return false;
+    }
+    for (i, rdn) in s.split(',').enumerate() {
+        let Some((ty, value)) = rdn.split_once('=') else {
+            return false;
+        };
+        let ty = ty.trim_matches(' ');
+        let name_type = ty.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+            && ty.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if !name_type || value.contains('=') {
+            return false;
+        }
+        if i > 0 {
+            out.push(',');
+        }
+        for b in ty.bytes() {
+            out.push(char::from(b.to_ascii_lowercase()));
+        }
+        out.push('=');
+        for (j, word) in value.split(' ').filter(|w| !w.is_empty()).enumerate() {
+            if j > 0 {
+                out.push(' ');
+            }
+            for b in word.bytes() {
+                out.push(char::from(b.to_ascii_lowercase()));
+            }
+        }
+    }
+    true
+}
+
 /// `s` without a trailing RFC 4517 optional UID (`#'bits'B`).
 fn strip_uid(s: &str) -> &str {
     let Some(head) = s.strip_suffix("'B") else {
@@ -408,6 +467,15 @@ mod tests {
     }
 
     proptest! {
+        /// The fast path gives exactly what the full parser gives.
+        #[test]
+        fn fast_path_agrees_with_the_parser(s in "[ a-zA-Z0-9=,.\\-]{0,40}|([a-zA-Z]{1,3} ?= ?[a-zA-Z0-9 ]{0,8},){0,4}[a-zA-Z]{1,3}=[a-zA-Z ]{0,8}") {
+            let mut out = String::new();
+            let fast = normalize_into(&s, &mut out).map(|()| out.clone());
+            let slow = Dn::parse(&s).map(|d| d.normalized().to_owned());
+            prop_assert_eq!(fast, slow);
+        }
+
         #[test]
         fn never_panics_and_canonical_forms_are_stable(s in ".{0,60}") {
             if let Ok(d) = Dn::parse(&s) {

@@ -595,6 +595,13 @@ impl Group<'_> {
 
     /// Every rule a group must meet to enter the maps.
     pub fn check(&self) -> Result<(), Violation> {
+        self.check_with(&mut |_| {})
+    }
+
+    /// [`Self::check`], handing the canonical form of each member DN
+    /// ([`dn::normalize_into`]) to `each_dn` as it is checked (so a caller
+    /// that needs them parses each DN once).
+    pub fn check_with(&self, each_dn: &mut dyn FnMut(&str)) -> Result<(), Violation> {
         if self.name.is_empty() {
             return Err(Violation::EmptyName);
         }
@@ -606,11 +613,12 @@ impl Group<'_> {
         for m in &self.members {
             check_member("groupmembers", m)?;
         }
+        let mut canonical = String::new();
         for m in &self.member_dns {
             let parsed = if m.is_empty() {
                 Err(dn::DnError::MissingEquals)
             } else {
-                dn::Dn::parse_member(m).map(drop)
+                dn::normalize_member_into(m, &mut canonical)
             };
             if let Err(e) = parsed {
                 return Err(Violation::BadMemberDn {
@@ -618,6 +626,7 @@ impl Group<'_> {
                     value: m.to_string(),
                 });
             }
+            each_dn(&canonical);
         }
         // With members still to resolve, the whole line is checked when
         // they are.

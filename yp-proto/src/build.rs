@@ -271,8 +271,9 @@ impl GidLists {
 enum Phase {
     /// Entries are arriving; only sorting work of balanced runs is done.
     Receiving,
-    /// Resolving the member DNs of the groups in `pending` from `next`
-    /// on (the first slice builds the DN lookups).
+    /// Building the DN lookups, from DN `next` on.
+    Indexing { next: usize },
+    /// Resolving the member DNs of the groups in `pending` from `next` on.
     Resolving { next: usize },
     /// Sorting `group.byname`, which the netid lines follow.
     GroupOrder,
@@ -357,6 +358,9 @@ pub struct SnapshotBuilder {
     group_gids: Vec<u32>,
     /// DNs and members, for groups with member DNs.
     members: Members,
+    /// The canonical member DNs of the group being added, end to end,
+    /// with where each ends.
+    member_dns: (String, Vec<usize>),
     member_index: Index,
     pending: Vec<Pending>,
     /// Per netid entry: the user's id.
@@ -389,6 +393,7 @@ impl SnapshotBuilder {
             user_ids: Vec::with_capacity(size(USERS_BY_NAME)),
             group_gids: Vec::with_capacity(size(GROUPS_BY_NAME)),
             members: Members::default(),
+            member_dns: (String::new(), Vec::new()),
             member_index: Index::default(),
             pending: Vec::new(),
             netid_users: Vec::with_capacity(size(NETID)),
@@ -569,7 +574,16 @@ impl SnapshotBuilder {
     fn add_group(&mut self, g: &Group<'_>) {
         let dn = g.origin.dn.as_bytes();
         let drop = |b: &mut Self, r| b.report.drop_entry(EntryKind::Group, dn, r);
-        if let Err(v) = g.check() {
+        // Checked, and each member DN's canonical form kept (one parse).
+        let (mut buf, mut ends) = std::mem::take(&mut self.member_dns);
+        buf.clear();
+        ends.clear();
+        let checked = g.check_with(&mut |d| {
+            buf.push_str(d);
+            ends.push(buf.len());
+        });
+        self.member_dns = (buf, ends);
+        if let Err(v) = checked {
             return drop(self, v.reason());
         }
         let name = g.name.as_bytes();
@@ -609,16 +623,19 @@ impl SnapshotBuilder {
     }
 
     /// Notes a kept group for the member resolution (its DN for nested
-    /// lookups, its members) and its gid.
+    /// lookups, its members, the canonical member DNs its check left in
+    /// `member_dns`) and its gid.
     fn note_group(&mut self, g: &Group<'_>) {
         let id = u32::try_from(self.group_gids.len()).unwrap_or(u32::MAX);
         self.group_gids.push(g.gid);
-        self.members.add_group(
-            id,
-            &g.origin.dn,
-            g.members.iter().map(|m| &**m),
-            g.member_dns.iter().map(|m| &**m),
-        );
+        let (buf, ends) = &self.member_dns;
+        let dns = ends.iter().scan(0, |start, &end| {
+            let dn = buf.get(*start..end).unwrap_or("");
+            *start = end;
+            Some(dn)
+        });
+        self.members
+            .add_group(id, &g.origin.dn, g.members.iter().map(|m| &**m), dns);
     }
 
     /// Adds a group's `group.bygid` key (the first of a gid wins); its id
@@ -740,7 +757,7 @@ impl SnapshotBuilder {
             self.phase = if self.pending.is_empty() {
                 Phase::GroupOrder
             } else {
-                Phase::Resolving { next: 0 }
+                Phase::Indexing { next: 0 }
             };
         }
     }
@@ -768,13 +785,18 @@ impl SnapshotBuilder {
                     }
                     used += did;
                 }
+                Phase::Indexing { next } => {
+                    let from = *next;
+                    let slice = left.div_ceil(4);
+                    self.phase = match self.members.index_step(&mut self.member_index, from, slice)
+                    {
+                        Some(next) => Phase::Indexing { next },
+                        None => Phase::Resolving { next: 0 },
+                    };
+                    used += slice * 4;
+                }
                 Phase::Resolving { next } => {
                     let from = *next;
-                    if from == 0 {
-                        // The DN lookups, at once: one pass over the DNs.
-                        self.member_index = self.members.index();
-                        used += self.group_gids.len() + self.user_ids.len();
-                    }
                     let to = from
                         .saturating_add(left.div_ceil(64))
                         .min(self.pending.len());

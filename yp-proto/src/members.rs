@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 
 use entry_rules::MAX_LINE;
-use entry_rules::dn::Dn;
+use entry_rules::dn;
 
 /// Where text is in the resolver's own buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,10 +27,13 @@ struct Slice {
 /// A group as resolution needs it.
 #[derive(Debug, Default)]
 struct GroupInfo {
+    /// Its DN, canonical (what member DNs are compared with).
     dn: Option<Slice>,
+    /// Its DN as the directory wrote it, for the log.
+    raw_dn: Option<Slice>,
     /// Member names given as names.
     names: Vec<Slice>,
-    /// Member DNs, as the directory wrote them.
+    /// Member DNs, canonical.
     dns: Vec<Slice>,
 }
 
@@ -62,12 +65,12 @@ const MAX_UNRESOLVED_SAMPLES: usize = 20;
 #[derive(Debug, Default)]
 pub struct Members {
     text: Vec<u8>,
-    /// Per user (by its id in the users table): its DN.
-    user_dns: Vec<Slice>,
+    /// Per user (by its id in the users table): its canonical DN.
+    user_dns: Vec<Option<Slice>>,
     /// Per group (by its id in the groups table).
     groups: Vec<GroupInfo>,
-    /// Whether any group has a member DN (else nothing is resolved).
-    any_dns: bool,
+    /// Room to write one canonical DN.
+    scratch: String,
     pub counts: MemberCounts,
     pub samples: Vec<Unresolved>,
 }
@@ -77,13 +80,6 @@ pub struct Members {
 pub struct Index {
     users: HashMap<String, u32>,
     groups: HashMap<String, u32>,
-}
-
-/// A resolved member: a user of the users table, or a name in the text.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Name {
-    User(u32),
-    Text(usize, usize),
 }
 
 impl Members {
@@ -101,65 +97,85 @@ impl Members {
             .unwrap_or(&[])
     }
 
-    /// Notes the DN of the user just added with id `user`.
+    fn get_str(&self, s: Slice) -> &str {
+        std::str::from_utf8(self.get(s)).unwrap_or("")
+    }
+
+    /// Notes the DN of the user just added with id `user` (kept in its
+    /// canonical form; a DN that is none names nothing).
     pub fn add_user(&mut self, user: u32, dn: &str) {
-        let slice = self.push(dn).unwrap_or(Slice { at: 0, len: 0 });
+        let mut canonical = std::mem::take(&mut self.scratch);
+        let slice = match dn::normalize_into(dn, &mut canonical) {
+            Ok(()) => self.push(&canonical),
+            Err(_) => None,
+        };
+        self.scratch = canonical;
         if self.user_dns.len() == user as usize {
             self.user_dns.push(slice);
         }
     }
 
     /// Notes the group just added with id `group`: its DN, member names and
-    /// member DNs.
+    /// the canonical forms of its member DNs.
     pub fn add_group<'a>(
         &mut self,
         group: u32,
         dn: &str,
         names: impl Iterator<Item = &'a str>,
-        dns: impl Iterator<Item = &'a str>,
+        canonical_dns: impl Iterator<Item = &'a str>,
     ) {
-        let info = GroupInfo {
-            dn: self.push(dn),
-            names: names.filter_map(|n| self.push(n)).collect(),
-            dns: dns.filter_map(|d| self.push(d)).collect(),
+        let mut canonical = std::mem::take(&mut self.scratch);
+        let own = match dn::normalize_into(dn, &mut canonical) {
+            Ok(()) => self.push(&canonical),
+            Err(_) => None,
         };
-        self.any_dns |= !info.dns.is_empty();
+        self.scratch = canonical;
+        let info = GroupInfo {
+            dn: own,
+            raw_dn: self.push(dn),
+            names: names.filter_map(|n| self.push(n)).collect(),
+            dns: canonical_dns.filter_map(|d| self.push(d)).collect(),
+        };
         if self.groups.len() == group as usize {
             self.groups.push(info);
         }
     }
 
-    /// The DN of group `group`, for the log.
+    /// The DN of group `group` as the directory wrote it, for the log.
     pub fn dn_of(&self, group: u32) -> Vec<u8> {
         self.groups
             .get(group as usize)
-            .and_then(|g| g.dn)
+            .and_then(|g| g.raw_dn)
             .map(|s| self.get(s).to_vec())
             .unwrap_or_default()
     }
 
-    /// The DN lookups: normalised user DNs, then group DNs (the first of
-    /// each DN wins). Called once, after the last entry.
-    pub fn index(&self) -> Index {
-        let mut idx = Index::default();
-        if !self.any_dns {
-            return idx;
+    /// Adds DNs to the lookups, from DN number `from` on (users first, then
+    /// groups; the first of each DN wins), at most `budget` of them; where
+    /// to go on, or `None` when every DN is in. Called after the last
+    /// entry, when a group has member DNs, in slices.
+    pub fn index_step(&self, idx: &mut Index, from: usize, budget: usize) -> Option<usize> {
+        let users = self.user_dns.len();
+        let total = users + self.groups.len();
+        if from == 0 {
+            // Room for all at once: growing a large map rehashes it all in
+            // one insert, far longer than a slice.
+            idx.users.reserve(users);
+            idx.groups.reserve(self.groups.len());
         }
-        let norm = |s: Slice| {
-            let text = std::str::from_utf8(self.get(s)).ok()?;
-            Dn::parse(text).ok().map(|d| d.normalized().to_owned())
-        };
-        for (id, &dn) in self.user_dns.iter().enumerate() {
-            if let (Some(n), Ok(id)) = (norm(dn), u32::try_from(id)) {
-                idx.users.entry(n).or_insert(id);
+        let to = from.saturating_add(budget).min(total);
+        for i in from..to {
+            if let Some(id) = self.user_dns.get(i).copied() {
+                if let (Some(dn), Ok(id)) = (id, u32::try_from(i)) {
+                    idx.users.entry(self.get_str(dn).to_owned()).or_insert(id);
+                }
+            } else if let Some(g) = self.groups.get(i - users) {
+                if let (Some(dn), Ok(id)) = (g.dn, u32::try_from(i - users)) {
+                    idx.groups.entry(self.get_str(dn).to_owned()).or_insert(id);
+                }
             }
         }
-        for (id, g) in self.groups.iter().enumerate() {
-            if let (Some(n), Ok(id)) = (g.dn.and_then(norm), u32::try_from(id)) {
-                idx.groups.entry(n).or_insert(id);
-            }
-        }
-        idx
+        (to < total).then_some(to)
     }
 
     /// The member names of group `group`'s line, in order, each once;
@@ -217,28 +233,20 @@ impl Members {
         };
         let names: Vec<Vec<u8>> = info.names.iter().map(|&s| self.get(s).to_vec()).collect();
         let dns: Vec<Slice> = info.dns.clone();
-        let group_dn = info.dn;
+        let group_dn = info.raw_dn;
         for n in names {
             if !out.add(n) {
                 return false;
             }
         }
         for dn in dns {
-            let raw = self.get(dn).to_vec();
-            let norm = std::str::from_utf8(&raw)
-                .ok()
-                .and_then(|t| Dn::parse_member(t).ok())
-                .map(|d| d.normalized().to_owned());
-            let Some(norm) = norm else {
-                self.counts.unresolved += 1;
-                continue;
-            };
-            if let Some(&user) = idx.users.get(&norm) {
+            let key = self.get_str(dn);
+            if let Some(&user) = idx.users.get(key) {
                 self.counts.resolved += 1;
                 if !out.add(user_name(user)) {
                     return false;
                 }
-            } else if let Some(&nested) = idx.groups.get(&norm) {
+            } else if let Some(&nested) = idx.groups.get(key) {
                 if depth_left == 0 || out.stack.contains(&nested) {
                     self.counts.cut += 1;
                     continue;
@@ -256,9 +264,9 @@ impl Members {
                 if self.samples.len() < MAX_UNRESOLVED_SAMPLES {
                     let sample = Unresolved {
                         group_dn: group_dn
-                            .map(|s| String::from_utf8_lossy(self.get(s)).into_owned())
+                            .map(|s| self.get_str(s).to_owned())
                             .unwrap_or_default(),
-                        member_dn: String::from_utf8_lossy(&raw).into_owned(),
+                        member_dn: self.get_str(dn).to_owned(),
                     };
                     self.samples.push(sample);
                 }

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use ipc_proto::entry_rules::dn::Dn;
+use ipc_proto::entry_rules::dn;
 use ipc_proto::entry_rules::{
     Group, Origin, Shadow, Text, User, Violation, check_member, parse_days, parse_id,
 };
@@ -55,7 +55,11 @@ impl Attributes {
     /// Adds the attributes of `other` (the rest of a ranged attribute).
     pub fn merge(&mut self, other: Attributes) {
         for (name, values) in other.list {
-            match self.list.iter_mut().find(|(n, _)| n.eq_ignore_ascii_case(&name)) {
+            match self
+                .list
+                .iter_mut()
+                .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+            {
                 Some((_, v)) => v.extend(values),
                 None => self.list.push((name, values)),
             }
@@ -231,9 +235,10 @@ pub fn group<'a>(
     let mut member_dns: Vec<Text<'a>> = Vec::new();
     // A value is a DN when it parses as one (`member`, `uniqueMember`),
     // else a user name (`memberUid`).
+    let mut scratch = String::new();
     let mut add = |v: &'a str| {
         let t = Text(Cow::Borrowed(v));
-        if !v.is_empty() && Dn::parse_member(v).is_ok() {
+        if !v.is_empty() && dn::normalize_member_into(v, &mut scratch).is_ok() {
             member_dns.push(t);
         } else {
             members.push(t);
@@ -244,7 +249,7 @@ pub fn group<'a>(
         // A single-valued mapping of the member field: one DN, or a
         // `,`-separated list of names.
         Value::One("") => {}
-        Value::One(s) if Dn::parse_member(s).is_ok() => add(s),
+        Value::One(s) if dn::Dn::parse_member(s).is_ok() => add(s),
         Value::One(s) => s.split(',').for_each(&mut add),
     }
     // Further `list groupmembers` attributes: their values join the list.

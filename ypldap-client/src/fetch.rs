@@ -299,12 +299,18 @@ const MAX_RANGE_STEPS: usize = 10_000;
 /// `None` for `*` (the last values). Other options are left as they are.
 pub fn split_range(description: &str) -> Option<(&str, u64, Option<u64>)> {
     let (attribute, options) = description.split_once(';')?;
-    let range = options
-        .split(';')
-        .find_map(|o| o.get(..6).filter(|p| p.eq_ignore_ascii_case("range=")).map(|_| &o[6..]))?;
+    let range = options.split(';').find_map(|o| {
+        o.get(..6)
+            .filter(|p| p.eq_ignore_ascii_case("range="))
+            .map(|_| &o[6..])
+    })?;
     let (lo, hi) = range.split_once('-')?;
     let lo = lo.parse().ok()?;
-    let hi = if hi == "*" { None } else { Some(hi.parse().ok()?) };
+    let hi = if hi == "*" {
+        None
+    } else {
+        Some(hi.parse().ok()?)
+    };
     if hi.is_some_and(|h| h < lo) {
         return None;
     }
@@ -333,7 +339,10 @@ async fn complete_range(
             return Err(SearchError::RangeIncomplete(range.attribute));
         };
         attrs.merge(more);
-        match next.into_iter().find(|r| r.attribute.eq_ignore_ascii_case(&range.attribute)) {
+        match next
+            .into_iter()
+            .find(|r| r.attribute.eq_ignore_ascii_case(&range.attribute))
+        {
             // The server must move on, or it would never end.
             Some(r) if r.next > range.next => range = r,
             Some(_) => return Err(SearchError::RangeIncomplete(range.attribute)),
@@ -392,8 +401,14 @@ mod tests {
 
     #[test]
     fn range_options() {
-        assert_eq!(split_range("member;range=0-1499"), Some(("member", 0, Some(1499))));
-        assert_eq!(split_range("member;Range=1500-*"), Some(("member", 1500, None)));
+        assert_eq!(
+            split_range("member;range=0-1499"),
+            Some(("member", 0, Some(1499)))
+        );
+        assert_eq!(
+            split_range("member;Range=1500-*"),
+            Some(("member", 1500, None))
+        );
         assert_eq!(
             split_range("member;binary;range=3000-4499"),
             Some(("member", 3000, Some(4499)))

@@ -64,15 +64,36 @@ fn main() {
             disabled: false,
         })
         .collect();
+    // MEMBER_DNS=1: every group lists members as DNs (10 to 200 users, and
+    // every tenth group one nested group), as RFC 2307bis, 389-ds and AD do.
+    let member_dns = std::env::var_os("MEMBER_DNS").is_some();
+    let user_dn = |i: usize| format!("uid=user{:05},ou=People,{}", i % n + 1, tests::ldif::SUFFIX);
     let groups: Vec<Group<'static>> = groups
         .into_iter()
-        .map(|g| Group {
-            origin: origin(format!("cn={},ou=Groups,{}", g.name, tests::ldif::SUFFIX)),
-            name: g.name.into(),
-            passwd: "*".into(),
-            gid: g.gid,
-            members: g.members.into_iter().map(Into::into).collect(),
-            member_dns: Vec::new(),
+        .enumerate()
+        .map(|(j, g)| {
+            let (members, dns) = if member_dns {
+                let count = 10 + (j * 7919) % 191;
+                let mut dns: Vec<String> = (0..count).map(|k| user_dn(j * 37 + k * 101)).collect();
+                if j % 10 == 9 {
+                    dns.push(format!(
+                        "cn=group{:04},ou=Groups,{}",
+                        j - 8,
+                        tests::ldif::SUFFIX
+                    ));
+                }
+                (Vec::new(), dns)
+            } else {
+                (g.members, Vec::new())
+            };
+            Group {
+                origin: origin(format!("cn={},ou=Groups,{}", g.name, tests::ldif::SUFFIX)),
+                name: g.name.into(),
+                passwd: "*".into(),
+                gid: g.gid,
+                members: members.into_iter().map(Into::into).collect(),
+                member_dns: dns.into_iter().map(Into::into).collect(),
+            }
         })
         .collect();
     let (mut users, mut groups) = (users, groups);

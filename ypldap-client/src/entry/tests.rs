@@ -166,9 +166,17 @@ fn disabled_accounts_are_marked() {
         let mut a = alice();
         a.push((attr.into(), vec![value.into()]));
         let a = Attributes::new(a);
-        assert_eq!(user(DN, &f, &a).expect("user").disabled, disabled, "{attr}: {value}");
+        assert_eq!(
+            user(DN, &f, &a).expect("user").disabled,
+            disabled,
+            "{attr}: {value}"
+        );
     }
-    assert!(!user(DN, &f, &Attributes::new(alice())).expect("user").disabled);
+    assert!(
+        !user(DN, &f, &Attributes::new(alice()))
+            .expect("user")
+            .disabled
+    );
 }
 
 #[test]
