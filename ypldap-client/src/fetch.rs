@@ -23,6 +23,11 @@ pub const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
 /// Entries per page of a paged search.
 pub const PAGE_SIZE: i32 = 1000;
 
+/// Entries read ahead of the work on them (about two pages): enough for
+/// the server to work on the next page meanwhile, bounded so that a fast
+/// server cannot fill this process's memory.
+const READ_AHEAD: usize = 2 * PAGE_SIZE as usize;
+
 /// What a fetch produces, entry by entry, in LDAP order. Entries borrow
 /// from the LDAP message they came in: the sink uses them at once.
 pub enum Item<'a> {
@@ -251,26 +256,57 @@ async fn search(
         .streaming_search_with(adapters, base, Scope::Subtree, filter, attrs)
         .await
         .map_err(SearchError::Ldap)?;
-    let mut referrals = 0;
-    loop {
-        match stream.next().await {
-            Ok(Some(re)) => {
-                if re.is_ref() {
-                    referrals += 1;
-                } else if !re.is_intermediate() {
-                    let Some((dn, mut attrs, ranges)) = parse_entry(re) else {
-                        return Err(SearchError::MalformedEntry);
-                    };
-                    for r in ranges {
-                        complete_range(&mut side, &dn, r, &mut attrs).await?;
+    // The stream is read ahead of the work on its entries, so that the
+    // next page is asked for as soon as one ends and the server prepares
+    // it while this process works: without, each page would wait for the
+    // work on the one before. Both halves run in this one task.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<ResultEntry>(READ_AHEAD);
+    let read = async {
+        let mut outcome = Ok(());
+        loop {
+            match stream.next().await {
+                Ok(Some(re)) => {
+                    if tx.send(re).await.is_err() {
+                        break;
                     }
-                    each(&dn, &attrs);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    outcome = Err(SearchError::Ldap(e));
+                    break;
                 }
             }
-            Ok(None) => break,
-            Err(e) => return Err(SearchError::Ldap(e)),
         }
-    }
+        drop(tx);
+        outcome
+    };
+    let work = async {
+        let mut referrals = 0;
+        let mut n: usize = 0;
+        while let Some(re) = rx.recv().await {
+            if re.is_ref() {
+                referrals += 1;
+            } else if !re.is_intermediate() {
+                let Some((dn, mut attrs, ranges)) = parse_entry(re) else {
+                    return Err(SearchError::MalformedEntry);
+                };
+                for r in ranges {
+                    complete_range(&mut side, &dn, r, &mut attrs).await?;
+                }
+                each(&dn, &attrs);
+            }
+            n += 1;
+            // Let the reading half forward what arrived (and ask for the
+            // next page) now and then.
+            if n % 64 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        Ok(referrals)
+    };
+    let (read, work) = tokio::join!(read, work);
+    let referrals = work?;
+    read?;
     let result = stream.finish().await;
     let rc = result.rc;
     result.success().map_err(|e| {
