@@ -8,14 +8,23 @@ use crate::link::{LinkError, Received};
 use crate::messages::{Level, Message};
 use crate::spawn::adopt_link;
 
+/// How a helper's sandbox went, for ypldapd's log: notes (debug level) and
+/// what is confined less than the policy says (warning level).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Sandboxed {
+    pub notes: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
 /// Adopts the link (closing every other inherited descriptor), calls
 /// `enter_sandbox` (which opens what the helper needs, enters the sandbox
-/// and returns notes for the log, or why it failed), then opens the channel. Before any message is read.
+/// and says how it went, or why it failed), then opens the channel. Before
+/// any message is read.
 /// Returns `None` after reporting a failure (on stderr when there is no link
 /// yet, otherwise to ypldapd); the helper then exits with failure.
 pub fn start<I: Message, O: LogMessage>(
     name: &str,
-    enter_sandbox: impl FnOnce() -> Result<Vec<String>, String>,
+    enter_sandbox: impl FnOnce() -> Result<Sandboxed, String>,
 ) -> Option<Channel<I, O>> {
     let link = match adopt_link() {
         Ok(l) => l,
@@ -27,11 +36,14 @@ pub fn start<I: Message, O: LogMessage>(
     let entered = enter_sandbox();
     let chan = Channel::<I, O>::open(link).ok()?;
     match entered {
-        Ok(notes) => {
+        Ok(report) => {
             chan.log(
                 Level::Debug,
-                format!("{name}: sandboxed: {}", notes.join("; ")),
+                format!("{name}: sandboxed: {}", report.notes.join("; ")),
             );
+            for w in report.warnings {
+                chan.log(Level::Warning, w);
+            }
             Some(chan)
         }
         Err(e) => {

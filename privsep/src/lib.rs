@@ -50,7 +50,17 @@ pub struct Confinement {
     /// On FreeBSD, whether to enter capability mode (only possible for a
     /// process that needs no `connect`, `bind` or `sendto` with an address).
     pub capability_mode: bool,
+    /// Linux: run on even if the kernel enforces no Landlock file-system
+    /// rule (the administrator passed [`ACCEPT_NO_LANDLOCK`]); otherwise
+    /// such a kernel is a fatal error. Ignored elsewhere.
+    pub accept_no_landlock: bool,
 }
+
+/// The command-line flag, the same for all three programs, with which the
+/// administrator accepts running on a Linux kernel that enforces no
+/// Landlock file-system rule (seccomp and the privilege drop still apply).
+/// ypldapd passes it on to its helpers.
+pub const ACCEPT_NO_LANDLOCK: &str = "--accept-no-landlock";
 
 /// What [`enter`] did, for the start-up log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +69,9 @@ pub struct Entered {
     pub dropped_root: bool,
     /// Human-readable notes: Landlock status, skipped steps.
     pub notes: Vec<String>,
+    /// What is confined less than the policy says (Landlock rules this
+    /// kernel does not enforce), for the log at warning level.
+    pub warnings: Vec<String>,
 }
 
 /// Why the sandbox could not be entered. Always fatal: a program never runs
@@ -68,6 +81,11 @@ pub struct Entered {
 pub enum SandboxError {
     /// The unprivileged user does not exist.
     NoUser(String),
+    /// The unprivileged user is root by another name (uid or gid 0).
+    PrivilegedUser { name: String, uid: u32, gid: u32 },
+    /// The kernel enforces no Landlock file-system rule and the
+    /// administrator did not accept that.
+    NoLandlock(String),
     /// A privilege-dropping step failed.
     Drop(&'static str, nix::errno::Errno),
     /// Root could be regained after dropping it.
@@ -87,8 +105,18 @@ impl fmt::Display for SandboxError {
                 f,
                 "user {u} does not exist (create it: the package's install step does)"
             ),
+            SandboxError::PrivilegedUser { name, uid, gid } => write!(
+                f,
+                "user {name} has uid {uid} and gid {gid}: it must be an unprivileged user with a group of its own (neither may be 0)"
+            ),
+            SandboxError::NoLandlock(why) => write!(
+                f,
+                "{why}: this kernel enforces no Landlock file-system rule; start with {ACCEPT_NO_LANDLOCK} to run without them (seccomp and the privilege drop still apply)"
+            ),
             SandboxError::Drop(step, e) => write!(f, "{step}: {e}"),
-            SandboxError::RootRegained => f.write_str("could regain root after dropping it"),
+            SandboxError::RootRegained => {
+                f.write_str("could regain root (uid or gid 0) after dropping it")
+            }
             SandboxError::Landlock(e) => write!(f, "landlock: {e}"),
             SandboxError::Seccomp(e) => write!(f, "seccomp: {e}"),
             SandboxError::Platform(e) => write!(f, "{e}"),
@@ -113,6 +141,7 @@ pub fn enter(c: &Confinement) -> Result<Entered, SandboxError> {
     let mut entered = Entered {
         dropped_root: false,
         notes: Vec::new(),
+        warnings: Vec::new(),
     };
     if nix::unistd::geteuid().is_root() {
         let who = lookup_user(UNPRIVILEGED_USER)?;
@@ -140,7 +169,8 @@ pub fn enter(c: &Confinement) -> Result<Entered, SandboxError> {
 #[cfg(target_os = "linux")]
 fn platform_enter(c: &Confinement, entered: &mut Entered) -> Result<(), SandboxError> {
     let status = linux::landlock::restrict(c)?;
-    entered.notes.push(status);
+    entered.notes.push(status.line);
+    entered.warnings.extend(status.warnings);
     linux::seccomp::apply(&c.syscalls)?;
     Ok(())
 }

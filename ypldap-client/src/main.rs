@@ -10,6 +10,7 @@ use ypldap_client::config::Assembly;
 use ypldap_client::update::{self, ReadyDirectory};
 
 const NAME: &str = "ypldap-client";
+const USAGE: &str = "usage: ypldap-client [--accept-no-landlock] (started by ypldapd)";
 
 struct State {
     runtime: tokio::runtime::Runtime,
@@ -21,6 +22,15 @@ struct State {
 
 fn main() -> ExitCode {
     privsep::ignore_terminal_signals();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let accept_no_landlock = match args.as_slice() {
+        [] => false,
+        [flag] if flag == privsep::ACCEPT_NO_LANDLOCK => true,
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::FAILURE;
+        }
+    };
     let mut runtime = None;
     let Some(mut chan) = helper::start::<ParentToClient, ClientToParent<'static>>(NAME, || {
         // The runtime's epoll and eventfd are made now, before the sandbox.
@@ -29,8 +39,13 @@ fn main() -> ExitCode {
             .build()
             .map_err(|e| format!("cannot start the runtime: {e}"))?;
         runtime = Some(rt);
-        privsep::enter(&ypldap_client::sandbox::confinement())
-            .map(|e| e.notes)
+        let mut confinement = ypldap_client::sandbox::confinement();
+        confinement.accept_no_landlock = accept_no_landlock;
+        privsep::enter(&confinement)
+            .map(|e| helper::Sandboxed {
+                notes: e.notes,
+                warnings: e.warnings,
+            })
             .map_err(|e| e.to_string())
     }) else {
         return ExitCode::FAILURE;

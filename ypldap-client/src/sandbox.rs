@@ -56,5 +56,6 @@ pub fn confinement() -> Confinement {
         syscalls: privsep::linux::seccomp::runtime_base(),
         pledge: "stdio recvfd",
         capability_mode: true,
+        accept_no_landlock: false,
     }
 }

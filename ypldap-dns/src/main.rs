@@ -10,12 +10,17 @@ use ipc_proto::{Channel, ConnectFailure, Connection, DnsToParent, Level, ParentT
 use ypldap_dns::broker::Broker;
 
 const NAME: &str = "ypldap-dns";
-const USAGE: &str = "usage: ypldap-dns --connect-ports PORT[,PORT...] (started by ypldapd)";
+const USAGE: &str =
+    "usage: ypldap-dns --connect-ports PORT[,PORT...] [--accept-no-landlock] (started by ypldapd)";
 
 fn main() -> ExitCode {
     privsep::ignore_terminal_signals();
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let ports = match args.as_slice() {
+    let (args, accept_no_landlock) = match args.split_last() {
+        Some((last, rest)) if last == privsep::ACCEPT_NO_LANDLOCK => (rest, true),
+        _ => (args.as_slice(), false),
+    };
+    let ports = match args {
         [flag, ports] if flag == "--connect-ports" => {
             match ypldap_dns::sandbox::parse_ports(ports) {
                 Ok(p) => p,
@@ -35,8 +40,13 @@ fn main() -> ExitCode {
         // The resolver reads its files now, before the sandbox.
         let b = Broker::new().map_err(|e| format!("cannot start the resolver: {e}"))?;
         broker = Some(b);
-        privsep::enter(&ypldap_dns::sandbox::confinement(&ports))
-            .map(|e| e.notes)
+        let mut confinement = ypldap_dns::sandbox::confinement(&ports);
+        confinement.accept_no_landlock = accept_no_landlock;
+        privsep::enter(&confinement)
+            .map(|e| helper::Sandboxed {
+                notes: e.notes,
+                warnings: e.warnings,
+            })
             .map_err(|e| e.to_string())
     }) else {
         return ExitCode::FAILURE;

@@ -2,12 +2,18 @@
 //!
 //! | OS | confinement |
 //! |---|---|
-//! | Linux | started as root: setresuid `_ypldap` (no chroot: a later resolver re-read needs `/etc`); Landlock: no file, TCP connect only to port 53 and the directories' ports, no TCP bind, no signals or abstract sockets out; seccomp: [`privsep::linux::seccomp::runtime_base`] plus `socket` (AF_INET, AF_INET6 only), `connect`, `bind`, `getsockopt`, `setsockopt`, `getsockname`, `getpeername` |
-//! | FreeBSD | setresuid; fds 0–2 and the link limited with `cap_rights_limit` ([`DESCRIPTOR_RIGHTS`]), and each directory socket limited to what ypldap-client does with it before it is handed over; not capability mode, which forbids `connect` and `sendto` with an address (the resolver's queries, the directory connections) |
-//! | OpenBSD | `pledge("stdio dns inet sendfd")` |
+//! | Linux | started as root: chroot [`EMPTY_ROOT`] (the resolver has read `/etc/resolv.conf` and `/etc/hosts` already), setresuid `_ypldap`; restarted by a sandboxed ypldapd it is `_ypldap` already and cannot chroot: Landlock's no-file rule is then what keeps it from every file; Landlock: no file, TCP connect only to port 53 and the directories' ports, no TCP bind, no signals or abstract sockets out; seccomp: [`privsep::linux::seccomp::runtime_base`] plus `socket` (TCP and UDP over AF_INET, AF_INET6 only: [`privsep::linux::seccomp::inet_sockets`]), `connect`, `bind`, `getsockopt`, `setsockopt`, `getsockname`, `getpeername` |
+//! | FreeBSD | chroot, setresuid; fds 0–2 and the link limited with `cap_rights_limit` ([`DESCRIPTOR_RIGHTS`]), and each directory socket limited to what ypldap-client does with it before it is handed over; not capability mode, which forbids `connect` and `sendto` with an address (the resolver's queries, the directory connections) |
+//! | OpenBSD | chroot, setresuid, `pledge("stdio dns inet sendfd")` |
+
+use std::path::PathBuf;
 
 use privsep::Confinement;
 use privsep::rights::{DescriptorRights, Ioctl, Right};
+
+/// The directory the broker changes root to when started as root, after
+/// its resolver has read its files.
+pub const EMPTY_ROOT: &str = "/var/empty";
 
 /// TCP port of DNS, for the resolver's fallback from UDP.
 pub const DNS_PORT: u16 = 53;
@@ -22,7 +28,7 @@ pub fn confinement(directory_ports: &[u16]) -> Confinement {
     ports.dedup();
     Confinement {
         program: "ypldap-dns",
-        chroot: None,
+        chroot: Some(PathBuf::from(EMPTY_ROOT)),
         empty_netns: false,
         read_paths: Vec::new(),
         exec_paths: Vec::new(),
@@ -32,6 +38,7 @@ pub fn confinement(directory_ports: &[u16]) -> Confinement {
         syscalls: syscalls(),
         pledge: "stdio dns inet sendfd",
         capability_mode: false,
+        accept_no_landlock: false,
     }
 }
 
@@ -86,7 +93,7 @@ pub const UNLIMITED_DESCRIPTORS: [(&str, &str); 2] = [
 /// Internet sockets and connecting them.
 #[cfg(target_os = "linux")]
 pub fn syscalls() -> privsep::linux::seccomp::Policy {
-    use privsep::linux::seccomp::{Cond, runtime_base};
+    use privsep::linux::seccomp::{inet_sockets, runtime_base};
     let mut p = runtime_base();
     p.allow(&privsep::sys![
         SYS_connect,
@@ -96,16 +103,8 @@ pub fn syscalls() -> privsep::linux::seccomp::Policy {
         SYS_getsockname,
         SYS_getpeername,
     ]);
-    for family in [libc_af::INET, libc_af::INET6] {
-        p.allow_if(privsep::sys![SYS_socket][0], &[Cond::eq(0, family)]);
-    }
+    p.extend(&inet_sockets());
     p
-}
-
-#[cfg(target_os = "linux")]
-mod libc_af {
-    pub const INET: u64 = privsep::libc::AF_INET as u64;
-    pub const INET6: u64 = privsep::libc::AF_INET6 as u64;
 }
 
 /// Parses the `--connect-ports P,P,...` argument ypldapd passes.

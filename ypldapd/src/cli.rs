@@ -1,9 +1,11 @@
-//! The command line: `ypldapd [-dnv] [-D macro=value] [-f file]`, as upstream.
+//! The command line: `ypldapd [-dnv] [-D macro=value] [-f file]`, as
+//! upstream, and one long option of our own, `--accept-no-landlock`.
 
 use std::path::PathBuf;
 
 /// The usage line printed for any error on the command line.
-pub const USAGE: &str = "usage: ypldapd [-dnv] [-D macro=value] [-f file]";
+pub const USAGE: &str =
+    "usage: ypldapd [-dnv] [--accept-no-landlock] [-D macro=value] [-f file]";
 
 /// The default configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/ypldap.conf";
@@ -22,6 +24,10 @@ pub struct Options {
     pub config: PathBuf,
     /// Warnings about the command line (a `-D` without `=`), as upstream.
     pub warnings: Vec<String>,
+    /// `--accept-no-landlock` ([`privsep::ACCEPT_NO_LANDLOCK`]): run on a
+    /// Linux kernel that enforces no Landlock file-system rule, and tell
+    /// the helpers so.
+    pub accept_no_landlock: bool,
 }
 
 /// Parses the arguments after the program name, getopt-style: flags may be
@@ -34,9 +40,14 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
         macros: Vec::new(),
         config: PathBuf::from(DEFAULT_CONFIG),
         warnings: Vec::new(),
+        accept_no_landlock: false,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
+        if arg == privsep::ACCEPT_NO_LANDLOCK {
+            o.accept_no_landlock = true;
+            continue;
+        }
         if arg == "--" {
             if args.next().is_some() {
                 return Err(USAGE.into());
@@ -103,6 +114,14 @@ mod tests {
             o.macros,
             vec![("a=b".into(), "c".into()), ("x".into(), "1".into())]
         );
+    }
+
+    #[test]
+    fn accept_no_landlock() {
+        let o = p(&["-d", "--accept-no-landlock", "-f", "x"]).unwrap();
+        assert!(o.accept_no_landlock && o.foreground);
+        assert!(!p(&["-d"]).unwrap().accept_no_landlock);
+        assert_eq!(p(&["--accept-no-landlocks"]), Err(USAGE.into()));
     }
 
     #[test]

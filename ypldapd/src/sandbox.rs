@@ -11,7 +11,7 @@
 //!
 //! | OS | confinement |
 //! |---|---|
-//! | Linux | setresuid `_ypldap` (no chroot: reload re-reads the config); Landlock: read beneath the directories holding the configuration and its files (SIGHUP; an edit replaces a file, which a rule on the file would not follow; file permissions decide within them), the dynamic loader's libraries and `/etc/resolv.conf`, `/etc/hosts` (the broker's resolver reads them at start); execute only the two helpers and the dynamic loader; TCP connect only to port 53 and the directories' ports (for a restarted broker), no TCP bind; seccomp: see [`syscalls`] |
+//! | Linux | setresuid `_ypldap` (no chroot: reload re-reads the config); Landlock: read beneath the directories holding the configuration and its files (SIGHUP; an edit replaces a file, which a rule on the file would not follow; file permissions decide within them), the dynamic loader's libraries and `/etc/resolv.conf`, `/etc/hosts` (the broker's resolver reads them at start); execute only the two helpers and the dynamic loader; TCP connect only to port 53 and the directories' ports (for a restarted broker), no TCP bind; seccomp: see [`syscalls`] (`openat` read-only, `clone` only as `fork()`, `prctl` only for `no_new_privs`) |
 //! | FreeBSD | setresuid; every descriptor limited with `cap_rights_limit` to what is done with it ([`DESCRIPTOR_RIGHTS`]); not capability mode: a UDP server must `sendto` an address, restarting a helper needs `execve` by path, and a reload opens the configuration by path |
 //! | OpenBSD | `unveil`: read the same files as Landlock, execute the helpers; `pledge("stdio rpath inet recvfd sendfd proc exec flock")` (`rpath` for a reload, `flock` for the `bind local` binding file's lock) |
 
@@ -75,6 +75,7 @@ pub fn confinement(
         syscalls: syscalls(),
         pledge: "stdio rpath inet recvfd sendfd proc exec flock",
         capability_mode: false,
+        accept_no_landlock: false,
     }
 }
 
@@ -194,7 +195,6 @@ pub const UNLIMITED_DESCRIPTORS: [(&str, &str); 2] = [
 /// policy against this.)
 #[cfg(target_os = "linux")]
 pub fn helper_needs() -> privsep::linux::seccomp::Policy {
-    use privsep::linux::seccomp::Cond;
     let mut p = privsep::linux::seccomp::Policy::new();
     p.allow(&privsep::sys![
         SYS_connect,
@@ -204,18 +204,27 @@ pub fn helper_needs() -> privsep::linux::seccomp::Policy {
         SYS_getsockname,
         SYS_getpeername,
     ]);
-    for family in [privsep::libc::AF_INET, privsep::libc::AF_INET6] {
-        p.allow_if(privsep::sys![SYS_socket][0], &[Cond::eq(0, family as u64)]);
-    }
+    p.extend(&privsep::linux::seccomp::inet_sockets());
     p
 }
+
+/// The flags glibc's `fork()` passes to `clone` (x86_64 and aarch64
+/// alike), the only `clone` ypldapd's filter lets through: a new process
+/// sharing nothing, never a thread (`CLONE_THREAD`, `CLONE_VM`) or a new
+/// namespace (any `CLONE_NEW*`). `clone3` takes its flags in memory,
+/// which seccomp cannot read, so it is on no list.
+#[cfg(target_os = "linux")]
+pub const FORK_CLONE_FLAGS: u64 = (privsep::libc::CLONE_CHILD_SETTID
+    | privsep::libc::CLONE_CHILD_CLEARTID
+    | privsep::libc::SIGCHLD) as u64;
 
 /// ypldapd's system calls on Linux, in four parts:
 /// - the common runtime ([`privsep::linux::seccomp::runtime_base`]);
 /// - serving: `accept4`, `getsockname`, `getpeername`, `setsockopt`,
 ///   `recvmmsg`, `sendmmsg` on the sockets bound as root;
-/// - supervising: `socketpair` (AF_UNIX only) for a new link, `clone` without `CLONE_THREAD` (fork only, no threads),
-///   `execve`, `wait4`, `kill`, `dup2`/`dup3`, `close_range`;
+/// - supervising: `socketpair` (AF_UNIX only) for a new link, `clone`
+///   with exactly [`FORK_CLONE_FLAGS`] (fork only: no thread, no
+///   namespace), `execve`, `wait4`, `kill`, `dup2`/`dup3`, `close_range`;
 /// - what a restarted helper needs until and after its own sandbox:
 ///   [`privsep::linux::seccomp::exec_startup`] and [`helper_needs`].
 #[cfg(target_os = "linux")]
@@ -242,7 +251,7 @@ pub fn syscalls() -> privsep::linux::seccomp::Policy {
     );
     p.allow_if(
         privsep::sys![SYS_clone][0],
-        &[Cond::clear(0, privsep::libc::CLONE_THREAD as u64)],
+        &[Cond::eq(0, FORK_CLONE_FLAGS)],
     );
     p.extend(&exec_startup());
     p.extend(&helper_needs());

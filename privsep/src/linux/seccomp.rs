@@ -70,6 +70,10 @@ impl Cond {
             value,
         }
     }
+    /// The bits of `mask` in argument `arg` equal `value`.
+    pub const fn masked(arg: u8, mask: u64, value: u64) -> Self {
+        Cond { arg, mask, value }
+    }
     /// The bits of `mask` in argument `arg` are all clear.
     pub const fn clear(arg: u8, mask: u64) -> Self {
         Cond {
@@ -320,9 +324,86 @@ pub fn runtime_base() -> Policy {
     p
 }
 
+/// The low bits of `socket`'s type argument that hold the type itself
+/// (the rest are `SOCK_NONBLOCK` and `SOCK_CLOEXEC`).
+const SOCK_TYPE_MASK: u64 = 0xf;
+
+/// `socket` for TCP and UDP over IPv4 and IPv6 only: family `AF_INET` or
+/// `AF_INET6`, type `SOCK_STREAM` or `SOCK_DGRAM` (with any of
+/// `SOCK_NONBLOCK`, `SOCK_CLOEXEC`), protocol 0. No raw, packet or ping
+/// socket, whatever the process's capabilities.
+pub fn inet_sockets() -> Policy {
+    let mut p = Policy::new();
+    for family in [libc::AF_INET, libc::AF_INET6] {
+        for ty in [libc::SOCK_STREAM, libc::SOCK_DGRAM] {
+            p.allow_if(
+                crate::sys![SYS_socket][0],
+                &[
+                    Cond::eq(0, family as u64),
+                    Cond::masked(1, SOCK_TYPE_MASK, ty as u64),
+                    Cond::eq(2, 0),
+                ],
+            );
+        }
+    }
+    p
+}
+
+/// `openat` flags that open for writing or change a file: write-only,
+/// read-write, create, truncate. (`O_TMPFILE` needs write access, so it is
+/// covered; `open`, `creat` and `openat2` are on no list at all.)
+pub const OPEN_WRITE_FLAGS: u64 =
+    (libc::O_WRONLY | libc::O_RDWR | libc::O_CREAT | libc::O_TRUNC) as u64;
+
+/// `openat` for reading only: the `flags` argument (arg2) has none of
+/// [`OPEN_WRITE_FLAGS`]. What a program must write after its sandbox is
+/// opened before it.
+pub fn open_read_only() -> Policy {
+    let mut p = Policy::new();
+    p.allow_if(
+        crate::sys![SYS_openat][0],
+        &[Cond::clear(2, OPEN_WRITE_FLAGS)],
+    );
+    p
+}
+
+/// `openat` with write flags, but only relative to the directory
+/// descriptor `dir_fd` (arg0), opened before the sandbox. Not used yet: it
+/// is the shape a later state directory takes (seccomp compares the
+/// descriptor number; a Landlock write rule beneath that directory's path
+/// keeps `..` and absolute names from leaving it, since seccomp cannot
+/// read the path). With it would come `renameat`, `unlinkat`, `fsync`
+/// and `ftruncate` under the same condition where they take a directory.
+pub fn open_for_writing_in(dir_fd: std::os::fd::RawFd) -> Policy {
+    let mut p = Policy::new();
+    p.allow_if(
+        crate::sys![SYS_openat][0],
+        &[Cond::eq(0, u64::from(dir_fd.unsigned_abs()))],
+    );
+    p
+}
+
+/// The `prctl` options used after a sandbox is entered: setting (and, by
+/// the landlock crate on failure, reading) `no_new_privs`, which
+/// installing Landlock and seccomp needs. Every other option fails.
+pub fn prctl_no_new_privs() -> Policy {
+    let mut p = Policy::new();
+    let prctl = crate::sys![SYS_prctl][0];
+    p.allow_if(
+        prctl,
+        &[
+            Cond::eq(0, libc::PR_SET_NO_NEW_PRIVS as u64),
+            Cond::eq(1, 1),
+        ],
+    );
+    p.allow_if(prctl, &[Cond::eq(0, libc::PR_GET_NO_NEW_PRIVS as u64)]);
+    p
+}
+
 /// What a freshly exec'd program does between `execve` and its own sandbox:
-/// the dynamic loader mapping libraries, the Rust runtime's start-up, looking
-/// at its own identity, and installing Landlock and seccomp. A process that
+/// the dynamic loader mapping libraries (opened read-only), the Rust
+/// runtime's start-up, looking at its own identity, and installing Landlock
+/// and seccomp (`prctl` only for `no_new_privs`). A process that
 /// restarts helpers after entering its own sandbox must allow these too,
 /// because seccomp filters and Landlock domains are inherited across exec;
 /// the helper then narrows them with its own.
@@ -330,7 +411,6 @@ pub fn exec_startup() -> Policy {
     let mut p = Policy::new();
     p.allow(&crate::sys![
         SYS_execve,
-        SYS_openat,
         SYS_newfstatat,
         SYS_fstat,
         SYS_statx,
@@ -350,7 +430,6 @@ pub fn exec_startup() -> Policy {
         SYS_getresuid,
         SYS_getresgid,
         SYS_getsockopt,
-        SYS_prctl,
         SYS_seccomp,
         SYS_landlock_create_ruleset,
         SYS_landlock_add_rule,
@@ -361,6 +440,8 @@ pub fn exec_startup() -> Policy {
         SYS_epoll_create1,
         SYS_eventfd2,
     ]);
+    p.extend(&open_read_only());
+    p.extend(&prctl_no_new_privs());
     #[cfg(target_arch = "x86_64")]
     p.allow(&crate::sys![
         SYS_arch_prctl,
@@ -369,4 +450,37 @@ pub fn exec_startup() -> Policy {
         SYS_stat
     ]);
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_startup_opens_read_only_and_sets_only_no_new_privs() {
+        let p = exec_startup();
+        assert_eq!(
+            p.get("openat"),
+            Some(&Allowed::When(vec![vec![Cond::clear(2, OPEN_WRITE_FLAGS)]]))
+        );
+        assert_eq!(OPEN_WRITE_FLAGS, 0o1103);
+        let Some(Allowed::When(prctl)) = p.get("prctl") else {
+            panic!("prctl must be conditional");
+        };
+        assert_eq!(prctl.len(), 2);
+        assert!(prctl.iter().all(|alt| alt[0].arg == 0 && alt[0].mask == u64::MAX));
+    }
+
+    #[test]
+    fn state_directory_shape_compares_the_descriptor() {
+        let p = open_for_writing_in(7);
+        assert_eq!(p.describe(), vec!["openat when arg0 == 0x7".to_owned()]);
+        // Read-only anywhere, or anything beneath descriptor 7.
+        let mut both = open_read_only();
+        both.extend(&p);
+        assert_eq!(
+            both.describe(),
+            vec!["openat when arg2 & 0x243 == 0 or arg0 == 0x7".to_owned()]
+        );
+    }
 }

@@ -134,6 +134,45 @@ mod tests {
         assert_eq!(services_lookup(text, "nope"), None);
     }
 
+    /// A `keyfile` gets the configuration's secrecy check: a key anyone
+    /// may read is refused with the same words.
+    #[test]
+    fn keyfile_secrecy_check() {
+        use super::super::pem::tests::{CERT, KEY};
+        let dir = std::env::temp_dir().join(format!("ypldap-keyfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("client.key");
+        let cert = dir.join("client.crt");
+        std::fs::write(&key, KEY).unwrap();
+        std::fs::write(&cert, CERT).unwrap();
+        std::fs::set_permissions(&cert, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let text = format!(
+            "domain \"d\"\ndirectory \"h\" tls {{\n\tcertfile \"{}\"\n\tkeyfile \"{}\"\n}}\n",
+            cert.display(),
+            key.display()
+        );
+        let keyfile_errors = |mode: u32| {
+            std::fs::set_permissions(&key, std::fs::Permissions::from_mode(mode)).unwrap();
+            let errs = super::super::parse_str("c.conf", &text, &Default::default(), &FsSource)
+                .map(|_| String::new())
+                .unwrap_or_else(|e| e.to_string());
+            errs.lines()
+                .filter(|l| l.contains("keyfile"))
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(keyfile_errors(0o600), Vec::<String>::new());
+        assert_eq!(
+            keyfile_errors(0o644),
+            vec![format!(
+                "c.conf:4: keyfile {:?}: cannot read: group writable or world read/writable",
+                key.display().to_string()
+            )]
+        );
+        assert_eq!(keyfile_errors(0o640), Vec::<String>::new());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
     #[test]
     fn secrecy_check() {
         let dir = std::env::temp_dir().join(format!("ypldap-secrecy-{}", std::process::id()));

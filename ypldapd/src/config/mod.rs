@@ -188,8 +188,13 @@ pub trait IncludeSource {
     /// An `include`d configuration file, secrecy-checked by real sources.
     /// The error is the reason, e.g. `No such file or directory`.
     fn read_config(&self, path: &str) -> Result<Vec<u8>, String>;
-    /// A `cafile`, `certfile` or `keyfile`.
+    /// A `cafile` or `certfile`.
     fn read_file(&self, path: &Path) -> Result<Vec<u8>, String>;
+    /// A file holding a secret (`keyfile`): the same secrecy check as a
+    /// configuration file, in real sources.
+    fn read_secret(&self, path: &Path) -> Result<Vec<u8>, String> {
+        self.read_config(&path.to_string_lossy())
+    }
     /// Whether a file exists (for the default CA bundle).
     fn exists(&self, path: &Path) -> bool;
     /// The TCP port of a service name (`port ldap`). The default knows only

@@ -436,7 +436,11 @@ impl Parser<'_> {
 
     /// Reads and checks a TLS file; on failure reports and returns `None`.
     fn tls_file(&mut self, at: &At, what: &str, path: &str, kind: TlsKind) -> Option<Vec<u8>> {
-        let data = match self.fs.read_file(Path::new(path)) {
+        let read = match kind {
+            TlsKind::Key => self.fs.read_secret(Path::new(path)),
+            TlsKind::Certs => self.fs.read_file(Path::new(path)),
+        };
+        let data = match read {
             Ok(d) => d,
             Err(why) => {
                 self.error(at, format!("{what} {path:?}: cannot read: {why}"));

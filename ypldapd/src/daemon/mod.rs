@@ -143,6 +143,13 @@ struct Daemon {
 
 /// Runs the daemon. Returns when it was told to stop.
 pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<()> {
+    // Before anything is bound or started: a kernel without Landlock's
+    // file-system rules is refused unless the administrator accepted it.
+    #[cfg(target_os = "linux")]
+    privsep::linux::landlock::check_filesystem_rules(
+        privsep::linux::landlock::kernel_abi(),
+        opts.accept_no_landlock,
+    )?;
     let dir = helper_dir()?;
     let client_path = dir.join("ypldap-client");
     let dns_path = dir.join("ypldap-dns");
@@ -218,8 +225,16 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         signals,
         null,
         keep_stderr: opts.foreground,
-        client: Helper::new("ypldap-client", client_path.clone(), Vec::new()),
-        dns: Helper::new("ypldap-dns", dns_path.clone(), dns_args(&ports)),
+        client: Helper::new(
+            "ypldap-client",
+            client_path.clone(),
+            client_args(opts.accept_no_landlock),
+        ),
+        dns: Helper::new(
+            "ypldap-dns",
+            dns_path.clone(),
+            dns_args(&ports, opts.accept_no_landlock),
+        ),
         config,
         reload: Reload {
             path: opts.config.clone(),
@@ -252,13 +267,14 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
 
     d.limit_descriptors()
         .context("limiting the descriptors' rights")?;
-    let entered = privsep::enter(&sandbox::confinement(
-        &d.reload.readable_dirs,
-        &[client_path, dns_path],
-        &ports,
-    ))
-    .context("entering the sandbox")?;
+    let mut confinement =
+        sandbox::confinement(&d.reload.readable_dirs, &[client_path, dns_path], &ports);
+    confinement.accept_no_landlock = opts.accept_no_landlock;
+    let entered = privsep::enter(&confinement).context("entering the sandbox")?;
     info!("sandboxed: {}", entered.notes.join("; "));
+    for w in &entered.warnings {
+        warning!("{w}");
+    }
 
     d.event_loop()
 }
@@ -277,9 +293,19 @@ fn allow_list(config: &Config) -> AllowList {
     }
 }
 
-fn dns_args(ports: &[u16]) -> Vec<OsString> {
+/// The client's arguments: only the Landlock flag, when given.
+fn client_args(accept_no_landlock: bool) -> Vec<OsString> {
+    accept_no_landlock
+        .then(|| privsep::ACCEPT_NO_LANDLOCK.into())
+        .into_iter()
+        .collect()
+}
+
+fn dns_args(ports: &[u16], accept_no_landlock: bool) -> Vec<OsString> {
     let list: Vec<String> = ports.iter().map(u16::to_string).collect();
-    vec!["--connect-ports".into(), list.join(",").into()]
+    let mut args: Vec<OsString> = vec!["--connect-ports".into(), list.join(",").into()];
+    args.extend(client_args(accept_no_landlock));
+    args
 }
 
 impl Daemon {
