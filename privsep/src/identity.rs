@@ -3,8 +3,7 @@
 use std::path::Path;
 
 use nix::unistd::{
-    Gid, Uid, User, chdir, chroot, getgroups, getresgid, getresuid, setgroups, setresgid,
-    setresuid,
+    Gid, Uid, User, chdir, chroot, getgroups, getresgid, getresuid, setgroups, setresgid, setresuid,
 };
 
 use crate::SandboxError;

@@ -4,8 +4,7 @@
 use std::path::PathBuf;
 
 /// The usage line printed for any error on the command line.
-pub const USAGE: &str =
-    "usage: ypldapd [-dnv] [--accept-no-landlock] [-D macro=value] [-f file]";
+pub const USAGE: &str = "usage: ypldapd [-dnv] [--accept-no-landlock] [-D macro=value] [-f file]";
 
 /// The default configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/ypldap.conf";

@@ -114,10 +114,7 @@ pub fn restrict(c: &Confinement) -> Result<Status, SandboxError> {
     let line = format!("landlock {how} ({abi})");
     let filesystem = status.ruleset != RulesetStatus::NotEnforced && effective >= 1;
     if !filesystem && !c.accept_no_landlock {
-        return Err(SandboxError::NoLandlock(format!(
-            "{}: {line}",
-            c.program
-        )));
+        return Err(SandboxError::NoLandlock(format!("{}: {line}", c.program)));
     }
     Ok(Status {
         line,

@@ -468,7 +468,11 @@ mod tests {
             panic!("prctl must be conditional");
         };
         assert_eq!(prctl.len(), 2);
-        assert!(prctl.iter().all(|alt| alt[0].arg == 0 && alt[0].mask == u64::MAX));
+        assert!(
+            prctl
+                .iter()
+                .all(|alt| alt[0].arg == 0 && alt[0].mask == u64::MAX)
+        );
     }
 
     #[test]

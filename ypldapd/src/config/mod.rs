@@ -19,6 +19,7 @@ mod file;
 mod filter;
 mod ipnet;
 mod lexer;
+mod limits;
 mod parser;
 mod pem;
 mod print;
@@ -36,6 +37,7 @@ use yp_proto::maps::MapName;
 pub use file::FsSource;
 pub use filter::validate_filter;
 pub use ipnet::{IpNet, IpNetError};
+pub use limits::{ALL_RATE_GRACE, ResourceLimits};
 pub use pem::{PemError, pem_labels};
 
 /// Command-line influence on parsing.
@@ -122,6 +124,8 @@ pub struct Config {
     /// are left out (by default they are served locked and expired).
     pub omit_disabled: bool,
     pub directories: Vec<DirectoryConfig>,
+    /// `limit` lines over the defaults.
+    pub limits: ResourceLimits,
 }
 
 /// One `directory` block and the TLS material it needs.

@@ -151,6 +151,7 @@ struct Parser<'a> {
     cafile: Option<(PathBuf, Option<Vec<u8>>)>,
     directories: Vec<DirectoryConfig>,
     includes: usize,
+    limits: super::ResourceLimits,
 }
 
 pub(crate) fn parse(
@@ -178,6 +179,7 @@ pub(crate) fn parse(
         cafile: None,
         directories: Vec::new(),
         includes: 0,
+        limits: super::ResourceLimits::default(),
     };
     p.run();
     let mut warnings = Vec::new();
@@ -199,6 +201,13 @@ pub(crate) fn parse(
             String::new()
         }
     };
+    if let Err(message) = p.limits.check() {
+        p.lx.diags.push(Diagnostic {
+            file: name.to_owned(),
+            line: 0,
+            message,
+        });
+    }
     if !p.lx.diags.is_empty() {
         return Err(Diagnostics(p.lx.diags));
     }
@@ -213,6 +222,7 @@ pub(crate) fn parse(
             group_nesting: p.group_nesting,
             omit_disabled: p.omit_disabled,
             directories: p.directories,
+            limits: p.limits,
         },
         warnings,
     })
@@ -340,6 +350,8 @@ impl Parser<'_> {
                         self.expose()
                     } else if !quoted && s == "disabled" && self.peek().kind != Tok::Char(b'=') {
                         self.disabled_accounts()
+                    } else if !quoted && s == "limit" && self.peek().kind != Tok::Char(b'=') {
+                        self.limit(&at)
                     } else {
                         self.macro_def(&at, s)
                     }
@@ -558,6 +570,20 @@ impl Parser<'_> {
         }
         self.expect_eol()?;
         self.expose_hashes = true;
+        Ok(())
+    }
+
+    /// `limit NAME VALUE` (see [`super::limits`]).
+    fn limit(&mut self, at: &At) -> PResult<()> {
+        let name = self.expect_string("a limit's name after \"limit\"")?;
+        let t = self.next();
+        let Tok::Num(value) = t.kind else {
+            return Err(self.unexpected(t, "a number after the limit's name"));
+        };
+        self.expect_eol()?;
+        if let Err(e) = self.limits.set(&name, value) {
+            self.error(at, e);
+        }
         Ok(())
     }
 

@@ -1045,6 +1045,7 @@ mod props {
                 group_nesting: (secs % 65) as u32,
                 omit_disabled: secs % 3 == 0,
                 directories,
+                limits: ResourceLimits::default(),
             })
     }
 
