@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod logging;
+pub mod rate;
 pub mod sandbox;
 pub mod supervisor;
 pub mod yp;

@@ -63,6 +63,8 @@ pub fn debug_enabled() -> bool {
 
 /// Makes text a helper sent safe to write as one log line: control
 /// characters (a forged second line, terminal escapes) become `?`.
+/// Everything a helper sends that reaches the log passes here, through
+/// [`HelperLog`] or directly.
 pub fn sanitize(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { '?' } else { c })
@@ -93,6 +95,64 @@ pub fn log(level: Level, text: &str) {
                 std::process::id()
             );
             let _ = sock.send(line.as_bytes());
+        }
+    }
+}
+
+/// How often a helper's refused records are counted in the log.
+const SUPPRESSED_REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The log records of one helper: sanitised, and at most `limit
+/// helper-log-rate` a second (bursts of ten times that), so a helper that
+/// floods its link cannot flood syslog. Refused records are counted and
+/// the count written once a second.
+#[derive(Debug)]
+pub struct HelperLog {
+    name: &'static str,
+    rate: u32,
+    bucket: crate::rate::Bucket,
+    suppressed: crate::rate::Suppressed,
+}
+
+impl HelperLog {
+    pub fn new(name: &'static str, rate: u32, now: std::time::Instant) -> Self {
+        HelperLog {
+            name,
+            rate,
+            bucket: crate::rate::Bucket::new(rate, rate.saturating_mul(10), now),
+            suppressed: crate::rate::Suppressed::new(SUPPRESSED_REPORT_EVERY),
+        }
+    }
+
+    /// A new rate (after a reload).
+    pub fn set_rate(&mut self, rate: u32, now: std::time::Instant) {
+        if rate != self.rate {
+            *self = HelperLog::new(self.name, rate, now);
+        }
+    }
+
+    /// Writes one record the helper sent, or counts it.
+    pub fn log(&mut self, level: Level, text: &str, now: std::time::Instant) {
+        if level == Level::Debug && !debug_enabled() {
+            return;
+        }
+        let passed = self.bucket.take(now);
+        let report = if passed {
+            self.suppressed.due(now)
+        } else {
+            self.suppressed.note(now)
+        };
+        if let Some(n) = report {
+            log(
+                Level::Warning,
+                &format!(
+                    "{}: {n} log record(s) not written: over limit helper-log-rate {}",
+                    self.name, self.rate
+                ),
+            );
+        }
+        if passed {
+            log(level, &sanitize(text));
         }
     }
 }

@@ -42,12 +42,15 @@ pub struct Helper<I, O> {
     kill_at: Option<Instant>,
     outbox: VecDeque<(Vec<u8>, Vec<OwnedFd>)>,
     outbox_bytes: usize,
+    /// `limit helper-queue`: more queued than this and the helper is stuck.
+    queue_limit: usize,
     /// The last drain stopped at its bound with messages perhaps waiting.
     backlog: bool,
     stopping: bool,
 }
 
-/// The most bytes queued for a helper before it counts as stuck.
+/// The most bytes queued for a helper before it counts as stuck, unless
+/// the configuration says otherwise (`limit helper-queue`).
 pub const OUTBOX_MAX: usize = 4 << 20;
 
 impl<I, O: Message> Helper<I, O> {
@@ -65,6 +68,7 @@ impl<I, O: Message> Helper<I, O> {
             kill_at: None,
             outbox: VecDeque::new(),
             outbox_bytes: 0,
+            queue_limit: OUTBOX_MAX,
             backlog: false,
             stopping: false,
         }
@@ -73,6 +77,11 @@ impl<I, O: Message> Helper<I, O> {
     /// The binary this helper runs.
     pub fn path(&self) -> &PathBuf {
         &self.path
+    }
+
+    /// Sets `limit helper-queue`.
+    pub fn set_queue_limit(&mut self, bytes: usize) {
+        self.queue_limit = bytes;
     }
 
     /// Replaces the arguments used at the next start.
@@ -113,8 +122,9 @@ impl<I, O: Message> Helper<I, O> {
     }
 
     /// Sends `msg` (with `fd` attached) or queues it until the link has room.
-    /// A helper that lets more than [`OUTBOX_MAX`] bytes pile up is stuck:
-    /// the caller drops it. Fails when the helper is down.
+    /// A helper that lets more than its queue limit pile up is stuck: it is
+    /// killed here (and restarted once reaped), and the send fails. Fails
+    /// too when the helper is down.
     pub fn send(&mut self, msg: &O, fd: Option<OwnedFd>) -> Result<(), LinkError> {
         let chan = self.chan.as_ref().ok_or(LinkError::Closed)?;
         let fds: Vec<OwnedFd> = fd.into_iter().collect();
@@ -129,8 +139,15 @@ impl<I, O: Message> Helper<I, O> {
         }
         self.outbox_bytes += bytes.len();
         self.outbox.push_back((bytes, fds));
-        if self.outbox_bytes > OUTBOX_MAX {
-            return Err(LinkError::WouldBlock);
+        if self.outbox_bytes > self.queue_limit {
+            crate::warning!(
+                "{}: {} bytes queued for it, more than limit helper-queue {}: it does not read its link; killing it",
+                self.name,
+                self.outbox_bytes,
+                self.queue_limit
+            );
+            self.drop_link(Instant::now(), true);
+            return Err(LinkError::Closed);
         }
         Ok(())
     }

@@ -161,6 +161,20 @@ impl ResourceLimits {
         Ok(())
     }
 
+    /// Checks that the TLS files (`tls_bytes` in all, as sent to
+    /// ypldap-client at each start and reload) fit twice in the helper
+    /// queue, so that a reader that is merely slow is never taken for a
+    /// stuck one.
+    pub fn check_tls_fits(&self, tls_bytes: usize) -> Result<(), String> {
+        if tls_bytes.saturating_mul(2) > self.helper_queue {
+            return Err(format!(
+                "the TLS files come to {tls_bytes} bytes: limit helper-queue must be at least twice that (it is {})",
+                self.helper_queue
+            ));
+        }
+        Ok(())
+    }
+
     /// Each limit as `(name, value)`, for the normalised configuration.
     pub fn entries(&self) -> [(&'static str, u64); 8] {
         [
@@ -254,6 +268,13 @@ mod tests {
             parse("limit udp-rate\n")
                 .unwrap_err()
                 .starts_with("c.conf:2: syntax error: expected a number after the limit's name")
+        );
+        assert!(ResourceLimits::default().check_tls_fits(2 << 20).is_ok());
+        assert!(
+            ResourceLimits::default()
+                .check_tls_fits((2 << 20) + 1)
+                .unwrap_err()
+                .contains("at least twice")
         );
         // `limit` stays usable as a macro name, as `allow` does.
         assert_eq!(parse("limit = \"x\"\n"), Ok(ResourceLimits::default()));

@@ -201,7 +201,18 @@ pub(crate) fn parse(
             String::new()
         }
     };
-    if let Err(message) = p.limits.check() {
+    let tls_bytes: usize = p
+        .directories
+        .iter()
+        .flat_map(|d| [&d.ca_pem, &d.cert_pem, &d.key_pem])
+        .flatten()
+        .map(Vec::len)
+        .sum();
+    if let Err(message) = p
+        .limits
+        .check()
+        .and_then(|()| p.limits.check_tls_fits(tls_bytes))
+    {
         p.lx.diags.push(Diagnostic {
             file: name.to_owned(),
             line: 0,

@@ -1,1 +1,171 @@
+//! The normalised configuration: every default spelled out, macros
+//! expanded, one statement per line, re-parseable to the same [`Config`].
 
+use std::fmt::{self, Write as _};
+use std::path::PathBuf;
+
+use ipc_proto::{Bind, Mapping, TlsMode};
+
+use super::parser::FIELDS;
+use super::{BindMode, Config};
+
+/// Quotes `v` so that the lexer reads back exactly `v`. A backslash before
+/// a quote, blank, tab or the end of the value needs care: `\\` keeps one
+/// backslash and re-reads the second as an escape, and a value ending in a
+/// backslash is closed with `\` + newline (a continuation). Values cannot
+/// hold a newline or NUL (no parse produces one).
+pub(crate) fn quote(v: &str) -> String {
+    let mut out = String::with_capacity(v.len() + 2);
+    out.push('"');
+    let mut prev_backslash = false;
+    for c in v.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            ' ' | '\t' if prev_backslash => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+        prev_backslash = c == '\\';
+    }
+    if prev_backslash {
+        out.push_str("\\\n");
+    }
+    out.push('"');
+    out
+}
+
+fn mapping_line(field: &str, m: &Mapping) -> String {
+    match m {
+        Mapping::Attribute { name } => format!("attribute {field} maps to {}", quote(name)),
+        Mapping::Fixed { value } => format!("fixed attribute {field} {}", quote(value)),
+        Mapping::List { name } => format!("list {field} maps to {}", quote(name)),
+    }
+}
+
+impl Config {
+    /// The normalised text; `mask_secrets` replaces every `bindcred` by
+    /// `********`.
+    pub fn to_config_text(&self, mask_secrets: bool) -> String {
+        let mut o = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_text(&mut o, mask_secrets);
+        o
+    }
+
+    fn write_text(&self, o: &mut String, mask: bool) -> fmt::Result {
+        writeln!(o, "domain {}", quote(&self.domain))?;
+        writeln!(o, "interval {}", self.interval.as_secs())?;
+        let bind = match self.bind {
+            BindMode::Portmap => "portmap",
+            BindMode::Local => "local",
+        };
+        writeln!(o, "bind {bind}")?;
+        for n in &self.allow {
+            writeln!(o, "allow {}", quote(&n.to_string()))?;
+        }
+        if self.expose_hashes {
+            writeln!(o, "expose password hashes")?;
+        }
+        writeln!(o, "group nesting {}", self.group_nesting)?;
+        let disabled = if self.omit_disabled {
+            "omitted"
+        } else {
+            "locked"
+        };
+        writeln!(o, "disabled accounts {disabled}")?;
+        // Limits only where they differ from the defaults, so an upstream
+        // file's normalised text has no line it did not mean.
+        let defaults = super::ResourceLimits::default().entries();
+        for ((name, value), (_, default)) in self.limits.entries().into_iter().zip(defaults) {
+            if value != default {
+                writeln!(o, "limit {name} {value}")?;
+            }
+        }
+        match &self.maps {
+            None => writeln!(o, "# no \"provide map\": all seven maps are served")?,
+            Some(maps) => {
+                for m in maps {
+                    writeln!(o, "provide map {}", quote(m.as_str()))?;
+                }
+            }
+        }
+        let mut cafile: Option<&PathBuf> = None;
+        for d in &self.directories {
+            let s = &d.settings;
+            writeln!(o)?;
+            if s.tls != TlsMode::None {
+                if let Some(ca) = &d.cafile {
+                    if cafile != Some(ca) {
+                        writeln!(o, "cafile {}", quote(&ca.to_string_lossy()))?;
+                        cafile = Some(ca);
+                    }
+                }
+            }
+            let tls = match s.tls {
+                TlsMode::None => "",
+                TlsMode::StartTls => " tls",
+                TlsMode::Ldaps => " ldaps",
+            };
+            writeln!(o, "directory {} port {}{tls} {{", quote(&s.host), s.port)?;
+            match &s.bind {
+                Bind::Anonymous => {}
+                Bind::Simple { dn, credential } => {
+                    writeln!(o, "\tbinddn {}", quote(dn))?;
+                    let cred = if mask { "********" } else { credential };
+                    writeln!(o, "\tbindcred {}", quote(cred))?;
+                }
+                Bind::External { authzid } if authzid.is_empty() => writeln!(o, "\tbindext")?,
+                Bind::External { authzid } => writeln!(o, "\tbindext {}", quote(authzid))?,
+            }
+            if let Some(p) = &d.certfile {
+                writeln!(o, "\tcertfile {}", quote(&p.to_string_lossy()))?;
+            }
+            if let Some(p) = &d.keyfile {
+                writeln!(o, "\tkeyfile {}", quote(&p.to_string_lossy()))?;
+            }
+            writeln!(o, "\tbasedn {}", quote(&s.basedn))?;
+            writeln!(o, "\tgroupdn {}", quote(&s.groupdn))?;
+            writeln!(o, "\tpasswd filter {}", quote(&s.passwd_filter))?;
+            writeln!(o, "\tgroup filter {}", quote(&s.group_filter))?;
+            let f = &s.fields;
+            let all = [
+                &f.name,
+                &f.passwd,
+                &f.uid,
+                &f.gid,
+                &f.class,
+                &f.change,
+                &f.expire,
+                &f.gecos,
+                &f.home,
+                &f.shell,
+                &f.groupname,
+                &f.grouppasswd,
+                &f.groupgid,
+                &f.groupmembers,
+            ];
+            for (name, m) in FIELDS.iter().zip(all) {
+                writeln!(o, "\t{}", mapping_line(name, m))?;
+            }
+            for name in &f.groupmembers_also {
+                writeln!(o, "\tlist groupmembers maps to {}", quote(name))?;
+            }
+            for (name, m) in f.shadow.fields() {
+                if let Some(m) = m {
+                    writeln!(o, "\t{}", mapping_line(name, m))?;
+                }
+            }
+            writeln!(o, "}}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Config {
+    /// The normalised configuration with `bindcred` masked.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_config_text(true))
+    }
+}

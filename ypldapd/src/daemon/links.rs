@@ -33,8 +33,12 @@ impl Daemon {
             self.client.name,
             self.client.pid().map_or(0, nix::unistd::Pid::as_raw)
         );
-        self.send_client_config()
-            .map_err(|e| anyhow::anyhow!("sending the configuration: {e}"))
+        // A reader that cannot take its configuration is dropped (and
+        // restarted) by the send; ypldapd itself goes on.
+        if let Err(e) = self.send_client_config() {
+            warning!("ypldap-client: cannot send the configuration: {e}");
+        }
+        Ok(())
     }
 
     pub(super) fn start_dns(&mut self, now: Instant) -> anyhow::Result<()> {
@@ -50,14 +54,15 @@ impl Daemon {
             self.dns.pid().map_or(0, nix::unistd::Pid::as_raw)
         );
         let endpoints = self.config.endpoints();
-        self.dns
-            .send(
-                &ParentToDns::Configure {
-                    directories: endpoints,
-                },
-                None,
-            )
-            .map_err(|e| anyhow::anyhow!("sending the configuration: {e}"))
+        if let Err(e) = self.dns.send(
+            &ParentToDns::Configure {
+                directories: endpoints,
+            },
+            None,
+        ) {
+            warning!("ypldap-dns: cannot send the configuration: {e}");
+        }
+        Ok(())
     }
 
     pub(super) fn register(&mut self, token: Token) -> anyhow::Result<()> {
@@ -159,8 +164,10 @@ impl Daemon {
 
     pub(super) fn client_lost(&mut self, e: &LinkError, now: Instant) {
         let protocol = !matches!(e, LinkError::Closed);
+        // The error may quote what the helper sent (an unknown type's name).
         warning!(
-            "ypldap-client: {e}{}",
+            "ypldap-client: {}{}",
+            logging::sanitize(&e.to_string()),
             if protocol { "; killing it" } else { "" }
         );
         self.client.drop_link(now, protocol);
@@ -172,29 +179,74 @@ impl Daemon {
     pub(super) fn dns_lost(&mut self, e: &LinkError, now: Instant) {
         let protocol = !matches!(e, LinkError::Closed);
         warning!(
-            "ypldap-dns: {e}{}",
+            "ypldap-dns: {}{}",
+            logging::sanitize(&e.to_string()),
             if protocol { "; killing it" } else { "" }
         );
         self.dns.drop_link(now, protocol);
+        self.connects_lost();
+    }
+
+    /// ypldap-dns is gone: every connect request it had fails.
+    pub(super) fn connects_lost(&mut self) {
+        for (directory, request) in std::mem::take(&mut self.connecting) {
+            let _ = self.client.send(
+                &ParentToClient::ConnectFailed(ConnectFailure {
+                    request,
+                    directory,
+                    error: "ypldap-dns was lost".into(),
+                }),
+                None,
+            );
+        }
+    }
+
+    /// Relays the reader's request for a connection to `directory`, unless
+    /// one is outstanding for it already or there is no such directory:
+    /// at most one connect request per directory is ever at ypldap-dns.
+    fn relay_connect(&mut self, request: u64, directory: u32, now: Instant) {
+        let refusal = if directory as usize >= self.config.directories.len() {
+            Some(format!("there is no directory {directory}"))
+        } else if self.connecting.contains_key(&directory) {
+            Some(format!(
+                "a connection to directory {directory} is being made already"
+            ))
+        } else {
+            None
+        };
+        let error = match refusal {
+            Some(why) => {
+                if let Some(n) = self.connect_refusals.note(now) {
+                    warning!("ypldap-client: refused {n} connect request(s): {why}");
+                }
+                why
+            }
+            None => match self
+                .dns
+                .send(&ParentToDns::Connect { request, directory }, None)
+            {
+                Ok(()) => {
+                    self.connecting.insert(directory, request);
+                    return;
+                }
+                Err(e) => format!("ypldap-dns is not available: {e}"),
+            },
+        };
+        let _ = self.client.send(
+            &ParentToClient::ConnectFailed(ConnectFailure {
+                request,
+                directory,
+                error,
+            }),
+            None,
+        );
     }
 
     pub(super) fn handle_client_message(&mut self, message: ClientToParent<'_>, now: Instant) {
         match message {
-            ClientToParent::Log { level, text } => logging::log(level, &logging::sanitize(&text)),
+            ClientToParent::Log { level, text } => self.client_log.log(level, &text, now),
             ClientToParent::Connect { request, directory } => {
-                let relayed = self
-                    .dns
-                    .send(&ParentToDns::Connect { request, directory }, None);
-                if let Err(e) = relayed {
-                    let _ = self.client.send(
-                        &ParentToClient::ConnectFailed(ConnectFailure {
-                            request,
-                            directory,
-                            error: format!("ypldap-dns is not available: {e}"),
-                        }),
-                        None,
-                    );
-                }
+                self.relay_connect(request, directory, now);
             }
             ClientToParent::Users { update, entries } => {
                 if self.update_running == Some(update) && self.room_for(entries.len(), now) {
@@ -245,19 +297,21 @@ impl Daemon {
         &mut self,
         message: DnsToParent,
         fds: Vec<OwnedFd>,
-        _now: Instant,
+        now: Instant,
     ) {
         let mut fds = fds.into_iter();
         match message {
-            DnsToParent::Log { level, text } => logging::log(level, &logging::sanitize(&text)),
+            DnsToParent::Log { level, text } => self.dns_log.log(level, &text, now),
             // Relayed as they came: the reader checks the request number.
             DnsToParent::Connected(c) => {
+                self.connecting.remove(&c.directory);
                 let msg = ParentToClient::Connected(c);
                 if let Err(e) = self.client.send(&msg, fds.next()) {
                     warning!("cannot hand the connection to ypldap-client: {e}");
                 }
             }
             DnsToParent::ConnectFailed(f) => {
+                self.connecting.remove(&f.directory);
                 if let Err(e) = self.client.send(&ParentToClient::ConnectFailed(f), None) {
                     warning!("cannot tell ypldap-client: {e}");
                 }

@@ -139,6 +139,14 @@ struct Daemon {
     announce_retry: Option<Instant>,
     /// When to check next that rpcbind still knows us.
     registration_check: Option<Instant>,
+    /// Directories with a connect request at ypldap-dns: at most one each.
+    /// (directory → the reader's request number.)
+    connecting: BTreeMap<u32, u64>,
+    /// Requests refused for that, counted for the log.
+    connect_refusals: crate::rate::Suppressed,
+    /// Each helper's log records: sanitised and rate-limited.
+    client_log: logging::HelperLog,
+    dns_log: logging::HelperLog,
 }
 
 /// Runs the daemon. Returns when it was told to stop.
@@ -194,7 +202,7 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         allow_list(&config),
         udp,
         tcp,
-        Limits::default(),
+        yp_limits(&config.limits),
     )
     .context("starting the YP server")?;
     let (udp_addrs, _) = yp.local_addrs();
@@ -217,6 +225,7 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         .register(&mut signals, SIGNALS, Interest::READABLE)?;
     yp.register(poll.registry(), YP_FIRST)?;
 
+    let limits = config.limits;
     let mut ports: Vec<u16> = config.endpoints().iter().map(|e| e.port).collect();
     ports.sort_unstable();
     ports.dedup();
@@ -260,7 +269,17 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         build_busy: false,
         announce_retry: None,
         registration_check: None,
+        connecting: BTreeMap::new(),
+        connect_refusals: crate::rate::Suppressed::new(Duration::from_secs(60)),
+        client_log: logging::HelperLog::new(
+            "ypldap-client",
+            limits.helper_log_rate,
+            Instant::now(),
+        ),
+        dns_log: logging::HelperLog::new("ypldap-dns", limits.helper_log_rate, Instant::now()),
     };
+    d.client.set_queue_limit(limits.helper_queue);
+    d.dns.set_queue_limit(limits.helper_queue);
     let now = Instant::now();
     d.start_client(now).context("starting ypldap-client")?;
     d.start_dns(now).context("starting ypldap-dns")?;
@@ -277,6 +296,19 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
     }
 
     d.event_loop()
+}
+
+/// The configuration's `limit` lines as the YP server's bounds.
+fn yp_limits(l: &crate::config::ResourceLimits) -> Limits {
+    Limits {
+        max_conns: l.tcp_connections,
+        max_conns_per_host: l.tcp_per_host,
+        all_min_rate: l.all_min_rate,
+        all_rate_grace: crate::config::ALL_RATE_GRACE,
+        all_lifetime: l.all_lifetime,
+        udp_rate: l.udp_rate,
+        ..Limits::default()
+    }
 }
 
 /// The configuration's `allow` networks as the YP server's allow-list.
@@ -387,6 +419,7 @@ impl Daemon {
             self.client.deadline(),
             self.dns.deadline(),
             self.next_update,
+            self.update_deadline(),
             self.yp.next_deadline(),
             self.announce_retry,
             self.registration_check,
@@ -417,6 +450,9 @@ impl Daemon {
             if let Err(e) = self.start_dns(now) {
                 error!("{e:#}");
             }
+        }
+        if self.update_deadline().is_some_and(|t| t <= now) {
+            self.update_overdue(now);
         }
         if self.next_update.is_some_and(|t| t <= now) && self.update_running.is_none() {
             self.start_update(now);
@@ -457,6 +493,7 @@ impl Daemon {
                     }
                     if let Some(line) = self.dns.reaped(status, now) {
                         error!("{line}");
+                        self.connects_lost();
                     }
                 }
             }

@@ -74,6 +74,12 @@ impl Daemon {
             ServerConfig::new(&new.domain, &new.served_maps(), &self.reload.host),
             allow_list(&new),
         );
+        self.yp.set_limits(super::yp_limits(&new.limits));
+        self.client.set_queue_limit(new.limits.helper_queue);
+        self.dns.set_queue_limit(new.limits.helper_queue);
+        let now = std::time::Instant::now();
+        self.client_log.set_rate(new.limits.helper_log_rate, now);
+        self.dns_log.set_rate(new.limits.helper_log_rate, now);
         self.config = new;
         let endpoints = self.config.endpoints();
         if let Err(e) = self.dns.send(
@@ -92,6 +98,9 @@ impl Daemon {
 
     /// Why `new` cannot be applied without a restart, if it cannot.
     pub(super) fn needs_restart(&self, new: &Config) -> Option<String> {
+        if new.limits.tcp_connections != self.config.limits.tcp_connections {
+            return Some("limit tcp-connections changed".into());
+        }
         if new.bind != self.config.bind {
             return Some("the bind mode changed".into());
         }

@@ -246,6 +246,28 @@ impl Daemon {
         }
     }
 
+    /// When the update in progress must have finished (`limit
+    /// update-time`), while ypldap-client is still sending it.
+    pub(super) fn update_deadline(&self) -> Option<Instant> {
+        self.update_running?;
+        let started = self.incoming.as_ref()?.started;
+        Some(started + self.config.limits.update_time)
+    }
+
+    /// The update in progress ran past its deadline: it is abandoned, the
+    /// reader killed (and restarted), the current maps kept.
+    pub(super) fn update_overdue(&mut self, now: Instant) {
+        let Some(update) = self.update_running.take() else {
+            return;
+        };
+        let limit = self.config.limits.update_time.as_secs();
+        warning!(
+            "update {update} did not finish within {limit} s (limit update-time): abandoning it and killing ypldap-client"
+        );
+        self.client.drop_link(now, true);
+        self.update_failed(&format!("it took longer than {limit} s"), now);
+    }
+
     pub(super) fn update_failed(&mut self, reason: &str, now: Instant) {
         self.incoming = None;
         self.build_busy = false;

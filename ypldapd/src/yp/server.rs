@@ -8,7 +8,7 @@
 //! starve the loop.
 
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::{AsFd, BorrowedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,6 +19,7 @@ use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 
 use super::udp_batch::{self, UdpBatch};
+use crate::rate::{KeyedLimiter, Suppressed};
 use yp_proto::access::{AllowList, RefusalLog, is_privileged};
 use yp_proto::dispatch::{AllStream, Caller, Outcome, ServerConfig, handle_message};
 use yp_proto::record::{self, Reassembler};
@@ -33,11 +34,25 @@ pub const CONN_TOKEN_BASE: usize = 2 * MAX_SOCKETS;
 /// and dropped, so a loop that forgets to drain cannot grow without bound.
 const MAX_LOGS: usize = 1024;
 
-/// Resource bounds.
+/// Resource bounds (ypldapd(8), "Resource limits"; the daemon takes them
+/// from the configuration's `limit` lines).
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Open TCP connections; more are accepted and closed at once.
     pub max_conns: usize,
+    /// Open TCP connections from one source address; more from it are
+    /// accepted and closed at once.
+    pub max_conns_per_host: usize,
+    /// An ALL stream read slower than this many bytes per second (over its
+    /// whole life, once it is [`Self::all_rate_grace`] old) is closed.
+    pub all_min_rate: u64,
+    /// How long an ALL stream is given before its rate is judged.
+    pub all_rate_grace: Duration,
+    /// An ALL stream older than this is closed.
+    pub all_lifetime: Duration,
+    /// UDP answers per second to one source outside the allow-list (every
+    /// source when the list is empty); 0: not limited.
+    pub udp_rate: u32,
     /// A connection without progress for this long is closed.
     pub idle: Duration,
     /// Largest request record.
@@ -53,6 +68,11 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_conns: 256,
+            max_conns_per_host: 32,
+            all_min_rate: 4096,
+            all_rate_grace: Duration::from_secs(5),
+            all_lifetime: Duration::from_secs(600),
+            udp_rate: 0,
             idle: Duration::from_secs(30),
             max_record: record::DEFAULT_MAX_RECORD,
             all_fragment: yp_proto::dispatch::ALL_FRAGMENT,
@@ -71,7 +91,29 @@ pub struct Stats {
     pub conns_rejected: u64,
     pub conns_closed_bad_record: u64,
     pub conns_closed_idle: u64,
+    /// Connections refused because their host held its share already.
+    pub conns_rejected_per_host: u64,
+    /// ALL streams closed for reading too slowly, or for lasting too long.
+    pub all_closed_slow: u64,
+    pub all_closed_lifetime: u64,
+    /// UDP requests not answered: their source was over `udp_rate`.
+    pub udp_rate_limited: u64,
     pub logs_dropped: u64,
+}
+
+/// How often the YP server may say that it closed ALL streams or left
+/// datagrams unanswered (with the counts since it last said so).
+const BOUND_REPORT_EVERY: Duration = Duration::from_secs(60);
+
+/// How many source addresses the UDP rate limiter remembers.
+const UDP_RATE_SOURCES: usize = 65536;
+
+/// An ALL stream's progress, for its rate and lifetime bounds.
+struct AllProgress {
+    started: Instant,
+    sent: u64,
+    /// When the rate is judged next.
+    check_at: Instant,
 }
 
 struct Conn {
@@ -81,6 +123,8 @@ struct Conn {
     out: Vec<u8>,
     out_pos: usize,
     all: Option<AllStream>,
+    /// Set while an ALL stream is being sent.
+    all_progress: Option<AllProgress>,
     readable: bool,
     eof: bool,
     last_active: Instant,
@@ -136,7 +180,40 @@ impl Shared<'_> {
     }
 }
 
+/// Why an ALL stream must end now, if it must.
+enum AllVerdict {
+    Continue,
+    TooSlow,
+    TooOld,
+}
+
 impl Conn {
+    /// Judges the ALL stream in progress against its bounds at `now`.
+    fn judge_all(&mut self, limits: &Limits, now: Instant) -> AllVerdict {
+        let Some(p) = &mut self.all_progress else {
+            return AllVerdict::Continue;
+        };
+        let age = now.saturating_duration_since(p.started);
+        if age >= limits.all_lifetime {
+            return AllVerdict::TooOld;
+        }
+        if now >= p.check_at {
+            p.check_at = now + Duration::from_secs(1);
+            let floor = limits.all_min_rate as f64 * age.as_secs_f64();
+            if (p.sent as f64) < floor {
+                return AllVerdict::TooSlow;
+            }
+        }
+        AllVerdict::Continue
+    }
+
+    /// When [`Self::judge_all`] must look next.
+    fn all_deadline(&self, limits: &Limits) -> Option<Instant> {
+        self.all_progress
+            .as_ref()
+            .map(|p| p.check_at.min(p.started + limits.all_lifetime))
+    }
+
     fn pump(&mut self, sh: &mut Shared<'_>, now: Instant) -> Pump {
         let mut work = 0usize;
         let mut buf = [0u8; 4096];
@@ -150,6 +227,9 @@ impl Conn {
                     Ok(n) => {
                         self.out_pos += n;
                         self.last_active = now;
+                        if let Some(p) = &mut self.all_progress {
+                            p.sent += n as u64;
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Pump::Keep,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -158,6 +238,9 @@ impl Conn {
             }
             self.out.clear();
             self.out_pos = 0;
+            if self.all.is_none() {
+                self.all_progress = None;
+            }
             if work >= sh.limits.budget {
                 self.pending = Some(now);
                 return Pump::Keep;
@@ -176,7 +259,14 @@ impl Conn {
                 match handle_message(&rec, sh.cfg, sh.snap, caller) {
                     Outcome::Reply(r) => record::push_fragment(&mut self.out, &r, true),
                     Outcome::NoReply => {}
-                    Outcome::Stream(s) => self.all = Some(s),
+                    Outcome::Stream(s) => {
+                        self.all = Some(s);
+                        self.all_progress = Some(AllProgress {
+                            started: now,
+                            sent: 0,
+                            check_at: now + sh.limits.all_rate_grace,
+                        });
+                    }
                 }
                 continue;
             }
@@ -216,6 +306,10 @@ pub struct YpServer {
     logs: Vec<(Level, String)>,
     stats: Stats,
     batch: UdpBatch,
+    /// `udp_rate`: one bucket per source address outside the allow-list.
+    udp_limiter: KeyedLimiter<IpAddr>,
+    udp_limited_report: Suppressed,
+    all_closed_report: Suppressed,
 }
 
 impl YpServer {
@@ -254,11 +348,14 @@ impl YpServer {
             tcp: ts,
             conns,
             first: 0,
-            limits,
+            limits: limits.clone(),
             refusals: RefusalLog::default(),
             logs: Vec::new(),
             stats: Stats::default(),
             batch: UdpBatch::new(),
+            udp_limiter: KeyedLimiter::new(limits.udp_rate, limits.udp_rate, UDP_RATE_SOURCES),
+            udp_limited_report: Suppressed::new(BOUND_REPORT_EVERY),
+            all_closed_report: Suppressed::new(BOUND_REPORT_EVERY),
         })
     }
 
@@ -324,6 +421,19 @@ impl YpServer {
         self.allow = allow;
     }
 
+    /// After a reload: every bound but the number of connections, which
+    /// sizes the server's tables (a restart changes it).
+    pub fn set_limits(&mut self, limits: Limits) {
+        if limits.udp_rate != self.limits.udp_rate {
+            self.udp_limiter =
+                KeyedLimiter::new(limits.udp_rate, limits.udp_rate, UDP_RATE_SOURCES);
+        }
+        self.limits = Limits {
+            max_conns: self.limits.max_conns,
+            ..limits
+        };
+    }
+
     pub fn stats(&self) -> &Stats {
         &self.stats
     }
@@ -363,11 +473,10 @@ impl YpServer {
             .iter()
             .filter_map(|s| s.1)
             .chain(self.tcp.iter().filter_map(|s| s.1));
-        let conns = self
-            .conns
-            .iter()
-            .flatten()
-            .map(|c| c.pending.unwrap_or(c.last_active + self.limits.idle));
+        let conns = self.conns.iter().flatten().map(|c| {
+            let idle = c.pending.unwrap_or(c.last_active + self.limits.idle);
+            c.all_deadline(&self.limits).map_or(idle, |t| t.min(idle))
+        });
         socks.chain(conns).min()
     }
 
@@ -384,7 +493,31 @@ impl YpServer {
             }
         }
         for slot in 0..self.conns.len() {
-            let Some(c) = &self.conns[slot] else { continue };
+            let Some(c) = &mut self.conns[slot] else {
+                continue;
+            };
+            match c.judge_all(&self.limits, now) {
+                AllVerdict::Continue => {}
+                verdict => {
+                    let peer = c.peer.ip();
+                    if matches!(verdict, AllVerdict::TooSlow) {
+                        self.stats.all_closed_slow += 1;
+                    } else {
+                        self.stats.all_closed_lifetime += 1;
+                    }
+                    self.close(registry, slot);
+                    if let Some(n) = self.all_closed_report.note(now) {
+                        let text = format!(
+                            "closed {n} YP ALL stream(s) read slower than {} bytes/s or older than {} s (the last to {peer}; limit all-min-rate, all-lifetime)",
+                            self.limits.all_min_rate,
+                            self.limits.all_lifetime.as_secs()
+                        );
+                        let (mut sh, _) = self.shared();
+                        sh.log(Level::Warning, text);
+                    }
+                    continue;
+                }
+            }
             if c.pending.is_some() {
                 self.pump(registry, slot, now);
             } else if now.saturating_duration_since(c.last_active) >= self.limits.idle {
@@ -442,6 +575,23 @@ impl YpServer {
             replies.clear();
             for (msg, peer) in self.batch.datagrams() {
                 sh.stats.udp_requests += 1;
+                // A source outside the allow-list (any source, without a
+                // list) gets at most `udp_rate` answers a second.
+                let unknown = sh.allow.nets.is_empty() || !sh.allow.allows(peer.ip());
+                if sh.limits.udp_rate > 0 && unknown && !self.udp_limiter.allow(peer.ip(), now) {
+                    sh.stats.udp_rate_limited += 1;
+                    if let Some(n) = self.udp_limited_report.note(now) {
+                        sh.log(
+                            Level::Warning,
+                            format!(
+                                "left {n} UDP request(s) unanswered from sources over limit udp-rate {} (the last from {}); an allow list exempts known clients",
+                                sh.limits.udp_rate,
+                                peer.ip()
+                            ),
+                        );
+                    }
+                    continue;
+                }
                 let caller = sh.caller(peer, false, now);
                 if let Outcome::Reply(r) = handle_message(msg, sh.cfg, sh.snap, caller) {
                     replies.push((r, peer));
@@ -465,6 +615,17 @@ impl YpServer {
                         drop(stream);
                         continue;
                     };
+                    let from_host = self
+                        .conns
+                        .iter()
+                        .flatten()
+                        .filter(|c| c.peer.ip() == peer.ip())
+                        .count();
+                    if from_host >= self.limits.max_conns_per_host {
+                        self.stats.conns_rejected_per_host += 1;
+                        drop(stream);
+                        continue;
+                    }
                     let tok = Token(first + CONN_TOKEN_BASE + slot);
                     if registry
                         .register(&mut stream, tok, Interest::READABLE | Interest::WRITABLE)
@@ -480,6 +641,7 @@ impl YpServer {
                         out: Vec::new(),
                         out_pos: 0,
                         all: None,
+                        all_progress: None,
                         readable: true,
                         eof: false,
                         last_active: now,
