@@ -4,6 +4,12 @@
 //! checks every line.
 //!
 //! usage: sandbox-probe client|dns|ypldapd CONFIG_FILE
+//!        sandbox-probe seccomp-only client|dns|ypldapd CONFIG_FILE
+//!
+//! `seccomp-only` applies the program's seccomp filter alone, still as
+//! root, without Landlock or the privilege drop: what is denied then is
+//! denied by the filter itself, not by a missing capability or a Landlock
+//! rule.
 
 use std::ffi::CString;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
@@ -21,6 +27,14 @@ fn report(name: &str, r: Result<(), String>) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    let seccomp_only = args.get(1).is_some_and(|a| a == "seccomp-only");
+    let args: Vec<String> = if seccomp_only {
+        std::iter::once(args[0].clone())
+            .chain(args[2..].iter().cloned())
+            .collect()
+    } else {
+        args
+    };
     let (which, config) = match args.as_slice() {
         [_, w, c] => (w.clone(), c.clone()),
         _ => {
@@ -55,13 +69,19 @@ fn main() {
         ),
         other => panic!("unknown program {other}"),
     };
-    match privsep::enter(&confinement) {
-        Ok(e) => println!("entered: {}", e.notes.join("; ")),
+    let entered = if seccomp_only {
+        privsep::linux::seccomp::apply(&confinement.syscalls).map(|()| "seccomp only".to_owned())
+    } else {
+        privsep::enter(&confinement).map(|e| e.notes.join("; "))
+    };
+    match entered {
+        Ok(notes) => println!("entered: {notes}"),
         Err(e) => {
             println!("entered: failed: {e}");
             std::process::exit(1);
         }
     }
+    denials();
 
     report(
         "open_file",
@@ -196,4 +216,100 @@ fn main() {
     let e = nix::unistd::execv(&sh, &args).unwrap_err();
     println!("exec: denied ({e})");
     drop((allowed, other));
+}
+
+/// The denials issue 13 asks to prove: a new namespace (with the raw
+/// socket it would give), a raw socket here, opening for writing, and
+/// `prctl` beyond `no_new_privs`. Printed before the common probes.
+fn denials() {
+    // clone(CLONE_NEWUSER | CLONE_NEWNET): in its own namespaces the child
+    // is root and could open a raw socket. Exit 0 means it did.
+    let flags = libc::CLONE_NEWUSER | libc::CLONE_NEWNET | libc::SIGCHLD;
+    // SAFETY: a fork-like clone (no CLONE_VM, no new stack): the child
+    // runs on a copy of this single-threaded process, calls only
+    // async-signal-safe socket(2) and _exit(2), and never returns.
+    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0, 0, 0, 0) };
+    report(
+        "clone_new_namespace",
+        match pid {
+            0 => {
+                // SAFETY: socket(2) takes no pointers.
+                let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP) };
+                // SAFETY: _exit ends the child at once.
+                unsafe { libc::_exit(if fd >= 0 { 0 } else { 3 }) }
+            }
+            p if p > 0 => {
+                let status = nix::sys::wait::waitpid(
+                    nix::unistd::Pid::from_raw(p as i32),
+                    None,
+                );
+                match status {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
+                    other => Err(format!("child could not open a raw socket: {other:?}")),
+                }
+            }
+            _ => Err(std::io::Error::last_os_error().to_string()),
+        },
+    );
+    report(
+        "unshare_new_namespace",
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWUSER).map_err(|e| e.to_string()),
+    );
+    report(
+        "socket_raw",
+        socket(
+            AddressFamily::Inet,
+            SockType::Raw,
+            SockFlag::empty(),
+            nix::sys::socket::SockProtocol::Icmp,
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string()),
+    );
+    let scratch = std::env::temp_dir().join(format!("sandbox-probe-{}", std::process::id()));
+    report(
+        "open_create",
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&scratch)
+            .map(|_| {
+                let _ = std::fs::remove_file(&scratch);
+            })
+            .map_err(|e| e.to_string()),
+    );
+    report(
+        "open_write_existing",
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open("/dev/null")
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    );
+    report(
+        "open_read_only",
+        std::fs::File::open("/dev/null")
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    );
+    // SAFETY: PR_SET_DUMPABLE takes an integer and touches no memory.
+    let r = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 1, 0, 0, 0) };
+    report(
+        "prctl_other",
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error().to_string())
+        },
+    );
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes integers and touches no memory.
+    let r = unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) };
+    report(
+        "prctl_no_new_privs",
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error().to_string())
+        },
+    );
 }
