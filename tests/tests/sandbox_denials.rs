@@ -99,11 +99,7 @@ fn helpers_filters_deny_them() {
 
 /// Runs `program` with `args` under `no-landlock` (landlock_* calls fail
 /// with ENOSYS, as on a kernel without Landlock), in `ns`.
-fn without_landlock(
-    ns: &Namespace,
-    conf: &std::path::Path,
-    args: &[&str],
-) -> std::process::Output {
+fn without_landlock(ns: &Namespace, conf: &std::path::Path, args: &[&str]) -> std::process::Output {
     ns.command(env!("CARGO_BIN_EXE_no-landlock"))
         .arg(tests::program("ypldapd"))
         .args(args)

@@ -38,7 +38,10 @@ fn main() {
         jeq(nr(libc::SYS_landlock_create_ruleset), 3),
         jeq(nr(libc::SYS_landlock_add_rule), 2),
         jeq(nr(libc::SYS_landlock_restrict_self), 1),
-        stmt((libc::BPF_RET | libc::BPF_K) as u32, libc::SECCOMP_RET_ALLOW),
+        stmt(
+            (libc::BPF_RET | libc::BPF_K) as u32,
+            libc::SECCOMP_RET_ALLOW,
+        ),
         stmt((libc::BPF_RET | libc::BPF_K) as u32, errno),
     ];
     let prog = libc::sock_fprog {

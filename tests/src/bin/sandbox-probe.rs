@@ -239,10 +239,7 @@ fn denials() {
                 unsafe { libc::_exit(if fd >= 0 { 0 } else { 3 }) }
             }
             p if p > 0 => {
-                let status = nix::sys::wait::waitpid(
-                    nix::unistd::Pid::from_raw(p as i32),
-                    None,
-                );
+                let status = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(p as i32), None);
                 match status {
                     Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => Ok(()),
                     other => Err(format!("child could not open a raw socket: {other:?}")),
