@@ -34,15 +34,12 @@ fn main() {
     };
     // Load the call number; each landlock call jumps to the ENOSYS return.
     let filter = [
-        stmt((libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u32, 0),
+        stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, 0),
         jeq(nr(libc::SYS_landlock_create_ruleset), 3),
         jeq(nr(libc::SYS_landlock_add_rule), 2),
         jeq(nr(libc::SYS_landlock_restrict_self), 1),
-        stmt(
-            (libc::BPF_RET | libc::BPF_K) as u32,
-            libc::SECCOMP_RET_ALLOW,
-        ),
-        stmt((libc::BPF_RET | libc::BPF_K) as u32, errno),
+        stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW),
+        stmt(libc::BPF_RET | libc::BPF_K, errno),
     ];
     let prog = libc::sock_fprog {
         len: filter.len() as u16,
