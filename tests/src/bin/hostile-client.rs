@@ -108,6 +108,8 @@ mod modes {
                 gecos: format!("User {i}").into(),
                 home: format!("/home/user{i:05}").into(),
                 shell: "/bin/sh".into(),
+                shadow: Default::default(),
+                disabled: false,
             })
             .collect()
     }
@@ -189,8 +191,8 @@ mod modes {
                     match chan.recv() {
                         Ok(Some(r)) => match r.message {
                             ParentToClient::Connected { .. } => connected += 1,
-                            ParentToClient::ConnectFailed { error, .. } => {
-                                if error.contains("being made already") {
+                            ParentToClient::ConnectFailed(f) => {
+                                if f.error.contains("being made already") {
                                     refused += 1;
                                 } else {
                                     failed += 1;
