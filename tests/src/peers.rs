@@ -183,7 +183,8 @@ impl Drop for Rpcbind {
 /// Kills a program started with [`Namespace::command`] (nsenter forks it
 /// into the namespace, so it is nsenter's child) and reaps nsenter.
 pub fn kill_entered(nsenter: &mut Child) {
-    for p in children(nsenter.id()) {
+    let killed = children(nsenter.id());
+    for &p in &killed {
         let _ = nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(p as i32),
             nix::sys::signal::Signal::SIGKILL,
@@ -191,6 +192,18 @@ pub fn kill_entered(nsenter: &mut Child) {
     }
     let _ = nsenter.kill();
     let _ = nsenter.wait();
+    // SIGKILL is not death: wait until each is gone or a zombie, so that
+    // what it held (a port, a lock) is free for a successor.
+    for p in killed {
+        crate::wait_for(Duration::from_secs(5), || {
+            let state = std::fs::read_to_string(format!("/proc/{p}/stat")).ok();
+            let dead = state.as_deref().is_none_or(|s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z'))
+            });
+            dead.then_some(())
+        });
+    }
 }
 
 /// Starts rpcbind inside `ns` and waits until it answers.

@@ -216,7 +216,12 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
             .join(", ")
     );
 
-    let null = std::fs::File::open("/dev/null")
+    // A restarted helper's fds 0 to 2: written to as well (a helper's
+    // last words before its link exists go to stderr).
+    let null = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
         .context("opening /dev/null")?
         .into();
     let poll = Poll::new().context("creating the event loop")?;
