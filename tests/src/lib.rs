@@ -1,5 +1,6 @@
-//! The end-to-end test harness: where the built programs are, and private
-//! namespaces to run them in.
+//! The end-to-end test harness: where the built programs are, private
+//! namespaces to run them in, and [`world::World`], the one fixture every
+//! end-to-end test and the benchmark start from.
 //!
 //! Every test that runs a daemon runs it inside its own network, mount, UTS
 //! and PID namespaces: its own loopback, `/run`, `/var/yp` and NIS domain
@@ -9,10 +10,13 @@
 //! everything left inside.
 
 pub mod audit;
+pub mod config;
+pub mod expect;
 pub mod ldif;
 pub mod nis;
 pub mod peers;
 pub mod pki;
+pub mod world;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -2,15 +2,18 @@
 //! and ypldapd itself.
 
 use std::fs::File;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::time::Duration;
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::ldif::{BIND_DN, SUFFIX};
 use crate::pki::Pki;
-use crate::{Namespace, alive, children, comm, program, wait_for};
+use crate::{Namespace, alive, children, comm, program, status_field, wait_for};
 
 /// How slapd is set up.
+#[derive(Debug, Clone)]
 pub struct SlapdOptions {
     /// The `sizelimit` line's value (`500` is OpenLDAP's default; forcing
     /// paging: `size.soft=500 size.hard=500 size.prtotal=unlimited`).
@@ -27,6 +30,25 @@ impl Default for SlapdOptions {
             size_limit: "500".into(),
             cert: "server.crt",
             address: "127.0.0.1".into(),
+        }
+    }
+}
+
+impl SlapdOptions {
+    /// Pages of at most 500 entries, but no limit on a paged search's
+    /// total: a reader must page to see everything, as on a real directory.
+    pub fn paged() -> SlapdOptions {
+        SlapdOptions {
+            size_limit: "size.soft=500 size.hard=500 size.prtotal=unlimited".into(),
+            ..SlapdOptions::default()
+        }
+    }
+
+    /// No size limit at all.
+    pub fn unlimited() -> SlapdOptions {
+        SlapdOptions {
+            size_limit: "unlimited".into(),
+            ..SlapdOptions::default()
         }
     }
 }
@@ -221,11 +243,26 @@ pub fn start_rpcbind(ns: &Namespace) -> Rpcbind {
     r
 }
 
-/// A running ypldapd (in the foreground, `-d`), its log in a file.
+/// A running ypldapd (in the foreground, `-d`), its log in a file, or
+/// read line by line from a pipe and time-stamped on arrival.
 pub struct Ypldapd {
     pub nsenter: Child,
     pub pid: u32,
     pub log: PathBuf,
+    /// With [`LogLines::Timestamped`]: each line and when it arrived.
+    lines: Option<Arc<Mutex<Vec<(Instant, String)>>>>,
+}
+
+/// How ypldapd's log is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogLines {
+    /// In a file, written by ypldapd itself: a line is readable as soon as
+    /// ypldapd wrote it, before anything it does next.
+    #[default]
+    File,
+    /// Through a pipe, each line time-stamped when it arrives (the
+    /// benchmark times steps by them). Also copied to the file.
+    Timestamped,
 }
 
 impl Ypldapd {
@@ -242,17 +279,41 @@ impl Ypldapd {
     /// Starts `binary -d -f conf`: an installed ypldapd rather than the
     /// workspace's build (the path is looked up inside the namespace).
     pub fn start_program(ns: &Namespace, binary: &Path, conf: &Path) -> Ypldapd {
+        Self::launch(ns, binary, conf, LogLines::File)
+    }
+
+    /// Starts `binary -d -f conf` with its log kept as `lines` says.
+    pub fn launch(ns: &Namespace, binary: &Path, conf: &Path, lines: LogLines) -> Ypldapd {
         let log = ns.dir.path().join("ypldapd.log");
-        let nsenter = ns
+        let file = File::create(&log).expect("log file");
+        let stderr = match lines {
+            LogLines::File => Stdio::from(file.try_clone().expect("log file")),
+            LogLines::Timestamped => Stdio::piped(),
+        };
+        let mut nsenter = ns
             .command(binary)
             .arg("-d")
             .arg("-f")
             .arg(conf)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(File::create(&log).expect("log file"))
+            .stderr(stderr)
             .spawn()
             .expect("start ypldapd");
+        let lines = nsenter.stderr.take().map(|err| {
+            let lines = Arc::new(Mutex::new(Vec::new()));
+            let keep = lines.clone();
+            let mut copy = file;
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines() {
+                    let Ok(line) = line else { break };
+                    let now = Instant::now();
+                    let _ = writeln!(copy, "{line}");
+                    keep.lock().expect("log lock").push((now, line));
+                }
+            });
+            lines
+        });
         let npid = nsenter.id();
         let pid = wait_for(Duration::from_secs(10), || {
             children(npid)
@@ -260,11 +321,24 @@ impl Ypldapd {
                 .find(|&p| comm(p).as_deref() == Some("ypldapd"))
         })
         .expect("ypldapd started");
-        Ypldapd { nsenter, pid, log }
+        Ypldapd {
+            nsenter,
+            pid,
+            log,
+            lines,
+        }
     }
 
     pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
+        match &self.lines {
+            Some(lines) => lines
+                .lock()
+                .expect("log lock")
+                .iter()
+                .map(|(_, l)| format!("{l}\n"))
+                .collect(),
+            None => std::fs::read_to_string(&self.log).unwrap_or_default(),
+        }
     }
 
     /// Waits until the log contains `text` (at least `count` times).
@@ -281,6 +355,27 @@ impl Ypldapd {
         }
     }
 
+    /// With [`LogLines::Timestamped`]: the first line from index `from` on
+    /// containing `text`, its index and arrival time.
+    pub fn wait_line(&self, text: &str, from: usize, limit: Duration) -> (usize, Instant) {
+        let lines = self.lines.as_ref().expect("a time-stamped log");
+        wait_for(limit, || {
+            let l = lines.lock().expect("log lock");
+            l.iter()
+                .enumerate()
+                .skip(from)
+                .find(|(_, (_, s))| s.contains(text))
+                .map(|(i, (t, _))| (i, *t))
+        })
+        .unwrap_or_else(|| panic!("ypldapd never logged {text:?}:\n{}", self.log()))
+    }
+
+    /// With [`LogLines::Timestamped`]: line `i`.
+    pub fn line(&self, i: usize) -> String {
+        let lines = self.lines.as_ref().expect("a time-stamped log");
+        lines.lock().expect("log lock")[i].1.clone()
+    }
+
     pub fn alive(&self) -> bool {
         alive(self.pid)
     }
@@ -288,6 +383,26 @@ impl Ypldapd {
     /// Sends `sig` to ypldapd.
     pub fn signal(&self, sig: nix::sys::signal::Signal) {
         let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid as i32), sig);
+    }
+
+    /// Sends `sig` and waits up to `limit` for ypldapd to exit; its exit
+    /// status, or `None` if it still runs.
+    pub fn stop(&mut self, sig: nix::sys::signal::Signal, limit: Duration) -> Option<ExitStatus> {
+        self.signal(sig);
+        wait_for(limit, || self.nsenter.try_wait().ok().flatten())
+    }
+
+    /// The pid of its helper `name` (not `not`) once it runs under seccomp.
+    pub fn sandboxed_helper(&self, name: &str, not: Option<u32>) -> u32 {
+        wait_for(Duration::from_secs(10), || {
+            children(self.pid).into_iter().find(|&p| {
+                Some(p) != not
+                    && alive(p)
+                    && comm(p).as_deref() == Some(name)
+                    && status_field(p, "Seccomp").as_deref() == Some("2")
+            })
+        })
+        .unwrap_or_else(|| panic!("{name} not running sandboxed; log:\n{}", self.log()))
     }
 }
 

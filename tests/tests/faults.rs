@@ -2,101 +2,90 @@
 //! client-visible gap, whatever happens to slapd, the helpers, rpcbind, or
 //! the network input.
 
-use std::process::{Child, Stdio};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, ChildStdout, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use tests::ldif::{self, PASSWD_FROM_LDAP, directory_block, service_bind};
-use tests::peers::{Rpcbind, Slapd, SlapdOptions, Ypldapd, start_rpcbind};
-use tests::pki::Pki;
-use tests::{Namespace, alive, children, comm, wait_for, yp_registered, ypcat};
-
-/// Fields drop in order: the daemon and its peers before the namespace.
-struct Setup {
-    d: Ypldapd,
-    slapd: Slapd,
-    rpcbind: Option<Rpcbind>,
-    ns: Namespace,
-}
+use tests::expect;
+use tests::peers::SlapdOptions;
+use tests::world::{Data, Directory, Ready, World};
+use tests::{alive, status_field};
 
 const KEY: &str = "user00007";
-const PREFIX: &str = "user00007:x:10007:100:";
 
-fn setup(domain: &str, users: usize) -> Setup {
-    let ns = Namespace::new(domain);
-    let pki = Pki::create(ns.dir.path());
-    let (u, g) = ldif::generate(users, 10);
-    let slapd = Slapd::start(
-        &ns,
-        "slapd",
-        &pki,
-        &ldif::ldif(&u, &g),
-        SlapdOptions {
-            size_limit: "size.soft=500 size.hard=500 size.prtotal=unlimited".into(),
-            ..SlapdOptions::default()
-        },
-    );
-    let rpcbind = Some(start_rpcbind(&ns));
-    let conf = format!(
-        "domain \"{domain}\"\ninterval 1\n{}",
-        directory_block("\"127.0.0.1\"", &service_bind(), PASSWD_FROM_LDAP)
-    );
-    let d = Ypldapd::start(&ns, &conf);
-    wait_for(Duration::from_secs(60), || yp_registered(&ns).then_some(()))
-        .unwrap_or_else(|| panic!("not registered:\n{}", d.log()));
-    Setup {
-        ns,
-        slapd,
-        rpcbind,
-        d,
-    }
+/// slapd (forcing paged reads) with `users` users and 10 groups, rpcbind,
+/// and ypldapd updating every second, registered.
+fn setup(domain: &str, users: usize) -> World {
+    World::builder(domain)
+        .directory(Directory::slapd_with(
+            Data::generated(users, 10),
+            SlapdOptions::paged(),
+        ))
+        .interval(1)
+        .start()
 }
 
-impl Setup {
-    fn probe(&self, args: &[&str]) -> Child {
-        self.ns
+/// A running `yp-probe`, its output read as it comes.
+struct Probe {
+    child: Child,
+    out: BufReader<ChildStdout>,
+}
+
+impl Probe {
+    fn start(w: &World, args: &[&str]) -> Probe {
+        let mut child = w
+            .ns
             .command(env!("CARGO_BIN_EXE_yp-probe"))
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .expect("yp-probe")
+            .expect("yp-probe");
+        let out = BufReader::new(child.stdout.take().expect("stdout"));
+        Probe { child, out }
     }
 
-    /// Starts watching MATCH for `seconds`.
-    fn watch(&self, seconds: u32) -> Child {
-        let dom = self.ns_domain();
-        self.probe(&[
-            "watch",
-            &dom,
-            "passwd.byname",
-            KEY,
-            PREFIX,
-            &seconds.to_string(),
-        ])
+    /// Starts watching MATCH of [`KEY`] for `seconds`; returns once the
+    /// watcher has found the server's port.
+    fn watch(w: &World, seconds: u32) -> Probe {
+        let want = expect::value(&w.expected_maps(), "passwd.byname", KEY).to_owned();
+        let mut p = Probe::start(
+            w,
+            &[
+                "watch",
+                &w.domain,
+                "passwd.byname",
+                KEY,
+                &want,
+                &seconds.to_string(),
+            ],
+        );
+        let mut first = String::new();
+        p.out.read_line(&mut first).expect("probe output");
+        assert!(first.starts_with("watch: port="), "probe said {first:?}");
+        p
     }
 
-    fn ns_domain(&self) -> String {
-        self.ns.sh("domainname").trim().to_owned()
-    }
-
-    fn updates_done(&self) -> usize {
-        self.d.log().matches(" users, ").count()
+    /// Waits for the probe to finish; its `name=value` figures.
+    fn figures(mut self) -> BTreeMap<String, String> {
+        let mut text = String::new();
+        self.out.read_to_string(&mut text).expect("probe output");
+        let status = self.child.wait().expect("probe");
+        assert!(status.success(), "probe failed: {text}");
+        text.split_whitespace()
+            .filter_map(|w| w.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
     }
 }
 
-/// The probe's `name=value` figures.
-fn figures(child: Child) -> std::collections::BTreeMap<String, String> {
-    let out = child.wait_with_output().expect("probe");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(out.status.success(), "probe failed: {text}");
-    text.split_whitespace()
-        .filter_map(|w| w.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
+fn updates_done(w: &World) -> usize {
+    w.log().matches(" users, ").count()
 }
 
-fn assert_no_gap(f: &std::collections::BTreeMap<String, String>, what: &str) {
+fn assert_no_gap(f: &BTreeMap<String, String>, what: &str) {
     assert_eq!(
         f.get("failed").map(String::as_str),
         Some("0"),
@@ -108,133 +97,149 @@ fn assert_no_gap(f: &std::collections::BTreeMap<String, String>, what: &str) {
 
 #[test]
 fn frozen_slapd_times_out_and_old_maps_stay() {
-    let s = setup("frozen.test", 50);
-    let watch = s.watch(70);
-    s.slapd.signal(Signal::SIGSTOP);
+    let mut w = setup("frozen.test", 50);
+    let watch = Probe::watch(&w, 70);
+    w.server(0).signal(Signal::SIGSTOP);
     // One operation may wait 30 s, a connection 10 s.
-    s.d.wait_log("update failed", 1, Duration::from_secs(70));
+    w.wait_log("update failed", 1, Duration::from_secs(70));
     assert!(
-        s.d.log().contains("timed out") || s.d.log().contains("timeout"),
+        w.log().contains("timed out") || w.log().contains("timeout"),
         "{}",
-        s.d.log()
+        w.log()
     );
-    s.slapd.signal(Signal::SIGCONT);
-    assert_no_gap(&figures(watch), "slapd frozen");
-    let before = s.updates_done();
-    s.d.wait_log(" users, ", before + 1, Duration::from_secs(60));
+    w.server(0).signal(Signal::SIGCONT);
+    assert_no_gap(&watch.figures(), "slapd frozen");
+    let before = updates_done(&w);
+    w.wait_log(" users, ", before + 1, Duration::from_secs(60));
 }
 
 #[test]
 fn slapd_killed_mid_refresh_old_maps_stay_then_next_update_succeeds() {
-    let mut s = setup("midrefresh.test", 20000);
-    let watch = s.watch(12);
-    let n = s.updates_done();
-    s.d.wait_log(
+    let mut w = setup("midrefresh.test", 20000);
+    let watch = Probe::watch(&w, 12);
+    let n = updates_done(&w);
+    w.wait_log(
         &format!("update {} started", n + 1),
         1,
         Duration::from_secs(30),
     );
-    s.slapd.kill();
-    s.d.wait_log("update failed", 1, Duration::from_secs(30));
-    s.slapd.run(&s.ns);
-    let before = s.updates_done();
-    s.d.wait_log(" users, ", before + 1, Duration::from_secs(60));
-    assert_no_gap(&figures(watch), "slapd killed mid-refresh");
+    w.kill_server_mid_search(0, 389, 64 << 10);
+    w.wait_log("update failed", 1, Duration::from_secs(30));
+    let log = w.log();
+    let failed = log
+        .lines()
+        .find(|l| l.contains("update failed"))
+        .expect("failure line");
+    assert!(
+        failed.contains("user search: "),
+        "not a failure of the user search: {failed}\n{log}"
+    );
+    w.restart_server(0);
+    let before = updates_done(&w);
+    w.wait_log(" users, ", before + 1, Duration::from_secs(60));
+    assert_no_gap(&watch.figures(), "slapd killed mid-refresh");
 }
 
 #[test]
 fn killed_helpers_restart_and_the_next_update_succeeds() {
-    let s = setup("helpers.test", 50);
-    let watch = s.watch(8);
+    let w = setup("helpers.test", 50);
+    let watch = Probe::watch(&w, 8);
+    let d = w.ypldapd();
     for name in ["ypldap-client", "ypldap-dns", "ypldap-client"] {
-        let pid = children(s.d.pid)
-            .into_iter()
-            .find(|&p| comm(p).as_deref() == Some(name))
-            .expect("helper");
+        let pid = d.sandboxed_helper(name, None);
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL)
             .expect("kill");
-        std::thread::sleep(Duration::from_millis(700));
+        // The next kill only once this one is back, restarted and sandboxed.
+        d.sandboxed_helper(name, Some(pid));
     }
-    assert_no_gap(&figures(watch), "helpers killed");
-    let before = s.updates_done();
-    s.d.wait_log(" users, ", before + 1, Duration::from_secs(60));
-    assert!(s.d.alive());
+    assert_no_gap(&watch.figures(), "helpers killed");
+    let before = updates_done(&w);
+    w.wait_log(" users, ", before + 1, Duration::from_secs(60));
+    assert!(d.alive());
 }
 
 #[test]
 fn restarted_rpcbind_gets_the_registration_again() {
-    let mut s = setup("rpcbind.test", 20);
-    let watch = s.watch(6);
-    // Let the watcher look the port up before rpcbind goes.
-    std::thread::sleep(Duration::from_millis(500));
-    drop(s.rpcbind.take());
+    let mut w = setup("rpcbind.test", 20);
+    // The watcher has looked the port up before rpcbind goes.
+    let watch = Probe::watch(&w, 6);
+    w.stop_rpcbind();
     assert!(
-        wait_for(Duration::from_secs(5), || (!yp_registered(&s.ns))
-            .then_some(()))
-        .is_some()
+        tests::wait_for(Duration::from_secs(5), || (!w.registered()).then_some(())).is_some()
     );
-    s.rpcbind = Some(start_rpcbind(&s.ns));
-    wait_for(Duration::from_secs(30), || {
-        yp_registered(&s.ns).then_some(())
-    })
-    .unwrap_or_else(|| panic!("not registered again:\n{}", s.d.log()));
-    assert!(s.d.log().contains("registering again"), "{}", s.d.log());
-    assert_no_gap(&figures(watch), "rpcbind restarted");
+    w.start_rpcbind();
+    w.wait_registered(Duration::from_secs(30));
+    assert!(w.log().contains("registering again"), "{}", w.log());
+    assert_no_gap(&watch.figures(), "rpcbind restarted");
 }
 
 #[test]
 fn a_thousand_tcp_connections_are_bounded_and_udp_unaffected() {
-    let s = setup("tcp.test", 20);
-    let dom = s.ns_domain();
-    let f = figures(s.probe(&["hold-tcp", "1000", "3", &dom, "passwd.byname", KEY, PREFIX]));
+    let w = setup("tcp.test", 20);
+    let want = expect::value(&w.expected_maps(), "passwd.byname", KEY).to_owned();
+    let f = Probe::start(
+        &w,
+        &[
+            "hold-tcp",
+            "1000",
+            "3",
+            &w.domain,
+            "passwd.byname",
+            KEY,
+            &want,
+        ],
+    )
+    .figures();
     assert_no_gap(&f, "1000 TCP connections");
+    // The connections were made, far more than the cap (the server
+    // accepts and closes what is over it; a few connects of the burst may
+    // time out when the listen queue overflows)...
+    let connected: usize = f["connected"].parse().expect("number");
+    assert!(connected >= 900, "only {connected} connections made: {f:?}");
+    // ...and it kept no more than its cap open.
     let open: usize = f["still_open"].parse().expect("number");
     assert!(
         open <= 256,
         "the server kept {open} connections, more than its cap: {f:?}"
     );
-    assert!(alive(s.d.pid));
+    assert!(alive(w.ypldapd().pid));
     // TCP serves again once they are gone.
-    assert_eq!(
-        ypcat(&s.ns, &dom, "passwd.byname").expect("ypcat").len(),
-        20
-    );
+    assert_eq!(w.ypcat("passwd.byname").expect("ypcat").len(), 20);
 }
 
 #[test]
 fn a_client_that_never_reads_all_is_closed_and_others_unaffected() {
-    let s = setup("noread.test", 20000);
-    let dom = s.ns_domain();
-    let stuck = s.probe(&["all-noread", &dom, "passwd.byname", "40"]);
-    let watch = s.watch(10);
-    assert_eq!(ypcat(&s.ns, &dom, "group.byname").expect("ypcat").len(), 10);
-    assert_no_gap(&figures(watch), "a stuck ALL reader");
-    let f = figures(stuck);
+    let w = setup("noread.test", 20000);
+    let stuck = Probe::start(&w, &["all-noread", &w.domain, "passwd.byname", "40"]);
+    let watch = Probe::watch(&w, 10);
+    assert_eq!(w.ypcat("group.byname").expect("ypcat").len(), 10);
+    assert_no_gap(&watch.figures(), "a stuck ALL reader");
+    let f = stuck.figures();
     assert_eq!(f.get("closed").map(String::as_str), Some("true"), "{f:?}");
 }
 
 #[test]
 fn random_input_flood_while_serving() {
-    let s = setup("flood.test", 20);
-    let watch = s.watch(6);
-    let f = figures(s.probe(&["flood", "5"]));
+    let w = setup("flood.test", 20);
+    let watch = Probe::watch(&w, 6);
+    let f = Probe::start(&w, &["flood", "5"]).figures();
     assert!(f["datagrams"].parse::<u64>().expect("n") > 1000, "{f:?}");
-    assert_no_gap(&figures(watch), "random flood");
-    assert!(alive(s.d.pid));
-    let dom = s.ns_domain();
-    assert_eq!(
-        ypcat(&s.ns, &dom, "passwd.byname").expect("ypcat").len(),
-        20
-    );
+    assert_no_gap(&watch.figures(), "random flood");
+    assert!(alive(w.ypldapd().pid));
+    assert_eq!(w.ypcat("passwd.byname").expect("ypcat").len(), 20);
 }
 
 /// A helper that floods its link and then breaks the protocol: ypldapd's
 /// memory stays bounded, the helper is killed and restarted, ypldapd lives.
 #[test]
 fn a_hostile_helper_cannot_grow_ypldapd_and_is_restarted() {
-    let ns = Namespace::new("hostile.test");
+    let mut w = World::builder("hostile.test")
+        .bare()
+        .config_text("domain \"hostile.test\"\n")
+        .ready(Ready::Started)
+        .start();
     // ypldapd finds its helpers next to itself: put the stand-in there.
-    let dir = ns.dir.path().join("bin");
+    let dir = w.ns.dir.path().join("bin");
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::copy(tests::program("ypldapd"), dir.join("ypldapd")).expect("copy");
     std::fs::copy(tests::program("ypldap-dns"), dir.join("ypldap-dns")).expect("copy");
@@ -243,10 +248,11 @@ fn a_hostile_helper_cannot_grow_ypldapd_and_is_restarted() {
         dir.join("ypldap-client"),
     )
     .expect("copy");
-    let conf = ns.write_file("ypldap.conf", "domain \"hostile.test\"\n");
-    let d = Ypldapd::start_program(&ns, &dir.join("ypldapd"), &conf);
+    w.program = dir.join("ypldapd");
+    w.start_ypldapd();
+    let d = w.ypldapd();
     let rss = |pid: u32| -> u64 {
-        tests::status_field(pid, "VmRSS")
+        status_field(pid, "VmRSS")
             .and_then(|v| v.split_whitespace().next().and_then(|n| n.parse().ok()))
             .unwrap_or(0)
     };

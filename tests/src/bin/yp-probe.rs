@@ -144,6 +144,18 @@ fn match6(domain: &str, map: &str, key: &str, reserved: bool) -> Result<Vec<u8>,
     udp_match(&sock, std::process::id(), domain, map, key)
 }
 
+/// Lets this process hold `n` descriptors (up to the hard limit): a
+/// default soft limit of 1024 would fail connects of its own.
+fn raise_open_files_limit(n: usize) {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    if let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) {
+        let want = (n as u64).min(hard);
+        if soft < want {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, want, hard);
+        }
+    }
+}
+
 fn rng(seed: &mut u64) -> u64 {
     *seed ^= *seed << 13;
     *seed ^= *seed >> 7;
@@ -165,7 +177,11 @@ fn main() {
             }
         }
         ["watch", domain, map, key, prefix, seconds] => {
-            let mut w = Watch::new(port(IPPROTO_UDP));
+            let udp = port(IPPROTO_UDP);
+            // The test may go on once the port is known (it then stops rpcbind).
+            println!("watch: port={udp}");
+            let _ = std::io::stdout().flush();
+            let mut w = Watch::new(udp);
             let end = Instant::now() + secs(seconds);
             while Instant::now() < end {
                 w.once(domain, map, key, prefix);
@@ -176,13 +192,21 @@ fn main() {
         ["hold-tcp", count, seconds, domain, map, key, prefix] => {
             let tcp = port(IPPROTO_TCP);
             let n: usize = count.parse().expect("count");
+            raise_open_files_limit(n + 64);
             let mut held = Vec::new();
+            let mut refused = 0;
             for _ in 0..n {
-                if let Ok(s) = TcpStream::connect_timeout(
+                match TcpStream::connect_timeout(
                     &SocketAddr::from((Ipv4Addr::LOCALHOST, tcp)),
                     Duration::from_millis(200),
                 ) {
-                    held.push(s);
+                    Ok(s) => held.push(s),
+                    Err(e) => {
+                        if refused == 0 {
+                            eprintln!("hold-tcp: connect: {e}");
+                        }
+                        refused += 1;
+                    }
                 }
             }
             let mut w = Watch::new(port(IPPROTO_UDP));
@@ -201,10 +225,11 @@ fn main() {
                     _ => {}
                 }
             }
+            let connected = held.len();
             drop(held);
             println!(
-                "hold-tcp: connected={} still_open={open} ok={} failed={}",
-                n, w.ok, w.failed
+                "hold-tcp: connected={connected} not_connected={refused} still_open={open} ok={} failed={}",
+                w.ok, w.failed
             );
         }
         ["all-noread", domain, map, seconds] => {
@@ -281,15 +306,22 @@ fn main() {
             );
         }
         ["idle-tcp", seconds] => {
-            // One connection that says nothing; is it closed after SECONDS?
+            // One connection that says nothing: is it closed by the server
+            // within SECONDS, and after how long?
             let tcp = port(IPPROTO_TCP);
             let mut s = TcpStream::connect((Ipv4Addr::LOCALHOST, tcp)).expect("connect");
-            std::thread::sleep(secs(seconds));
-            s.set_nonblocking(true).ok();
+            let started = Instant::now();
+            s.set_read_timeout(Some(secs(seconds))).ok();
             let mut b = [0u8; 1];
-            let closed =
-                !matches!(s.read(&mut b), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-            println!("idle-tcp: closed={closed}");
+            let closed = match s.read(&mut b) {
+                Ok(0) => true,
+                Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+                Ok(_) => false,
+            };
+            println!(
+                "idle-tcp: closed={closed} after_ms={}",
+                started.elapsed().as_millis()
+            );
         }
         ["flood", seconds] => {
             let (udp, tcp) = (port(IPPROTO_UDP), port(IPPROTO_TCP));
