@@ -12,6 +12,7 @@
 pub mod audit;
 pub mod config;
 pub mod expect;
+pub mod landlock;
 pub mod ldif;
 pub mod nis;
 pub mod peers;

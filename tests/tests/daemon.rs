@@ -1,28 +1,21 @@
 //! ypldapd's process life, end to end: three sandboxed processes, helpers
-//! restarted after a crash, a clean exit on SIGTERM.
+//! restarted after a crash with a doubling back-off, a clean exit that
+//! unregisters on SIGTERM and SIGINT, and the configuration file's checks.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use tests::peers::Ypldapd;
-use tests::{Namespace, alive, children, comm, program, status_field, wait_for};
+use nix::sys::signal::Signal;
+use tests::world::{Data, Directory, Ready, World};
+use tests::{alive, children, comm, landlock, program, status_field, wait_for};
 
-fn start() -> (Namespace, Ypldapd) {
-    let ns = Namespace::new("daemon.test");
-    let d = Ypldapd::start(&ns, "domain \"daemon.test\"\n");
-    (ns, d)
-}
-
-/// The pid of the helper `name` (other than `not`), once it runs sandboxed.
-fn sandboxed_helper(d: &Ypldapd, name: &str, not: Option<u32>) -> u32 {
-    wait_for(Duration::from_secs(10), || {
-        children(d.pid).into_iter().find(|&p| {
-            Some(p) != not
-                && alive(p)
-                && comm(p).as_deref() == Some(name)
-                && status_field(p, "Seccomp").as_deref() == Some("2")
-        })
-    })
-    .unwrap_or_else(|| panic!("{name} not running sandboxed; log:\n{}", d.log()))
+/// ypldapd on a configuration naming only its domain: no directory, no
+/// rpcbind; its helpers run all the same.
+fn start() -> World {
+    World::builder("daemon.test")
+        .without_rpcbind()
+        .config_text("domain \"daemon.test\"\n")
+        .ready(Ready::Started)
+        .start()
 }
 
 fn ypldap_uid() -> String {
@@ -51,11 +44,24 @@ fn assert_sandboxed(pid: u32, what: &str) {
     );
 }
 
+/// The helper's pid as ypldapd sees it, inside the namespace.
+fn ns_pid(pid: u32) -> String {
+    status_field(pid, "NSpid")
+        .and_then(|v| v.split_whitespace().last().map(str::to_owned))
+        .expect("NSpid")
+}
+
+fn kill(pid: u32) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL)
+        .expect("kill");
+}
+
 #[test]
 fn three_sandboxed_processes() {
-    let (_ns, r) = start();
-    let client = sandboxed_helper(&r, "ypldap-client", None);
-    let dns = sandboxed_helper(&r, "ypldap-dns", None);
+    let w = start();
+    let r = w.ypldapd();
+    let client = r.sandboxed_helper("ypldap-client", None);
+    let dns = r.sandboxed_helper("ypldap-dns", None);
     wait_for(Duration::from_secs(10), || {
         (status_field(r.pid, "Seccomp").as_deref() == Some("2")).then_some(())
     })
@@ -79,24 +85,29 @@ fn three_sandboxed_processes() {
     let mut kids: Vec<String> = children(r.pid).into_iter().filter_map(comm).collect();
     kids.sort();
     assert_eq!(kids, ["ypldap-client", "ypldap-dns"]);
+    // Each of the three logs its Landlock status as this kernel allows.
+    let status = landlock::expected_status(landlock::kernel_abi());
+    for who in ["sandboxed: ", "ypldap-client: sandboxed: ", "ypldap-dns: sandboxed: "] {
+        w.wait_log(who, 1, Duration::from_secs(5));
+        let log = w.log();
+        let line = log
+            .lines()
+            .find(|l| l.starts_with(who))
+            .unwrap_or_else(|| panic!("no {who:?} line:\n{log}"));
+        assert!(line.contains(status), "want {status:?}: {line}");
+    }
 }
 
 #[test]
 fn killed_helpers_are_restarted_sandboxed() {
-    let (_ns, r) = start();
+    let w = start();
+    let r = w.ypldapd();
     for name in ["ypldap-client", "ypldap-dns"] {
-        let old = sandboxed_helper(&r, name, None);
-        // The pid as ypldapd sees it, inside the namespace.
-        let ns_pid = status_field(old, "NSpid")
-            .and_then(|v| v.split_whitespace().last().map(str::to_owned))
-            .expect("NSpid");
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(old as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .expect("kill");
+        let old = r.sandboxed_helper(name, None);
+        let ns_pid = ns_pid(old);
+        kill(old);
         // The first restart comes after 1 s of back-off.
-        let new = sandboxed_helper(&r, name, Some(old));
+        let new = r.sandboxed_helper(name, Some(old));
         assert_ne!(new, old);
         assert_sandboxed(new, name);
         assert!(alive(r.pid), "ypldapd must survive its helper's death");
@@ -118,29 +129,72 @@ fn killed_helpers_are_restarted_sandboxed() {
     }
 }
 
+/// A helper that keeps dying is restarted after 1 s, then 2 s, then 4 s,
+/// then 8 s: the log says so, and the restarts really wait that long.
 #[test]
-fn sigterm_stops_all_three_with_status_zero() {
-    let (_ns, mut r) = start();
-    let client = sandboxed_helper(&r, "ypldap-client", None);
-    let dns = sandboxed_helper(&r, "ypldap-dns", None);
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(r.pid as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    )
-    .expect("kill");
-    let status = r.nsenter.wait().expect("wait");
-    assert!(
-        status.success(),
-        "ypldapd exit status {status}; log:\n{}",
-        r.log()
+fn helper_restart_back_off_doubles() {
+    let w = start();
+    let r = w.ypldapd();
+    let mut pid = r.sandboxed_helper("ypldap-client", None);
+    for delay in [1u64, 2, 4, 8] {
+        let line = format!(
+            "ypldap-client (pid {}) terminated by signal SIGKILL; restarting in {delay} s",
+            ns_pid(pid)
+        );
+        let killed = Instant::now();
+        kill(pid);
+        r.wait_log(&line, 1, Duration::from_secs(5));
+        if delay == 8 {
+            break;
+        }
+        let new = r.sandboxed_helper("ypldap-client", Some(pid));
+        let waited = killed.elapsed();
+        assert!(
+            waited >= Duration::from_millis(delay * 1000 - 100),
+            "restarted after {waited:?}, not after {delay} s"
+        );
+        pid = new;
+    }
+    assert!(r.alive());
+}
+
+/// `sig` stops ypldapd and both helpers with status 0, and ypldapd
+/// unregisters from rpcbind on the way out.
+fn stops_cleanly(domain: &str, sig: Signal, name: &str) {
+    let mut w = World::builder(domain)
+        .directory(Directory::slapd(Data::generated(5, 2)))
+        .start();
+    let r = w.ypldapd();
+    let (pid, client, dns) = (
+        r.pid,
+        r.sandboxed_helper("ypldap-client", None),
+        r.sandboxed_helper("ypldap-dns", None),
     );
-    for p in [r.pid, client, dns] {
+    let log_path = r.log.clone();
+    let status = w.stop_ypldapd(sig);
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+    assert!(status.success(), "ypldapd exit status {status}; log:\n{log}");
+    for p in [pid, client, dns] {
         assert!(
             wait_for(Duration::from_secs(3), || (!alive(p)).then_some(())).is_some(),
             "pid {p} still running"
         );
     }
-    assert!(r.log().contains("received SIGTERM, exiting"));
+    assert!(
+        log.contains(&format!("received {name}, exiting")),
+        "{log}"
+    );
+    assert!(!w.registered(), "still registered after {name}:\n{log}");
+}
+
+#[test]
+fn sigterm_stops_all_three_with_status_zero() {
+    stops_cleanly("sigterm.test", Signal::SIGTERM, "SIGTERM");
+}
+
+#[test]
+fn sigint_stops_all_three_with_status_zero() {
+    stops_cleanly("sigint.test", Signal::SIGINT, "SIGINT");
 }
 
 #[test]
@@ -159,12 +213,25 @@ fn usage_and_check_mode() {
     std::fs::write(&conf, "domain \"check.test\"\n").expect("write");
     std::fs::set_permissions(&conf, std::os::unix::fs::PermissionsExt::from_mode(0o600))
         .expect("chmod");
-    let out = std::process::Command::new(program("ypldapd"))
-        .arg("-n")
-        .arg("-f")
-        .arg(&conf)
-        .output()
-        .expect("run");
+    let check = || {
+        std::process::Command::new(program("ypldapd"))
+            .arg("-n")
+            .arg("-f")
+            .arg(&conf)
+            .output()
+            .expect("run")
+    };
+    let out = check();
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "configuration OK\n");
+    // A file owned by someone other than root or the caller is refused
+    // (the test runs as root, so the file is handed to another uid).
+    assert!(nix::unistd::geteuid().is_root(), "run the tests as root");
+    nix::unistd::chown(&conf, Some(nix::unistd::Uid::from_raw(12345)), None).expect("chown");
+    let out = check();
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        format!("{}: owner not root or current user\n", conf.display())
+    );
 }

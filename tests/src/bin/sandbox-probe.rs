@@ -5,18 +5,23 @@
 //!
 //! usage: sandbox-probe client|dns|ypldapd CONFIG_FILE
 //!        sandbox-probe seccomp-only client|dns|ypldapd CONFIG_FILE
+//!        sandbox-probe landlock-only client|dns|ypldapd CONFIG_FILE
 //!
 //! `seccomp-only` applies the program's seccomp filter alone, still as
 //! root, without Landlock or the privilege drop: what is denied then is
 //! denied by the filter itself, not by a missing capability or a Landlock
-//! rule.
+//! rule. `landlock-only` applies the Landlock rules alone, still as root:
+//! what is denied then is denied by Landlock (for the client, whose filter
+//! forbids the same calls and so hides its Landlock rules).
 
 use std::ffi::CString;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpListener};
 use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
-use nix::sys::socket::{AddressFamily, SockFlag, SockType, SockaddrIn, connect, socket};
+use nix::sys::socket::{
+    AddressFamily, MsgFlags, SockFlag, SockType, SockaddrIn, UnixAddr, bind, connect, sendto, socket,
+};
 
 fn report(name: &str, r: Result<(), String>) {
     match r {
@@ -27,8 +32,10 @@ fn report(name: &str, r: Result<(), String>) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let seccomp_only = args.get(1).is_some_and(|a| a == "seccomp-only");
-    let args: Vec<String> = if seccomp_only {
+    let mode = args.get(1).map(String::as_str);
+    let seccomp_only = mode == Some("seccomp-only");
+    let landlock_only = mode == Some("landlock-only");
+    let args: Vec<String> = if seccomp_only || landlock_only {
         std::iter::once(args[0].clone())
             .chain(args[2..].iter().cloned())
             .collect()
@@ -38,7 +45,9 @@ fn main() {
     let (which, config) = match args.as_slice() {
         [_, w, c] => (w.clone(), c.clone()),
         _ => {
-            eprintln!("usage: sandbox-probe client|dns|ypldapd CONFIG_FILE");
+            eprintln!(
+                "usage: sandbox-probe [seccomp-only|landlock-only] client|dns|ypldapd CONFIG_FILE"
+            );
             std::process::exit(2);
         }
     };
@@ -55,6 +64,35 @@ fn main() {
     )
     .expect("socket");
     let (a, b) = ipc_proto::Link::pair().expect("socketpair");
+    // An abstract unix socket outside the sandbox, and an unbound socket
+    // to reach it with sendto, which every program's seccomp allows.
+    let abstract_name = format!("ypldap-sandbox-probe-{}", std::process::id());
+    let abstract_addr = UnixAddr::new_abstract(abstract_name.as_bytes()).expect("abstract address");
+    let receiver = socket(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        SockFlag::empty(),
+        None,
+    )
+    .expect("socket");
+    bind(receiver.as_raw_fd(), &abstract_addr).expect("bind abstract");
+    let sender = socket(
+        AddressFamily::Unix,
+        SockType::Datagram,
+        SockFlag::empty(),
+        None,
+    )
+    .expect("socket");
+    // A process outside the sandbox to signal (it dies with the test's
+    // namespaces).
+    let outside = std::process::Command::new("sleep")
+        .arg("600")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("sleep");
+    let outside = nix::unistd::Pid::from_raw(outside.id() as i32);
 
     let confinement = match which.as_str() {
         "client" => ypldap_client::sandbox::confinement(),
@@ -71,6 +109,8 @@ fn main() {
     };
     let entered = if seccomp_only {
         privsep::linux::seccomp::apply(&confinement.syscalls).map(|()| "seccomp only".to_owned())
+    } else if landlock_only {
+        privsep::linux::landlock::restrict(&confinement).map(|status| status.line)
     } else {
         privsep::enter(&confinement).map(|e| e.notes.join("; "))
     };
@@ -81,7 +121,11 @@ fn main() {
             std::process::exit(1);
         }
     }
-    denials();
+    // As root, a new user namespace would change what the probes below
+    // test (signals, for one): with Landlock alone, skip these.
+    if !landlock_only {
+        denials();
+    }
 
     report(
         "open_file",
@@ -134,6 +178,21 @@ fn main() {
             Ok(s) => connect(s.as_raw_fd(), &to(other_port)).map_err(|e| e.to_string()),
             Err(e) => Err(format!("socket: {e}")),
         },
+    );
+    report(
+        "abstract_unix",
+        sendto(
+            sender.as_raw_fd(),
+            b"probe",
+            &abstract_addr,
+            MsgFlags::empty(),
+        )
+        .map(|_| ())
+        .map_err(|e| e.to_string()),
+    );
+    report(
+        "signal_outside",
+        nix::sys::signal::kill(outside, None).map_err(|e| e.to_string()),
     );
     report(
         "link",
@@ -215,7 +274,7 @@ fn main() {
     ];
     let e = nix::unistd::execv(&sh, &args).unwrap_err();
     println!("exec: denied ({e})");
-    drop((allowed, other));
+    drop((allowed, other, receiver));
 }
 
 /// The denials issue 13 asks to prove: a new namespace (with the raw
