@@ -83,7 +83,8 @@ impl Data {
     }
 
     /// More LDIF entries that are not in [`Data::users`] or
-    /// [`Data::groups`]: entries ypldapd must leave out.
+    /// [`Data::groups`]: entries ypldapd must leave out, or whose lines a
+    /// test spells out itself.
     pub fn with_ldif(mut self, ldif: &str) -> Data {
         self.ldif = format!("{}\n\n{ldif}", self.ldif);
         self
@@ -209,10 +210,22 @@ pub struct WorldBuilder {
     program: Option<PathBuf>,
     interval: u32,
     statements: Vec<String>,
-    config_text: Option<String>,
+    source: Source,
     reloadable: bool,
     log_lines: LogLines,
     ready: Option<Ready>,
+}
+
+/// Where the configuration's text comes from.
+#[derive(Debug, Clone)]
+enum Source {
+    /// [`World::config`], rendered.
+    Built,
+    /// `examples/sample/ypldap.conf`, its domain replaced by the world's,
+    /// the builder's statements after it.
+    Sample,
+    /// Exactly this text.
+    Text(String),
 }
 
 impl WorldBuilder {
@@ -268,7 +281,16 @@ impl WorldBuilder {
     /// the directories ([`World::expected_maps`] then assumes passwords
     /// from the directory).
     pub fn config_text(mut self, text: impl Into<String>) -> Self {
-        self.config_text = Some(text.into());
+        self.source = Source::Text(text.into());
+        self
+    }
+
+    /// The bundled sample configuration (`examples/sample/ypldap.conf`,
+    /// which reads 127.0.0.1 with the service account), for the world's
+    /// domain, with the builder's statements after `domain`: tests on it
+    /// keep the sample and what the demo shows honest.
+    pub fn sample_config(mut self) -> Self {
+        self.source = Source::Sample;
         self
     }
 
@@ -329,7 +351,7 @@ impl WorldBuilder {
         let mut w = World {
             domain: self.domain,
             config,
-            config_text: self.config_text,
+            source: self.source,
             program: self.program.unwrap_or_else(|| program("ypldapd")),
             reloadable: self.reloadable,
             log_lines: self.log_lines,
@@ -355,7 +377,7 @@ pub struct World {
     /// The configuration [`World::start_ypldapd`] writes (unless
     /// [`WorldBuilder::config_text`] was given).
     pub config: Config,
-    config_text: Option<String>,
+    source: Source,
     /// The ypldapd that [`World::start_ypldapd`] runs.
     pub program: PathBuf,
     reloadable: bool,
@@ -386,7 +408,7 @@ impl World {
             program: None,
             interval: 600,
             statements: Vec::new(),
-            config_text: None,
+            source: Source::Built,
             reloadable: false,
             log_lines: LogLines::File,
             ready: None,
@@ -481,14 +503,26 @@ impl World {
     /// The configuration's text as [`World::start_ypldapd`] writes it: the
     /// CA of the world's PKI is added when a directory uses TLS.
     pub fn config_text(&self) -> String {
-        if let Some(t) = &self.config_text {
-            return t.clone();
+        match &self.source {
+            Source::Built => {
+                let mut c = self.config.clone();
+                if c.cafile.is_none() && c.uses_tls() {
+                    c.cafile = Some(self.pki().path("ca.crt"));
+                }
+                c.render()
+            }
+            Source::Sample => {
+                let mut head = format!("domain \"{}\"", self.domain);
+                for line in &self.config.statements {
+                    head.push('\n');
+                    head.push_str(line);
+                }
+                let text = nis::sample_conf().replace("domain \"example.com\"", &head);
+                assert!(text.contains(&head), "the sample's domain line changed");
+                text
+            }
+            Source::Text(t) => t.clone(),
         }
-        let mut c = self.config.clone();
-        if c.cafile.is_none() && c.uses_tls() {
-            c.cafile = Some(self.pki().path("ca.crt"));
-        }
-        c.render()
     }
 
     /// Writes `text` as the configuration file (see
@@ -578,10 +612,9 @@ impl World {
     /// What every map must hold: the directories' users and groups, with
     /// passwords as the configuration maps them.
     pub fn expected_maps(&self) -> Maps {
-        let password = if self.config_text.is_some() {
-            Password::FromDirectory
-        } else {
-            self.config.password()
+        let password = match self.source {
+            Source::Built => self.config.password(),
+            Source::Sample | Source::Text(_) => Password::FromDirectory,
         };
         expect::maps(&self.users(), &self.groups(), &self.domain, password)
     }

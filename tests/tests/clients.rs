@@ -9,112 +9,125 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use yp_proto::maps::MapName;
 
-use tests::ldif::{Group, User, expected_maps};
-use tests::nis::{
-    Ypbind, nss_on, ok, parse_ldif, register_yp, run, sample_conf, sample_ldif, write_binding_file,
-};
-use tests::peers::{Rpcbind, Slapd, SlapdOptions, Ypldapd, start_rpcbind};
-use tests::pki::Pki;
-use tests::{Namespace, wait_for, yp_registered};
+use tests::expect::{Maps, password_field};
+use tests::nis::{Ypbind, nss_on, ok, register_yp, run};
+use tests::wait_for;
+use tests::world::{Data, Directory, Ready, World};
 
 /// The host name inside the namespaces: what MASTER (yppoll, ypwhich -m)
 /// must answer.
 const MASTER: &str = "ypmaster.test";
 
-/// Lines from the sample that the assertions below spell out in full.
-const ALICE: &str = "alice:x:5001:5000:Alice Liddell,Room 101,555-0101,:/home/alice:/bin/bash";
-const ALICE_MASTER: &str = "alice:$6$s5001$x4imEzsPxUz28A5DJZpVHFbh2kLczRvYodnWi6uPc.J23AFWZ.cYAmkMjjNsTxbxabR4s8/FlGC28bg4YOXPY0:5001:5000::0:0:Alice Liddell,Room 101,555-0101,:/home/alice:/bin/bash";
-const MALLORY: &str = "mallory:x:5030:5010:Mallory Knox:/home/mallory:/bin/bash";
-const MAXIMILIANE: &str = "maximiliane:x:5029:5000:Maximiliane von Hohenberg-Schoenfeld,Building 4 Room 1203 (east wing),+49 89 1234 5678,+49 170 1234567,on leave until further notice:/home/maximiliane:/bin/bash";
+/// Passwords as the sample stores them.
+const ALICE_STORED: &str = "{CRYPT}$6$s5001$x4imEzsPxUz28A5DJZpVHFbh2kLczRvYodnWi6uPc.J23AFWZ.cYAmkMjjNsTxbxabR4s8/FlGC28bg4YOXPY0";
+const MALLORY_STORED: &str = "{CRYPT}$6$s5030$fqhQqD72rxpT9g2WSgPLu/C87zbffGlpUDDELzo2qmiIVpo.h8HnmH9d9CpFp9ZFis1EFufmkVdzLvofkNfmM1";
+const MAXIMILIANE_STORED: &str = "{CRYPT}$6$s5029$XGdrRG3QXCJGZl36N.Xcg5HmKmyNTBsr80uSlSiKH/bdSINmhT0ZwI2s3WOlMZnuR.cs2XmDg52En3M9RFR3t.";
+
+/// Lines from the sample that the assertions below spell out in full (the
+/// password field as [`password_field`] says each map shows it).
+fn alice() -> String {
+    format!(
+        "alice:{}:5001:5000:Alice Liddell,Room 101,555-0101,:/home/alice:/bin/bash",
+        password_field("passwd.byname", ALICE_STORED)
+    )
+}
+fn alice_master() -> String {
+    format!(
+        "alice:{}:5001:5000::0:0:Alice Liddell,Room 101,555-0101,:/home/alice:/bin/bash",
+        password_field("master.passwd.byname", ALICE_STORED)
+    )
+}
+fn mallory() -> String {
+    format!(
+        "mallory:{}:5030:5010:Mallory Knox:/home/mallory:/bin/bash",
+        password_field("passwd.byname", MALLORY_STORED)
+    )
+}
+fn maximiliane() -> String {
+    format!(
+        "maximiliane:{}:5029:5000:Maximiliane von Hohenberg-Schoenfeld,Building 4 Room 1203 (east wing),+49 89 1234 5678,+49 170 1234567,on leave until further notice:/home/maximiliane:/bin/bash",
+        password_field("passwd.byname", MAXIMILIANE_STORED)
+    )
+}
 const ENGINEERING: &str = "engineering:*:5001:alice,carol,dave,grace,ivan,ken,linus,margaret,niklaus,radia,barbara,dennis,xavier,mallory";
 
 /// slapd with the sample, rpcbind, and ypldapd with the sample
 /// configuration, its maps loaded.
 struct Fixture {
-    d: Ypldapd,
-    _rpcbind: Rpcbind,
-    _slapd: Slapd,
-    domain: String,
-    users: Vec<User>,
-    groups: Vec<Group>,
     /// The YP port (UDP and TCP), from ypldapd's log.
     port: u16,
     /// `bind local`: the binding file as ypldapd left it once the maps
     /// were loaded (before the test wrote anything).
     binding_file: Option<Vec<u8>>,
-    /// Last: dropping it kills everything inside.
-    ns: Namespace,
+    w: World,
+}
+
+/// The sample world: `statements` go after `domain` in the sample
+/// configuration.
+fn sample_world(domain: &str, statements: &[&str]) -> World {
+    let mut b = World::builder(domain)
+        .hostname(MASTER)
+        .directory(Directory::slapd(Data::sample()))
+        .sample_config()
+        .ready(Ready::FirstMaps);
+    for s in statements {
+        b = b.statement(*s);
+    }
+    let w = b.start();
+    assert_eq!(
+        (w.users().len(), w.groups().len()),
+        (33, 12),
+        "the sample changed"
+    );
+    assert!(
+        w.log()
+            .contains("update 1: 1 directories, 33 users, 12 groups, dropped: none"),
+        "{}",
+        w.log()
+    );
+    w
 }
 
 fn start(domain: &str, local: bool) -> Fixture {
-    let ns = Namespace::new(domain);
-    ns.sh(&format!("hostname {MASTER}"));
-    let pki = Pki::create(ns.dir.path());
-    let ldif = sample_ldif();
-    let (users, groups) = parse_ldif(&ldif);
-    assert_eq!((users.len(), groups.len()), (33, 12), "the sample changed");
-    let slapd = Slapd::start(&ns, "slapd", &pki, &ldif, SlapdOptions::default());
-    let rpcbind = start_rpcbind(&ns);
-    let conf = sample_conf().replace(
-        "domain \"example.com\"",
-        &format!(
-            "domain \"{domain}\"{}",
-            if local { "\nbind local" } else { "" }
-        ),
-    );
-    assert!(conf.contains(domain));
-    let d = Ypldapd::start(&ns, &conf);
-    d.wait_log("update 1: ", 1, Duration::from_secs(30));
-    assert!(
-        d.log()
-            .contains("update 1: 1 directories, 33 users, 12 groups, dropped: none"),
-        "{}",
-        d.log()
-    );
-    let port = yp_port(&d);
+    let w = sample_world(domain, if local { &["bind local"] } else { &[] });
+    let port = w.yp_port();
     let binding_file = if local {
         // Filled after the first maps; give it a moment after the log line.
         let path = format!("/var/yp/binding/{domain}.2");
-        let read = || ns.command("cat").arg(&path).output().ok().map(|o| o.stdout);
+        let read = || {
+            w.ns.command("cat")
+                .arg(&path)
+                .output()
+                .ok()
+                .map(|o| o.stdout)
+        };
         let got = wait_for(Duration::from_secs(3), || read().filter(|b| !b.is_empty()));
         Some(got.or_else(read).unwrap_or_default())
     } else {
-        if wait_for(Duration::from_secs(10), || yp_registered(&ns).then_some(())).is_none() {
-            panic!("ypldapd did not register with rpcbind:\n{}", d.log());
-        }
+        w.wait_registered(Duration::from_secs(10));
         None
     };
     Fixture {
-        d,
-        _rpcbind: rpcbind,
-        _slapd: slapd,
-        domain: domain.to_owned(),
-        users,
-        groups,
         port,
         binding_file,
-        ns,
+        w,
     }
 }
 
-/// The YP port: the first address of "serving domain D on ADDR:PORT, ..."
-/// (IPv4 first; ypldapd registers that one).
-fn yp_port(d: &Ypldapd) -> u16 {
-    let log = d.log();
-    let line = log
-        .lines()
-        .find(|l| l.starts_with("serving domain "))
-        .unwrap_or_else(|| panic!("no \"serving domain\" line:\n{log}"));
-    line.split_once(" on ")
-        .and_then(|(_, a)| a.split(',').next())
-        .and_then(|a| a.rsplit(':').next())
-        .and_then(|p| p.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no port in {line:?}"))
+/// The sample world with one more statement, registered.
+fn start_allowing(domain: &str, statement: &str) -> Fixture {
+    let w = sample_world(domain, &[statement]);
+    w.wait_registered(Duration::from_secs(10));
+    Fixture {
+        port: w.yp_port(),
+        binding_file: None,
+        w,
+    }
 }
 
 impl Fixture {
-    fn want(&self) -> std::collections::BTreeMap<&'static str, Vec<(String, String)>> {
-        expected_maps(&self.users, &self.groups, &self.domain, true)
+    fn want(&self) -> Maps {
+        self.w.expected_maps()
     }
 
     /// The values of `map` in key byte order, one per line (what plain
@@ -133,15 +146,15 @@ impl Fixture {
     }
 
     fn ypcat(&self) {
-        let d = self.domain.as_str();
+        let d = self.w.domain.as_str();
         for map in MapName::ALL.map(MapName::as_str) {
             assert_eq!(
-                ok(&self.ns, &["ypcat", "-k", "-h", "127.0.0.1", "-d", d, map]),
+                ok(&self.w.ns, &["ypcat", "-k", "-h", "127.0.0.1", "-d", d, map]),
                 self.listing(map, true),
                 "ypcat -k {map}"
             );
             assert_eq!(
-                ok(&self.ns, &["ypcat", "-h", "127.0.0.1", "-d", d, map]),
+                ok(&self.w.ns, &["ypcat", "-h", "127.0.0.1", "-d", d, map]),
                 self.listing(map, false),
                 "ypcat {map}"
             );
@@ -149,7 +162,7 @@ impl Fixture {
         // Nicknames, as an administrator types them.
         for (nick, map) in [("passwd", "passwd.byname"), ("group", "group.byname")] {
             assert_eq!(
-                ok(&self.ns, &["ypcat", "-h", "127.0.0.1", "-d", d, nick]),
+                ok(&self.w.ns, &["ypcat", "-h", "127.0.0.1", "-d", d, nick]),
                 self.listing(map, false),
                 "ypcat {nick}"
             );
@@ -157,7 +170,7 @@ impl Fixture {
         // master.passwd.* only to a caller on a privileged port: not to an
         // unprivileged user's ypcat.
         let r = run(
-            &self.ns,
+            &self.w.ns,
             &[
                 "setpriv",
                 "--reuid=65534",
@@ -175,7 +188,7 @@ impl Fixture {
         assert!(!r.stderr.contains("$6$"), "{r:?}");
         // ...while the 7-field map is open to everyone.
         let r = run(
-            &self.ns,
+            &self.w.ns,
             &[
                 "setpriv",
                 "--reuid=65534",
@@ -192,7 +205,7 @@ impl Fixture {
         assert_eq!(r.stdout, self.listing("passwd.byname", false), "{r:?}");
         // A map that does not exist.
         let r = run(
-            &self.ns,
+            &self.w.ns,
             &["ypcat", "-h", "127.0.0.1", "-d", d, "no.such.map"],
         );
         assert!(!r.ok, "{r:?}");
@@ -201,27 +214,27 @@ impl Fixture {
 
     /// ypmatch through whatever binding the namespace has.
     fn ypmatch(&self) {
-        let d = self.domain.as_str();
+        let d = self.w.domain.as_str();
         let m = |args: &[&str]| {
             let mut a = vec!["ypmatch", "-d", d];
             a.extend_from_slice(args);
-            ok(&self.ns, &a)
+            ok(&self.w.ns, &a)
         };
-        assert_eq!(m(&["alice", "passwd"]), format!("{ALICE}\n"));
-        assert_eq!(m(&["alice", "passwd.byname"]), format!("{ALICE}\n"));
+        assert_eq!(m(&["alice", "passwd"]), format!("{}\n", alice()));
+        assert_eq!(m(&["alice", "passwd.byname"]), format!("{}\n", alice()));
         assert_eq!(
             m(&["-k", "alice", "mallory", "passwd.byname"]),
-            format!("alice {ALICE}\nmallory {MALLORY}\n")
+            format!("alice {}\nmallory {}\n", alice(), mallory())
         );
-        assert_eq!(m(&["5030", "passwd.byuid"]), format!("{MALLORY}\n"));
-        assert_eq!(m(&["5029", "passwd.byuid"]), format!("{MAXIMILIANE}\n"));
+        assert_eq!(m(&["5030", "passwd.byuid"]), format!("{}\n", mallory()));
+        assert_eq!(m(&["5029", "passwd.byuid"]), format!("{}\n", maximiliane()));
         assert_eq!(
             m(&["alice", "master.passwd.byname"]),
-            format!("{ALICE_MASTER}\n")
+            format!("{}\n", alice_master())
         );
         assert_eq!(
             m(&["5001", "master.passwd.byuid"]),
-            format!("{ALICE_MASTER}\n")
+            format!("{}\n", alice_master())
         );
         assert_eq!(m(&["engineering", "group"]), format!("{ENGINEERING}\n"));
         assert_eq!(
@@ -243,14 +256,14 @@ impl Fixture {
             m(&[&format!("unix.5033@{d}"), "netid.byname"]),
             "5033:5002\n"
         );
-        let r = run(&self.ns, &["ypmatch", "-d", d, "nosuch", "passwd.byname"]);
+        let r = run(&self.w.ns, &["ypmatch", "-d", d, "nosuch", "passwd.byname"]);
         assert!(!r.ok, "{r:?}");
         assert_eq!(
             r.stderr.trim(),
             "Can't match key nosuch in map passwd.byname. Reason: No such key in map",
             "{r:?}"
         );
-        let r = run(&self.ns, &["ypmatch", "-d", d, "alice", "no.such.map"]);
+        let r = run(&self.w.ns, &["ypmatch", "-d", d, "alice", "no.such.map"]);
         assert!(!r.ok, "{r:?}");
         assert!(
             r.stderr.contains("Reason: No such map in server's domain"),
@@ -259,13 +272,13 @@ impl Fixture {
     }
 
     fn yppoll(&self) {
-        let d = self.domain.as_str();
+        let d = self.w.domain.as_str();
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .expect("clock")
             .as_secs();
         for map in MapName::ALL.map(MapName::as_str) {
-            let out = ok(&self.ns, &["yppoll", "-h", "127.0.0.1", "-d", d, map]);
+            let out = ok(&self.w.ns, &["yppoll", "-h", "127.0.0.1", "-d", d, map]);
             let lines: Vec<&str> = out.lines().collect();
             assert_eq!(lines.len(), 3, "yppoll {map}: {out}");
             assert_eq!(lines[0], format!("Domain {d} is supported."));
@@ -285,7 +298,7 @@ impl Fixture {
             assert_eq!(lines[2], format!("The master server is {MASTER}."));
         }
         let r = run(
-            &self.ns,
+            &self.w.ns,
             &[
                 "yppoll",
                 "-h",
@@ -302,21 +315,21 @@ impl Fixture {
     /// (which server?) asks ypbind itself, so only with `ypbind`; `-m`
     /// asks the server (MAPLIST, MASTER) and also works with a binding file.
     fn ypwhich(&self, ypbind: bool) {
-        let d = self.domain.as_str();
+        let d = self.w.domain.as_str();
         if ypbind {
-            let server = ok(&self.ns, &["ypwhich", "-d", d]);
+            let server = ok(&self.w.ns, &["ypwhich", "-d", d]);
             assert!(
                 server == "localhost\n" || server == "127.0.0.1\n",
                 "ypwhich: {server:?}"
             );
         } else {
-            let r = run(&self.ns, &["ypwhich", "-d", d]);
+            let r = run(&self.w.ns, &["ypwhich", "-d", d]);
             assert_eq!(
                 r.stderr, "ypwhich: Can't communicate with ypbind\n",
                 "{r:?}"
             );
         }
-        let mut got: Vec<String> = ok(&self.ns, &["ypwhich", "-d", d, "-m"])
+        let mut got: Vec<String> = ok(&self.w.ns, &["ypwhich", "-d", d, "-m"])
             .lines()
             .map(str::to_owned)
             .collect();
@@ -328,7 +341,7 @@ impl Fixture {
         want.sort();
         assert_eq!(got, want, "ypwhich -m");
         assert_eq!(
-            ok(&self.ns, &["ypwhich", "-d", d, "-m", "passwd.byname"]),
+            ok(&self.w.ns, &["ypwhich", "-d", d, "-m", "passwd.byname"]),
             format!("{MASTER}\n")
         );
     }
@@ -337,24 +350,24 @@ impl Fixture {
     fn rpcinfo(&self) {
         let port = self.port.to_string();
         assert!(self.port < 1024, "YP port {port} is not reserved");
-        let p = ok(&self.ns, &["rpcinfo", "-p", "127.0.0.1"]);
+        let p = ok(&self.w.ns, &["rpcinfo", "-p", "127.0.0.1"]);
         for proto in ["udp", "tcp"] {
             let line = format!("    100004    2   {proto}  {port:>5}  ypserv");
             assert!(p.lines().any(|l| l == line), "no {line:?} in:\n{p}");
         }
         for t in ["-u", "-t"] {
             assert_eq!(
-                ok(&self.ns, &["rpcinfo", t, "127.0.0.1", "100004", "2"]),
+                ok(&self.w.ns, &["rpcinfo", t, "127.0.0.1", "100004", "2"]),
                 "program 100004 version 2 ready and waiting\n"
             );
             assert_eq!(
                 ok(
-                    &self.ns,
+                    &self.w.ns,
                     &["rpcinfo", "-n", &port, t, "127.0.0.1", "100004", "2"]
                 ),
                 "program 100004 version 2 ready and waiting\n"
             );
-            let r = run(&self.ns, &["rpcinfo", t, "127.0.0.1", "100004", "3"]);
+            let r = run(&self.w.ns, &["rpcinfo", t, "127.0.0.1", "100004", "3"]);
             assert!(!r.ok, "{r:?}");
             let all = format!("{}{}", r.stdout, r.stderr);
             assert!(
@@ -368,15 +381,15 @@ impl Fixture {
     /// glibc through libnss-nis (the namespace's nsswitch.conf says
     /// `files nis`) and whatever binding the namespace has.
     fn nss(&self) {
-        let ns = &self.ns;
-        assert_eq!(ok(ns, &["getent", "passwd", "alice"]), format!("{ALICE}\n"));
+        let ns = &self.w.ns;
+        assert_eq!(ok(ns, &["getent", "passwd", "alice"]), format!("{}\n", alice()));
         assert_eq!(
             ok(ns, &["getent", "passwd", "5029"]),
-            format!("{MAXIMILIANE}\n")
+            format!("{}\n", maximiliane())
         );
         assert_eq!(
             ok(ns, &["getent", "passwd", "mallory", "5001"]),
-            format!("{MALLORY}\n{ALICE}\n")
+            format!("{}\n{}\n", mallory(), alice())
         );
         // The whole list: the local files, then every NIS user (FIRST/NEXT).
         let local = ok(ns, &["getent", "-s", "files", "passwd"]);
@@ -425,13 +438,13 @@ impl Fixture {
 fn ypcat_every_map_by_host() {
     let f = start("ypcat.test", false);
     f.ypcat();
-    assert!(f.d.alive());
+    assert!(f.w.ypldapd().alive());
 }
 
 #[test]
 fn ypmatch_and_ypwhich_through_a_binding_file() {
     let f = start("ypmatch.test", false);
-    write_binding_file(&f.ns, &f.domain);
+    f.w.bind_clients();
     f.ypmatch();
     f.ypwhich(false);
 }
@@ -439,10 +452,10 @@ fn ypmatch_and_ypwhich_through_a_binding_file() {
 #[test]
 fn ypmatch_ypwhich_and_nss_through_a_real_ypbind() {
     let f = start("ypbind.test", false);
-    let _ypbind = Ypbind::start(&f.ns, &f.domain, "127.0.0.1");
+    let _ypbind = Ypbind::start(&f.w.ns, &f.w.domain, "127.0.0.1");
     f.ypmatch();
     f.ypwhich(true);
-    nss_on(&f.ns);
+    nss_on(&f.w.ns);
     f.nss();
 }
 
@@ -456,8 +469,8 @@ fn yppoll_and_rpcinfo() {
 #[test]
 fn getent_and_id_through_libnss_nis() {
     let f = start("nss.test", false);
-    write_binding_file(&f.ns, &f.domain);
-    nss_on(&f.ns);
+    f.w.bind_clients();
+    nss_on(&f.w.ns);
     f.nss();
 }
 
@@ -473,20 +486,20 @@ fn getent_and_id_through_libnss_nis() {
 fn bind_local_every_client() {
     let f = start("local.test", true);
     assert!(
-        !yp_registered(&f.ns),
+        !f.w.registered(),
         "bind local must not register with rpcbind:\n{}",
-        f.d.log()
+        f.w.log()
     );
     assert!(
-        f.d.log().contains(&format!(
+        f.w.log().contains(&format!(
             "serving domain local.test on 127.0.0.1:{}",
             f.port
         )),
         "{}",
-        f.d.log()
+        f.w.log()
     );
     // Loopback only, UDP and TCP on the same reserved port.
-    let listening = f.ns.sh(&format!("ss -Hlnut 'sport = :{}'", f.port));
+    let listening = f.w.ns.sh(&format!("ss -Hlnut 'sport = :{}'", f.port));
     let addrs: Vec<&str> = listening
         .lines()
         .filter_map(|l| l.split_whitespace().nth(4))
@@ -499,13 +512,13 @@ fn bind_local_every_client() {
         ],
         "{listening}"
     );
-    register_yp(&f.ns, f.port);
+    register_yp(&f.w.ns, f.port);
     f.ypcat();
     f.ypmatch();
     f.ypwhich(false);
     f.yppoll();
     f.rpcinfo();
-    nss_on(&f.ns);
+    nss_on(&f.w.ns);
     f.nss();
 }
 
@@ -522,12 +535,53 @@ fn bind_local_fills_the_binding_file() {
         f.binding_file.as_deref(),
         Some(&want[..]),
         "binding file; log:\n{}",
-        f.d.log()
+        f.w.log()
     );
-    assert!(!f.d.log().contains("cannot write yp binding file"));
-    let mode = f.ns.sh("stat -c %a /var/yp/binding/localfile.test.2");
+    assert!(!f.w.log().contains("cannot write yp binding file"));
+    let mode = f.w.ns.sh("stat -c %a /var/yp/binding/localfile.test.2");
     assert_eq!(mode.trim(), "644");
     // With the file as ypldapd wrote it, libnsl finds the server.
-    register_yp(&f.ns, f.port);
+    register_yp(&f.w.ns, f.port);
     f.ypmatch();
+}
+
+/// `allow` in the configuration: a real client from an address inside the
+/// listed networks is answered, one from outside them is told the domain
+/// is not served (by ypcat, and by ypmatch through a binding to that
+/// address). Clients reach the server at three loopback addresses and
+/// speak from the one they reach.
+#[test]
+fn allow_list_refuses_a_client_outside_it() {
+    let (inside, outside) = ("10.99.0.2", "10.99.0.1");
+    let f = start_allowing("allow.test", &format!("allow \"127.0.0.1\"\nallow \"{inside}/32\""));
+    f.w.ns.sh(&format!(
+        "ip addr add {inside}/32 dev lo && ip addr add {outside}/32 dev lo"
+    ));
+    let d = f.w.domain.as_str();
+    for host in ["127.0.0.1", inside] {
+        assert_eq!(
+            ok(&f.w.ns, &["ypcat", "-h", host, "-d", d, "group"]),
+            f.listing("group.byname", false),
+            "from {host}"
+        );
+    }
+    let r = run(&f.w.ns, &["ypcat", "-h", outside, "-d", d, "group"]);
+    assert!(!r.ok && r.stdout.is_empty(), "from {outside}: {r:?}");
+    assert!(
+        r.stderr
+            .contains("Can't bind to server which serves this domain"),
+        "from {outside}: {r:?}"
+    );
+    // libnsl (ypmatch) through a binding to the outside address.
+    f.w.ns.sh(&format!(
+        "printf '\\000\\000\\001\\000\\000\\000\\012\\143\\000\\001\\000\\000\\000\\000' > /var/yp/binding/{d}.2"
+    ));
+    let r = run(&f.w.ns, &["ypmatch", "-d", d, "alice", "passwd.byname"]);
+    assert!(!r.ok && r.stdout.is_empty(), "ypmatch via {outside}: {r:?}");
+    assert_eq!(
+        r.stderr.trim(),
+        "Can't match key alice in map passwd.byname. Reason: Can't bind to server which serves this domain",
+        "ypmatch via {outside}"
+    );
+    assert!(f.w.ypldapd().alive());
 }

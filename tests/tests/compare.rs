@@ -2,7 +2,7 @@
 //! slapd for ypldapd, once as `passwd` and `group` files turned into maps by
 //! `makedbm` and `mknetid` (as Debian's /var/yp/Makefile does) for Debian's
 //! `ypserv`, each server in its own namespaces. Every key and value of the
-//! five maps both serve must be identical as `ypcat -k -h` shows them.
+//! six maps both serve must be identical as `ypcat -k -h` shows them.
 //!
 //! Deliberate differences, each applied in one place below
 //! ([`DIFFERENCES`], [`group_file_order`]):
@@ -21,15 +21,11 @@
 //!    are not compared here (`clients.rs` and `ldap.rs` check them).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
+use tests::expect::password_field;
 use tests::ldif::{self, Group, User};
-use tests::nis::{
-    Ypserv, group_file, parse_ldif, passwd_file, sample_conf, sample_ldif, shadow_file,
-};
-use tests::peers::{Slapd, SlapdOptions, Ypldapd, start_rpcbind};
-use tests::pki::Pki;
-use tests::{Namespace, wait_for, yp_registered, ypcat};
+use tests::nis::{Ypserv, group_file, passwd_file, shadow_file};
+use tests::world::{Data, Directory, World};
 
 const MAPS: [&str; 6] = [
     "passwd.byname",
@@ -47,9 +43,7 @@ const DIFFERENCES: &str =
 /// The data set: the bundled sample (users in several groups, an empty
 /// group, a primary group that also lists its user, a long gecos), plus
 /// edge entries and a few hundred generated users and groups.
-fn data() -> (String, Vec<User>, Vec<Group>) {
-    let sample = sample_ldif();
-    let (mut users, mut groups) = parse_ldif(&sample);
+fn data() -> Data {
     let mut extra_users = vec![User {
         // A gecos of 700 bytes: long, but the line stays under 1024.
         name: "longgecos".into(),
@@ -78,15 +72,35 @@ fn data() -> (String, Vec<User>, Vec<Group>) {
     let (gen_users, gen_groups) = ldif::generate(300, 40);
     extra_users.extend(gen_users);
     extra_groups.extend(gen_groups);
-    // Only the posix entries of the generated LDIF: the sample has the base.
-    let extra: String = ldif::ldif(&extra_users, &extra_groups)
-        .split("\n\n")
-        .filter(|b| b.contains("objectClass: posix"))
-        .map(|b| format!("{b}\n\n"))
-        .collect();
-    users.extend(extra_users);
-    groups.extend(extra_groups);
-    (format!("{sample}\n\n{extra}"), users, groups)
+    Data::sample().with_entries(extra_users, extra_groups)
+}
+
+/// ypldapd reading `data` with the sample configuration, registered.
+fn ypldapd_world(domain: &str, data: Data) -> World {
+    let (users, groups) = (data.users.len(), data.groups.len());
+    let w = World::builder(domain)
+        .directory(Directory::slapd(data))
+        .sample_config()
+        .start();
+    assert!(
+        w.log().contains(&format!(
+            "update 1: 1 directories, {users} users, {groups} groups, dropped: none"
+        )),
+        "{}",
+        w.log()
+    );
+    w
+}
+
+/// Debian's ypserv in its own world, serving classic maps of `users` and
+/// `groups` (the group file in the given order), with the password fields
+/// each map of ypldapd shows.
+fn ypserv_world(domain: &str, users: &[User], groups: &[Group]) -> (Ypserv, World) {
+    let w = World::builder(domain).without_ypldapd().start();
+    let passwd = passwd_file(users, |u| password_field("passwd.byname", &u.password));
+    let shadow = shadow_file(users, |u| password_field("shadow.byname", &u.password));
+    let ypserv = Ypserv::start(&w.ns, domain, &passwd, &shadow, &group_file(groups));
+    (ypserv, w)
 }
 
 /// The group file in the order `mknetid` must see it to list gids as
@@ -100,50 +114,16 @@ fn group_file_order(groups: &[Group]) -> Vec<Group> {
 #[test]
 fn ypldapd_and_ypserv_serve_identical_maps() {
     let domain = "compare.test";
-    let (ldif_text, users, groups) = data();
+    let data = data();
+    let (users, groups) = (data.users.clone(), data.groups.clone());
     assert!(users.len() > 330 && groups.len() > 50);
-
-    // ypldapd, reading the directory.
-    let a = Namespace::new(domain);
-    let pki = Pki::create(a.dir.path());
-    let _slapd = Slapd::start(&a, "slapd", &pki, &ldif_text, SlapdOptions::default());
-    let _rpcbind_a = start_rpcbind(&a);
-    let d = Ypldapd::start(
-        &a,
-        &sample_conf().replace("domain \"example.com\"", &format!("domain \"{domain}\"")),
-    );
-    if wait_for(Duration::from_secs(30), || yp_registered(&a).then_some(())).is_none() {
-        panic!("ypldapd did not register:\n{}", d.log());
-    }
-    assert!(
-        d.log().contains(&format!(
-            "update 1: 1 directories, {} users, {} groups, dropped: none",
-            users.len(),
-            groups.len()
-        )),
-        "{}",
-        d.log()
-    );
-
-    // ypserv, from files with the same content.
-    let b = Namespace::new(domain);
-    let _rpcbind_b = start_rpcbind(&b);
-    let passwd = passwd_file(&users, |_| "x".into());
-    let shadow = shadow_file(&users, |u| ldif::served_hash(&u.password));
-    let _ypserv = Ypserv::start(
-        &b,
-        domain,
-        &passwd,
-        &shadow,
-        &group_file(&group_file_order(&groups)),
-    );
+    // ypldapd, reading the directory; ypserv, from files with the same content.
+    let a = ypldapd_world(domain, data);
+    let (_ypserv, b) = ypserv_world(domain, &users, &group_file_order(&groups));
 
     for map in MAPS {
-        let ours: Vec<(String, String)> = ypcat(&a, domain, map)
-            .unwrap_or_else(|e| panic!("{e}"))
-            .into_iter()
-            .collect();
-        let classic = ypcat(&b, domain, map).unwrap_or_else(|e| panic!("{e}"));
+        let ours = a.ypcat(map).unwrap_or_else(|e| panic!("{e}"));
+        let classic = b.ypcat(map).unwrap_or_else(|e| panic!("{e}"));
         assert!(!classic.is_empty(), "ypserv's {map} is empty");
         let only_ours: Vec<_> = ours.iter().filter(|e| !classic.contains(e)).collect();
         let only_classic: Vec<_> = classic.iter().filter(|e| !ours.contains(e)).collect();
@@ -157,29 +137,22 @@ fn ypldapd_and_ypserv_serve_identical_maps() {
 }
 
 /// Difference 2, the other way round: with the group file in the
-/// directory's own order, mknetid lists the same gids, in another order.
+/// directory's own order, mknetid lists the same gids as ypldapd, in
+/// another order.
 #[test]
 fn netid_gid_sets_agree_whatever_the_group_file_order() {
     let domain = "netid.test";
-    let (_, users, groups) = data();
-    let b = Namespace::new(domain);
-    let _rpcbind = start_rpcbind(&b);
-    let _ypserv = Ypserv::start(
-        &b,
-        domain,
-        &passwd_file(&users, |_| "x".into()),
-        &shadow_file(&users, |_| "*".into()),
-        &group_file(&groups),
-    );
-    let classic: BTreeMap<String, String> = ypcat(&b, domain, "netid.byname")
-        .unwrap_or_else(|e| panic!("{e}"))
-        .into_iter()
-        .collect();
-    let ours: BTreeMap<String, String> =
-        ldif::expected_maps(&users, &groups, domain, false)["netid.byname"]
-            .iter()
-            .cloned()
-            .collect();
+    let data = data();
+    let (users, groups) = (data.users.clone(), data.groups.clone());
+    let a = ypldapd_world(domain, data);
+    let (_ypserv, b) = ypserv_world(domain, &users, &groups);
+    let netid = |w: &World| -> BTreeMap<String, String> {
+        w.ypcat("netid.byname")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .collect()
+    };
+    let (ours, classic) = (netid(&a), netid(&b));
     assert_eq!(
         classic.keys().collect::<Vec<_>>(),
         ours.keys().collect::<Vec<_>>()

@@ -10,10 +10,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use tests::ldif::{self, PASSWD_FROM_LDAP, directory_block, expected_maps, service_bind};
-use tests::peers::{Slapd, SlapdOptions, Ypldapd, start_rpcbind};
-use tests::pki::Pki;
-use tests::{Namespace, alive, children, comm, wait_for, yp_registered};
+use tests::peers::Ypldapd;
+use tests::world::{Data, Directory, World};
+use tests::{alive, children, comm, wait_for};
 
 const PREFIX: &str = "/usr/local";
 
@@ -160,36 +159,21 @@ fn make_install_then_installed_daemon_serves_ypcat() {
     // /usr/local/libexec/ypldap, where the build told it they are (there
     // are none next to it).
     let domain = "install.test";
-    let ns = Namespace::new(domain);
-    ns.sh(&format!("mount --bind '{}' {PREFIX}", installed.display()));
-    let pki = Pki::create(ns.dir.path());
-    let (users, groups) = ldif::generate(25, 6);
-    let _slapd = Slapd::start(
-        &ns,
-        "slapd",
-        &pki,
-        &ldif::ldif(&users, &groups),
-        SlapdOptions::default(),
-    );
-    let _rpcbind = start_rpcbind(&ns);
-    let conf = ns.write_file(
-        "ypldap.conf",
-        &format!(
-            "domain \"{domain}\"\ninterval 600\n{}",
-            directory_block("\"127.0.0.1\"", &service_bind(), PASSWD_FROM_LDAP)
-        ),
-    );
-    let d = Ypldapd::start_program(&ns, Path::new("/usr/local/sbin/ypldapd"), &conf);
-    if wait_for(Duration::from_secs(30), || yp_registered(&ns).then_some(())).is_none() {
-        panic!("installed ypldapd never registered:\n{}", d.log());
-    }
+    let mut w = World::builder(domain)
+        .directory(Directory::slapd(Data::generated(25, 6)))
+        .without_ypldapd()
+        .program("/usr/local/sbin/ypldapd")
+        .start();
+    w.ns.sh(&format!("mount --bind '{}' {PREFIX}", installed.display()));
+    w.start_ypldapd();
 
-    let got: BTreeSet<String> = ns
+    let got: BTreeSet<String> = w
+        .ns
         .sh(&format!("ypcat -h 127.0.0.1 -d {domain} passwd.byname"))
         .lines()
         .map(str::to_owned)
         .collect();
-    let want: BTreeSet<String> = expected_maps(&users, &groups, domain, true)["passwd.byname"]
+    let want: BTreeSet<String> = w.expected_maps()["passwd.byname"]
         .iter()
         .map(|(_, v)| v.clone())
         .collect();
@@ -197,6 +181,7 @@ fn make_install_then_installed_daemon_serves_ypcat() {
     assert_eq!(got, want, "ypcat passwd.byname");
 
     // The running programs are the installed files.
+    let d = w.ypldapd();
     let exe = |pid: u32| PathBuf::from(format!("/proc/{pid}/exe"));
     assert_eq!(
         file_id(&exe(d.pid)),
@@ -204,7 +189,7 @@ fn make_install_then_installed_daemon_serves_ypcat() {
         "ypldapd's executable"
     );
     for name in ["ypldap-client", "ypldap-dns"] {
-        let pid = helper(&d, name);
+        let pid = helper(d, name);
         let link = std::fs::read_link(exe(pid)).expect("readlink exe");
         assert!(
             link.ends_with(format!("libexec/ypldap/{name}")),
@@ -219,14 +204,9 @@ fn make_install_then_installed_daemon_serves_ypcat() {
     }
 
     // A clean stop unregisters and exits 0.
-    d.signal(Signal::SIGTERM);
-    let mut d = d;
-    let status = wait_for(Duration::from_secs(10), || {
-        d.nsenter.try_wait().ok().flatten()
-    })
-    .unwrap_or_else(|| panic!("ypldapd did not stop:\n{}", d.log()));
-    assert!(status.success(), "exit status {status}:\n{}", d.log());
-    assert!(!yp_registered(&ns), "still registered after SIGTERM");
+    let status = w.stop_ypldapd(Signal::SIGTERM);
+    assert!(status.success(), "exit status {status}");
+    assert!(!w.registered(), "still registered after SIGTERM");
 }
 
 /// A build without `YPLDAP_HELPER_DIR` (this test's own) looks for the

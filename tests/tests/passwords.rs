@@ -13,12 +13,9 @@
 //! - `expose password hashes` puts the hash in `passwd.*` and says so in
 //!   the log at start.
 
-use std::time::Duration;
-
-use tests::nis::{nss_on, pam_unix_service, run, sample_conf, sample_ldif, write_binding_file};
-use tests::peers::{Rpcbind, Slapd, SlapdOptions, Ypldapd, start_rpcbind};
-use tests::pki::Pki;
-use tests::{Namespace, wait_for, yp_registered};
+use tests::Namespace;
+use tests::nis::{nss_on, pam_unix_service, run};
+use tests::world::{Data, Directory, World};
 
 const DOMAIN: &str = "passwords.test";
 
@@ -55,35 +52,19 @@ userPassword: changeme
 /// Alice's hash as the sample stores it after `{CRYPT}`.
 const ALICE_HASH: &str = "$6$s5001$x4imEzsPxUz28A5DJZpVHFbh2kLczRvYodnWi6uPc.J23AFWZ.cYAmkMjjNsTxbxabR4s8/FlGC28bg4YOXPY0";
 
-struct Server {
-    d: Ypldapd,
-    _rpcbind: Rpcbind,
-    _slapd: Slapd,
-    ns: Namespace,
-}
-
-fn start(extra_conf: &str) -> Server {
-    let ns = Namespace::new(DOMAIN);
-    let pki = Pki::create(ns.dir.path());
-    let ldif = format!("{}\n{EXTRA}", sample_ldif());
-    let slapd = Slapd::start(&ns, "slapd", &pki, &ldif, SlapdOptions::default());
-    let rpcbind = start_rpcbind(&ns);
-    let conf = sample_conf().replace(
-        "domain \"example.com\"",
-        &format!("domain \"{DOMAIN}\"\n{extra_conf}"),
-    );
-    let d = Ypldapd::start(&ns, &conf);
-    if wait_for(Duration::from_secs(30), || yp_registered(&ns).then_some(())).is_none() {
-        panic!("ypldapd did not register:\n{}", d.log());
+/// The sample directory with [`EXTRA`], the sample configuration with
+/// `statements`, ypldapd registered; libnsl and glibc bound to it.
+fn start(statements: &[&str]) -> World {
+    let mut b = World::builder(DOMAIN)
+        .directory(Directory::slapd(Data::sample().with_ldif(EXTRA)))
+        .sample_config();
+    for s in statements {
+        b = b.statement(*s);
     }
-    write_binding_file(&ns, DOMAIN);
-    nss_on(&ns);
-    Server {
-        d,
-        _rpcbind: rpcbind,
-        _slapd: slapd,
-        ns,
-    }
+    let w = b.start();
+    w.bind_clients();
+    nss_on(&w.ns);
+    w
 }
 
 /// `args` run inside the namespace as nobody (so from unprivileged ports).
@@ -118,9 +99,9 @@ fn pam_login(ns: &Namespace, user: &str, password: &str) -> tests::nis::Run {
 
 #[test]
 fn hashes_only_to_privileged_callers_and_a_nis_login_works() {
-    let s = start("");
+    let s = start(&[]);
     let ns = &s.ns;
-    let log = s.d.log();
+    let log = s.log();
     assert!(
         log.contains(
             "update 1: 1 directories, 35 users, 12 groups, dropped: none, passwords served locked: 1 in a scheme crypt(3) cannot check, 1 not a crypt(3) hash"
@@ -191,8 +172,8 @@ fn hashes_only_to_privileged_callers_and_a_nis_login_works() {
 
 #[test]
 fn expose_password_hashes_is_an_explicit_loud_opt_in() {
-    let s = start("expose password hashes");
-    let log = s.d.log();
+    let s = start(&["expose password hashes"]);
+    let log = s.log();
     assert!(
         log.contains("\"expose password hashes\" is set: passwd.byname and passwd.byuid carry password hashes"),
         "{log}"

@@ -1,70 +1,36 @@
 //! SIGHUP: a valid new configuration applies from the next update, an
 //! invalid one is refused with its errors while the old one keeps running.
 
-use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use tests::ldif::{self, PASSWD_FROM_LDAP, directory_block, service_bind};
-use tests::peers::{Slapd, SlapdOptions, Ypldapd, start_rpcbind};
-use tests::pki::Pki;
-use tests::{Namespace, wait_for, yp_registered, ypcat};
+use tests::wait_for;
+use tests::world::{Data, Directory, World, install_reloadable};
 
-/// Writes `text` to `path` by replacing the file (as editors do), owned by
-/// root, group _ypldap, mode 0640: readable by ypldapd after it dropped root.
-fn install_config(path: &Path, text: &str) {
-    let tmp = path.with_extension("new");
-    std::fs::write(&tmp, text).expect("write");
-    let gid = nix::unistd::Group::from_name("_ypldap")
-        .ok()
-        .flatten()
-        .expect("group _ypldap")
-        .gid;
-    nix::unistd::chown(&tmp, Some(nix::unistd::Uid::from_raw(0)), Some(gid)).expect("chown");
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-    std::fs::rename(&tmp, path).expect("rename");
-}
+const DOMAIN: &str = "reload.test";
 
-fn config(filter: &str, port: u16, extra: &str) -> String {
-    let block = directory_block(
-        &format!("\"127.0.0.1\" port {port}"),
-        &service_bind(),
-        PASSWD_FROM_LDAP,
-    )
-    .replace("(objectClass=posixAccount)", filter);
-    format!("domain \"reload.test\"\ninterval 1\n{extra}{block}")
-}
-
-fn count(ns: &Namespace, map: &str) -> usize {
-    ypcat(ns, "reload.test", map).map(|v| v.len()).unwrap_or(0)
+fn count(w: &World, map: &str) -> usize {
+    w.ypcat(map).map(|v| v.len()).unwrap_or(0)
 }
 
 #[test]
 fn sighup_applies_valid_and_refuses_invalid_configurations() {
-    let ns = Namespace::new("reload.test");
-    let pki = Pki::create(ns.dir.path());
-    let (users, groups) = ldif::generate(40, 8);
-    let _slapd = Slapd::start(
-        &ns,
-        "slapd",
-        &pki,
-        &ldif::ldif(&users, &groups),
-        SlapdOptions::default(),
-    );
-    let _rpcbind = start_rpcbind(&ns);
-    let path = ns.dir.path().join("ypldap.conf");
-    install_config(
-        &path,
-        &config("(&(objectClass=posixAccount)(uidNumber<=10010))", 389, ""),
-    );
-    let d = Ypldapd::start_with(&ns, &path);
-    wait_for(Duration::from_secs(20), || yp_registered(&ns).then_some(()))
-        .unwrap_or_else(|| panic!("not registered:\n{}", d.log()));
-    assert_eq!(count(&ns, "passwd.byname"), 10);
+    let mut w = World::builder(DOMAIN)
+        .directory(
+            Directory::slapd(Data::generated(40, 8)).read(|b| {
+                b.port = Some(389);
+                b.passwd_filter = "(&(objectClass=posixAccount)(uidNumber<=10010))".into();
+            }),
+        )
+        .interval(1)
+        .reloadable()
+        .start();
+    let path = w.ns.dir.path().join("ypldap.conf");
+    assert_eq!(count(&w, "passwd.byname"), 10);
 
     // Every reload below happens while a client asks for user00001.
-    let watch = ns
+    let watch = w
+        .ns
         .command(env!("CARGO_BIN_EXE_yp-probe"))
         .args([
             "watch",
@@ -79,27 +45,26 @@ fn sighup_applies_valid_and_refuses_invalid_configurations() {
         .expect("yp-probe");
 
     // A new filter and a narrower "provide map": applied from the next update.
-    install_config(
-        &path,
-        &config(
-            "(objectClass=posixAccount)",
-            389,
-            "provide map \"passwd.byname\"\nprovide map \"group.byname\"\n",
-        ),
-    );
+    w.config.directories[0].passwd_filter = "(objectClass=posixAccount)".into();
+    w.config.statements = vec![
+        "provide map \"passwd.byname\"".into(),
+        "provide map \"group.byname\"".into(),
+    ];
+    w.write_config(&w.config_text());
+    let d = w.ypldapd();
     d.signal(Signal::SIGHUP);
     d.wait_log("reloaded the configuration", 1, Duration::from_secs(10));
     wait_for(Duration::from_secs(20), || {
-        (count(&ns, "passwd.byname") == 40).then_some(())
+        (count(&w, "passwd.byname") == 40).then_some(())
     })
     .unwrap_or_else(|| panic!("new filter not applied:\n{}", d.log()));
     assert!(
-        ypcat(&ns, "reload.test", "passwd.byuid").is_err(),
+        w.ypcat("passwd.byuid").is_err(),
         "passwd.byuid is no longer provided"
     );
 
     // An invalid file: every error is logged, the old configuration stays.
-    install_config(
+    install_reloadable(
         &path,
         "domain \"reload.test\"\ninterval 0\nbogus statement\n",
     );
@@ -114,10 +79,13 @@ fn sighup_applies_valid_and_refuses_invalid_configurations() {
     assert!(log.contains("ypldap.conf:3:"), "{log}");
     let updates = log.matches(" users, ").count();
     d.wait_log(" users, ", updates + 1, Duration::from_secs(20));
-    assert_eq!(count(&ns, "passwd.byname"), 40);
+    assert_eq!(count(&w, "passwd.byname"), 40);
 
     // A port the sandbox entered at start does not allow needs a restart.
-    install_config(&path, &config("(objectClass=posixAccount)", 3389, ""));
+    let mut c = w.config.clone();
+    c.statements.clear();
+    c.directories[0].port = Some(3389);
+    install_reloadable(&path, &c.render());
     d.signal(Signal::SIGHUP);
     d.wait_log(
         "restart ypldapd for this change",
@@ -125,7 +93,7 @@ fn sighup_applies_valid_and_refuses_invalid_configurations() {
         Duration::from_secs(10),
     );
     assert!(d.alive());
-    assert_eq!(count(&ns, "passwd.byname"), 40);
+    assert_eq!(count(&w, "passwd.byname"), 40);
 
     let out = watch.wait_with_output().expect("watch");
     let text = String::from_utf8_lossy(&out.stdout);

@@ -10,23 +10,10 @@
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
-use tests::ldif::{self, PASSWD_FROM_LDAP, directory_block, expected_maps, service_bind};
-use tests::peers::{Rpcbind, Slapd, SlapdOptions, Ypldapd, start_rpcbind};
-use tests::pki::Pki;
+use tests::world::{Data, Directory, Ready, World};
 use tests::{Namespace, wait_for};
 
 const NETIDS: [&str; 4] = ["udp", "tcp", "udp6", "tcp6"];
-
-struct Fixture {
-    d: Ypldapd,
-    rpcbind: Option<Rpcbind>,
-    _slapd: Slapd,
-    domain: String,
-    users: Vec<ldif::User>,
-    groups: Vec<ldif::Group>,
-    /// Last: dropping it kills everything inside.
-    ns: Namespace,
-}
 
 /// YP's netids in `rpcinfo -s` (version 4 DUMP), sorted.
 fn yp_netids(ns: &Namespace) -> Vec<String> {
@@ -59,49 +46,27 @@ fn all_four() -> Vec<String> {
     v
 }
 
-fn wait_for_netids(f: &Fixture, want: &[String], limit: Duration, what: &str) {
+fn wait_for_netids(f: &World, want: &[String], limit: Duration, what: &str) {
     if wait_for(limit, || (yp_netids(&f.ns) == want).then_some(())).is_none() {
         panic!(
             "{what}: rpcinfo -s shows {:?}, want {want:?}; ypldapd log:\n{}",
             yp_netids(&f.ns),
-            f.d.log()
+            f.log()
         );
     }
 }
 
-fn start(domain: &str) -> Fixture {
-    let ns = Namespace::new(domain);
-    let pki = Pki::create(ns.dir.path());
-    let (users, groups) = ldif::generate(12, 3);
-    let slapd = Slapd::start(
-        &ns,
-        "slapd",
-        &pki,
-        &ldif::ldif(&users, &groups),
-        SlapdOptions::default(),
-    );
-    let rpcbind = start_rpcbind(&ns);
-    let d = Ypldapd::start(
-        &ns,
-        &format!(
-            "domain \"{domain}\"\ninterval 600\n{}",
-            directory_block("\"127.0.0.1\"", &service_bind(), PASSWD_FROM_LDAP)
-        ),
-    );
-    let f = Fixture {
-        d,
-        rpcbind: Some(rpcbind),
-        _slapd: slapd,
-        domain: domain.to_owned(),
-        users,
-        groups,
-        ns,
-    };
-    wait_for_netids(&f, &all_four(), Duration::from_secs(30), "registration");
-    f
+/// slapd, rpcbind and ypldapd, all four netids registered.
+fn start(domain: &str) -> World {
+    let w = World::builder(domain)
+        .directory(Directory::slapd(Data::generated(12, 3)))
+        .ready(Ready::Started)
+        .start();
+    wait_for_netids(&w, &all_four(), Duration::from_secs(30), "registration");
+    w
 }
 
-fn probe(f: &Fixture, map: &str, key: &str, source: &str) -> (bool, String) {
+fn probe(f: &World, map: &str, key: &str, source: &str) -> (bool, String) {
     let out =
         f.ns.command(env!("CARGO_BIN_EXE_yp-probe"))
             .args(["match6", &f.domain, map, key, source])
@@ -120,7 +85,7 @@ fn probe(f: &Fixture, map: &str, key: &str, source: &str) -> (bool, String) {
 #[test]
 fn registers_four_netids_and_serves_ipv6() {
     let f = start("rpcb6.test");
-    let log = f.d.log();
+    let log = f.log();
     assert!(
         log.contains("registered with rpcbind (rpcbind version 4): udp port"),
         "{log}"
@@ -150,7 +115,7 @@ fn registers_four_netids_and_serves_ipv6() {
         "{p}"
     );
 
-    let maps = expected_maps(&f.users, &f.groups, &f.domain, true);
+    let maps = f.expected_maps();
     let (key, line) = maps["passwd.byname"][0].clone();
     let (mkey, mline) = maps["master.passwd.byname"][0].clone();
 
@@ -188,9 +153,9 @@ fn registers_four_netids_and_serves_ipv6() {
 #[test]
 fn rpcbind_restart_and_exit() {
     let mut f = start("rpcbrestart.test");
-    drop(f.rpcbind.take());
+    f.stop_rpcbind();
     // The old rpcbind is gone with its table: a new one starts empty.
-    f.rpcbind = Some(start_rpcbind(&f.ns));
+    f.start_rpcbind();
     assert!(
         yp_netids(&f.ns).len() < 4,
         "the new rpcbind already has YP: {:?}",
@@ -203,24 +168,20 @@ fn rpcbind_restart_and_exit() {
         "after rpcbind restarted",
     );
     assert!(
-        f.d.log().contains("registering again"),
+        f.log().contains("registering again"),
         "no re-registration in the log:\n{}",
-        f.d.log()
+        f.log()
     );
     let (ok, _) = probe(
         &f,
         "passwd.byname",
-        &expected_maps(&f.users, &f.groups, &f.domain, true)["passwd.byname"][0].0,
+        &f.expected_maps()["passwd.byname"][0].0,
         "any",
     );
     assert!(ok, "MATCH over ::1 after the re-registration");
 
-    f.d.signal(Signal::SIGTERM);
-    let status = wait_for(Duration::from_secs(10), || {
-        f.d.nsenter.try_wait().ok().flatten()
-    })
-    .unwrap_or_else(|| panic!("ypldapd did not stop:\n{}", f.d.log()));
-    assert!(status.success(), "exit status {status}:\n{}", f.d.log());
+    let status = f.stop_ypldapd(Signal::SIGTERM);
+    assert!(status.success(), "exit status {status}");
     assert_eq!(
         yp_netids(&f.ns),
         Vec::<String>::new(),
