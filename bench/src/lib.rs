@@ -4,4 +4,5 @@
 //! every figure and ratio. See `docs/performance.md`.
 
 pub mod load;
+pub mod process;
 pub mod stats;

@@ -63,10 +63,7 @@ impl Config {
 
     /// The file's text.
     pub fn render(&self) -> String {
-        let mut s = format!(
-            "domain \"{}\"\ninterval {}\n",
-            self.domain, self.interval
-        );
+        let mut s = format!("domain \"{}\"\ninterval {}\n", self.domain, self.interval);
         if let Some(ca) = &self.cafile {
             let _ = writeln!(s, "cafile \"{}\"", ca.display());
         }
@@ -95,10 +92,16 @@ pub enum Tls {
 pub enum Bind {
     Anonymous,
     /// `binddn` and `bindcred`.
-    Simple { dn: String, password: String },
+    Simple {
+        dn: String,
+        password: String,
+    },
     /// `certfile`, `keyfile` and `bindext`: SASL EXTERNAL with a client
     /// certificate (needs [`Tls::StartTls`] or [`Tls::Ldaps`]).
-    External { cert: PathBuf, key: PathBuf },
+    External {
+        cert: PathBuf,
+        key: PathBuf,
+    },
 }
 
 impl Bind {

@@ -160,6 +160,24 @@ exec sleep infinity"
         self.init
     }
 
+    /// The namespace's network namespace file.
+    pub fn net_path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/ns/net", self.init))
+    }
+
+    /// Runs `f` on a new thread that has entered the network namespace:
+    /// sockets it creates live there (its loopback, its rpcbind).
+    pub fn spawn_in_net<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> std::thread::JoinHandle<T> {
+        let path = self.net_path();
+        std::thread::spawn(move || {
+            enter_net(&path);
+            f()
+        })
+    }
+
     /// Writes a file into the scratch directory with mode 0600.
     pub fn write_file(&self, name: &str, text: &str) -> PathBuf {
         use std::os::unix::fs::PermissionsExt;
@@ -177,6 +195,12 @@ impl Drop for Namespace {
         let _ = self.unshare.kill();
         let _ = self.unshare.wait();
     }
+}
+
+/// Moves the calling thread into the network namespace at `path`.
+pub fn enter_net(path: &Path) {
+    let fd = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
 }
 
 /// Host pids of the children of `pid`.

@@ -198,11 +198,10 @@ impl Drop for Ypbind {
 /// Runs `f` on a thread that has entered `ns`'s network namespace: sockets
 /// it creates live there (the namespace's loopback and rpcbind).
 pub fn in_netns<T: Send>(ns: &Namespace, f: impl FnOnce() -> T + Send) -> T {
-    let path = format!("/proc/{}/ns/net", ns.init_pid());
+    let path = ns.net_path();
     std::thread::scope(|s| {
         s.spawn(|| {
-            let fd = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-            nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
+            crate::enter_net(&path);
             f()
         })
         .join()
@@ -283,6 +282,16 @@ impl Ypserv {
             );
         }
         s
+    }
+}
+
+impl Ypserv {
+    /// The host pid of the ypserv started here (not of the children it
+    /// forks to answer ALL).
+    pub fn pid(&self) -> Option<u32> {
+        crate::children(self.child.id())
+            .into_iter()
+            .find(|&p| crate::comm(p).as_deref() == Some("ypserv"))
     }
 }
 

@@ -250,8 +250,11 @@ pub struct Ypldapd {
     pub pid: u32,
     pub log: PathBuf,
     /// With [`LogLines::Timestamped`]: each line and when it arrived.
-    lines: Option<Arc<Mutex<Vec<(Instant, String)>>>>,
+    lines: Option<Lines>,
 }
+
+/// Log lines and their arrival times, shared with the thread reading them.
+type Lines = Arc<Mutex<Vec<(Instant, String)>>>;
 
 /// How ypldapd's log is kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -301,7 +304,7 @@ impl Ypldapd {
             .spawn()
             .expect("start ypldapd");
         let lines = nsenter.stderr.take().map(|err| {
-            let lines = Arc::new(Mutex::new(Vec::new()));
+            let lines: Lines = Arc::new(Mutex::new(Vec::new()));
             let keep = lines.clone();
             let mut copy = file;
             std::thread::spawn(move || {
@@ -319,14 +322,19 @@ impl Ypldapd {
             children(npid)
                 .into_iter()
                 .find(|&p| comm(p).as_deref() == Some("ypldapd"))
-        })
-        .expect("ypldapd started");
-        Ypldapd {
+        });
+        let mut d = Ypldapd {
             nsenter,
-            pid,
+            pid: pid.unwrap_or(0),
             log,
             lines,
+        };
+        if pid.is_none() {
+            let _ = d.nsenter.kill();
+            let _ = d.nsenter.wait();
+            panic!("{} did not start:\n{}", binary.display(), d.log());
         }
+        d
     }
 
     pub fn log(&self) -> String {

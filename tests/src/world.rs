@@ -352,7 +352,7 @@ impl WorldBuilder {
             domain: self.domain,
             config,
             source: self.source,
-            program: self.program.unwrap_or_else(|| program("ypldapd")),
+            program: self.program,
             reloadable: self.reloadable,
             log_lines: self.log_lines,
             ready,
@@ -378,8 +378,9 @@ pub struct World {
     /// [`WorldBuilder::config_text`] was given).
     pub config: Config,
     source: Source,
-    /// The ypldapd that [`World::start_ypldapd`] runs.
-    pub program: PathBuf,
+    /// The ypldapd that [`World::start_ypldapd`] runs (`None`: the
+    /// workspace's build).
+    pub program: Option<PathBuf>,
     reloadable: bool,
     log_lines: LogLines,
     /// How far [`World::start_ypldapd`] waits.
@@ -437,7 +438,9 @@ impl World {
 
     /// The test PKI (made when the world has a directory).
     pub fn pki(&self) -> &Pki {
-        self.pki.as_ref().expect("a world with a directory has a PKI")
+        self.pki
+            .as_ref()
+            .expect("a world with a directory has a PKI")
     }
 
     /// Directory `i`'s server.
@@ -542,12 +545,8 @@ impl World {
     pub fn start_ypldapd(&mut self) {
         assert!(self.ypldapd.is_none(), "ypldapd runs already");
         let path = self.write_config(&self.config_text());
-        self.ypldapd = Some(Ypldapd::launch(
-            &self.ns,
-            &self.program,
-            &path,
-            self.log_lines,
-        ));
+        let binary = self.program.clone().unwrap_or_else(|| program("ypldapd"));
+        self.ypldapd = Some(Ypldapd::launch(&self.ns, &binary, &path, self.log_lines));
         match self.ready {
             Ready::Started => {}
             Ready::FirstMaps => self.wait_log("update 1: ", 1, READY_LIMIT),

@@ -149,7 +149,10 @@ impl Fixture {
         let d = self.w.domain.as_str();
         for map in MapName::ALL.map(MapName::as_str) {
             assert_eq!(
-                ok(&self.w.ns, &["ypcat", "-k", "-h", "127.0.0.1", "-d", d, map]),
+                ok(
+                    &self.w.ns,
+                    &["ypcat", "-k", "-h", "127.0.0.1", "-d", d, map]
+                ),
                 self.listing(map, true),
                 "ypcat -k {map}"
             );
@@ -382,7 +385,10 @@ impl Fixture {
     /// `files nis`) and whatever binding the namespace has.
     fn nss(&self) {
         let ns = &self.w.ns;
-        assert_eq!(ok(ns, &["getent", "passwd", "alice"]), format!("{}\n", alice()));
+        assert_eq!(
+            ok(ns, &["getent", "passwd", "alice"]),
+            format!("{}\n", alice())
+        );
         assert_eq!(
             ok(ns, &["getent", "passwd", "5029"]),
             format!("{}\n", maximiliane())
@@ -553,7 +559,10 @@ fn bind_local_fills_the_binding_file() {
 #[test]
 fn allow_list_refuses_a_client_outside_it() {
     let (inside, outside) = ("10.99.0.2", "10.99.0.1");
-    let f = start_allowing("allow.test", &format!("allow \"127.0.0.1\"\nallow \"{inside}/32\""));
+    let f = start_allowing(
+        "allow.test",
+        &format!("allow \"127.0.0.1\"\nallow \"{inside}/32\""),
+    );
     f.w.ns.sh(&format!(
         "ip addr add {inside}/32 dev lo && ip addr add {outside}/32 dev lo"
     ));

@@ -52,8 +52,7 @@ fn ns_pid(pid: u32) -> String {
 }
 
 fn kill(pid: u32) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL)
-        .expect("kill");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), Signal::SIGKILL).expect("kill");
 }
 
 #[test]
@@ -87,7 +86,11 @@ fn three_sandboxed_processes() {
     assert_eq!(kids, ["ypldap-client", "ypldap-dns"]);
     // Each of the three logs its Landlock status as this kernel allows.
     let status = landlock::expected_status(landlock::kernel_abi());
-    for who in ["sandboxed: ", "ypldap-client: sandboxed: ", "ypldap-dns: sandboxed: "] {
+    for who in [
+        "sandboxed: ",
+        "ypldap-client: sandboxed: ",
+        "ypldap-dns: sandboxed: ",
+    ] {
         w.wait_log(who, 1, Duration::from_secs(5));
         let log = w.log();
         let line = log
@@ -173,17 +176,17 @@ fn stops_cleanly(domain: &str, sig: Signal, name: &str) {
     let log_path = r.log.clone();
     let status = w.stop_ypldapd(sig);
     let log = std::fs::read_to_string(&log_path).unwrap_or_default();
-    assert!(status.success(), "ypldapd exit status {status}; log:\n{log}");
+    assert!(
+        status.success(),
+        "ypldapd exit status {status}; log:\n{log}"
+    );
     for p in [pid, client, dns] {
         assert!(
             wait_for(Duration::from_secs(3), || (!alive(p)).then_some(())).is_some(),
             "pid {p} still running"
         );
     }
-    assert!(
-        log.contains(&format!("received {name}, exiting")),
-        "{log}"
-    );
+    assert!(log.contains(&format!("received {name}, exiting")), "{log}");
     assert!(!w.registered(), "still registered after {name}:\n{log}");
 }
 
@@ -254,6 +257,9 @@ fn configuration_errors_end_their_line() {
         .expect("run");
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.starts_with(&format!("{}:2: ", conf.display())), "{err:?}");
+    assert!(
+        err.starts_with(&format!("{}:2: ", conf.display())),
+        "{err:?}"
+    );
     assert!(err.ends_with('\n'), "{err:?}");
 }

@@ -35,14 +35,13 @@ struct Probe {
 
 impl Probe {
     fn start(w: &World, args: &[&str]) -> Probe {
-        let mut child = w
-            .ns
-            .command(env!("CARGO_BIN_EXE_yp-probe"))
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("yp-probe");
+        let mut child =
+            w.ns.command(env!("CARGO_BIN_EXE_yp-probe"))
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .expect("yp-probe");
         let out = BufReader::new(child.stdout.take().expect("stdout"));
         Probe { child, out }
     }
@@ -164,9 +163,7 @@ fn restarted_rpcbind_gets_the_registration_again() {
     // The watcher has looked the port up before rpcbind goes.
     let watch = Probe::watch(&w, 6);
     w.stop_rpcbind();
-    assert!(
-        tests::wait_for(Duration::from_secs(5), || (!w.registered()).then_some(())).is_some()
-    );
+    assert!(tests::wait_for(Duration::from_secs(5), || (!w.registered()).then_some(())).is_some());
     w.start_rpcbind();
     w.wait_registered(Duration::from_secs(30));
     assert!(w.log().contains("registering again"), "{}", w.log());
@@ -248,7 +245,7 @@ fn a_hostile_helper_cannot_grow_ypldapd_and_is_restarted() {
         dir.join("ypldap-client"),
     )
     .expect("copy");
-    w.program = dir.join("ypldapd");
+    w.program = Some(dir.join("ypldapd"));
     w.start_ypldapd();
     let d = w.ypldapd();
     let rss = |pid: u32| -> u64 {

@@ -167,12 +167,11 @@ fn make_install_then_installed_daemon_serves_ypcat() {
     w.ns.sh(&format!("mount --bind '{}' {PREFIX}", installed.display()));
     w.start_ypldapd();
 
-    let got: BTreeSet<String> = w
-        .ns
-        .sh(&format!("ypcat -h 127.0.0.1 -d {domain} passwd.byname"))
-        .lines()
-        .map(str::to_owned)
-        .collect();
+    let got: BTreeSet<String> =
+        w.ns.sh(&format!("ypcat -h 127.0.0.1 -d {domain} passwd.byname"))
+            .lines()
+            .map(str::to_owned)
+            .collect();
     let want: BTreeSet<String> = w.expected_maps()["passwd.byname"]
         .iter()
         .map(|(_, v)| v.clone())

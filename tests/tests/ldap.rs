@@ -62,12 +62,7 @@ fn forced_paging_over_starttls_and_ldaps_anonymous_and_bound() {
 
 /// Fails an update in the way `break_it` does, and checks the log says why
 /// and the old maps are still served.
-fn failure_keeps_old_maps(
-    domain: &str,
-    tls: Tls,
-    break_it: &dyn Fn(&mut World),
-    expect_log: &str,
-) {
+fn failure_keeps_old_maps(domain: &str, tls: Tls, break_it: &dyn Fn(&mut World), expect_log: &str) {
     let mut w = World::builder(domain)
         .directory(Directory::slapd(Data::generated(25, 5)).read(|b| b.tls = tls))
         .interval(1)
@@ -390,12 +385,11 @@ fn large_map_streams_to_the_end_on_an_idle_server() {
         .start();
     // A reader as fast as the server, so the socket never fills: only the
     // server's own deadline can resume the stream after each turn.
-    let out = w
-        .ns
-        .command(env!("CARGO_BIN_EXE_yp-probe"))
-        .args(["all", "idle.test", "passwd.byname"])
-        .output()
-        .expect("yp-probe");
+    let out =
+        w.ns.command(env!("CARGO_BIN_EXE_yp-probe"))
+            .args(["all", "idle.test", "passwd.byname"])
+            .output()
+            .expect("yp-probe");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("complete=true entries=20000 "),
@@ -407,12 +401,11 @@ fn large_map_streams_to_the_end_on_an_idle_server() {
     assert_eq!(lines.trim(), "20000");
     // An idle TCP connection is closed after 30 s even though nothing else
     // happens on the server: its deadline alone must wake the loop.
-    let out = w
-        .ns
-        .command(env!("CARGO_BIN_EXE_yp-probe"))
-        .args(["idle-tcp", "40"])
-        .output()
-        .expect("yp-probe");
+    let out =
+        w.ns.command(env!("CARGO_BIN_EXE_yp-probe"))
+            .args(["idle-tcp", "40"])
+            .output()
+            .expect("yp-probe");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("closed=true"),

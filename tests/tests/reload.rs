@@ -16,12 +16,10 @@ fn count(w: &World, map: &str) -> usize {
 #[test]
 fn sighup_applies_valid_and_refuses_invalid_configurations() {
     let mut w = World::builder(DOMAIN)
-        .directory(
-            Directory::slapd(Data::generated(40, 8)).read(|b| {
-                b.port = Some(389);
-                b.passwd_filter = "(&(objectClass=posixAccount)(uidNumber<=10010))".into();
-            }),
-        )
+        .directory(Directory::slapd(Data::generated(40, 8)).read(|b| {
+            b.port = Some(389);
+            b.passwd_filter = "(&(objectClass=posixAccount)(uidNumber<=10010))".into();
+        }))
         .interval(1)
         .reloadable()
         .start();
@@ -29,20 +27,19 @@ fn sighup_applies_valid_and_refuses_invalid_configurations() {
     assert_eq!(count(&w, "passwd.byname"), 10);
 
     // Every reload below happens while a client asks for user00001.
-    let watch = w
-        .ns
-        .command(env!("CARGO_BIN_EXE_yp-probe"))
-        .args([
-            "watch",
-            "reload.test",
-            "passwd.byname",
-            "user00001",
-            "user00001:",
-            "15",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("yp-probe");
+    let watch =
+        w.ns.command(env!("CARGO_BIN_EXE_yp-probe"))
+            .args([
+                "watch",
+                "reload.test",
+                "passwd.byname",
+                "user00001",
+                "user00001:",
+                "15",
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("yp-probe");
 
     // A new filter and a narrower "provide map": applied from the next update.
     w.config.directories[0].passwd_filter = "(objectClass=posixAccount)".into();

@@ -34,26 +34,27 @@
 //!    what is left is what ypldapd's own refresh work does to its answers.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use yp_proto::maps::MapName;
 
 use bench::load::{self, LoadResult, LoadSpec, OrderProbe};
+use bench::process::{
+    Perf, children_cpu_secs, cpu_secs, cpus, kib, load_avg, preempted, reset_peak, set_cpu,
+};
 use bench::stats::{Samples, median};
-use tests::ldif::{self, BIND_DN, BIND_PW, PASSWD_FROM_LDAP, SUFFIX};
-use tests::nis::{Ypserv, group_file, passwd_file};
-use tests::peers::{Slapd, SlapdOptions, start_rpcbind};
-use tests::pki::Pki;
-use tests::{Namespace, children, comm, status_field, wait_for, yp_registered};
+use nix::sys::signal::Signal;
+use tests::expect::password_field;
+use tests::ldif::{self, BIND_DN, BIND_PW, SUFFIX};
+use tests::nis::{Ypserv, group_file, passwd_file, shadow_file};
+use tests::peers::SlapdOptions;
+use tests::world::{Data, Directory, Ready, World};
+use tests::{Namespace, children, comm, status_field, wait_for};
 
 const DOMAIN: &str = "bench.test";
-static YPLDAPD_DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
 struct Args {
     users: usize,
@@ -115,11 +116,12 @@ fn parse_args() -> Args {
     a
 }
 
-/// The directory holding this program: ypldapd and its helpers are built
-/// next to it (`target/release`).
-fn bin_dir() -> PathBuf {
-    if let Some(d) = YPLDAPD_DIR.get() {
-        return d.clone();
+/// Where ypldapd and its helpers are: `--ypldapd-dir`, else next to this
+/// program (`target/release`).
+fn bin_dir(args: &Args) -> PathBuf {
+    if let Some(d) = &args.ypldapd_dir {
+        // Absolute: ypldapd is started from inside the namespaces.
+        return std::fs::canonicalize(d).unwrap_or_else(|e| panic!("{}: {e}", d.display()));
     }
     let exe = std::env::current_exe().expect("current_exe");
     let dir = exe.parent().expect("bin dir").to_path_buf();
@@ -138,12 +140,7 @@ fn spawn_in<T: Send + 'static>(
     ns: &Namespace,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> JoinHandle<T> {
-    let path = format!("/proc/{}/ns/net", ns.init_pid());
-    std::thread::spawn(move || {
-        let fd = File::open(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        nix::sched::setns(&fd, nix::sched::CloneFlags::CLONE_NEWNET).expect("setns");
-        f()
-    })
+    ns.spawn_in_net(f)
 }
 
 fn in_ns<T: Send + 'static>(ns: &Namespace, f: impl FnOnce() -> T + Send + 'static) -> T {
@@ -164,113 +161,6 @@ fn nudged<T: Send + 'static>(
     stop.store(true, Ordering::Relaxed);
     let _ = n.join();
     r
-}
-
-/// ypldapd in the foreground (`-d`), its stderr read line by line and
-/// time-stamped on arrival.
-struct Daemon {
-    nsenter: Child,
-    pid: u32,
-    lines: Arc<Mutex<Vec<(Instant, String)>>>,
-}
-
-impl Daemon {
-    fn start(ns: &Namespace, conf: &str) -> Daemon {
-        let path = ns.write_file("ypldap.conf", conf);
-        let mut nsenter = ns
-            .command(bin_dir().join("ypldapd"))
-            .arg("-d")
-            .arg("-f")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start ypldapd");
-        let err = nsenter.stderr.take().expect("stderr");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let l2 = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(err).lines() {
-                let Ok(line) = line else { break };
-                let now = Instant::now();
-                l2.lock().expect("log lock").push((now, line));
-            }
-        });
-        let npid = nsenter.id();
-        let pid = wait_for(Duration::from_secs(10), || {
-            children(npid)
-                .into_iter()
-                .find(|&p| comm(p).as_deref() == Some("ypldapd"))
-        })
-        .expect("ypldapd started");
-        Daemon {
-            nsenter,
-            pid,
-            lines,
-        }
-    }
-
-    fn log(&self) -> String {
-        self.lines
-            .lock()
-            .expect("log lock")
-            .iter()
-            .map(|(_, l)| format!("{l}\n"))
-            .collect()
-    }
-
-    /// The first line from index `from` on containing `text`: its index and
-    /// arrival time.
-    fn wait_line(&self, text: &str, from: usize, limit: Duration) -> (usize, Instant) {
-        wait_for(limit, || {
-            let l = self.lines.lock().expect("log lock");
-            l.iter()
-                .enumerate()
-                .skip(from)
-                .find(|(_, (_, s))| s.contains(text))
-                .map(|(i, (t, _))| (i, *t))
-        })
-        .unwrap_or_else(|| panic!("ypldapd never logged {text:?}:\n{}", self.log()))
-    }
-
-    fn line(&self, i: usize) -> String {
-        self.lines.lock().expect("log lock")[i].1.clone()
-    }
-
-    fn rss_kib(&self, field: &str) -> u64 {
-        status_field(self.pid, field)
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    }
-
-    /// Resets VmHWM to the current RSS.
-    fn reset_peak(&self) {
-        std::fs::write(format!("/proc/{}/clear_refs", self.pid), "5").expect("clear_refs");
-    }
-
-    /// SIGTERM (ypldapd unregisters from rpcbind) and wait.
-    fn stop(mut self) {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.pid as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        );
-        let _ = wait_for(Duration::from_secs(10), || {
-            self.nsenter.try_wait().ok().flatten()
-        });
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.pid as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        );
-        let _ = self.nsenter.wait();
-    }
-}
-
-fn conf(interval: u64) -> String {
-    format!(
-        "domain \"{DOMAIN}\"\ninterval {interval}\n{}",
-        ldif::directory_block("\"127.0.0.1\"", &ldif::service_bind(), PASSWD_FROM_LDAP)
-    )
 }
 
 /// The two searches ypldap-client makes, with ldapsearch; wall seconds.
@@ -299,7 +189,7 @@ fn ypcat(ns: &Namespace, map: &str) -> (f64, usize) {
     let out = ns
         .command("ypcat")
         .args(["-h", "127.0.0.1", "-d", DOMAIN, map])
-        .stdin(Stdio::null())
+        .stdin(std::process::Stdio::null())
         .output()
         .expect("ypcat");
     let secs = t.elapsed().as_secs_f64();
@@ -309,89 +199,6 @@ fn ypcat(ns: &Namespace, map: &str) -> (f64, usize) {
         String::from_utf8_lossy(&out.stderr)
     );
     (secs, out.stdout.iter().filter(|&&b| b == b'\n').count())
-}
-
-/// User plus system CPU time of `pid`, in seconds.
-fn cpu_secs(pid: u32) -> f64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let rest = s.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // After the command: state is field 3, utime 14 and stime 15.
-    let t = |i: usize| {
-        f.get(i - 3)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-    (t(14) + t(15)) as f64 / hz
-}
-
-/// How often `pid` was descheduled while runnable (preempted by other
-/// work on the machine): `nonvoluntary_ctxt_switches`.
-fn preempted(pid: u32) -> u64 {
-    status_field(pid, "nonvoluntary_ctxt_switches")
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-/// The pid of the ypserv that is not a forked child of another ypserv.
-fn ypserv_pid() -> Option<u32> {
-    let mut found = Vec::new();
-    for e in std::fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        if comm(pid).as_deref() == Some("ypserv") {
-            found.push(pid);
-        }
-    }
-    found.sort_unstable();
-    found.first().copied()
-}
-
-/// `perf record -e cpu-clock` (a software event: this machine's VM has no
-/// hardware counters) of `pid` into `file`, until [`perf_stop`].
-fn perf_record(pid: u32, file: &str) -> Option<(Child, String)> {
-    Command::new("perf")
-        .args(["record", "-q", "-e", "cpu-clock", "-F", "2000", "-p"])
-        .arg(pid.to_string())
-        .args(["-o", file])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()
-        .map(|c| {
-            std::thread::sleep(Duration::from_millis(300));
-            (c, file.to_owned())
-        })
-}
-
-fn perf_stop(p: Option<(Child, String)>) {
-    if let Some((mut c, file)) = p {
-        let _ = nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(c.id() as i32),
-            nix::sys::signal::Signal::SIGINT,
-        );
-        let _ = c.wait();
-        println!("  profile: perf report -i {file}");
-    }
-}
-
-/// CPU seconds of the waited-for descendants of this process.
-fn children_cpu_secs() -> f64 {
-    // SAFETY: all-zero is a valid rusage; getrusage fills it.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `ru` is a valid, exclusively borrowed rusage.
-    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut ru) };
-    let tv = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
-    tv(ru.ru_utime) + tv(ru.ru_stime)
-}
-
-fn load_avg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
@@ -416,13 +223,143 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// The two worlds: A holds slapd and ypldapd, B holds Debian's ypserv on
+/// `makedbm` maps of the same users and groups.
+struct Worlds {
+    a: World,
+    b: World,
+    ypserv: Ypserv,
+    users: usize,
+    /// ypldapd's and ypserv's (UDP, TCP) ports.
+    ports_a: (u16, u16),
+    ports_b: (u16, u16),
+}
+
+impl Worlds {
+    /// Starts both, printing how long each part took.
+    fn start(args: &Args, bins: &Path) -> Worlds {
+        let (users, groups) = ldif::generate(args.users, args.groups);
+
+        // B: ypserv on makedbm maps of the same data (same password fields).
+        let t = Instant::now();
+        let b = World::builder(DOMAIN).without_ypldapd().start();
+        let ypserv = Ypserv::start(
+            &b.ns,
+            DOMAIN,
+            &passwd_file(&users, |u| password_field("passwd.byname", &u.password)),
+            &shadow_file(&users, |u| password_field("shadow.byname", &u.password)),
+            &group_file(&groups),
+        );
+        println!(
+            "ypserv: maps built with makedbm and served in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+
+        // A: slapd + ypldapd.
+        let t = Instant::now();
+        let n = users.len();
+        let entries = n + groups.len() + 5;
+        let mut a = World::builder(DOMAIN)
+            .directory(Directory::slapd_with(
+                Data::of(users, groups),
+                SlapdOptions::unlimited(),
+            ))
+            .without_rpcbind()
+            .without_ypldapd()
+            .program(bins.join("ypldapd"))
+            .timestamped_log()
+            .ready(Ready::Started)
+            .interval(3600)
+            .start();
+        println!(
+            "slapd: {entries} entries loaded with slapadd -q and started in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        a.start_rpcbind();
+        let t = Instant::now();
+        a.start_ypldapd();
+        let d = a.ypldapd();
+        let (i, _) = d.wait_line("update 1: ", 0, Duration::from_secs(120));
+        println!(
+            "ypldapd: first update in {:.1} s: {}",
+            t.elapsed().as_secs_f64(),
+            d.line(i)
+        );
+        a.wait_registered(Duration::from_secs(20));
+        let ports_a = in_ns(&a.ns, load::yp_ports).expect("ypldapd ports");
+        let ports_b = in_ns(&b.ns, load::yp_ports).expect("ypserv ports");
+        Worlds {
+            a,
+            b,
+            ypserv,
+            users: n,
+            ports_a,
+            ports_b,
+        }
+    }
+
+    fn ns(&self, w: Who) -> &Namespace {
+        if w == Who::Ypldapd {
+            &self.a.ns
+        } else {
+            &self.b.ns
+        }
+    }
+
+    fn ports(&self, w: Who) -> (u16, u16) {
+        if w == Who::Ypldapd {
+            self.ports_a
+        } else {
+            self.ports_b
+        }
+    }
+
+    /// The server process of `w`.
+    fn pid(&self, w: Who) -> u32 {
+        if w == Who::Ypldapd {
+            self.a.ypldapd().pid
+        } else {
+            self.ypserv.pid().expect("ypserv pid")
+        }
+    }
+
+    /// Checks both serve the same users; prints the sizes. Returns the
+    /// keys of passwd.byname and the bytes of all ypldapd's keys and values.
+    fn same_data(&self) -> (Vec<String>, usize) {
+        let (pa, pb) = (self.ports_a, self.ports_b);
+        let mut total_a = 0usize;
+        for map in MapName::ALL.map(MapName::as_str) {
+            let r = nudged(&self.a.ns, pa.0, move || load::all(pa.1, DOMAIN, map)).expect("ALL");
+            total_a += r.bytes;
+        }
+        let (all_a, keys) = nudged(&self.a.ns, pa.0, move || {
+            load::all_entries(pa.1, DOMAIN, "passwd.byname")
+        })
+        .expect("ALL passwd.byname");
+        let all_b =
+            in_ns(&self.b.ns, move || load::all(pb.1, DOMAIN, "passwd.byname")).expect("ALL");
+        println!(
+            "passwd.byname: ypldapd {} entries / {} bytes, ypserv {} entries / {} bytes; ypldapd's {} maps: {total_a} bytes of keys and values",
+            all_a.entries,
+            all_a.bytes,
+            all_b.entries,
+            all_b.bytes,
+            MapName::ALL.len()
+        );
+        assert_eq!(all_a.entries, self.users);
+        assert_eq!(all_b.entries, self.users);
+        let keys = keys
+            .into_iter()
+            .map(|(k, _)| String::from_utf8_lossy(&k).into_owned())
+            .collect();
+        (keys, total_a)
+    }
+}
+
 fn main() {
     let args = parse_args();
-    if let Some(d) = &args.ypldapd_dir {
-        let _ = YPLDAPD_DIR.set(d.clone());
-    }
     let started = Instant::now();
-    let bins = bin_dir();
+    let bins = bin_dir(&args);
     println!(
         "ypldap-bench: {} users, {} groups, {} rounds of {} s, {} in flight, {} refreshes, paced {} req/s",
         args.users, args.groups, args.rounds, args.secs, args.inflight, args.refreshes, args.rate
@@ -433,84 +370,8 @@ fn main() {
         load_avg(),
         bins.display()
     );
-
-    let (users, groups) = ldif::generate(args.users, args.groups);
-
-    // B: ypserv on makedbm maps of the same data (same password field).
-    let t = Instant::now();
-    let nb = Namespace::new(DOMAIN);
-    let _rpcbind_b = start_rpcbind(&nb);
-    let _ypserv = Ypserv::start(
-        &nb,
-        DOMAIN,
-        &passwd_file(&users, |_| "x".into()),
-        &tests::nis::shadow_file(&users, |u| tests::ldif::served_hash(&u.password)),
-        &group_file(&groups),
-    );
-    println!(
-        "ypserv: maps built with makedbm and served in {:.1} s",
-        t.elapsed().as_secs_f64()
-    );
-
-    // A: slapd + ypldapd.
-    let t = Instant::now();
-    let na = Namespace::new(DOMAIN);
-    let pki = Pki::create(na.dir.path());
-    let slapd = Slapd::start(
-        &na,
-        "slapd",
-        &pki,
-        &ldif::ldif(&users, &groups),
-        SlapdOptions {
-            size_limit: "unlimited".into(),
-            ..SlapdOptions::default()
-        },
-    );
-    println!(
-        "slapd: {} entries loaded with slapadd -q and started in {:.1} s",
-        users.len() + groups.len() + 5,
-        t.elapsed().as_secs_f64()
-    );
-    let _rpcbind_a = start_rpcbind(&na);
-    let t = Instant::now();
-    let d = Daemon::start(&na, &conf(3600));
-    let (i, _) = d.wait_line("update 1: ", 0, Duration::from_secs(120));
-    println!(
-        "ypldapd: first update in {:.1} s: {}",
-        t.elapsed().as_secs_f64(),
-        d.line(i)
-    );
-    wait_for(Duration::from_secs(20), || yp_registered(&na).then_some(()))
-        .expect("ypldapd registered");
-
-    let ports_a = in_ns(&na, load::yp_ports).expect("ypldapd ports");
-    let ports_b = in_ns(&nb, load::yp_ports).expect("ypserv ports");
-    let ns_of = |w: Who| if w == Who::Ypldapd { &na } else { &nb };
-    let ports_of = |w: Who| if w == Who::Ypldapd { ports_a } else { ports_b };
-
-    // Same data on both sides?
-    let mut total_a = 0usize;
-    for map in MapName::ALL.map(MapName::as_str) {
-        let r = nudged(&na, ports_a.0, move || load::all(ports_a.1, DOMAIN, map)).expect("ALL");
-        total_a += r.bytes;
-    }
-    let (pa, keys) = nudged(&na, ports_a.0, move || {
-        load::all_entries(ports_a.1, DOMAIN, "passwd.byname")
-    })
-    .expect("ALL passwd.byname");
-    let pb = in_ns(&nb, move || load::all(ports_b.1, DOMAIN, "passwd.byname")).expect("ALL");
-    println!(
-        "passwd.byname: ypldapd {} entries / {} bytes, ypserv {} entries / {} bytes; ypldapd's 7 maps: {total_a} bytes of keys and values",
-        pa.entries, pa.bytes, pb.entries, pb.bytes
-    );
-    assert_eq!(pa.entries, users.len());
-    assert_eq!(pb.entries, users.len());
-    let keys: Vec<String> = keys
-        .into_iter()
-        .map(|(k, _)| String::from_utf8_lossy(&k).into_owned())
-        .collect();
-
-    // ---- 1. YP figures, alternating.
+    let mut worlds = Worlds::start(&args, &bins);
+    let (keys, total_a) = worlds.same_data();
     let spec = LoadSpec {
         domain: DOMAIN.into(),
         map: "passwd.byname".into(),
@@ -522,8 +383,16 @@ fn main() {
         timeout: Duration::from_millis(500),
         stop: None,
     };
+    let figures = yp_rounds(&args, &worlds, &spec);
+    let rss_steady1 = kib(worlds.pid(Who::Ypldapd), "VmRSS");
+    let _ = worlds.a.stop_ypldapd(Signal::SIGTERM);
+    let refresh = refresh_cycles(&args, &mut worlds, &spec);
+    summary(&args, started, &figures, &refresh, rss_steady1, total_a);
+}
+
+/// The YP part: peer and project alternating round by round.
+fn yp_rounds(args: &Args, worlds: &Worlds, spec: &LoadSpec) -> Figures {
     let mut f: Figures = BTreeMap::new();
-    let mut put = |w: Who, k: &'static str, v: f64| f.entry((w, k)).or_default().push(v);
     println!(
         "\n== YP: {} rounds, load average {}",
         args.rounds,
@@ -536,298 +405,184 @@ fn main() {
             [Who::Ypldapd, Who::Ypserv]
         };
         for who in order {
-            let (ns, (udp, tcp)) = (ns_of(who), ports_of(who));
-            let spid = if who == Who::Ypldapd {
-                d.pid
-            } else {
-                ypserv_pid().expect("ypserv pid")
-            };
-            let s = spec.clone();
-            let perf = match &args.perf {
-                Some(file) if round == 0 => {
-                    perf_record(spid, &format!("{}.udp-{}", file.display(), who.name()))
-                }
-                _ => None,
-            };
-            let c0 = cpu_secs(spid);
-            let nv0 = preempted(spid);
-            let r = in_ns(ns, move || load::udp_match(udp, &s, 1 + round as u64)).expect("udp");
-            perf_stop(perf);
-            let cpu_us = (cpu_secs(spid) - c0) * 1e6 / r.ok.max(1) as f64;
-            let preempt = (preempted(spid) - nv0) as f64 / r.elapsed.as_secs_f64();
-            put(who, "udp_cpu", cpu_us);
-            put(who, "udp_preempt", preempt);
-            let l = r.latencies();
-            println!(
-                "round {round} {:7} UDP MATCH: {:>8.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  p99.9 {:>7.1} us  server CPU {cpu_us:.1} us/req, preempted {preempt:.0}/s  ({} lost, {} bad)  load {}",
-                who.name(),
-                r.rps(),
-                l.q_us(0.5),
-                l.q_us(0.99),
-                l.q_us(0.999),
-                r.lost,
-                r.bad,
-                load_avg()
-            );
-            put(who, "udp_rps", r.rps());
-            put(who, "udp_p50", l.q_us(0.5));
-            put(who, "udp_p99", l.q_us(0.99));
-            put(who, "udp_p999", l.q_us(0.999));
-            let s = spec.clone();
-            let c0 = cpu_secs(spid);
-            let r = in_ns(ns, move || load::tcp_match(tcp, &s, 7 + round as u64)).expect("tcp");
-            let cpu_us = (cpu_secs(spid) - c0) * 1e6 / r.ok.max(1) as f64;
-            put(who, "tcp_cpu", cpu_us);
-            let l = r.latencies();
-            println!(
-                "round {round} {:7} TCP MATCH: {:>8.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  p99.9 {:>7.1} us  server CPU {cpu_us:.1} us/req",
-                who.name(),
-                r.rps(),
-                l.q_us(0.5),
-                l.q_us(0.99),
-                l.q_us(0.999)
-            );
-            put(who, "tcp_rps", r.rps());
-            put(who, "tcp_p99", l.q_us(0.99));
-            // As is: the ALL alone, nothing else talking to the server.
-            let plain = in_ns(ns, move || {
-                load::all_stall(tcp, DOMAIN, "passwd.byname", Duration::from_secs(3))
-            });
-            let plain = match plain {
-                Ok((r, _)) => format!("{:.1} ms", ms(r.elapsed)),
-                Err(e) => {
-                    put(who, "all_stalls", 1.0);
-                    format!("{e}")
-                }
-            };
-            // With a UDP NULL every ms on the side (both servers alike).
-            let r = nudged(ns, udp, move || load::all(tcp, DOMAIN, "passwd.byname")).expect("all");
-            let (cat, lines) = {
-                let stop = Arc::new(AtomicBool::new(false));
-                let st = stop.clone();
-                let n = spawn_in(ns, move || load::nudge(udp, Duration::from_millis(1), &st));
-                let c = ypcat(ns, "passwd.byname");
-                stop.store(true, Ordering::Relaxed);
-                let _ = n.join();
-                c
-            };
-            assert_eq!(lines, users.len(), "ypcat lines");
-            println!(
-                "round {round} {:7} ALL passwd.byname: alone: {plain}; with 1 kHz UDP NULL beside: raw client {:>7.1} ms, ypcat {:>7.1} ms",
-                who.name(),
-                ms(r.elapsed),
-                cat * 1e3
-            );
-            put(who, "all_ms", ms(r.elapsed));
-            put(who, "ypcat_ms", cat * 1e3);
+            yp_round(args, worlds, spec, who, round, &mut f);
         }
     }
-    let rss_steady1 = d.rss_kib("VmRSS");
-    d.stop();
+    f
+}
 
-    // ---- 2. Refresh.
-    let ldap_first = ldapsearch(&na);
+/// One round against one server: MATCH over UDP and TCP, ALL alone and
+/// beside a UDP nudge, ypcat.
+fn yp_round(
+    args: &Args,
+    worlds: &Worlds,
+    spec: &LoadSpec,
+    who: Who,
+    round: usize,
+    f: &mut Figures,
+) {
+    let mut put = |k: &'static str, v: f64| f.entry((who, k)).or_default().push(v);
+    let (ns, (udp, tcp)) = (worlds.ns(who), worlds.ports(who));
+    let spid = worlds.pid(who);
+    let s = spec.clone();
+    let perf = match &args.perf {
+        Some(file) if round == 0 => {
+            Perf::record(spid, &format!("{}.udp-{}", file.display(), who.name()))
+        }
+        _ => None,
+    };
+    let c0 = cpu_secs(spid);
+    let nv0 = preempted(spid);
+    let r = in_ns(ns, move || load::udp_match(udp, &s, 1 + round as u64)).expect("udp");
+    if let Some(p) = perf {
+        p.stop();
+    }
+    let cpu_us = (cpu_secs(spid) - c0) * 1e6 / r.ok.max(1) as f64;
+    let preempt = (preempted(spid) - nv0) as f64 / r.elapsed.as_secs_f64();
+    put("udp_cpu", cpu_us);
+    put("udp_preempt", preempt);
+    let l = r.latencies();
+    println!(
+        "round {round} {:7} UDP MATCH: {:>8.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  p99.9 {:>7.1} us  server CPU {cpu_us:.1} us/req, preempted {preempt:.0}/s  ({} lost, {} bad)  load {}",
+        who.name(),
+        r.rps(),
+        l.q_us(0.5),
+        l.q_us(0.99),
+        l.q_us(0.999),
+        r.lost,
+        r.bad,
+        load_avg()
+    );
+    put("udp_rps", r.rps());
+    put("udp_p50", l.q_us(0.5));
+    put("udp_p99", l.q_us(0.99));
+    put("udp_p999", l.q_us(0.999));
+    let s = spec.clone();
+    let c0 = cpu_secs(spid);
+    let r = in_ns(ns, move || load::tcp_match(tcp, &s, 7 + round as u64)).expect("tcp");
+    let cpu_us = (cpu_secs(spid) - c0) * 1e6 / r.ok.max(1) as f64;
+    put("tcp_cpu", cpu_us);
+    let l = r.latencies();
+    println!(
+        "round {round} {:7} TCP MATCH: {:>8.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  p99.9 {:>7.1} us  server CPU {cpu_us:.1} us/req",
+        who.name(),
+        r.rps(),
+        l.q_us(0.5),
+        l.q_us(0.99),
+        l.q_us(0.999)
+    );
+    put("tcp_rps", r.rps());
+    put("tcp_p99", l.q_us(0.99));
+    // As is: the ALL alone, nothing else talking to the server.
+    let plain = in_ns(ns, move || {
+        load::all_stall(tcp, DOMAIN, "passwd.byname", Duration::from_secs(3))
+    });
+    let plain = match plain {
+        Ok((r, _)) => format!("{:.1} ms", ms(r.elapsed)),
+        Err(e) => {
+            put("all_stalls", 1.0);
+            format!("{e}")
+        }
+    };
+    // With a UDP NULL every ms on the side (both servers alike).
+    let r = nudged(ns, udp, move || load::all(tcp, DOMAIN, "passwd.byname")).expect("all");
+    let (cat, lines) = {
+        let stop = Arc::new(AtomicBool::new(false));
+        let st = stop.clone();
+        let n = spawn_in(ns, move || load::nudge(udp, Duration::from_millis(1), &st));
+        let c = ypcat(ns, "passwd.byname");
+        stop.store(true, Ordering::Relaxed);
+        let _ = n.join();
+        c
+    };
+    assert_eq!(lines, worlds.users, "ypcat lines");
+    println!(
+        "round {round} {:7} ALL passwd.byname: alone: {plain}; with 1 kHz UDP NULL beside: raw client {:>7.1} ms, ypcat {:>7.1} ms",
+        who.name(),
+        ms(r.elapsed),
+        cat * 1e3
+    );
+    put("all_ms", ms(r.elapsed));
+    put("ypcat_ms", cat * 1e3);
+}
+
+/// One quiet refresh: (ldapsearch s, ypldapd s, last entry -> served ms,
+/// steady RSS KiB, peak RSS KiB).
+type Quiet = (f64, f64, f64, u64, u64);
+
+/// Latencies of one loaded cycle: (idle, during the refresh).
+type Window = (Samples, Samples);
+
+/// What the refresh cycles measured.
+struct Refresh {
+    quiet: Vec<Quiet>,
+    /// Shared CPUs: ypldapd's windows and its lost requests.
+    loaded: Vec<(Samples, Samples, u64)>,
+    /// ypserv's windows beside `loaded`.
+    controls: Vec<Window>,
+    /// Pinned: ypldapd's windows and ypserv's.
+    pinned: Vec<(Window, Window)>,
+    rss_steady2: u64,
+    helpers: Vec<String>,
+}
+
+/// ypldapd's log position and the update number, carried from cycle to
+/// cycle.
+struct Cursor {
+    idx: usize,
+    update: u64,
+}
+
+/// The refresh part: ypldapd restarted with a short interval; quiet,
+/// loaded and pinned cycles in turn.
+fn refresh_cycles(args: &Args, worlds: &mut Worlds, spec: &LoadSpec) -> Refresh {
+    let ldap_first = ldapsearch(&worlds.a.ns);
     let interval = (ldap_first * 2.0 + 4.0).ceil().max(6.0) as u64;
     println!(
         "\n== refresh: ldapsearch warm-up {:.2} s; ypldapd restarted with interval {interval} s; load average {}",
         ldap_first,
         load_avg()
     );
-    let d = Daemon::start(&na, &conf(interval));
-    let (mut idx, _) = d.wait_line("update 1: ", 0, Duration::from_secs(120));
-    wait_for(Duration::from_secs(20), || yp_registered(&na).then_some(()))
-        .expect("ypldapd registered");
-    let ports_a = in_ns(&na, load::yp_ports).expect("ypldapd ports");
-    let mut quiet = Vec::new();
-    let mut loaded = Vec::new();
-    let mut controls = Vec::new();
-    let mut update = 1u64;
-    let mut pinned = Vec::new();
-    let last_cpu = std::thread::available_parallelism().map_or(1, std::num::NonZero::get) - 1;
+    worlds.a.config.interval = u32::try_from(interval).expect("interval");
+    worlds.a.start_ypldapd();
+    let (idx, _) = worlds
+        .a
+        .ypldapd()
+        .wait_line("update 1: ", 0, Duration::from_secs(120));
+    worlds.a.wait_registered(Duration::from_secs(20));
+    worlds.ports_a = in_ns(&worlds.a.ns, load::yp_ports).expect("ypldapd ports");
+    let mut at = Cursor { idx, update: 1 };
+    let mut r = Refresh {
+        quiet: Vec::new(),
+        loaded: Vec::new(),
+        controls: Vec::new(),
+        pinned: Vec::new(),
+        rss_steady2: 0,
+        helpers: Vec::new(),
+    };
     for cycle in 0..3 * args.refreshes {
-        update += 1;
+        at.update += 1;
         std::thread::sleep(Duration::from_millis(1000));
-        let steady = d.rss_kib("VmRSS");
-        let pin = cycle % 3 == 2;
+        let steady = kib(worlds.pid(Who::Ypldapd), "VmRSS");
         if cycle % 3 == 0 {
             // Quiet: ldapsearch, then the refresh alone.
-            let slapd_pid = slapd.pid().expect("slapd pid");
-            let (s0, l0) = (cpu_secs(slapd_pid), children_cpu_secs());
-            let ldap = ldapsearch(&na);
-            let ldap_end = Instant::now();
-            let (ldap_slapd, ldap_cli) = (cpu_secs(slapd_pid) - s0, children_cpu_secs() - l0);
-            let client_pid = children(d.pid)
-                .into_iter()
-                .find(|&p| comm(p).as_deref() == Some("ypldap-client"))
-                .expect("ypldap-client pid");
-            let (s1, c1, p1) = (cpu_secs(slapd_pid), cpu_secs(client_pid), cpu_secs(d.pid));
-            d.reset_peak();
-            let perf = match (&args.perf, cycle) {
-                (Some(file), 0) => perf_record(d.pid, &format!("{}.refresh", file.display())),
-                _ => None,
-            };
-            let stop = Arc::new(AtomicBool::new(false));
-            let st = stop.clone();
-            let poller = spawn_in(&na, move || {
-                let mut p = OrderProbe::new(ports_a.0, DOMAIN, "passwd.byname").expect("probe");
-                let first = p.order();
-                while !st.load(Ordering::Relaxed) {
-                    let o = p.order();
-                    if o.is_some() && o != first {
-                        return Some(Instant::now());
-                    }
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-                None
-            });
-            let (i0, t_start) = d.wait_line(
-                &format!("update {update} started"),
-                idx,
-                Duration::from_secs(interval * 2 + 60),
-            );
-            let (_, t_read) = d.wait_line("read 1 directories", i0, Duration::from_secs(120));
-            let (i1, t_sum) =
-                d.wait_line(&format!("update {update}: "), i0, Duration::from_secs(120));
-            idx = i1;
-            let _ = wait_for(Duration::from_secs(5), || {
-                poller.is_finished().then_some(())
-            });
-            stop.store(true, Ordering::Relaxed);
-            let t_seen = poller.join().expect("poller");
-            perf_stop(perf);
-            let peak = d.rss_kib("VmHWM");
-            let (r_slapd, r_cli, r_par) = (
-                cpu_secs(slapd_pid) - s1,
-                cpu_secs(client_pid) - c1,
-                cpu_secs(d.pid) - p1,
-            );
-            let overlap = t_start < ldap_end;
-            let t_seen = t_seen.unwrap_or(t_sum);
-            let wall = t_seen.duration_since(t_start).as_secs_f64();
-            let swap = t_seen.saturating_duration_since(t_read);
-            let build = t_sum.saturating_duration_since(t_read);
-            println!(
-                "refresh {update}: ldapsearch {ldap:.2} s | ypldapd {wall:.2} s (ratio {:.2}), last entry -> maps served {:.0} ms (log line {:.0} ms), RSS steady {} MiB, peak {} MiB ({:.2}x){}  load {}",
-                wall / ldap,
-                ms(swap),
-                ms(build),
-                steady / 1024,
-                peak / 1024,
-                peak as f64 / steady as f64,
-                if overlap {
-                    " [overlapped ldapsearch!]"
-                } else {
-                    ""
-                },
-                load_avg()
-            );
-            println!("  {}", d.line(i1));
-            println!(
-                "  CPU seconds: ldapsearch run: slapd {ldap_slapd:.2} + ldapsearch {ldap_cli:.2} = {:.2}; refresh: slapd {r_slapd:.2} + ypldap-client {r_cli:.2} + ypldapd {r_par:.2} = {:.2}",
-                ldap_slapd + ldap_cli,
-                r_slapd + r_cli + r_par
-            );
-            quiet.push((ldap, wall, ms(swap), steady, peak));
+            r.quiet
+                .push(quiet_cycle(args, worlds, cycle, interval, &mut at, steady));
         } else {
-            // Loaded: paced MATCH from now until just after the swap.
-            let stop = Arc::new(AtomicBool::new(false));
-            let s = LoadSpec {
-                rate: Some(args.rate),
-                duration: Duration::from_secs(interval * 2 + 120),
-                stop: Some(stop.clone()),
-                ..spec.clone()
-            };
-            // The control: ypserv, idle the whole time, under the same paced
-            // load in the same window. What it suffers during the refresh
-            // is the machine's (the refresh's CPU on shared cores, the load
-            // generators' own scheduling), not the server's.
-            let sb = s.clone();
+            let pin = cycle % 3 == 2;
+            let (ypldapd, control) = loaded_cycle(args, worlds, spec, pin, interval, &mut at);
             if pin {
-                let client_pid = children(d.pid)
-                    .into_iter()
-                    .find(|&p| comm(p).as_deref() == Some("ypldap-client"))
-                    .expect("ypldap-client pid");
-                let slapd_pid = slapd.pid().expect("slapd pid");
-                set_cpu(slapd_pid, Some(last_cpu));
-                set_cpu(client_pid, Some(last_cpu));
-                set_cpu(d.pid, Some(0));
-                set_cpu(ypserv_pid().expect("ypserv pid"), Some(0));
-            }
-            let load = spawn_in(&na, move || {
-                set_cpu(0, pin.then_some(0));
-                load::udp_match(ports_a.0, &s, 99)
-            });
-            let control = spawn_in(&nb, move || {
-                set_cpu(0, pin.then_some(0));
-                load::udp_match(ports_b.0, &sb, 98)
-            });
-            let (i0, t_start) = d.wait_line(
-                &format!("update {update} started"),
-                idx,
-                Duration::from_secs(interval * 2 + 60),
-            );
-            let (i1, t_sum) =
-                d.wait_line(&format!("update {update}: "), i0, Duration::from_secs(120));
-            idx = i1;
-            std::thread::sleep(Duration::from_millis(200));
-            stop.store(true, Ordering::Relaxed);
-            let r: LoadResult = load.join().expect("load").expect("udp");
-            let c: LoadResult = control.join().expect("control").expect("udp");
-            if pin {
-                for p in [slapd.pid().expect("slapd pid"), d.pid] {
-                    set_cpu(p, None);
-                }
-                for p in children(d.pid).into_iter().chain(ypserv_pid()) {
-                    set_cpu(p, None);
-                }
-            }
-            let windows = |r: &LoadResult| {
-                let t0 = r.started.expect("started");
-                let off = |t: Instant| t.saturating_duration_since(t0).as_nanos() as u64;
-                (
-                    r.latencies_between(300_000_000, off(t_start)),
-                    r.latencies_between(off(t_start), off(t_sum)),
-                )
-            };
-            let (idle, during) = windows(&r);
-            let (c_idle, c_during) = windows(&c);
-            let show = |s: &Samples| {
-                format!(
-                    "p50 {:.0} us p99 {:.0} us p99.9 {:.0} us max {:.0} us ({} requests)",
-                    s.q_us(0.5),
-                    s.q_us(0.99),
-                    s.q_us(0.999),
-                    s.max_us(),
-                    s.len()
-                )
-            };
-            println!(
-                "refresh {update} under {} req/s{}: idle {}; during {}; p99 ratio {:.2}; lost {}",
-                args.rate,
-                if pin { ", pinned" } else { "" },
-                show(&idle),
-                show(&during),
-                during.q_us(0.99) / idle.q_us(0.99),
-                r.lost
-            );
-            println!(
-                "  control, ypserv in the same window: idle {}; during {}; p99 ratio {:.2}; lost {}",
-                show(&c_idle),
-                show(&c_during),
-                c_during.q_us(0.99) / c_idle.q_us(0.99),
-                c.lost
-            );
-            if pin {
-                pinned.push(((idle, during), (c_idle, c_during)));
+                r.pinned.push(((ypldapd.0, ypldapd.1), control));
             } else {
-                loaded.push((idle, during, r.lost));
-                controls.push((c_idle, c_during));
+                r.loaded.push(ypldapd);
+                r.controls.push(control);
             }
         }
     }
     std::thread::sleep(Duration::from_millis(1000));
-    let rss_steady2 = d.rss_kib("VmRSS");
-    let helpers: Vec<String> = children(d.pid)
+    let d = worlds.a.ypldapd();
+    r.rss_steady2 = kib(d.pid, "VmRSS");
+    r.helpers = children(d.pid)
         .into_iter()
         .map(|p| {
             format!(
@@ -838,9 +593,220 @@ fn main() {
             )
         })
         .collect();
-    d.stop();
+    let _ = worlds.a.stop_ypldapd(Signal::SIGTERM);
+    r
+}
 
-    // ---- Summary.
+/// The pid of ypldapd's reader.
+fn client_pid(d: &tests::peers::Ypldapd) -> u32 {
+    children(d.pid)
+        .into_iter()
+        .find(|&p| comm(p).as_deref() == Some("ypldap-client"))
+        .expect("ypldap-client pid")
+}
+
+/// A quiet cycle: ldapsearch of the same two searches, then one refresh
+/// alone, timed from the outside; CPU and memory of each side.
+fn quiet_cycle(
+    args: &Args,
+    worlds: &mut Worlds,
+    cycle: usize,
+    interval: u64,
+    at: &mut Cursor,
+    steady: u64,
+) -> Quiet {
+    let update = at.update;
+    let slapd_pid = worlds.a.slapd().pid().expect("slapd pid");
+    let (s0, l0) = (cpu_secs(slapd_pid), children_cpu_secs());
+    let ldap = ldapsearch(&worlds.a.ns);
+    let ldap_end = Instant::now();
+    let (ldap_slapd, ldap_cli) = (cpu_secs(slapd_pid) - s0, children_cpu_secs() - l0);
+    let d = worlds.a.ypldapd();
+    let client_pid = client_pid(d);
+    let (s1, c1, p1) = (cpu_secs(slapd_pid), cpu_secs(client_pid), cpu_secs(d.pid));
+    reset_peak(d.pid);
+    let perf = match (&args.perf, cycle) {
+        (Some(file), 0) => Perf::record(d.pid, &format!("{}.refresh", file.display())),
+        _ => None,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let st = stop.clone();
+    let port = worlds.ports_a.0;
+    let poller = spawn_in(&worlds.a.ns, move || {
+        let mut p = OrderProbe::new(port, DOMAIN, "passwd.byname").expect("probe");
+        let first = p.order();
+        while !st.load(Ordering::Relaxed) {
+            let o = p.order();
+            if o.is_some() && o != first {
+                return Some(Instant::now());
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        None
+    });
+    let (i0, t_start) = d.wait_line(
+        &format!("update {update} started"),
+        at.idx,
+        Duration::from_secs(interval * 2 + 60),
+    );
+    let (_, t_read) = d.wait_line("read 1 directories", i0, Duration::from_secs(120));
+    let (i1, t_sum) = d.wait_line(&format!("update {update}: "), i0, Duration::from_secs(120));
+    at.idx = i1;
+    let _ = wait_for(Duration::from_secs(5), || {
+        poller.is_finished().then_some(())
+    });
+    stop.store(true, Ordering::Relaxed);
+    let t_seen = poller.join().expect("poller");
+    if let Some(p) = perf {
+        p.stop();
+    }
+    let peak = kib(d.pid, "VmHWM");
+    let (r_slapd, r_cli, r_par) = (
+        cpu_secs(slapd_pid) - s1,
+        cpu_secs(client_pid) - c1,
+        cpu_secs(d.pid) - p1,
+    );
+    let overlap = t_start < ldap_end;
+    let t_seen = t_seen.unwrap_or(t_sum);
+    let wall = t_seen.duration_since(t_start).as_secs_f64();
+    let swap = t_seen.saturating_duration_since(t_read);
+    let build = t_sum.saturating_duration_since(t_read);
+    println!(
+        "refresh {update}: ldapsearch {ldap:.2} s | ypldapd {wall:.2} s (ratio {:.2}), last entry -> maps served {:.0} ms (log line {:.0} ms), RSS steady {} MiB, peak {} MiB ({:.2}x){}  load {}",
+        wall / ldap,
+        ms(swap),
+        ms(build),
+        steady / 1024,
+        peak / 1024,
+        peak as f64 / steady as f64,
+        if overlap {
+            " [overlapped ldapsearch!]"
+        } else {
+            ""
+        },
+        load_avg()
+    );
+    println!("  {}", d.line(i1));
+    println!(
+        "  CPU seconds: ldapsearch run: slapd {ldap_slapd:.2} + ldapsearch {ldap_cli:.2} = {:.2}; refresh: slapd {r_slapd:.2} + ypldap-client {r_cli:.2} + ypldapd {r_par:.2} = {:.2}",
+        ldap_slapd + ldap_cli,
+        r_slapd + r_cli + r_par
+    );
+    (ldap, wall, ms(swap), steady, peak)
+}
+
+/// A loaded cycle: paced MATCH from now until just after the swap, against
+/// ypldapd and, as the control, against ypserv in the same window;
+/// `pin`: slapd and the reader on the last CPU, the servers and load
+/// generators on CPU 0. Returns ypldapd's (idle, during, lost) and
+/// ypserv's (idle, during).
+fn loaded_cycle(
+    args: &Args,
+    worlds: &mut Worlds,
+    spec: &LoadSpec,
+    pin: bool,
+    interval: u64,
+    at: &mut Cursor,
+) -> ((Samples, Samples, u64), Window) {
+    let update = at.update;
+    let last_cpu = cpus() - 1;
+    let stop = Arc::new(AtomicBool::new(false));
+    let s = LoadSpec {
+        rate: Some(args.rate),
+        duration: Duration::from_secs(interval * 2 + 120),
+        stop: Some(stop.clone()),
+        ..spec.clone()
+    };
+    // The control: ypserv, idle the whole time, under the same paced
+    // load in the same window. What it suffers during the refresh
+    // is the machine's (the refresh's CPU on shared cores, the load
+    // generators' own scheduling), not the server's.
+    let sb = s.clone();
+    let slapd_pid = worlds.a.slapd().pid().expect("slapd pid");
+    let (ypldapd_pid, ypserv_pid) = (worlds.pid(Who::Ypldapd), worlds.pid(Who::Ypserv));
+    if pin {
+        set_cpu(slapd_pid, Some(last_cpu));
+        set_cpu(client_pid(worlds.a.ypldapd()), Some(last_cpu));
+        set_cpu(ypldapd_pid, Some(0));
+        set_cpu(ypserv_pid, Some(0));
+    }
+    let (port_a, port_b) = (worlds.ports_a.0, worlds.ports_b.0);
+    let load = spawn_in(&worlds.a.ns, move || {
+        set_cpu(0, pin.then_some(0));
+        load::udp_match(port_a, &s, 99)
+    });
+    let control = spawn_in(&worlds.b.ns, move || {
+        set_cpu(0, pin.then_some(0));
+        load::udp_match(port_b, &sb, 98)
+    });
+    let d = worlds.a.ypldapd();
+    let (i0, t_start) = d.wait_line(
+        &format!("update {update} started"),
+        at.idx,
+        Duration::from_secs(interval * 2 + 60),
+    );
+    let (i1, t_sum) = d.wait_line(&format!("update {update}: "), i0, Duration::from_secs(120));
+    at.idx = i1;
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, Ordering::Relaxed);
+    let r: LoadResult = load.join().expect("load").expect("udp");
+    let c: LoadResult = control.join().expect("control").expect("udp");
+    if pin {
+        for p in [slapd_pid, ypldapd_pid] {
+            set_cpu(p, None);
+        }
+        for p in children(ypldapd_pid).into_iter().chain([ypserv_pid]) {
+            set_cpu(p, None);
+        }
+    }
+    let windows = |r: &LoadResult| {
+        let t0 = r.started.expect("started");
+        let off = |t: Instant| t.saturating_duration_since(t0).as_nanos() as u64;
+        (
+            r.latencies_between(300_000_000, off(t_start)),
+            r.latencies_between(off(t_start), off(t_sum)),
+        )
+    };
+    let (idle, during) = windows(&r);
+    let (c_idle, c_during) = windows(&c);
+    let show = |s: &Samples| {
+        format!(
+            "p50 {:.0} us p99 {:.0} us p99.9 {:.0} us max {:.0} us ({} requests)",
+            s.q_us(0.5),
+            s.q_us(0.99),
+            s.q_us(0.999),
+            s.max_us(),
+            s.len()
+        )
+    };
+    println!(
+        "refresh {update} under {} req/s{}: idle {}; during {}; p99 ratio {:.2}; lost {}",
+        args.rate,
+        if pin { ", pinned" } else { "" },
+        show(&idle),
+        show(&during),
+        during.q_us(0.99) / idle.q_us(0.99),
+        r.lost
+    );
+    println!(
+        "  control, ypserv in the same window: idle {}; during {}; p99 ratio {:.2}; lost {}",
+        show(&c_idle),
+        show(&c_during),
+        c_during.q_us(0.99) / c_idle.q_us(0.99),
+        c.lost
+    );
+    ((idle, during, r.lost), (c_idle, c_during))
+}
+
+/// The summary table: medians over rounds and cycles, ratios, targets.
+fn summary(
+    args: &Args,
+    started: Instant,
+    f: &Figures,
+    refresh: &Refresh,
+    rss_steady1: u64,
+    total_a: usize,
+) {
     let med = |w: Who, k: &str| median(f.get(&(w, k)).map_or(&[][..], Vec::as_slice));
     let ratios = |k: &str, inverse: bool| -> (f64, Vec<f64>) {
         let a = f.get(&(Who::Ypldapd, k)).cloned().unwrap_or_default();
@@ -916,10 +882,15 @@ fn main() {
         false,
         "<= 1.0",
     );
+    refresh_summary(args, refresh, rss_steady1, total_a);
+}
+
+/// The refresh rows of the summary.
+fn refresh_summary(args: &Args, r: &Refresh, rss_steady1: u64, total_a: usize) {
     let q = |i: usize| -> Vec<f64> {
-        quiet
+        r.quiet
             .iter()
-            .map(move |x: &(f64, f64, f64, u64, u64)| match i {
+            .map(move |x: &Quiet| match i {
                 0 => x.0,
                 1 => x.1,
                 2 => x.2,
@@ -928,7 +899,7 @@ fn main() {
             })
             .collect()
     };
-    let refresh_ratios: Vec<f64> = quiet.iter().map(|x| x.1 / x.0).collect();
+    let refresh_ratios: Vec<f64> = r.quiet.iter().map(|x| x.1 / x.0).collect();
     println!(
         "refresh wall (s) | {:.2} | {:.2} | {:.2} ({}) | <= 1.5",
         median(&q(0)),
@@ -953,8 +924,8 @@ fn main() {
     );
     println!(
         "RSS steady after the refreshes (MiB) | - | {:.1} | {:.2} x keys+values | <= 2.5",
-        rss_steady2 as f64 / 1024.0,
-        rss_steady2 as f64 / kv
+        r.rss_steady2 as f64 / 1024.0,
+        r.rss_steady2 as f64 / kv
     );
     let pr: Vec<f64> = peaks.iter().zip(&steady).map(|(p, s)| p / s).collect();
     let pr1: Vec<f64> = peaks.iter().map(|p| p / rss_steady1 as f64).collect();
@@ -966,10 +937,10 @@ fn main() {
         median(&pr),
         fmt_v(&pr)
     );
-    let shared: Vec<_> = loaded.iter().map(|(i, d, _)| (i, d)).collect();
-    let shared_control: Vec<_> = controls.iter().map(|(i, d)| (i, d)).collect();
-    let pinned_ypldapd: Vec<_> = pinned.iter().map(|(y, _)| (&y.0, &y.1)).collect();
-    let pinned_control: Vec<_> = pinned.iter().map(|(_, c)| (&c.0, &c.1)).collect();
+    let shared: Vec<_> = r.loaded.iter().map(|(i, d, _)| (i, d)).collect();
+    let shared_control: Vec<_> = r.controls.iter().map(|(i, d)| (i, d)).collect();
+    let pinned_ypldapd: Vec<_> = r.pinned.iter().map(|(y, _)| (&y.0, &y.1)).collect();
+    let pinned_control: Vec<_> = r.pinned.iter().map(|(_, c)| (&c.0, &c.1)).collect();
     p99_row(
         &format!("MATCH p99 during refresh (us, {} req/s)", args.rate),
         &shared,
@@ -990,7 +961,7 @@ fn main() {
         &pinned_control,
         "<= 2.0",
     );
-    println!("helpers at the end: {}", helpers.join("; "));
+    println!("helpers at the end: {}", r.helpers.join("; "));
 }
 
 /// Per-round figures, as listed beside a median.
@@ -1014,30 +985,4 @@ fn p99_row(name: &str, cycles: &[(&Samples, &Samples)], target: &str) {
         median(&ratios),
         fmt_v(&ratios)
     );
-}
-
-/// Pins every thread of `pid` (0: the calling thread only) to one CPU, or
-/// lets them run on all.
-fn set_cpu(pid: u32, cpu: Option<usize>) {
-    let mut set = nix::sched::CpuSet::new();
-    let all = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    for c in 0..all {
-        if cpu.is_none_or(|one| one == c) {
-            let _ = set.set(c);
-        }
-    }
-    let threads: Vec<i32> = if pid == 0 {
-        vec![0]
-    } else {
-        std::fs::read_dir(format!("/proc/{pid}/task"))
-            .map(|d| {
-                d.flatten()
-                    .filter_map(|e| e.file_name().to_str()?.parse().ok())
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    for t in threads {
-        let _ = nix::sched::sched_setaffinity(nix::unistd::Pid::from_raw(t), &set);
-    }
 }

@@ -20,7 +20,8 @@ use std::os::fd::{AsFd, AsRawFd};
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{
-    AddressFamily, MsgFlags, SockFlag, SockType, SockaddrIn, UnixAddr, bind, connect, sendto, socket,
+    AddressFamily, MsgFlags, SockFlag, SockType, SockaddrIn, UnixAddr, bind, connect, sendto,
+    socket,
 };
 
 fn report(name: &str, r: Result<(), String>) {
@@ -85,14 +86,14 @@ fn main() {
     .expect("socket");
     // A process outside the sandbox to signal (it dies with the test's
     // namespaces).
-    let outside = std::process::Command::new("sleep")
+    let mut outside_child = std::process::Command::new("sleep")
         .arg("600")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .expect("sleep");
-    let outside = nix::unistd::Pid::from_raw(outside.id() as i32);
+    let outside = nix::unistd::Pid::from_raw(outside_child.id() as i32);
 
     let confinement = match which.as_str() {
         "client" => ypldap_client::sandbox::confinement(),
@@ -275,6 +276,9 @@ fn main() {
     let e = nix::unistd::execv(&sh, &args).unwrap_err();
     println!("exec: denied ({e})");
     drop((allowed, other, receiver));
+    // Where the sandbox forbids these, it dies with the test's namespaces.
+    let _ = outside_child.kill();
+    let _ = outside_child.wait();
 }
 
 /// The denials issue 13 asks to prove: a new namespace (with the raw
