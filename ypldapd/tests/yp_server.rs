@@ -224,7 +224,11 @@ fn slow_all_reader_does_not_stall_others() {
             &proto::encode_nokey(DOM, b"passwd.byuid"),
         )))
         .unwrap();
-    thread::sleep(Duration::from_millis(200));
+    // Both streams have begun: their first bytes are waiting.
+    for s in [&slow, &slow2] {
+        let mut first = [0u8; 4];
+        assert!(s.peek(&mut first).unwrap() > 0, "ALL began streaming");
+    }
     let t0 = Instant::now();
     for _ in 0..20 {
         check_match(&r);
@@ -250,29 +254,40 @@ fn limits_idle_and_connections() {
         ..Limits::default()
     };
     let r = start(100, 2, limits);
+    // Four connections the server holds: each has been answered once.
     let mut held: Vec<TcpStream> = (0..4).map(|_| tcp_connect(r.tcp)).collect();
-    thread::sleep(Duration::from_millis(50));
-    let mut extra = tcp_connect(r.tcp);
-    let mut b = [0u8; 4];
-    assert_eq!(
-        extra.read(&mut b).unwrap_or(0),
-        0,
-        "fifth connection closed"
-    );
-    // idle connections are closed
-    thread::sleep(Duration::from_millis(700));
-    for h in &mut held {
-        assert_eq!(h.read(&mut b).unwrap_or(0), 0);
+    for (xid, h) in (20u32..).zip(&mut held) {
+        let b = tcp_call(h, xid, 0, &[]);
+        assert!(b.is_empty(), "NULL answers nothing");
     }
+    let answered = Instant::now();
+    let mut extra = tcp_connect(r.tcp);
+    assert_closed(&mut extra, "fifth connection");
+    // idle connections are closed, once idle for 300 ms
+    for h in &mut held {
+        assert_closed(h, "idle connection");
+    }
+    assert!(answered.elapsed() >= Duration::from_millis(300));
     // an oversized record closes the connection
     let mut t = tcp_connect(r.tcp);
     t.write_all(&[0x7f, 0xff, 0xff, 0xff]).unwrap();
-    assert_eq!(t.read(&mut b).unwrap_or(0), 0);
+    assert_closed(&mut t, "connection with an oversized record");
     check_match(&r);
     let server = r.finish();
     assert!(server.stats().conns_rejected >= 1);
     assert!(server.stats().conns_closed_idle >= 4);
     assert_eq!(server.stats().conns_closed_bad_record, 1);
+}
+
+/// Waits (at most the connection's read timeout) until the server closes
+/// `s`: end of stream or a reset, never data and never a timeout.
+fn assert_closed(s: &mut TcpStream, what: &str) {
+    let mut b = [0u8; 4];
+    match s.read(&mut b) {
+        Ok(0) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+        other => panic!("{what}: not closed by the server: {other:?}"),
+    }
 }
 
 /// xorshift: deterministic, dependency-free.

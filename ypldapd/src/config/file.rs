@@ -194,13 +194,34 @@ mod tests {
                 assert_eq!(r.unwrap_err(), "group writable or world read/writable");
             }
         }
-        let meta = std::fs::metadata(&p).unwrap();
-        let other = if meta.uid() == 12345 { 12346 } else { 12345 };
-        if meta.uid() != 0 {
+        // A file owned by neither root nor the caller is refused. As root
+        // (the test command) the file is handed to another uid first, so
+        // the check runs whoever runs the test.
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let caller = nix::unistd::getuid().as_raw();
+        if caller == 0 {
+            std::os::unix::fs::chown(&p, Some(12345), None).unwrap();
             assert_eq!(
-                check_secrecy(&meta, other).unwrap_err(),
+                FsSource.read_config(&name).unwrap_err(),
                 "owner not root or current user"
             );
+        }
+        let meta = std::fs::metadata(&p).unwrap();
+        let stranger = if caller == 0 {
+            0
+        } else if meta.uid() == 12345 {
+            12346
+        } else {
+            12345
+        };
+        assert_ne!(meta.uid(), 0);
+        assert_eq!(
+            check_secrecy(&meta, stranger).unwrap_err(),
+            "owner not root or current user"
+        );
+        assert!(check_secrecy(&meta, meta.uid()).is_ok(), "its owner may");
+        if caller == 0 {
+            std::os::unix::fs::chown(&p, Some(0), None).unwrap();
         }
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
         let loaded = super::super::load(&p, &Default::default());
