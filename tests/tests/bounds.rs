@@ -9,23 +9,25 @@ use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use tests::ldif::{PASSWD_FROM_LDAP, directory_block, service_bind};
-use tests::peers::{Rpcbind, Ypldapd, start_rpcbind};
-use tests::{Namespace, wait_for, yp_registered};
+use tests::config::{DirectoryBlock, Tls};
+use tests::peers::Ypldapd;
+use tests::world::World;
 
-/// Fields drop in order: the daemon and rpcbind before the namespace.
+/// ypldapd with the stand-in as its reader, and rpcbind.
 struct Hostile {
-    d: Ypldapd,
-    _rpcbind: Rpcbind,
-    ns: Namespace,
-    domain: String,
+    w: World,
 }
 
 /// Starts ypldapd with the stand-in as its LDAP reader in `mode`, on the
 /// configuration `conf` (after `domain`), and waits for its first maps.
 fn start(domain: &str, mode: &str, conf: &str) -> Hostile {
-    let ns = Namespace::new(domain);
-    let dir = ns.dir.path().join("bin");
+    // Readable by _ypldap too (root:_ypldap 0640), for SIGHUP.
+    let mut w = World::builder(domain)
+        .without_ypldapd()
+        .config_text(format!("domain \"{domain}\"\n{conf}"))
+        .reloadable()
+        .start();
+    let dir = w.ns.dir.path().join("bin");
     std::fs::create_dir_all(&dir).expect("mkdir");
     for (from, to) in [
         (tests::program("ypldapd"), "ypldapd"),
@@ -38,32 +40,24 @@ fn start(domain: &str, mode: &str, conf: &str) -> Hostile {
         std::fs::copy(from, dir.join(to)).expect("copy");
     }
     std::fs::write(dir.join("hostile-mode"), mode).expect("mode");
-    let path = dir.join("ypldap.conf");
-    std::fs::write(&path, format!("domain \"{domain}\"\n{conf}")).expect("conf");
-    // Readable by _ypldap too (root:_ypldap 0640), for SIGHUP.
-    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o640))
-        .expect("chmod");
-    ns.sh(&format!("chgrp _ypldap {}", path.display()));
-    let rpcbind = start_rpcbind(&ns);
-    let d = Ypldapd::start_program(&ns, &dir.join("ypldapd"), &path);
-    wait_for(Duration::from_secs(30), || yp_registered(&ns).then_some(()))
-        .unwrap_or_else(|| panic!("not registered:\n{}", d.log()));
-    Hostile {
-        d,
-        _rpcbind: rpcbind,
-        ns,
-        domain: domain.to_owned(),
-    }
+    w.program = Some(dir.join("ypldapd"));
+    w.start_ypldapd();
+    Hostile { w }
 }
 
 impl Hostile {
+    fn d(&self) -> &Ypldapd {
+        self.w.ypldapd()
+    }
+
     /// MATCH `user00007` every 20 ms for `seconds`.
     fn watch(&self, seconds: u32) -> Child {
-        self.ns
+        self.w
+            .ns
             .command(env!("CARGO_BIN_EXE_yp-probe"))
             .args([
                 "watch",
-                &self.domain,
+                &self.w.domain,
                 "passwd.byname",
                 "user00007",
                 "user00007:x:10007:100:",
@@ -93,9 +87,10 @@ fn assert_no_failed_request(watch: Child, what: &str) {
 fn helper_log_records_are_sanitised_and_rate_limited() {
     let h = start("logflood.test", "log-flood", "");
     let watch = h.watch(5);
-    h.d.wait_log("Take?over: forged", 1, Duration::from_secs(20));
+    h.d()
+        .wait_log("Take?over: forged", 1, Duration::from_secs(20));
     assert_no_failed_request(watch, "log flood");
-    let log = h.d.log();
+    let log = h.d().log();
     assert!(!log.contains('\u{1b}'), "a terminal escape reached the log");
     assert!(
         !log.lines()
@@ -119,12 +114,15 @@ fn helper_log_records_are_sanitised_and_rate_limited() {
 fn one_connect_request_per_directory_is_outstanding() {
     // Port 9 (discard) on loopback: nothing listens, each connect fails
     // at once; what matters is how many reach ypldap-dns.
-    let conf = directory_block("\"127.0.0.1\" port 9", &service_bind(), PASSWD_FROM_LDAP);
+    let mut block = DirectoryBlock::new("127.0.0.1");
+    block.port = Some(9);
+    let conf = block.render();
     let h = start("connects.test", "connect-burst", &conf);
     let watch = h.watch(5);
-    h.d.wait_log("hostile: connected=", 1, Duration::from_secs(20));
+    h.d()
+        .wait_log("hostile: connected=", 1, Duration::from_secs(20));
     assert_no_failed_request(watch, "connect burst");
-    let log = h.d.log();
+    let log = h.d().log();
     let line = log
         .lines()
         .find(|l| l.contains("hostile: connected="))
@@ -151,19 +149,20 @@ fn an_update_past_its_deadline_is_abandoned_and_the_maps_kept() {
         "interval 1\nlimit update-time 2\n",
     );
     let watch = h.watch(8);
-    h.d.wait_log(
+    h.d().wait_log(
         "did not finish within 2 s (limit update-time): abandoning it and killing ypldap-client",
         1,
         Duration::from_secs(20),
     );
-    h.d.wait_log(
+    h.d().wait_log(
         "update failed: it took longer than 2 s; keeping the current maps",
         1,
         Duration::from_secs(5),
     );
-    h.d.wait_log("started ypldap-client", 2, Duration::from_secs(20));
+    h.d()
+        .wait_log("started ypldap-client", 2, Duration::from_secs(20));
     assert_no_failed_request(watch, "stalled update");
-    assert!(h.d.alive());
+    assert!(h.d().alive());
 }
 
 #[test]
@@ -182,28 +181,31 @@ fn a_helper_that_does_not_read_is_killed_past_its_queue_limit() {
     .expect("chmod");
     std::fs::set_permissions(&bundle, std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .expect("chmod");
+    let mut block = DirectoryBlock::new("127.0.0.1");
+    block.tls = Tls::StartTls;
     let conf = format!(
         "limit helper-queue 65536\ncafile \"{}\"\n{}",
         bundle.display(),
-        directory_block("\"127.0.0.1\" tls", &service_bind(), PASSWD_FROM_LDAP)
+        block.render()
     );
     let h = start("deaf.test", "first-then-deaf", &conf);
     let watch = h.watch(8);
     // Each reload sends the configuration again to a reader that reads
     // nothing: the link's buffer fills, then ypldapd's queue.
     for _ in 0..40 {
-        h.d.signal(nix::sys::signal::Signal::SIGHUP);
+        h.d().signal(nix::sys::signal::Signal::SIGHUP);
         std::thread::sleep(Duration::from_millis(100));
-        if h.d.log().contains("more than limit helper-queue 65536") {
+        if h.d().log().contains("more than limit helper-queue 65536") {
             break;
         }
     }
-    h.d.wait_log(
+    h.d().wait_log(
         "more than limit helper-queue 65536: it does not read its link; killing it",
         1,
         Duration::from_secs(5),
     );
-    h.d.wait_log("started ypldap-client", 2, Duration::from_secs(20));
+    h.d()
+        .wait_log("started ypldap-client", 2, Duration::from_secs(20));
     assert_no_failed_request(watch, "deaf reader");
-    assert!(h.d.alive());
+    assert!(h.d().alive());
 }

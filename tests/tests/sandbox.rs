@@ -15,14 +15,13 @@ fn probe(mode: &[&str], which: &str) -> BTreeMap<String, String> {
     // Readable by _ypldap, so only the sandbox decides whether it can be read.
     std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .expect("chmod");
-    let out = w
-        .ns
-        .command(env!("CARGO_BIN_EXE_sandbox-probe"))
-        .args(mode)
-        .arg(which)
-        .arg(&config)
-        .output()
-        .expect("run probe");
+    let out =
+        w.ns.command(env!("CARGO_BIN_EXE_sandbox-probe"))
+            .args(mode)
+            .arg(which)
+            .arg(&config)
+            .output()
+            .expect("run probe");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let results: BTreeMap<String, String> = text
         .lines()

@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use tests::Namespace;
-use tests::peers::Ypldapd;
+use tests::world::{Ready, World};
 
 fn probe(mode: &[&str], which: &str) -> BTreeMap<String, String> {
-    let ns = Namespace::new("denials.test");
+    let w = World::builder("denials.test").bare().start();
+    let ns = &w.ns;
     let config = ns.write_file("ypldap.conf", "domain \"denials.test\"\n");
     std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o644))
         .expect("chmod");
@@ -111,9 +112,10 @@ fn without_landlock(ns: &Namespace, conf: &std::path::Path, args: &[&str]) -> st
 
 #[test]
 fn without_landlock_ypldapd_refuses_to_start_unless_told() {
-    let ns = Namespace::new("nolandlock.test");
-    let conf = ns.write_file("ypldap.conf", "domain \"nolandlock.test\"\n");
-    let out = without_landlock(&ns, &conf, &["-d"]);
+    let w = World::builder("nolandlock.test").bare().start();
+    let conf =
+        w.ns.write_file("ypldap.conf", "domain \"nolandlock.test\"\n");
+    let out = without_landlock(&w.ns, &conf, &["-d"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "started without Landlock: {err}");
     assert!(
@@ -125,7 +127,8 @@ fn without_landlock_ypldapd_refuses_to_start_unless_told() {
 
 #[test]
 fn without_landlock_the_flag_starts_all_three_with_warnings() {
-    let ns = Namespace::new("nolandlock2.test");
+    let w = World::builder("nolandlock2.test").bare().start();
+    let ns = &w.ns;
     let conf = ns.write_file("ypldap.conf", "domain \"nolandlock2.test\"\n");
     let log = ns.dir.path().join("ypldapd.log");
     let mut child = ns
@@ -163,7 +166,8 @@ fn ypldap_user_with_uid_or_gid_zero_is_refused() {
         ("uid", "_ypldap:x:0:4242::/var/empty:/usr/sbin/nologin"),
         ("gid", "_ypldap:x:4242:0::/var/empty:/usr/sbin/nologin"),
     ] {
-        let ns = Namespace::new("rootuser.test");
+        let w = World::builder("rootuser.test").bare().start();
+        let ns = &w.ns;
         // This namespace's own /etc/passwd, with _ypldap made root-like.
         let passwd = std::fs::read_to_string("/etc/passwd").expect("passwd");
         let mut lines: Vec<&str> = passwd
@@ -189,10 +193,12 @@ fn ypldap_user_with_uid_or_gid_zero_is_refused() {
 
 #[test]
 fn ypldap_dns_runs_in_var_empty() {
-    let ns = Namespace::new("dnsroot.test");
-    let conf = ns.write_file("ypldap.conf", "domain \"dnsroot.test\"\n");
-    let d = Ypldapd::start_with(&ns, &conf);
-    d.wait_log("update 1:", 1, Duration::from_secs(20));
+    let w = World::builder("dnsroot.test")
+        .without_rpcbind()
+        .config_text("domain \"dnsroot.test\"\n")
+        .ready(Ready::FirstMaps)
+        .start();
+    let d = w.ypldapd();
     let root_of = |name: &str| {
         tests::children(d.pid)
             .into_iter()
