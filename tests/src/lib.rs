@@ -154,12 +154,6 @@ exec sleep infinity"
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Host pid of the namespace's first process (its `/proc/PID/ns/*`
-    /// are the namespaces).
-    pub fn init_pid(&self) -> u32 {
-        self.init
-    }
-
     /// The namespace's network namespace file.
     pub fn net_path(&self) -> PathBuf {
         PathBuf::from(format!("/proc/{}/ns/net", self.init))

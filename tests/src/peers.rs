@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::ldif::{BIND_DN, SUFFIX};
 use crate::pki::Pki;
-use crate::{Namespace, alive, children, comm, program, status_field, wait_for};
+use crate::{Namespace, alive, children, comm, status_field, wait_for};
 
 /// How slapd is set up.
 #[derive(Debug, Clone)]
@@ -269,22 +269,6 @@ pub enum LogLines {
 }
 
 impl Ypldapd {
-    /// Writes `conf` (mode 0600) and starts `ypldapd -d -f` on it.
-    pub fn start(ns: &Namespace, conf: &str) -> Ypldapd {
-        let path = ns.write_file("ypldap.conf", conf);
-        Self::start_with(ns, &path)
-    }
-
-    pub fn start_with(ns: &Namespace, conf: &Path) -> Ypldapd {
-        Self::start_program(ns, &program("ypldapd"), conf)
-    }
-
-    /// Starts `binary -d -f conf`: an installed ypldapd rather than the
-    /// workspace's build (the path is looked up inside the namespace).
-    pub fn start_program(ns: &Namespace, binary: &Path, conf: &Path) -> Ypldapd {
-        Self::launch(ns, binary, conf, LogLines::File)
-    }
-
     /// Starts `binary -d -f conf` with its log kept as `lines` says.
     pub fn launch(ns: &Namespace, binary: &Path, conf: &Path, lines: LogLines) -> Ypldapd {
         let log = ns.dir.path().join("ypldapd.log");
