@@ -242,7 +242,6 @@ fn usage_and_check_mode() {
 /// Every message ends its line, the configuration's errors too (else the
 /// shell's prompt follows the last error on the same line).
 #[test]
-#[ignore = "bug: ypldapd writes configuration errors without a final newline (ypldapd/src/main.rs: eprint!(\"{diagnostics}\"))"]
 fn configuration_errors_end_their_line() {
     let dir = tempfile::tempdir().expect("tmp");
     let conf = dir.path().join("ypldap.conf");

@@ -25,7 +25,7 @@ fn main() -> ExitCode {
     let loaded = match loaded {
         Ok(l) => l,
         Err(diagnostics) => {
-            eprint!("{diagnostics}");
+            eprintln!("{diagnostics}");
             return ExitCode::FAILURE;
         }
     };
