@@ -664,3 +664,197 @@ pub fn nudge(port: u16, every: Duration, stop: &AtomicBool) -> io::Result<u64> {
     }
     Ok(n)
 }
+
+/// The loopback limit: a UDP responder that answers every datagram on
+/// 127.0.0.1 with one fixed MATCH reply (the request's xid copied in,
+/// nothing parsed or looked up), batching with `recvmmsg`/`sendmmsg` as
+/// ypldapd does. What a generator measures against it is what loopback,
+/// the system calls and the generator allow. Returns the port; runs until
+/// `stop` is set.
+pub fn fixed_responder(stop: Arc<AtomicBool>) -> io::Result<(u16, std::thread::JoinHandle<u64>)> {
+    let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+    let port = sock.local_addr()?.port();
+    sock.set_read_timeout(Some(Duration::from_millis(50)))?;
+    // A real MATCH answer: YP_TRUE and a passwd line of typical length.
+    let mut body = XdrWriter::new();
+    body.i32(YpStat::True.code())
+        .opaque(b"user00001:x:10001:100:Test User 1:/home/user00001:/bin/bash");
+    let reply = yp_proto::rpc::success(0);
+    let mut reply = reply.into_inner();
+    reply.extend_from_slice(&body.into_inner());
+    let h = std::thread::spawn(move || {
+        const BATCH: usize = 32;
+        let mut bufs: Vec<Vec<u8>> = (0..BATCH).map(|_| vec![0u8; 2048]).collect();
+        let mut lens = [0usize; BATCH];
+        let mut peers: Vec<Option<SocketAddr>> = vec![None; BATCH];
+        let mut answered = 0u64;
+        let mut out: Vec<Vec<u8>> = Vec::with_capacity(BATCH);
+        while !stop.load(Ordering::Relaxed) {
+            let n = recv_many_from(&sock, &mut bufs, &mut lens, &mut peers);
+            if n == 0 {
+                // Nothing waiting: block (briefly) for the next datagram.
+                let mut one = [0u8; 2048];
+                if let Ok((len, peer)) = sock.recv_from(&mut one) {
+                    if len >= 4 {
+                        let mut r = reply.clone();
+                        r[..4].copy_from_slice(&one[..4]);
+                        let _ = sock.send_to(&r, peer);
+                        answered += 1;
+                    }
+                }
+                continue;
+            }
+            out.clear();
+            let mut to = Vec::with_capacity(n);
+            for i in 0..n {
+                if lens[i] >= 4 {
+                    let mut r = reply.clone();
+                    r[..4].copy_from_slice(&bufs[i][..4]);
+                    out.push(r);
+                    to.push(peers[i]);
+                }
+            }
+            answered += out.len() as u64;
+            send_many_to(&sock, &out, &to);
+        }
+        answered
+    });
+    Ok((port, h))
+}
+
+/// Sends each reply to its peer in one `sendmmsg` (what the kernel
+/// refuses is dropped, as UDP allows).
+fn send_many_to(sock: &UdpSocket, msgs: &[Vec<u8>], to: &[Option<SocketAddr>]) {
+    let mut names: Vec<libc::sockaddr_in> = to
+        .iter()
+        .map(|p| {
+            // SAFETY: all-zero is a valid sockaddr_in.
+            let mut s: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+            if let Some(SocketAddr::V4(a)) = p {
+                s.sin_family = libc::AF_INET as libc::sa_family_t;
+                s.sin_port = a.port().to_be();
+                s.sin_addr.s_addr = u32::from(*a.ip()).to_be();
+            }
+            s
+        })
+        .collect();
+    let mut iov: Vec<libc::iovec> = msgs
+        .iter()
+        .map(|m| libc::iovec {
+            iov_base: m.as_ptr() as *mut libc::c_void,
+            iov_len: m.len(),
+        })
+        .collect();
+    // SAFETY: all-zero is a valid mmsghdr.
+    let mut hdrs: Vec<libc::mmsghdr> = (0..msgs.len())
+        .map(|_| unsafe { std::mem::zeroed() })
+        .collect();
+    for ((h, v), name) in hdrs.iter_mut().zip(iov.iter_mut()).zip(names.iter_mut()) {
+        h.msg_hdr.msg_iov = v;
+        h.msg_hdr.msg_iovlen = 1;
+        h.msg_hdr.msg_name = (name as *mut libc::sockaddr_in).cast();
+        h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    }
+    // SAFETY: the headers are initialised and point at live buffers and
+    // addresses (the kernel only reads them).
+    let _ = unsafe {
+        libc::sendmmsg(
+            sock.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            hdrs.len() as libc::c_uint,
+            libc::MSG_DONTWAIT,
+        )
+    };
+}
+
+/// [`recv_many`] keeping each datagram's sender.
+fn recv_many_from(
+    sock: &UdpSocket,
+    bufs: &mut [Vec<u8>],
+    lens: &mut [usize],
+    peers: &mut [Option<SocketAddr>],
+) -> usize {
+    let n = bufs.len();
+    let mut iov: Vec<libc::iovec> = bufs
+        .iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: b.len(),
+        })
+        .collect();
+    // SAFETY: all-zero is a valid sockaddr_in.
+    let mut names: Vec<libc::sockaddr_in> = (0..n).map(|_| unsafe { std::mem::zeroed() }).collect();
+    // SAFETY: all-zero is a valid mmsghdr (null pointers, zero lengths).
+    let mut hdrs: Vec<libc::mmsghdr> = (0..n).map(|_| unsafe { std::mem::zeroed() }).collect();
+    for ((h, v), name) in hdrs.iter_mut().zip(iov.iter_mut()).zip(names.iter_mut()) {
+        h.msg_hdr.msg_iov = v;
+        h.msg_hdr.msg_iovlen = 1;
+        h.msg_hdr.msg_name = (name as *mut libc::sockaddr_in).cast();
+        h.msg_hdr.msg_namelen = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
+    }
+    // SAFETY: `hdrs` points at `n` initialised headers whose iovecs and
+    // names point at live, exclusively borrowed buffers of the stated sizes.
+    let got = unsafe {
+        libc::recvmmsg(
+            sock.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    if got <= 0 {
+        return 0;
+    }
+    for (i, h) in hdrs.iter().take(got as usize).enumerate() {
+        lens[i] = h.msg_len as usize;
+        let name = names[i];
+        peers[i] = Some(SocketAddr::from((
+            Ipv4Addr::from(u32::from_be(name.sin_addr.s_addr)),
+            u16::from_be(name.sin_port),
+        )));
+    }
+    got as usize
+}
+
+/// Polls (every millisecond, at most `limit`) until a YP server
+/// registered with rpcbind answers a MATCH of `key` in `map`: the moment
+/// a client could first use it.
+pub fn first_answer(domain: &str, map: &str, key: &str, limit: Duration) -> Option<Instant> {
+    let end = Instant::now() + limit;
+    let args = key_args(domain, map, key.as_bytes());
+    let mut xid = 1u32;
+    while Instant::now() < end {
+        if let Ok(port) = Rpcbind::open(false)
+            .ok()
+            .map(|mut r| {
+                r.timeout = Duration::from_millis(100);
+                r.getport(YPPROG, YPVERS, IPPROTO_UDP)
+            })
+            .unwrap_or(Ok(0))
+        {
+            if port != 0 {
+                if let Ok(sock) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)) {
+                    let _ = sock.set_read_timeout(Some(Duration::from_millis(50)));
+                    xid = xid.wrapping_add(1);
+                    let call = encode_call(xid, YPPROG, YPVERS, YPPROC_MATCH, &args);
+                    let mut buf = [0u8; 2048];
+                    if sock
+                        .send_to(&call, (Ipv4Addr::LOCALHOST, port as u16))
+                        .is_ok()
+                    {
+                        if let Ok(n) = sock.recv(&mut buf) {
+                            if let (Some(x), true) = match_ok(&buf[..n]) {
+                                if x == xid {
+                                    return Some(Instant::now());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    None
+}

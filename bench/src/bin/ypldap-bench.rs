@@ -15,7 +15,12 @@
 //!    YPPROC_ALL of passwd.byname with a raw client and with `ypcat`.
 //!    ypldapd's resident memory at steady state against the bytes of all
 //!    its map keys and values.
-//! 2. Refresh: ypldapd restarted with a short `interval`. K quiet cycles,
+//! 2. Cold start, R rounds alternating: ldapsearch of the two searches
+//!    against ypldapd started from nothing until a client gets its first
+//!    answer (rpcbind lists it and a MATCH is answered). In each YP round,
+//!    also the loopback limit: the same UDP generator against a responder
+//!    that answers a fixed reply (recvmmsg/sendmmsg, nothing parsed).
+//! 3. Refresh: ypldapd restarted with a short `interval`. K quiet cycles,
 //!    each `ldapsearch` of the same two paged searches (page size 1000)
 //!    then one ypldapd refresh, timed from the outside: the "update N
 //!    started" debug line to the moment an ORDER poll (every ms) sees the
@@ -383,11 +388,60 @@ fn main() {
         timeout: Duration::from_millis(500),
         stop: None,
     };
-    let figures = yp_rounds(&args, &worlds, &spec);
+    let mut figures = yp_rounds(&args, &worlds, &spec);
     let rss_steady1 = kib(worlds.pid(Who::Ypldapd), "VmRSS");
     let _ = worlds.a.stop_ypldapd(Signal::SIGTERM);
+    cold_starts(&args, &mut worlds, &spec.keys[0], &mut figures);
     let refresh = refresh_cycles(&args, &mut worlds, &spec);
     summary(&args, started, &figures, &refresh, rss_steady1, total_a);
+}
+
+/// Cold starts, peer and project alternating: the two searches with
+/// ldapsearch, against ypldapd started from nothing until a client gets
+/// its first answer (rpcbind lists it and a MATCH is answered). ypldapd is
+/// stopped at the end.
+fn cold_starts(args: &Args, worlds: &mut Worlds, key: &str, f: &mut Figures) {
+    println!(
+        "\n== cold start: {} rounds, load average {}",
+        args.rounds,
+        load_avg()
+    );
+    for round in 0..args.rounds {
+        let mut ldap = 0.0;
+        let mut cold = 0.0;
+        let mut cpu = (0.0, 0.0);
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
+        for ours in order {
+            if !ours {
+                ldap = ldapsearch(&worlds.a.ns);
+                continue;
+            }
+            let t0 = Instant::now();
+            worlds.a.start_ypldapd();
+            let k = key.to_owned();
+            let answered = in_ns(&worlds.a.ns, move || {
+                load::first_answer(DOMAIN, "passwd.byname", &k, Duration::from_secs(120))
+            })
+            .expect("ypldapd never answered");
+            cold = answered.duration_since(t0).as_secs_f64();
+            let d = worlds.a.ypldapd();
+            cpu = (cpu_secs(client_pid(d)), cpu_secs(d.pid));
+            let _ = worlds.a.stop_ypldapd(Signal::SIGTERM);
+        }
+        println!(
+            "round {round} cold start: ldapsearch (both searches) {ldap:.2} s | ypldapd start to first answer {cold:.2} s (ratio {:.2}); CPU: ypldap-client {:.2} s, ypldapd {:.2} s  load {}",
+            cold / ldap,
+            cpu.0,
+            cpu.1,
+            load_avg()
+        );
+        f.entry((Who::Ypserv, "cold_s")).or_default().push(ldap);
+        f.entry((Who::Ypldapd, "cold_s")).or_default().push(cold);
+    }
 }
 
 /// The YP part: peer and project alternating round by round.
@@ -457,6 +511,30 @@ fn yp_round(
     put("udp_p50", l.q_us(0.5));
     put("udp_p99", l.q_us(0.99));
     put("udp_p999", l.q_us(0.999));
+    if who == Who::Ypldapd {
+        // The loopback limit, right after, with the same generator: a
+        // responder that parses and looks up nothing.
+        let s = spec.clone();
+        let limit = in_ns(ns, move || {
+            let stop = Arc::new(AtomicBool::new(false));
+            let (port, h) = load::fixed_responder(stop.clone())?;
+            let r = load::udp_match(port, &s, 1 + round as u64);
+            stop.store(true, Ordering::Relaxed);
+            let _ = h.join();
+            r
+        })
+        .expect("limit");
+        let ll = limit.latencies();
+        println!(
+            "round {round} limit   UDP MATCH: {:>8.0} req/s  p50 {:>7.1} us  p99 {:>7.1} us  (fixed-reply responder, recvmmsg/sendmmsg: the loopback limit; ypldapd {:.2}x of it)",
+            limit.rps(),
+            ll.q_us(0.5),
+            ll.q_us(0.99),
+            r.rps() / limit.rps().max(1.0)
+        );
+        put("limit_rps", limit.rps());
+        put("limit_ratio", r.rps() / limit.rps().max(1.0));
+    }
     let s = spec.clone();
     let c0 = cpu_secs(spid);
     let r = in_ns(ns, move || load::tcp_match(tcp, &s, 7 + round as u64)).expect("tcp");
@@ -834,6 +912,16 @@ fn summary(
         );
     };
     row("UDP MATCH req/s", "udp_rps", "req/s", false, ">= 2.0");
+    println!(
+        "UDP MATCH req/s against the loopback limit | limit {:.0} req/s | {:.0} req/s | {:.2} ({}) | >= 0.8",
+        med(Who::Ypldapd, "limit_rps"),
+        med(Who::Ypldapd, "udp_rps"),
+        med(Who::Ypldapd, "limit_ratio"),
+        fmt_v(
+            f.get(&(Who::Ypldapd, "limit_ratio"))
+                .map_or(&[][..], Vec::as_slice)
+        )
+    );
     row(
         "UDP MATCH server CPU/req (inverse)",
         "udp_cpu",
@@ -881,6 +969,13 @@ fn summary(
         "ms",
         false,
         "<= 1.0",
+    );
+    row(
+        "cold start to first answer (vs ldapsearch of the two searches)",
+        "cold_s",
+        "s",
+        false,
+        "<= 1.2",
     );
     refresh_summary(args, refresh, rss_steady1, total_a);
 }
