@@ -3,6 +3,7 @@
 //! streams users and groups back to ypldapd.
 
 pub mod config;
+pub mod content_sync;
 pub mod entry;
 pub mod fetch;
 pub mod sandbox;
