@@ -211,6 +211,21 @@ impl Parser<'_> {
     }
 
     fn ava(&mut self) -> Result<String, DnError> {
+        let (ty, value) = self.ava_parts()?;
+        let value = match value {
+            // Compared as bytes: hex-escape every byte so it cannot match
+            // a string value by accident.
+            AvaValue::Bytes(hex) => hex.iter().fold(String::from("#"), |mut s, b| {
+                s.push_str(&format!("{b:02x}"));
+                s
+            }),
+            AvaValue::Text(s) => escape(&fold(&s)),
+        };
+        Ok(format!("{ty}={value}"))
+    }
+
+    /// One AVA: its type (lower-cased) and its value, escapes decoded.
+    fn ava_parts(&mut self) -> Result<(String, AvaValue), DnError> {
         self.skip_spaces();
         let start = self.i;
         while let Some(c) = self.peek() {
@@ -239,17 +254,11 @@ impl Parser<'_> {
         self.skip_spaces();
         let value = if self.peek() == Some(b'#') {
             self.i += 1;
-            let hex = self.hex_value()?;
-            // Compared as bytes: hex-escape every byte so it cannot match
-            // a string value by accident.
-            hex.iter().fold(String::from("#"), |mut s, b| {
-                s.push_str(&format!("{b:02x}"));
-                s
-            })
+            AvaValue::Bytes(self.hex_value()?)
         } else {
-            escape(&fold(&self.string_value()?))
+            AvaValue::Text(self.string_value()?)
         };
-        Ok(format!("{ty}={value}"))
+        Ok((ty, value))
     }
 
     fn hex_value(&mut self) -> Result<Vec<u8>, DnError> {
@@ -306,6 +315,42 @@ impl Parser<'_> {
             }
         }
         String::from_utf8(out).map_err(|_| DnError::NotUtf8)
+    }
+}
+
+/// An AVA's value: text, or bytes given as `#` and hex.
+enum AvaValue {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+/// The value of attribute `attribute` (escapes decoded, case and spaces
+/// as written) in RDN `index` of `dn` (0: the entry's own RDN, 1: its
+/// parent's), if that RDN has it as text. Names an entry by what its DN
+/// says: the canonical name of a host whose `cn` has several values, the
+/// automount map an `automount` entry sits under.
+pub fn rdn_value(dn: &str, index: usize, attribute: &str) -> Option<String> {
+    let mut p = Parser {
+        b: dn.as_bytes(),
+        i: 0,
+    };
+    for _ in 0..index {
+        p.rdn().ok()?;
+        match p.peek() {
+            Some(b',' | b';') => p.i += 1,
+            _ => return None,
+        }
+    }
+    let wanted = attribute_type(attribute).ok()?;
+    loop {
+        let (ty, value) = p.ava_parts().ok()?;
+        if let (true, AvaValue::Text(v)) = (ty == wanted, value) {
+            return Some(v.trim_matches(' ').to_owned());
+        }
+        if p.peek() != Some(b'+') {
+            return None;
+        }
+        p.i += 1;
     }
 }
 
@@ -420,6 +465,30 @@ mod tests {
         ] {
             assert_eq!(n(&n(s)), n(s));
         }
+    }
+
+    #[test]
+    fn rdn_values_as_written() {
+        let dn = "cn=WWW.Example.org ,automountMapName=auto.home,dc=x";
+        assert_eq!(rdn_value(dn, 0, "CN").as_deref(), Some("WWW.Example.org"));
+        assert_eq!(
+            rdn_value(dn, 0, "2.5.4.3").as_deref(),
+            Some("WWW.Example.org")
+        );
+        assert_eq!(
+            rdn_value(dn, 1, "automountMapName").as_deref(),
+            Some("auto.home")
+        );
+        assert_eq!(rdn_value(dn, 1, "ou"), None);
+        assert_eq!(rdn_value(dn, 3, "dc"), None);
+        assert_eq!(
+            rdn_value(r"cn=Liddell\, Alice,dc=x", 0, "cn").as_deref(),
+            Some("Liddell, Alice")
+        );
+        assert_eq!(rdn_value("cn=a+uid=b,dc=x", 0, "uid").as_deref(), Some("b"));
+        // Bytes are no text value.
+        assert_eq!(rdn_value("cn=#0402,dc=x", 0, "cn"), None);
+        assert_eq!(rdn_value("not a dn", 0, "cn"), None);
     }
 
     #[test]

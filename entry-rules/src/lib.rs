@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 pub mod dn;
 pub mod password;
+pub mod records;
 
 pub use password::{LOCKED, LockReason, crypt_hash, served_password};
 
@@ -66,11 +67,14 @@ pub enum DropReason {
     InvalidShadow,
     /// A disabled account, left out by `disabled accounts omitted`.
     DisabledAccount,
+    /// A value of a classic map's entry that is not what its field holds
+    /// (an address, a number, a netgroup triple).
+    InvalidValue,
 }
 
 impl DropReason {
     /// Every reason, in summary order.
-    pub const ALL: [DropReason; 14] = [
+    pub const ALL: [DropReason; 15] = [
         DropReason::MissingAttribute,
         DropReason::NotText,
         DropReason::EmptyName,
@@ -85,6 +89,7 @@ impl DropReason {
         DropReason::EntryTooLarge,
         DropReason::InvalidShadow,
         DropReason::DisabledAccount,
+        DropReason::InvalidValue,
     ];
 
     /// The reason's name in the update's summary line.
@@ -104,6 +109,7 @@ impl DropReason {
             DropReason::EntryTooLarge => "entry too large",
             DropReason::InvalidShadow => "invalid shadow field",
             DropReason::DisabledAccount => "disabled account",
+            DropReason::InvalidValue => "invalid value",
         }
     }
 }
@@ -151,6 +157,12 @@ pub enum Violation {
         error: dn::DnError,
         value: String,
     },
+    /// Field `field` of a classic map's entry holds `value` (cut to 64
+    /// characters), which is not what the field holds.
+    InvalidValue {
+        field: &'static str,
+        value: String,
+    },
 }
 
 impl Violation {
@@ -167,6 +179,7 @@ impl Violation {
             Violation::LineTooLong { .. } => DropReason::LineTooLong,
             Violation::InvalidShadow { .. } => DropReason::InvalidShadow,
             Violation::BadMemberDn { .. } => DropReason::BadMember,
+            Violation::InvalidValue { .. } => DropReason::InvalidValue,
         }
     }
 }
@@ -193,6 +206,9 @@ impl fmt::Display for Violation {
             }
             Violation::BadMemberDn { error, value } => {
                 write!(f, "member {value:?} is not a DN: {error}")
+            }
+            Violation::InvalidValue { field, value } => {
+                write!(f, "{field} {value:?} is not valid")
             }
         }
     }
