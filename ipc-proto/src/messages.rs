@@ -21,9 +21,9 @@
 //! | [`ParentToDns`] | ypldapd → ypldap-dns | `Configure`, `Connect` |
 //! | [`DnsToParent`] | ypldap-dns → ypldapd | `Log`, `Connected` (+1 fd), `ConnectFailed` |
 //! | [`ParentToClient`] | ypldapd → ypldap-client | `ConfigBegin`, `Directory`, `Pem`, `ConfigEnd`, `Update`, `Connected` (+1 fd), `ConnectFailed` |
-//! | [`ClientToParent`] | ypldap-client → ypldapd | `Log`, `Connect`, `Users`, `Groups`, `Dropped`, `UpdateDone`, `UpdateFailed` |
+//! | [`ClientToParent`] | ypldap-client → ypldapd | `Log`, `Connect`, `Users`, `Groups`, `Records`, `Dropped`, `UpdateDone`, `UpdateFailed` |
 //!
-//! Entries ([`User`], [`Group`]) are the mapped attributes of one directory
+//! Entries ([`User`], [`Group`], [`Record`]) are the mapped attributes of one directory
 //! entry with its DN; ypldapd checks them again with the same rules
 //! (`entry-rules`) and builds every map line itself. Their text borrows
 //! from the received datagram, so ypldapd decodes a batch without copying
@@ -32,6 +32,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
+use entry_rules::records::Record;
 use entry_rules::{DropReason, Group, Text, User};
 use serde::{Deserialize, Serialize};
 
@@ -167,6 +168,13 @@ pub enum ClientToParent<'a> {
         #[serde(borrow)]
         entries: Vec<Group<'a>>,
     },
+    /// A batch of entries of the directories' record searches (classic
+    /// maps: hosts, netgroups, …) of update `update`.
+    Records {
+        update: u64,
+        #[serde(borrow)]
+        entries: Vec<Record<'a>>,
+    },
     /// Entries of update `update` the reader left out: the first few of
     /// each update, by DN (the counts are in `UpdateDone`).
     Dropped {
@@ -222,4 +230,4 @@ message_impl!(DnsToParent, fds: [Connected], kinds: [Log, Connected, ConnectFail
 message_impl!(ParentToClient, fds: [Connected],
     kinds: [ConfigBegin, Directory, Pem, ConfigEnd, Update, Connected, ConnectFailed]);
 message_impl!(ClientToParent<'_>, fds: [],
-    kinds: [Log, Connect, Users, Groups, Dropped, UpdateDone, UpdateFailed]);
+    kinds: [Log, Connect, Users, Groups, Records, Dropped, UpdateDone, UpdateFailed]);

@@ -5,6 +5,7 @@
 //! directory blocks with credentials and the TLS material as bytes (it can
 //! open no file itself).
 
+use entry_rules::records::RecordKind;
 use serde::{Deserialize, Serialize};
 
 /// How a directory is reached at the transport level.
@@ -156,6 +157,25 @@ pub struct Directory {
     pub passwd_filter: String,
     pub group_filter: String,
     pub fields: FieldMappings,
+    /// The searches of the classic maps served (hosts, netgroups, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<RecordSearch>,
+}
+
+/// One search of a classic map's entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordSearch {
+    /// Its number among all directories' searches: the records it finds
+    /// carry it ([`entry_rules::records::Record::search`]).
+    pub id: u16,
+    /// What the entries are, for the reader's logs.
+    pub kind: RecordKind,
+    pub base: String,
+    pub filter: String,
+    /// The attributes read, whose values a record carries in this order
+    /// (one may be named twice: a site map's key and value).
+    pub attributes: Vec<String>,
 }
 
 /// Which TLS file a [`crate::ParentToClient::Pem`] chunk belongs to. The files

@@ -48,6 +48,13 @@ fn directory() -> Directory {
                 ..Default::default()
             },
         },
+        records: vec![RecordSearch {
+            id: 0,
+            kind: entry_rules::records::RecordKind::Hosts,
+            base: "ou=hosts,dc=example,dc=org".into(),
+            filter: "(objectClass=ipHost)".into(),
+            attributes: vec!["cn".into(), "ipHostNumber".into()],
+        }],
     }
 }
 

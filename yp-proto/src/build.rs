@@ -13,7 +13,12 @@
 use std::collections::BTreeMap;
 use std::hash::RandomState;
 
+use entry_rules::records::RecordKind;
 use entry_rules::{DropReason, Group, LOCKED, LockReason, MAX_LINE, Seconds, User};
+
+mod classic;
+use classic::Classic;
+pub use classic::{RecordCounts, RecordPlan, SearchPlan};
 
 use crate::members::{Index, MemberCounts, Members, Unresolved};
 use crate::proto::YPMAXRECORD;
@@ -26,11 +31,13 @@ use crate::snapshot::{
 /// Keep at most this many dropped-entry samples for the log.
 const MAX_SAMPLES: usize = 64;
 
-/// Whether a dropped entry was a user or a group.
+/// What a dropped entry was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
     User,
     Group,
+    /// An entry of a classic map (a host, a netgroup, …).
+    Record(RecordKind),
 }
 
 /// One dropped entry, for a warning in the log. `entry` is its DN (its
@@ -41,6 +48,8 @@ pub struct Dropped {
     pub kind: EntryKind,
     pub entry: String,
     pub reason: DropReason,
+    /// What was wrong, where more than the reason is known (records).
+    pub detail: String,
 }
 
 /// What a build did: the numbers for the update's summary line.
@@ -65,10 +74,24 @@ pub struct BuildReport {
     pub unresolved: Vec<Unresolved>,
     /// The first few drops, for the log.
     pub samples: Vec<Dropped>,
+    /// Classic map entries received and kept, by kind.
+    pub records: BTreeMap<RecordKind, RecordCounts>,
+    /// Records naming a search the configuration does not have.
+    pub records_unknown: usize,
+    /// Keys of classic maps an earlier entry had given (the first wins).
+    pub duplicate_keys: usize,
 }
 
 impl BuildReport {
     fn drop_entry(&mut self, kind: EntryKind, entry: &[u8], reason: DropReason) {
+        self.drop_with(kind, entry, reason, "");
+    }
+
+    fn drop_record(&mut self, kind: RecordKind, dn: &str, reason: DropReason, detail: &str) {
+        self.drop_with(EntryKind::Record(kind), dn.as_bytes(), reason, detail);
+    }
+
+    fn drop_with(&mut self, kind: EntryKind, entry: &[u8], reason: DropReason, detail: &str) {
         *self.drops.entry(reason).or_default() += 1;
         if self.samples.len() < MAX_SAMPLES {
             let entry: String = String::from_utf8_lossy(entry)
@@ -79,6 +102,7 @@ impl BuildReport {
                 kind,
                 entry,
                 reason,
+                detail: detail.escape_debug().take(200).collect(),
             });
         }
     }
@@ -282,6 +306,8 @@ enum Phase {
     Memberships { pos: usize, member: usize },
     /// Writing netid lines from entry `next` on.
     NetidValues { next: usize },
+    /// Expanding the netgroups from `next` on into the reverse maps.
+    ReverseNetgroups { next: usize },
     /// The last merges.
     Sorting,
     /// Everything done: [`SnapshotBuilder::finish`] costs nothing more.
@@ -366,6 +392,8 @@ pub struct SnapshotBuilder {
     /// Per netid entry: the user's id.
     netid_users: Vec<u32>,
     extra_gids: GidLists,
+    /// The classic maps (hosts, netgroups, automount, …).
+    classic: Classic,
     /// The table whose sorting goes first in the next slice.
     turn: usize,
     report: BuildReport,
@@ -398,6 +426,7 @@ impl SnapshotBuilder {
             pending: Vec::new(),
             netid_users: Vec::with_capacity(size(NETID)),
             extra_gids: GidLists::default(),
+            classic: Classic::default(),
             turn: 0,
             report: BuildReport::default(),
             phase: Phase::Receiving,
@@ -405,9 +434,10 @@ impl SnapshotBuilder {
         }
     }
 
-    /// Users and groups received so far, kept or not.
+    /// Entries received so far, kept or not.
     pub fn received(&self) -> usize {
-        self.report.users_received + self.report.groups_received
+        let records: usize = self.report.records.values().map(|c| c.received).sum();
+        self.report.users_received + self.report.groups_received + records
     }
 
     /// Adds users, in arrival order (config order of directories, then
@@ -844,17 +874,41 @@ impl SnapshotBuilder {
                         self.netid_users = Vec::new();
                         self.user_ids = Vec::new();
                         self.group_gids = Vec::new();
-                        Phase::Sorting
+                        if self.classic.has_netgroups() {
+                            Phase::ReverseNetgroups { next: 0 }
+                        } else {
+                            self.finish_classic();
+                            Phase::Sorting
+                        }
+                    };
+                }
+                Phase::ReverseNetgroups { next } => {
+                    let from = *next;
+                    let (next, did) = self.reverse_netgroups(from, left);
+                    used += did.max(1);
+                    self.phase = match next {
+                        Some(next) => Phase::ReverseNetgroups { next },
+                        None => {
+                            self.finish_classic();
+                            Phase::Sorting
+                        }
                     };
                 }
                 Phase::Sorting => {
                     let mut did = 0;
-                    for t in &mut self.tables {
+                    let others = self.classic.tables.iter_mut().map(|(_, t)| t);
+                    for t in self.tables.iter_mut().chain(others) {
                         if did < left && t.sorter.has_work(true) {
                             did += t.sort(&self.arena, left - did, true);
                         }
                     }
-                    if self.tables.iter().all(|t| t.sorter.is_sorted()) {
+                    let others = self.classic.tables.iter().map(|(_, t)| t);
+                    if self
+                        .tables
+                        .iter()
+                        .chain(others)
+                        .all(|t| t.sorter.is_sorted())
+                    {
                         self.phase = Phase::Ready;
                     }
                     used += did.max(1);
@@ -964,6 +1018,10 @@ impl SnapshotBuilder {
         while self.step(usize::MAX / 2) != Step::Ready {}
         let arena = self.arena;
         let mut tables = self.tables.map(|t| t.into_table(&arena));
+        let others = std::mem::take(&mut self.classic.tables)
+            .into_iter()
+            .map(|(m, t)| (m, t.into_table(&arena)))
+            .collect();
         // Keys without a line are left out: netid lines too long, groups
         // whose resolved members made the line too long.
         for t in [NETID, GROUPS_BY_NAME, GROUPS_BY_GID] {
@@ -980,6 +1038,7 @@ impl SnapshotBuilder {
         let snapshot = Snapshot {
             arena,
             tables,
+            others,
             hasher: self.hasher,
             domain: self.domain,
             order: self.order,

@@ -22,6 +22,8 @@ pub struct ServerConfig {
     /// The one domain served. An empty domain serves nothing.
     pub domain: String,
     served: [bool; MapName::ALL.len()],
+    /// The other maps served, in configuration order.
+    others: Vec<MapName>,
     /// Answer to MASTER (at most 64 bytes; longer names are cut, since the
     /// wire type `peername` cannot carry more).
     master: String,
@@ -30,8 +32,13 @@ pub struct ServerConfig {
 impl ServerConfig {
     pub fn new(domain: &str, maps: &[MapName], master_host: &str) -> Self {
         let mut served = [false; MapName::ALL.len()];
+        let mut others = Vec::new();
         for &m in maps {
-            served[crate::snapshot::map_index(m)] = true;
+            match crate::snapshot::map_index(m) {
+                Some(i) => served[i] = true,
+                None if !others.contains(&m) => others.push(m),
+                None => {}
+            }
         }
         let mut master = master_host.to_owned();
         if master.len() > proto::YPMAXPEER {
@@ -44,17 +51,25 @@ impl ServerConfig {
         ServerConfig {
             domain: domain.to_owned(),
             served,
+            others,
             master,
         }
     }
 
     pub fn serves(&self, m: MapName) -> bool {
-        self.served[crate::snapshot::map_index(m)]
+        match crate::snapshot::map_index(m) {
+            Some(i) => self.served[i],
+            None => self.others.contains(&m),
+        }
     }
 
-    /// The served maps, in table order (MAPLIST's answer).
+    /// The served maps (MAPLIST's answer): the users' and groups' in
+    /// table order, then the others in configuration order.
     pub fn served_maps(&self) -> impl Iterator<Item = MapName> + '_ {
-        MapName::ALL.into_iter().filter(|&m| self.serves(m))
+        MapName::ALL
+            .into_iter()
+            .filter(|&m| self.serves(m))
+            .chain(self.others.iter().copied())
     }
 
     pub fn master(&self) -> &str {

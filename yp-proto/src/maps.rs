@@ -1,7 +1,12 @@
-//! The maps ypldapd can serve.
+//! The maps ypldapd can serve: the users' and groups' eight, and the
+//! classic maps of other entries (`hosts.byname`, `netgroup`, `auto.*`,
+//! a site's own), which `entry_rules::records` describes.
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Mutex;
+
+use entry_rules::records::{RecordKind, is_automount_map, valid_map_name};
 
 /// A YP map name ypldapd knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -14,6 +19,27 @@ pub enum MapName {
     GroupByGid,
     NetidByName,
     ShadowByName,
+    /// Any other map: a classic map (`hosts.byname`), an automount map
+    /// (`auto.home`) or a site map, by name.
+    Other(&'static str),
+}
+
+/// The names of automount and site maps the configurations gave, each
+/// kept once for the life of the process so that [`MapName`] stays a
+/// small `Copy` value: bounded by the names the configuration files ever
+/// held, never by what clients ask.
+static NAMES: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+fn known_name(name: &str) -> Option<&'static str> {
+    if let Some((kind, slot)) = RecordKind::of_map(name) {
+        if let Some(&n) = kind.maps().get(usize::from(slot)) {
+            return Some(n);
+        }
+    }
+    let names = NAMES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    names.iter().copied().find(|&n| n == name)
 }
 
 impl MapName {
@@ -30,6 +56,33 @@ impl MapName {
         MapName::ShadowByName,
     ];
 
+    /// The map `name` as the configuration gives it: one of the eight, a
+    /// classic map, or an automount or site map (kept from now on, see
+    /// [`NAMES`]). Only the configuration parser calls this; a client's
+    /// request is looked up with [`str::parse`], which adds nothing.
+    pub fn configured(name: &str) -> Result<MapName, UnknownMap> {
+        if let Ok(m) = name.parse() {
+            return Ok(m);
+        }
+        if !valid_map_name(name) {
+            return Err(UnknownMap(name.to_owned()));
+        }
+        let mut names = NAMES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(&n) = names.iter().find(|&&n| n == name) {
+            return Ok(MapName::Other(n));
+        }
+        let kept: &'static str = Box::leak(name.to_owned().into_boxed_str());
+        names.push(kept);
+        Ok(MapName::Other(kept))
+    }
+
+    /// Whether this is an automount map (`auto.master`, `auto.home`, …).
+    pub fn is_automount(self) -> bool {
+        matches!(self, MapName::Other(n) if is_automount_map(n))
+    }
+
     /// The name clients ask for.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -41,6 +94,7 @@ impl MapName {
             MapName::GroupByGid => "group.bygid",
             MapName::NetidByName => "netid.byname",
             MapName::ShadowByName => "shadow.byname",
+            MapName::Other(name) => name,
         }
     }
 
@@ -78,6 +132,7 @@ impl FromStr for MapName {
         MapName::ALL
             .into_iter()
             .find(|m| m.as_str() == s)
+            .or_else(|| known_name(s).map(MapName::Other))
             .ok_or_else(|| UnknownMap(s.to_owned()))
     }
 }
@@ -92,5 +147,29 @@ mod tests {
             assert_eq!(m.as_str().parse::<MapName>(), Ok(m));
         }
         assert!("passwd.byfoo".parse::<MapName>().is_err());
+        assert_eq!(
+            "hosts.byname".parse::<MapName>(),
+            Ok(MapName::Other("hosts.byname"))
+        );
+    }
+
+    #[test]
+    fn configured_names_are_kept_once() {
+        // A client asking for a name no configuration gave finds nothing.
+        assert!("auto.testonly".parse::<MapName>().is_err());
+        let a = MapName::configured("auto.testonly").unwrap();
+        assert!(a.is_automount());
+        assert_eq!(a.as_str(), "auto.testonly");
+        assert_eq!("auto.testonly".parse::<MapName>(), Ok(a));
+        let b = MapName::configured("auto.testonly").unwrap();
+        assert!(std::ptr::eq(a.as_str(), b.as_str()));
+        assert!(!MapName::configured("printers-test").unwrap().is_automount());
+        assert_eq!(
+            MapName::configured("passwd.byname"),
+            Ok(MapName::PasswdByName)
+        );
+        for bad in ["", "a b", "a/b", &"x".repeat(65)] {
+            assert!(MapName::configured(bad).is_err(), "{bad:?}");
+        }
     }
 }

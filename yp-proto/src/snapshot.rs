@@ -16,17 +16,19 @@ use std::hash::{BuildHasher, RandomState};
 
 use crate::maps::MapName;
 
-/// The slot array index of a map (the order of [`MapName::ALL`]).
-pub fn map_index(m: MapName) -> usize {
+/// The slot array index of one of the users' and groups' maps (the order
+/// of [`MapName::ALL`]); `None` for the others.
+pub fn map_index(m: MapName) -> Option<usize> {
     match m {
-        MapName::PasswdByName => 0,
-        MapName::PasswdByUid => 1,
-        MapName::MasterPasswdByName => 2,
-        MapName::MasterPasswdByUid => 3,
-        MapName::GroupByName => 4,
-        MapName::GroupByGid => 5,
-        MapName::NetidByName => 6,
-        MapName::ShadowByName => 7,
+        MapName::PasswdByName => Some(0),
+        MapName::PasswdByUid => Some(1),
+        MapName::MasterPasswdByName => Some(2),
+        MapName::MasterPasswdByUid => Some(3),
+        MapName::GroupByName => Some(4),
+        MapName::GroupByGid => Some(5),
+        MapName::NetidByName => Some(6),
+        MapName::ShadowByName => Some(7),
+        MapName::Other(_) => None,
     }
 }
 
@@ -44,9 +46,10 @@ pub(super) const MASTER: usize = 1;
 pub(super) const SHADOW: usize = 2;
 pub(super) const COLUMNS: usize = 3;
 
-/// The table and value column that serve a map.
-fn table_of(m: MapName) -> (usize, usize) {
-    match m {
+/// The table and value column that serve one of the users' and groups'
+/// maps; `None` for the others, which have a table each.
+fn table_of(m: MapName) -> Option<(usize, usize)> {
+    Some(match m {
         MapName::PasswdByName => (USERS_BY_NAME, PASSWD),
         MapName::MasterPasswdByName => (USERS_BY_NAME, MASTER),
         MapName::PasswdByUid => (USERS_BY_UID, PASSWD),
@@ -55,7 +58,8 @@ fn table_of(m: MapName) -> (usize, usize) {
         MapName::GroupByGid => (GROUPS_BY_GID, 0),
         MapName::NetidByName => (NETID, 0),
         MapName::ShadowByName => (USERS_BY_NAME, SHADOW),
-    }
+        MapName::Other(_) => return None,
+    })
 }
 
 /// Where bytes are in the arena.
@@ -151,6 +155,9 @@ impl Table {
 pub struct Snapshot {
     pub(super) arena: Vec<u8>,
     pub(super) tables: [Table; TABLES],
+    /// The other maps (classic, automount, site), one table each, values
+    /// in the first column.
+    pub(super) others: Vec<(MapName, Table)>,
     pub(super) hasher: RandomState,
     pub(super) domain: String,
     pub(super) order: u32,
@@ -178,29 +185,50 @@ impl Snapshot {
 
     /// Bytes held by the arena and the tables.
     pub fn memory_bytes(&self) -> usize {
-        self.arena.capacity() + self.tables.iter().map(Table::bytes).sum::<usize>()
+        self.arena.capacity()
+            + self
+                .tables
+                .iter()
+                .chain(self.others.iter().map(|(_, t)| t))
+                .map(Table::bytes)
+                .sum::<usize>()
+    }
+
+    /// The maps other than the users' and groups' this snapshot holds.
+    pub fn other_maps(&self) -> impl Iterator<Item = MapName> + '_ {
+        self.others.iter().map(|&(m, _)| m)
     }
 
     /// Bytes of every map's keys and values, as a client would count them
     /// (`passwd.*` and `master.passwd.*` separately, shared bytes twice).
     pub fn map_bytes(&self) -> usize {
         MapName::ALL
-            .iter()
-            .map(|&m| self.iter(m).map(|(k, v)| k.len() + v.len()).sum::<usize>())
+            .into_iter()
+            .chain(self.other_maps())
+            .map(|m| self.iter(m).map(|(k, v)| k.len() + v.len()).sum::<usize>())
             .sum()
     }
 
     fn table(&self, map: MapName) -> (&Table, usize) {
-        let (t, col) = table_of(map);
         // `table_of` only names existing tables; an empty one is a safe
-        // answer all the same.
+        // answer all the same (and the answer for a map this snapshot
+        // does not hold).
         static EMPTY: Table = Table {
             keys: Vec::new(),
             vals: Vec::new(),
             sorted: Vec::new(),
             index: Index::new(),
         };
-        (self.tables.get(t).unwrap_or(&EMPTY), col)
+        match table_of(map) {
+            Some((t, col)) => (self.tables.get(t).unwrap_or(&EMPTY), col),
+            None => (
+                self.others
+                    .iter()
+                    .find(|(m, _)| *m == map)
+                    .map_or(&EMPTY, |(_, t)| t),
+                0,
+            ),
+        }
     }
 
     /// The `i`-th entry in key byte order.

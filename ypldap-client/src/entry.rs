@@ -8,7 +8,9 @@
 
 use std::borrow::Cow;
 
+use ipc_proto::RecordSearch;
 use ipc_proto::entry_rules::dn;
+use ipc_proto::entry_rules::records::Record;
 use ipc_proto::entry_rules::{
     Group, Origin, Shadow, Text, User, Violation, check_member, parse_days, parse_id,
 };
@@ -223,6 +225,39 @@ fn disabled(attrs: &Attributes) -> bool {
 }
 
 /// Builds a group from an entry with the directory's mappings and checks it.
+/// A classic map's entry (host, netgroup, …): the values of each
+/// attribute the search reads, in its order. The rules are applied by
+/// ypldapd, which builds these maps' lines; only a value that is not text
+/// drops the entry here.
+pub fn record<'a>(
+    dn: &'a str,
+    search: &RecordSearch,
+    attrs: &'a Attributes,
+) -> Result<Record<'a>, Violation> {
+    let mut values = Vec::with_capacity(search.attributes.len());
+    for name in &search.attributes {
+        if attrs.has_binary(name) {
+            return Err(Violation::NotText(name.clone()));
+        }
+        values.push(
+            attrs
+                .values(name)
+                .unwrap_or(&[])
+                .iter()
+                .map(|v| Text(Cow::Borrowed(v.as_str())))
+                .collect(),
+        );
+    }
+    Ok(Record {
+        origin: Origin {
+            dn: Text(Cow::Borrowed(dn)),
+            uuid: None,
+        },
+        search: search.id,
+        values,
+    })
+}
+
 pub fn group<'a>(
     dn: &'a str,
     f: &'a FieldMappings,

@@ -7,6 +7,7 @@ use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::Duration;
 
+use ipc_proto::entry_rules::records::Record;
 use ipc_proto::entry_rules::{Group, User, Violation};
 use ipc_proto::{Bind, Directory, Mapping, TlsMode};
 use ldap3::adapters::{Adapter, PagedResults};
@@ -33,6 +34,7 @@ const READ_AHEAD: usize = 2 * PAGE_SIZE as usize;
 pub enum Item<'a> {
     User(User<'a>),
     Group(Group<'a>),
+    Record(Record<'a>),
     Dropped { dn: &'a str, violation: Violation },
 }
 
@@ -47,7 +49,7 @@ pub enum FetchError {
     AuthzidUnsupported(String),
     /// The SASL EXTERNAL bind was refused.
     ExternalBind(LdapError),
-    /// The user or group search failed.
+    /// The user or group search failed, or a classic map's (`hosts`, …).
     Search {
         search: &'static str,
         cause: SearchError,
@@ -107,6 +109,8 @@ impl std::error::Error for FetchError {}
 pub struct Fetched {
     pub users: u64,
     pub groups: u64,
+    /// Entries of the classic maps' searches.
+    pub records: u64,
     pub referrals: u64,
 }
 
@@ -219,6 +223,27 @@ pub async fn fetch(
         cause,
     })?;
     done.referrals = users + groups;
+    for rs in &dir.records {
+        let attributes = attribute_names(std::iter::empty(), &rs.attributes);
+        done.referrals += search(
+            &mut ldap,
+            &rs.base,
+            &rs.filter,
+            attributes,
+            &mut |dn, attrs| match entry::record(dn, rs, attrs) {
+                Ok(r) => {
+                    done.records += 1;
+                    sink(Item::Record(r));
+                }
+                Err(violation) => sink(Item::Dropped { dn, violation }),
+            },
+        )
+        .await
+        .map_err(|cause| FetchError::Search {
+            search: rs.kind.word(),
+            cause,
+        })?;
+    }
     let _ = ldap.with_timeout(Duration::from_secs(2)).unbind().await;
     Ok(done)
 }

@@ -49,7 +49,7 @@ pub fn run(
     let started = Instant::now();
     let mut out = Batches::new(update);
     let mut referrals = 0;
-    let mut totals = (0u64, 0u64);
+    let mut totals = (0u64, 0u64, 0u64);
     for (index, dir) in dirs.iter().enumerate() {
         let fail = |chan: &mut Chan, why: &dyn std::fmt::Display| {
             chan.send(
@@ -83,6 +83,7 @@ pub fn run(
                 referrals += f.referrals;
                 totals.0 += f.users;
                 totals.1 += f.groups;
+                totals.2 += f.records;
             }
             Err(e) => return fail(chan, &e),
         }
@@ -91,10 +92,11 @@ pub fn run(
     chan.log(
         Level::Debug,
         format!(
-            "read {} directories: {} users, {} groups in {:.2} s",
+            "read {} directories: {} users, {} groups, {} other entries in {:.2} s",
             dirs.len(),
             totals.0,
             totals.1,
+            totals.2,
             started.elapsed().as_secs_f64()
         ),
     );
@@ -142,6 +144,7 @@ fn connect(
 struct Batches {
     users: BatchWriter,
     groups: BatchWriter,
+    records: BatchWriter,
     drops: BatchWriter,
     dropped: BTreeMap<DropReason, u64>,
 }
@@ -163,6 +166,13 @@ impl Batches {
                 },
                 BATCH_BYTES,
             ),
+            records: BatchWriter::new(
+                &ClientToParent::Records {
+                    update,
+                    entries: Vec::new(),
+                },
+                BATCH_BYTES,
+            ),
             drops: BatchWriter::new(
                 &ClientToParent::Dropped {
                     update,
@@ -179,6 +189,7 @@ impl Batches {
         let (pushed, dn) = match item {
             Item::User(u) => (self.users.push(u), &*u.origin.dn),
             Item::Group(g) => (self.groups.push(g), &*g.origin.dn),
+            Item::Record(r) => (self.records.push(r), &*r.origin.dn),
             Item::Dropped { dn, violation } => {
                 return self.drop_entry(chan, dn, violation.reason(), &violation.to_string());
             }
@@ -226,6 +237,7 @@ impl Batches {
     fn flush(&mut self, chan: &Chan) -> Result<(), LinkError> {
         send(chan, self.users.take())?;
         send(chan, self.groups.take())?;
+        send(chan, self.records.take())?;
         send(chan, self.drops.take())
     }
 }

@@ -23,6 +23,7 @@ mod limits;
 mod parser;
 mod pem;
 mod print;
+pub mod records;
 
 #[cfg(test)]
 mod tests;
@@ -124,6 +125,8 @@ pub struct Config {
     /// are left out (by default they are served locked and expired).
     pub omit_disabled: bool,
     pub directories: Vec<DirectoryConfig>,
+    /// `map` blocks: the site's own maps, served.
+    pub site_maps: Vec<records::SiteMap>,
     /// `limit` lines over the defaults.
     pub limits: ResourceLimits,
 }
@@ -162,12 +165,19 @@ pub const MAX_INCLUDE_DEPTH: usize = 16;
 pub const MAX_INCLUDES: usize = 256;
 
 impl Config {
-    /// The maps answered: those named by `provide map`, or all seven.
+    /// The maps answered: those named by `provide map` (or the users'
+    /// and groups' eight when there is none), and the site maps.
     pub fn served_maps(&self) -> Vec<MapName> {
-        match &self.maps {
+        let mut maps = match &self.maps {
             Some(set) => set.iter().copied().collect(),
             None => MapName::ALL.to_vec(),
+        };
+        for m in &self.site_maps {
+            if !maps.contains(&m.name) {
+                maps.push(m.name);
+            }
         }
+        maps
     }
 
     /// Where the network broker connects, one entry per directory.

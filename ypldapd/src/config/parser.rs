@@ -2,12 +2,15 @@
 //! recursive-descent parser that reports every error of a file: after an
 //! error it skips to the end of the line and carries on.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::Duration;
 
+use entry_rules::records::RecordKind;
 use ipc_proto::{Bind, Directory, FieldMappings, Mapping, ShadowMappings, TlsMode};
+
+use super::records::{KindSettings, SiteMap};
 
 use super::lexer::{Kw, Lexer, Tok, Token};
 use super::{
@@ -16,6 +19,8 @@ use super::{
     MAX_INCLUDE_DEPTH, MAX_INCLUDES,
 };
 use yp_proto::maps::MapName;
+
+mod records;
 
 /// The 14 map fields, in upstream slot order.
 pub(crate) const FIELDS: [&str; 14] = [
@@ -126,6 +131,8 @@ struct DirBuilder {
     fields: [Option<(Mapping, u32)>; SLOTS],
     /// Attributes of `list groupmembers` lines after the first.
     groupmembers_also: Vec<String>,
+    /// What the block says of the classic maps' kinds.
+    kinds: BTreeMap<RecordKind, KindSettings>,
     cert: Option<TlsFile>,
     key: Option<TlsFile>,
     ca: Option<TlsFile>,
@@ -150,6 +157,11 @@ struct Parser<'a> {
     omit_disabled: bool,
     cafile: Option<(PathBuf, Option<Vec<u8>>)>,
     directories: Vec<DirectoryConfig>,
+    /// Per directory: what its block says of the classic maps' kinds.
+    kind_settings: Vec<BTreeMap<RecordKind, KindSettings>>,
+    site_maps: Vec<SiteMap>,
+    /// Site maps named by `provide map`, checked at the end.
+    provided_sites: Vec<(String, At, usize)>,
     includes: usize,
     limits: super::ResourceLimits,
 }
@@ -178,10 +190,15 @@ pub(crate) fn parse(
         omit_disabled: false,
         cafile: None,
         directories: Vec::new(),
+        kind_settings: Vec::new(),
+        site_maps: Vec::new(),
+        provided_sites: Vec::new(),
         includes: 0,
         limits: super::ResourceLimits::default(),
     };
     p.run();
+    // Reported through the diagnostics.
+    let _ = p.finish_records(name);
     let mut warnings = Vec::new();
     if opts.verbose {
         for (k, m) in &p.lx.macros {
@@ -233,6 +250,7 @@ pub(crate) fn parse(
             group_nesting: p.group_nesting,
             omit_disabled: p.omit_disabled,
             directories: p.directories,
+            site_maps: p.site_maps,
             limits: p.limits,
         },
         warnings,
@@ -354,6 +372,7 @@ impl Parser<'_> {
                 Tok::Kw(Kw::Bind) => self.bind_stmt(),
                 Tok::Kw(Kw::Directory) => self.directory(&at),
                 Tok::Kw(Kw::Group) => self.group_nesting(&at),
+                Tok::Kw(Kw::Map) => self.site_map(&at),
                 Tok::Str { s, quoted } => {
                     if !quoted && s == "allow" && self.peek().kind != Tok::Char(b'=') {
                         self.allow(&at)
@@ -448,11 +467,8 @@ impl Parser<'_> {
         self.expect_kw(Kw::Map)?;
         let m = self.expect_string("a map name after \"provide map\"")?;
         self.expect_eol()?;
-        match m.parse::<MapName>() {
-            Ok(m) => {
-                self.maps.get_or_insert_with(BTreeSet::new).insert(m);
-            }
-            Err(_) => self.error(at, format!("unsupported map type: {m}")),
+        if let Some(m) = self.provided_map(at, &m) {
+            self.maps.get_or_insert_with(BTreeSet::new).insert(m);
         }
         Ok(())
     }
@@ -757,6 +773,12 @@ impl Parser<'_> {
                     return;
                 }
                 Tok::Kw(k) => self.directive(d, &at, k),
+                Tok::Str { s, quoted: false } if RecordKind::from_word(&s).is_some() => {
+                    match RecordKind::from_word(&s) {
+                        Some(kind) => self.kind_directive(d, &at, kind),
+                        None => Ok(()),
+                    }
+                }
                 _ => Err(self.unexpected(t, "a directory setting or \"}\"")),
             };
             let r = r.and_then(|()| self.expect_directive_end());
@@ -1062,6 +1084,7 @@ impl Parser<'_> {
                 passwd_filter: d.passwd_filter.unwrap_or_default(),
                 group_filter: d.group_filter.unwrap_or_default(),
                 fields,
+                records: Vec::new(),
             },
             ca_pem,
             cert_pem,
@@ -1070,6 +1093,7 @@ impl Parser<'_> {
             certfile,
             keyfile,
         });
+        self.kind_settings.push(d.kinds);
     }
 }
 
@@ -1108,6 +1132,7 @@ impl DirBuilder {
             group_filter: None,
             fields: Default::default(),
             groupmembers_also: Vec::new(),
+            kinds: BTreeMap::new(),
             cert: None,
             key: None,
             ca: None,

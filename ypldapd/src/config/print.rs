@@ -4,6 +4,7 @@
 use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 
+use entry_rules::records::RecordKind;
 use ipc_proto::{Bind, Mapping, TlsMode};
 
 use super::parser::FIELDS;
@@ -84,12 +85,26 @@ impl Config {
             }
         }
         match &self.maps {
-            None => writeln!(o, "# no \"provide map\": all seven maps are served")?,
+            None => writeln!(
+                o,
+                "# no \"provide map\": the eight maps of users and groups are served"
+            )?,
             Some(maps) => {
                 for m in maps {
                     writeln!(o, "provide map {}", quote(m.as_str()))?;
                 }
             }
+        }
+        for m in &self.site_maps {
+            writeln!(o)?;
+            writeln!(o, "map {} {{", quote(m.name.as_str()))?;
+            if let Some(b) = &m.basedn {
+                writeln!(o, "\tbasedn {}", quote(b))?;
+            }
+            writeln!(o, "\tfilter {}", quote(&m.filter))?;
+            writeln!(o, "\tkey {}", quote(&m.key))?;
+            writeln!(o, "\tvalue {}", quote(&m.value))?;
+            writeln!(o, "}}")?;
         }
         let mut cafile: Option<&PathBuf> = None;
         for d in &self.directories {
@@ -155,6 +170,21 @@ impl Config {
             for (name, m) in f.shadow.fields() {
                 if let Some(m) = m {
                     writeln!(o, "\t{}", mapping_line(name, m))?;
+                }
+            }
+            // The classic maps' searches, every default spelled out (the
+            // site maps' come from their blocks).
+            for r in s.records.iter().filter(|r| r.kind != RecordKind::Site) {
+                let word = r.kind.word();
+                writeln!(o, "\t{word} basedn {}", quote(&r.base))?;
+                writeln!(o, "\t{word} filter {}", quote(&r.filter))?;
+                for (role, attribute) in r.kind.roles().iter().zip(&r.attributes) {
+                    writeln!(
+                        o,
+                        "\t{word} attribute {} maps to {}",
+                        role.word,
+                        quote(attribute)
+                    )?;
                 }
             }
             writeln!(o, "}}")?;

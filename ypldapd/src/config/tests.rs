@@ -33,14 +33,14 @@ fn parse_with(
     parse_str(NAME, text, opts, fs)
 }
 
-fn parse(text: &str) -> Config {
+pub(super) fn parse(text: &str) -> Config {
     match parse_with(text, &LoadOptions::default(), &fs()) {
         Ok(l) => l.config,
         Err(e) => panic!("unexpected errors:\n{e}\n--- in:\n{text}"),
     }
 }
 
-fn errors(text: &str) -> String {
+pub(super) fn errors(text: &str) -> String {
     match parse_with(text, &LoadOptions::default(), &fs()) {
         Ok(l) => panic!("parsed, expected errors:\n{text}\n--- gave:\n{}", l.config),
         Err(e) => e.to_string(),
@@ -48,7 +48,7 @@ fn errors(text: &str) -> String {
 }
 
 /// The body of a complete directory block (filters and all 14 fields).
-const BODY: &str = "\tpasswd filter \"(objectClass=posixAccount)\"
+pub(super) const BODY: &str = "\tpasswd filter \"(objectClass=posixAccount)\"
 \tgroup filter \"(objectClass=posixGroup)\"
 \tattribute name maps to \"uid\"
 \tfixed attribute passwd \"*\"
@@ -195,7 +195,7 @@ fn provide_map_rule() {
     assert_eq!(c.served_maps(), yp_proto::maps::MapName::ALL.to_vec());
     assert!(
         c.to_string()
-            .contains("# no \"provide map\": all seven maps are served\n")
+            .contains("# no \"provide map\": the eight maps of users and groups are served\n")
     );
     let c = parse(
         "domain d\nprovide map \"group.bygid\"\nprovide map master.passwd.byuid\nprovide map \"group.bygid\"\n",
@@ -209,7 +209,7 @@ fn provide_map_rule() {
     );
     assert_eq!(
         errors("domain d\nprovide map \"passwd.byfoo\"\n"),
-        "ypldap.conf:2: unsupported map type: passwd.byfoo"
+        "ypldap.conf:2: unsupported map type: passwd.byfoo (no map block defines it)"
     );
     assert!(
         errors("domain d\nprovide \"passwd.byname\"\n")
@@ -980,6 +980,7 @@ mod props {
                             passwd_filter: FILTERS[pf].to_owned(),
                             group_filter: FILTERS[gf].to_owned(),
                             fields,
+                            records: Vec::new(),
                         },
                         ca_pem: if is_tls { read(ca) } else { None },
                         cafile: is_tls.then(|| PathBuf::from(ca)),
@@ -1045,6 +1046,7 @@ mod props {
                 group_nesting: (secs % 65) as u32,
                 omit_disabled: secs % 3 == 0,
                 directories,
+                site_maps: Vec::new(),
                 limits: ResourceLimits::default(),
             })
     }

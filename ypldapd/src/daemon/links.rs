@@ -265,6 +265,14 @@ impl Daemon {
                     }
                 }
             }
+            ClientToParent::Records { update, entries } => {
+                if self.update_running == Some(update) && self.room_for(entries.len(), now) {
+                    if let Some(i) = self.incoming.as_mut() {
+                        i.builder.add_records(&entries);
+                        self.build_busy = true;
+                    }
+                }
+            }
             ClientToParent::Dropped { update, entries } => {
                 if self.update_running == Some(update) {
                     if let Some(i) = self.incoming.as_mut() {

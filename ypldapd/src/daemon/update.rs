@@ -86,7 +86,8 @@ impl Daemon {
                     nesting: self.config.group_nesting,
                     omit_disabled: self.config.omit_disabled,
                 };
-                let builder = SnapshotBuilder::new(&self.config.domain, options, like);
+                let builder = SnapshotBuilder::new(&self.config.domain, options, like)
+                    .with_records(Arc::new(self.config.record_plan()));
                 self.incoming = Some(Incoming {
                     update,
                     builder,
@@ -175,15 +176,17 @@ impl Daemon {
         }
         let drops: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
         let own = report.samples.iter().map(|d| {
-            format!(
-                "dropped {} {:?}: {}",
-                match d.kind {
-                    EntryKind::User => "user",
-                    EntryKind::Group => "group",
-                },
-                d.entry,
-                d.reason
-            )
+            let kind = match d.kind {
+                EntryKind::User => "user".to_owned(),
+                EntryKind::Group => "group".to_owned(),
+                EntryKind::Record(k) => format!("{k} entry"),
+            };
+            let detail = if d.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", logging::sanitize(&d.detail))
+            };
+            format!("dropped {kind} {:?}: {}{detail}", d.entry, d.reason)
         });
         for (logged, line) in client_drops.into_iter().chain(own).enumerate() {
             if logged == DROP_WARNINGS {
@@ -208,6 +211,22 @@ impl Daemon {
                 m.resolved, m.nested, m.unresolved, m.cut
             )
         };
+        let mut records: Vec<String> = report
+            .records
+            .iter()
+            .map(|(k, c)| format!("{} {k}", c.kept))
+            .collect();
+        if report.duplicate_keys > 0 {
+            records.push(format!(
+                "{} keys given twice (the first entry kept)",
+                report.duplicate_keys
+            ));
+        }
+        let records = if records.is_empty() {
+            String::new()
+        } else {
+            format!(", {}", records.join(", "))
+        };
         // Kept users whose password could not be served: named by count
         // and reason only, never by value.
         let locked: Vec<String> = report
@@ -216,7 +235,7 @@ impl Daemon {
             .map(|(r, n)| format!("{n} {r}"))
             .collect();
         info!(
-            "update {update}: {} directories, {} users, {} groups, dropped: {}{}{members}, referrals skipped: {referrals}, {:.2} s",
+            "update {update}: {} directories, {} users, {} groups{records}, dropped: {}{}{members}, referrals skipped: {referrals}, {:.2} s",
             self.config.directories.len(),
             report.users_kept,
             report.groups_kept,
