@@ -662,7 +662,7 @@ fn services(r: &Fields<'_>, out: &mut Out) -> Result<(), Violation> {
     let names = r.names(0)?;
     let port = r.first(1)?;
     let port = number("port", port, u64::from(u16::MAX))?;
-    for proto in r.words(2)? {
+    for (i, proto) in r.words(2)?.into_iter().enumerate() {
         let pp = format!("{port}/{proto}");
         let v = out.value(line(
             names[0],
@@ -671,7 +671,9 @@ fn services(r: &Fields<'_>, out: &mut Out) -> Result<(), Violation> {
         out.key(0, pp, v)?;
         for n in &names {
             out.key(1, format!("{n}/{proto}"), v)?;
-            out.key(1, (*n).to_owned(), v)?;
+            if i == 0 {
+                out.key(1, (*n).to_owned(), v)?;
+            }
         }
     }
     Ok(())

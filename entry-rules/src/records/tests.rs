@@ -124,9 +124,7 @@ fn services_per_protocol() {
             (1, "secure-shell"),
             (0, "22/udp"),
             (1, "ssh/udp"),
-            (1, "ssh"),
             (1, "secure-shell/udp"),
-            (1, "secure-shell"),
         ]
     );
     let e = run(

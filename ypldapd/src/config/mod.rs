@@ -111,7 +111,7 @@ pub enum BindMode {
 pub struct Config {
     pub domain: String,
     pub interval: Duration,
-    /// `None`: the file has no `provide map`, so all seven maps are served.
+    /// `None`: the file has no `provide map`, so the eight maps of users and groups are served.
     pub maps: Option<BTreeSet<MapName>>,
     pub bind: BindMode,
     /// `allow` networks; empty means every client is answered.
