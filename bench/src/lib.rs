@@ -3,6 +3,7 @@
 //! same data, each in its own namespaces (the `tests` harness), and prints
 //! every figure and ratio. See `docs/performance.md`.
 
+pub mod classic;
 pub mod load;
 pub mod process;
 pub mod stats;

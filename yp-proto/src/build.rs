@@ -17,6 +17,7 @@ use entry_rules::records::RecordKind;
 use entry_rules::{DropReason, Group, LOCKED, LockReason, MAX_LINE, Seconds, User};
 
 mod classic;
+mod netgroups;
 use classic::Classic;
 pub use classic::{RecordCounts, RecordPlan, SearchPlan};
 
@@ -308,6 +309,9 @@ enum Phase {
     NetidValues { next: usize },
     /// Expanding the netgroups from `next` on into the reverse maps.
     ReverseNetgroups { next: usize },
+    /// Writing reverse map `map` (0: by user, 1: by host) from key `next`
+    /// on.
+    ReverseWrite { map: usize, next: usize },
     /// The last merges.
     Sorting,
     /// Everything done: [`SnapshotBuilder::finish`] costs nothing more.
@@ -801,10 +805,16 @@ impl SnapshotBuilder {
             match &mut self.phase {
                 Phase::Receiving => {
                     // Each table in turn first, so none falls behind.
-                    self.turn = (self.turn + 1) % TABLES;
+                    let count = TABLES + self.classic.tables.len();
+                    self.turn = (self.turn + 1) % count;
                     let mut did = 0;
-                    for k in 0..TABLES {
-                        if let Some(t) = self.tables.get_mut((self.turn + k) % TABLES) {
+                    for k in 0..count {
+                        let i = (self.turn + k) % count;
+                        let t = match i.checked_sub(TABLES) {
+                            None => self.tables.get_mut(i),
+                            Some(c) => self.classic.tables.get_mut(c).map(|(_, t)| t),
+                        };
+                        if let Some(t) = t {
                             if did < left {
                                 did += t.sort(&self.arena, left - did, false);
                             }
@@ -888,6 +898,15 @@ impl SnapshotBuilder {
                     used += did.max(1);
                     self.phase = match next {
                         Some(next) => Phase::ReverseNetgroups { next },
+                        None => Phase::ReverseWrite { map: 0, next: 0 },
+                    };
+                }
+                Phase::ReverseWrite { map, next } => {
+                    let (map, from) = (*map, *next);
+                    let (next, did) = self.write_reverse(map, from, left);
+                    used += did.max(1);
+                    self.phase = match next {
+                        Some((map, next)) => Phase::ReverseWrite { map, next },
                         None => {
                             self.finish_classic();
                             Phase::Sorting

@@ -7,7 +7,12 @@
 //! the last entry to the finished snapshot. For profiling too
 //! (`valgrind --tool=callgrind snapshot-build`).
 //!
-//! usage: [UNTUNED=1] [SHUFFLE=1] snapshot-build [USERS [GROUPS [RUNS]]]
+//! usage: [UNTUNED=1] [SHUFFLE=1] [MEMBER_DNS=1] [HOSTS=H] [NETGROUPS=G]
+//!        snapshot-build [USERS [GROUPS [RUNS]]]
+//!
+//! `HOSTS` and `NETGROUPS` add that many hosts and netgroups
+//! (`bench::classic`) to every refresh, served in `hosts.*` and the three
+//! netgroup maps.
 //!
 //! Also prints the resident memory at each step, the previous snapshot
 //! kept live until the new one is built (as the daemon does). ypldapd
@@ -17,11 +22,15 @@
 //! hand out names and ids in creation order tend to; `SHUFFLE` sends them
 //! in a scrambled order instead, the sorting's worst case.
 
+use std::sync::Arc;
 use std::time::Instant;
 
-use entry_rules::{Group, Origin, User};
+use entry_rules::records::{Record, RecordKind};
+use entry_rules::{Group, Origin, Text, User};
 use ipc_proto::codec;
 use ipc_proto::{BatchWriter, ClientToParent};
+use yp_proto::build::{RecordPlan, SearchPlan};
+use yp_proto::maps::MapName;
 use yp_proto::{BuildOptions, Snapshot, SnapshotBuilder, Step};
 
 /// As ypldapd's event loop (`BUILD_STEPS_PER_TURN`).
@@ -125,9 +134,28 @@ fn main() {
         batches.extend(w.push(g).expect("fits"));
     }
     batches.extend(w.take());
+    let count = |var: &str| {
+        std::env::var(var)
+            .ok()
+            .map_or(0, |v| v.parse::<usize>().expect("a number"))
+    };
+    let (hosts, netgroups) = (count("HOSTS"), count("NETGROUPS"));
+    let records = classic_records(hosts, netgroups, n);
+    let mut w = BatchWriter::new(
+        &ClientToParent::Records {
+            update: 1,
+            entries: Vec::new(),
+        },
+        8 * 1024,
+    );
+    for r in &records {
+        batches.extend(w.push(r).expect("fits"));
+    }
+    batches.extend(w.take());
+    let plan = Arc::new(classic_plan());
     let bytes: usize = batches.iter().map(Vec::len).sum();
     println!(
-        "{n} users, {m} groups: {} batches, {bytes} bytes of JSON",
+        "{n} users, {m} groups, {hosts} hosts, {netgroups} netgroups: {} batches, {bytes} bytes of JSON",
         batches.len()
     );
     let status_mib = |field: &str| {
@@ -151,7 +179,8 @@ fn main() {
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let started = Instant::now();
         let mut builder =
-            SnapshotBuilder::new("bench.test", BuildOptions::default(), current.as_ref());
+            SnapshotBuilder::new("bench.test", BuildOptions::default(), current.as_ref())
+                .with_records(Arc::clone(&plan));
         let (mut batch_max, mut batch_total) = (0.0f64, 0.0f64);
         let mut decode_total = 0.0f64;
         let (mut step_max, mut steps) = (0.0f64, 0usize);
@@ -163,6 +192,7 @@ fn main() {
             match msg {
                 ClientToParent::Users { entries, .. } => builder.add_users(&entries),
                 ClientToParent::Groups { entries, .. } => builder.add_groups(&entries),
+                ClientToParent::Records { entries, .. } => builder.add_records(&entries),
                 _ => unreachable!(),
             }
             let took = ms(t.elapsed());
@@ -221,6 +251,69 @@ fn main() {
             rss(),
             current.as_ref().map_or(0, Snapshot::memory_bytes) >> 20
         );
+    }
+}
+
+/// The records ypldap-client sends for `bench::classic`'s hosts and
+/// netgroups (searches 0 and 1 of [`classic_plan`]).
+fn classic_records(hosts: usize, netgroups: usize, users: usize) -> Vec<Record<'static>> {
+    let origin = |dn: String| Origin {
+        dn: dn.into(),
+        uuid: None,
+    };
+    let text = |s: &String| Text::from(s.clone());
+    let suffix = tests::ldif::SUFFIX;
+    let mut out: Vec<Record<'static>> = bench::classic::hosts(hosts)
+        .iter()
+        .map(|h| Record {
+            origin: origin(format!(
+                "cn={},{},{suffix}",
+                h.name,
+                bench::classic::HOSTS_OU
+            )),
+            search: 0,
+            values: vec![vec![text(&h.name), text(&h.alias)], vec![text(&h.address)]],
+        })
+        .collect();
+    out.extend(
+        bench::classic::netgroups(netgroups, users, hosts)
+            .iter()
+            .map(|g| Record {
+                origin: origin(format!(
+                    "cn={},{},{suffix}",
+                    g.name,
+                    bench::classic::NETGROUPS_OU
+                )),
+                search: 1,
+                values: vec![
+                    vec![text(&g.name)],
+                    g.triples.iter().map(text).collect(),
+                    g.members.iter().map(text).collect(),
+                ],
+            }),
+    );
+    out
+}
+
+/// Hosts (search 0) into `hosts.*`, netgroups (search 1) into the three
+/// netgroup maps.
+fn classic_plan() -> RecordPlan {
+    let search = |kind: RecordKind| SearchPlan {
+        kind,
+        attributes: kind
+            .roles()
+            .iter()
+            .map(|r| r.attribute.to_owned())
+            .collect(),
+        site: None,
+        slots: kind
+            .maps()
+            .iter()
+            .map(|m| MapName::configured(m).ok())
+            .collect(),
+    };
+    RecordPlan {
+        searches: vec![search(RecordKind::Hosts), search(RecordKind::Netgroup)],
     }
 }
 

@@ -5,12 +5,12 @@
 //! maps, which need every netgroup, are computed once all have arrived,
 //! in slices like the rest of the build.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
-use entry_rules::records::{self, Context, NetgroupMember, Out, Record, RecordKind, SiteFormat};
+use entry_rules::records::{self, Context, Out, Record, RecordKind, SiteFormat};
 use entry_rules::{DropReason, MAX_LINE};
 
+use super::netgroups::Netgroups;
 use super::{SnapshotBuilder, TableBuilder, span};
 use crate::maps::MapName;
 use crate::snapshot::{COLUMNS, Span};
@@ -58,35 +58,17 @@ pub struct RecordCounts {
     pub kept: usize,
 }
 
-/// One netgroup, for the reverse maps.
-#[derive(Debug)]
-struct Netgroup {
-    name: String,
-    /// (host, user, domain); an empty field is a wildcard.
-    triples: Vec<[String; 3]>,
-    children: Vec<String>,
-}
-
 /// The classic part of a build.
 #[derive(Debug, Default)]
 pub(super) struct Classic {
     plan: Arc<RecordPlan>,
     pub(super) tables: Vec<(MapName, TableBuilder)>,
     out: Out,
-    netgroups: Vec<Netgroup>,
-    /// Netgroup names to their index in `netgroups` (the first wins).
-    netgroup_index: HashMap<String, u32>,
-    /// Per netgroup: the roots whose expansion it was last reached in
-    /// (`root + 1`), so that each is expanded once per root.
-    seen: Vec<u32>,
-    /// Reverse map keys to the roots that reach them (by user, by host).
-    reverse: [HashMap<String, Vec<u32>>; 2],
-    reverse_keys: [Vec<String>; 2],
+    /// The netgroups, for the reverse maps.
+    netgroups: Netgroups,
+    /// The value being written (a reverse map's).
+    scratch: String,
 }
-
-/// What [`Phase::ReverseNetgroups`](super::Phase) does per netgroup
-/// expanded, in budget steps.
-const REVERSE_STEP: usize = 64;
 
 impl Classic {
     pub(super) fn new(plan: Arc<RecordPlan>) -> Classic {
@@ -228,181 +210,86 @@ impl SnapshotBuilder {
         }
     }
 
-    /// Keeps a netgroup's members for the reverse maps.
+    /// Keeps a netgroup for the reverse maps.
     fn keep_netgroup(&mut self, out: &Out) {
-        let (Some(k), Some(value)) = (out.keys.first(), out.values.first()) else {
-            return;
-        };
-        let c = &mut self.classic;
-        if c.netgroup_index.contains_key(&k.key) {
-            return;
+        if let (Some(k), Some(value)) = (out.keys.first(), out.values.first()) {
+            self.classic.netgroups.add(&k.key, value);
         }
-        let mut ng = Netgroup {
-            name: k.key.clone(),
-            triples: Vec::new(),
-            children: Vec::new(),
-        };
-        for m in records::netgroup_members(value) {
-            match m {
-                NetgroupMember::Triple { host, user, domain } => {
-                    ng.triples
-                        .push([host.to_owned(), user.to_owned(), domain.to_owned()]);
-                }
-                NetgroupMember::Netgroup(n) => ng.children.push(n.to_owned()),
-            }
-        }
-        let Ok(id) = u32::try_from(c.netgroups.len()) else {
-            return;
-        };
-        c.netgroup_index.insert(ng.name.clone(), id);
-        c.netgroups.push(ng);
     }
 
-    /// Expands netgroups `from..` into the reverse maps, for about
-    /// `budget` steps; returns where to go on (`None`: every netgroup
-    /// done, the reverse maps written) and the steps used.
+    /// Expands netgroups `from..` into the reverse maps' keys (see
+    /// [`Netgroups::expand`]).
     pub(super) fn reverse_netgroups(
         &mut self,
         from: usize,
         budget: usize,
     ) -> (Option<usize>, usize) {
-        let c = &mut self.classic;
-        let n = c.netgroups.len();
-        if c.seen.len() != n {
-            c.seen = vec![0; n];
-        }
-        let mut used = 0;
-        let mut root = from;
-        let mut stack: Vec<u32> = Vec::new();
-        while root < n && used < budget {
-            let stamp = root as u32 + 1;
-            stack.clear();
-            stack.push(root as u32);
-            if let Some(s) = c.seen.get_mut(root) {
-                *s = stamp;
-            }
-            while let Some(g) = stack.pop() {
-                used += 1;
-                let Some(ng) = c.netgroups.get(g as usize) else {
-                    continue;
-                };
-                for [host, user, domain] in &ng.triples {
-                    used += 1;
-                    for (i, field) in [user, host].into_iter().enumerate() {
-                        // As revnetgroup: an empty field is the wildcard,
-                        // one starting with `-` names nobody.
-                        let field = if field.is_empty() {
-                            "*"
-                        } else {
-                            field.as_str()
-                        };
-                        if field.starts_with('-') {
-                            continue;
-                        }
-                        let domain = if domain.is_empty() {
-                            "*"
-                        } else {
-                            domain.as_str()
-                        };
-                        let key = format!("{field}.{domain}");
-                        let roots = match c.reverse[i].get_mut(&key) {
-                            Some(r) => r,
-                            None => {
-                                c.reverse_keys[i].push(key.clone());
-                                c.reverse[i].entry(key).or_default()
-                            }
-                        };
-                        if roots.last() != Some(&(root as u32)) {
-                            roots.push(root as u32);
-                        }
-                    }
-                }
-                for child in &ng.children {
-                    if let Some(&id) = c.netgroup_index.get(child) {
-                        if let Some(s) = c.seen.get_mut(id as usize) {
-                            if *s != stamp {
-                                *s = stamp;
-                                stack.push(id);
-                            }
-                        }
-                    }
-                }
-            }
-            used += REVERSE_STEP;
-            root += 1;
-        }
-        if root < n {
-            return (Some(root), used);
-        }
-        self.write_reverse_maps();
-        (None, used)
+        self.classic.netgroups.expand(from, budget)
     }
 
-    /// Writes `netgroup.byuser` and `netgroup.byhost`: each key to the
-    /// netgroups that reach it, joined by `,`, in arrival order.
-    fn write_reverse_maps(&mut self) {
+    /// Writes keys `from..` of reverse map `map` (0: `netgroup.byuser`,
+    /// 1: `netgroup.byhost`), each to the netgroups that reach it, joined
+    /// by `,`, in arrival order; about `budget` steps. Returns where to go
+    /// on (`None`: both written) and the steps used.
+    pub(super) fn write_reverse(
+        &mut self,
+        map: usize,
+        from: usize,
+        budget: usize,
+    ) -> (Option<(usize, usize)>, usize) {
+        const SLOTS: [usize; 2] = [1, 2];
+        let Some(&slot) = SLOTS.get(map) else {
+            self.classic.netgroups = Netgroups::default();
+            return (None, 1);
+        };
         let plan = Arc::clone(&self.classic.plan);
-        let slots = plan
+        let target = plan
             .searches
             .iter()
             .find(|s| s.kind == RecordKind::Netgroup)
-            .map(|s| s.slots.clone())
-            .unwrap_or_default();
-        for (i, slot) in [1usize, 2].into_iter().enumerate() {
-            let keys = std::mem::take(&mut self.classic.reverse_keys[i]);
-            let mut reverse = std::mem::take(&mut self.classic.reverse[i]);
-            let Some(t) = slots
-                .get(slot)
-                .copied()
-                .flatten()
-                .and_then(|m| self.classic.table_of(m))
-            else {
+            .and_then(|s| s.slots.get(slot).copied().flatten());
+        let keys = self.classic.netgroups.reverse[map].len();
+        let Some(t) = target.and_then(|m| self.classic.table_of(m)) else {
+            return (Some((map + 1, 0)), 1);
+        };
+        let to = from.saturating_add(budget.div_ceil(8).max(1)).min(keys);
+        let mut value = std::mem::take(&mut self.classic.scratch);
+        let mut key = String::new();
+        for k in from..to {
+            self.classic.netgroups.reverse_value(map, k, &mut value);
+            key.clear();
+            key.push_str(self.classic.netgroups.reverse[map].key(k));
+            if value.len() > MAX_LINE {
+                let detail = format!(
+                    "its line in {} would be {} bytes, more than {MAX_LINE}",
+                    target.map_or("", MapName::as_str),
+                    value.len()
+                );
+                self.report.drop_record(
+                    RecordKind::Netgroup,
+                    &key,
+                    DropReason::LineTooLong,
+                    &detail,
+                );
                 continue;
-            };
-            for key in keys {
-                let Some(roots) = reverse.remove(&key) else {
-                    continue;
-                };
-                let mut value = String::new();
-                for r in roots {
-                    if let Some(ng) = self.classic.netgroups.get(r as usize) {
-                        if !value.is_empty() {
-                            value.push(',');
-                        }
-                        value.push_str(&ng.name);
-                    }
-                }
-                if value.len() > MAX_LINE {
-                    let detail = format!(
-                        "its line in {} would be {} bytes, more than {MAX_LINE}",
-                        plan.searches
-                            .iter()
-                            .find_map(|s| s.slots.get(slot).copied().flatten())
-                            .map_or("", MapName::as_str),
-                        value.len()
-                    );
-                    self.report.drop_record(
-                        RecordKind::Netgroup,
-                        &key,
-                        DropReason::LineTooLong,
-                        &detail,
-                    );
-                    continue;
-                }
-                match self.write(value.as_bytes()) {
-                    Some(v) => self.put(t, key.as_bytes(), v),
-                    None => self.report.drop_record(
-                        RecordKind::Netgroup,
-                        &key,
-                        DropReason::SnapshotFull,
-                        "",
-                    ),
-                }
+            }
+            match self.write(value.as_bytes()) {
+                Some(v) => self.put(t, key.as_bytes(), v),
+                None => self.report.drop_record(
+                    RecordKind::Netgroup,
+                    &key,
+                    DropReason::SnapshotFull,
+                    "",
+                ),
             }
         }
-        self.classic.netgroups = Vec::new();
-        self.classic.netgroup_index = HashMap::new();
-        self.classic.seen = Vec::new();
+        self.classic.scratch = value;
+        let used = (to - from) * 8;
+        if to < keys {
+            (Some((map, to)), used)
+        } else {
+            (Some((map + 1, 0)), used)
+        }
     }
 
     /// The last touches: `mail.aliases` gets the `@` key makedbm
