@@ -1,8 +1,13 @@
 //! ypldapd against its peers on the same data, in one run (issue 8).
 //!
-//! usage: ypldap-bench [--users N] [--groups M] [--rounds R] [--secs S]
-//!                     [--inflight W] [--refreshes K] [--rate RPS]
-//!                     [--ypldapd-dir DIR] [--perf FILE]
+//! usage: ypldap-bench [--users N] [--groups M] [--hosts H] [--netgroups G]
+//!                     [--rounds R] [--secs S] [--inflight W] [--refreshes K]
+//!                     [--rate RPS] [--ypldapd-dir DIR] [--perf FILE]
+//!
+//! `--hosts` and `--netgroups` (default 0) add that many hosts and
+//! netgroups (`bench::classic`) to the directory; ypldapd then also
+//! serves `hosts.*` and the three netgroup maps, and every `ldapsearch`
+//! it is compared with makes their two searches too.
 //!
 //! Two sets of private namespaces (the `tests` harness): A holds slapd
 //! (N users and M groups loaded with `slapadd -q`), rpcbind and ypldapd;
@@ -64,6 +69,8 @@ const DOMAIN: &str = "bench.test";
 struct Args {
     users: usize,
     groups: usize,
+    hosts: usize,
+    netgroups: usize,
     rounds: usize,
     secs: f64,
     inflight: usize,
@@ -80,6 +87,8 @@ fn parse_args() -> Args {
     let mut a = Args {
         users: 100_000,
         groups: 10_000,
+        hosts: 0,
+        netgroups: 0,
         rounds: 4,
         secs: 4.0,
         inflight: 32,
@@ -99,6 +108,8 @@ fn parse_args() -> Args {
         match v[i].as_str() {
             "--users" => a.users = val.parse().unwrap_or_else(|_| bad()),
             "--groups" => a.groups = val.parse().unwrap_or_else(|_| bad()),
+            "--hosts" => a.hosts = val.parse().unwrap_or_else(|_| bad()),
+            "--netgroups" => a.netgroups = val.parse().unwrap_or_else(|_| bad()),
             "--rounds" => a.rounds = val.parse().unwrap_or_else(|_| bad()),
             "--secs" => a.secs = val.parse().unwrap_or_else(|_| bad()),
             "--inflight" => a.inflight = val.parse().unwrap_or_else(|_| bad()),
@@ -108,7 +119,7 @@ fn parse_args() -> Args {
             "--perf" => a.perf = Some(PathBuf::from(&val)),
             _ => {
                 eprintln!(
-                    "usage: ypldap-bench [--users N] [--groups M] [--rounds R] [--secs S] [--inflight W] [--refreshes K] [--rate RPS] [--ypldapd-dir DIR] [--perf FILE]"
+                    "usage: ypldap-bench [--users N] [--groups M] [--hosts H] [--netgroups G] [--rounds R] [--secs S] [--inflight W] [--refreshes K] [--rate RPS] [--ypldapd-dir DIR] [--perf FILE]"
                 );
                 std::process::exit(2)
             }
@@ -168,8 +179,9 @@ fn nudged<T: Send + 'static>(
     r
 }
 
-/// The two searches ypldap-client makes, with ldapsearch; wall seconds.
-fn ldapsearch(ns: &Namespace) -> f64 {
+/// The searches ypldap-client makes (users and groups; with `classic`,
+/// hosts and netgroups too), with ldapsearch; wall seconds.
+fn ldapsearch(ns: &Namespace, classic: bool) -> f64 {
     let common = format!(
         "ldapsearch -x -LLL -o ldif-wrap=no -H ldap://127.0.0.1:389/ -D '{BIND_DN}' -w '{BIND_PW}' -E pr=1000/noprompt"
     );
@@ -177,6 +189,15 @@ fn ldapsearch(ns: &Namespace) -> f64 {
         "set -e\n{common} -b 'ou=People,{SUFFIX}' '(objectClass=posixAccount)' uid userPassword uidNumber gidNumber gecos homeDirectory loginShell > /dev/null\n\
          {common} -b 'ou=Groups,{SUFFIX}' '(objectClass=posixGroup)' cn gidNumber memberUid > /dev/null"
     );
+    let script = if classic {
+        let more: Vec<String> = bench::classic::searches()
+            .iter()
+            .map(|s| format!("{common} {s} > /dev/null"))
+            .collect();
+        format!("{script}\n{}", more.join("\n"))
+    } else {
+        script
+    };
     let t = Instant::now();
     let out = ns.command("sh").args(["-c", &script]).output().expect("sh");
     let secs = t.elapsed().as_secs_f64();
@@ -235,6 +256,8 @@ struct Worlds {
     b: World,
     ypserv: Ypserv,
     users: usize,
+    /// Hosts and netgroups are in the directory and served.
+    classic: bool,
     /// ypldapd's and ypserv's (UDP, TCP) ports.
     ports_a: (u16, u16),
     ports_b: (u16, u16),
@@ -263,12 +286,27 @@ impl Worlds {
         // A: slapd + ypldapd.
         let t = Instant::now();
         let n = users.len();
-        let entries = n + groups.len() + 5;
-        let mut a = World::builder(DOMAIN)
-            .directory(Directory::slapd_with(
-                Data::of(users, groups),
-                SlapdOptions::unlimited(),
-            ))
+        let classic = args.hosts + args.netgroups > 0;
+        let mut entries = n + groups.len() + 5;
+        let mut data = Data::of(users, groups);
+        let mut directory_lines = Vec::new();
+        if classic {
+            let hosts = bench::classic::hosts(args.hosts);
+            let netgroups = bench::classic::netgroups(args.netgroups, n, args.hosts);
+            entries += hosts.len() + netgroups.len() + 2;
+            data = data.with_ldif(&bench::classic::ldif(&hosts, &netgroups));
+            directory_lines.extend(bench::classic::directory_lines());
+        }
+        let mut builder = World::builder(DOMAIN).directory(
+            Directory::slapd_with(data, SlapdOptions::unlimited())
+                .read(|b| b.extra.extend(directory_lines)),
+        );
+        if classic {
+            for m in bench::classic::MAPS {
+                builder = builder.statement(format!("provide map \"{m}\""));
+            }
+        }
+        let mut a = builder
             .without_rpcbind()
             .without_ypldapd()
             .program(bins.join("ypldapd"))
@@ -298,6 +336,7 @@ impl Worlds {
             b,
             ypserv,
             users: n,
+            classic,
             ports_a,
             ports_b,
         }
@@ -417,7 +456,7 @@ fn cold_starts(args: &Args, worlds: &mut Worlds, key: &str, f: &mut Figures) {
         };
         for ours in order {
             if !ours {
-                ldap = ldapsearch(&worlds.a.ns);
+                ldap = ldapsearch(&worlds.a.ns, worlds.classic);
                 continue;
             }
             let t0 = Instant::now();
@@ -614,7 +653,7 @@ struct Cursor {
 /// The refresh part: ypldapd restarted with a short interval; quiet,
 /// loaded and pinned cycles in turn.
 fn refresh_cycles(args: &Args, worlds: &mut Worlds, spec: &LoadSpec) -> Refresh {
-    let ldap_first = ldapsearch(&worlds.a.ns);
+    let ldap_first = ldapsearch(&worlds.a.ns, worlds.classic);
     let interval = (ldap_first * 2.0 + 4.0).ceil().max(6.0) as u64;
     println!(
         "\n== refresh: ldapsearch warm-up {:.2} s; ypldapd restarted with interval {interval} s; load average {}",
@@ -696,7 +735,7 @@ fn quiet_cycle(
     let update = at.update;
     let slapd_pid = worlds.a.slapd().pid().expect("slapd pid");
     let (s0, l0) = (cpu_secs(slapd_pid), children_cpu_secs());
-    let ldap = ldapsearch(&worlds.a.ns);
+    let ldap = ldapsearch(&worlds.a.ns, worlds.classic);
     let ldap_end = Instant::now();
     let (ldap_slapd, ldap_cli) = (cpu_secs(slapd_pid) - s0, children_cpu_secs() - l0);
     let d = worlds.a.ypldapd();
