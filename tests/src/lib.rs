@@ -15,6 +15,7 @@ pub mod expect;
 pub mod landlock;
 pub mod ldif;
 pub mod nis;
+pub mod nslcd;
 pub mod peers;
 pub mod pki;
 pub mod world;

@@ -1,0 +1,166 @@
+//! nslcd (nss-pam-ldapd), the reference reader: glibc's NSS over LDAP,
+//! written by others, run inside a test's namespaces on a private
+//! `/etc/nslcd.conf`, so that `getent` and `id` through it can be compared
+//! with the same questions answered through NIS by ypldapd.
+//!
+//! Nothing on the host changes: the configuration and every
+//! `nsswitch.conf` are bind mounts inside the namespace (each `id` in a
+//! mount namespace of its own), and nslcd's socket is in the namespace's
+//! private `/run`.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use crate::peers::kill_entered;
+use crate::{Namespace, wait_for};
+
+/// How nslcd reads the directory: the lines of its `nslcd.conf` after
+/// `uid`/`gid` (`uri`, `base`, `binddn`, `filter`, `map`, …).
+#[derive(Debug, Clone)]
+pub struct NslcdConfig {
+    pub lines: Vec<String>,
+}
+
+/// A running `nslcd -d` inside a namespace; killed when dropped.
+pub struct Nslcd {
+    child: Option<Child>,
+}
+
+impl Nslcd {
+    /// Writes the configuration, bind-mounts it over `/etc/nslcd.conf` in
+    /// the namespace, starts nslcd and waits for its socket.
+    pub fn start(ns: &Namespace, config: &NslcdConfig) -> Nslcd {
+        let mut text = String::from("uid nslcd\ngid nslcd\n");
+        for l in &config.lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        let path = ns.write_file("nslcd.conf", &text);
+        ns.sh(&format!(
+            "chgrp nslcd {p} && chmod 0640 {p} && mount --bind {p} /etc/nslcd.conf \
+             && mkdir -p /run/nslcd && chown nslcd:nslcd /run/nslcd",
+            p = path.display()
+        ));
+        let log = File::create(ns.dir.path().join("nslcd.log")).expect("nslcd log");
+        let child = ns
+            .command("nslcd")
+            .arg("-d")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("nslcd");
+        let up = wait_for(Duration::from_secs(20), || {
+            ns.command("test")
+                .args(["-S", "/run/nslcd/socket"])
+                .status()
+                .ok()
+                .filter(|s| s.success())
+        });
+        assert!(
+            up.is_some(),
+            "nslcd did not start:\n{}",
+            std::fs::read_to_string(ns.dir.path().join("nslcd.log")).unwrap_or_default()
+        );
+        Nslcd { child: Some(child) }
+    }
+}
+
+impl Drop for Nslcd {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            kill_entered(&mut c);
+        }
+    }
+}
+
+/// An NSS source: `ldap` (nslcd) or `nis` (ypldapd).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Ldap,
+    Nis,
+}
+
+impl Source {
+    fn name(self) -> &'static str {
+        match self {
+            Source::Ldap => "ldap",
+            Source::Nis => "nis",
+        }
+    }
+}
+
+/// Runs `args` inside the namespace with an `nsswitch.conf` that reads
+/// passwd, group and shadow from local files, then `source`; in a mount
+/// namespace of its own, so the two sources can be asked side by side.
+pub fn nss(ns: &Namespace, source: Source, args: &[&str]) -> String {
+    let conf = ns.dir.path().join(format!("nsswitch.{}", source.name()));
+    if !conf.exists() {
+        let s = source.name();
+        std::fs::write(
+            &conf,
+            format!("passwd: files {s}\ngroup: files {s}\nshadow: files {s}\n"),
+        )
+        .expect("nsswitch.conf");
+    }
+    let out = ns
+        .command("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c"])
+        .arg("mount --bind \"$0\" /etc/nsswitch.conf && exec \"$@\"")
+        .arg(&conf)
+        .args(args)
+        .output()
+        .expect("unshare");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `getent DATABASE` through `source`: the source's entries, one per
+/// line, without the local files' (`getent -s nis` itself cannot bind).
+pub fn getent(ns: &Namespace, source: Source, database: &str) -> Vec<String> {
+    let local = ns
+        .command("getent")
+        .args(["-s", "files", database])
+        .output()
+        .expect("getent");
+    let local: BTreeSet<String> = String::from_utf8_lossy(&local.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    nss(ns, source, &["getent", database])
+        .lines()
+        .filter(|l| !local.contains(*l))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A group line with its members as a set (their order is not compared).
+pub fn group_entry(line: &str) -> (String, BTreeSet<String>) {
+    let (head, members) = line.rsplit_once(':').unwrap_or((line, ""));
+    let set = members
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .map(str::to_owned)
+        .collect();
+    (head.to_owned(), set)
+}
+
+/// `id USER` through `source`: the user's ids and the set of its groups,
+/// `None` when the user is unknown.
+pub fn id(ns: &Namespace, source: Source, user: &str) -> Option<(String, BTreeSet<String>)> {
+    let out = nss(ns, source, &["id", user]);
+    let line = out.trim();
+    if line.is_empty() {
+        return None;
+    }
+    let (ids, groups) = line.split_once(" groups=").unwrap_or((line, ""));
+    Some((
+        ids.to_owned(),
+        groups
+            .split(',')
+            .filter(|g| !g.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    ))
+}
