@@ -334,6 +334,9 @@ fn bad_member_input_does_not_stop_the_update() {
     let all: Vec<String> = users.iter().map(|u| user_dn(&u.name)).collect();
     let all: Vec<&str> = all.iter().map(String::as_str).collect();
     text.push_str(&group_entry("huge", 50_002, &all, &[]));
+    // 300 members: a small entry, but their names make a line longer
+    // than a YP record may be.
+    text.push_str(&group_entry("toolong", 50_005, &all[..300], &[]));
     // No DN (a trailing lone backslash) and, with its commas, no name.
     text.push_str(&group_entry(
         "broken",
@@ -385,17 +388,26 @@ fn bad_member_input_does_not_stop_the_update() {
             .any(|l| l.contains("cn=broken,ou=Groups") && l.contains("member")),
         "{log}"
     );
+    // (huge's 100,000 DNs, 4 MB, are more than the reader may send
+    // ypldapd as one entry: it is dropped there, before its names are.)
+    assert!(
+        drops.iter().any(|l| l.contains("cn=huge,ou=Groups")),
+        "{log}"
+    );
     assert!(
         drops
             .iter()
-            .any(|l| l.contains("cn=huge,ou=Groups") && l.contains("too")),
+            .any(|l| l.contains("cn=toolong,ou=Groups") && l.contains("line too long")),
         "{log}"
     );
+    for reason in ["1 bad group member", "1 line too long", "1 entry too large"] {
+        assert!(log.contains(reason), "no {reason:?} in the summary:\n{log}");
+    }
     // The chain is cut at the nesting limit: every group more than
     // `nesting` levels above the user once; itself once.
     let cut = CHAIN - 1 - nesting + 1;
     assert!(log.contains(&format!("{cut} nestings cut")), "{log}");
-    // Every other group is served, huge and broken are not. (Only the
+    // Every other group is served; huge, toolong and broken are not. (Only the
     // group map: the expected netid of 100,000 users would take long.)
     let mut want: Vec<(String, String)> = w
         .groups()
