@@ -13,6 +13,7 @@ pub mod audit;
 pub mod config;
 pub mod expect;
 pub mod landlock;
+pub mod mock_ldap;
 pub mod ldif;
 pub mod nis;
 pub mod nslcd;

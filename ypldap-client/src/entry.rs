@@ -73,6 +73,11 @@ impl Attributes {
         self.binary.iter().any(|b| b.eq_ignore_ascii_case(name))
     }
 
+    /// Whether the entry lists `name` at all, even without a value.
+    pub fn lists(&self, name: &str) -> bool {
+        self.list.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
     /// The values of `name`; an attribute with no values counts as absent.
     pub fn values(&self, name: &str) -> Option<&[String]> {
         self.list
