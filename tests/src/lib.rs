@@ -11,10 +11,11 @@
 
 pub mod audit;
 pub mod config;
+pub mod ds389;
 pub mod expect;
 pub mod landlock;
-pub mod mock_ldap;
 pub mod ldif;
+pub mod mock_ldap;
 pub mod nis;
 pub mod nslcd;
 pub mod peers;

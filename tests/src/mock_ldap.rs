@@ -117,7 +117,11 @@ struct Search {
 /// The entries answering `q`, each with the values it may carry.
 fn answer(dir: &MockDirectory, q: &Search) -> Vec<MockEntry> {
     if q.scope == 0 {
-        let Some(e) = dir.entries.iter().find(|e| e.dn.eq_ignore_ascii_case(&q.base)) else {
+        let Some(e) = dir
+            .entries
+            .iter()
+            .find(|e| e.dn.eq_ignore_ascii_case(&q.base))
+        else {
             return Vec::new();
         };
         // A base search asking for a range's rest.
@@ -296,9 +300,7 @@ fn octets(s: &str) -> Vec<u8> {
 fn ber_integer(n: i64) -> Vec<u8> {
     let b = n.to_be_bytes();
     let mut i = 0;
-    while i < 7
-        && ((b[i] == 0 && b[i + 1] & 0x80 == 0) || (b[i] == 0xff && b[i + 1] & 0x80 != 0))
-    {
+    while i < 7 && ((b[i] == 0 && b[i + 1] & 0x80 == 0) || (b[i] == 0xff && b[i + 1] & 0x80 != 0)) {
         i += 1;
     }
     b[i..].to_vec()
@@ -349,7 +351,12 @@ mod tests {
 
     #[test]
     fn message_ids_encode_as_ber_integers() {
-        for (id, want) in [(1i64, vec![1u8]), (127, vec![127]), (128, vec![0, 128]), (300, vec![1, 44])] {
+        for (id, want) in [
+            (1i64, vec![1u8]),
+            (127, vec![127]),
+            (128, vec![0, 128]),
+            (300, vec![1, 44]),
+        ] {
             let m = message_of(id, &[]);
             let (_, seq, _) = tlv(&m).expect("sequence");
             let (tag, content, _) = tlv(seq).expect("integer");

@@ -14,6 +14,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use crate::peers::kill_entered;
+use crate::world::World;
 use crate::{Namespace, wait_for};
 
 /// How nslcd reads the directory: the lines of its `nslcd.conf` after
@@ -163,4 +164,86 @@ pub fn id(ns: &Namespace, source: Source, user: &str) -> Option<(String, BTreeSe
             .map(str::to_owned)
             .collect(),
     ))
+}
+
+/// A group member that nslcd and ypldapd show differently, on purpose.
+#[derive(Debug, Clone, Copy)]
+pub struct Known {
+    pub group: &'static str,
+    /// What nslcd shows.
+    pub nslcd: &'static str,
+    /// What ypldapd shows instead (`None`: nothing).
+    pub ypldapd: Option<&'static str>,
+}
+
+/// `getent passwd`, `getent group` and `id USER` for every user give the
+/// same answers through nslcd (NSS-LDAP) and ypldapd (NSS-NIS), group
+/// members and group lists compared as sets, but for the `known`
+/// differences (each must still be there).
+pub fn compare_with_nslcd(w: &World, known: &[Known]) {
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    // The password field differs on purpose: nslcd shows `*`, ypldapd's
+    // passwd.byname `x` (the hash is in shadow.byname; ypldap.conf(5),
+    // PASSWORDS). Every other field must be the same.
+    let without_password = |source| {
+        sorted(
+            getent(&w.ns, source, "passwd")
+                .iter()
+                .map(|l| {
+                    let mut f: Vec<&str> = l.split(':').collect();
+                    if f.len() == 7 {
+                        f[1] = if source == Source::Nis && f[1] == "x" {
+                            "(none)"
+                        } else if source == Source::Ldap && f[1] == "*" {
+                            "(none)"
+                        } else {
+                            f[1]
+                        };
+                    }
+                    f.join(":")
+                })
+                .collect(),
+        )
+    };
+    let ldap_passwd = without_password(Source::Ldap);
+    let nis_passwd = without_password(Source::Nis);
+    assert!(!nis_passwd.is_empty(), "no passwd entries through NIS");
+    assert_eq!(ldap_passwd, nis_passwd, "getent passwd: nslcd vs ypldapd");
+
+    let groups = |s| {
+        getent(&w.ns, s, "group")
+            .iter()
+            .map(|l| group_entry(l))
+            .collect::<Vec<_>>()
+    };
+    let mut ldap_groups = groups(Source::Ldap);
+    for (head, members) in &mut ldap_groups {
+        for k in known {
+            if head.starts_with(&format!("{}:", k.group)) {
+                assert!(
+                    members.remove(k.nslcd),
+                    "nslcd no longer shows {} in {}: the listed difference is gone",
+                    k.nslcd,
+                    k.group
+                );
+                members.extend(k.ypldapd.map(str::to_owned));
+            }
+        }
+    }
+    ldap_groups.sort();
+    let mut nis_groups = groups(Source::Nis);
+    nis_groups.sort();
+    assert!(!nis_groups.is_empty(), "no group entries through NIS");
+    assert_eq!(ldap_groups, nis_groups, "getent group: nslcd vs ypldapd");
+
+    for line in &nis_passwd {
+        let name = line.split(':').next().unwrap_or_default();
+        let ldap = id(&w.ns, Source::Ldap, name);
+        let nis = id(&w.ns, Source::Nis, name);
+        assert!(nis.is_some(), "id {name}: unknown through NIS");
+        assert_eq!(ldap, nis, "id {name}: nslcd vs ypldapd");
+    }
 }

@@ -27,6 +27,7 @@ use nix::sys::signal::Signal;
 use yp_proto::maps::MapName;
 
 use crate::config::{Config, DirectoryBlock};
+use crate::ds389::Ds389;
 use crate::expect::{self, Maps, Password};
 use crate::ldif::{self, Group, User};
 use crate::peers::{LogLines, Rpcbind, Slapd, SlapdOptions, Ypldapd, start_rpcbind};
@@ -96,6 +97,8 @@ impl Data {
 #[derive(Debug, Clone)]
 pub enum Server {
     Slapd(SlapdOptions),
+    /// 389 Directory Server on 127.0.0.1:389 ([`Ds389`]).
+    Ds389,
 }
 
 /// One directory: which server, what it holds, how ypldapd reads it.
@@ -125,6 +128,18 @@ impl Directory {
         }
     }
 
+    /// 389 Directory Server on 127.0.0.1 holding `data` (with read ACIs
+    /// and the service account's limits added), read with the service
+    /// account.
+    pub fn ds389(data: Data) -> Directory {
+        Directory {
+            name: "ds389".into(),
+            block: Some(DirectoryBlock::new("127.0.0.1")),
+            server: Server::Ds389,
+            data,
+        }
+    }
+
     /// Names it (each directory of a world needs its own name).
     pub fn named(mut self, name: &str) -> Directory {
         self.name = name.to_owned();
@@ -143,6 +158,7 @@ impl Directory {
 /// A directory server running in a world.
 pub enum RunningServer {
     Slapd(Slapd),
+    Ds389(Ds389),
 }
 
 impl RunningServer {
@@ -151,6 +167,7 @@ impl RunningServer {
             Server::Slapd(o) => {
                 RunningServer::Slapd(Slapd::start(ns, &d.name, pki, &d.data.ldif, o.clone()))
             }
+            Server::Ds389 => RunningServer::Ds389(Ds389::start(ns, &d.name, &d.data.ldif)),
         }
     }
 
@@ -158,6 +175,7 @@ impl RunningServer {
     pub fn slapd(&mut self) -> &mut Slapd {
         match self {
             RunningServer::Slapd(s) => s,
+            RunningServer::Ds389(_) => panic!("this directory is 389-ds, not slapd"),
         }
     }
 
@@ -165,6 +183,7 @@ impl RunningServer {
     pub fn kill(&mut self) {
         match self {
             RunningServer::Slapd(s) => s.kill(),
+            RunningServer::Ds389(s) => s.kill(),
         }
     }
 
@@ -172,12 +191,13 @@ impl RunningServer {
     pub fn run(&mut self, ns: &Namespace) {
         match self {
             RunningServer::Slapd(s) => s.run(ns),
+            RunningServer::Ds389(s) => s.run(ns),
         }
     }
 
     pub fn signal(&self, sig: Signal) {
-        match self {
-            RunningServer::Slapd(s) => s.signal(sig),
+        if let Some(p) = self.pid() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p as i32), sig);
         }
     }
 
@@ -185,6 +205,7 @@ impl RunningServer {
     pub fn pid(&self) -> Option<u32> {
         match self {
             RunningServer::Slapd(s) => s.pid(),
+            RunningServer::Ds389(s) => s.pid(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use tests::config::DirectoryBlock;
 use tests::ldif::{self, BIND_DN, BIND_PW, Group, SUFFIX, User};
-use tests::nslcd::{self, Nslcd, NslcdConfig, Source};
+use tests::nslcd::{Known, Nslcd, NslcdConfig, compare_with_nslcd};
 use tests::world::{Data, Directory, World};
 
 fn user(name: &str, uid: u32, gecos: &str) -> User {
@@ -93,8 +93,18 @@ fn rfc2307bis() -> Data {
         &[&group_dn("developers"), &group_dn("staff"), &d],
         &[],
     ));
-    text.push_str(&group_entry("cyclea", 20004, &[&group_dn("cycleb"), &a], &[]));
-    text.push_str(&group_entry("cycleb", 20005, &[&group_dn("cyclea"), &b], &[]));
+    text.push_str(&group_entry(
+        "cyclea",
+        20004,
+        &[&group_dn("cycleb"), &a],
+        &[],
+    ));
+    text.push_str(&group_entry(
+        "cycleb",
+        20005,
+        &[&group_dn("cyclea"), &b],
+        &[],
+    ));
     text.push_str(&group_entry(
         "dangling",
         20006,
@@ -102,12 +112,21 @@ fn rfc2307bis() -> Data {
         &[],
     ));
     text.push_str(&group_entry("mixed", 20007, &[&a, &c], &["carol", "frank"]));
-    text.push_str(&group_entry("selfish", 20008, &[&group_dn("selfish"), &d], &[]));
+    text.push_str(&group_entry(
+        "selfish",
+        20008,
+        &[&group_dn("selfish"), &d],
+        &[],
+    ));
     let groups = vec![
         group("developers", 20001, &["alice", "bob"]),
         group("staff", 20002, &["carol", "lewis"]),
         // A nested group's members where it stands.
-        group("allstaff", 20003, &["alice", "bob", "carol", "lewis", "dave"]),
+        group(
+            "allstaff",
+            20003,
+            &["alice", "bob", "carol", "lewis", "dave"],
+        ),
         // Each of the cycle once: the other's members, then its own.
         group("cyclea", 20004, &["bob", "alice"]),
         group("cycleb", 20005, &["alice", "bob"]),
@@ -165,9 +184,8 @@ fn rfc2307bis_groups_on_slapd_resolve_and_match_nslcd() {
     // her name is in already), selfish 1. Nested: allstaff 2, each cycle
     // group 1. Cut: each cycle group meets itself once, selfish once.
     let resolved = 2 + 2 + 5 + 2 + 2 + 1 + 2 + 1;
-    let summary = format!(
-        "member DNs: {resolved} resolved, 4 nested groups, 1 unresolved, 3 nestings cut"
-    );
+    let summary =
+        format!("member DNs: {resolved} resolved, 4 nested groups, 1 unresolved, 3 nestings cut");
     assert!(
         log.contains("update 1: 1 directories, 5 users, 8 groups, dropped: none")
             && log.contains(&summary),
@@ -215,88 +233,6 @@ fn rfc2307bis_groups_on_slapd_resolve_and_match_nslcd() {
             ghost,
         ],
     );
-}
-
-/// A group member that nslcd and ypldapd show differently, on purpose.
-#[derive(Debug, Clone, Copy)]
-struct Known {
-    group: &'static str,
-    /// What nslcd shows.
-    nslcd: &'static str,
-    /// What ypldapd shows instead (`None`: nothing).
-    ypldapd: Option<&'static str>,
-}
-
-/// `getent passwd`, `getent group` and `id USER` for every user give the
-/// same answers through nslcd (NSS-LDAP) and ypldapd (NSS-NIS), group
-/// members and group lists compared as sets, but for the `known`
-/// differences (each must still be there).
-fn compare_with_nslcd(w: &World, known: &[Known]) {
-    let sorted = |mut v: Vec<String>| {
-        v.sort();
-        v
-    };
-    // The password field differs on purpose: nslcd shows `*`, ypldapd's
-    // passwd.byname `x` (the hash is in shadow.byname; ypldap.conf(5),
-    // PASSWORDS). Every other field must be the same.
-    let without_password = |source| {
-        sorted(
-            nslcd::getent(&w.ns, source, "passwd")
-                .iter()
-                .map(|l| {
-                    let mut f: Vec<&str> = l.split(':').collect();
-                    if f.len() == 7 {
-                        f[1] = if source == Source::Nis && f[1] == "x" {
-                            "(none)"
-                        } else if source == Source::Ldap && f[1] == "*" {
-                            "(none)"
-                        } else {
-                            f[1]
-                        };
-                    }
-                    f.join(":")
-                })
-                .collect(),
-        )
-    };
-    let ldap_passwd = without_password(Source::Ldap);
-    let nis_passwd = without_password(Source::Nis);
-    assert!(!nis_passwd.is_empty(), "no passwd entries through NIS");
-    assert_eq!(ldap_passwd, nis_passwd, "getent passwd: nslcd vs ypldapd");
-
-    let groups = |s| {
-        nslcd::getent(&w.ns, s, "group")
-            .iter()
-            .map(|l| nslcd::group_entry(l))
-            .collect::<Vec<_>>()
-    };
-    let mut ldap_groups = groups(Source::Ldap);
-    for (head, members) in &mut ldap_groups {
-        for k in known {
-            if head.starts_with(&format!("{}:", k.group)) {
-                assert!(
-                    members.remove(k.nslcd),
-                    "nslcd no longer shows {} in {}: the listed difference is gone",
-                    k.nslcd,
-                    k.group
-                );
-                members.extend(k.ypldapd.map(str::to_owned));
-            }
-        }
-    }
-    ldap_groups.sort();
-    let mut nis_groups = groups(Source::Nis);
-    nis_groups.sort();
-    assert!(!nis_groups.is_empty(), "no group entries through NIS");
-    assert_eq!(ldap_groups, nis_groups, "getent group: nslcd vs ypldapd");
-
-    for line in &nis_passwd {
-        let name = line.split(':').next().unwrap_or_default();
-        let ldap = nslcd::id(&w.ns, Source::Ldap, name);
-        let nis = nslcd::id(&w.ns, Source::Nis, name);
-        assert!(nis.is_some(), "id {name}: unknown through NIS");
-        assert_eq!(ldap, nis, "id {name}: nslcd vs ypldapd");
-    }
 }
 
 /// Input a directory can hold that must not stop an update: a member

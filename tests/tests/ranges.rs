@@ -87,12 +87,11 @@ fn start(domain: &str, interval: u32, dir: MockDirectory) -> (World, Arc<MockDir
         .without_ypldapd()
         .ready(Ready::Started)
         .start();
-    let listener = w
-        .ns
-        .spawn_in_net(|| TcpListener::bind("127.0.0.1:389"))
-        .join()
-        .expect("thread")
-        .expect("bind 127.0.0.1:389 in the namespace");
+    let listener =
+        w.ns.spawn_in_net(|| TcpListener::bind("127.0.0.1:389"))
+            .join()
+            .expect("thread")
+            .expect("bind 127.0.0.1:389 in the namespace");
     let dir = mock_ldap::serve(listener, dir);
     let mut block = DirectoryBlock::new("127.0.0.1");
     block.password = Password::Fixed;
@@ -144,7 +143,11 @@ fn every_range_is_followed_until_the_last() {
 /// would not fit a YP record either); the update goes on.
 #[test]
 fn a_group_beyond_the_default_range_is_read_whole_and_left_out() {
-    let (w, _dir) = start("bigrange.test", 600, directory(4000, mock_ldap::MAX_VAL_RANGE));
+    let (w, _dir) = start(
+        "bigrange.test",
+        600,
+        directory(4000, mock_ldap::MAX_VAL_RANGE),
+    );
     w.wait_log("update 1: ", 1, Duration::from_secs(30));
     w.wait_registered(Duration::from_secs(10));
     let log = w.log();
@@ -172,11 +175,7 @@ fn a_range_never_completed_fails_the_update_and_keeps_the_maps() {
     for broken in [Ranges::NoEntry, Ranges::Stuck, Ranges::Missing] {
         dir.set_ranges(broken);
         failures += 1;
-        w.wait_log(
-            "did not return the rest",
-            failures,
-            Duration::from_secs(30),
-        );
+        w.wait_log("did not return the rest", failures, Duration::from_secs(30));
         let log = w.log();
         let line = log
             .lines()
