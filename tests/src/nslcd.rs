@@ -58,7 +58,7 @@ impl Nslcd {
                 .args(["-S", "/run/nslcd/socket"])
                 .status()
                 .ok()
-                .filter(|s| s.success())
+                .filter(std::process::ExitStatus::success)
         });
         assert!(
             up.is_some(),
@@ -195,13 +195,13 @@ pub fn compare_with_nslcd(w: &World, known: &[Known]) {
                 .map(|l| {
                     let mut f: Vec<&str> = l.split(':').collect();
                     if f.len() == 7 {
-                        f[1] = if source == Source::Nis && f[1] == "x" {
-                            "(none)"
-                        } else if source == Source::Ldap && f[1] == "*" {
-                            "(none)"
-                        } else {
-                            f[1]
+                        let no_hash = match source {
+                            Source::Nis => "x",
+                            Source::Ldap => "*",
                         };
+                        if f[1] == no_hash {
+                            f[1] = "(none)";
+                        }
                     }
                     f.join(":")
                 })
