@@ -20,6 +20,7 @@ pub mod nis;
 pub mod nslcd;
 pub mod peers;
 pub mod pki;
+pub mod samba_ad;
 pub mod world;
 
 use std::path::{Path, PathBuf};

@@ -6,9 +6,9 @@
 
 use std::fmt::Write;
 
-use tests::expect::Maps;
+use tests::expect::{self, Maps};
 use tests::ldif::{self, BIND_DN, BIND_PW, Group, SUFFIX, User};
-use tests::nslcd::{Nslcd, NslcdConfig, compare_with_nslcd};
+use tests::nslcd::{Differences, Nslcd, NslcdConfig, compare_with_nslcd};
 use tests::world::{Data, Directory, World};
 
 fn user(name: &str, uid: u32) -> User {
@@ -91,34 +91,6 @@ fn data() -> Data {
     }
 }
 
-/// The maps with the locked account as ypldapd serves it: its password
-/// field `*` and expired (day 1 in shadow.byname, 86400 s in
-/// master.passwd.*); passwd.* keep `x` as for everyone.
-fn with_lock(mut maps: Maps, users: &[User]) -> Maps {
-    let u = users
-        .iter()
-        .find(|u| u.name == LOCKED)
-        .expect("locked user");
-    let master = format!(
-        "{}:*:{}:{}::0:86400:{}:{}:{}",
-        u.name, u.uid, u.gid, u.gecos, u.home, u.shell
-    );
-    for (map, key, line) in [
-        ("master.passwd.byname", u.name.clone(), master.clone()),
-        ("master.passwd.byuid", u.uid.to_string(), master),
-        (
-            "shadow.byname",
-            u.name.clone(),
-            format!("{}:*::::::1:", u.name),
-        ),
-    ] {
-        let v = maps.get_mut(map).expect("map");
-        let entry = v.iter_mut().find(|(k, _)| *k == key).expect("entry");
-        entry.1 = line;
-    }
-    maps
-}
-
 fn assert_maps(w: &World, want: &Maps) {
     for (map, lines) in want {
         let got = w.ypcat(map).unwrap_or_else(|e| panic!("{e}"));
@@ -133,7 +105,12 @@ fn ds389_groups_of_names_nested_and_locked() {
             b.members = vec!["member".into()];
         }))
         .start();
-    let want = with_lock(w.expected_maps(), &w.users());
+    let users = w.users();
+    let locked = users
+        .iter()
+        .find(|u| u.name == LOCKED)
+        .expect("locked user");
+    let want = expect::locked(w.expected_maps(), locked);
     assert_maps(&w, &want);
     let log = w.log();
     assert!(
@@ -162,7 +139,7 @@ fn ds389_groups_of_names_nested_and_locked() {
                 ],
             },
         );
-        compare_with_nslcd(&w, &[]);
+        compare_with_nslcd(&w, &Differences::default());
     }
 
     // `disabled accounts omitted`: the locked account is left out, and

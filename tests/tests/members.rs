@@ -7,7 +7,7 @@ use std::fmt::Write;
 
 use tests::config::DirectoryBlock;
 use tests::ldif::{self, BIND_DN, BIND_PW, Group, SUFFIX, User};
-use tests::nslcd::{Known, Nslcd, NslcdConfig, compare_with_nslcd};
+use tests::nslcd::{Differences, Known, Nslcd, NslcdConfig, compare_with_nslcd};
 use tests::world::{Data, Directory, World};
 
 fn user(name: &str, uid: u32, gecos: &str) -> User {
@@ -224,14 +224,17 @@ fn rfc2307bis_groups_on_slapd_resolve_and_match_nslcd() {
     };
     compare_with_nslcd(
         &w,
-        &[
-            lewis,
-            Known {
-                group: "allstaff",
-                ..lewis
-            },
-            ghost,
-        ],
+        &Differences {
+            members: vec![
+                lewis,
+                Known {
+                    group: "allstaff",
+                    ..lewis
+                },
+                ghost,
+            ],
+            ..Differences::default()
+        },
     );
 }
 
