@@ -358,3 +358,52 @@ fn bad_member_input_does_not_stop_the_update() {
     assert_eq!(got.len(), want.len());
     assert_eq!(got, want);
 }
+
+/// The bundled RFC 2307bis sample (`examples/sample-rfc2307bis`, what the
+/// demo shows) with its own configuration: the lines the demo prints.
+#[test]
+fn rfc2307bis_sample_as_the_demo_shows_it() {
+    let dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/sample-rfc2307bis");
+    let read =
+        |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_else(|e| panic!("{f}: {e}"));
+    let text = read("sample.ldif");
+    let (users, _) = tests::nis::parse_ldif(&text);
+    assert_eq!(users.len(), 5);
+    let groups = vec![
+        group("staff", 5000, &["alice", "bob", "carol", "dave", "erin"]),
+        group("engineering", 5010, &["alice", "bob", "carol"]),
+        group("operations", 5011, &["dave", "erin"]),
+        // memberUid's local name first, then the nested group's members
+        // where it stands.
+        group("admins", 5020, &["root", "dave", "erin", "alice"]),
+        group("oncall", 5021, &["root", "dave", "erin", "alice", "bob"]),
+        group("alumni", 5030, &["carol"]),
+    ];
+    let data = Data {
+        users,
+        groups,
+        ldif: text,
+    };
+    let w = World::builder("example.com")
+        .directory(Directory::slapd(data))
+        .config_text(read("ypldap.conf"))
+        .start();
+    w.assert_maps();
+    assert!(
+        w.log().contains("uid=mallory,ou=people,dc=example,dc=com"),
+        "{}",
+        w.log()
+    );
+    // What `id` shows through NIS: every group alice ends up in.
+    w.bind_clients();
+    tests::nis::nss_on(&w.ns);
+    let id = w.ns.sh("id alice");
+    for g in ["staff", "engineering", "admins", "oncall"] {
+        assert!(id.contains(&format!("({g})")), "{id}");
+    }
+    assert!(
+        !id.contains("(operations)") && !id.contains("(alumni)"),
+        "{id}"
+    );
+}
