@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# demo.sh: ypldapd end to end on the bundled sample directory.
+# demo.sh: ypldapd end to end on the bundled sample directories.
 #
 # Installs what is missing (scripts/install-deps.sh), builds, then starts in
 # private namespaces (network, mount, UTS, PID): a slapd loaded with
 # examples/sample/sample.ldif, rpcbind, and ypldapd with
 # examples/sample/ypldap.conf. It then shows what the ordinary NIS clients
-# and glibc (through libnss-nis) see, and stops everything. Nothing runs
+# and glibc (through libnss-nis) see. Then the same with the RFC 2307bis
+# sample (examples/sample-rfc2307bis: groups whose members are DNs, nested
+# groups), and stops everything. Nothing runs
 # afterwards, the scratch directory is removed, and the host's network,
 # /etc/nsswitch.conf, /var/yp and NIS domain name are never touched: every
 # change is made inside the namespaces, which vanish with their first process.
@@ -26,6 +28,9 @@ chmod 0755 "$work" # _ypldap must reach the configuration file
 mkdir "$work/db"
 install -m 0600 examples/sample/ypldap.conf "$work/ypldap.conf"
 cp examples/sample/sample.ldif "$work/sample.ldif"
+mkdir "$work/db2"
+install -m 0600 examples/sample-rfc2307bis/ypldap.conf "$work/ypldap-bis.conf"
+cp examples/sample-rfc2307bis/sample.ldif "$work/sample-bis.ldif"
 cat >"$work/slapd.conf" <<EOF
 include /etc/ldap/schema/core.schema
 include /etc/ldap/schema/cosine.schema
@@ -78,6 +83,7 @@ show() { printf '\n\033[1m$ %s\033[0m\n' "$*"; eval "$*" 2>&1 || true; }
 
 slapadd -q -f "$work/slapd.conf" -l "$work/sample.ldif" 2>"$work/slapd.log" || fail "slapadd failed"
 slapd -d 0 -f "$work/slapd.conf" -h ldap://127.0.0.1:389/ </dev/null >/dev/null 2>>"$work/slapd.log" &
+slapd=$!
 wait_until 15 ldapsearch -x -LLL -H ldap://127.0.0.1 -b '' -s base || fail "slapd did not start"
 rpcbind -f </dev/null >/dev/null 2>&1 &
 wait_until 10 rpcinfo -p 127.0.0.1 || fail "rpcbind did not start"
@@ -143,6 +149,33 @@ kill -TERM "$ypldapd"
 wait "$ypldapd" || true
 printf '\n\033[1m== ypldapd stopped (SIGTERM); its last log lines:\033[0m\n'
 tail -3 "$work/ypldapd.log" | sed 's/^/    /'
+
+# The second sample: RFC 2307bis groups (groupOfNames, members as DNs,
+# nested groups), on a fresh slapd, read with its own ypldap.conf.
+kill -TERM "$slapd"
+wait "$slapd" || true
+sed "s|$work/db|$work/db2|; s|$work/slapd.pid|$work/slapd2.pid|" "$work/slapd.conf" >"$work/slapd-bis.conf"
+slapadd -q -f "$work/slapd-bis.conf" -l "$work/sample-bis.ldif" 2>>"$work/slapd.log" || fail "slapadd (RFC 2307bis sample) failed"
+slapd -d 0 -f "$work/slapd-bis.conf" -h ldap://127.0.0.1:389/ </dev/null >/dev/null 2>>"$work/slapd.log" &
+wait_until 15 ldapsearch -x -LLL -H ldap://127.0.0.1 -b '' -s base || fail "slapd (RFC 2307bis sample) did not start"
+"$bin/ypldapd" -d -f "$work/ypldap-bis.conf" </dev/null >/dev/null 2>"$work/ypldapd-bis.log" &
+ypldapd=$!
+wait_until 30 registered || { cat "$work/ypldapd-bis.log" >&2; fail "ypldapd (RFC 2307bis sample) did not register"; }
+
+printf '\n\033[1m== the RFC 2307bis sample: groups are groupOfNames whose members are DNs\033[0m\n'
+show "ldapsearch -x -LLL -H ldap://127.0.0.1 -b ou=Groups,dc=example,dc=com '(cn=oncall)' member memberUid"
+show "ldapsearch -x -LLL -H ldap://127.0.0.1 -b ou=Groups,dc=example,dc=com '(cn=admins)' member memberUid"
+echo "ypldapd resolves each DN to a user name, follows nested groups, and says what it left out:"
+grep -E 'names no user|^update 1:' "$work/ypldapd-bis.log" | sed 's/^/    /'
+show ypcat -k -h 127.0.0.1 -d "$domain" group.byname
+show "ypcat -k -h 127.0.0.1 -d $domain netid.byname | sort"
+printf '\n\033[1m== id through NIS: alice is in oncall through admins, two levels down\033[0m\n'
+show id alice
+show id dave
+show getent group oncall
+
+kill -TERM "$ypldapd"
+wait "$ypldapd" || true
 EOF
 
 start=$(date +%s)

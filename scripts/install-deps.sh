@@ -6,7 +6,11 @@ set -euo pipefail
 [[ "$(id -u)" == 0 ]] || { echo "install-deps.sh: run as root" >&2; exit 1; }
 export DEBIAN_FRONTEND=noninteractive
 
-want=(slapd ldap-utils rpcbind nis libnss-nis mandoc openssl iproute2 util-linux procps libnsl-dev file pamtester)
+want=(slapd ldap-utils rpcbind nis libnss-nis mandoc openssl iproute2 util-linux procps libnsl-dev file pamtester
+      # group-membership tests: 389 Directory Server, Samba as an AD domain
+      # controller (provision needs the AD schema of samba-ad-provision and
+      # ldbadd of ldb-tools), nslcd + libnss-ldapd as the reference reader
+      389-ds-base samba-ad-dc samba-ad-provision ldb-tools nslcd libnss-ldapd)
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
@@ -22,6 +26,9 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     fi
     trap '[[ $made_policy == 1 ]] && rm -f /usr/sbin/policy-rc.d' EXIT
     echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
+    # libnss-ldapd's postinst would add ldap to the host's nsswitch.conf;
+    # the tests give nslcd its own nsswitch.conf in a mount namespace.
+    echo "libnss-ldapd libnss-ldapd/nsswitch multiselect" | debconf-set-selections
     echo "installing: ${missing[*]}"
     apt-get update -q
     apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -126,6 +126,16 @@ pub struct DirectoryBlock {
     pub password: Password,
     pub passwd_filter: String,
     pub group_filter: String,
+    /// `basedn` (the users') and `groupdn`.
+    pub basedn: String,
+    pub groupdn: String,
+    /// The attributes of `name`, `gecos`, `home` and `groupname`.
+    pub name_attribute: String,
+    pub gecos_attribute: String,
+    pub home_attribute: String,
+    pub groupname_attribute: String,
+    /// One `list groupmembers maps to` line each (`memberUid`, `member`).
+    pub members: Vec<String>,
     /// More lines inside the block, written after the bind lines.
     pub extra: Vec<String>,
 }
@@ -142,8 +152,23 @@ impl DirectoryBlock {
             password: Password::FromDirectory,
             passwd_filter: "(objectClass=posixAccount)".into(),
             group_filter: "(objectClass=posixGroup)".into(),
+            basedn: format!("ou=People,{SUFFIX}"),
+            groupdn: format!("ou=Groups,{SUFFIX}"),
+            name_attribute: "uid".into(),
+            gecos_attribute: "gecos".into(),
+            home_attribute: "homeDirectory".into(),
+            groupname_attribute: "cn".into(),
+            members: vec!["memberUid".into()],
             extra: Vec::new(),
         }
+    }
+
+    /// RFC 2307bis groups: `groupOfNames` with a `gidNumber`, members as
+    /// `member` DNs and, where a group has them, `memberUid` names.
+    pub fn rfc2307bis(mut self) -> DirectoryBlock {
+        self.group_filter = "(&(objectClass=groupOfNames)(gidNumber=*))".into();
+        self.members = vec!["memberUid".into(), "member".into()];
+        self
     }
 
     /// The block's text.
@@ -171,33 +196,44 @@ impl DirectoryBlock {
         for line in &self.extra {
             let _ = writeln!(bind, "\t{line}");
         }
+        let members: String = self
+            .members
+            .iter()
+            .map(|m| format!("\tlist groupmembers maps to \"{m}\"\n"))
+            .collect();
         let passwd = match self.password {
             Password::FromDirectory => "\tattribute passwd maps to \"userPassword\"\n",
             Password::Fixed => "\tfixed attribute passwd \"*\"\n",
         };
         format!(
             "directory {head} {{\n{bind}\
-             \tbasedn \"ou=People,{SUFFIX}\"\n\
-             \tgroupdn \"ou=Groups,{SUFFIX}\"\n\
+             \tbasedn \"{basedn}\"\n\
+             \tgroupdn \"{groupdn}\"\n\
              \tpasswd filter \"{pf}\"\n\
-             \tattribute name maps to \"uid\"\n\
+             \tattribute name maps to \"{name}\"\n\
              {passwd}\
              \tattribute uid maps to \"uidNumber\"\n\
              \tattribute gid maps to \"gidNumber\"\n\
              \tfixed attribute class \"\"\n\
              \tfixed attribute change \"0\"\n\
              \tfixed attribute expire \"0\"\n\
-             \tattribute gecos maps to \"gecos\"\n\
-             \tattribute home maps to \"homeDirectory\"\n\
+             \tattribute gecos maps to \"{gecos}\"\n\
+             \tattribute home maps to \"{home}\"\n\
              \tattribute shell maps to \"loginShell\"\n\
              \tgroup filter \"{gf}\"\n\
-             \tattribute groupname maps to \"cn\"\n\
+             \tattribute groupname maps to \"{groupname}\"\n\
              \tfixed attribute grouppasswd \"*\"\n\
              \tattribute groupgid maps to \"gidNumber\"\n\
-             \tlist groupmembers maps to \"memberUid\"\n\
+             {members}\
              }}\n",
             pf = self.passwd_filter,
             gf = self.group_filter,
+            basedn = self.basedn,
+            groupdn = self.groupdn,
+            name = self.name_attribute,
+            gecos = self.gecos_attribute,
+            home = self.home_attribute,
+            groupname = self.groupname_attribute,
         )
     }
 }

@@ -174,6 +174,35 @@ pub fn maps(users: &[User], groups: &[Group], domain: &str, password: Password) 
     m
 }
 
+/// `maps` with `user` served as a disabled account is (`disabled
+/// accounts locked`, the default): its password field `*` and its account
+/// expired, day 1 in `shadow.byname`, 86400 s in `master.passwd.*`;
+/// `passwd.*` keep `x` as for everyone.
+pub fn locked(mut maps: Maps, user: &User) -> Maps {
+    let u = user;
+    let master = format!(
+        "{}:*:{}:{}::0:86400:{}:{}:{}",
+        u.name, u.uid, u.gid, u.gecos, u.home, u.shell
+    );
+    for (map, key, line) in [
+        ("master.passwd.byname", u.name.clone(), master.clone()),
+        ("master.passwd.byuid", u.uid.to_string(), master),
+        (
+            "shadow.byname",
+            u.name.clone(),
+            format!("{}:*::::::1:", u.name),
+        ),
+    ] {
+        if let Some(entry) = maps
+            .get_mut(map)
+            .and_then(|v| v.iter_mut().find(|(k, _)| *k == key))
+        {
+            entry.1 = line;
+        }
+    }
+    maps
+}
+
 /// The value of `key` in `map`, from `maps`.
 pub fn value<'a>(maps: &'a Maps, map: &str, key: &str) -> &'a str {
     maps.get(map)

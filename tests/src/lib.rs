@@ -11,12 +11,16 @@
 
 pub mod audit;
 pub mod config;
+pub mod ds389;
 pub mod expect;
 pub mod landlock;
 pub mod ldif;
+pub mod mock_ldap;
 pub mod nis;
+pub mod nslcd;
 pub mod peers;
 pub mod pki;
+pub mod samba_ad;
 pub mod world;
 
 use std::path::{Path, PathBuf};

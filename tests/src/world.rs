@@ -26,11 +26,13 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use yp_proto::maps::MapName;
 
-use crate::config::{Config, DirectoryBlock};
+use crate::config::{Bind, Config, DirectoryBlock, Tls};
+use crate::ds389::Ds389;
 use crate::expect::{self, Maps, Password};
 use crate::ldif::{self, Group, User};
 use crate::peers::{LogLines, Rpcbind, Slapd, SlapdOptions, Ypldapd, start_rpcbind};
 use crate::pki::Pki;
+use crate::samba_ad::{self, SambaAd};
 use crate::{Namespace, nis, program, wait_for, yp_registered};
 
 /// How long [`World::start_ypldapd`] waits for [`Ready`] at most.
@@ -96,6 +98,10 @@ impl Data {
 #[derive(Debug, Clone)]
 pub enum Server {
     Slapd(SlapdOptions),
+    /// 389 Directory Server on 127.0.0.1:389 ([`Ds389`]).
+    Ds389,
+    /// Samba as an Active Directory DC ([`SambaAd`]).
+    SambaAd,
 }
 
 /// One directory: which server, what it holds, how ypldapd reads it.
@@ -125,6 +131,47 @@ impl Directory {
         }
     }
 
+    /// 389 Directory Server on 127.0.0.1 holding `data` (with read ACIs
+    /// and the service account's limits added), read with the service
+    /// account.
+    pub fn ds389(data: Data) -> Directory {
+        Directory {
+            name: "ds389".into(),
+            block: Some(DirectoryBlock::new("127.0.0.1")),
+            server: Server::Ds389,
+            data,
+        }
+    }
+
+    /// Samba as an Active Directory domain controller holding `data`
+    /// (entries under [`samba_ad::USERS`]), read as the man page's Active
+    /// Directory example says: LDAPS with the test CA, the Administrator's
+    /// bind, users by `objectCategory`, names from `sAMAccountName`,
+    /// members from `member` DNs, no password hashes.
+    pub fn samba_ad(data: Data) -> Directory {
+        let mut b = DirectoryBlock::new("127.0.0.1");
+        b.tls = Tls::Ldaps;
+        b.bind = Bind::Simple {
+            dn: samba_ad::ADMIN_DN.into(),
+            password: samba_ad::ADMIN_PW.into(),
+        };
+        b.password = Password::Fixed;
+        b.basedn = samba_ad::USERS.into();
+        b.groupdn = samba_ad::USERS.into();
+        b.passwd_filter = "(&(objectCategory=person)(uidNumber=*))".into();
+        b.group_filter = "(&(objectClass=group)(gidNumber=*))".into();
+        b.name_attribute = "sAMAccountName".into();
+        b.home_attribute = "unixHomeDirectory".into();
+        b.groupname_attribute = "sAMAccountName".into();
+        b.members = vec!["member".into()];
+        Directory {
+            name: "samba".into(),
+            block: Some(b),
+            server: Server::SambaAd,
+            data,
+        }
+    }
+
     /// Names it (each directory of a world needs its own name).
     pub fn named(mut self, name: &str) -> Directory {
         self.name = name.to_owned();
@@ -143,6 +190,8 @@ impl Directory {
 /// A directory server running in a world.
 pub enum RunningServer {
     Slapd(Slapd),
+    Ds389(Ds389),
+    SambaAd(SambaAd),
 }
 
 impl RunningServer {
@@ -151,6 +200,10 @@ impl RunningServer {
             Server::Slapd(o) => {
                 RunningServer::Slapd(Slapd::start(ns, &d.name, pki, &d.data.ldif, o.clone()))
             }
+            Server::Ds389 => RunningServer::Ds389(Ds389::start(ns, &d.name, &d.data.ldif)),
+            Server::SambaAd => {
+                RunningServer::SambaAd(SambaAd::start(ns, &d.name, pki, &d.data.ldif))
+            }
         }
     }
 
@@ -158,6 +211,9 @@ impl RunningServer {
     pub fn slapd(&mut self) -> &mut Slapd {
         match self {
             RunningServer::Slapd(s) => s,
+            RunningServer::Ds389(_) | RunningServer::SambaAd(_) => {
+                panic!("this directory is not slapd")
+            }
         }
     }
 
@@ -165,6 +221,8 @@ impl RunningServer {
     pub fn kill(&mut self) {
         match self {
             RunningServer::Slapd(s) => s.kill(),
+            RunningServer::Ds389(s) => s.kill(),
+            RunningServer::SambaAd(s) => s.kill(),
         }
     }
 
@@ -172,12 +230,14 @@ impl RunningServer {
     pub fn run(&mut self, ns: &Namespace) {
         match self {
             RunningServer::Slapd(s) => s.run(ns),
+            RunningServer::Ds389(s) => s.run(ns),
+            RunningServer::SambaAd(s) => s.run(ns),
         }
     }
 
     pub fn signal(&self, sig: Signal) {
-        match self {
-            RunningServer::Slapd(s) => s.signal(sig),
+        if let Some(p) = self.pid() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(p as i32), sig);
         }
     }
 
@@ -185,6 +245,8 @@ impl RunningServer {
     pub fn pid(&self) -> Option<u32> {
         match self {
             RunningServer::Slapd(s) => s.pid(),
+            RunningServer::Ds389(s) => s.pid(),
+            RunningServer::SambaAd(s) => s.pid(),
         }
     }
 }

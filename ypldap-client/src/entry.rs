@@ -70,17 +70,32 @@ impl Attributes {
     }
 
     pub(crate) fn has_binary(&self, name: &str) -> bool {
+        let name = without_range(name);
         self.binary.iter().any(|b| b.eq_ignore_ascii_case(name))
     }
 
+    /// Whether the entry lists `name` at all, even without a value.
+    pub fn lists(&self, name: &str) -> bool {
+        let name = without_range(name);
+        self.list.iter().any(|(n, _)| n.eq_ignore_ascii_case(name))
+    }
+
     /// The values of `name`; an attribute with no values counts as absent.
+    /// A mapping that asks for a range (`member;range=0-1499`) gets every
+    /// value: the reader files all ranges under the attribute.
     pub fn values(&self, name: &str) -> Option<&[String]> {
+        let name = without_range(name);
         self.list
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_slice())
             .filter(|v| !v.is_empty())
     }
+}
+
+/// `member` for `member;range=0-1499`; other names as they are.
+fn without_range(name: &str) -> &str {
+    crate::fetch::split_range(name).map_or(name, |(attribute, _, _)| attribute)
 }
 
 /// One field's value: a single string, or the values of a list.

@@ -399,6 +399,11 @@ async fn complete_range(
         let Some((_, more, next)) = found.0.into_iter().find_map(parse_entry) else {
             return Err(SearchError::RangeIncomplete(range.attribute));
         };
+        // The entry without the attribute is no last range: taking it as
+        // one would serve the group with the first ranges' members only.
+        if !more.lists(&range.attribute) {
+            return Err(SearchError::RangeIncomplete(range.attribute));
+        }
         attrs.merge(more);
         match next
             .into_iter()

@@ -302,3 +302,16 @@ proptest! {
         }
     }
 }
+
+/// A mapping that asks for a range (`member;range=0-1499`) finds every
+/// value: the reader files each range's values under the attribute.
+#[test]
+fn a_ranged_mapping_finds_the_attribute() {
+    let a = Attributes::new([("member".to_owned(), vec!["a".to_owned(), "b".to_owned()])]);
+    assert_eq!(
+        a.values("member;range=0-1499"),
+        Some(&["a".to_owned(), "b".to_owned()][..])
+    );
+    assert!(a.lists("Member;Range=1500-*"));
+    assert_eq!(a.values("member;binary"), None);
+}
