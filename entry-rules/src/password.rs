@@ -37,7 +37,7 @@ impl LockReason {
         match self {
             LockReason::UnsupportedScheme => "in a scheme crypt(3) cannot check",
             LockReason::NotAHash => "not a crypt(3) hash",
-            LockReason::Disabled => "of disabled accounts",
+            LockReason::Disabled => "disabled account",
         }
     }
 }

@@ -115,7 +115,7 @@ fn ds389_groups_of_names_nested_and_locked() {
     let log = w.log();
     assert!(
         log.contains("4 users, 3 groups, dropped: none")
-            && log.contains("passwords served locked: 1 of disabled accounts")
+            && log.contains("passwords served locked: 1 disabled account")
             && log
                 .contains("member DNs: 9 resolved, 2 nested groups, 0 unresolved, 0 nestings cut"),
         "{log}"

@@ -163,7 +163,7 @@ fn samba_ad_full_names_nested_big_and_disabled() {
     let log = w.log();
     assert!(
         log.contains(&format!(
-            "{} users, 3 groups, dropped: 1 entry too large, passwords served locked: 1 of disabled accounts",
+            "{} users, 3 groups, dropped: 1 entry too large, passwords served locked: 1 disabled account",
             BIG + NAMED.len()
         )),
         "{log}"

@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use ipc_proto::entry_rules::{DropReason, Text};
 use ipc_proto::{
-    BatchWriter, Channel, ClientToParent, Directory, DroppedEntry, Level, LinkError, ParentToClient,
+    BatchWriter, Channel, ClientToParent, Directory, DroppedEntry, EncodeError, Level, LinkError,
+    MAX_MESSAGE_BYTES, ParentToClient,
 };
 use rustls::ClientConfig;
 
@@ -196,7 +197,15 @@ impl Batches {
         };
         match pushed {
             Ok(full) => send(chan, full),
-            Err(e) => self.drop_entry(chan, dn, DropReason::EntryTooLarge, &e.to_string()),
+            Err(e) => {
+                let detail = match e {
+                    EncodeError::Oversize { len } => format!(
+                        "its values come to {len} bytes, more than one message carries ({MAX_MESSAGE_BYTES}); no map line could hold them"
+                    ),
+                    other => other.to_string(),
+                };
+                self.drop_entry(chan, dn, DropReason::EntryTooLarge, &detail)
+            }
         }
     }
 
