@@ -10,7 +10,8 @@ want=(slapd ldap-utils rpcbind nis libnss-nis mandoc openssl iproute2 util-linux
       # group-membership tests: 389 Directory Server, Samba as an AD domain
       # controller (provision needs the AD schema of samba-ad-provision and
       # ldbadd of ldb-tools), nslcd + libnss-ldapd as the reference reader
-      389-ds-base samba-ad-dc samba-ad-provision ldb-tools nslcd libnss-ldapd)
+      389-ds-base samba-ad-dc samba-ad-provision ldb-tools nslcd libnss-ldapd
+      autofs python3)
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

@@ -126,7 +126,8 @@ pub struct DirectoryBlock {
     pub password: Password,
     pub passwd_filter: String,
     pub group_filter: String,
-    /// `basedn` (the users') and `groupdn`.
+    /// `basedn` (the users', and the classic maps' entries unless a
+    /// statement says otherwise) and `groupdn`.
     pub basedn: String,
     pub groupdn: String,
     /// The attributes of `name`, `gecos`, `home` and `groupname`.

@@ -10,6 +10,7 @@
 //! everything left inside.
 
 pub mod audit;
+pub mod classic_data;
 pub mod config;
 pub mod ds389;
 pub mod expect;
@@ -156,6 +157,11 @@ exec sleep infinity"
             String::from_utf8_lossy(&out.stderr)
         );
         String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The host pid of the namespace's first process.
+    pub fn init_pid(&self) -> u32 {
+        self.init
     }
 
     /// The namespace's network namespace file.

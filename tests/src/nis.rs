@@ -7,6 +7,7 @@
 //! `nsswitch.conf` bind mount and the `/var/yp/DOMAIN` map directory live in
 //! the namespace's private `/var/yp` and mount table, never on the host.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -85,21 +86,54 @@ pub fn write_binding_file(ns: &Namespace, domain: &str) {
 }
 
 /// Makes glibc inside `ns` look users, shadow entries and groups up in NIS
-/// after the files: a copy of `/etc/nsswitch.conf` with `passwd: files
-/// nis`, `shadow: files nis` and `group: files nis` is bind-mounted over
-/// the original in the namespace's own mount table. The host's file is
-/// never written.
+/// after the files ([`nss_sources`] with `passwd`, `shadow` and `group`:
+/// `files nis`).
 pub fn nss_on(ns: &Namespace) {
+    nss_sources(
+        ns,
+        &[
+            ("passwd", "files nis"),
+            ("group", "files nis"),
+            ("shadow", "files nis"),
+        ],
+    );
+}
+
+/// Makes glibc inside `ns` use `sources` for each database named: a copy
+/// of `/etc/nsswitch.conf` with those lines replaced (or added) is
+/// bind-mounted over the original in the namespace's own mount table
+/// (again over an earlier copy, if any). The host's file is never written.
+pub fn nss_sources(ns: &Namespace, sources: &[(&str, &str)]) {
     let copy = ns.dir.path().join("nsswitch.conf");
+    let current = std::fs::read_to_string(ns_path(ns, "/etc/nsswitch.conf")).unwrap_or_default();
+    let mut lines: Vec<String> = current.lines().map(str::to_owned).collect();
+    for (db, src) in sources {
+        let line = format!("{db}: {src}");
+        match lines
+            .iter_mut()
+            .find(|l| l.split(':').next().map(str::trim) == Some(db))
+        {
+            Some(l) => *l = line,
+            None => lines.push(line),
+        }
+    }
+    let text = lines.join("\n") + "\n";
+    let tmp = copy.with_extension("new");
+    std::fs::write(&tmp, text).expect("nsswitch.conf copy");
+    std::fs::rename(&tmp, &copy).expect("nsswitch.conf copy");
     ns.sh(&format!(
         "test -e /lib/x86_64-linux-gnu/libnss_nis.so.2 -o -e /usr/lib/x86_64-linux-gnu/libnss_nis.so.2 \
            -o -n \"$(ldconfig -p | grep libnss_nis.so.2)\" || {{ echo 'libnss-nis is not installed' >&2; exit 1; }}
-         sed -e 's/^passwd:.*/passwd: files nis/' -e 's/^group:.*/group: files nis/' -e 's/^shadow:.*/shadow: files nis/' /etc/nsswitch.conf > {c}
-         grep -q '^shadow:' {c} || echo 'shadow: files nis' >> {c}
          chmod 644 {c}
          mount --bind {c} /etc/nsswitch.conf",
         c = copy.display()
     ));
+}
+
+/// A path as the namespace sees it (its mount table may differ from
+/// the host's: read through its first process's root).
+fn ns_path(ns: &Namespace, path: &str) -> PathBuf {
+    PathBuf::from(format!("/proc/{}/root{path}", ns.init_pid()))
 }
 
 /// What a client printed.
@@ -261,6 +295,12 @@ impl Ypserv {
              {MKNETID} -q -p passwd -g group -h hosts -d {domain} | {MAKEDBM} -m $master -o netid.byname - $m/netid.byname",
             d = dir.display()
         ));
+        Ypserv::serve(ns, dir)
+    }
+
+    /// Starts `ypserv -f` on the maps in the namespace's `/var/yp`, its
+    /// log in `dir`, and waits until it is registered.
+    fn serve(ns: &Namespace, dir: PathBuf) -> Ypserv {
         let log = dir.join("ypserv.log");
         let child = ns
             .command("ypserv")
@@ -282,6 +322,169 @@ impl Ypserv {
             );
         }
         s
+    }
+
+    /// Builds maps with Debian's own `/var/yp/Makefile` (the one the
+    /// ypserv package installs, [`DEBIAN_MAKEFILE`], copied into the
+    /// namespace's private `/var/yp`) from `files` (name, text), which are
+    /// written to a source directory the Makefile's `YPSRCDIR`,
+    /// `YPPWDDIR` and `ALIASES` point at; runs `make` once per entry of
+    /// `runs` in `/var/yp/DOMAIN`, as `ypinit`/`make` do; then starts
+    /// ypserv on the maps. Returns it with each map's [`MapInput`].
+    ///
+    /// `DBLOAD` (the Makefile's `makedbm -c -m HOST`) is replaced by a
+    /// script that runs exactly that, after keeping a copy of its input:
+    /// the test needs the lines makedbm was given, in order, to tell a
+    /// key's first value from its last.
+    pub fn from_makefile(
+        ns: &Namespace,
+        domain: &str,
+        files: &[(String, String)],
+        runs: &[MakeRun<'_>],
+    ) -> (Ypserv, BTreeMap<String, MapInput>) {
+        let dir = ns.dir.path().join("ypserv");
+        let src = dir.join("src");
+        let capture = dir.join("makedbm-input");
+        std::fs::create_dir_all(&src).expect("mkdir");
+        std::fs::create_dir_all(&capture).expect("mkdir");
+        for (name, text) in files {
+            std::fs::write(src.join(name), text).expect("source file");
+        }
+        let dbload = dir.join("dbload");
+        std::fs::write(
+            &dbload,
+            format!(
+                "#!/bin/bash
+# The Makefile's DBLOAD, makedbm -c -m `yphelper --hostname`, keeping each
+# map's arguments and input in {cap}.
+set -euo pipefail
+map=\"${{!#}}\"
+printf '%s\\n' \"$@\" > \"{cap}/$map.args\"
+cat > \"{cap}/$map\"
+args=()
+for a in \"$@\"; do if [[ $a == - ]]; then args+=(\"{cap}/$map\"); else args+=(\"$a\"); fi; done
+exec {MAKEDBM} -c -m \"$(/usr/lib/yp/yphelper --hostname)\" \"${{args[@]}}\"
+",
+                cap = capture.display()
+            ),
+        )
+        .expect("dbload");
+        std::fs::set_permissions(&dbload, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .expect("chmod");
+        // Only ever the namespace's private copy of /var/yp.
+        ns.sh(&format!(
+            "set -e
+             mountpoint -q /var/yp || {{ echo '/var/yp is not the namespace'\\''s own' >&2; exit 1; }}
+             test -r {DEBIAN_MAKEFILE} || {{ echo '{DEBIAN_MAKEFILE} missing (is ypserv installed?)' >&2; exit 1; }}
+             cp {DEBIAN_MAKEFILE} /var/yp/Makefile
+             mkdir -p /var/yp/{domain}"
+        ));
+        for run in runs {
+            let vars: String = run
+                .variables
+                .iter()
+                .map(|(k, v)| format!(" '{k}={}'", src.join(v).display()))
+                .collect();
+            let out = ns
+                .command("sh")
+                .arg("-c")
+                .arg(format!(
+                    "cd /var/yp/{domain} && make -f ../Makefile NOPUSH=true \
+                     YPSRCDIR={s} YPPWDDIR={s} ALIASES={s}/aliases DBLOAD={dbload}{vars} {targets}",
+                    s = src.display(),
+                    dbload = dbload.display(),
+                    targets = run.targets.join(" ")
+                ))
+                .output()
+                .expect("make");
+            // makedbm -c cannot reach ypserv, which is not running yet:
+            // it says so and goes on.
+            assert!(
+                out.status.success(),
+                "make {:?}: {}\n{}",
+                run.targets,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        let mut inputs = BTreeMap::new();
+        for e in std::fs::read_dir(&capture)
+            .expect("captured inputs")
+            .flatten()
+        {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(map) = name.strip_suffix(".args") else {
+                continue;
+            };
+            let args = std::fs::read_to_string(e.path()).expect("args");
+            let text = std::fs::read_to_string(capture.join(map)).expect("input");
+            inputs.insert(
+                map.to_owned(),
+                MapInput {
+                    args: args.lines().map(str::to_owned).collect(),
+                    text,
+                },
+            );
+        }
+        (Ypserv::serve(ns, dir), inputs)
+    }
+}
+
+/// The Makefile as Debian's ypserv package ships it; `/var/yp/Makefile`
+/// is the administrator's copy of it (ucf), which may have been edited.
+pub const DEBIAN_MAKEFILE: &str = "/usr/share/yp/templates/var_yp_Makefile";
+
+/// One `make` run of [`Ypserv::from_makefile`]: variables naming source
+/// files (`NETGROUP` → `netgroup.acyclic`), relative to the source
+/// directory, and the targets.
+#[derive(Debug, Clone)]
+pub struct MakeRun<'a> {
+    pub variables: Vec<(&'a str, &'a str)>,
+    pub targets: Vec<&'a str>,
+}
+
+/// What the Makefile handed makedbm for one map.
+#[derive(Debug, Clone)]
+pub struct MapInput {
+    /// makedbm's arguments after the Makefile's `-c -m HOST`.
+    pub args: Vec<String>,
+    /// Its input, as the Makefile's pipeline wrote it.
+    pub text: String,
+}
+
+impl MapInput {
+    /// The (key, value) pairs makedbm reads from the input, in order, as
+    /// makedbm(8) says it reads them: the key up to the first blank, the
+    /// value after the blanks that follow; `-r` cuts a line at `#`, `-l`
+    /// lower-cases the key, `--aliases` reads `name: value`. A key may
+    /// come more than once: makedbm stores each line over the last.
+    pub fn entries(&self) -> Vec<(String, String)> {
+        let flag = |f: &str| self.args.iter().any(|a| a == f);
+        let (comments, lower, aliases) = (flag("-r"), flag("-l"), flag("--aliases"));
+        let mut out = Vec::new();
+        for line in self.text.lines() {
+            let line = if comments {
+                line.split('#').next().unwrap_or("")
+            } else {
+                line
+            };
+            let split = if aliases {
+                line.split_once(':')
+            } else {
+                line.split_once([' ', '\t'])
+            };
+            let (key, value) = split.unwrap_or((line, ""));
+            if key.is_empty() {
+                continue;
+            }
+            let key = if lower {
+                key.to_ascii_lowercase()
+            } else {
+                key.to_owned()
+            };
+            out.push((key, value.trim_start_matches([' ', '\t']).to_owned()));
+        }
+        out
     }
 }
 

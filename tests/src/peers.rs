@@ -22,6 +22,8 @@ pub struct SlapdOptions {
     pub cert: &'static str,
     /// Address to listen on (plain on 389, StartTLS too, ldaps on 636).
     pub address: String,
+    /// Schema files included after core, cosine, nis and inetorgperson.
+    pub schemas: Vec<PathBuf>,
 }
 
 impl Default for SlapdOptions {
@@ -30,6 +32,7 @@ impl Default for SlapdOptions {
             size_limit: "500".into(),
             cert: "server.crt",
             address: "127.0.0.1".into(),
+            schemas: Vec::new(),
         }
     }
 }
@@ -51,6 +54,12 @@ impl SlapdOptions {
             ..SlapdOptions::default()
         }
     }
+
+    /// Also the schema in `path`.
+    pub fn with_schema(mut self, path: impl Into<PathBuf>) -> SlapdOptions {
+        self.schemas.push(path.into());
+        self
+    }
 }
 
 /// A private slapd inside a namespace.
@@ -62,11 +71,25 @@ pub struct Slapd {
 }
 
 impl Slapd {
-    /// Writes the configuration, loads `ldif` with `slapadd` and starts slapd.
-    pub fn start(ns: &Namespace, name: &str, pki: &Pki, ldif: &str, opts: SlapdOptions) -> Slapd {
+    /// Writes the configuration, loads `ldif` with `slapadd`, then
+    /// `unchecked` (entries that break the schema on purpose) with
+    /// `slapadd -s`, and starts slapd.
+    pub fn start(
+        ns: &Namespace,
+        name: &str,
+        pki: &Pki,
+        ldif: &str,
+        unchecked: &str,
+        opts: SlapdOptions,
+    ) -> Slapd {
         let dir = ns.dir.path().join(name);
         std::fs::create_dir_all(dir.join("db")).expect("mkdir");
         let conf = dir.join("slapd.conf");
+        let schemas: String = opts
+            .schemas
+            .iter()
+            .map(|p| format!("include {}\n", p.display()))
+            .collect();
         std::fs::write(
             &conf,
             format!(
@@ -74,6 +97,7 @@ impl Slapd {
                  include /etc/ldap/schema/cosine.schema\n\
                  include /etc/ldap/schema/nis.schema\n\
                  include /etc/ldap/schema/inetorgperson.schema\n\
+                 {schemas}\
                  pidfile {d}/slapd.pid\n\
                  modulepath /usr/lib/ldap\n\
                  moduleload back_mdb\n\
@@ -105,21 +129,29 @@ impl Slapd {
             ),
         )
         .expect("slapd.conf");
-        let ldif_path = dir.join("data.ldif");
-        std::fs::write(&ldif_path, ldif).expect("ldif");
-        let out = ns
-            .command("slapadd")
-            .args(["-q", "-f"])
-            .arg(&conf)
-            .arg("-l")
-            .arg(&ldif_path)
-            .output()
-            .expect("slapadd");
-        assert!(
-            out.status.success(),
-            "slapadd: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        for (file, text, flags) in [
+            ("data.ldif", ldif, "-q"),
+            ("unchecked.ldif", unchecked, "-qs"),
+        ] {
+            if text.is_empty() {
+                continue;
+            }
+            let ldif_path = dir.join(file);
+            std::fs::write(&ldif_path, text).expect("ldif");
+            let out = ns
+                .command("slapadd")
+                .args([flags, "-f"])
+                .arg(&conf)
+                .arg("-l")
+                .arg(&ldif_path)
+                .output()
+                .expect("slapadd");
+            assert!(
+                out.status.success(),
+                "slapadd {flags} {file}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
         let urls = format!(
             "ldap://{a}:389/ ldaps://{a}:636/",
             a = host_literal(&opts.address)

@@ -46,6 +46,10 @@ pub struct Data {
     pub users: Vec<User>,
     pub groups: Vec<Group>,
     pub ldif: String,
+    /// Entries that break the directory's schema on purpose (an attribute
+    /// their object class requires is missing, as a reader sees them when
+    /// an ACL hides it), loaded after [`Data::ldif`] without schema checks.
+    pub unchecked_ldif: String,
 }
 
 impl Data {
@@ -62,6 +66,7 @@ impl Data {
             users,
             groups,
             ldif,
+            unchecked_ldif: String::new(),
         }
     }
 
@@ -73,6 +78,7 @@ impl Data {
             users,
             groups,
             ldif,
+            unchecked_ldif: String::new(),
         }
     }
 
@@ -89,6 +95,13 @@ impl Data {
     /// test spells out itself.
     pub fn with_ldif(mut self, ldif: &str) -> Data {
         self.ldif = format!("{}\n\n{ldif}", self.ldif);
+        self
+    }
+
+    /// More LDIF entries like [`Data::with_ldif`]'s, which break the
+    /// directory's schema: [`Data::unchecked_ldif`].
+    pub fn with_unchecked_ldif(mut self, ldif: &str) -> Data {
+        self.unchecked_ldif = format!("{}\n\n{ldif}", self.unchecked_ldif);
         self
     }
 }
@@ -197,8 +210,16 @@ pub enum RunningServer {
 impl RunningServer {
     fn start(ns: &Namespace, pki: &Pki, d: &Directory) -> RunningServer {
         match &d.server {
-            Server::Slapd(o) => {
-                RunningServer::Slapd(Slapd::start(ns, &d.name, pki, &d.data.ldif, o.clone()))
+            Server::Slapd(o) => RunningServer::Slapd(Slapd::start(
+                ns,
+                &d.name,
+                pki,
+                &d.data.ldif,
+                &d.data.unchecked_ldif,
+                o.clone(),
+            )),
+            Server::Ds389 | Server::SambaAd if !d.data.unchecked_ldif.is_empty() => {
+                panic!("{}: only slapd loads entries that break the schema", d.name)
             }
             Server::Ds389 => RunningServer::Ds389(Ds389::start(ns, &d.name, &d.data.ldif)),
             Server::SambaAd => {
@@ -727,4 +748,42 @@ pub fn install_reloadable(path: &std::path::Path, text: &str) {
     nix::unistd::chown(&tmp, Some(nix::unistd::Uid::from_raw(0)), Some(gid)).expect("chown");
     std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o640)).expect("chmod");
     std::fs::rename(&tmp, path).expect("rename");
+}
+
+/// A value several tests of one binary share (a world, a reference
+/// server): made by the first test that asks while no other holds it,
+/// dropped (its namespaces with it) when the last test holding it is done.
+/// Tests that run at the same time share one; a test that starts after
+/// every holder finished makes it again.
+pub struct Shared<T> {
+    slot: std::sync::Mutex<std::sync::Weak<T>>,
+}
+
+impl<T> Shared<T> {
+    pub const fn new() -> Shared<T> {
+        Shared {
+            slot: std::sync::Mutex::new(std::sync::Weak::new()),
+        }
+    }
+
+    /// The shared value, made by `make` if no test holds it now.
+    pub fn get(&self, make: impl FnOnce() -> T) -> std::sync::Arc<T> {
+        // A test that panicked while making it leaves no value: make again.
+        let mut slot = self
+            .slot
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(v) = slot.upgrade() {
+            return v;
+        }
+        let v = std::sync::Arc::new(make());
+        *slot = std::sync::Arc::downgrade(&v);
+        v
+    }
+}
+
+impl<T> Default for Shared<T> {
+    fn default() -> Self {
+        Shared::new()
+    }
 }
