@@ -11,7 +11,10 @@ want=(slapd ldap-utils rpcbind nis libnss-nis mandoc openssl iproute2 util-linux
       # controller (provision needs the AD schema of samba-ad-provision and
       # ldbadd of ldb-tools), nslcd + libnss-ldapd as the reference reader
       389-ds-base samba-ad-dc samba-ad-provision ldb-tools nslcd libnss-ldapd
-      autofs python3)
+      # classic maps: autofs (automount -m reads the automount maps over
+      # NIS), python3 (innetgr(3) through ctypes), make (Debian's
+      # /var/yp/Makefile builds the reference maps)
+      autofs python3 make)
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
