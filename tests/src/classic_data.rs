@@ -768,7 +768,7 @@ pub struct BadEntry {
 /// address or a number that does not parse, a bad triple, a port out of
 /// range, a MAC that does not parse. Some lack an attribute their object
 /// class requires (what a reader sees when an ACL hides it): they are
-/// loaded without schema checks ([`crate::world::Data::with_unchecked_ldif`]).
+/// loaded without schema checks ([`crate::peers::SlapdOptions::unchecked_ldif`]).
 /// None of their names is used elsewhere.
 ///
 /// The entries of [`MISSING_REQUIRED`] lack an attribute their object

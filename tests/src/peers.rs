@@ -24,6 +24,10 @@ pub struct SlapdOptions {
     pub address: String,
     /// Schema files included after core, cosine, nis and inetorgperson.
     pub schemas: Vec<PathBuf>,
+    /// Entries that break the schema on purpose (an attribute their
+    /// object class requires is missing, as a reader sees them when an ACL
+    /// hides it), loaded after the directory's data with `slapadd -s`.
+    pub unchecked_ldif: String,
 }
 
 impl Default for SlapdOptions {
@@ -33,6 +37,7 @@ impl Default for SlapdOptions {
             cert: "server.crt",
             address: "127.0.0.1".into(),
             schemas: Vec::new(),
+            unchecked_ldif: String::new(),
         }
     }
 }
@@ -60,6 +65,12 @@ impl SlapdOptions {
         self.schemas.push(path.into());
         self
     }
+
+    /// Also `ldif`, loaded without schema checks ([`SlapdOptions::unchecked_ldif`]).
+    pub fn with_unchecked_ldif(mut self, ldif: &str) -> SlapdOptions {
+        self.unchecked_ldif = format!("{}\n\n{ldif}", self.unchecked_ldif);
+        self
+    }
 }
 
 /// A private slapd inside a namespace.
@@ -71,17 +82,9 @@ pub struct Slapd {
 }
 
 impl Slapd {
-    /// Writes the configuration, loads `ldif` with `slapadd`, then
-    /// `unchecked` (entries that break the schema on purpose) with
-    /// `slapadd -s`, and starts slapd.
-    pub fn start(
-        ns: &Namespace,
-        name: &str,
-        pki: &Pki,
-        ldif: &str,
-        unchecked: &str,
-        opts: SlapdOptions,
-    ) -> Slapd {
+    /// Writes the configuration, loads `ldif` with `slapadd` (then
+    /// [`SlapdOptions::unchecked_ldif`] with `slapadd -s`) and starts slapd.
+    pub fn start(ns: &Namespace, name: &str, pki: &Pki, ldif: &str, opts: SlapdOptions) -> Slapd {
         let dir = ns.dir.path().join(name);
         std::fs::create_dir_all(dir.join("db")).expect("mkdir");
         let conf = dir.join("slapd.conf");
@@ -131,7 +134,7 @@ impl Slapd {
         .expect("slapd.conf");
         for (file, text, flags) in [
             ("data.ldif", ldif, "-q"),
-            ("unchecked.ldif", unchecked, "-qs"),
+            ("unchecked.ldif", opts.unchecked_ldif.as_str(), "-qs"),
         ] {
             if text.is_empty() {
                 continue;

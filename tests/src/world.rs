@@ -46,10 +46,6 @@ pub struct Data {
     pub users: Vec<User>,
     pub groups: Vec<Group>,
     pub ldif: String,
-    /// Entries that break the directory's schema on purpose (an attribute
-    /// their object class requires is missing, as a reader sees them when
-    /// an ACL hides it), loaded after [`Data::ldif`] without schema checks.
-    pub unchecked_ldif: String,
 }
 
 impl Data {
@@ -66,7 +62,6 @@ impl Data {
             users,
             groups,
             ldif,
-            unchecked_ldif: String::new(),
         }
     }
 
@@ -78,7 +73,6 @@ impl Data {
             users,
             groups,
             ldif,
-            unchecked_ldif: String::new(),
         }
     }
 
@@ -95,13 +89,6 @@ impl Data {
     /// test spells out itself.
     pub fn with_ldif(mut self, ldif: &str) -> Data {
         self.ldif = format!("{}\n\n{ldif}", self.ldif);
-        self
-    }
-
-    /// More LDIF entries like [`Data::with_ldif`]'s, which break the
-    /// directory's schema: [`Data::unchecked_ldif`].
-    pub fn with_unchecked_ldif(mut self, ldif: &str) -> Data {
-        self.unchecked_ldif = format!("{}\n\n{ldif}", self.unchecked_ldif);
         self
     }
 }
@@ -210,16 +197,8 @@ pub enum RunningServer {
 impl RunningServer {
     fn start(ns: &Namespace, pki: &Pki, d: &Directory) -> RunningServer {
         match &d.server {
-            Server::Slapd(o) => RunningServer::Slapd(Slapd::start(
-                ns,
-                &d.name,
-                pki,
-                &d.data.ldif,
-                &d.data.unchecked_ldif,
-                o.clone(),
-            )),
-            Server::Ds389 | Server::SambaAd if !d.data.unchecked_ldif.is_empty() => {
-                panic!("{}: only slapd loads entries that break the schema", d.name)
+            Server::Slapd(o) => {
+                RunningServer::Slapd(Slapd::start(ns, &d.name, pki, &d.data.ldif, o.clone()))
             }
             Server::Ds389 => RunningServer::Ds389(Ds389::start(ns, &d.name, &d.data.ldif)),
             Server::SambaAd => {

@@ -87,16 +87,16 @@ fn ours() -> Arc<Ours> {
         let data = ClassicData::site(DOMAIN);
         let bad = bad_entries();
         let mut ldif = Data::of(Vec::new(), Vec::new()).with_ldif(&data.ldif());
-        for b in &bad {
-            ldif = if b.breaks_schema {
-                ldif.with_unchecked_ldif(&b.ldif)
-            } else {
-                ldif.with_ldif(&b.ldif)
-            };
-        }
-        let slapd = SlapdOptions::default()
+        let mut slapd = SlapdOptions::default()
             .with_schema("/etc/ldap/schema/misc.schema")
             .with_schema(extra_schema());
+        for b in &bad {
+            if b.breaks_schema {
+                slapd = slapd.with_unchecked_ldif(&b.ldif);
+            } else {
+                ldif = ldif.with_ldif(&b.ldif);
+            }
+        }
         // The classic entries are under the suffix: the directory's basedn,
         // which the classic kinds search unless told otherwise.
         let mut b = World::builder(DOMAIN)
@@ -524,7 +524,13 @@ fn words(s: &[&str]) -> Vec<String> {
 }
 
 /// A call `innetgr(netgroup, host, user, domain)` and its answer.
-type Innetgr<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>, bool);
+type Innetgr<'a> = (
+    &'a str,
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<&'a str>,
+    bool,
+);
 
 /// glibc through libnss-nis reads every classic database it has from
 /// ypldapd (nsswitch.conf `hosts: files nis` and so on; the test's names
