@@ -4,10 +4,11 @@
 # Installs what is missing (scripts/install-deps.sh), builds, then starts in
 # private namespaces (network, mount, UTS, PID): a slapd loaded with
 # examples/sample/sample.ldif, rpcbind, and ypldapd with
-# examples/sample/ypldap.conf. It then shows what the ordinary NIS clients
-# and glibc (through libnss-nis) see. Then the same with the RFC 2307bis
-# sample (examples/sample-rfc2307bis: groups whose members are DNs, nested
-# groups), and stops everything. Nothing runs
+# examples/sample/ypldap.conf. It then shows what the ordinary NIS clients,
+# glibc (through libnss-nis) and autofs see: users, groups, passwords, a
+# PAM login, netgroups (getent, innetgr) and automount maps. Then the same
+# with the RFC 2307bis sample (examples/sample-rfc2307bis: groups whose
+# members are DNs, nested groups), and stops everything. Nothing runs
 # afterwards, the scratch directory is removed, and the host's network,
 # /etc/nsswitch.conf, /var/yp and NIS domain name are never touched: every
 # change is made inside the namespaces, which vanish with their first process.
@@ -115,10 +116,14 @@ show ypmatch admins group
 show ypwhich -m
 
 # glibc through libnss-nis: inside this mount namespace only, a copy of
-# /etc/nsswitch.conf that says "files nis" is mounted over the real one.
+# /etc/nsswitch.conf that says "files nis" (and "nis" for netgroups and
+# automount maps) is mounted over the real one.
 sed -e 's/^passwd:.*/passwd: files nis/' -e 's/^group:.*/group: files nis/' \
-    -e 's/^shadow:.*/shadow: files nis/' /etc/nsswitch.conf >"$work/nsswitch.conf"
+    -e 's/^shadow:.*/shadow: files nis/' -e 's/^netgroup:.*/netgroup: nis/' \
+    -e 's/^automount:.*/automount: nis/' /etc/nsswitch.conf >"$work/nsswitch.conf"
 grep -q '^shadow:' "$work/nsswitch.conf" || echo 'shadow: files nis' >>"$work/nsswitch.conf"
+grep -q '^netgroup:' "$work/nsswitch.conf" || echo 'netgroup: nis' >>"$work/nsswitch.conf"
+grep -q '^automount:' "$work/nsswitch.conf" || echo 'automount: nis' >>"$work/nsswitch.conf"
 mount --bind "$work/nsswitch.conf" /etc/nsswitch.conf
 printf '\n\033[1m== glibc (getent, id) through libnss-nis, nsswitch.conf "passwd: files nis"\033[0m\n'
 echo "(passwd.* carry x, never a hash: glibc reads the hash from shadow.byname)"
@@ -144,6 +149,32 @@ mount --bind "$work/pam.d" /etc/pam.d
 printf '\n\033[1m== a PAM login (pam_unix) through NIS: alice'"'"'s sample password is "changeme"\033[0m\n'
 show "echo changeme | pamtester ypldap-demo alice authenticate"
 show "echo wrong-password | pamtester ypldap-demo alice authenticate"
+
+# Netgroups: the sample's ssh-users holds the netgroups sysadmins and
+# developers. glibc reads the netgroup map ("netgroup: nis") and expands
+# nested netgroups itself; innetgr(3) is what access rules call.
+cat >"$work/innetgr.py" <<'PY'
+import ctypes
+libc = ctypes.CDLL("libc.so.6")
+for group, host, user in [("ssh-users", None, "alice"), ("ssh-users", None, "dave"),
+                          ("ssh-users", None, "bob"), ("servers", "web1.example.com", None),
+                          ("servers", "laptop.example.com", None)]:
+    found = libc.innetgr(group.encode(), host and host.encode(), user and user.encode(), None)
+    print(f"innetgr({group}, host={host or '*'}, user={user or '*'}) = {found}")
+PY
+printf '\n\033[1m== netgroups: who may log in where (nsswitch.conf "netgroup: nis")\033[0m\n'
+show getent netgroup ssh-users
+show getent netgroup servers
+show python3 "$work/innetgr.py"
+echo "(BSD libc also reads the reverse maps ypldapd computes, as revnetgroup does:)"
+show ypcat -k netgroup.byuser
+
+# Automount: auto.master names auto.home; autofs reads both through
+# nsswitch.conf ("automount: nis"). automount -m only dumps the maps.
+printf '\n\033[1m== automount maps, as ypcat and autofs (automount -m, which mounts nothing) read them\033[0m\n'
+show ypcat -k auto.master
+show ypcat -k auto.home
+show "automount -m auto.master | sed -n '/^Mount point/,\$p'"
 
 kill -TERM "$ypldapd"
 wait "$ypldapd" || true

@@ -28,6 +28,23 @@ pub fn sample_conf() -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// The sample's classic entries as the update's summary counts them, from
+/// the sample's LDIF: `"4 netgroup, 3 automount"` (its `nisNetgroup` and
+/// its `nisObject` entries, the automount maps' keys).
+pub fn sample_records() -> String {
+    let ldif = sample_ldif();
+    let count = |class: &str| {
+        ldif.split("\n\n")
+            .filter(|b| b.lines().any(|l| l == format!("objectClass: {class}")))
+            .count()
+    };
+    format!(
+        "{} netgroup, {} automount",
+        count("nisNetgroup"),
+        count("nisObject")
+    )
+}
+
 /// The `posixAccount` and `posixGroup` entries of a plain LDIF text (no
 /// base64 values, no continuation lines), in file order.
 pub fn parse_ldif(text: &str) -> (Vec<User>, Vec<Group>) {
@@ -134,6 +151,18 @@ pub fn nss_sources(ns: &Namespace, sources: &[(&str, &str)]) {
 /// the host's: read through its first process's root).
 fn ns_path(ns: &Namespace, path: &str) -> PathBuf {
     PathBuf::from(format!("/proc/{}/root{path}", ns.init_pid()))
+}
+
+/// The triples of a `getent netgroup NAME` line (after the name), as
+/// `(host,user,domain)`: glibc's getent prints an empty host as a blank,
+/// `( ,bob,)`.
+pub fn netgroup_triples(line: &str) -> std::collections::BTreeSet<String> {
+    let rest = line.split_once(char::is_whitespace).map_or("", |(_, r)| r);
+    rest.split(')')
+        .map(|t| t.split_whitespace().collect::<String>())
+        .filter(|t| !t.is_empty())
+        .map(|t| format!("{t})"))
+        .collect()
 }
 
 /// What a client printed.

@@ -18,6 +18,16 @@ use tests::world::{Data, Directory, Ready, World};
 /// must answer.
 const MASTER: &str = "ypmaster.test";
 
+/// The maps the sample configuration provides beside the eight of users
+/// and groups.
+const SAMPLE_CLASSIC_MAPS: [&str; 5] = [
+    "netgroup",
+    "netgroup.byuser",
+    "netgroup.byhost",
+    "auto.master",
+    "auto.home",
+];
+
 /// Passwords as the sample stores them.
 const ALICE_STORED: &str = "{CRYPT}$6$s5001$x4imEzsPxUz28A5DJZpVHFbh2kLczRvYodnWi6uPc.J23AFWZ.cYAmkMjjNsTxbxabR4s8/FlGC28bg4YOXPY0";
 const MALLORY_STORED: &str = "{CRYPT}$6$s5030$fqhQqD72rxpT9g2WSgPLu/C87zbffGlpUDDELzo2qmiIVpo.h8HnmH9d9CpFp9ZFis1EFufmkVdzLvofkNfmM1";
@@ -80,8 +90,10 @@ fn sample_world(domain: &str, statements: &[&str]) -> World {
         "the sample changed"
     );
     assert!(
-        w.log()
-            .contains("update 1: 1 directories, 33 users, 12 groups, dropped: none"),
+        w.log().contains(&format!(
+            "update 1: 1 directories, 33 users, 12 groups, {}, dropped: none",
+            tests::nis::sample_records()
+        )),
         "{}",
         w.log()
     );
@@ -339,6 +351,8 @@ impl Fixture {
         got.sort();
         let mut want: Vec<String> = MapName::ALL
             .iter()
+            .map(ToString::to_string)
+            .chain(SAMPLE_CLASSIC_MAPS.map(str::to_owned))
             .map(|m| format!("{m} {MASTER}"))
             .collect();
         want.sort();
@@ -593,4 +607,88 @@ fn allow_list_refuses_a_client_outside_it() {
         "ypmatch via {outside}"
     );
     assert!(f.w.ypldapd().alive());
+}
+
+/// The sample's netgroups and automount maps, as the demo shows them:
+/// glibc expands ssh-users (which holds sysadmins and developers),
+/// innetgr(3) answers as access rules need, the BSD reverse map names
+/// each user's netgroups, and autofs reads auto.master and auto.home over
+/// NIS (`automount -m` mounts nothing).
+#[test]
+fn netgroups_and_automount_maps_as_the_demo_shows_them() {
+    let f = start("ngauto.test", false);
+    let ns = &f.w.ns;
+    f.w.bind_clients();
+    tests::nis::nss_sources(ns, &[("netgroup", "nis"), ("automount", "nis")]);
+    let triples = |name: &str| {
+        let out = ok(ns, &["getent", "netgroup", name]);
+        assert!(out.starts_with(name), "{out}");
+        tests::nis::netgroup_triples(&out)
+    };
+    assert_eq!(
+        triples("ssh-users"),
+        [
+            "(,alice,example.com)",
+            "(,carol,example.com)",
+            "(,dave,example.com)",
+            "(,frank,example.com)"
+        ]
+        .map(str::to_owned)
+        .into()
+    );
+    assert_eq!(
+        triples("servers"),
+        [
+            "(db1.example.com,-,example.com)",
+            "(web1.example.com,-,example.com)"
+        ]
+        .map(str::to_owned)
+        .into()
+    );
+    let innetgr = ok(
+        ns,
+        &[
+            "python3",
+            "-c",
+            "import ctypes; l = ctypes.CDLL('libc.so.6'); print(\
+             l.innetgr(b'ssh-users', None, b'alice', None), \
+             l.innetgr(b'ssh-users', None, b'dave', b'example.com'), \
+             l.innetgr(b'ssh-users', None, b'bob', None), \
+             l.innetgr(b'servers', b'web1.example.com', None, None), \
+             l.innetgr(b'servers', b'laptop.example.com', None, None), \
+             l.innetgr(b'servers', None, b'alice', None))",
+        ],
+    );
+    assert_eq!(innetgr.trim(), "1 1 0 1 0 0");
+    let byuser: std::collections::BTreeMap<String, String> =
+        f.w.ypcat("netgroup.byuser")
+            .unwrap_or_else(|e| panic!("{e}"))
+            .into_iter()
+            .collect();
+    assert_eq!(byuser["alice.example.com"], "sysadmins,ssh-users");
+    assert_eq!(byuser["dave.example.com"], "developers,ssh-users");
+    assert_eq!(byuser.len(), 4, "{byuser:?}");
+    let cat = |map: &str| f.w.ypcat(map).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        cat("auto.master"),
+        [("/home".to_owned(), "auto.home --timeout=60".to_owned())]
+    );
+    let home = [
+        ("*", "-rw,soft nfs1.example.com:/export/home/&"),
+        ("alice", "-rw,soft nfs2.example.com:/export/home/alice"),
+    ];
+    assert_eq!(
+        cat("auto.home"),
+        home.map(|(k, v)| (k.to_owned(), v.to_owned()))
+    );
+    let dump = ok(ns, &["automount", "-m", "auto.master"]);
+    let section = dump
+        .split("Mount point: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no mount point:\n{dump}"));
+    assert!(section.starts_with("/home\n"), "{dump}");
+    assert!(section.contains("map: auto.home\n"), "{dump}");
+    for (k, v) in home {
+        assert!(section.contains(&format!("  {k} | {v}\n")), "{k}: {dump}");
+    }
 }
