@@ -55,7 +55,21 @@ impl<I, O: Message> Channel<I, O> {
     /// and was accepted; a first datagram that is not our version's `Hello`
     /// is an error.
     pub fn recv_datagram(&mut self) -> Result<Option<Datagram>, LinkError> {
-        let (bytes, fds) = self.link.recv_raw()?;
+        let received = self.link.recv_raw()?;
+        self.accept(received)
+    }
+
+    /// [`Self::recv_datagram`] without waiting: [`LinkError::WouldBlock`]
+    /// when nothing is there (see [`Link::try_recv_raw`]).
+    pub fn try_recv_datagram(&mut self) -> Result<Option<Datagram>, LinkError> {
+        let received = self.link.try_recv_raw()?;
+        self.accept(received)
+    }
+
+    fn accept(
+        &mut self,
+        (bytes, fds): (Vec<u8>, Vec<OwnedFd>),
+    ) -> Result<Option<Datagram>, LinkError> {
         if !self.greeted {
             codec::decode_hello(&bytes, fds.len())?;
             self.greeted = true;
@@ -79,7 +93,19 @@ impl<I: Message + DeserializeOwned, O: Message> Channel<I, O> {
     /// Receives one message that owns its data. `Ok(None)`: see
     /// [`Channel::recv_datagram`].
     pub fn recv(&mut self) -> Result<Option<Received<I>>, LinkError> {
-        let Some(d) = self.recv_datagram()? else {
+        let d = self.recv_datagram()?;
+        Self::decoded(d)
+    }
+
+    /// [`Self::recv`] without waiting: [`LinkError::WouldBlock`] when
+    /// nothing is there.
+    pub fn try_recv(&mut self) -> Result<Option<Received<I>>, LinkError> {
+        let d = self.try_recv_datagram()?;
+        Self::decoded(d)
+    }
+
+    fn decoded(d: Option<Datagram>) -> Result<Option<Received<I>>, LinkError> {
+        let Some(d) = d else {
             return Ok(None);
         };
         let message = d.decode::<I>()?;
@@ -126,19 +152,24 @@ impl LogMessage for crate::messages::ClientToParent<'_> {
 /// so that a record always fits one message, whatever it quotes.
 pub const MAX_LOG_TEXT: usize = 4096;
 
+/// `text` cut to [`MAX_LOG_TEXT`] bytes (with `…`), as every log record
+/// a helper sends is.
+pub fn log_text(mut text: String) -> String {
+    if text.len() > MAX_LOG_TEXT {
+        let mut cut = MAX_LOG_TEXT;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push('…');
+    }
+    text
+}
+
 impl<I, O: LogMessage> Channel<I, O> {
     /// Sends a log record for ypldapd to write. A failure to send is
     /// ignored: the link is then gone and the next receive reports it.
     pub fn log(&self, level: Level, text: impl Into<String>) {
-        let mut text: String = text.into();
-        if text.len() > MAX_LOG_TEXT {
-            let mut cut = MAX_LOG_TEXT;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-            text.push('…');
-        }
-        let _ = self.link.send(&O::log(level, text), &[]);
+        let _ = self.link.send(&O::log(level, log_text(text.into())), &[]);
     }
 }

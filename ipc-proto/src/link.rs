@@ -133,6 +133,26 @@ impl Link {
         }
     }
 
+    /// Sends a datagram already checked by [`codec::encode`], waiting while
+    /// the peer's queue is full even when the socket is non-blocking (as
+    /// an event loop needs it for reading): the flow control of a blocking
+    /// send, for a sender with nothing better to do meanwhile.
+    pub fn send_encoded_waiting(&self, bytes: &[u8]) -> Result<(), LinkError> {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        loop {
+            match self.send_encoded(bytes, &[]) {
+                Err(LinkError::WouldBlock) => {
+                    let mut fds = [PollFd::new(self.fd.as_fd(), PollFlags::POLLOUT)];
+                    match poll(&mut fds, PollTimeout::NONE) {
+                        Ok(_) | Err(Errno::EINTR) => {}
+                        Err(e) => return Err(LinkError::Os(e)),
+                    }
+                }
+                other => return other,
+            }
+        }
+    }
+
     /// Receives one message. Unexpected fds are closed before the error is
     /// returned; nothing a peer sends can leak a descriptor into us.
     pub fn recv<M: Message + serde::de::DeserializeOwned>(&self) -> Result<Received<M>, LinkError> {
@@ -143,6 +163,18 @@ impl Link {
 
     /// Receives one datagram and its fds, checking only the framing.
     pub fn recv_raw(&self) -> Result<(Vec<u8>, Vec<OwnedFd>), LinkError> {
+        self.recv_raw_with(MsgFlags::empty())
+    }
+
+    /// [`Self::recv_raw`] without waiting, whatever the socket's mode:
+    /// [`LinkError::WouldBlock`] when nothing is there. Lets an event loop
+    /// read a blocking link (whose sends wait, which is the flow control
+    /// a helper wants) when the link is readable.
+    pub fn try_recv_raw(&self) -> Result<(Vec<u8>, Vec<OwnedFd>), LinkError> {
+        self.recv_raw_with(MsgFlags::MSG_DONTWAIT)
+    }
+
+    fn recv_raw_with(&self, extra: MsgFlags) -> Result<(Vec<u8>, Vec<OwnedFd>), LinkError> {
         // One byte more than the limit, so an oversize datagram is told
         // apart from one of exactly the limit.
         let mut buf = vec![0u8; MAX_MESSAGE_BYTES + 1];
@@ -153,7 +185,7 @@ impl Link {
                 self.fd.as_raw_fd(),
                 &mut iov,
                 Some(&mut cmsg),
-                MsgFlags::MSG_CMSG_CLOEXEC,
+                MsgFlags::MSG_CMSG_CLOEXEC | extra,
             ) {
                 Ok(r) => {
                     let mut fds = Vec::new();

@@ -6,6 +6,7 @@ pub mod config;
 pub mod content_sync;
 pub mod entry;
 pub mod fetch;
+pub mod hub;
 pub mod sandbox;
 pub mod tls;
 pub mod update;

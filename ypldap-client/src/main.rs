@@ -2,23 +2,20 @@
 //! greet ypldapd, then apply configurations and run updates on request
 //! until the link closes.
 
-use std::collections::VecDeque;
+use std::cell::RefCell;
+use std::io;
 use std::process::ExitCode;
+use std::rc::Rc;
 
-use ipc_proto::{Channel, ClientToParent, Level, LinkError, ParentToClient, helper};
+use ipc_proto::{ClientToParent, Level, LinkError, ParentToClient, helper};
+use tokio::io::Interest;
+use tokio::sync::mpsc;
 use ypldap_client::config::Assembly;
+use ypldap_client::hub::Hub;
 use ypldap_client::update::{self, ReadyDirectory};
 
 const NAME: &str = "ypldap-client";
 const USAGE: &str = "usage: ypldap-client [--accept-no-landlock] (started by ypldapd)";
-
-struct State {
-    runtime: tokio::runtime::Runtime,
-    assembly: Option<Assembly>,
-    dirs: Vec<ReadyDirectory>,
-    next_request: u64,
-    later: VecDeque<ParentToClient>,
-}
 
 fn main() -> ExitCode {
     privsep::ignore_terminal_signals();
@@ -32,7 +29,7 @@ fn main() -> ExitCode {
         }
     };
     let mut runtime = None;
-    let Some(mut chan) = helper::start::<ParentToClient, ClientToParent<'static>>(NAME, || {
+    let Some(chan) = helper::start::<ParentToClient, ClientToParent<'static>>(NAME, || {
         // The runtime's epoll and eventfd are made now, before the sandbox.
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -61,83 +58,126 @@ fn main() -> ExitCode {
         chan.log(Level::Error, format!("{NAME}: sandbox: {e}"));
         return ExitCode::FAILURE;
     }
-    let mut state = State {
-        runtime,
-        assembly: None,
-        dirs: Vec::new(),
-        next_request: 0,
-        later: VecDeque::new(),
+    let hub = match Hub::new(chan) {
+        Ok(h) => Rc::new(h),
+        Err(e) => {
+            eprintln!("{NAME}: cannot use the link: {e}");
+            return ExitCode::FAILURE;
+        }
     };
-    let mut failure = None;
-    let code = helper::serve(NAME, &mut chan, |chan, r| {
-        if failure.is_some() {
-            return;
-        }
-        let mut queue = VecDeque::from([r.message]);
-        while let Some(msg) = queue.pop_front() {
-            if let Err(e) = handle(chan, &mut state, msg) {
-                failure = Some(e);
-                return;
-            }
-            queue.extend(state.later.drain(..));
-        }
-    });
-    match failure {
-        Some(e) => {
-            chan.log(Level::Error, format!("{NAME}: {e}"));
+    let local = tokio::task::LocalSet::new();
+    match local.block_on(&runtime, serve(Rc::clone(&hub))) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            hub.log(Level::Error, format!("{NAME}: {e}"));
             ExitCode::FAILURE
         }
-        None => code,
     }
 }
 
-/// Handles one message. An error ends the helper (ypldapd restarts it).
+/// The reader's life after the greeting: configurations are applied as
+/// they come, updates run one at a time in their own task, and the link
+/// is read whenever it is readable, so a broker's answer reaches the task
+/// that waits for it while that task's update runs. Returns when ypldapd
+/// closes the link; an error ends the helper (ypldapd restarts it).
+async fn serve(hub: Rc<Hub>) -> Result<(), String> {
+    // Readiness of the link comes through a duplicate of its descriptor
+    // wrapped as a tokio socket; the link is still read (and written, with
+    // its blocking sends) through the hub alone.
+    let link = hub
+        .link_fd()
+        .map(std::os::unix::net::UnixStream::from)
+        .and_then(tokio::net::UnixStream::from_std)
+        .map_err(|e| format!("cannot watch the link: {e}"))?;
+    let (updates, mut requested) = mpsc::unbounded_channel::<u64>();
+    let dirs: Rc<RefCell<Rc<Vec<ReadyDirectory>>>> = Rc::default();
+    let (failures, mut failed) = mpsc::unbounded_channel::<String>();
+    // Updates in order, each with the configuration in force when it starts.
+    let updater = {
+        let (hub, dirs) = (Rc::clone(&hub), Rc::clone(&dirs));
+        tokio::task::spawn_local(async move {
+            while let Some(update) = requested.recv().await {
+                let current = Rc::clone(&dirs.borrow());
+                if let Err(e) = update::run(&hub, &current, update).await {
+                    let _ = failures.send(e.to_string());
+                    return;
+                }
+            }
+        })
+    };
+    let mut assembly: Option<Assembly> = None;
+    let result = loop {
+        tokio::select! {
+            r = link.readable() => if let Err(e) = r {
+                break Err(format!("waiting for the link: {e}"));
+            },
+            Some(e) = failed.recv() => break Err(e),
+        }
+        // Until nothing is left: tokio forgets the readiness when the
+        // closure says `WouldBlock`.
+        let received = link.try_io(Interest::READABLE, || match hub.try_recv() {
+            Ok(Some(msg)) => Ok(Some(msg)),
+            Ok(None) => Err(io::ErrorKind::WouldBlock.into()),
+            Err(LinkError::Closed) => Ok(None),
+            Err(e) => Err(io::Error::other(e.to_string())),
+        });
+        match received {
+            Ok(Some(msg)) => {
+                if let Err(e) = handle(&hub, &mut assembly, &dirs, &updates, msg) {
+                    break Err(e);
+                }
+            }
+            Ok(None) => break Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => break Err(e.to_string()),
+        }
+    };
+    updater.abort();
+    result
+}
+
+/// Handles one message. An error ends the helper.
 fn handle(
-    chan: &mut Channel<ParentToClient, ClientToParent<'static>>,
-    st: &mut State,
+    hub: &Hub,
+    assembly: &mut Option<Assembly>,
+    dirs: &RefCell<Rc<Vec<ReadyDirectory>>>,
+    updates: &mpsc::UnboundedSender<u64>,
     msg: ParentToClient,
 ) -> Result<(), String> {
     let protocol = |e: ypldap_client::config::ConfigError| format!("configuration: {e}");
     match msg {
         ParentToClient::ConfigBegin { directories, .. } => {
-            st.assembly = Some(Assembly::new(directories).map_err(protocol)?);
+            *assembly = Some(Assembly::new(directories).map_err(protocol)?);
         }
-        ParentToClient::Directory { index, settings } => st
-            .assembly
+        ParentToClient::Directory { index, settings } => assembly
             .as_mut()
             .ok_or("Directory outside a configuration")?
             .directory(index, *settings)
             .map_err(protocol)?,
-        ParentToClient::Pem { index, kind, data } => st
-            .assembly
+        ParentToClient::Pem { index, kind, data } => assembly
             .as_mut()
             .ok_or("Pem outside a configuration")?
             .pem(index, kind, &data)
             .map_err(protocol)?,
         ParentToClient::ConfigEnd => {
-            let a = st.assembly.take().ok_or("ConfigEnd without ConfigBegin")?;
-            st.dirs = a.finish().map_err(protocol)?;
-            for d in &st.dirs {
+            let a = assembly.take().ok_or("ConfigEnd without ConfigBegin")?;
+            let ready = a.finish().map_err(protocol)?;
+            for d in &ready {
                 if let Err(e) = &d.tls {
-                    chan.log(
+                    hub.log(
                         Level::Error,
                         format!("directory {}: TLS configuration: {e}", d.settings.host),
                     );
                 }
             }
+            *dirs.borrow_mut() = Rc::new(ready);
         }
         ParentToClient::Update { update } => {
-            update::run(
-                chan,
-                &st.runtime,
-                &st.dirs,
-                update,
-                &mut st.next_request,
-                &mut st.later,
-            )
-            .map_err(|e: LinkError| e.to_string())?;
+            updates
+                .send(update)
+                .map_err(|_| "the update task is gone".to_owned())?;
         }
-        // A late answer to an abandoned request: its socket is closed here.
+        // Broker answers are routed by the hub and never come here.
         ParentToClient::Connected { .. } | ParentToClient::ConnectFailed { .. } => {}
     }
     Ok(())

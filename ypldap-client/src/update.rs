@@ -3,20 +3,19 @@
 //! its users and groups to ypldapd in batches. Any directory's failure fails
 //! the update; ypldapd then keeps the maps it has.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::net::TcpStream;
-use std::os::fd::OwnedFd;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use ipc_proto::entry_rules::{DropReason, Text};
 use ipc_proto::{
-    BatchWriter, Channel, ClientToParent, Directory, DroppedEntry, EncodeError, Level, LinkError,
-    MAX_MESSAGE_BYTES, ParentToClient,
+    BatchWriter, ClientToParent, Directory, DroppedEntry, EncodeError, Level, LinkError,
+    MAX_MESSAGE_BYTES,
 };
 use rustls::ClientConfig;
 
 use crate::fetch::{self, Item};
+use crate::hub::Hub;
 
 /// How many dropped entries are reported by DN per update; the rest are
 /// only counted.
@@ -35,47 +34,35 @@ pub struct ReadyDirectory {
     pub tls: Result<Option<Arc<ClientConfig>>, String>,
 }
 
-type Chan = Channel<ParentToClient, ClientToParent<'static>>;
-
-/// Runs update `update` over `dirs`. Messages that are not for this update
-/// (a new configuration) are kept in `later` for the main loop.
-pub fn run(
-    chan: &mut Chan,
-    runtime: &tokio::runtime::Runtime,
-    dirs: &[ReadyDirectory],
-    update: u64,
-    next_request: &mut u64,
-    later: &mut VecDeque<ParentToClient>,
-) -> Result<(), LinkError> {
+/// Runs update `update` over `dirs`: each directory in turn, its entries
+/// streamed to ypldapd as they come.
+pub async fn run(hub: &Hub, dirs: &[ReadyDirectory], update: u64) -> Result<(), LinkError> {
     let started = Instant::now();
     let mut out = Batches::new(update);
     let mut referrals = 0;
     let mut totals = (0u64, 0u64, 0u64);
     for (index, dir) in dirs.iter().enumerate() {
-        let fail = |chan: &mut Chan, why: &dyn std::fmt::Display| {
-            chan.send(
-                &ClientToParent::UpdateFailed {
-                    update,
-                    reason: format!("directory {}: {why}", dir.settings.host).into(),
-                },
-                &[],
-            )
+        let fail = |why: &dyn std::fmt::Display| {
+            hub.send(&ClientToParent::UpdateFailed {
+                update,
+                reason: format!("directory {}: {why}", dir.settings.host).into(),
+            })
         };
         let tls = match &dir.tls {
             Ok(t) => t.clone(),
-            Err(e) => return fail(chan, e),
+            Err(e) => return fail(e),
         };
-        *next_request += 1;
-        let stream = match connect(chan, index as u32, *next_request, later)? {
+        let stream = match hub.connect(index as u32).await? {
             Ok(s) => s,
-            Err(e) => return fail(chan, &e),
+            Err(e) => return fail(&e),
         };
         let mut link_error = None;
-        let result = runtime.block_on(fetch::fetch(&dir.settings, tls, stream, &mut |item| {
-            if let Err(e) = out.item(chan, &item) {
+        let result = fetch::fetch(&dir.settings, tls, stream, &mut |item| {
+            if let Err(e) = out.item(hub, &item) {
                 link_error.get_or_insert(e);
             }
-        }));
+        })
+        .await;
         if let Some(e) = link_error {
             return Err(e);
         }
@@ -86,11 +73,11 @@ pub fn run(
                 totals.1 += f.groups;
                 totals.2 += f.records;
             }
-            Err(e) => return fail(chan, &e),
+            Err(e) => return fail(&e),
         }
     }
-    out.flush(chan)?;
-    chan.log(
+    out.flush(hub)?;
+    hub.log(
         Level::Debug,
         format!(
             "read {} directories: {} users, {} groups, {} other entries in {:.2} s",
@@ -101,44 +88,11 @@ pub fn run(
             started.elapsed().as_secs_f64()
         ),
     );
-    chan.send(
-        &ClientToParent::UpdateDone {
-            update,
-            dropped: out.dropped,
-            referrals,
-        },
-        &[],
-    )
-}
-
-/// Asks for a connected socket to directory `index` and waits for it.
-fn connect(
-    chan: &mut Chan,
-    index: u32,
-    request: u64,
-    later: &mut VecDeque<ParentToClient>,
-) -> Result<Result<TcpStream, String>, LinkError> {
-    chan.send(
-        &ClientToParent::Connect {
-            request,
-            directory: index,
-        },
-        &[],
-    )?;
-    loop {
-        let Some(r) = chan.recv()? else { continue };
-        let mut fds = r.fds.into_iter();
-        match r.message {
-            ParentToClient::Connected(c) if c.request == request => {
-                let fd: OwnedFd = fds.next().ok_or(LinkError::Closed)?;
-                return Ok(Ok(TcpStream::from(fd)));
-            }
-            ParentToClient::ConnectFailed(f) if f.request == request => return Ok(Err(f.error)),
-            // An answer to an earlier, abandoned request: its socket closes here.
-            ParentToClient::Connected { .. } | ParentToClient::ConnectFailed { .. } => {}
-            other => later.push_back(other),
-        }
-    }
+    hub.send(&ClientToParent::UpdateDone {
+        update,
+        dropped: out.dropped,
+        referrals,
+    })
 }
 
 /// Users, groups and drop reports waiting to be sent, and the drop counts.
@@ -186,17 +140,17 @@ impl Batches {
     }
 
     /// Adds one item to its batch, sending the batch first when it is full.
-    fn item(&mut self, chan: &Chan, item: &Item<'_>) -> Result<(), LinkError> {
+    fn item(&mut self, hub: &Hub, item: &Item<'_>) -> Result<(), LinkError> {
         let (pushed, dn) = match item {
             Item::User(u) => (self.users.push(u), &*u.origin.dn),
             Item::Group(g) => (self.groups.push(g), &*g.origin.dn),
             Item::Record(r) => (self.records.push(r), &*r.origin.dn),
             Item::Dropped { dn, violation } => {
-                return self.drop_entry(chan, dn, violation.reason(), &violation.to_string());
+                return self.drop_entry(hub, dn, violation.reason(), &violation.to_string());
             }
         };
         match pushed {
-            Ok(full) => send(chan, full),
+            Ok(full) => send(hub, full),
             Err(e) => {
                 let detail = match e {
                     EncodeError::Oversize { len } => format!(
@@ -204,7 +158,7 @@ impl Batches {
                     ),
                     other => other.to_string(),
                 };
-                self.drop_entry(chan, dn, DropReason::EntryTooLarge, &detail)
+                self.drop_entry(hub, dn, DropReason::EntryTooLarge, &detail)
             }
         }
     }
@@ -212,7 +166,7 @@ impl Batches {
     /// Counts a dropped entry, and reports the first few by DN.
     fn drop_entry(
         &mut self,
-        chan: &Chan,
+        hub: &Hub,
         dn: &str,
         reason: DropReason,
         detail: &str,
@@ -238,23 +192,23 @@ impl Batches {
             detail: Text::from(detail),
         };
         match self.drops.push(&report) {
-            Ok(full) => send(chan, full),
+            Ok(full) => send(hub, full),
             Err(_) => Ok(()),
         }
     }
 
-    fn flush(&mut self, chan: &Chan) -> Result<(), LinkError> {
-        send(chan, self.users.take())?;
-        send(chan, self.groups.take())?;
-        send(chan, self.records.take())?;
-        send(chan, self.drops.take())
+    fn flush(&mut self, hub: &Hub) -> Result<(), LinkError> {
+        send(hub, self.users.take())?;
+        send(hub, self.groups.take())?;
+        send(hub, self.records.take())?;
+        send(hub, self.drops.take())
     }
 }
 
 /// Sends a finished batch datagram, if there is one.
-fn send(chan: &Chan, datagram: Option<Vec<u8>>) -> Result<(), LinkError> {
+fn send(hub: &Hub, datagram: Option<Vec<u8>>) -> Result<(), LinkError> {
     match datagram {
-        Some(d) => chan.link().send_encoded(&d, &[]),
+        Some(d) => hub.send_encoded(&d),
         None => Ok(()),
     }
 }
