@@ -90,9 +90,9 @@ impl Hub {
             match message {
                 ParentToClient::Connected(c) => {
                     let fd: Option<OwnedFd> = fds.into_iter().next();
-                    let answer = fd.map(TcpStream::from).ok_or_else(|| {
-                        "the broker's answer came without its socket".to_owned()
-                    });
+                    let answer = fd
+                        .map(TcpStream::from)
+                        .ok_or_else(|| "the broker's answer came without its socket".to_owned());
                     self.answer(c.request, answer);
                 }
                 ParentToClient::ConnectFailed(f) => self.answer(f.request, Err(f.error)),
