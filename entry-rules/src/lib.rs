@@ -435,7 +435,36 @@ fn unset(s: &str) -> bool {
     s.is_empty() || s == "0"
 }
 
+impl Origin<'_> {
+    /// The same origin, owning its text.
+    pub fn into_owned(self) -> Origin<'static> {
+        Origin {
+            dn: self.dn.into_owned(),
+            uuid: self.uuid,
+        }
+    }
+}
+
 impl User<'_> {
+    /// The same user, owning its text (kept beyond the message it came in).
+    pub fn into_owned(self) -> User<'static> {
+        User {
+            origin: self.origin.into_owned(),
+            name: self.name.into_owned(),
+            passwd: self.passwd.into_owned(),
+            uid: self.uid,
+            gid: self.gid,
+            class: self.class.into_owned(),
+            change: self.change.into_owned(),
+            expire: self.expire.into_owned(),
+            gecos: self.gecos.into_owned(),
+            home: self.home.into_owned(),
+            shell: self.shell.into_owned(),
+            shadow: self.shadow,
+            disabled: self.disabled,
+        }
+    }
+
     /// `master.passwd`'s `change` (the time the password must be changed,
     /// in seconds): as configured; when that is 0 or nothing, the shadow
     /// fields' last change plus maximum age (unless the maximum means
@@ -603,6 +632,18 @@ pub struct Group<'a> {
 }
 
 impl Group<'_> {
+    /// The same group, owning its text.
+    pub fn into_owned(self) -> Group<'static> {
+        Group {
+            origin: self.origin.into_owned(),
+            name: self.name.into_owned(),
+            passwd: self.passwd.into_owned(),
+            gid: self.gid,
+            members: self.members.into_iter().map(Text::into_owned).collect(),
+            member_dns: self.member_dns.into_iter().map(Text::into_owned).collect(),
+        }
+    }
+
     /// The length of the line `name:passwd:gid:m1,m2,...`.
     pub fn line_len(&self) -> usize {
         let members: usize = self.members.iter().map(|m| m.len() + 1).sum();

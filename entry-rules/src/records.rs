@@ -239,6 +239,21 @@ pub struct Record<'a> {
     pub values: Vec<Vec<Text<'a>>>,
 }
 
+impl Record<'_> {
+    /// The same record, owning its text.
+    pub fn into_owned(self) -> Record<'static> {
+        Record {
+            origin: self.origin.into_owned(),
+            search: self.search,
+            values: self
+                .values
+                .into_iter()
+                .map(|vs| vs.into_iter().map(Text::into_owned).collect())
+                .collect(),
+        }
+    }
+}
+
 /// A site map's value: text and attribute values, as its block's `value`
 /// template (`"${cn}:${labeledURI}"`) or single attribute gives it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

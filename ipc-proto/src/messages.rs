@@ -21,7 +21,7 @@
 //! | [`ParentToDns`] | ypldapd → ypldap-dns | `Configure`, `Connect` |
 //! | [`DnsToParent`] | ypldap-dns → ypldapd | `Log`, `Connected` (+1 fd), `ConnectFailed` |
 //! | [`ParentToClient`] | ypldapd → ypldap-client | `ConfigBegin`, `Directory`, `Pem`, `ConfigEnd`, `Update`, `Connected` (+1 fd), `ConnectFailed` |
-//! | [`ClientToParent`] | ypldap-client → ypldapd | `Log`, `Connect`, `Users`, `Groups`, `Records`, `Dropped`, `UpdateDone`, `UpdateFailed` |
+//! | [`ClientToParent`] | ypldap-client → ypldapd | `Log`, `Connect`, `Users`, `Groups`, `Records`, `Dropped`, `UpdatePlan`, `ReadBegin`, `Changes`, `SyncLost`, `UpdateDone`, `UpdateFailed` |
 //!
 //! Entries ([`User`], [`Group`], [`Record`]) are the mapped attributes of one directory
 //! entry with its DN; ypldapd checks them again with the same rules
@@ -182,6 +182,32 @@ pub enum ClientToParent<'a> {
         #[serde(borrow)]
         entries: Vec<DroppedEntry<'a>>,
     },
+    /// How update `update` reads each directory, in configuration order;
+    /// sent before any entry. With a `Sync` or `Live` directory ypldapd
+    /// keeps every entry of the update, to apply the changes sessions
+    /// push to them.
+    UpdatePlan {
+        update: u64,
+        modes: Vec<ReadMode>,
+    },
+    /// The entries of directory `directory` (read `Full` or `Sync`) come
+    /// next, up to the next `ReadBegin` or the end of the update.
+    ReadBegin { update: u64, directory: u32 },
+    /// Changes to directory `directory` that its content synchronization
+    /// session received, in order. `changes` is the last field (batches).
+    Changes {
+        directory: u32,
+        #[serde(borrow)]
+        changes: Vec<Change<'a>>,
+    },
+    /// The content synchronization session of directory `directory` ended
+    /// (connection lost, server gone silent, search ended): ypldapd keeps
+    /// its entries and reads the directory again soon.
+    SyncLost {
+        directory: u32,
+        #[serde(borrow)]
+        reason: Cow<'a, str>,
+    },
     /// Every directory was read completely: ypldapd may build and swap the maps.
     UpdateDone {
         update: u64,
@@ -196,6 +222,43 @@ pub enum ClientToParent<'a> {
         #[serde(borrow)]
         reason: Cow<'a, str>,
     },
+}
+
+/// How a directory is read in an update (see [`ClientToParent::UpdatePlan`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadMode {
+    /// Every entry, by ordinary searches.
+    Full,
+    /// Every entry, by the refresh of a content synchronization session
+    /// that then stays open and pushes changes.
+    Sync,
+    /// None: the directory's session is live.
+    Live,
+}
+
+/// One change a content synchronization session pushes: an entry added or
+/// modified (it replaces the entry with its entryUUID), or deleted (or
+/// moved out of the search).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "change", content = "entry", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Change<'a> {
+    User(#[serde(borrow)] User<'a>),
+    Group(#[serde(borrow)] Group<'a>),
+    Record(#[serde(borrow)] Record<'a>),
+    Delete { search: SearchRef, uuid: String },
+}
+
+/// Which search of a directory an entry came from: one entry may match
+/// several (a user private group that is both `posixAccount` and
+/// `posixGroup`), and each is its own entry of the maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchRef {
+    Users,
+    Groups,
+    /// A record search, by its id ([`crate::RecordSearch::id`]).
+    Records(u16),
 }
 
 /// What the codec needs to know of each message enum.
@@ -230,4 +293,5 @@ message_impl!(DnsToParent, fds: [Connected], kinds: [Log, Connected, ConnectFail
 message_impl!(ParentToClient, fds: [Connected],
     kinds: [ConfigBegin, Directory, Pem, ConfigEnd, Update, Connected, ConnectFailed]);
 message_impl!(ClientToParent<'_>, fds: [],
-    kinds: [Log, Connect, Users, Groups, Records, Dropped, UpdateDone, UpdateFailed]);
+    kinds: [Log, Connect, Users, Groups, Records, Dropped, UpdatePlan, ReadBegin, Changes,
+        SyncLost, UpdateDone, UpdateFailed]);

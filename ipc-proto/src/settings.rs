@@ -160,6 +160,21 @@ pub struct Directory {
     /// The searches of the classic maps served (hosts, netgroups, …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub records: Vec<RecordSearch>,
+    /// Whether the reader may keep this directory current with content
+    /// synchronization (RFC 4533) when the server offers it.
+    #[serde(default)]
+    pub sync: SyncSetting,
+}
+
+/// `sync` in a directory block.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SyncSetting {
+    /// Content synchronization when the server offers it, else full reads.
+    #[default]
+    Auto,
+    /// Full reads every `interval` only (`sync off`).
+    Off,
 }
 
 /// One search of a classic map's entries.

@@ -31,6 +31,7 @@ pub mod rpc;
 pub mod rpcb;
 mod runs;
 pub mod snapshot;
+pub mod store;
 #[cfg(any(test, feature = "test-support"))]
 pub mod testdata;
 pub mod xdr;

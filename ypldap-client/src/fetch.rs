@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use ipc_proto::entry_rules::records::Record;
 use ipc_proto::entry_rules::{Group, User, Violation};
-use ipc_proto::{Bind, Directory, Mapping, TlsMode};
+use ipc_proto::{Bind, Directory, Mapping, RecordSearch, TlsMode};
 use ldap3::adapters::{Adapter, PagedResults};
 use ldap3::asn1::{PL, StructureTag};
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, ResultEntry, Scope, StdStream};
@@ -123,6 +123,19 @@ pub async fn fetch(
     stream: TcpStream,
     sink: &mut dyn FnMut(Item<'_>),
 ) -> Result<Fetched, FetchError> {
+    let mut ldap = open(dir, tls, stream).await?;
+    let done = read(&mut ldap, dir, sink).await?;
+    let _ = ldap.with_timeout(Duration::from_secs(2)).unbind().await;
+    Ok(done)
+}
+
+/// Sets up the LDAP session with `dir` over `stream` (TLS, StartTLS) and
+/// binds as the configuration says.
+pub async fn open(
+    dir: &Directory,
+    tls: Option<Arc<ClientConfig>>,
+    stream: TcpStream,
+) -> Result<Ldap, FetchError> {
     let scheme = if dir.tls == TlsMode::Ldaps {
         "ldaps"
     } else {
@@ -169,7 +182,41 @@ pub async fn fetch(
                 .map_err(FetchError::ExternalBind)?;
         }
     }
+    Ok(ldap)
+}
 
+/// What one search of a directory reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target<'a> {
+    Users,
+    Groups,
+    /// One of the directory's record searches.
+    Records(&'a RecordSearch),
+}
+
+/// One search of a directory: where, what, and which attributes.
+#[derive(Debug, Clone)]
+pub struct Search<'a> {
+    pub target: Target<'a>,
+    pub base: String,
+    pub filter: String,
+    pub attributes: Vec<String>,
+}
+
+impl Search<'_> {
+    /// The search's name in messages: `user`, `group`, `hosts`, …
+    pub fn name(&self) -> &'static str {
+        match self.target {
+            Target::Users => "user",
+            Target::Groups => "group",
+            Target::Records(rs) => rs.kind.word(),
+        }
+    }
+}
+
+/// Every search of `dir`, in the order they run: users, groups, then the
+/// classic maps' record searches.
+pub fn searches(dir: &Directory) -> Vec<Search<'_>> {
     let f = &dir.fields;
     let user_fields = [
         &f.name, &f.passwd, &f.uid, &f.gid, &f.class, &f.change, &f.expire, &f.gecos, &f.home,
@@ -181,71 +228,85 @@ pub async fn fetch(
         .into_iter()
         .filter_map(|(_, m)| m.as_ref());
     let account_state = entry::ACCOUNT_STATE_ATTRIBUTES.map(str::to_owned);
-    let user_attributes =
-        attribute_names(user_fields.into_iter().chain(shadow_fields), &account_state);
     let group_fields = [&f.groupname, &f.grouppasswd, &f.groupgid, &f.groupmembers];
-    let group_attributes = attribute_names(group_fields.into_iter(), &f.groupmembers_also);
-    let mut done = Fetched::default();
-    let users = search(
-        &mut ldap,
-        &dir.basedn,
-        &dir.passwd_filter,
-        user_attributes,
-        &mut |dn, attrs| match entry::user(dn, f, attrs) {
-            Ok(u) => {
-                done.users += 1;
-                sink(Item::User(u));
-            }
-            Err(violation) => sink(Item::Dropped { dn, violation }),
+    let mut out = vec![
+        Search {
+            target: Target::Users,
+            base: dir.basedn.clone(),
+            filter: dir.passwd_filter.clone(),
+            attributes: attribute_names(user_fields.into_iter().chain(shadow_fields), &account_state),
         },
-    )
-    .await
-    .map_err(|cause| FetchError::Search {
-        search: "user",
-        cause,
-    })?;
-    let groups = search(
-        &mut ldap,
-        &dir.groupdn,
-        &dir.group_filter,
-        group_attributes,
-        &mut |dn, attrs| match entry::group(dn, f, attrs) {
-            Ok(g) => {
-                done.groups += 1;
-                sink(Item::Group(g));
-            }
-            Err(violation) => sink(Item::Dropped { dn, violation }),
+        Search {
+            target: Target::Groups,
+            base: dir.groupdn.clone(),
+            filter: dir.group_filter.clone(),
+            attributes: attribute_names(group_fields.into_iter(), &f.groupmembers_also),
         },
-    )
-    .await
-    .map_err(|cause| FetchError::Search {
-        search: "group",
-        cause,
-    })?;
-    done.referrals = users + groups;
+    ];
     for rs in &dir.records {
-        let attributes = attribute_names(std::iter::empty(), &rs.attributes);
+        out.push(Search {
+            target: Target::Records(rs),
+            base: rs.base.clone(),
+            filter: rs.filter.clone(),
+            attributes: attribute_names(std::iter::empty(), &rs.attributes),
+        });
+    }
+    out
+}
+
+/// What one entry of `target`'s search becomes.
+pub fn convert<'a>(
+    dir: &'a Directory,
+    target: Target<'_>,
+    dn: &'a str,
+    attrs: &'a Attributes,
+) -> Item<'a> {
+    let item = match target {
+        Target::Users => entry::user(dn, &dir.fields, attrs).map(Item::User),
+        Target::Groups => entry::group(dn, &dir.fields, attrs).map(Item::Group),
+        Target::Records(rs) => entry::record(dn, rs, attrs).map(Item::Record),
+    };
+    item.unwrap_or_else(|violation| Item::Dropped { dn, violation })
+}
+
+/// Every search of `dir` over `ldap`, paged, each item to `sink`.
+pub async fn read(
+    ldap: &mut Ldap,
+    dir: &Directory,
+    sink: &mut dyn FnMut(Item<'_>),
+) -> Result<Fetched, FetchError> {
+    let mut done = Fetched::default();
+    for s in searches(dir) {
         done.referrals += search(
-            &mut ldap,
-            &rs.base,
-            &rs.filter,
-            attributes,
-            &mut |dn, attrs| match entry::record(dn, rs, attrs) {
-                Ok(r) => {
-                    done.records += 1;
-                    sink(Item::Record(r));
-                }
-                Err(violation) => sink(Item::Dropped { dn, violation }),
+            ldap,
+            &s.base,
+            &s.filter,
+            s.attributes.clone(),
+            &mut |dn, attrs| {
+                let item = convert(dir, s.target, dn, attrs);
+                done.count(&item);
+                sink(item);
             },
         )
         .await
         .map_err(|cause| FetchError::Search {
-            search: rs.kind.word(),
+            search: s.name(),
             cause,
         })?;
     }
-    let _ = ldap.with_timeout(Duration::from_secs(2)).unbind().await;
     Ok(done)
+}
+
+impl Fetched {
+    /// Counts an item read.
+    pub fn count(&mut self, item: &Item<'_>) {
+        match item {
+            Item::User(_) => self.users += 1,
+            Item::Group(_) => self.groups += 1,
+            Item::Record(_) => self.records += 1,
+            Item::Dropped { .. } => {}
+        }
+    }
 }
 
 /// The LDAP attributes a search reads: those its fields map (fixed fields

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use entry_rules::records::RecordKind;
-use ipc_proto::{Bind, Directory, FieldMappings, Mapping, ShadowMappings, TlsMode};
+use ipc_proto::{Bind, Directory, FieldMappings, Mapping, ShadowMappings, SyncSetting, TlsMode};
 
 use super::records::{KindSettings, SiteMap};
 
@@ -133,6 +133,8 @@ struct DirBuilder {
     groupmembers_also: Vec<String>,
     /// What the block says of the classic maps' kinds.
     kinds: BTreeMap<RecordKind, KindSettings>,
+    /// `sync auto` (the default) or `sync off`.
+    sync: SyncSetting,
     cert: Option<TlsFile>,
     key: Option<TlsFile>,
     ca: Option<TlsFile>,
@@ -773,6 +775,7 @@ impl Parser<'_> {
                     return;
                 }
                 Tok::Kw(k) => self.directive(d, &at, k),
+                Tok::Str { s, quoted: false } if s == "sync" => self.sync_setting(d),
                 Tok::Str { s, quoted: false } if RecordKind::from_word(&s).is_some() => {
                     match RecordKind::from_word(&s) {
                         Some(kind) => self.kind_directive(d, &at, kind),
@@ -911,6 +914,18 @@ impl Parser<'_> {
                 return Err(self.unexpected(t, "a directory setting or \"}\""));
             }
         }
+        Ok(())
+    }
+
+    /// `sync auto` or `sync off`: whether the directory is kept current
+    /// by content synchronization when its server offers it.
+    fn sync_setting(&mut self, d: &mut DirBuilder) -> PResult<()> {
+        let t = self.next();
+        d.sync = match &t.kind {
+            Tok::Str { s, quoted: false } if s == "auto" => SyncSetting::Auto,
+            Tok::Str { s, quoted: false } if s == "off" => SyncSetting::Off,
+            _ => return Err(self.unexpected(t, "\"auto\" or \"off\" after \"sync\"")),
+        };
         Ok(())
     }
 
@@ -1085,6 +1100,7 @@ impl Parser<'_> {
                 group_filter: d.group_filter.unwrap_or_default(),
                 fields,
                 records: Vec::new(),
+                sync: d.sync,
             },
             ca_pem,
             cert_pem,
@@ -1133,6 +1149,7 @@ impl DirBuilder {
             fields: Default::default(),
             groupmembers_also: Vec::new(),
             kinds: BTreeMap::new(),
+            sync: SyncSetting::Auto,
             cert: None,
             key: None,
             ca: None,

@@ -5,7 +5,7 @@ use std::fmt::{self, Write as _};
 use std::path::PathBuf;
 
 use entry_rules::records::RecordKind;
-use ipc_proto::{Bind, Mapping, TlsMode};
+use ipc_proto::{Bind, Mapping, SyncSetting, TlsMode};
 
 use super::parser::FIELDS;
 use super::{BindMode, Config};
@@ -139,6 +139,9 @@ impl Config {
             }
             if let Some(p) = &d.keyfile {
                 writeln!(o, "\tkeyfile {}", quote(&p.to_string_lossy()))?;
+            }
+            if s.sync == SyncSetting::Off {
+                writeln!(o, "\tsync off")?;
             }
             writeln!(o, "\tbasedn {}", quote(&s.basedn))?;
             writeln!(o, "\tgroupdn {}", quote(&s.groupdn))?;

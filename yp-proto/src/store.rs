@@ -1,0 +1,240 @@
+//! Every directory's entries, as ypldapd keeps them while content
+//! synchronization (RFC 4533) keeps some directory current: a change a
+//! session pushes replaces, adds or removes one entry here, and the maps
+//! are built again from all of them (DESIGN §14).
+//!
+//! Entries keep their place: one that is modified stays where it was first
+//! read, one that is added goes last, as a directory returns them (in the
+//! order it created them), so that "the first entry of a name wins" means
+//! the same after any sequence of changes as after a full read. An entry
+//! is known by the search that found it and its entryUUID: one directory
+//! entry that two searches find (a user private group that is both a
+//! `posixAccount` and a `posixGroup`) is two entries here, as in the maps.
+
+use std::collections::HashMap;
+
+use entry_rules::records::Record;
+use entry_rules::{Group, User};
+
+use crate::build::SnapshotBuilder;
+
+/// Which search of a directory an entry came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Search {
+    Users,
+    Groups,
+    /// A record search, by id.
+    Records(u16),
+}
+
+/// One directory's entries.
+#[derive(Debug, Default)]
+pub struct DirectoryEntries {
+    users: Vec<Option<User<'static>>>,
+    groups: Vec<Option<Group<'static>>>,
+    records: Vec<Option<Record<'static>>>,
+    /// Where each entry with an entryUUID is, by search.
+    index: HashMap<(Search, String), usize>,
+    /// Removed entries whose places are still in the vectors.
+    holes: usize,
+}
+
+/// What a change did to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// An entry that was there was replaced.
+    Replaced,
+    /// A new entry was added (last).
+    Added,
+    /// An entry was removed.
+    Removed,
+    /// A removal of an entry that was not there.
+    Unknown,
+}
+
+impl DirectoryEntries {
+    /// Adds users as an update reads them (in order).
+    pub fn add_users(&mut self, users: &[User<'_>]) {
+        for u in users {
+            self.upsert_user(u.clone().into_owned());
+        }
+    }
+
+    /// Adds groups as an update reads them (in order).
+    pub fn add_groups(&mut self, groups: &[Group<'_>]) {
+        for g in groups {
+            self.upsert_group(g.clone().into_owned());
+        }
+    }
+
+    /// Adds records as an update reads them (in order).
+    pub fn add_records(&mut self, records: &[Record<'_>]) {
+        for r in records {
+            self.upsert_record(r.clone().into_owned());
+        }
+    }
+
+    /// Puts `u` where the user with its entryUUID is, or last.
+    pub fn upsert_user(&mut self, u: User<'static>) -> Applied {
+        let key = u.origin.uuid.clone();
+        upsert(&mut self.users, &mut self.index, Search::Users, key, u)
+    }
+
+    /// Puts `g` where the group with its entryUUID is, or last.
+    pub fn upsert_group(&mut self, g: Group<'static>) -> Applied {
+        let key = g.origin.uuid.clone();
+        upsert(&mut self.groups, &mut self.index, Search::Groups, key, g)
+    }
+
+    /// Puts `r` where the record of its search with its entryUUID is, or
+    /// last.
+    pub fn upsert_record(&mut self, r: Record<'static>) -> Applied {
+        let key = r.origin.uuid.clone();
+        let search = Search::Records(r.search);
+        upsert(&mut self.records, &mut self.index, search, key, r)
+    }
+
+    /// Removes the entry `search` found with entryUUID `uuid`.
+    pub fn remove(&mut self, search: Search, uuid: &str) -> Applied {
+        let Some(at) = self.index.remove(&(search, uuid.to_owned())) else {
+            return Applied::Unknown;
+        };
+        let gone = match search {
+            Search::Users => self.users.get_mut(at).and_then(Option::take).is_some(),
+            Search::Groups => self.groups.get_mut(at).and_then(Option::take).is_some(),
+            Search::Records(_) => self.records.get_mut(at).and_then(Option::take).is_some(),
+        };
+        if !gone {
+            return Applied::Unknown;
+        }
+        self.holes += 1;
+        if self.holes > 1024 && self.holes > self.len() {
+            self.compact();
+        }
+        Applied::Removed
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.users.len() + self.groups.len() + self.records.len() - self.holes
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Gives every entry to `b`, in order.
+    pub fn feed(&self, b: &mut SnapshotBuilder) {
+        for u in self.users.iter().flatten() {
+            b.add_users(std::slice::from_ref(u));
+        }
+        for g in self.groups.iter().flatten() {
+            b.add_groups(std::slice::from_ref(g));
+        }
+        for r in self.records.iter().flatten() {
+            b.add_records(std::slice::from_ref(r));
+        }
+    }
+
+    /// Closes the holes removals left, keeping the order.
+    fn compact(&mut self) {
+        fn squeeze<T>(v: &mut Vec<Option<T>>) -> Vec<usize> {
+            let mut moved = vec![usize::MAX; v.len()];
+            let mut next = 0;
+            for (i, slot) in v.iter().enumerate() {
+                if slot.is_some() {
+                    moved[i] = next;
+                    next += 1;
+                }
+            }
+            v.retain(Option::is_some);
+            moved
+        }
+        let users = squeeze(&mut self.users);
+        let groups = squeeze(&mut self.groups);
+        let records = squeeze(&mut self.records);
+        for ((search, _), at) in &mut self.index {
+            let moved = match search {
+                Search::Users => &users,
+                Search::Groups => &groups,
+                Search::Records(_) => &records,
+            };
+            if let Some(&to) = moved.get(*at) {
+                *at = to;
+            }
+        }
+        self.holes = 0;
+    }
+}
+
+/// Puts `entry` in `list`: in the place of the entry with `uuid` from
+/// `search`, else last (an entry without an entryUUID, from a full read,
+/// always goes last).
+fn upsert<T>(
+    list: &mut Vec<Option<T>>,
+    index: &mut HashMap<(Search, String), usize>,
+    search: Search,
+    uuid: Option<String>,
+    entry: T,
+) -> Applied {
+    let Some(uuid) = uuid else {
+        list.push(Some(entry));
+        return Applied::Added;
+    };
+    match index.get(&(search, uuid.clone())) {
+        Some(&at) if at < list.len() => {
+            list[at] = Some(entry);
+            Applied::Replaced
+        }
+        _ => {
+            index.insert((search, uuid), list.len());
+            list.push(Some(entry));
+            Applied::Added
+        }
+    }
+}
+
+/// Every directory's entries, in configuration order.
+#[derive(Debug, Default)]
+pub struct EntryStore {
+    directories: Vec<DirectoryEntries>,
+}
+
+impl EntryStore {
+    /// Directory `d`'s entries (created empty when new).
+    pub fn directory(&mut self, d: usize) -> &mut DirectoryEntries {
+        if self.directories.len() <= d {
+            self.directories.resize_with(d + 1, DirectoryEntries::default);
+        }
+        &mut self.directories[d]
+    }
+
+    /// Replaces directory `d`'s entries (an update read it again).
+    pub fn replace(&mut self, d: usize, entries: DirectoryEntries) {
+        *self.directory(d) = entries;
+    }
+
+    /// Keeps the first `n` directories (a reload that has fewer).
+    pub fn truncate(&mut self, n: usize) {
+        self.directories.truncate(n);
+    }
+
+    /// Gives every directory's entries to `b`, in configuration order.
+    pub fn feed(&self, b: &mut SnapshotBuilder) {
+        for d in &self.directories {
+            d.feed(b);
+        }
+    }
+
+    /// Entries held.
+    pub fn len(&self) -> usize {
+        self.directories.iter().map(DirectoryEntries::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests;
