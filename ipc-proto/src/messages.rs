@@ -186,10 +186,7 @@ pub enum ClientToParent<'a> {
     /// sent before any entry. With a `Sync` or `Live` directory ypldapd
     /// keeps every entry of the update, to apply the changes sessions
     /// push to them.
-    UpdatePlan {
-        update: u64,
-        modes: Vec<ReadMode>,
-    },
+    UpdatePlan { update: u64, modes: Vec<ReadMode> },
     /// The entries of directory `directory` (read `Full` or `Sync`) come
     /// next, up to the next `ReadBegin` or the end of the update.
     ReadBegin { update: u64, directory: u32 },
@@ -241,7 +238,12 @@ pub enum ReadMode {
 /// modified (it replaces the entry with its entryUUID), or deleted (or
 /// moved out of the search).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "change", content = "entry", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(
+    tag = "change",
+    content = "entry",
+    rename_all = "snake_case",
+    deny_unknown_fields
+)]
 pub enum Change<'a> {
     User(#[serde(borrow)] User<'a>),
     Group(#[serde(borrow)] Group<'a>),

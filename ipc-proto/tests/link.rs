@@ -55,6 +55,7 @@ fn directory() -> Directory {
             filter: "(objectClass=ipHost)".into(),
             attributes: vec!["cn".into(), "ipHostNumber".into()],
         }],
+        sync: SyncSetting::Off,
     }
 }
 

@@ -136,6 +136,47 @@ impl DirectoryEntries {
         }
     }
 
+    /// Gives `b` part `part`'s entries from place `from` on, at most
+    /// `budget`; returns how many and where to go on (`None`: the part
+    /// is done).
+    fn feed_part(
+        &self,
+        part: u8,
+        from: usize,
+        b: &mut SnapshotBuilder,
+        budget: usize,
+    ) -> (usize, Option<usize>) {
+        fn part_of<T>(
+            list: &[Option<T>],
+            from: usize,
+            budget: usize,
+            mut give: impl FnMut(&T),
+        ) -> (usize, Option<usize>) {
+            let mut given = 0;
+            for (i, e) in list.iter().enumerate().skip(from) {
+                if given == budget {
+                    return (given, Some(i));
+                }
+                if let Some(e) = e {
+                    give(e);
+                    given += 1;
+                }
+            }
+            (given, None)
+        }
+        match part {
+            0 => part_of(&self.users, from, budget, |u| {
+                b.add_users(std::slice::from_ref(u));
+            }),
+            1 => part_of(&self.groups, from, budget, |g| {
+                b.add_groups(std::slice::from_ref(g));
+            }),
+            _ => part_of(&self.records, from, budget, |r| {
+                b.add_records(std::slice::from_ref(r));
+            }),
+        }
+    }
+
     /// Closes the holes removals left, keeping the order.
     fn compact(&mut self) {
         fn squeeze<T>(v: &mut Vec<Option<T>>) -> Vec<usize> {
@@ -194,6 +235,15 @@ fn upsert<T>(
     }
 }
 
+/// Where a build from the store is: the directory, the part (users,
+/// groups, records) and the place in it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cursor {
+    directory: usize,
+    part: u8,
+    index: usize,
+}
+
 /// Every directory's entries, in configuration order.
 #[derive(Debug, Default)]
 pub struct EntryStore {
@@ -204,7 +254,8 @@ impl EntryStore {
     /// Directory `d`'s entries (created empty when new).
     pub fn directory(&mut self, d: usize) -> &mut DirectoryEntries {
         if self.directories.len() <= d {
-            self.directories.resize_with(d + 1, DirectoryEntries::default);
+            self.directories
+                .resize_with(d + 1, DirectoryEntries::default);
         }
         &mut self.directories[d]
     }
@@ -224,6 +275,40 @@ impl EntryStore {
         for d in &self.directories {
             d.feed(b);
         }
+    }
+
+    /// Gives `b` the entries from `at` on, at most `budget` of them (at
+    /// least one): a build from the store in slices, between turns of the
+    /// event loop. Returns where to go on, `None` once every entry is
+    /// given.
+    pub fn feed_some(&self, at: Cursor, b: &mut SnapshotBuilder, budget: usize) -> Option<Cursor> {
+        let mut at = at;
+        let mut left = budget.max(1);
+        while let Some(d) = self.directories.get(at.directory) {
+            let (given, next) = d.feed_part(at.part, at.index, b, left);
+            left -= given;
+            match next {
+                Some(index) => {
+                    at.index = index;
+                    return Some(at);
+                }
+                None if at.part < 2 => {
+                    at.part += 1;
+                    at.index = 0;
+                }
+                None => {
+                    at = Cursor {
+                        directory: at.directory + 1,
+                        part: 0,
+                        index: 0,
+                    };
+                }
+            }
+            if left == 0 {
+                return Some(at).filter(|c| c.directory < self.directories.len());
+            }
+        }
+        None
     }
 
     /// Entries held.

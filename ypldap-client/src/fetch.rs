@@ -234,7 +234,10 @@ pub fn searches(dir: &Directory) -> Vec<Search<'_>> {
             target: Target::Users,
             base: dir.basedn.clone(),
             filter: dir.passwd_filter.clone(),
-            attributes: attribute_names(user_fields.into_iter().chain(shadow_fields), &account_state),
+            attributes: attribute_names(
+                user_fields.into_iter().chain(shadow_fields),
+                &account_state,
+            ),
         },
         Search {
             target: Target::Groups,
@@ -298,6 +301,14 @@ pub async fn read(
 }
 
 impl Fetched {
+    /// Adds the counts of another read.
+    pub fn add(&mut self, other: &Fetched) {
+        self.users += other.users;
+        self.groups += other.groups;
+        self.records += other.records;
+        self.referrals += other.referrals;
+    }
+
     /// Counts an item read.
     pub fn count(&mut self, item: &Item<'_>) {
         match item {
@@ -483,7 +494,7 @@ async fn complete_range(
 /// own `SearchEntry::construct` panics on malformed data. Values of a
 /// ranged attribute (`member;range=0-1499`) are filed under the attribute
 /// (`member`), and its rest is returned as a [`Range`] to fetch.
-fn parse_entry(re: ResultEntry) -> Option<(String, Attributes, Vec<Range>)> {
+pub(crate) fn parse_entry(re: ResultEntry) -> Option<(String, Attributes, Vec<Range>)> {
     let mut parts = re.0.match_id(4)?.expect_constructed()?.into_iter();
     let dn = String::from_utf8_lossy(&parts.next()?.expect_primitive()?).into_owned();
     let mut attrs = Vec::new();

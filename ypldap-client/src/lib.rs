@@ -8,5 +8,6 @@ pub mod entry;
 pub mod fetch;
 pub mod hub;
 pub mod sandbox;
+pub mod sync;
 pub mod tls;
 pub mod update;

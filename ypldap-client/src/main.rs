@@ -12,6 +12,7 @@ use tokio::io::Interest;
 use tokio::sync::mpsc;
 use ypldap_client::config::Assembly;
 use ypldap_client::hub::Hub;
+use ypldap_client::sync::Sessions;
 use ypldap_client::update::{self, ReadyDirectory};
 
 const NAME: &str = "ypldap-client";
@@ -90,15 +91,16 @@ async fn serve(hub: Rc<Hub>) -> Result<(), String> {
         .and_then(tokio::net::UnixStream::from_std)
         .map_err(|e| format!("cannot watch the link: {e}"))?;
     let (updates, mut requested) = mpsc::unbounded_channel::<u64>();
-    let dirs: Rc<RefCell<Rc<Vec<ReadyDirectory>>>> = Rc::default();
+    let dirs: Rc<RefCell<Rc<Vec<Rc<ReadyDirectory>>>>> = Rc::default();
+    let sessions: Rc<RefCell<Sessions>> = Rc::default();
     let (failures, mut failed) = mpsc::unbounded_channel::<String>();
     // Updates in order, each with the configuration in force when it starts.
     let updater = {
-        let (hub, dirs) = (Rc::clone(&hub), Rc::clone(&dirs));
+        let (hub, dirs, sessions) = (Rc::clone(&hub), Rc::clone(&dirs), Rc::clone(&sessions));
         tokio::task::spawn_local(async move {
             while let Some(update) = requested.recv().await {
                 let current = Rc::clone(&dirs.borrow());
-                if let Err(e) = update::run(&hub, &current, update).await {
+                if let Err(e) = update::run(&hub, &current, &sessions, update).await {
                     let _ = failures.send(e.to_string());
                     return;
                 }
@@ -123,7 +125,7 @@ async fn serve(hub: Rc<Hub>) -> Result<(), String> {
         });
         match received {
             Ok(Some(msg)) => {
-                if let Err(e) = handle(&hub, &mut assembly, &dirs, &updates, msg) {
+                if let Err(e) = handle(&hub, &mut assembly, &dirs, &sessions, &updates, msg) {
                     break Err(e);
                 }
             }
@@ -140,7 +142,8 @@ async fn serve(hub: Rc<Hub>) -> Result<(), String> {
 fn handle(
     hub: &Hub,
     assembly: &mut Option<Assembly>,
-    dirs: &RefCell<Rc<Vec<ReadyDirectory>>>,
+    dirs: &RefCell<Rc<Vec<Rc<ReadyDirectory>>>>,
+    sessions: &RefCell<Sessions>,
     updates: &mpsc::UnboundedSender<u64>,
     msg: ParentToClient,
 ) -> Result<(), String> {
@@ -170,7 +173,9 @@ fn handle(
                     );
                 }
             }
-            *dirs.borrow_mut() = Rc::new(ready);
+            // Sessions were for the old configuration's directories.
+            sessions.borrow_mut().clear();
+            *dirs.borrow_mut() = Rc::new(ready.into_iter().map(Rc::new).collect());
         }
         ParentToClient::Update { update } => {
             updates

@@ -3,19 +3,23 @@
 //! its users and groups to ypldapd in batches. Any directory's failure fails
 //! the update; ypldapd then keeps the maps it has.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use ipc_proto::entry_rules::{DropReason, Text};
 use ipc_proto::{
     BatchWriter, ClientToParent, Directory, DroppedEntry, EncodeError, Level, LinkError,
-    MAX_MESSAGE_BYTES,
+    MAX_MESSAGE_BYTES, ReadMode, SyncSetting,
 };
+use ldap3::Ldap;
 use rustls::ClientConfig;
 
 use crate::fetch::{self, Item};
 use crate::hub::Hub;
+use crate::sync::{self, Sessions};
 
 /// How many dropped entries are reported by DN per update; the rest are
 /// only counted.
@@ -34,65 +38,138 @@ pub struct ReadyDirectory {
     pub tls: Result<Option<Arc<ClientConfig>>, String>,
 }
 
-/// Runs update `update` over `dirs`: each directory in turn, its entries
-/// streamed to ypldapd as they come.
-pub async fn run(hub: &Hub, dirs: &[ReadyDirectory], update: u64) -> Result<(), LinkError> {
+/// Runs update `update` over `dirs`. First each directory is connected
+/// and asked whether it offers content synchronization (one whose session
+/// is live is left alone); ypldapd is told the plan; then each directory
+/// is read in turn, its entries streamed as they come, in full or by the
+/// refresh of its sync searches; once the update is done, the sessions of
+/// the directories refreshed start pushing changes.
+pub async fn run(
+    hub: &Rc<Hub>,
+    dirs: &[Rc<ReadyDirectory>],
+    sessions: &Rc<RefCell<Sessions>>,
+    update: u64,
+) -> Result<(), LinkError> {
     let started = Instant::now();
-    let mut out = Batches::new(update);
-    let mut referrals = 0;
-    let mut totals = (0u64, 0u64, 0u64);
+    let fail = |dir: &ReadyDirectory, why: &dyn std::fmt::Display| {
+        hub.send(&ClientToParent::UpdateFailed {
+            update,
+            reason: format!("directory {}: {why}", dir.settings.host).into(),
+        })
+    };
+    // Connect and plan.
+    let mut opened: Vec<Option<Ldap>> = Vec::with_capacity(dirs.len());
+    let mut modes = Vec::with_capacity(dirs.len());
     for (index, dir) in dirs.iter().enumerate() {
-        let fail = |why: &dyn std::fmt::Display| {
-            hub.send(&ClientToParent::UpdateFailed {
-                update,
-                reason: format!("directory {}: {why}", dir.settings.host).into(),
-            })
-        };
+        let index = index as u32;
+        if sessions.borrow().is_live(index) {
+            modes.push(ReadMode::Live);
+            opened.push(None);
+            continue;
+        }
         let tls = match &dir.tls {
             Ok(t) => t.clone(),
-            Err(e) => return fail(e),
+            Err(e) => return fail(dir, e),
         };
-        let stream = match hub.connect(index as u32).await? {
+        let stream = match hub.connect(index).await? {
             Ok(s) => s,
-            Err(e) => return fail(&e),
+            Err(e) => return fail(dir, &e),
         };
+        let mut ldap = match fetch::open(&dir.settings, tls, stream).await {
+            Ok(l) => l,
+            Err(e) => return fail(dir, &e),
+        };
+        let wanted = dir.settings.sync == SyncSetting::Auto && !sessions.borrow().refused(index);
+        let mode = if wanted && sync::offered(&mut ldap).await {
+            ReadMode::Sync
+        } else {
+            ReadMode::Full
+        };
+        modes.push(mode);
+        opened.push(Some(ldap));
+    }
+    hub.send(&ClientToParent::UpdatePlan {
+        update,
+        modes: modes.clone(),
+    })?;
+    // Read.
+    let mut out = Batches::new(update);
+    let mut referrals = 0;
+    let mut done = fetch::Fetched::default();
+    let mut refreshed = Vec::new();
+    for (index, (dir, ldap)) in dirs.iter().zip(opened).enumerate() {
+        let Some(mut ldap) = ldap else {
+            continue;
+        };
+        let directory = index as u32;
+        hub.send(&ClientToParent::ReadBegin { update, directory })?;
         let mut link_error = None;
-        let result = fetch::fetch(&dir.settings, tls, stream, &mut |item| {
+        let mut sink = |item: Item<'_>| {
             if let Err(e) = out.item(hub, &item) {
                 link_error.get_or_insert(e);
             }
-        })
-        .await;
+        };
+        let result = if modes.get(index) == Some(&ReadMode::Sync) {
+            match sync::refresh(ldap.clone(), &dir.settings, &mut sink, &mut done).await {
+                Ok(r) => {
+                    refreshed.push((directory, Rc::clone(dir), r));
+                    Ok(())
+                }
+                Err(sync::SyncError::Refused { search, rc, text }) => {
+                    let why = sync::SyncError::Refused { search, rc, text }.to_string();
+                    hub.log(
+                        Level::Warning,
+                        format!(
+                            "directory {}: {why}; reading it in full from the next update",
+                            dir.settings.host
+                        ),
+                    );
+                    sessions.borrow_mut().refuse(directory, why.clone());
+                    Err(why)
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        } else {
+            match fetch::read(&mut ldap, &dir.settings, &mut sink).await {
+                Ok(f) => {
+                    done.add(&f);
+                    let _ = ldap.with_timeout(Duration::from_secs(2)).unbind().await;
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            }
+        };
         if let Some(e) = link_error {
             return Err(e);
         }
-        match result {
-            Ok(f) => {
-                referrals += f.referrals;
-                totals.0 += f.users;
-                totals.1 += f.groups;
-                totals.2 += f.records;
-            }
-            Err(e) => return fail(&e),
+        if let Err(why) = result {
+            return fail(dir, &why);
         }
+        // Each directory's entries before the next one's ReadBegin.
+        out.flush(hub)?;
     }
     out.flush(hub)?;
+    referrals += done.referrals;
     hub.log(
         Level::Debug,
         format!(
             "read {} directories: {} users, {} groups, {} other entries in {:.2} s",
             dirs.len(),
-            totals.0,
-            totals.1,
-            totals.2,
+            done.users,
+            done.groups,
+            done.records,
             started.elapsed().as_secs_f64()
         ),
     );
     hub.send(&ClientToParent::UpdateDone {
         update,
-        dropped: out.dropped,
+        dropped: std::mem::take(&mut out.dropped),
         referrals,
-    })
+    })?;
+    for (directory, dir, r) in refreshed {
+        sync::start(hub, sessions, directory, Rc::new(dir.settings.clone()), r);
+    }
+    Ok(())
 }
 
 /// Users, groups and drop reports waiting to be sent, and the drop counts.

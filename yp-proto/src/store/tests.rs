@@ -37,8 +37,14 @@ fn a_modified_entry_keeps_its_place_and_a_removed_one_frees_its_name() {
     let s = build(&store);
     assert!(line(&s, MapName::PasswdByName, "alice").is_some_and(|l| l.contains(":1002:")));
     // u1 gone: u2 takes the name.
-    assert_eq!(store.directory(0).remove(Search::Users, "u1"), Applied::Removed);
-    assert_eq!(store.directory(0).remove(Search::Users, "u1"), Applied::Unknown);
+    assert_eq!(
+        store.directory(0).remove(Search::Users, "u1"),
+        Applied::Removed
+    );
+    assert_eq!(
+        store.directory(0).remove(Search::Users, "u1"),
+        Applied::Unknown
+    );
     let s = build(&store);
     assert!(line(&s, MapName::PasswdByName, "alice").is_some_and(|l| l.contains(":1001:")));
     // A new entry goes last: u2 keeps the name.
@@ -79,6 +85,41 @@ fn directories_keep_their_order() {
         .upsert_user(with_uuid(testdata::user("bob", 1000, 100), "a"));
     let s = build(&store);
     assert!(line(&s, MapName::PasswdByName, "bob").is_some_and(|l| l.contains(":1000:")));
+}
+
+#[test]
+fn a_build_in_slices_gives_every_entry_in_order() {
+    let mut store = EntryStore::default();
+    for d in 0..3 {
+        for i in 0..10u32 {
+            store.directory(d).upsert_user(with_uuid(
+                testdata::user(&format!("u{d}-{i}"), 1000 * d as u32 + i, 100),
+                &i.to_string(),
+            ));
+        }
+        let mut g = testdata::group(&format!("g{d}"), 50 + d as u32, &[]);
+        g.origin.uuid = Some("g".into());
+        store.directory(d).upsert_group(g);
+    }
+    store.directory(1).remove(Search::Users, "3");
+    let whole = build(&store);
+    let mut b = SnapshotBuilder::new("d", BuildOptions::default(), None);
+    let mut at = Some(Cursor::default());
+    let mut slices = 0;
+    while let Some(c) = at {
+        at = store.feed_some(c, &mut b, 4);
+        slices += 1;
+    }
+    b.end_of_entries(1);
+    let sliced = b.finish().0;
+    assert!(slices >= 8, "{slices}");
+    for map in MapName::ALL {
+        assert_eq!(
+            sliced.iter(map).collect::<Vec<_>>(),
+            whole.iter(map).collect::<Vec<_>>()
+        );
+    }
+    assert_eq!(sliced.len(MapName::PasswdByName), 29);
 }
 
 #[derive(Debug, Clone)]
@@ -135,7 +176,10 @@ fn closing_holes_keeps_order_and_places() {
     let mut store = EntryStore::default();
     let d = store.directory(0);
     for i in 0..3000u32 {
-        d.upsert_user(with_uuid(testdata::user(&format!("u{i}"), 10_000 + i, 100), &i.to_string()));
+        d.upsert_user(with_uuid(
+            testdata::user(&format!("u{i}"), 10_000 + i, 100),
+            &i.to_string(),
+        ));
     }
     for i in (0..3000u32).filter(|i| i % 3 != 0) {
         d.remove(Search::Users, &i.to_string());

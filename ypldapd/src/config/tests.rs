@@ -981,6 +981,12 @@ mod props {
                             group_filter: FILTERS[gf].to_owned(),
                             fields,
                             records: Vec::new(),
+                            // `sync off` on some blocks.
+                            sync: if port % 5 == 0 {
+                                ipc_proto::SyncSetting::Off
+                            } else {
+                                ipc_proto::SyncSetting::Auto
+                            },
                         },
                         ca_pem: if is_tls { read(ca) } else { None },
                         cafile: is_tls.then(|| PathBuf::from(ca)),

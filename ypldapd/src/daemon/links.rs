@@ -252,6 +252,9 @@ impl Daemon {
                 if self.update_running == Some(update) && self.room_for(entries.len(), now) {
                     if let Some(i) = self.incoming.as_mut() {
                         i.builder.add_users(&entries);
+                        if let Some(k) = i.keep.as_mut() {
+                            k.add_users(&entries);
+                        }
                         // Sorting may be due: the next turn looks.
                         self.build_busy = true;
                     }
@@ -261,6 +264,9 @@ impl Daemon {
                 if self.update_running == Some(update) && self.room_for(entries.len(), now) {
                     if let Some(i) = self.incoming.as_mut() {
                         i.builder.add_groups(&entries);
+                        if let Some(k) = i.keep.as_mut() {
+                            k.add_groups(&entries);
+                        }
                         self.build_busy = true;
                     }
                 }
@@ -269,9 +275,20 @@ impl Daemon {
                 if self.update_running == Some(update) && self.room_for(entries.len(), now) {
                     if let Some(i) = self.incoming.as_mut() {
                         i.builder.add_records(&entries);
+                        if let Some(k) = i.keep.as_mut() {
+                            k.add_records(&entries);
+                        }
                         self.build_busy = true;
                     }
                 }
+            }
+            ClientToParent::UpdatePlan { update, modes } => self.update_plan(update, modes),
+            ClientToParent::ReadBegin { update, directory } => self.read_begin(update, directory),
+            ClientToParent::Changes { directory, changes } => {
+                self.apply_changes(directory, changes, now);
+            }
+            ClientToParent::SyncLost { directory, reason } => {
+                self.sync_lost(directory, &reason, now);
             }
             ClientToParent::Dropped { update, entries } => {
                 if self.update_running == Some(update) {

@@ -37,6 +37,7 @@ use yp_proto::{AllowList, ServerConfig, SnapshotBuilder, Step};
 mod announce;
 mod links;
 mod reload;
+mod sync;
 mod update;
 
 use reload::{Reload, readable_dirs};
@@ -120,8 +121,11 @@ struct Daemon {
     update_seq: u64,
     update_running: Option<u64>,
     failed_updates: u32,
-    /// The maps of the update in progress, being built as entries arrive.
+    /// The maps of the update in progress, being built as entries arrive
+    /// (or built again from the kept entries after changes).
     incoming: Option<Incoming>,
+    /// Content synchronization: the kept entries and the live sessions.
+    live: sync::Live,
     yp: YpServer,
     /// `bind portmap`: the registration socket, bound to a reserved port as
     /// root and kept, so the UNSET at exit works from inside the sandbox.
@@ -266,6 +270,7 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         update_running: None,
         failed_updates: 0,
         incoming: None,
+        live: sync::Live::default(),
         yp,
         rpcbind,
         registered_with: None,
@@ -492,6 +497,8 @@ impl Daemon {
                 Ok(status) => {
                     if let Some(line) = self.client.reaped(status, now) {
                         error!("{line}");
+                        // Its sessions went with it.
+                        self.live.sessions_gone();
                         if self.update_running.take().is_some() {
                             self.update_failed("ypldap-client died during the update", now);
                         }

@@ -81,6 +81,10 @@ impl Daemon {
         self.client_log.set_rate(new.limits.helper_log_rate, now);
         self.dns_log.set_rate(new.limits.helper_log_rate, now);
         self.config = new;
+        // Directories may mean other entries now: keep nothing of them,
+        // and read all of them at the next update (the reader ends its
+        // sessions with the new configuration).
+        self.live.reset();
         let endpoints = self.config.endpoints();
         if let Err(e) = self.dns.send(
             &ParentToDns::Configure {

@@ -25,7 +25,8 @@ pub(super) fn jittered(interval: Duration) -> Duration {
 /// only counted in the summary.
 const DROP_WARNINGS: usize = 20;
 
-/// An update whose maps are being built.
+/// An update whose maps are being built, or a build from the entries
+/// kept for content synchronization (a "rebuild", `update` 0).
 pub(super) struct Incoming {
     pub(super) update: u64,
     pub(super) builder: SnapshotBuilder,
@@ -35,6 +36,33 @@ pub(super) struct Incoming {
     client_drops: Vec<String>,
     /// Set once the reader has sent everything: what it reported.
     pub(super) complete: Option<Complete>,
+    /// With content synchronization: how the update reads each directory
+    /// and a copy of what it read.
+    pub(super) keep: Option<super::sync::Keep>,
+    /// A rebuild: where it is in the kept entries.
+    pub(super) feeding: Option<yp_proto::store::Cursor>,
+}
+
+impl Incoming {
+    /// A build of the maps from the kept entries, from `at` on.
+    pub(super) fn rebuild(
+        builder: SnapshotBuilder,
+        at: yp_proto::store::Cursor,
+        now: Instant,
+    ) -> Incoming {
+        Incoming {
+            update: 0,
+            builder,
+            started: now,
+            client_drops: Vec::new(),
+            complete: Some(Complete {
+                dropped: BTreeMap::new(),
+                referrals: 0,
+            }),
+            keep: None,
+            feeding: Some(at),
+        }
+    }
 }
 
 impl Incoming {
@@ -61,6 +89,23 @@ pub(super) struct Complete {
 }
 
 impl Daemon {
+    /// How the maps are built, from the configuration.
+    pub(super) fn build_options(&self) -> BuildOptions {
+        BuildOptions {
+            expose_hashes: self.config.expose_hashes,
+            nesting: self.config.group_nesting,
+            omit_disabled: self.config.omit_disabled,
+        }
+    }
+
+    /// The ORDER number of maps built now: the time, or one more than the
+    /// maps served carry, so that it always increases (several builds can
+    /// come in one second under content synchronization).
+    fn next_order(&self) -> u32 {
+        let served = self.yp.snapshot().map_or(0, |s| s.order());
+        now_order().max(served.saturating_add(1))
+    }
+
     pub(super) fn start_update(&mut self, now: Instant) {
         if !self.client.ready() {
             // Started as soon as the reader greets (see `client_ready`);
@@ -71,9 +116,11 @@ impl Daemon {
         }
         self.update_awaits_client = false;
         if self.incoming.as_ref().is_some_and(|i| i.complete.is_some()) {
-            // The previous update's maps are still being finished (only
-            // with a very short interval): finish them now, nothing lost.
-            self.build_step(usize::MAX / 2, now);
+            // The previous update's maps (or a rebuild) are still being
+            // finished: finish them now, nothing lost.
+            while self.incoming.is_some() {
+                self.build_step(usize::MAX / 2, now);
+            }
         }
         self.update_seq += 1;
         let update = self.update_seq;
@@ -81,12 +128,7 @@ impl Daemon {
             Ok(()) => {
                 self.update_running = Some(update);
                 let like = self.yp.snapshot().map(std::convert::AsRef::as_ref);
-                let options = BuildOptions {
-                    expose_hashes: self.config.expose_hashes,
-                    nesting: self.config.group_nesting,
-                    omit_disabled: self.config.omit_disabled,
-                };
-                let builder = SnapshotBuilder::new(&self.config.domain, options, like)
+                let builder = SnapshotBuilder::new(&self.config.domain, self.build_options(), like)
                     .with_records(Arc::new(self.config.record_plan()));
                 self.incoming = Some(Incoming {
                     update,
@@ -94,6 +136,8 @@ impl Daemon {
                     started: now,
                     client_drops: Vec::new(),
                     complete: None,
+                    keep: None,
+                    feeding: None,
                 });
                 self.next_update = None;
                 debug!("update {update} started");
@@ -129,16 +173,29 @@ impl Daemon {
         referrals: u64,
         now: Instant,
     ) {
+        self.feed_live_before(usize::MAX);
+        let order = self.next_order();
         let Some(i) = self.incoming.as_mut() else {
             return;
         };
-        i.builder.end_of_entries(now_order());
+        i.builder.end_of_entries(order);
         i.complete = Some(Complete { dropped, referrals });
         self.build_step(BUILD_STEPS_PER_TURN, now);
     }
 
     /// One slice of snapshot building; installs the snapshot when done.
     pub(super) fn build_step(&mut self, budget: usize, now: Instant) {
+        if self.incoming.as_ref().is_some_and(|i| i.feeding.is_some()) {
+            // A rebuild takes the kept entries in slices first.
+            if self.feed_rebuild() {
+                let order = self.next_order();
+                if let Some(i) = self.incoming.as_mut() {
+                    i.builder.end_of_entries(order);
+                }
+            }
+            self.build_busy = true;
+            return;
+        }
         let step = match self.incoming.as_mut() {
             Some(i) => i.builder.step(budget),
             None => Step::Idle,
@@ -153,12 +210,17 @@ impl Daemon {
 
     /// Swaps in the maps of a completed update.
     fn install(&mut self, incoming: Incoming, now: Instant) {
+        if incoming.update == 0 {
+            return self.install_rebuild(incoming, now);
+        }
         let Incoming {
             update,
             builder,
             started,
             client_drops,
             complete,
+            keep,
+            feeding: _,
         } = incoming;
         let Complete { dropped, referrals } = complete.unwrap_or(Complete {
             dropped: BTreeMap::new(),
@@ -256,13 +318,21 @@ impl Daemon {
                 "update {update} returned no users at all, where the maps had {previous_users}: serving the empty result as the directory said"
             );
         }
+        self.swap_in(snap);
+        self.keep_installed(keep);
+        if !self.announced {
+            self.announce(now);
+        }
+        // Changes that came while this update ran.
+        self.start_rebuild(now);
+    }
+
+    /// Serves `snap` from now on.
+    pub(super) fn swap_in(&mut self, snap: yp_proto::Snapshot) {
         self.yp.set_snapshot(Arc::new(snap));
         // The old snapshot is gone unless an ALL stream still reads it:
         // give its memory back to the system rather than keep it.
         privsep::memory::release_free_memory();
-        if !self.announced {
-            self.announce(now);
-        }
     }
 
     /// When the update in progress must have finished (`limit

@@ -1,0 +1,309 @@
+//! Directories kept current by content synchronization (RFC 4533): the
+//! entries ypldapd keeps for them, the changes their sessions push, and
+//! the builds of the maps from the kept entries after each batch of
+//! changes (DESIGN §14).
+//!
+//! When an update reads some directory with a sync session (the reader's
+//! [`ClientToParent::UpdatePlan`] says so), ypldapd keeps a copy of every
+//! entry of that update, by directory ([`EntryStore`]); later updates skip
+//! the directories whose session is live, and their kept entries go into
+//! the build in their place. A session's changes replace, add and remove
+//! kept entries, and the maps are built again from the store in slices,
+//! as an update's are, then swapped in. A session that ends is read again
+//! by the next update, soon.
+
+use ipc_proto::{Change, ReadMode, SearchRef};
+use yp_proto::store::{Cursor, DirectoryEntries, EntryStore, Search};
+
+use super::*;
+
+/// How soon after a session ended its directory is read again; doubled
+/// for each session lost in a row, up to the interval.
+const RESYNC_FIRST: Duration = Duration::from_secs(1);
+
+/// Entries given to a build from the store per turn of the event loop.
+const FEED_PER_TURN: usize = 256;
+
+/// What ypldapd keeps for content synchronization.
+#[derive(Debug, Default)]
+pub(super) struct Live {
+    /// Every directory's entries, while some directory has a session.
+    store: Option<EntryStore>,
+    /// Per directory: its session is live.
+    sessions: Vec<bool>,
+    /// Changes arrived that the maps do not show yet.
+    dirty: bool,
+    /// Sessions lost in a row (for the resync back-off).
+    lost: u32,
+    /// Changes applied since start, for the log.
+    pub(super) changes: u64,
+}
+
+impl Live {
+    fn session(&self, d: usize) -> bool {
+        self.sessions.get(d).copied().unwrap_or(false)
+    }
+
+    /// Forgets every session (the reader is gone, or the configuration
+    /// changed): the next update reads every directory again.
+    pub(super) fn sessions_gone(&mut self) {
+        self.sessions.clear();
+    }
+
+    /// Forgets everything (a new configuration): directories may mean
+    /// other entries now.
+    pub(super) fn reset(&mut self) {
+        *self = Live::default();
+    }
+}
+
+/// The part of an update that content synchronization needs: how each
+/// directory is read, and a copy of the entries of those read.
+#[derive(Debug)]
+pub(super) struct Keep {
+    modes: Vec<ReadMode>,
+    /// The directory whose entries are arriving.
+    current: Option<usize>,
+    /// Copies of the directories read, by directory.
+    read: BTreeMap<usize, DirectoryEntries>,
+    /// Live directories before this one have been given to the build.
+    fed: usize,
+}
+
+impl Keep {
+    fn current(&mut self) -> Option<&mut DirectoryEntries> {
+        let d = self.current?;
+        Some(self.read.entry(d).or_default())
+    }
+
+    pub(super) fn add_users(&mut self, users: &[entry_rules::User<'_>]) {
+        if let Some(d) = self.current() {
+            d.add_users(users);
+        }
+    }
+
+    pub(super) fn add_groups(&mut self, groups: &[entry_rules::Group<'_>]) {
+        if let Some(d) = self.current() {
+            d.add_groups(groups);
+        }
+    }
+
+    pub(super) fn add_records(&mut self, records: &[entry_rules::records::Record<'_>]) {
+        if let Some(d) = self.current() {
+            d.add_records(records);
+        }
+    }
+}
+
+fn search_of(s: SearchRef) -> Search {
+    match s {
+        SearchRef::Users => Search::Users,
+        SearchRef::Groups => Search::Groups,
+        SearchRef::Records(id) => Search::Records(id),
+    }
+}
+
+impl Daemon {
+    /// The reader's plan for update `update`: with a session among the
+    /// directories, every entry of the update is kept.
+    pub(super) fn update_plan(&mut self, update: u64, modes: Vec<ReadMode>) {
+        if self.update_running != Some(update) {
+            return;
+        }
+        let Some(i) = self.incoming.as_mut() else {
+            return;
+        };
+        let syncs = modes.iter().any(|m| *m != ReadMode::Full);
+        if !syncs {
+            // No session any more: nothing is kept.
+            self.live.store = None;
+            self.live.sessions.clear();
+            return;
+        }
+        let live: Vec<String> = modes
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| **m == ReadMode::Live)
+            .map(|(d, _)| d.to_string())
+            .collect();
+        if !live.is_empty() {
+            debug!(
+                "update {update}: directories {} are kept current by their sessions",
+                live.join(", ")
+            );
+        }
+        i.keep = Some(Keep {
+            modes,
+            current: None,
+            read: BTreeMap::new(),
+            fed: 0,
+        });
+    }
+
+    /// Directory `directory`'s entries come next: the kept entries of the
+    /// live directories before it go into the build first, so the build
+    /// sees every directory in configuration order.
+    pub(super) fn read_begin(&mut self, update: u64, directory: u32) {
+        if self.update_running != Some(update) {
+            return;
+        }
+        let d = directory as usize;
+        self.feed_live_before(d);
+        if let Some(k) = self.incoming.as_mut().and_then(|i| i.keep.as_mut()) {
+            k.current = Some(d);
+            k.read.insert(d, DirectoryEntries::default());
+        }
+    }
+
+    /// Gives the build the kept entries of the live directories before
+    /// directory `upto` (all of them with `usize::MAX`).
+    pub(super) fn feed_live_before(&mut self, upto: usize) {
+        let Some(i) = self.incoming.as_mut() else {
+            return;
+        };
+        let Some(k) = i.keep.as_mut() else {
+            return;
+        };
+        let Some(store) = self.live.store.as_mut() else {
+            k.fed = k.fed.max(upto.min(k.modes.len()));
+            return;
+        };
+        while k.fed < upto && k.fed < k.modes.len() {
+            if k.modes.get(k.fed) == Some(&ReadMode::Live) {
+                store.directory(k.fed).feed(&mut i.builder);
+            }
+            k.fed += 1;
+        }
+    }
+
+    /// After an update is installed: the directories it read replace
+    /// their kept entries, and its plan says which sessions are live.
+    pub(super) fn keep_installed(&mut self, keep: Option<Keep>) {
+        let Some(keep) = keep else {
+            return;
+        };
+        let store = self.live.store.get_or_insert_with(EntryStore::default);
+        store.truncate(keep.modes.len());
+        for (d, entries) in keep.read {
+            store.replace(d, entries);
+        }
+        self.live.sessions = keep.modes.iter().map(|m| *m != ReadMode::Full).collect();
+        self.live.lost = 0;
+        let n = self.live.sessions.iter().filter(|s| **s).count();
+        debug!(
+            "{n} of {} directories kept current by content synchronization; {} entries kept",
+            keep.modes.len(),
+            store.len()
+        );
+    }
+
+    /// A batch of changes from directory `directory`'s session.
+    pub(super) fn apply_changes(&mut self, directory: u32, changes: Vec<Change<'_>>, now: Instant) {
+        let d = directory as usize;
+        let live = self.live.session(d);
+        let Some(store) = self.live.store.as_mut().filter(|_| live) else {
+            debug!(
+                "changes for directory {directory}, which has no live session: ignored (the next update reads it)"
+            );
+            return;
+        };
+        let entries = store.directory(d);
+        for c in changes {
+            match c {
+                Change::User(u) => {
+                    entries.upsert_user(u.into_owned());
+                }
+                Change::Group(g) => {
+                    entries.upsert_group(g.into_owned());
+                }
+                Change::Record(r) => {
+                    entries.upsert_record(r.into_owned());
+                }
+                Change::Delete { search, uuid } => {
+                    entries.remove(search_of(search), &uuid);
+                }
+            }
+            self.live.changes += 1;
+        }
+        self.live.dirty = true;
+        self.start_rebuild(now);
+    }
+
+    /// Directory `directory`'s session ended: its entries stay as they
+    /// were, and an update reads it again soon.
+    pub(super) fn sync_lost(&mut self, directory: u32, reason: &str, now: Instant) {
+        warning!(
+            "directory {}: content synchronization ended ({}); serving its last entries, reading it again",
+            self.config
+                .directories
+                .get(directory as usize)
+                .map_or("?", |d| d.settings.host.as_str()),
+            logging::sanitize(reason)
+        );
+        if let Some(s) = self.live.sessions.get_mut(directory as usize) {
+            *s = false;
+        }
+        let wait = RESYNC_FIRST
+            .saturating_mul(1 << self.live.lost.min(10))
+            .min(self.config.interval);
+        self.live.lost = self.live.lost.saturating_add(1);
+        let at = now + wait;
+        if self.next_update.is_none_or(|t| t > at) {
+            self.next_update = Some(at);
+        }
+    }
+
+    /// Builds the maps again from the kept entries, when changes are
+    /// waiting and no build is under way (a build under way may not have
+    /// seen them: the next one starts when it is installed).
+    pub(super) fn start_rebuild(&mut self, now: Instant) {
+        if !self.live.dirty || self.incoming.is_some() || self.update_running.is_some() {
+            return;
+        }
+        let Some(store) = self.live.store.as_ref() else {
+            return;
+        };
+        self.live.dirty = false;
+        let like = self.yp.snapshot().map(std::convert::AsRef::as_ref);
+        let builder = SnapshotBuilder::new(&self.config.domain, self.build_options(), like)
+            .with_records(Arc::new(self.config.record_plan()));
+        debug!("building the maps again from {} kept entries", store.len());
+        self.incoming = Some(Incoming::rebuild(builder, Cursor::default(), now));
+        self.build_busy = true;
+    }
+
+    /// Swaps in the maps a rebuild made, and starts the next one if
+    /// changes came meanwhile.
+    pub(super) fn install_rebuild(&mut self, incoming: Incoming, now: Instant) {
+        let started = incoming.started;
+        let (snap, report) = incoming.builder.finish();
+        debug!(
+            "maps built again after changes ({} applied since start): {} users, {} groups, {} dropped, order {}, {:.3} s",
+            self.live.changes,
+            report.users_kept,
+            report.groups_kept,
+            report.dropped(),
+            snap.order(),
+            now.saturating_duration_since(started).as_secs_f64()
+        );
+        self.swap_in(snap);
+        self.start_rebuild(now);
+    }
+
+    /// Feeds the rebuild under way some more kept entries; true once all
+    /// are in (or there is no rebuild).
+    pub(super) fn feed_rebuild(&mut self) -> bool {
+        let Some(i) = self.incoming.as_mut() else {
+            return true;
+        };
+        let Some(at) = i.feeding else {
+            return true;
+        };
+        let next = match self.live.store.as_ref() {
+            Some(store) => store.feed_some(at, &mut i.builder, FEED_PER_TURN),
+            None => None,
+        };
+        i.feeding = next;
+        next.is_none()
+    }
+}
