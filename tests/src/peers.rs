@@ -28,6 +28,8 @@ pub struct SlapdOptions {
     /// object class requires is missing, as a reader sees them when an ACL
     /// hides it), loaded after the directory's data with `slapadd -s`.
     pub unchecked_ldif: String,
+    /// The syncprov overlay: content synchronization (RFC 4533) offered.
+    pub sync: bool,
 }
 
 impl Default for SlapdOptions {
@@ -38,6 +40,7 @@ impl Default for SlapdOptions {
             address: "127.0.0.1".into(),
             schemas: Vec::new(),
             unchecked_ldif: String::new(),
+            sync: false,
         }
     }
 }
@@ -58,6 +61,12 @@ impl SlapdOptions {
             size_limit: "unlimited".into(),
             ..SlapdOptions::default()
         }
+    }
+
+    /// With the syncprov overlay (content synchronization offered).
+    pub fn with_sync(mut self) -> SlapdOptions {
+        self.sync = true;
+        self
     }
 
     /// Also the schema in `path`.
@@ -93,6 +102,18 @@ impl Slapd {
             .iter()
             .map(|p| format!("include {}\n", p.display()))
             .collect();
+        // syncprov comes after the database's indexes and ACLs.
+        let (sync_module, sync_overlay) = if opts.sync {
+            (
+                "moduleload syncprov\n",
+                "index entryCSN,entryUUID eq\n\
+                 overlay syncprov\n\
+                 syncprov-checkpoint 100 10\n\
+                 syncprov-sessionlog 10000\n",
+            )
+        } else {
+            ("", "")
+        };
         std::fs::write(
             &conf,
             format!(
@@ -104,6 +125,7 @@ impl Slapd {
                  pidfile {d}/slapd.pid\n\
                  modulepath /usr/lib/ldap\n\
                  moduleload back_mdb\n\
+                 {sync_module}\
                  sizelimit {limit}\n\
                  TLSCACertificateFile {ca}\n\
                  TLSCertificateFile {cert}\n\
@@ -123,7 +145,8 @@ impl Slapd {
                  \tby dn.exact=\"{BIND_DN}\" read\n\
                  \tby anonymous auth\n\
                  \tby * none\n\
-                 access to * by * read\n",
+                 access to * by * read\n\
+                 {sync_overlay}",
                 d = dir.display(),
                 limit = opts.size_limit,
                 ca = pki.path("ca.crt").display(),
@@ -167,6 +190,39 @@ impl Slapd {
         };
         s.run(ns);
         s
+    }
+
+    /// Runs `ldapmodify` (or `ldapadd`, `ldapdelete`: `tool`) as the
+    /// directory's administrator with `input` on its stdin; returns when
+    /// the tool does, as an administrator's change returns.
+    pub fn write(&self, ns: &Namespace, tool: &str, input: &str) {
+        use std::io::Write as _;
+        let url = self.urls.split_whitespace().next().unwrap_or_default();
+        let mut child = ns
+            .command(tool)
+            .args([
+                "-x",
+                "-H",
+                url,
+                "-D",
+                &format!("cn=admin,{SUFFIX}"),
+                "-w",
+                "secret",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes()).expect("stdin");
+        }
+        let out = child.wait_with_output().expect(tool);
+        assert!(
+            out.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     /// Starts (again) the slapd process and waits until it accepts.

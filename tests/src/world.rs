@@ -515,6 +515,14 @@ impl World {
         self.servers[0].slapd()
     }
 
+    /// An administrator's change to the first directory (slapd):
+    /// `ldapmodify`, `ldapadd` or `ldapdelete` with `input`; returns when
+    /// the tool does.
+    pub fn change_directory(&mut self, tool: &str, input: &str) {
+        let ns = &self.ns;
+        self.servers[0].slapd().write(ns, tool, input);
+    }
+
     /// Starts directory `i`'s server again (after a kill).
     pub fn restart_server(&mut self, i: usize) {
         self.servers[i].run(&self.ns);

@@ -187,6 +187,17 @@ impl Daemon {
         for (d, entries) in keep.read {
             store.replace(d, entries);
         }
+        for (d, mode) in keep.modes.iter().enumerate() {
+            if *mode == ReadMode::Sync {
+                info!(
+                    "directory {}: kept current by content synchronization (RFC 4533): its changes are served as they come",
+                    self.config
+                        .directories
+                        .get(d)
+                        .map_or("?", |d| d.settings.host.as_str())
+                );
+            }
+        }
         self.live.sessions = keep.modes.iter().map(|m| *m != ReadMode::Full).collect();
         self.live.lost = 0;
         let n = self.live.sessions.iter().filter(|s| **s).count();

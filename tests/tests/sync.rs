@@ -1,0 +1,222 @@
+//! Content synchronization (RFC 4533) against a real slapd with the
+//! syncprov overlay: a change an administrator makes (ldapmodify returns)
+//! is answered by the NIS maps within a second, every kind of change;
+//! ORDER grows with each; a directory that stops is read again when it
+//! comes back, its last entries served meanwhile; `sync off` keeps the
+//! interval's full reads.
+
+use std::time::{Duration, Instant};
+
+use tests::peers::SlapdOptions;
+use tests::wait_for;
+use tests::world::{Data, Directory, Ready, World};
+
+/// What "within a second" is checked against.
+const PROPAGATION: Duration = Duration::from_secs(1);
+
+fn sync_world(domain: &str, sync_off: bool) -> World {
+    let dir = Directory::slapd_with(Data::sample(), SlapdOptions::default().with_sync());
+    let mut b = World::builder(domain)
+        .directory(dir)
+        .interval(3600)
+        .ready(Ready::Registered);
+    b = if sync_off {
+        // The sample's directory block, told not to synchronize.
+        let text = tests::nis::sample_conf()
+            .replace("domain \"example.com\"", &format!("domain \"{domain}\""))
+            .replace(
+                "directory \"127.0.0.1\" {\n",
+                "directory \"127.0.0.1\" {\n\tsync off\n",
+            );
+        assert!(
+            text.contains("\tsync off\n"),
+            "the sample's directory line changed"
+        );
+        b.config_text(text)
+    } else {
+        b.sample_config()
+    };
+    let w = b.start();
+    w.bind_clients();
+    w
+}
+
+/// Waits until `ypmatch key map` satisfies `want`; returns how long it
+/// took, or panics with what it saw and the log.
+fn until(
+    w: &World,
+    key: &str,
+    map: &str,
+    want: impl Fn(&Result<String, String>) -> bool,
+) -> Duration {
+    let t = Instant::now();
+    let mut last = None;
+    let seen = wait_for(Duration::from_secs(5), || {
+        let r = w.ypmatch(key, map);
+        let ok = want(&r);
+        last = Some(r);
+        ok.then_some(())
+    });
+    if seen.is_none() {
+        panic!(
+            "ypmatch {key} {map} never changed as expected (last: {last:?}):\n{}",
+            w.log()
+        );
+    }
+    t.elapsed()
+}
+
+fn order(w: &World, map: &str) -> u64 {
+    let out =
+        w.ns.sh(&format!("yppoll -h 127.0.0.1 -d {} {map}", w.domain));
+    out.lines()
+        .find_map(|l| {
+            l.strip_prefix("Map ")
+                .and_then(|r| r.split("has order number ").nth(1))
+        })
+        .and_then(|n| {
+            n.split_whitespace()
+                .next()?
+                .trim_end_matches('.')
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no order number in {out:?}"))
+}
+
+#[test]
+fn every_kind_of_change_reaches_the_maps_within_a_second() {
+    let mut w = sync_world("sync.test", false);
+    w.wait_log(
+        "kept current by content synchronization",
+        1,
+        Duration::from_secs(10),
+    );
+    let before = order(&w, "passwd.byname");
+
+    // Modify.
+    w.change_directory(
+        "ldapmodify",
+        "dn: uid=alice,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/zsh\n",
+    );
+    let took = until(&w, "alice", "passwd.byname", |r| {
+        r.as_ref()
+            .is_ok_and(|l| l.trim_end().ends_with(":/bin/zsh"))
+    });
+    assert!(took < PROPAGATION, "modify took {took:?}");
+    let after = order(&w, "passwd.byname");
+    assert!(after > before, "ORDER {before} -> {after}");
+
+    // Add: a new user, in every map that has it.
+    w.change_directory(
+        "ldapadd",
+        "dn: uid=newbie,ou=People,dc=example,dc=com\nobjectClass: posixAccount\nobjectClass: account\n\
+         uid: newbie\ncn: New Bie\nuidNumber: 5077\ngidNumber: 5000\nhomeDirectory: /home/newbie\n\
+         loginShell: /bin/sh\ngecos: New Bie\nuserPassword: {CRYPT}$6$salt$hash\n",
+    );
+    let took = until(&w, "newbie", "passwd.byname", Result::is_ok);
+    assert!(took < PROPAGATION, "add took {took:?}");
+    assert!(
+        w.ypmatch("5077", "passwd.byuid")
+            .is_ok_and(|l| l.starts_with("newbie:"))
+    );
+
+    // Group membership by name: netid and group lines follow.
+    w.change_directory(
+        "ldapmodify",
+        "dn: cn=admins,ou=Groups,dc=example,dc=com\nchangetype: modify\nadd: memberUid\nmemberUid: newbie\n",
+    );
+    let took = until(&w, "admins", "group.byname", |r| {
+        r.as_ref().is_ok_and(|l| {
+            l.trim_end()
+                .split(':')
+                .nth(3)
+                .is_some_and(|m| m.split(',').any(|n| n == "newbie"))
+        })
+    });
+    assert!(took < PROPAGATION, "membership took {took:?}");
+    let netid = w
+        .ypmatch("unix.5077@sync.test", "netid.byname")
+        .expect("netid");
+    assert!(netid.trim_end().starts_with("5077:5000,"), "{netid}");
+
+    // Rename: the old name goes, the new one comes.
+    w.change_directory(
+        "ldapmodify",
+        "dn: uid=newbie,ou=People,dc=example,dc=com\nchangetype: modrdn\nnewrdn: uid=oldtimer\ndeleteoldrdn: 1\n",
+    );
+    let took = until(&w, "oldtimer", "passwd.byname", Result::is_ok);
+    assert!(took < PROPAGATION, "rename took {took:?}");
+    assert!(w.ypmatch("newbie", "passwd.byname").is_err());
+    assert!(
+        w.ypmatch("5077", "passwd.byuid")
+            .is_ok_and(|l| l.starts_with("oldtimer:"))
+    );
+
+    // Delete.
+    w.change_directory("ldapdelete", "uid=oldtimer,ou=People,dc=example,dc=com\n");
+    let took = until(&w, "oldtimer", "passwd.byname", Result::is_err);
+    assert!(took < PROPAGATION, "delete took {took:?}");
+    assert!(w.ypmatch("5077", "passwd.byuid").is_err());
+    // An entry that stops meeting the rules leaves the maps too.
+    w.change_directory(
+        "ldapmodify",
+        "dn: uid=bob,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: uidNumber\nuidNumber: -5\n",
+    );
+    until(&w, "bob", "passwd.byname", Result::is_err);
+    assert!(
+        w.log()
+            .contains("dropped \\\"uid=bob,ou=People,dc=example,dc=com\\\"")
+            || w.log().contains("uid=bob"),
+        "{}",
+        w.log()
+    );
+    assert!(order(&w, "passwd.byname") > after);
+}
+
+#[test]
+fn a_directory_that_stops_is_read_again_when_it_returns() {
+    let mut w = sync_world("resync.test", false);
+    w.wait_log(
+        "kept current by content synchronization",
+        1,
+        Duration::from_secs(10),
+    );
+    w.server(0).kill();
+    w.wait_log("content synchronization ended", 1, Duration::from_secs(10));
+    // Its last entries are served meanwhile.
+    assert!(w.ypmatch("alice", "passwd.byname").is_ok());
+    w.restart_server(0);
+    // Read again, and kept current again.
+    w.wait_log(
+        "kept current by content synchronization",
+        2,
+        Duration::from_secs(30),
+    );
+    w.change_directory(
+        "ldapmodify",
+        "dn: uid=carol,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/fish\n",
+    );
+    let took = until(&w, "carol", "passwd.byname", |r| {
+        r.as_ref()
+            .is_ok_and(|l| l.trim_end().ends_with(":/bin/fish"))
+    });
+    assert!(took < PROPAGATION, "after the return: {took:?}");
+}
+
+#[test]
+fn sync_off_keeps_full_reads() {
+    let mut w = sync_world("syncoff.test", true);
+    w.change_directory(
+        "ldapmodify",
+        "dn: uid=alice,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/zsh\n",
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let line = w.ypmatch("alice", "passwd.byname").expect("alice");
+    assert!(line.trim_end().ends_with(":/bin/bash"), "{line}");
+    assert!(
+        !w.log().contains("kept current by content synchronization"),
+        "{}",
+        w.log()
+    );
+}
