@@ -218,6 +218,17 @@ impl Daemon {
             );
             return;
         };
+        // The reader is not trusted: changes that would grow the kept
+        // entries past what one update may bring end it (it is restarted).
+        if store.len().saturating_add(changes.len()) > super::MAX_UPDATE_ENTRIES {
+            warning!(
+                "ypldap-client pushed changes beyond {} kept entries; killing it",
+                super::MAX_UPDATE_ENTRIES
+            );
+            self.client.drop_link(now, true);
+            self.live.sessions_gone();
+            return;
+        }
         let entries = store.directory(d);
         for c in changes {
             match c {
