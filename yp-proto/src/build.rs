@@ -174,6 +174,107 @@ fn push_line_head(out: &mut Vec<u8>, name: &[u8], passwd: &str, id: u32) -> Span
     span(at, usize::from(len))
 }
 
+/// Where a user's lines are, in the buffer [`write_user_lines`] wrote
+/// them to.
+struct UserSpans {
+    passwd: Span,
+    /// The uid's digits in the passwd line (the `*.byuid` key).
+    uid_key: Span,
+    master: Span,
+    shadow: Span,
+}
+
+/// Appends a user's `passwd`, `master.passwd` and `shadow` lines to `a`
+/// (`shown` in the passwd line's password field, `hash` in the others).
+/// The caller has checked the user and that `a` has room.
+fn write_user_lines(a: &mut Vec<u8>, u: &User<'_>, shown: &str, hash: &str) -> UserSpans {
+    let name = u.name.as_bytes();
+    let start = a.len();
+    // passwd: name:x:uid:gid:gecos:home:shell (the hash instead of x
+    // with `expose password hashes`).
+    let uid_key = push_line_head(a, name, shown, u.uid);
+    push_decimal(a, u.gid.into());
+    a.push(b':');
+    push_fields(a, &[&u.gecos, &u.home, &u.shell]);
+    let passwd = span(start, a.len() - start);
+    // master.passwd: name:hash:uid:gid:class:change:expire:gecos:home:shell
+    let master_at = a.len();
+    push_line_head(a, name, hash, u.uid);
+    push_decimal(a, u.gid.into());
+    a.push(b':');
+    a.extend_from_slice(u.class.as_bytes());
+    a.push(b':');
+    push_seconds(a, &u.master_change());
+    a.push(b':');
+    push_seconds(a, &u.master_expire());
+    a.push(b':');
+    push_fields(a, &[&u.gecos, &u.home, &u.shell]);
+    let master = span(master_at, a.len() - master_at);
+    // shadow.byname: name:hash:lastchg:min:max:warn:inactive:expire:flag
+    let shadow_at = a.len();
+    a.extend_from_slice(name);
+    a.push(b':');
+    a.extend_from_slice(hash.as_bytes());
+    for f in u.shadow_fields() {
+        a.push(b':');
+        if let Some(n) = f {
+            push_decimal(a, n);
+        }
+    }
+    let shadow = span(shadow_at, a.len() - shadow_at);
+    UserSpans {
+        passwd,
+        uid_key,
+        master,
+        shadow,
+    }
+}
+
+/// The password field of a user's `passwd` line, the hash of its other
+/// lines, and why the hash is locked, if it is.
+fn passwords<'u>(
+    u: &'u User<'_>,
+    options: &BuildOptions,
+) -> (&'u str, &'u str, Option<LockReason>) {
+    let (hash, locked) = match u.hash() {
+        Ok(h) => (h, None),
+        Err(r) => (LOCKED, Some(r)),
+    };
+    let shown = if options.expose_hashes {
+        hash
+    } else {
+        PASSWD_PLACEHOLDER
+    };
+    (shown, hash, locked)
+}
+
+/// A user's lines as a build serves them, for a change that alters them
+/// and no key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserLines {
+    pub passwd: Vec<u8>,
+    pub master: Vec<u8>,
+    pub shadow: Vec<u8>,
+}
+
+/// The lines a build would serve for `u` under `options`, or why it
+/// would leave `u` out.
+pub fn user_lines(u: &User<'_>, options: &BuildOptions) -> Result<UserLines, DropReason> {
+    u.check().map_err(|v| v.reason())?;
+    if u.disabled && options.omit_disabled {
+        return Err(DropReason::DisabledAccount);
+    }
+    let (shown, hash, _) = passwords(u, options);
+    let mut a = Vec::new();
+    let spans = write_user_lines(&mut a, u, shown, hash);
+    let cut = |s: Span| s.bytes(&a).unwrap_or(&[]).to_vec();
+    Ok(UserLines {
+        passwd: cut(spans.passwd),
+        master: cut(spans.master),
+        shadow: cut(spans.shadow),
+    })
+}
+
 /// A table being filled: the table itself plus its sorter.
 #[derive(Debug, Default)]
 struct TableBuilder {
@@ -412,7 +513,7 @@ impl SnapshotBuilder {
     pub fn new(domain: &str, options: BuildOptions, like: Option<&Snapshot>) -> SnapshotBuilder {
         let room = |n: usize| n + n / 8;
         let size = |t: usize| {
-            like.and_then(|s| s.tables.get(t))
+            like.and_then(|s| s.base.tables.get(t))
                 .map_or(0, |t| room(t.keys.len()))
         };
         let tables = std::array::from_fn(|t| TableBuilder::with_capacity(size(t)));
@@ -420,7 +521,7 @@ impl SnapshotBuilder {
             domain: domain.to_owned(),
             options,
             hasher: RandomState::new(),
-            arena: Vec::with_capacity(like.map_or(0, |s| room(s.arena.len()))),
+            arena: Vec::with_capacity(like.map_or(0, |s| room(s.base.arena.len()))),
             tables,
             user_ids: Vec::with_capacity(size(USERS_BY_NAME)),
             group_gids: Vec::with_capacity(size(GROUPS_BY_NAME)),
@@ -493,15 +594,7 @@ impl SnapshotBuilder {
         else {
             return drop(self, DropReason::DuplicateName);
         };
-        let (hash, locked) = match u.hash() {
-            Ok(h) => (h, None),
-            Err(r) => (LOCKED, Some(r)),
-        };
-        let shown = if self.options.expose_hashes {
-            hash
-        } else {
-            PASSWD_PLACEHOLDER
-        };
+        let (shown, hash, locked) = passwords(u, &self.options);
         // Checked above: master.passwd and shadow lines at most MAX_LINE,
         // and the passwd line is never longer than the master.passwd one.
         let master_len = u.master_line_len();
@@ -509,42 +602,13 @@ impl SnapshotBuilder {
         if !self.room(2 * master_len + shadow_len) {
             return drop(self, DropReason::SnapshotFull);
         }
-        let a = &mut self.arena;
-        let start = a.len();
-        // passwd: name:x:uid:gid:gecos:home:shell (the hash instead of x
-        // with `expose password hashes`).
-        let uid_key = push_line_head(a, name, shown, u.uid);
-        push_decimal(a, u.gid.into());
-        a.push(b':');
-        push_fields(a, &[&u.gecos, &u.home, &u.shell]);
-        let passwd = span(start, a.len() - start);
-        // master.passwd: name:hash:uid:gid:class:change:expire:gecos:home:shell
-        let master_at = a.len();
-        push_line_head(a, name, hash, u.uid);
-        push_decimal(a, u.gid.into());
-        a.push(b':');
-        a.extend_from_slice(u.class.as_bytes());
-        a.push(b':');
-        push_seconds(a, &u.master_change());
-        a.push(b':');
-        push_seconds(a, &u.master_expire());
-        a.push(b':');
-        push_fields(a, &[&u.gecos, &u.home, &u.shell]);
-        debug_assert_eq!(a.len() - master_at, master_len);
-        let master = span(master_at, master_len);
-        // shadow.byname: name:hash:lastchg:min:max:warn:inactive:expire:flag
-        let shadow_at = a.len();
-        a.extend_from_slice(name);
-        a.push(b':');
-        a.extend_from_slice(hash.as_bytes());
-        for f in u.shadow_fields() {
-            a.push(b':');
-            if let Some(n) = f {
-                push_decimal(a, n);
-            }
-        }
-        debug_assert_eq!(a.len() - shadow_at, shadow_len);
-        let shadow = span(shadow_at, shadow_len);
+        let start = self.arena.len();
+        let UserSpans {
+            passwd,
+            uid_key,
+            master,
+            shadow,
+        } = write_user_lines(&mut self.arena, u, shown, hash);
         // All spans fit: lengths ≤ 1023, offsets checked by `room`.
         let mut vals = [Span::ABSENT; COLUMNS];
         vals[PASSWD] = passwd;
@@ -1054,14 +1118,16 @@ impl SnapshotBuilder {
         report.users_kept = tables[USERS_BY_NAME].keys.len();
         report.groups_kept = tables[GROUPS_BY_NAME].sorted.len();
         report.netid_entries = tables[NETID].sorted.len();
-        let snapshot = Snapshot {
-            arena,
-            tables,
-            others,
-            hasher: self.hasher,
-            domain: self.domain,
-            order: self.order,
-        };
+        let snapshot = Snapshot::from_base(
+            crate::snapshot::Base {
+                arena,
+                tables,
+                others,
+                hasher: self.hasher,
+                domain: self.domain,
+            },
+            self.order,
+        );
         (snapshot, report)
     }
 }

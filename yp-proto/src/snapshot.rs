@@ -12,7 +12,9 @@
 //! have the same keys, so they share a table with two value columns.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::Arc;
 
 use crate::maps::MapName;
 
@@ -150,9 +152,9 @@ impl Table {
     }
 }
 
-/// An immutable set of the maps.
+/// The maps as a build made them: the arena and the tables.
 #[derive(Debug)]
-pub struct Snapshot {
+pub(super) struct Base {
     pub(super) arena: Vec<u8>,
     pub(super) tables: [Table; TABLES],
     /// The other maps (classic, automount, site), one table each, values
@@ -160,16 +162,117 @@ pub struct Snapshot {
     pub(super) others: Vec<(MapName, Table)>,
     pub(super) hasher: RandomState,
     pub(super) domain: String,
-    pub(super) order: u32,
+}
+
+/// Values that replace a build's: a change that alters some lines and no
+/// key (a user's shell, password or lock) is served by putting its new
+/// lines here, in a new snapshot that shares the build's tables, instead
+/// of building every map again. The keys, their order and every other
+/// value are the build's.
+#[derive(Debug, Default, Clone)]
+struct Overlay {
+    maps: Vec<(MapName, Values)>,
+}
+
+/// One map's changed values, by key.
+type Values = HashMap<Vec<u8>, Vec<u8>>;
+
+impl Overlay {
+    fn values(&self, map: MapName) -> Option<&Values> {
+        self.maps
+            .iter()
+            .find(|(m, _)| *m == map)
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_empty())
+    }
+
+    fn len(&self) -> usize {
+        self.maps.iter().map(|(_, v)| v.len()).sum()
+    }
+}
+
+/// An immutable set of the maps: a build's, with any values changed since
+/// ([`Snapshot::with_values`]).
+#[derive(Debug)]
+pub struct Snapshot {
+    pub(super) base: Arc<Base>,
+    overlay: Arc<Overlay>,
+    order: u32,
+}
+
+/// Why values could not replace a snapshot's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueError {
+    /// The map does not have the key: a new key needs a build.
+    NoKey { map: MapName, key: Vec<u8> },
+    /// A value longer than a YP record may be.
+    TooLong { map: MapName, len: usize },
 }
 
 impl Snapshot {
-    /// The domain the netid keys were built for.
-    pub fn domain(&self) -> &str {
-        &self.domain
+    /// The snapshot of a build.
+    pub(super) fn from_base(base: Base, order: u32) -> Snapshot {
+        Snapshot {
+            base: Arc::new(base),
+            overlay: Arc::default(),
+            order,
+        }
     }
 
-    /// The ORDER number: seconds since the epoch when it was built.
+    /// This snapshot with new values for keys it has (`(map, key,
+    /// value)`), and ORDER number `order`; this one stays as it is for
+    /// whoever reads it. Shares the build's tables: costs what the values
+    /// changed since the build cost.
+    pub fn with_values(
+        &self,
+        values: &[(MapName, Vec<u8>, Vec<u8>)],
+        order: u32,
+    ) -> Result<Snapshot, ValueError> {
+        let mut overlay = (*self.overlay).clone();
+        for (map, key, value) in values {
+            let (t, _) = self.table(*map);
+            if t.find(&self.base.arena, &self.base.hasher, key).is_none() {
+                return Err(ValueError::NoKey {
+                    map: *map,
+                    key: key.clone(),
+                });
+            }
+            if value.len() > entry_rules::MAX_LINE {
+                return Err(ValueError::TooLong {
+                    map: *map,
+                    len: value.len(),
+                });
+            }
+            let slot = match overlay.maps.iter().position(|(m, _)| m == map) {
+                Some(i) => i,
+                None => {
+                    overlay.maps.push((*map, HashMap::new()));
+                    overlay.maps.len() - 1
+                }
+            };
+            if let Some((_, vals)) = overlay.maps.get_mut(slot) {
+                vals.insert(key.clone(), value.clone());
+            }
+        }
+        Ok(Snapshot {
+            base: Arc::clone(&self.base),
+            overlay: Arc::new(overlay),
+            order,
+        })
+    }
+
+    /// How many values replace the build's.
+    pub fn changed_values(&self) -> usize {
+        self.overlay.len()
+    }
+
+    /// The domain the netid keys were built for.
+    pub fn domain(&self) -> &str {
+        &self.base.domain
+    }
+
+    /// The ORDER number: seconds since the epoch when it was built (or
+    /// one more than the snapshot it was changed from).
     pub fn order(&self) -> u32 {
         self.order
     }
@@ -185,18 +288,19 @@ impl Snapshot {
 
     /// Bytes held by the arena and the tables.
     pub fn memory_bytes(&self) -> usize {
-        self.arena.capacity()
+        self.base.arena.capacity()
             + self
+                .base
                 .tables
                 .iter()
-                .chain(self.others.iter().map(|(_, t)| t))
+                .chain(self.base.others.iter().map(|(_, t)| t))
                 .map(Table::bytes)
                 .sum::<usize>()
     }
 
     /// The maps other than the users' and groups' this snapshot holds.
     pub fn other_maps(&self) -> impl Iterator<Item = MapName> + '_ {
-        self.others.iter().map(|&(m, _)| m)
+        self.base.others.iter().map(|&(m, _)| m)
     }
 
     /// Bytes of every map's keys and values, as a client would count them
@@ -220,9 +324,10 @@ impl Snapshot {
             index: Index::new(),
         };
         match table_of(map) {
-            Some((t, col)) => (self.tables.get(t).unwrap_or(&EMPTY), col),
+            Some((t, col)) => (self.base.tables.get(t).unwrap_or(&EMPTY), col),
             None => (
-                self.others
+                self.base
+                    .others
                     .iter()
                     .find(|(m, _)| *m == map)
                     .map_or(&EMPTY, |(_, t)| t),
@@ -231,18 +336,35 @@ impl Snapshot {
         }
     }
 
+    /// The value of `key` (with id `id` in `t`, column `col`): a changed
+    /// one, else the build's.
+    fn value<'a>(
+        &'a self,
+        map: MapName,
+        t: &'a Table,
+        id: u32,
+        col: usize,
+        key: &[u8],
+    ) -> Option<&'a [u8]> {
+        if let Some(v) = self.overlay.values(map).and_then(|vals| vals.get(key)) {
+            return Some(v);
+        }
+        t.value(&self.base.arena, id, col)
+    }
+
     /// The `i`-th entry in key byte order.
     pub fn entry(&self, map: MapName, i: usize) -> Option<(&[u8], &[u8])> {
         let (t, col) = self.table(map);
         let &id = t.sorted.get(i)?;
-        Some((t.key(&self.arena, id), t.value(&self.arena, id, col)?))
+        let key = t.key(&self.base.arena, id);
+        Some((key, self.value(map, t, id, col, key)?))
     }
 
     /// Exact lookup (one hash probe).
     pub fn get(&self, map: MapName, key: &[u8]) -> Option<&[u8]> {
         let (t, col) = self.table(map);
-        let id = t.find(&self.arena, &self.hasher, key)?;
-        t.value(&self.arena, id, col)
+        let id = t.find(&self.base.arena, &self.base.hasher, key)?;
+        self.value(map, t, id, col, key)
     }
 
     pub fn first(&self, map: MapName) -> Option<(&[u8], &[u8])> {
@@ -254,7 +376,7 @@ impl Snapshot {
     pub fn index_after(&self, map: MapName, key: &[u8]) -> usize {
         let (t, _) = self.table(map);
         t.sorted
-            .partition_point(|&id| t.key(&self.arena, id) <= key)
+            .partition_point(|&id| t.key(&self.base.arena, id) <= key)
     }
 
     /// The entry after `key` in byte order.

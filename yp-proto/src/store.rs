@@ -16,7 +16,9 @@ use std::collections::HashMap;
 use entry_rules::records::Record;
 use entry_rules::{Group, User};
 
-use crate::build::SnapshotBuilder;
+use crate::build::{BuildOptions, SnapshotBuilder, user_lines};
+use crate::maps::MapName;
+use crate::snapshot::Snapshot;
 
 /// Which search of a directory an entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -232,6 +234,72 @@ fn upsert<T>(
             list.push(Some(entry));
             Applied::Added
         }
+    }
+}
+
+/// A change to a map's value: map, key, new value.
+pub type Value = (MapName, Vec<u8>, Vec<u8>);
+
+impl EntryStore {
+    /// The new values of the maps when user `new` (from directory
+    /// `directory`) replaces the kept user with its entryUUID, if that
+    /// change alters values and no key: the same DN, name, uid and gid,
+    /// both versions served. Then `snapshot`, which must show the store
+    /// as it is before the change, needs only these values instead of a
+    /// build: the user's `passwd`, `master.passwd` and `shadow` lines by
+    /// name, and by uid where the user holds its uid. `None`: the change
+    /// needs a build.
+    pub fn user_values(
+        &self,
+        directory: usize,
+        new: &User<'_>,
+        snapshot: &Snapshot,
+        options: &BuildOptions,
+    ) -> Option<Vec<Value>> {
+        let d = self.directories.get(directory)?;
+        let uuid = new.origin.uuid.clone()?;
+        let &at = d.index.get(&(Search::Users, uuid))?;
+        let old = d.users.get(at)?.as_ref()?;
+        let same_keys = old.origin.dn == new.origin.dn
+            && old.name == new.name
+            && old.uid == new.uid
+            && old.gid == new.gid;
+        if !same_keys {
+            return None;
+        }
+        user_lines(old, options).ok()?;
+        let lines = user_lines(new, options).ok()?;
+        // The user must be the one whose name the maps serve: the first
+        // one served with that name, in the build's order.
+        let first = self
+            .directories
+            .iter()
+            .flat_map(|d| d.users.iter().flatten())
+            .find(|u| u.name == old.name && user_lines(u, options).is_ok())?;
+        if !std::ptr::eq(first, old) {
+            return None;
+        }
+        let name = old.name.as_bytes().to_vec();
+        let mut values = vec![
+            (MapName::PasswdByName, name.clone(), lines.passwd.clone()),
+            (
+                MapName::MasterPasswdByName,
+                name.clone(),
+                lines.master.clone(),
+            ),
+            (MapName::ShadowByName, name.clone(), lines.shadow),
+        ];
+        // Names are unique among the users served: the uid's line names
+        // this user when it holds the uid.
+        let uid = old.uid.to_string().into_bytes();
+        let holds_uid = snapshot
+            .get(MapName::PasswdByUid, &uid)
+            .is_some_and(|l| l.starts_with(&name) && l.get(name.len()) == Some(&b':'));
+        if holds_uid {
+            values.push((MapName::PasswdByUid, uid.clone(), lines.passwd));
+            values.push((MapName::MasterPasswdByUid, uid, lines.master));
+        }
+        Some(values)
     }
 }
 

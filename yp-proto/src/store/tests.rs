@@ -200,3 +200,117 @@ fn closing_holes_keeps_order_and_places() {
         .collect();
     assert_eq!(names, ["10000", "10003"]);
 }
+
+#[derive(Debug, Clone)]
+struct Modify {
+    who: u8,
+    shell: u8,
+    rename: bool,
+    new_uid: Option<u32>,
+    disable: bool,
+}
+
+fn modify() -> impl Strategy<Value = Modify> {
+    (
+        any::<u8>(),
+        0u8..4,
+        proptest::bool::weighted(0.1),
+        proptest::option::weighted(0.1, 1000u32..1004),
+        proptest::bool::weighted(0.1),
+    )
+        .prop_map(|(who, shell, rename, new_uid, disable)| Modify {
+            who,
+            shell,
+            rename,
+            new_uid,
+            disable,
+        })
+}
+
+fn user(uuid: u8, name: u8, uid: u32, shell: u8, disabled: bool) -> User<'static> {
+    let mut u = with_uuid(
+        testdata::user(&format!("user{name}"), uid, 100),
+        &uuid.to_string(),
+    );
+    u.shell = format!("/bin/sh{shell}").into();
+    u.origin.dn = format!("uid=user{name}-{uuid},dc=x").into();
+    u.disabled = disabled;
+    u
+}
+
+proptest! {
+    /// Where a modification alters values only, the values it gives make
+    /// the maps a build of the changed store makes, byte for byte.
+    #[test]
+    fn quick_values_give_the_maps_of_a_build(
+        users in proptest::collection::vec((0u8..8, 1000u32..1006, 0u8..4), 1..30),
+        changes in proptest::collection::vec(modify(), 1..20),
+        omit in any::<bool>(),
+    ) {
+        let options = BuildOptions { omit_disabled: omit, ..BuildOptions::default() };
+        let build_with = |store: &EntryStore| {
+            let mut b = SnapshotBuilder::new("d", options, None);
+            store.feed(&mut b);
+            b.end_of_entries(1);
+            b.finish().0
+        };
+        let mut store = EntryStore::default();
+        for (i, &(name, uid, shell)) in users.iter().enumerate() {
+            store.directory(i % 2).upsert_user(user(i as u8, name, uid, shell, false));
+        }
+        let mut served = build_with(&store);
+        for m in &changes {
+            let i = usize::from(m.who) % users.len();
+            let (name, uid, _) = users[i];
+            let name = if m.rename { name.wrapping_add(1) % 8 } else { name };
+            let new = user(i as u8, name, m.new_uid.unwrap_or(uid), m.shell, m.disable);
+            let d = i % 2;
+            let values = store.user_values(d, &new, &served, &options);
+            store.directory(d).upsert_user(new);
+            let want = build_with(&store);
+            served = match values {
+                Some(v) => {
+                    let patched = served.with_values(&v, 2).expect("keys exist");
+                    for map in MapName::ALL {
+                        let a: Vec<_> = patched.iter(map).collect();
+                        let b: Vec<_> = want.iter(map).collect();
+                        prop_assert_eq!(a, b, "{}", map);
+                        for (k, v) in want.iter(map) {
+                            prop_assert_eq!(patched.get(map, k), Some(v));
+                        }
+                    }
+                    patched
+                }
+                None => want,
+            };
+        }
+    }
+}
+
+#[test]
+fn a_shell_change_is_quick_and_a_rename_is_not() {
+    let options = BuildOptions::default();
+    let mut store = EntryStore::default();
+    store.directory(0).upsert_user(user(1, 1, 1000, 0, false));
+    store.directory(0).upsert_user(user(2, 2, 1001, 0, false));
+    let served = build(&store);
+    let shell = store.user_values(0, &user(1, 1, 1000, 3, false), &served, &options);
+    let values = shell.expect("a shell change alters values only");
+    assert_eq!(values.len(), 5);
+    assert!(
+        store
+            .user_values(0, &user(1, 5, 1000, 3, false), &served, &options)
+            .is_none()
+    );
+    assert!(
+        store
+            .user_values(0, &user(1, 1, 1009, 3, false), &served, &options)
+            .is_none()
+    );
+    // Not kept: an add.
+    assert!(
+        store
+            .user_values(0, &user(9, 1, 1000, 3, false), &served, &options)
+            .is_none()
+    );
+}

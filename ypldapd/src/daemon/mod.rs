@@ -41,7 +41,7 @@ mod sync;
 mod update;
 
 use reload::{Reload, readable_dirs};
-use update::{Incoming, jittered};
+use update::{Incoming, jittered, next_order_after};
 
 const SIGNALS: Token = Token(0);
 const CLIENT: Token = Token(1);

@@ -21,6 +21,10 @@ use super::*;
 /// for each session lost in a row, up to the interval.
 const RESYNC_FIRST: Duration = Duration::from_secs(1);
 
+/// How many values may differ from the last build before the maps are
+/// built again (about a megabyte).
+const CHANGED_VALUES_LIMIT: usize = 4096;
+
 /// Entries given to a build from the store per turn of the event loop.
 const FEED_PER_TURN: usize = 256;
 
@@ -212,6 +216,7 @@ impl Daemon {
     pub(super) fn apply_changes(&mut self, directory: u32, changes: Vec<Change<'_>>, now: Instant) {
         let d = directory as usize;
         let live = self.live.session(d);
+        let options = self.build_options();
         let Some(store) = self.live.store.as_mut().filter(|_| live) else {
             debug!(
                 "changes for directory {directory}, which has no live session: ignored (the next update reads it)"
@@ -228,6 +233,47 @@ impl Daemon {
             self.client.drop_link(now, true);
             self.live.sessions_gone();
             return;
+        }
+        // Modifications that alter values and no key are served at once,
+        // from the maps in service; anything else builds the maps again.
+        let mut changes = changes.into_iter().peekable();
+        let quiet = !self.live.dirty && self.incoming.is_none() && self.update_running.is_none();
+        if quiet {
+            let mut served = self.yp.snapshot().cloned();
+            let mut quick = 0;
+            while let (Some(Change::User(u)), Some(snap)) = (changes.peek(), served.as_deref()) {
+                let Some(values) = store.user_values(d, u, snap, &options) else {
+                    break;
+                };
+                let order = next_order_after(snap.order());
+                let Ok(patched) = snap.with_values(&values, order) else {
+                    break;
+                };
+                if let Some(Change::User(u)) = changes.next() {
+                    store.directory(d).upsert_user(u.into_owned());
+                }
+                served = Some(Arc::new(patched));
+                quick += 1;
+                self.live.changes += 1;
+            }
+            if quick > 0 {
+                if let Some(snap) = served {
+                    let changed = snap.changed_values();
+                    debug!(
+                        "{quick} changes served at once ({changed} values changed since the maps were built)"
+                    );
+                    self.yp.set_snapshot(snap);
+                    // Values changed since the build cost memory and a
+                    // look-up each: past a bound the maps are built again.
+                    if changed > CHANGED_VALUES_LIMIT {
+                        self.live.dirty = true;
+                    }
+                }
+            }
+            if changes.peek().is_none() {
+                self.start_rebuild(now);
+                return;
+            }
         }
         let entries = store.directory(d);
         for c in changes {

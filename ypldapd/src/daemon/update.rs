@@ -21,6 +21,12 @@ pub(super) fn jittered(interval: Duration) -> Duration {
     interval + max.mul_f64(frac.min(1.0))
 }
 
+/// The ORDER number of maps that follow maps of ORDER `served`: the
+/// time, or one more.
+pub(super) fn next_order_after(served: u32) -> u32 {
+    now_order().max(served.saturating_add(1))
+}
+
 /// How many dropped entries are logged one by one per update; the rest are
 /// only counted in the summary.
 const DROP_WARNINGS: usize = 20;
@@ -101,9 +107,8 @@ impl Daemon {
     /// The ORDER number of maps built now: the time, or one more than the
     /// maps served carry, so that it always increases (several builds can
     /// come in one second under content synchronization).
-    fn next_order(&self) -> u32 {
-        let served = self.yp.snapshot().map_or(0, |s| s.order());
-        now_order().max(served.saturating_add(1))
+    pub(super) fn next_order(&self) -> u32 {
+        next_order_after(self.yp.snapshot().map_or(0, |s| s.order()))
     }
 
     pub(super) fn start_update(&mut self, now: Instant) {
