@@ -645,6 +645,54 @@ impl OrderProbe {
     }
 }
 
+/// A UDP socket for MATCH polls of one map.
+pub struct MatchProbe {
+    sock: UdpSocket,
+    domain: String,
+    xid: u32,
+}
+
+impl MatchProbe {
+    pub fn new(port: u16, domain: &str) -> io::Result<MatchProbe> {
+        let sock = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))?;
+        sock.connect((Ipv4Addr::LOCALHOST, port))?;
+        sock.set_read_timeout(Some(Duration::from_millis(200)))?;
+        Ok(MatchProbe {
+            sock,
+            domain: domain.to_owned(),
+            xid: 1,
+        })
+    }
+
+    /// The value of `key` in `map`: `Some(None)` when the map has no such
+    /// key, `None` on no (or a bad) answer.
+    pub fn value(&mut self, map: &str, key: &str) -> Option<Option<Vec<u8>>> {
+        self.xid = self.xid.wrapping_add(1);
+        let call = encode_call(
+            self.xid,
+            YPPROG,
+            YPVERS,
+            YPPROC_MATCH,
+            &key_args(&self.domain, map, key.as_bytes()),
+        );
+        self.sock.send(&call).ok()?;
+        let mut buf = [0u8; 2048];
+        loop {
+            let n = self.sock.recv(&mut buf).ok()?;
+            match client::success_body(&buf[..n], self.xid) {
+                Ok(b) => {
+                    return match client::resp_val(b) {
+                        Some((YpStat::True, v)) => Some(Some(v)),
+                        Some((YpStat::NoKey, _)) => Some(None),
+                        _ => None,
+                    };
+                }
+                Err(_) => continue, // an older answer
+            }
+        }
+    }
+}
+
 /// Sends a YPPROC_NULL datagram to 127.0.0.1:`port` every `every` until
 /// `stop` is set (answers are read and dropped). Any traffic wakes a server
 /// whose event loop forgot pending work; this supplies some.

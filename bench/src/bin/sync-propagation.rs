@@ -1,0 +1,328 @@
+//! How soon a change an administrator makes in the directory is answered
+//! by ypldapd under content synchronization (issue 17), on a large
+//! directory: slapd with the syncprov overlay holding N users and M
+//! groups, ypldapd reading it, each in private namespaces (the `tests`
+//! harness), loopback only.
+//!
+//! usage: sync-propagation [--users N] [--groups M] [--changes K]
+//!                         [--ypldapd-dir DIR]
+//!
+//! 1. K changes of each kind, one at a time: a user's shell modified, a
+//!    group member added, a user added, the same user deleted, a user
+//!    renamed. Each is timed from the moment `ldapmodify` (`ldapadd`,
+//!    `ldapdelete`) returns, as an administrator sees it, to the first
+//!    MATCH that answers the new value (polled every 0.2 ms over UDP);
+//!    p50, p99 and max per kind.
+//! 2. A burst: 10 × K shell changes in one `ldapmodify`; the time from its
+//!    return to the last one answered, and ypldapd's CPU per change.
+//!
+//! Beside it, the upstream behaviour needs no run to know: a change waits
+//! for the next full read, on average half the interval (300 s with the
+//! default 600, 30 s with `interval 60`) plus the read itself.
+
+use std::time::{Duration, Instant};
+
+use bench::load::{self, MatchProbe};
+use bench::process::cpu_secs;
+use bench::stats::Samples;
+use tests::ldif::{self, SUFFIX};
+use tests::peers::SlapdOptions;
+use tests::world::{Data, Directory, Ready, World};
+
+const DOMAIN: &str = "sync.bench";
+
+struct Args {
+    users: usize,
+    groups: usize,
+    changes: usize,
+    ypldapd_dir: Option<std::path::PathBuf>,
+}
+
+fn parse_args() -> Args {
+    let mut a = Args {
+        users: 100_000,
+        groups: 10_000,
+        changes: 50,
+        ypldapd_dir: None,
+    };
+    let v: Vec<String> = std::env::args().skip(1).collect();
+    let mut i = 0;
+    while i < v.len() {
+        let val = v.get(i + 1).cloned().unwrap_or_default();
+        let bad = || -> ! {
+            eprintln!("sync-propagation: bad value for {}: {val:?}", v[i]);
+            std::process::exit(2)
+        };
+        match v[i].as_str() {
+            "--users" => a.users = val.parse().unwrap_or_else(|_| bad()),
+            "--groups" => a.groups = val.parse().unwrap_or_else(|_| bad()),
+            "--changes" => a.changes = val.parse().unwrap_or_else(|_| bad()),
+            "--ypldapd-dir" => a.ypldapd_dir = Some(val.into()),
+            _ => {
+                eprintln!(
+                    "usage: sync-propagation [--users N] [--groups M] [--changes K] [--ypldapd-dir DIR]"
+                );
+                std::process::exit(2)
+            }
+        }
+        i += 2;
+    }
+    a.users = a.users.max(10);
+    a.groups = a.groups.max(1);
+    a.changes = a.changes.clamp(1, 10_000);
+    a
+}
+
+fn main() {
+    let args = parse_args();
+    let bins = match &args.ypldapd_dir {
+        Some(d) => std::fs::canonicalize(d).unwrap_or_else(|e| panic!("{}: {e}", d.display())),
+        None => std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(std::path::Path::to_path_buf))
+            .expect("the program's directory"),
+    };
+    println!(
+        "sync-propagation: {} users, {} groups, {} changes of each kind; load average {}",
+        args.users,
+        args.groups,
+        args.changes,
+        bench::process::load_avg()
+    );
+    let (users, groups) = ldif::generate(args.users, args.groups);
+    let names: Vec<String> = users.iter().map(|u| u.name.clone()).collect();
+    let group_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+    let t = Instant::now();
+    let mut w = World::builder(DOMAIN)
+        .directory(Directory::slapd_with(
+            Data::of(users, groups),
+            SlapdOptions::unlimited().with_sync(),
+        ))
+        .program(bins.join("ypldapd"))
+        .interval(3600)
+        .ready(Ready::Registered)
+        .start();
+    w.wait_log("kept current by content synchronization", 1, Duration::from_secs(60));
+    println!(
+        "slapd (syncprov) and ypldapd ready in {:.1} s: {}",
+        t.elapsed().as_secs_f64(),
+        w.log()
+            .lines()
+            .find(|l| l.starts_with("update 1: "))
+            .unwrap_or("")
+    );
+    let port = w
+        .ns
+        .spawn_in_net(load::yp_ports)
+        .join()
+        .expect("thread")
+        .expect("ypldapd's ports")
+        .0;
+    let pid = w.ypldapd().pid;
+
+    let k = args.changes;
+    let mut report = Vec::new();
+    // Modify: a user's shell.
+    let samples = timed(&mut w, port, k, |i| {
+        let user = names[(i * 7919) % names.len()].clone();
+        let shell = format!("/bin/shell{i}");
+        let ldif = format!(
+            "dn: uid={user},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: {shell}\n"
+        );
+        Step {
+            tool: "ldapmodify",
+            input: ldif,
+            map: "passwd.byname",
+            key: user,
+            want: Want::EndsWith(format!(":{shell}")),
+        }
+    });
+    report.push(("modify (shell)", samples));
+    // A member added to a group.
+    let samples = timed(&mut w, port, k, |i| {
+        let group = group_names[(i * 31) % group_names.len()].clone();
+        // A name no group has yet (memberUid names need no user).
+        let member = format!("guest{i:04}");
+        let ldif = format!(
+            "dn: cn={group},ou=Groups,{SUFFIX}\nchangetype: modify\nadd: memberUid\nmemberUid: {member}\n"
+        );
+        Step {
+            tool: "ldapmodify",
+            input: ldif,
+            map: "group.byname",
+            key: group,
+            want: Want::Member(member),
+        }
+    });
+    report.push(("group member added", samples));
+    // Add, then delete, a user.
+    let new_user = |i: usize| format!("zz{i:06}");
+    let samples = timed(&mut w, port, k, |i| {
+        let name = new_user(i);
+        let ldif = format!(
+            "dn: uid={name},ou=People,{SUFFIX}\nobjectClass: posixAccount\nobjectClass: account\n\
+             uid: {name}\ncn: {name}\nuidNumber: {}\ngidNumber: 100\nhomeDirectory: /home/{name}\n\
+             loginShell: /bin/sh\ngecos: New User\nuserPassword: {{CRYPT}}$6$salt$hash\n",
+            900_000 + i
+        );
+        Step {
+            tool: "ldapadd",
+            input: ldif,
+            map: "passwd.byname",
+            key: name,
+            want: Want::Present,
+        }
+    });
+    report.push(("user added", samples));
+    let samples = timed(&mut w, port, k, |i| {
+        let name = new_user(i);
+        Step {
+            tool: "ldapdelete",
+            input: format!("uid={name},ou=People,{SUFFIX}\n"),
+            map: "passwd.byname",
+            key: name,
+            want: Want::Absent,
+        }
+    });
+    report.push(("user deleted", samples));
+    // Rename: the new name answered.
+    let samples = timed(&mut w, port, k, |i| {
+        let old = names[(i * 13) % names.len()].clone();
+        let new = format!("{old}r");
+        let ldif = format!(
+            "dn: uid={old},ou=People,{SUFFIX}\nchangetype: modrdn\nnewrdn: uid={new}\ndeleteoldrdn: 1\n"
+        );
+        Step {
+            tool: "ldapmodify",
+            input: ldif,
+            map: "passwd.byname",
+            key: new,
+            want: Want::Present,
+        }
+    });
+    report.push(("user renamed", samples));
+
+    println!("\n== propagation: from the tool's return to the first MATCH answering the change");
+    println!("kind | changes | p50 ms | p99 ms | max ms | target");
+    for (kind, s) in &report {
+        println!(
+            "{kind} | {} | {:.1} | {:.1} | {:.1} | p50 <= 100, p99 <= 1000",
+            s.len(),
+            s.q_us(0.5) / 1000.0,
+            s.q_us(0.99) / 1000.0,
+            s.max_us() / 1000.0
+        );
+    }
+
+    // A burst of shell changes in one ldapmodify.
+    let n = 10 * k;
+    let mut ldif = String::new();
+    let mut last = (String::new(), String::new());
+    for i in 0..n {
+        // From the end of the list: none of them was renamed above.
+        let user = names[names.len() - 1 - i % (names.len() / 2)].clone();
+        let shell = format!("/bin/burst{i}");
+        ldif.push_str(&format!(
+            "dn: uid={user},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: {shell}\n\n"
+        ));
+        last = (user, shell);
+    }
+    let cpu_before = cpu_secs(pid);
+    let t = Instant::now();
+    w.change_directory("ldapmodify", &ldif);
+    let written = t.elapsed();
+    let (user, shell) = last;
+    let seen = wait_until(&w, port, "passwd.byname", &user, &Want::EndsWith(format!(":{shell}")));
+    let cpu = cpu_secs(pid) - cpu_before;
+    println!(
+        "\n== burst: {n} shell changes in one ldapmodify ({:.2} s to write): the last answered {:.0} ms after it returned; ypldapd CPU {:.1} us per change",
+        written.as_secs_f64(),
+        seen.as_secs_f64() * 1000.0,
+        cpu * 1e6 / n as f64
+    );
+    println!(
+        "\nupstream (no content synchronization): a change waits for the next full read, on average half the interval (300 s at the default 600 s, 30 s at 60 s) plus the read"
+    );
+}
+
+/// What a change must make the map answer.
+enum Want {
+    EndsWith(String),
+    Member(String),
+    Present,
+    Absent,
+}
+
+impl Want {
+    fn met(&self, value: Option<&[u8]>) -> bool {
+        let text = value.map(String::from_utf8_lossy);
+        match (self, text) {
+            (Want::EndsWith(s), Some(v)) => v.trim_end().ends_with(s.as_str()),
+            (Want::Member(m), Some(v)) => v
+                .trim_end()
+                .rsplit(':')
+                .next()
+                .is_some_and(|l| l.split(',').any(|n| n == m)),
+            (Want::Present, Some(_)) | (Want::Absent, None) => true,
+            _ => false,
+        }
+    }
+}
+
+struct Step {
+    tool: &'static str,
+    input: String,
+    map: &'static str,
+    key: String,
+    want: Want,
+}
+
+/// Makes `k` changes one at a time; the time each took to be answered.
+fn timed(w: &mut World, port: u16, k: usize, step: impl Fn(usize) -> Step) -> Samples {
+    let mut v = Vec::with_capacity(k);
+    for i in 0..k {
+        let s = step(i);
+        w.change_directory(s.tool, &s.input);
+        let took = wait_until(w, port, s.map, &s.key, &s.want);
+        v.push(took.as_nanos() as u64);
+    }
+    Samples::new(v)
+}
+
+/// Polls MATCH every 0.2 ms until `want` is met; the time it took (from
+/// the call). Panics after 10 s.
+fn wait_until(w: &World, port: u16, map: &str, key: &str, want: &Want) -> Duration {
+    let (map, key) = (map.to_owned(), key.to_owned());
+    let want_text = match want {
+        Want::EndsWith(s) => format!("ends with {s}"),
+        Want::Member(m) => format!("has member {m}"),
+        Want::Present => "present".into(),
+        Want::Absent => "absent".into(),
+    };
+    let t = Instant::now();
+    let kind = match want {
+        Want::EndsWith(s) => Want::EndsWith(s.clone()),
+        Want::Member(m) => Want::Member(m.clone()),
+        Want::Present => Want::Present,
+        Want::Absent => Want::Absent,
+    };
+    let ok = w
+        .ns
+        .spawn_in_net(move || {
+            let mut probe = MatchProbe::new(port, DOMAIN).expect("probe");
+            let end = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < end {
+                if let Some(v) = probe.value(&map, &key) {
+                    if kind.met(v.as_deref()) {
+                        return true;
+                    }
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+            false
+        })
+        .join()
+        .expect("thread");
+    assert!(ok, "the change never showed ({want_text}):\n{}", w.log());
+    t.elapsed()
+}
