@@ -3,10 +3,13 @@
 # root on Debian 12 (everything runs in private namespaces on loopback;
 # nothing on the host changes). Installs what it needs, builds in release,
 # then runs ypldap-bench: ypldapd against Debian's ypserv (makedbm maps)
-# and against ldapsearch, on the same 100,000 users and 10,000 groups,
-# peer and project alternating over several rounds. Prints every figure
-# and ratio. Bounded: the whole run is killed after BENCH_TIMEOUT seconds
-# (default 600); a normal run takes about 2.5 minutes.
+# and against ldapsearch, on the same 100,000 users and 10,000 groups
+# (and 20,000 hosts and 5,000 netgroups, served in hosts.* and the
+# netgroup maps and searched by ldapsearch too), peer and project
+# alternating over several rounds; then sync-propagation: how soon each
+# kind of change reaches the maps under content synchronization. Prints
+# every figure and ratio. Bounded: each program is killed after
+# BENCH_TIMEOUT seconds (default 600); a normal run takes about 5 minutes.
 #
 #   sudo scripts/bench.sh                      # the documented run
 #   sudo scripts/bench.sh --rounds 2 --secs 2  # quicker; see --help of
@@ -30,9 +33,14 @@ echo "memory: $(free -m | awk '/^Mem:/ {print $2 " MiB"}'), kernel $(uname -r)"
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "versions: $(dpkg-query -W -f='${Package} ${Version}; ' ypserv slapd ldap-utils 2>/dev/null)"
 
-echo "== ypldap-bench $*"
+echo "== ypldap-bench --hosts 20000 --netgroups 5000 $*"
 # Its own PID namespace: if the time limit kills it, everything it started
 # (the namespaces of slapd, rpcbind, ypserv, ypldapd) dies with it.
+timeout -k 10 "${BENCH_TIMEOUT:-600}" \
+    unshare --pid --fork --kill-child --mount-proc \
+    target/release/ypldap-bench --hosts 20000 --netgroups 5000 "$@"
+
+echo "== sync-propagation (content synchronization: how soon each change is answered)"
 exec timeout -k 10 "${BENCH_TIMEOUT:-600}" \
     unshare --pid --fork --kill-child --mount-proc \
-    target/release/ypldap-bench "$@"
+    target/release/sync-propagation
