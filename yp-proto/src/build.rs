@@ -248,6 +248,55 @@ fn passwords<'u>(
     (shown, hash, locked)
 }
 
+/// Appends the line `name:passwd:gid:m1,m2,...` of a group whose members
+/// are all names; returns where its gid's digits are.
+fn write_group_line(a: &mut Vec<u8>, g: &Group<'_>) -> Span {
+    let gid_key = push_line_head(a, g.name.as_bytes(), &g.passwd, g.gid);
+    for (i, m) in g.members.iter().enumerate() {
+        if i > 0 {
+            a.push(b',');
+        }
+        a.extend_from_slice(m.as_bytes());
+    }
+    gid_key
+}
+
+/// The line a build would serve for a group whose members are all names
+/// (no member DN), or why it would leave it out.
+pub fn group_line(g: &Group<'_>) -> Result<Vec<u8>, DropReason> {
+    if !g.member_dns.is_empty() {
+        return Err(DropReason::BadMember);
+    }
+    g.check().map_err(|v| v.reason())?;
+    let mut a = Vec::new();
+    write_group_line(&mut a, g);
+    Ok(a)
+}
+
+/// The `netid.byname` line of a user with `uid` and primary `gid` in the
+/// groups `groups` (gids, in `group.byname` order): `uid:gid,g1,g2`, each
+/// other gid once; `None` when it would be longer than [`MAX_LINE`] (a
+/// build then leaves the entry out).
+pub fn netid_line(uid: u32, gid: u32, groups: impl IntoIterator<Item = u32>) -> Option<Vec<u8>> {
+    let mut a = Vec::new();
+    push_decimal(&mut a, uid.into());
+    a.push(b':');
+    push_decimal(&mut a, gid.into());
+    let mut seen: Vec<u32> = Vec::new();
+    for g in groups {
+        if g == gid || seen.contains(&g) {
+            continue;
+        }
+        seen.push(g);
+        a.push(b',');
+        push_decimal(&mut a, g.into());
+        if a.len() > MAX_LINE {
+            return None;
+        }
+    }
+    Some(a)
+}
+
 /// A user's lines as a build serves them, for a change that alters them
 /// and no key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -697,16 +746,9 @@ impl SnapshotBuilder {
         if !self.room(len) {
             return drop(self, DropReason::SnapshotFull);
         }
-        let a = &mut self.arena;
-        let start = a.len();
-        let gid_key = push_line_head(a, name, &g.passwd, g.gid);
-        for (i, m) in g.members.iter().enumerate() {
-            if i > 0 {
-                a.push(b',');
-            }
-            a.extend_from_slice(m.as_bytes());
-        }
-        let line_len = a.len() - start;
+        let start = self.arena.len();
+        let gid_key = write_group_line(&mut self.arena, g);
+        let line_len = self.arena.len() - start;
         debug_assert_eq!(line_len, len);
         let vals = [span(start, line_len), Span::ABSENT, Span::ABSENT];
         if self.tables[GROUPS_BY_NAME]

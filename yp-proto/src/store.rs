@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use entry_rules::records::Record;
 use entry_rules::{Group, User};
 
-use crate::build::{BuildOptions, SnapshotBuilder, user_lines};
+use crate::build::{BuildOptions, SnapshotBuilder, group_line, netid_line, user_lines};
 use crate::maps::MapName;
 use crate::snapshot::Snapshot;
 
@@ -298,6 +298,107 @@ impl EntryStore {
         if holds_uid {
             values.push((MapName::PasswdByUid, uid.clone(), lines.passwd));
             values.push((MapName::MasterPasswdByUid, uid, lines.master));
+        }
+        Some(values)
+    }
+}
+
+impl EntryStore {
+    /// The new values of the maps when group `new` (from directory
+    /// `directory`) replaces the kept group with its entryUUID, if that
+    /// change alters values and no key: the same DN, name and gid, both
+    /// versions served, members given as names only (no group of the
+    /// directories has member DNs, which could nest it). The values are
+    /// the group's line by name (and by gid where it holds its gid) and
+    /// the `netid.byname` lines of the users it gains or loses. `None`:
+    /// the change needs a build. `snapshot` must show the store as it is
+    /// before the change.
+    pub fn group_values(
+        &self,
+        directory: usize,
+        new: &Group<'_>,
+        snapshot: &Snapshot,
+        domain: &str,
+    ) -> Option<Vec<Value>> {
+        let d = self.directories.get(directory)?;
+        let uuid = new.origin.uuid.clone()?;
+        let &at = d.index.get(&(Search::Groups, uuid))?;
+        let old = d.groups.get(at)?.as_ref()?;
+        if old.origin.dn != new.origin.dn || old.name != new.name || old.gid != new.gid {
+            return None;
+        }
+        let groups = || {
+            self.directories
+                .iter()
+                .flat_map(|d| d.groups.iter().flatten())
+        };
+        if groups().any(|g| !g.member_dns.is_empty()) || !new.member_dns.is_empty() {
+            return None;
+        }
+        group_line(old).ok()?;
+        let line = group_line(new).ok()?;
+        let first = groups().find(|g| g.name == old.name && group_line(g).is_ok())?;
+        if !std::ptr::eq(first, old) {
+            return None;
+        }
+        let name = old.name.as_bytes().to_vec();
+        snapshot.get(MapName::GroupByName, &name)?;
+        let mut values = vec![(MapName::GroupByName, name.clone(), line.clone())];
+        let gid = old.gid.to_string().into_bytes();
+        let holds_gid = snapshot
+            .get(MapName::GroupByGid, &gid)
+            .is_some_and(|l| l.starts_with(&name) && l.get(name.len()) == Some(&b':'));
+        if holds_gid {
+            values.push((MapName::GroupByGid, gid, line.clone()));
+        }
+        // Users who join or leave: their netid lines, from the groups as
+        // they are served with this group's new line.
+        let mut moved: Vec<&str> = Vec::new();
+        for m in old.members.iter().chain(&new.members) {
+            let in_old = old.members.iter().any(|x| x == m);
+            let in_new = new.members.iter().any(|x| x == m);
+            if in_old != in_new && !moved.contains(&&**m) {
+                moved.push(m);
+            }
+        }
+        for member in moved {
+            let Some(entry) = snapshot.get(MapName::PasswdByName, member.as_bytes()) else {
+                continue;
+            };
+            let mut fields = entry.split(|&b| b == b':');
+            let (Some(_), Some(_), Some(uid), Some(gid)) =
+                (fields.next(), fields.next(), fields.next(), fields.next())
+            else {
+                return None;
+            };
+            let (uid_text, gid_text) = (uid.to_vec(), gid.to_vec());
+            // The netid entry is the uid holder's: only if that is this user.
+            let holder = snapshot.get(MapName::PasswdByUid, &uid_text)?;
+            if !(holder.starts_with(member.as_bytes()) && holder.get(member.len()) == Some(&b':')) {
+                continue;
+            }
+            let key = format!("unix.{}@{domain}", String::from_utf8_lossy(&uid_text)).into_bytes();
+            snapshot.get(MapName::NetidByName, &key)?;
+            let (uid, gid) = (
+                std::str::from_utf8(&uid_text).ok()?.parse::<u32>().ok()?,
+                std::str::from_utf8(&gid_text).ok()?.parse::<u32>().ok()?,
+            );
+            let member_groups = snapshot.iter(MapName::GroupByName).filter_map(|(k, l)| {
+                let l = if k == name.as_slice() {
+                    line.as_slice()
+                } else {
+                    l
+                };
+                let mut f = l.splitn(4, |&b| b == b':');
+                let (_, _, g, members) = (f.next()?, f.next()?, f.next()?, f.next()?);
+                members
+                    .split(|&b| b == b',')
+                    .any(|n| n == member.as_bytes())
+                    .then(|| std::str::from_utf8(g).ok()?.parse::<u32>().ok())
+                    .flatten()
+            });
+            let netid = netid_line(uid, gid, member_groups)?;
+            values.push((MapName::NetidByName, key, netid));
         }
         Some(values)
     }

@@ -314,3 +314,84 @@ fn a_shell_change_is_quick_and_a_rename_is_not() {
             .is_none()
     );
 }
+
+fn group(uuid: u8, name: u8, gid: u32, members: &[u8]) -> Group<'static> {
+    let names: Vec<String> = members.iter().map(|m| format!("user{m}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut g = testdata::group(&format!("group{name}"), gid, &refs);
+    g.origin.uuid = Some(format!("g{uuid}"));
+    g.origin.dn = format!("cn=group{name}-{uuid},dc=x").into();
+    g
+}
+
+proptest! {
+    /// Where a group's change alters values only, the values it gives make
+    /// the maps a build of the changed store makes, byte for byte (group
+    /// lines, and the netid lines of the users who join or leave).
+    #[test]
+    fn quick_group_values_give_the_maps_of_a_build(
+        users in proptest::collection::vec((0u8..10, 1000u32..1008, 100u32..104), 1..20),
+        groups in proptest::collection::vec((0u8..6, 100u32..106, proptest::collection::vec(0u8..12, 0..6)), 1..12),
+        changes in proptest::collection::vec((any::<u8>(), proptest::collection::vec(0u8..12, 0..8), proptest::bool::weighted(0.1)), 1..15),
+    ) {
+        let options = BuildOptions::default();
+        let build_with = |store: &EntryStore| {
+            let mut b = SnapshotBuilder::new("d", options, None);
+            store.feed(&mut b);
+            b.end_of_entries(1);
+            b.finish().0
+        };
+        let mut store = EntryStore::default();
+        for (i, &(name, uid, gid)) in users.iter().enumerate() {
+            let mut u = user(i as u8, name, uid, 0, false);
+            u.gid = gid;
+            store.directory(0).upsert_user(u);
+        }
+        for (i, (name, gid, members)) in groups.iter().enumerate() {
+            store.directory(i % 2).upsert_group(group(i as u8, *name, *gid, members));
+        }
+        let mut served = build_with(&store);
+        for (who, members, regid) in &changes {
+            let i = usize::from(*who) % groups.len();
+            let (name, gid, _) = &groups[i];
+            let gid = if *regid { gid + 1 } else { *gid };
+            let new = group(i as u8, *name, gid, members);
+            let d = i % 2;
+            let values = store.group_values(d, &new, &served, "d");
+            store.directory(d).upsert_group(new);
+            let want = build_with(&store);
+            served = match values {
+                Some(v) => {
+                    let patched = served.with_values(&v, 2).expect("keys exist");
+                    for map in MapName::ALL {
+                        let a: Vec<_> = patched.iter(map).collect();
+                        let b: Vec<_> = want.iter(map).collect();
+                        prop_assert_eq!(a, b, "{}", map);
+                    }
+                    patched
+                }
+                None => want,
+            };
+        }
+    }
+}
+
+#[test]
+fn a_member_added_is_quick_and_changes_the_netid() {
+    let mut store = EntryStore::default();
+    store.directory(0).upsert_user(user(1, 1, 1000, 0, false));
+    store.directory(0).upsert_group(group(1, 1, 200, &[]));
+    let served = build(&store);
+    let values = store
+        .group_values(0, &group(1, 1, 200, &[1]), &served, "d")
+        .expect("a member added alters values only");
+    let patched = served.with_values(&values, 2).expect("keys exist");
+    assert_eq!(
+        line(&patched, MapName::GroupByName, "group1").as_deref(),
+        Some("group1:*:200:user1")
+    );
+    assert_eq!(
+        line(&patched, MapName::NetidByName, "unix.1000@d").as_deref(),
+        Some("1000:100,200")
+    );
+}

@@ -241,16 +241,28 @@ impl Daemon {
         if quiet {
             let mut served = self.yp.snapshot().cloned();
             let mut quick = 0;
-            while let (Some(Change::User(u)), Some(snap)) = (changes.peek(), served.as_deref()) {
-                let Some(values) = store.user_values(d, u, snap, &options) else {
+            let domain = self.config.domain.clone();
+            while let (Some(change), Some(snap)) = (changes.peek(), served.as_deref()) {
+                let values = match change {
+                    Change::User(u) => store.user_values(d, u, snap, &options),
+                    Change::Group(g) => store.group_values(d, g, snap, &domain),
+                    Change::Record(_) | Change::Delete { .. } => None,
+                };
+                let Some(values) = values else {
                     break;
                 };
                 let order = next_order_after(snap.order());
                 let Ok(patched) = snap.with_values(&values, order) else {
                     break;
                 };
-                if let Some(Change::User(u)) = changes.next() {
-                    store.directory(d).upsert_user(u.into_owned());
+                match changes.next() {
+                    Some(Change::User(u)) => {
+                        store.directory(d).upsert_user(u.into_owned());
+                    }
+                    Some(Change::Group(g)) => {
+                        store.directory(d).upsert_group(g.into_owned());
+                    }
+                    _ => {}
                 }
                 served = Some(Arc::new(patched));
                 quick += 1;
