@@ -18,7 +18,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use ctl_proto::{DecodeError, Reply, Request};
+use ctl_proto::{Reply, Request};
 use ipc_proto::{Link, LinkError};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -115,6 +115,65 @@ pub fn open_socket(path: &Path, perms: Permissions) -> Result<OwnedFd, OpenError
     listen(&fd, Backlog::new(16).unwrap_or(Backlog::MAXCONN))
         .map_err(|e| fail(format!("listen: {e}")))?;
     Ok(fd)
+}
+
+/// The gid of the restricted socket's group: a number as it is, a name
+/// looked up in `/etc/group` read directly. Never through NSS: with
+/// `group: nis` in nsswitch.conf the lookup would ask NIS, i.e. this very
+/// server, which is not serving yet.
+pub fn resolve_group(group: &crate::config::GroupName) -> Result<u32, String> {
+    use crate::config::GroupName;
+    match group {
+        GroupName::Id(n) => Ok(*n),
+        GroupName::Name(name) => {
+            let text = std::fs::read_to_string(ETC_GROUP)
+                .map_err(|e| format!("cannot read {ETC_GROUP}: {e}"))?;
+            crate::config::group_id(&text, name).ok_or_else(|| {
+                format!(
+                    "group {name:?} is not in {ETC_GROUP} (read directly, never through NSS; name it by number otherwise)"
+                )
+            })
+        }
+    }
+}
+
+/// Where group names are looked up.
+pub const ETC_GROUP: &str = "/etc/group";
+
+/// The sockets ypldapd opens as root: the control socket at `path`
+/// (root, 0600) and the restricted one the configuration asks for
+/// (root and its group 0660, or anyone 0666 without a group).
+pub fn open_sockets(
+    path: &Path,
+    restricted: Option<&crate::config::RestrictedSocket>,
+) -> Result<Vec<(OwnedFd, Access)>, OpenError> {
+    let mut v = vec![(
+        open_socket(
+            path,
+            Permissions {
+                group: None,
+                mode: 0o600,
+            },
+        )?,
+        Access::Control,
+    )];
+    if let Some(r) = restricted {
+        let perms = match &r.group {
+            Some(g) => Permissions {
+                group: Some(resolve_group(g).map_err(|what| OpenError {
+                    path: r.path.clone(),
+                    what,
+                })?),
+                mode: 0o660,
+            },
+            None => Permissions {
+                group: None,
+                mode: 0o666,
+            },
+        };
+        v.push((open_socket(&r.path, perms)?, Access::Restricted));
+    }
+    Ok(v)
 }
 
 /// Whether a program accepts connections on the socket at `addr`.
@@ -447,7 +506,7 @@ fn send_error(link: &Link, message: String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ctl_proto::ReplyAssembler;
+    use ctl_proto::{DecodeError, ReplyAssembler};
     use mio::Poll;
 
     /// A server on a socket in a scratch directory, and a client for it.
