@@ -522,3 +522,42 @@ mod tests {
         assert_eq!(escape("a\"b\\c\nd\u{1b}"), "a\\\"b\\\\c\\nd?");
     }
 }
+
+#[cfg(test)]
+mod manual {
+    /// ypldapctl(8) names every metric `show metrics` writes.
+    #[test]
+    fn the_manual_lists_every_metric() {
+        let page = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../man/ypldapctl.8"
+        ))
+        .expect("man/ypldapctl.8");
+        for name in super::METRICS {
+            assert!(
+                page.contains(&format!("Li {name}")),
+                "{name} is not in ypldapctl.8"
+            );
+        }
+        // And every label value a metric can carry.
+        let reasons = entry_rules::DropReason::ALL.map(|r| {
+            serde_json::to_value(r)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        });
+        let labels = reasons
+            .iter()
+            .map(String::as_str)
+            .chain(ctl_proto::Procedure::ALL.map(ctl_proto::Procedure::label))
+            .chain(ctl_proto::Refusal::ALL.map(ctl_proto::Refusal::label))
+            .chain(ctl_proto::Closure::ALL.map(ctl_proto::Closure::label));
+        for label in labels {
+            assert!(
+                page.contains(&format!(".Li {label} "))
+                    || page.contains(&format!(".Li {label}\n")),
+                "label {label} is not in ypldapctl.8"
+            );
+        }
+    }
+}
