@@ -528,11 +528,9 @@ mod manual {
     /// ypldapctl(8) names every metric `show metrics` writes.
     #[test]
     fn the_manual_lists_every_metric() {
-        let page = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../man/ypldapctl.8"
-        ))
-        .expect("man/ypldapctl.8");
+        let page =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../man/ypldapctl.8"))
+                .expect("man/ypldapctl.8");
         for name in super::METRICS {
             assert!(
                 page.contains(&format!("Li {name}")),
@@ -554,8 +552,7 @@ mod manual {
             .chain(ctl_proto::Closure::ALL.map(ctl_proto::Closure::label));
         for label in labels {
             assert!(
-                page.contains(&format!(".Li {label} "))
-                    || page.contains(&format!(".Li {label}\n")),
+                page.contains(&format!(".Li {label} ")) || page.contains(&format!(".Li {label}\n")),
                 "label {label} is not in ypldapctl.8"
             );
         }
