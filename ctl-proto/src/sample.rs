@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use entry_rules::records::RecordKind;
 use entry_rules::{DropReason, LockReason};
 
 use crate::*;
@@ -20,6 +21,8 @@ pub fn update_record() -> UpdateRecord {
             directories: 1,
             users: 40,
             groups: 12,
+            records: BTreeMap::from([(RecordKind::Hosts, 5)]),
+            duplicate_keys: 1,
             dropped: BTreeMap::from([
                 (DropReason::InvalidUid, 2),
                 (DropReason::MissingAttribute, 1),
@@ -156,10 +159,10 @@ pub fn drops() -> DropsView {
     DropsView {
         update: Some(3),
         finished: Some(1_800_000_002),
-        total: 3,
+        total: 5,
         by_reason: BTreeMap::from([
             (DropReason::InvalidUid, 2),
-            (DropReason::MissingAttribute, 1),
+            (DropReason::MissingAttribute, 3),
         ]),
         entries: vec![
             DropEntry {
@@ -168,6 +171,13 @@ pub fn drops() -> DropsView {
                 reason: DropReason::InvalidUid,
                 detail: "uidNumber is not a number".into(),
                 found_by: DropOrigin::Reader,
+            },
+            DropEntry {
+                dn: "cn=gw,ou=Hosts,dc=example,dc=com".into(),
+                kind: Some(EntryKind::Record(RecordKind::Hosts)),
+                reason: DropReason::MissingAttribute,
+                detail: "no ipHostNumber".into(),
+                found_by: DropOrigin::Server,
             },
             DropEntry {
                 dn: "cn=odd\u{1b}[31m,dc=example,dc=com".into(),

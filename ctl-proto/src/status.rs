@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use entry_rules::records::RecordKind;
 use entry_rules::{DropReason, LockReason};
 use serde::{Deserialize, Serialize};
 
@@ -85,6 +86,10 @@ pub struct UpdateCounts {
     pub directories: u32,
     pub users: u64,
     pub groups: u64,
+    /// Entries of the classic maps (hosts, netgroups, …) kept, by kind.
+    pub records: BTreeMap<RecordKind, u64>,
+    /// Keys of classic maps an earlier entry had given (the first kept).
+    pub duplicate_keys: u64,
     /// Entries left out, by reason (the reader's and ypldapd's together).
     pub dropped: BTreeMap<DropReason, u64>,
     pub dropped_total: u64,
@@ -277,12 +282,14 @@ pub struct DirectoriesView {
     pub directories: Vec<DirectoryStatus>,
 }
 
-/// A user or a group.
+/// A user, a group, or an entry of a classic map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EntryKind {
     User,
     Group,
+    /// `{"record": "hosts"}`.
+    Record(RecordKind),
 }
 
 /// Which program left an entry out.

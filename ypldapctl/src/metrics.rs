@@ -17,9 +17,12 @@ use std::fmt::Write as _;
 use ctl_proto::{HelperState, Procedure, Status};
 use entry_rules::DropReason;
 
-/// One metric family being written.
+/// One metric family being written: its HELP and TYPE lines go out with
+/// its first sample, so a family without samples (no directory, no
+/// record) is left out rather than written empty.
 struct Family<'a> {
     out: &'a mut String,
+    header: Option<String>,
 }
 
 /// A label value escaped as the format says (`\`, `"`, newline), other
@@ -40,6 +43,9 @@ fn escape(v: &str) -> String {
 
 impl Family<'_> {
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl std::fmt::Display) {
+        if let Some(h) = self.header.take() {
+            self.out.push_str(&h);
+        }
         let _ = write!(self.out, "{name}");
         if !labels.is_empty() {
             let l: Vec<String> = labels
@@ -54,9 +60,10 @@ impl Family<'_> {
 
 /// Starts a family: its HELP and TYPE lines.
 fn family<'a>(out: &'a mut String, name: &str, kind: &str, help: &str) -> Family<'a> {
-    let _ = writeln!(out, "# HELP {name} {help}");
-    let _ = writeln!(out, "# TYPE {name} {kind}");
-    Family { out }
+    Family {
+        out,
+        header: Some(format!("# HELP {name} {help}\n# TYPE {name} {kind}\n")),
+    }
 }
 
 fn seconds(ms: u64) -> String {
@@ -65,7 +72,7 @@ fn seconds(ms: u64) -> String {
 
 /// Every metric, names and help, in the order written: what ypldapctl(8)
 /// lists (a test checks the page against this).
-pub const METRICS: [&str; 33] = [
+pub const METRICS: [&str; 34] = [
     "ypldap_info",
     "ypldap_start_time_seconds",
     "ypldap_announced",
@@ -80,6 +87,7 @@ pub const METRICS: [&str; 33] = [
     "ypldap_last_success_timestamp_seconds",
     "ypldap_last_success_users",
     "ypldap_last_success_groups",
+    "ypldap_last_success_records",
     "ypldap_last_success_dropped_entries",
     "ypldap_last_success_member_dns",
     "ypldap_helper_up",
@@ -236,6 +244,15 @@ pub fn render(st: &Status) -> String {
                 "Groups in the maps of the last successful update.",
             )
             .sample("ypldap_last_success_groups", &[], c.groups);
+            let mut f = family(
+                &mut o,
+                "ypldap_last_success_records",
+                "gauge",
+                "Entries of the classic maps in the last successful update, by kind.",
+            );
+            for (kind, n) in &c.records {
+                f.sample("ypldap_last_success_records", &[("kind", kind.word())], n);
+            }
             let mut f = family(
                 &mut o,
                 "ypldap_last_success_dropped_entries",
@@ -498,6 +515,15 @@ mod tests {
                 "a timestamp or a space: {line}"
             );
         }
+    }
+
+    #[test]
+    fn families_without_samples_are_left_out() {
+        let mut st = sample::status();
+        st.directories.directories.clear();
+        let text = render(&st);
+        assert!(!text.contains("ypldap_directory_info"), "{text}");
+        assert!(text.contains("ypldap_map_entries"), "{text}");
     }
 
     #[test]

@@ -91,6 +91,17 @@ fn update_lines(o: &mut String, label: &str, u: &UpdateRecord, now: u64) {
                 c.directories,
                 if c.directories == 1 { "y" } else { "ies" }
             );
+            if !c.records.is_empty() || c.duplicate_keys > 0 {
+                let mut r: Vec<String> = c
+                    .records
+                    .iter()
+                    .map(|(k, n)| format!("{n} {}", k.word()))
+                    .collect();
+                if c.duplicate_keys > 0 {
+                    r.push(format!("{} keys given twice", c.duplicate_keys));
+                }
+                let _ = writeln!(o, "{:<14}records: {}", "", r.join(", "));
+            }
             let dropped: Vec<String> = c
                 .dropped
                 .iter()
@@ -336,9 +347,10 @@ pub fn drops(v: &DropsView) -> String {
     let _ = writeln!(o, "{:<22} {:<14} entry", "reason", "left out by");
     for e in &v.entries {
         let kind = match e.kind {
-            Some(ctl_proto::EntryKind::User) => "user ",
-            Some(ctl_proto::EntryKind::Group) => "group ",
-            None => "",
+            Some(ctl_proto::EntryKind::User) => "user ".to_owned(),
+            Some(ctl_proto::EntryKind::Group) => "group ".to_owned(),
+            Some(ctl_proto::EntryKind::Record(k)) => format!("{} entry ", k.word()),
+            None => String::new(),
         };
         let _ = writeln!(
             o,
@@ -446,6 +458,7 @@ mod tests {
             "40 users, 12 groups from 1 directory",
             "dropped 3: 1 missing attribute, 2 invalid uid",
             "member DNs: 7 resolved, 1 nested groups, 2 unresolved, 0 nestings cut",
+            "records: 5 hosts, 1 keys given twice",
             "ypldap-client running, pid 4243",
             "ypldap-dns restarting (in 4s), 2 restarts",
             "log:          brief",
@@ -477,7 +490,8 @@ mod tests {
         assert!(d.contains("uidNumber is not a number"), "{d}");
         assert!(d.contains("cn=odd?[31m,dc=example,dc=com"), "{d}");
         assert!(!d.contains('\u{1b}'));
-        assert!(d.contains("(2 of 3 listed"), "{d}");
+        assert!(d.contains("hosts entry cn=gw,ou=Hosts"), "{d}");
+        assert!(d.contains("(3 of 5 listed"), "{d}");
         let m = maps(&sample::maps());
         assert!(m.contains("master.passwd.byname *"), "{m}");
         assert!(m.contains("privileged source ports only"), "{m}");

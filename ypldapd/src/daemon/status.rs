@@ -39,6 +39,9 @@ pub(super) struct DirectoryRecord {
     last_error: Option<String>,
 }
 
+/// Entries and bytes of each map counted so far.
+type MapSizes = BTreeMap<yp_proto::MapName, (u64, u64)>;
+
 /// What the daemon remembers for `ypldapctl`.
 pub(super) struct Record {
     started_unix: u64,
@@ -51,7 +54,7 @@ pub(super) struct Record {
     directories: Vec<DirectoryRecord>,
     /// Entries and bytes per map of the snapshot at this address, counted
     /// once per snapshot, at the first `show maps` that needs them.
-    map_sizes: Option<(usize, Vec<(u64, u64)>)>,
+    map_sizes: Option<(usize, MapSizes)>,
 }
 
 impl Record {
@@ -126,19 +129,19 @@ impl Record {
         self.last_update = Some(record);
     }
 
-    fn map_sizes(&mut self, snap: &Arc<yp_proto::Snapshot>) -> &[(u64, u64)] {
+    /// Entries and bytes of `map` in `snap`, counted once per snapshot.
+    fn map_size(&mut self, snap: &Arc<yp_proto::Snapshot>, map: yp_proto::MapName) -> (u64, u64) {
         let key = Arc::as_ptr(snap) as usize;
         if self.map_sizes.as_ref().is_none_or(|(k, _)| *k != key) {
-            let sizes = yp_proto::MapName::ALL
-                .iter()
-                .map(|&m| {
-                    let bytes: usize = snap.iter(m).map(|(k, v)| k.len() + v.len()).sum();
-                    (snap.len(m) as u64, bytes as u64)
-                })
-                .collect();
-            self.map_sizes = Some((key, sizes));
+            self.map_sizes = Some((key, BTreeMap::new()));
         }
-        self.map_sizes.as_ref().map_or(&[], |(_, s)| s)
+        let Some((_, sizes)) = self.map_sizes.as_mut() else {
+            return (0, 0);
+        };
+        *sizes.entry(map).or_insert_with(|| {
+            let bytes: usize = snap.iter(map).map(|(k, v)| k.len() + v.len()).sum();
+            (snap.len(map) as u64, bytes as u64)
+        })
     }
 }
 
@@ -294,18 +297,14 @@ impl Daemon {
         let served = self.config.served_maps();
         let snap = self.yp.snapshot().cloned();
         let loaded = self.record.maps_loaded;
-        let sizes: Vec<(u64, u64)> = match &snap {
-            Some(s) => self.record.map_sizes(s).to_vec(),
-            None => Vec::new(),
-        };
         MapsView {
             maps: served
                 .iter()
                 .map(|&m| {
-                    let (entries, bytes) = sizes
-                        .get(yp_proto::snapshot::map_index(m))
-                        .copied()
-                        .unwrap_or((0, 0));
+                    let (entries, bytes) = match &snap {
+                        Some(s) => self.record.map_size(s, m),
+                        None => (0, 0),
+                    };
                     MapStatus {
                         name: m.as_str().to_owned(),
                         privileged: m.is_secret(),

@@ -342,9 +342,10 @@ impl Daemon {
             kind: Some(match d.kind {
                 EntryKind::User => ctl_proto::EntryKind::User,
                 EntryKind::Group => ctl_proto::EntryKind::Group,
+                EntryKind::Record(k) => ctl_proto::EntryKind::Record(k),
             }),
             reason: d.reason,
-            detail: String::new(),
+            detail: ctl_proto::truncate(&d.detail, ctl_proto::MAX_DETAIL_BYTES).to_owned(),
             found_by: DropOrigin::Server,
         }));
         kept.truncate(ctl_proto::MAX_DROPS_KEPT);
@@ -366,6 +367,12 @@ impl Daemon {
                 directories: self.config.directories.len() as u32,
                 users: report.users_kept as u64,
                 groups: report.groups_kept as u64,
+                records: report
+                    .records
+                    .iter()
+                    .map(|(&k, c)| (k, c.kept as u64))
+                    .collect(),
+                duplicate_keys: report.duplicate_keys as u64,
                 dropped: counts,
                 dropped_total,
                 member_dns: MemberDns {
