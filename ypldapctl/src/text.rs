@@ -57,7 +57,7 @@ pub fn span(secs: u64) -> String {
 
 /// `t` relative to `now`: "in 3m05s" or "3m05s ago".
 fn relative(t: u64, now: u64) -> String {
-    if t >= now {
+    if t > now {
         format!("in {}", span(t - now))
     } else {
         format!("{} ago", span(now - t))
@@ -107,17 +107,17 @@ fn update_lines(o: &mut String, label: &str, u: &UpdateRecord, now: u64) {
                 .iter()
                 .map(|(r, n)| format!("{n} {}", r.as_str()))
                 .collect();
-            let _ = writeln!(
-                o,
-                "{:<14}dropped {}{}",
-                "",
-                c.dropped_total,
-                if dropped.is_empty() {
-                    String::new()
-                } else {
-                    format!(": {}", dropped.join(", "))
-                }
-            );
+            if dropped.is_empty() {
+                let _ = writeln!(o, "{:<14}dropped none", "");
+            } else {
+                let _ = writeln!(
+                    o,
+                    "{:<14}dropped {}: {}",
+                    "",
+                    c.dropped_total,
+                    dropped.join(", ")
+                );
+            }
             let m = c.member_dns;
             if m != ctl_proto::MemberDns::default() {
                 let _ = writeln!(
@@ -434,6 +434,13 @@ pub fn clients(v: &ClientsView) -> String {
 mod tests {
     use super::*;
     use ctl_proto::sample;
+
+    #[test]
+    fn relative_times() {
+        assert_eq!(relative(100, 100), "0s ago");
+        assert_eq!(relative(160, 100), "in 1m00s");
+        assert_eq!(relative(40, 100), "1m00s ago");
+    }
 
     #[test]
     fn dates() {
