@@ -485,7 +485,7 @@ fn bad_input_on_the_control_socket_never_disturbs_serving() {
         ))
         .start();
     let path = w.control_socket();
-    let watcher = watch(&w, 16);
+    let watcher = watch(&w, 12);
     let started = Instant::now();
 
     // A client that sends its request and never reads: the answer (the
