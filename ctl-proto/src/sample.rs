@@ -56,6 +56,9 @@ pub fn summary() -> Summary {
             detail: "registered with rpcbind version 4".into(),
         },
         update_mode: UpdateMode::FullRead,
+        directories_kept_current: 0,
+        directories: 1,
+        changes_received: 0,
         interval_seconds: 600,
         last_update: Some(update_record()),
         last_success: Some(update_record()),
@@ -124,7 +127,7 @@ pub fn directories() -> DirectoriesView {
             connections: 3,
             connect_failures: 1,
             last_error: None,
-            last_change_received: None,
+            last_change_received: Some(1_800_000_050),
         }],
     }
 }

@@ -25,25 +25,30 @@ pub const MAX_DETAIL_BYTES: usize = 512;
 /// How long the window is over which `show clients` counts requests.
 pub const RATE_WINDOW_SECONDS: u32 = 60;
 
-/// How an update reads the directories. LDAP content synchronisation
-/// (RFC 4533) will add `refresh_only` and `persist` beside it.
+/// How a directory is read. A mode for RFC 4533's refreshOnly, when the
+/// reader has one, is one more variant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UpdateMode {
     /// Every entry read again every `interval`.
     FullRead,
+    /// Kept current by a content synchronization session (RFC 4533
+    /// refreshAndPersist): each change is served as it comes.
+    Persist,
 }
 
 impl UpdateMode {
     pub fn as_str(self) -> &'static str {
         match self {
             UpdateMode::FullRead => "full read",
+            UpdateMode::Persist => "content synchronization (persist)",
         }
     }
 
     pub fn label(self) -> &'static str {
         match self {
             UpdateMode::FullRead => "full_read",
+            UpdateMode::Persist => "persist",
         }
     }
 }
@@ -190,7 +195,15 @@ pub struct Summary {
     /// When the maps in service were installed; `None` before the first.
     pub maps_loaded: Option<u64>,
     pub announcement: Announcement,
+    /// `persist` when every directory is kept current by content
+    /// synchronization, else `full_read` (each directory's own mode is in
+    /// `show directories`).
     pub update_mode: UpdateMode,
+    /// Directories kept current by content synchronization.
+    pub directories_kept_current: u32,
+    pub directories: u32,
+    /// Changes content synchronization sessions pushed since the start.
+    pub changes_received: u64,
     pub interval_seconds: u64,
     /// The update that finished last, whatever its result.
     pub last_update: Option<UpdateRecord>,
@@ -270,8 +283,8 @@ pub struct DirectoryStatus {
     pub connect_failures: u64,
     /// Why the last connect failed, when it did after the last success.
     pub last_error: Option<String>,
-    /// Under content synchronisation: when the directory last sent a
-    /// change. Always `None` for full reads.
+    /// Under content synchronization: when the directory's session last
+    /// pushed a change (since ypldapd started).
     pub last_change_received: Option<u64>,
 }
 

@@ -15,6 +15,7 @@ use nix::sys::socket::{
 };
 use serde_json::Value;
 use tests::ldif::SUFFIX;
+use tests::peers::SlapdOptions;
 use tests::world::{Data, Directory, World};
 
 /// `nobody`, group `nogroup` (Debian's 65534), no other group.
@@ -419,6 +420,68 @@ fn every_command_against_a_running_server() {
     let o = w.ypldapctl(None, &["show", "everything"]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown command: show everything"));
+}
+
+/// A directory read by content synchronization: `show summary`, `show
+/// directories` and the metrics say so, and count the change an
+/// administrator makes.
+#[test]
+fn content_synchronization_is_shown() {
+    let mut w = World::builder("ctlsync.test")
+        .directory(Directory::slapd_with(
+            Data::generated(10, 2),
+            SlapdOptions::default().with_sync(),
+        ))
+        .interval(3600)
+        .start();
+    w.wait_log(
+        "kept current by content synchronization",
+        1,
+        Duration::from_secs(10),
+    );
+    let d = json(&w, &["show", "directories"]);
+    assert_eq!(d["directories"][0]["update_mode"], "persist", "{d}");
+    assert!(d["directories"][0]["last_change_received"].is_null(), "{d}");
+    let s = json(&w, &["show", "summary"]);
+    assert_eq!(s["update_mode"], "persist");
+    assert_eq!(s["directories_kept_current"], 1);
+    assert_eq!(s["changes_received"], 0);
+    let loaded = s["maps_loaded"].as_u64().expect("maps_loaded");
+
+    // One change: counted, dated, and the maps' last change follows it.
+    std::thread::sleep(Duration::from_millis(1100));
+    w.change_directory(
+        "ldapmodify",
+        &format!(
+            "dn: uid=user00001,ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/zsh\n"
+        ),
+    );
+    let s = tests::wait_for(Duration::from_secs(5), || {
+        let s = json(&w, &["show", "summary"]);
+        (s["changes_received"].as_u64() >= Some(1)).then_some(s)
+    })
+    .unwrap_or_else(|| panic!("no change counted:\n{}", w.log()));
+    assert!(
+        s["maps_loaded"].as_u64().expect("maps_loaded") > loaded,
+        "{s}"
+    );
+    let d = json(&w, &["show", "directories"]);
+    assert!(d["directories"][0]["last_change_received"].is_u64(), "{d}");
+    assert!(
+        ctl(&w, &["show"]).contains(
+            "1 of 1 directory kept current by content synchronization, 1 change received"
+        )
+    );
+    let m = parse_metrics(&ctl(&w, &["show", "metrics"]));
+    assert_eq!(sample(&m, "ypldap_directories_kept_current", &[]), 1.0);
+    assert_eq!(sample(&m, "ypldap_sync_changes_total", &[]), 1.0);
+    assert!(
+        sample(
+            &m,
+            "ypldap_directory_last_change_received_timestamp_seconds",
+            &[("directory", "0")]
+        ) > 0.0
+    );
 }
 
 /// A raw client of the control socket.

@@ -72,7 +72,7 @@ fn seconds(ms: u64) -> String {
 
 /// Every metric, names and help, in the order written: what ypldapctl(8)
 /// lists (a test checks the page against this).
-pub const METRICS: [&str; 34] = [
+pub const METRICS: [&str; 37] = [
     "ypldap_info",
     "ypldap_start_time_seconds",
     "ypldap_announced",
@@ -81,6 +81,8 @@ pub const METRICS: [&str; 34] = [
     "ypldap_next_update_timestamp_seconds",
     "ypldap_updates_total",
     "ypldap_update_failures_in_a_row",
+    "ypldap_directories_kept_current",
+    "ypldap_sync_changes_total",
     "ypldap_last_update_success",
     "ypldap_last_update_timestamp_seconds",
     "ypldap_last_update_duration_seconds",
@@ -99,6 +101,7 @@ pub const METRICS: [&str; 34] = [
     "ypldap_directory_connections_total",
     "ypldap_directory_connect_failures_total",
     "ypldap_directory_connected_timestamp_seconds",
+    "ypldap_directory_last_change_received_timestamp_seconds",
     "ypldap_yp_requests_total",
     "ypldap_yp_refused_total",
     "ypldap_yp_tcp_connections",
@@ -190,6 +193,24 @@ pub fn render(st: &Status) -> String {
         "Updates failed since the last success.",
     )
     .sample("ypldap_update_failures_in_a_row", &[], s.failures_in_a_row);
+    family(
+        &mut o,
+        "ypldap_directories_kept_current",
+        "gauge",
+        "Directories kept current by content synchronization (RFC 4533).",
+    )
+    .sample(
+        "ypldap_directories_kept_current",
+        &[],
+        s.directories_kept_current,
+    );
+    family(
+        &mut o,
+        "ypldap_sync_changes_total",
+        "counter",
+        "Changes content synchronization sessions pushed since the start.",
+    )
+    .sample("ypldap_sync_changes_total", &[], s.changes_received);
     if let Some(u) = &s.last_update {
         family(
             &mut o,
@@ -385,6 +406,21 @@ pub fn render(st: &Status) -> String {
         if let Some(t) = d.connected {
             f.sample(
                 "ypldap_directory_connected_timestamp_seconds",
+                &[("directory", &d.index.to_string())],
+                t,
+            );
+        }
+    }
+    let mut f = family(
+        &mut o,
+        "ypldap_directory_last_change_received_timestamp_seconds",
+        "gauge",
+        "When the directory's content synchronization session last pushed a change.",
+    );
+    for d in dirs {
+        if let Some(t) = d.last_change_received {
+            f.sample(
+                "ypldap_directory_last_change_received_timestamp_seconds",
                 &[("directory", &d.index.to_string())],
                 t,
             );

@@ -192,6 +192,18 @@ pub fn summary(s: &Summary) -> String {
         s.update_mode.as_str(),
         s.interval_seconds
     );
+    if s.directories_kept_current > 0 {
+        let _ = writeln!(
+            o,
+            "{:<14}{} of {} director{} kept current by content synchronization, {} change{} received",
+            "",
+            s.directories_kept_current,
+            s.directories,
+            if s.directories == 1 { "y" } else { "ies" },
+            s.changes_received,
+            if s.changes_received == 1 { "" } else { "s" }
+        );
+    }
     let _ = writeln!(
         o,
         "{:<14}{} succeeded, {} failed since the start{}",
@@ -472,6 +484,37 @@ mod tests {
         ] {
             assert!(t.contains(want), "{want:?} missing from:\n{t}");
         }
+    }
+
+    #[test]
+    fn content_synchronization() {
+        let mut s = sample::summary();
+        s.update_mode = ctl_proto::UpdateMode::Persist;
+        s.directories_kept_current = 1;
+        s.changes_received = 7;
+        let t = summary(&s);
+        assert!(
+            t.contains("content synchronization (persist), every 600 s"),
+            "{t}"
+        );
+        assert!(
+            t.contains(
+                "1 of 1 directory kept current by content synchronization, 7 changes received"
+            ),
+            "{t}"
+        );
+        let mut d = sample::directories();
+        d.directories[0].update_mode = ctl_proto::UpdateMode::Persist;
+        d.directories[0].last_change_received = Some(0);
+        let t = directories(&d);
+        assert!(
+            t.contains("TLS starttls, content synchronization (persist)"),
+            "{t}"
+        );
+        assert!(
+            t.contains("last change received: 1970-01-01 00:00:00 UTC"),
+            "{t}"
+        );
     }
 
     #[test]

@@ -37,6 +37,8 @@ pub(super) struct DirectoryRecord {
     connections: u64,
     failures: u64,
     last_error: Option<String>,
+    /// When its content synchronization session last pushed a change.
+    last_change: Option<u64>,
 }
 
 /// Entries and bytes of each map counted so far.
@@ -52,6 +54,8 @@ pub(super) struct Record {
     pub(super) drops: DropsView,
     pub(super) maps_loaded: Option<u64>,
     directories: Vec<DirectoryRecord>,
+    /// Changes content synchronization sessions pushed.
+    changes: u64,
     /// Entries and bytes per map of the snapshot at this address, counted
     /// once per snapshot, at the first `show maps` that needs them.
     map_sizes: Option<(usize, MapSizes)>,
@@ -73,6 +77,7 @@ impl Record {
             },
             maps_loaded: None,
             directories: Vec::new(),
+            changes: 0,
             map_sizes: None,
         };
         r.configure(config);
@@ -107,6 +112,20 @@ impl Record {
             d.connections += 1;
             d.last_error = None;
         }
+    }
+
+    /// Directory `index`'s content synchronization session pushed `n`
+    /// changes.
+    pub(super) fn changes_received(&mut self, index: u32, n: u64) {
+        self.changes += n;
+        if let Some(d) = self.directories.get_mut(index as usize) {
+            d.last_change = Some(unix_now());
+        }
+    }
+
+    /// Maps built again from kept entries after changes were swapped in.
+    pub(super) fn rebuilt(&mut self) {
+        self.maps_loaded = Some(unix_now());
     }
 
     /// ypldap-dns could not connect to directory `index`.
@@ -249,6 +268,10 @@ impl Daemon {
     pub(super) fn summary(&self, now: Instant) -> Summary {
         let now_unix = unix_now();
         let r = &self.record;
+        let directories = self.config.directories.len() as u32;
+        let kept_current = (0..self.config.directories.len())
+            .filter(|&d| self.live.kept_current(d))
+            .count() as u32;
         Summary {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             pid: std::process::id(),
@@ -263,7 +286,14 @@ impl Daemon {
                 .collect(),
             maps_loaded: r.maps_loaded,
             announcement: self.announcement(),
-            update_mode: UpdateMode::FullRead,
+            update_mode: if directories > 0 && kept_current == directories {
+                UpdateMode::Persist
+            } else {
+                UpdateMode::FullRead
+            },
+            directories_kept_current: kept_current,
+            directories,
+            changes_received: r.changes,
             interval_seconds: self.config.interval.as_secs(),
             last_update: r.last_update.clone(),
             last_success: r.last_success.clone(),
@@ -337,13 +367,17 @@ impl Daemon {
                             TlsMode::StartTls => Tls::StartTls,
                             TlsMode::Ldaps => Tls::Ldaps,
                         },
-                        update_mode: UpdateMode::FullRead,
+                        update_mode: if self.live.kept_current(i) {
+                            UpdateMode::Persist
+                        } else {
+                            UpdateMode::FullRead
+                        },
                         address: known.address,
                         connected: known.connected,
                         connections: known.connections,
                         connect_failures: known.failures,
                         last_error: known.last_error,
-                        last_change_received: None,
+                        last_change_received: known.last_change,
                     }
                 })
                 .collect(),
