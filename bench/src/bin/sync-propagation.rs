@@ -102,7 +102,11 @@ fn main() {
         .interval(3600)
         .ready(Ready::Registered)
         .start();
-    w.wait_log("kept current by content synchronization", 1, Duration::from_secs(60));
+    w.wait_log(
+        "kept current by content synchronization",
+        1,
+        Duration::from_secs(60),
+    );
     println!(
         "slapd (syncprov) and ypldapd ready in {:.1} s: {}",
         t.elapsed().as_secs_f64(),
@@ -111,13 +115,12 @@ fn main() {
             .find(|l| l.starts_with("update 1: "))
             .unwrap_or("")
     );
-    let port = w
-        .ns
-        .spawn_in_net(load::yp_ports)
-        .join()
-        .expect("thread")
-        .expect("ypldapd's ports")
-        .0;
+    let port =
+        w.ns.spawn_in_net(load::yp_ports)
+            .join()
+            .expect("thread")
+            .expect("ypldapd's ports")
+            .0;
     let pid = w.ypldapd().pid;
 
     let k = args.changes;
@@ -232,7 +235,13 @@ fn main() {
     w.change_directory("ldapmodify", &ldif);
     let written = t.elapsed();
     let (user, shell) = last;
-    let seen = wait_until(&w, port, "passwd.byname", &user, &Want::EndsWith(format!(":{shell}")));
+    let seen = wait_until(
+        &w,
+        port,
+        "passwd.byname",
+        &user,
+        &Want::EndsWith(format!(":{shell}")),
+    );
     let cpu = cpu_secs(pid) - cpu_before;
     println!(
         "\n== burst: {n} shell changes in one ldapmodify ({:.2} s to write): the last answered {:.0} ms after it returned; ypldapd CPU {:.1} us per change",
@@ -306,9 +315,8 @@ fn wait_until(w: &World, port: u16, map: &str, key: &str, want: &Want) -> Durati
         Want::Present => Want::Present,
         Want::Absent => Want::Absent,
     };
-    let ok = w
-        .ns
-        .spawn_in_net(move || {
+    let ok =
+        w.ns.spawn_in_net(move || {
             let mut probe = MatchProbe::new(port, DOMAIN).expect("probe");
             let end = Instant::now() + Duration::from_secs(10);
             while Instant::now() < end {
