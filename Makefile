@@ -25,24 +25,25 @@ INSTALL ?=	install
 CARGOFLAGS ?=	--locked
 RELEASE =	target/release
 
-PROGRAMS =	ypldapd ypldap-client ypldap-dns
+PROGRAMS =	ypldapd ypldap-client ypldap-dns ypldapctl
 
 all: build
 
 build:
 	YPLDAP_HELPER_DIR="$(LIBEXECDIR)" $(CARGO) build --release $(CARGOFLAGS) \
-	    -p ypldapd -p ypldap-client -p ypldap-dns
+	    -p ypldapd -p ypldap-client -p ypldap-dns -p ypldapctl
 
 install: build
 	$(INSTALL) -d -m 0755 "$(DESTDIR)$(SBINDIR)" "$(DESTDIR)$(LIBEXECDIR)" \
 	    "$(DESTDIR)$(MANDIR)/man5" "$(DESTDIR)$(MANDIR)/man8" \
 	    "$(DESTDIR)$(SYSCONFDIR)"
 	$(INSTALL) -m 0555 $(RELEASE)/ypldapd "$(DESTDIR)$(SBINDIR)/ypldapd"
+	$(INSTALL) -m 0555 $(RELEASE)/ypldapctl "$(DESTDIR)$(SBINDIR)/ypldapctl"
 	$(INSTALL) -m 0555 $(RELEASE)/ypldap-client "$(DESTDIR)$(LIBEXECDIR)/ypldap-client"
 	$(INSTALL) -m 0555 $(RELEASE)/ypldap-dns "$(DESTDIR)$(LIBEXECDIR)/ypldap-dns"
 	$(INSTALL) -m 0444 man/ypldap.conf.5 "$(DESTDIR)$(MANDIR)/man5/ypldap.conf.5"
 	$(INSTALL) -m 0444 man/ypldapd.8 man/ypldap-client.8 man/ypldap-dns.8 \
-	    "$(DESTDIR)$(MANDIR)/man8/"
+	    man/ypldapctl.8 "$(DESTDIR)$(MANDIR)/man8/"
 	$(INSTALL) -m 0600 dist/ypldap.conf.sample "$(DESTDIR)$(SYSCONFDIR)/ypldap.conf.sample"
 
 # The systemd unit (with this install's paths), sysusers.d and tmpfiles.d
@@ -59,17 +60,18 @@ install-linux:
 	$(INSTALL) -m 0644 dist/linux/tmpfiles.d/ypldap.conf "$(DESTDIR)$(TMPFILESDIR)/ypldap.conf"
 
 uninstall:
-	rm -f "$(DESTDIR)$(SBINDIR)/ypldapd" \
+	rm -f "$(DESTDIR)$(SBINDIR)/ypldapd" "$(DESTDIR)$(SBINDIR)/ypldapctl" \
 	    "$(DESTDIR)$(LIBEXECDIR)/ypldap-client" "$(DESTDIR)$(LIBEXECDIR)/ypldap-dns" \
 	    "$(DESTDIR)$(MANDIR)/man5/ypldap.conf.5" \
 	    "$(DESTDIR)$(MANDIR)/man8/ypldapd.8" \
 	    "$(DESTDIR)$(MANDIR)/man8/ypldap-client.8" \
 	    "$(DESTDIR)$(MANDIR)/man8/ypldap-dns.8" \
+	    "$(DESTDIR)$(MANDIR)/man8/ypldapctl.8" \
 	    "$(DESTDIR)$(SYSCONFDIR)/ypldap.conf.sample"
 	-rmdir "$(DESTDIR)$(LIBEXECDIR)"
 
 lint-man:
 	mandoc -T lint -W warning man/ypldap.conf.5 man/ypldapd.8 \
-	    man/ypldap-client.8 man/ypldap-dns.8
+	    man/ypldap-client.8 man/ypldap-dns.8 man/ypldapctl.8
 
 .PHONY: all build install install-linux uninstall lint-man

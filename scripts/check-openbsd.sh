@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# check-openbsd.sh: type-check the three programs for x86_64-unknown-openbsd
+# check-openbsd.sh: type-check the four programs for x86_64-unknown-openbsd
 # (pledge, unveil and the rest of the OpenBSD-only code) with a nightly
 # toolchain building the standard library from source (-Zbuild-std), as
 # rustup ships no prebuilt standard library for OpenBSD. Nothing is linked:
@@ -25,4 +25,4 @@ if ! rustup component list --toolchain nightly --installed 2>/dev/null | grep -q
 fi
 echo "checking for $TARGET with $(rustc +nightly --version)"
 cargo +nightly check -Zbuild-std --locked --target "$TARGET" \
-    -p ypldapd -p ypldap-client -p ypldap-dns
+    -p ypldapd -p ypldap-client -p ypldap-dns -p ypldapctl

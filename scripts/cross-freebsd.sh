@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# cross-freebsd.sh: build and link ypldapd, ypldap-client and ypldap-dns for
+# cross-freebsd.sh: build and link ypldapd, ypldap-client, ypldap-dns and ypldapctl for
 # x86_64-unknown-freebsd (FreeBSD 14, the oldest release Zig links for) on
 # this Linux machine, then check that each result is a FreeBSD executable.
 #
@@ -22,7 +22,7 @@ cd "$(dirname "$0")/.."
 TARGET=x86_64-unknown-freebsd
 ZIGLANG_VERSION=0.17.1
 ZIGBUILD_VERSION=0.24.1
-PROGRAMS=(ypldapd ypldap-client ypldap-dns)
+PROGRAMS=(ypldapd ypldap-client ypldap-dns ypldapctl)
 cache="${YPLDAP_CROSS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ypldap-cross}"
 venv="$cache/zig-$ZIGLANG_VERSION-zigbuild-$ZIGBUILD_VERSION"
 
@@ -57,7 +57,7 @@ pkgs=()
 for p in "${PROGRAMS[@]}"; do pkgs+=(-p "$p"); done
 
 echo "clippy for $TARGET (the FreeBSD-only code)"
-cargo-zigbuild clippy --locked --target "$TARGET" "${pkgs[@]}" -p privsep -p ipc-proto \
+cargo-zigbuild clippy --locked --target "$TARGET" "${pkgs[@]}" -p privsep -p ipc-proto -p ctl-proto \
     -- -D warnings
 
 echo "building and linking for $TARGET ($profile)"

@@ -100,6 +100,10 @@ sed 's/^/    /' "$work/ypldapd.log"
 printf '\n\033[1m== rpcbind: ypldapd registered the YP program (100004) on reserved ports\033[0m\n'
 show rpcinfo -p 127.0.0.1
 
+printf '\n\033[1m== ypldapctl: the running server, through its control socket (root only)\033[0m\n'
+show "$bin/ypldapctl" show summary
+show "$bin/ypldapctl" show maps
+
 printf '\n\033[1m== ypcat and yppoll ask the server directly (-h)\033[0m\n'
 show "ypcat -h 127.0.0.1 -d $domain passwd | head -4"
 show ypcat -k -h 127.0.0.1 -d "$domain" group.bygid

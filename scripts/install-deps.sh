@@ -14,7 +14,9 @@ want=(slapd ldap-utils rpcbind nis libnss-nis mandoc openssl iproute2 util-linux
       # classic maps: autofs (automount -m reads the automount maps over
       # NIS), python3 (innetgr(3) through ctypes), make (Debian's
       # /var/yp/Makefile builds the reference maps)
-      autofs python3 make)
+      autofs python3 make
+      # ypldapctl show metrics is parsed by Prometheus's own parser
+      python3-prometheus-client)
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")

@@ -33,7 +33,7 @@ fi
 step "FreeBSD port: dist/freebsd against Cargo.lock (scripts/freebsd-port.sh --check)"
 scripts/freebsd-port.sh --check
 
-step "FreeBSD: build and link the three programs (scripts/cross-freebsd.sh)"
+step "FreeBSD: build and link the four programs (scripts/cross-freebsd.sh)"
 scripts/cross-freebsd.sh
 
 step "OpenBSD: cargo +nightly check -Zbuild-std (best effort)"

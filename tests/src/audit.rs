@@ -297,6 +297,18 @@ fn message_line(s: &mut String, dir: &str, ty: &str, names: &[String]) {
     );
 }
 
+fn control_line(s: &mut String, dir: &str, ty: &str, names: &[String]) {
+    let _ = writeln!(
+        s,
+        "- {dir} (`ctl_proto::{ty}`): {}",
+        names
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
 /// The messages `program` accepts and sends.
 pub fn messages_block(program: &str) -> String {
     use ipc_proto::{ClientToParent, DnsToParent, ParentToClient, ParentToDns};
@@ -326,6 +338,18 @@ pub fn messages_block(program: &str) -> String {
                 "sends to ypldap-dns",
                 "ParentToDns",
                 &variants::<ParentToDns>(),
+            );
+            control_line(
+                &mut s,
+                "accepts on its control sockets (the restricted one: the `Show` ones only)",
+                "Request",
+                &variants::<ctl_proto::Request>(),
+            );
+            control_line(
+                &mut s,
+                "answers on them",
+                "Reply",
+                &variants::<ctl_proto::Reply>(),
             );
         }
         "ypldap-client" => {

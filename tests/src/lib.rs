@@ -34,7 +34,7 @@ pub fn bin_dir() -> PathBuf {
     let exe = std::env::current_exe().expect("current_exe");
     let deps = exe.parent().expect("deps dir");
     let dir = deps.parent().expect("target dir").to_path_buf();
-    for b in ["ypldapd", "ypldap-client", "ypldap-dns"] {
+    for b in ["ypldapd", "ypldap-client", "ypldap-dns", "ypldapctl"] {
         assert!(
             dir.join(b).exists(),
             "{} missing: build the workspace's binaries first (cargo build --workspace --bins)",
@@ -162,6 +162,14 @@ exec sleep infinity"
     /// The host pid of the namespace's first process.
     pub fn init_pid(&self) -> u32 {
         self.init
+    }
+
+    /// `path` as seen inside the namespaces, reached from outside through
+    /// the first process's root (`/proc/PID/root`): the private `/run`,
+    /// for one. Absolute symbolic links on the way are not followed
+    /// inside (`/var/run` is `/run`'s).
+    pub fn path_inside(&self, path: &str) -> PathBuf {
+        PathBuf::from(format!("/proc/{}/root{path}", self.init))
     }
 
     /// The namespace's network namespace file.

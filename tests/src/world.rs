@@ -663,6 +663,26 @@ impl World {
         }
     }
 
+    /// `ypldapctl ARGS` run inside the namespaces, as root unless `user`
+    /// gives `setpriv` arguments: its exit status, stdout and stderr.
+    pub fn ypldapctl(&self, user: Option<&[&str]>, args: &[&str]) -> std::process::Output {
+        let mut c = match user {
+            None => self.ns.command(program("ypldapctl")),
+            Some(u) => {
+                let mut c = self.ns.command("setpriv");
+                c.args(u).arg(program("ypldapctl"));
+                c
+            }
+        };
+        c.args(args).output().expect("run ypldapctl")
+    }
+
+    /// ypldapd's control socket at its default place, as the test sees
+    /// it from outside the namespaces.
+    pub fn control_socket(&self) -> PathBuf {
+        self.ns.path_inside("/run/ypldapd.sock")
+    }
+
     /// The YP port (UDP and TCP): the first address of ypldapd's
     /// "serving domain D on ADDR:PORT, ..." line (IPv4 first).
     pub fn yp_port(&self) -> u16 {

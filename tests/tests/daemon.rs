@@ -209,7 +209,7 @@ fn usage_and_check_mode() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
-        "usage: ypldapd [-dnv] [--accept-no-landlock] [-D macro=value] [-f file]\n"
+        "usage: ypldapd [-dnv] [--accept-no-landlock] [-D macro=value] [-f file] [-s socket]\n"
     );
     let dir = tempfile::tempdir().expect("tmp");
     let conf = dir.path().join("ypldap.conf");

@@ -17,14 +17,16 @@ use tests::{alive, children, comm, wait_for};
 const PREFIX: &str = "/usr/local";
 
 /// Every file `make install` puts under `$(DESTDIR)$(PREFIX)`, with its mode.
-const LAYOUT: [(&str, u32); 9] = [
+const LAYOUT: [(&str, u32); 11] = [
     ("sbin/ypldapd", 0o555),
+    ("sbin/ypldapctl", 0o555),
     ("libexec/ypldap/ypldap-client", 0o555),
     ("libexec/ypldap/ypldap-dns", 0o555),
     ("share/man/man5/ypldap.conf.5", 0o444),
     ("share/man/man8/ypldapd.8", 0o444),
     ("share/man/man8/ypldap-client.8", 0o444),
     ("share/man/man8/ypldap-dns.8", 0o444),
+    ("share/man/man8/ypldapctl.8", 0o444),
     ("etc/ypldap.conf.sample", 0o600),
     // The directory itself, checked below as a directory.
     ("libexec/ypldap", 0o755),

@@ -113,6 +113,15 @@ impl Outcome {
     }
 }
 
+/// What the server counts of one request: its procedure (for calls to
+/// program 100004 version 2 only) and whether a secret map was refused to
+/// an unprivileged source port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Noted {
+    pub procedure: Option<u32>,
+    pub unprivileged_refused: bool,
+}
+
 /// Parses and answers one message.
 pub fn handle_message(
     msg: &[u8],
@@ -120,11 +129,28 @@ pub fn handle_message(
     snap: Option<&Arc<Snapshot>>,
     caller: Caller,
 ) -> Outcome {
-    match rpc::parse_call(msg) {
+    handle_message_noted(msg, cfg, snap, caller).0
+}
+
+/// [`handle_message`], also saying what the request was.
+pub fn handle_message_noted(
+    msg: &[u8],
+    cfg: &ServerConfig,
+    snap: Option<&Arc<Snapshot>>,
+    caller: Caller,
+) -> (Outcome, Noted) {
+    let mut noted = Noted::default();
+    let outcome = match rpc::parse_call(msg) {
         Parsed::Drop => Outcome::NoReply,
         Parsed::Reject(r) => Outcome::Reply(r),
-        Parsed::Call(c) => dispatch(&c, cfg, snap, caller),
-    }
+        Parsed::Call(c) => {
+            if c.prog == proto::YPPROG && c.vers == proto::YPVERS {
+                noted.procedure = Some(c.proc_);
+            }
+            dispatch_noted(&c, cfg, snap, caller, &mut noted)
+        }
+    };
+    (outcome, noted)
 }
 
 /// Answers a call whose RPC header was accepted.
@@ -133,6 +159,16 @@ pub fn dispatch(
     cfg: &ServerConfig,
     snap: Option<&Arc<Snapshot>>,
     caller: Caller,
+) -> Outcome {
+    dispatch_noted(call, cfg, snap, caller, &mut Noted::default())
+}
+
+fn dispatch_noted(
+    call: &Call<'_>,
+    cfg: &ServerConfig,
+    snap: Option<&Arc<Snapshot>>,
+    caller: Caller,
+    noted: &mut Noted,
 ) -> Outcome {
     let xid = call.xid;
     if call.prog != proto::YPPROG {
@@ -161,7 +197,7 @@ pub fn dispatch(
                 return garbage();
             };
             let mut w = rpc::success(xid);
-            match gate(req.domain, req.map, cfg, snap, caller, true) {
+            match gate(req.domain, req.map, cfg, snap, caller, Some(noted)) {
                 Gate::NoReply => return Outcome::NoReply,
                 Gate::Stat(s) => proto::put_resp_val(&mut w, s, b""),
                 Gate::Open(map, snap) => match lookup(snap, map, req.domain, req.key) {
@@ -186,7 +222,7 @@ pub fn dispatch(
                 }
             };
             let mut w = rpc::success(xid);
-            match gate(domain, map, cfg, snap, caller, true) {
+            match gate(domain, map, cfg, snap, caller, Some(noted)) {
                 Gate::NoReply => return Outcome::NoReply,
                 Gate::Stat(s) => proto::put_resp_key_val(&mut w, s, b"", b""),
                 Gate::Open(map, snap) => {
@@ -206,7 +242,7 @@ pub fn dispatch(
             let Ok(req) = proto::decode_nokey(call.args) else {
                 return garbage();
             };
-            let stat = match gate(req.domain, req.map, cfg, snap, caller, true) {
+            let stat = match gate(req.domain, req.map, cfg, snap, caller, Some(noted)) {
                 Gate::NoReply => return Outcome::NoReply,
                 Gate::Stat(s) => s,
                 Gate::Open(map, snap) if caller.tcp => {
@@ -224,7 +260,7 @@ pub fn dispatch(
                 return garbage();
             };
             let mut w = rpc::success(xid);
-            match gate(req.domain, req.map, cfg, snap, caller, false) {
+            match gate(req.domain, req.map, cfg, snap, caller, None) {
                 Gate::Stat(s) => proto::put_resp_master(&mut w, s, b""),
                 _ => proto::put_resp_master(&mut w, YpStat::True, cfg.master.as_bytes()),
             }
@@ -236,7 +272,7 @@ pub fn dispatch(
             };
             let mut w = rpc::success(xid);
             // The order number reveals nothing: no privileged-port check.
-            match gate(req.domain, req.map, cfg, snap, caller, false) {
+            match gate(req.domain, req.map, cfg, snap, caller, None) {
                 Gate::NoReply => return Outcome::NoReply,
                 Gate::Stat(s) => proto::put_resp_order(&mut w, s, 0),
                 Gate::Open(_, snap) => proto::put_resp_order(&mut w, YpStat::True, snap.order()),
@@ -270,14 +306,15 @@ enum Gate<'s> {
     Open(MapName, &'s Arc<Snapshot>),
 }
 
-/// The checks every map request goes through, in order.
+/// The checks every map request goes through, in order. With `secret`,
+/// a secret map is refused to an unprivileged port, and noted there.
 fn gate<'s>(
     domain: &[u8],
     map: &[u8],
     cfg: &ServerConfig,
     snap: Option<&'s Arc<Snapshot>>,
     caller: Caller,
-    check_secret: bool,
+    secret: Option<&mut Noted>,
 ) -> Gate<'s> {
     if !caller.allowed || !cfg.domain_ok(domain) {
         return Gate::Stat(YpStat::NoDom);
@@ -292,8 +329,11 @@ fn gate<'s>(
     let Some(snap) = snap else {
         return Gate::NoReply;
     };
-    if check_secret && m.is_secret() && !caller.privileged {
-        return Gate::Stat(YpStat::YpErr);
+    if let Some(noted) = secret {
+        if m.is_secret() && !caller.privileged {
+            noted.unprivileged_refused = true;
+            return Gate::Stat(YpStat::YpErr);
+        }
     }
     Gate::Open(m, snap)
 }

@@ -38,7 +38,9 @@ pub mod xdr;
 
 pub use access::{AllowList, Net, RefusalLog};
 pub use build::{BuildOptions, BuildReport, SnapshotBuilder, Step};
-pub use dispatch::{AllStream, Caller, Outcome, ServerConfig, handle_message};
+pub use dispatch::{
+    AllStream, Caller, Noted, Outcome, ServerConfig, handle_message, handle_message_noted,
+};
 pub use entry_rules::DropReason;
 pub use maps::MapName;
 pub use snapshot::Snapshot;

@@ -1,10 +1,12 @@
 //! The command line: `ypldapd [-dnv] [-D macro=value] [-f file]`, as
-//! upstream, and one long option of our own, `--accept-no-landlock`.
+//! upstream, `-s socket` for the control socket (as ospfd's and ldapd's),
+//! and one long option of our own, `--accept-no-landlock`.
 
 use std::path::PathBuf;
 
 /// The usage line printed for any error on the command line.
-pub const USAGE: &str = "usage: ypldapd [-dnv] [--accept-no-landlock] [-D macro=value] [-f file]";
+pub const USAGE: &str =
+    "usage: ypldapd [-dnv] [--accept-no-landlock] [-D macro=value] [-f file] [-s socket]";
 
 /// The default configuration file.
 pub const DEFAULT_CONFIG: &str = "/etc/ypldap.conf";
@@ -21,6 +23,8 @@ pub struct Options {
     pub macros: Vec<(String, String)>,
     /// `-f file`.
     pub config: PathBuf,
+    /// `-s socket`: the control socket ypldapctl talks to.
+    pub control_socket: PathBuf,
     /// Warnings about the command line (a `-D` without `=`), as upstream.
     pub warnings: Vec<String>,
     /// `--accept-no-landlock` ([`privsep::ACCEPT_NO_LANDLOCK`]): run on a
@@ -38,6 +42,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
         verbose: false,
         macros: Vec::new(),
         config: PathBuf::from(DEFAULT_CONFIG),
+        control_socket: PathBuf::from(ctl_proto::DEFAULT_SOCKET),
         warnings: Vec::new(),
         accept_no_landlock: false,
     };
@@ -61,7 +66,7 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
                 'd' => o.foreground = true,
                 'n' => o.check_only = true,
                 'v' => o.verbose = true,
-                'D' | 'f' => {
+                'D' | 'f' | 's' => {
                     let rest = &flags[i + 1..];
                     let value = if rest.is_empty() {
                         args.next().ok_or_else(|| USAGE.to_string())?
@@ -70,6 +75,8 @@ pub fn parse<I: IntoIterator<Item = String>>(args: I) -> Result<Options, String>
                     };
                     if c == 'f' {
                         o.config = PathBuf::from(value);
+                    } else if c == 's' {
+                        o.control_socket = PathBuf::from(value);
                     } else {
                         match value.rsplit_once('=') {
                             Some((name, v)) if !name.is_empty() => {
@@ -101,12 +108,23 @@ mod tests {
     fn defaults() {
         let o = p(&[]).unwrap();
         assert_eq!(o.config, PathBuf::from("/etc/ypldap.conf"));
+        assert_eq!(o.control_socket, PathBuf::from("/var/run/ypldapd.sock"));
         assert!(!o.foreground && !o.check_only && !o.verbose);
     }
 
     #[test]
     fn combined_and_attached() {
-        let o = p(&["-dnv", "-fconf", "-D", "a=b=c", "-Dx=1"]).unwrap();
+        let o = p(&[
+            "-dnv",
+            "-fconf",
+            "-D",
+            "a=b=c",
+            "-Dx=1",
+            "-s",
+            "/run/c.sock",
+        ])
+        .unwrap();
+        assert_eq!(o.control_socket, PathBuf::from("/run/c.sock"));
         assert!(o.foreground && o.check_only && o.verbose);
         assert_eq!(o.config, PathBuf::from("conf"));
         assert_eq!(

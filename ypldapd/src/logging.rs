@@ -56,6 +56,12 @@ fn set(sink: Sink) {
     }
 }
 
+/// Writes debug records from now on, or stops (`ypldapctl log verbose`,
+/// `log brief`).
+pub fn set_debug(on: bool) {
+    DEBUG.store(on, Ordering::Relaxed);
+}
+
 /// Whether debug records are written.
 pub fn debug_enabled() -> bool {
     DEBUG.load(Ordering::Relaxed)

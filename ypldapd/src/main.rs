@@ -33,6 +33,17 @@ fn main() -> ExitCode {
         eprintln!("{w}");
     }
     if opts.check_only {
+        if let Some(g) = loaded
+            .config
+            .restricted_socket
+            .as_ref()
+            .and_then(|r| r.group.as_ref())
+        {
+            if let Err(e) = ypldapd::control::resolve_group(g) {
+                eprintln!("restricted socket: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
         if opts.verbose {
             print!("{}", loaded.config);
         }

@@ -13,7 +13,7 @@
 //! |---|---|
 //! | Linux | setresuid `_ypldap` (no chroot: reload re-reads the config); Landlock: read beneath the directories holding the configuration and its files (SIGHUP; an edit replaces a file, which a rule on the file would not follow; file permissions decide within them), the dynamic loader's libraries and `/etc/resolv.conf`, `/etc/hosts` (the broker's resolver reads them at start); execute only the two helpers and the dynamic loader; TCP connect only to port 53 and the directories' ports (for a restarted broker), no TCP bind; seccomp: see [`syscalls`] (`openat` read-only, `clone` only as `fork()`, `prctl` only for `no_new_privs`) |
 //! | FreeBSD | setresuid; every descriptor limited with `cap_rights_limit` to what is done with it ([`DESCRIPTOR_RIGHTS`]); not capability mode: a UDP server must `sendto` an address, restarting a helper needs `execve` by path, and a reload opens the configuration by path |
-//! | OpenBSD | `unveil`: read the same files as Landlock, execute the helpers; `pledge("stdio rpath inet recvfd sendfd proc exec flock")` (`rpath` for a reload, `flock` for the `bind local` binding file's lock) |
+//! | OpenBSD | `unveil`: read the same files as Landlock, execute the helpers; `pledge("stdio rpath inet unix recvfd sendfd proc exec flock")` (`rpath` for a reload, `unix` to accept on the control sockets, `flock` for the `bind local` binding file's lock) |
 
 use std::path::PathBuf;
 
@@ -73,7 +73,7 @@ pub fn confinement(
         scope_signals: false,
         #[cfg(target_os = "linux")]
         syscalls: syscalls(),
-        pledge: "stdio rpath inet recvfd sendfd proc exec flock",
+        pledge: "stdio rpath inet unix recvfd sendfd proc exec flock",
         capability_mode: false,
         accept_no_landlock: false,
     }
@@ -139,6 +139,18 @@ pub const HELPER_LINK: DescriptorRights = DescriptorRights {
     ioctls: &[],
 };
 
+/// FreeBSD: the control sockets (`/var/run/ypldapd.sock`, and the
+/// restricted one when configured), bound and listening as root. A
+/// connection accepted from a limited listener inherits its rights, so
+/// these are also the connections' rights: accept (non-blocking already,
+/// by `accept4` flags), read a request, write the reply.
+pub const CONTROL_SOCKET: DescriptorRights = DescriptorRights {
+    descriptor: "control sockets (`AF_UNIX SOCK_SEQPACKET`, listening) and the connections accepted from them",
+    rights: &[Right::Accept, Right::Read, Right::Write, Right::Event],
+    fcntls: &[],
+    ioctls: &[],
+};
+
 /// FreeBSD: `/dev/null`, which becomes a restarted helper's fds 0–2.
 pub const DEV_NULL: DescriptorRights = DescriptorRights {
     descriptor: "`/dev/null` (a restarted helper's fds 0–2)",
@@ -164,7 +176,7 @@ pub const EVENT_QUEUE: DescriptorRights = DescriptorRights {
 };
 
 /// Every descriptor ypldapd limits on FreeBSD, in the order of the audit.
-pub const DESCRIPTOR_RIGHTS: [DescriptorRights; 10] = [
+pub const DESCRIPTOR_RIGHTS: [DescriptorRights; 11] = [
     privsep::rights::STDIO[0],
     privsep::rights::STDIO[1],
     YP_UDP,
@@ -172,6 +184,7 @@ pub const DESCRIPTOR_RIGHTS: [DescriptorRights; 10] = [
     RPCBIND,
     BINDING_FILE,
     HELPER_LINK,
+    CONTROL_SOCKET,
     DEV_NULL,
     SYSLOG,
     EVENT_QUEUE,

@@ -47,6 +47,8 @@ pub struct Helper<I, O> {
     /// The last drain stopped at its bound with messages perhaps waiting.
     backlog: bool,
     stopping: bool,
+    /// Processes started, the first one included.
+    starts: u64,
 }
 
 /// The most bytes queued for a helper before it counts as stuck, unless
@@ -71,6 +73,7 @@ impl<I, O: Message> Helper<I, O> {
             queue_limit: OUTBOX_MAX,
             backlog: false,
             stopping: false,
+            starts: 0,
         }
     }
 
@@ -104,6 +107,7 @@ impl<I, O: Message> Helper<I, O> {
         };
         self.pid = Some(spawned.pid);
         self.started = now;
+        self.starts += 1;
         spawned.link.set_nonblocking(true)?;
         privsep::rights::limit(&spawned.link, &crate::sandbox::HELPER_LINK)?;
         match Channel::open(spawned.link) {
@@ -218,6 +222,30 @@ impl<I, O: Message> Helper<I, O> {
     /// The helper's pid, while it has not been reaped.
     pub fn pid(&self) -> Option<Pid> {
         self.pid
+    }
+
+    /// Starts after the first one.
+    pub fn restarts(&self) -> u64 {
+        self.starts.saturating_sub(1)
+    }
+
+    /// When the current (or last) process was started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// When the helper is started again, while it is down.
+    pub fn restart_at(&self) -> Option<Instant> {
+        if self.pid.is_none() {
+            self.restart_at
+        } else {
+            None
+        }
+    }
+
+    /// Whether ypldapd holds the helper's link.
+    pub fn linked(&self) -> bool {
+        self.chan.is_some()
     }
 
     /// Whether the helper is up and has greeted us.

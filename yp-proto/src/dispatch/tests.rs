@@ -529,3 +529,39 @@ proptest! {
         let _ = call(p, &data, c, None);
     }
 }
+
+#[test]
+fn requests_are_noted_for_the_counters() {
+    let s = snap();
+    let noted = |msg: &[u8], caller| handle_message_noted(msg, &cfg(), Some(&s), caller).1;
+    let key = proto::encode_key(DOM, b"master.passwd.byname", b"alice");
+    let m = encode_call(9, proto::YPPROG, 2, proto::YPPROC_MATCH, &key);
+    assert_eq!(
+        noted(&m, PRIV),
+        Noted {
+            procedure: Some(proto::YPPROC_MATCH),
+            unprivileged_refused: false
+        }
+    );
+    assert_eq!(
+        noted(&m, UNPRIV),
+        Noted {
+            procedure: Some(proto::YPPROC_MATCH),
+            unprivileged_refused: true
+        }
+    );
+    // ORDER reveals nothing: never refused for the port.
+    let nokey = proto::encode_nokey(DOM, b"master.passwd.byname");
+    let o = encode_call(9, proto::YPPROG, 2, proto::YPPROC_ORDER, &nokey);
+    assert!(!noted(&o, UNPRIV).unprivileged_refused);
+    // Another program or version: no YP procedure.
+    assert_eq!(
+        noted(&encode_call(9, 100003, 2, 3, &[]), PRIV).procedure,
+        None
+    );
+    assert_eq!(
+        noted(&encode_call(9, proto::YPPROG, 1, 3, &[]), PRIV).procedure,
+        None
+    );
+    assert_eq!(noted(&[0; 3], PRIV), Noted::default());
+}

@@ -129,6 +129,50 @@ pub struct Config {
     pub site_maps: Vec<records::SiteMap>,
     /// `limit` lines over the defaults.
     pub limits: ResourceLimits,
+    /// `socket "path" restricted [group G]`: a second control socket that
+    /// answers `ypldapctl show` only.
+    pub restricted_socket: Option<RestrictedSocket>,
+}
+
+/// The restricted control socket: where, and which group may use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestrictedSocket {
+    pub path: PathBuf,
+    /// `None`: anyone on the host (mode 0666, as bgpd's); else root and
+    /// this group (mode 0660).
+    pub group: Option<GroupName>,
+}
+
+/// A group as the configuration names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupName {
+    Id(u32),
+    /// Looked up in `/etc/group` itself, before the privilege drop, never
+    /// through NSS (which could ask NIS, i.e. this very server).
+    Name(String),
+}
+
+impl fmt::Display for GroupName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            GroupName::Id(n) => write!(f, "{n}"),
+            GroupName::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+/// The gid of group `name` in the text of an `/etc/group` file. NIS
+/// compatibility lines (`+`, `-`) are not followed: ypldapd must not ask
+/// NIS while it starts (it may be the NIS server asked).
+pub fn group_id(etc_group: &str, name: &str) -> Option<u32> {
+    etc_group.lines().find_map(|line| {
+        if line.starts_with(['+', '-', '#']) {
+            return None;
+        }
+        let mut fields = line.split(':');
+        let (n, _, gid) = (fields.next()?, fields.next()?, fields.next()?);
+        (n == name).then(|| gid.trim().parse().ok()).flatten()
+    })
 }
 
 /// One `directory` block and the TLS material it needs.
@@ -155,6 +199,10 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(600);
 
 /// The CA bundles tried, in order, for a TLS directory with no `cafile`.
 pub const DEFAULT_CA_FILES: [&str; 2] = ["/etc/ssl/cert.pem", "/etc/ssl/certs/ca-certificates.crt"];
+
+/// The longest socket path: what `sockaddr_un` holds on every system
+/// (104 bytes on the BSDs with the terminating NUL, 108 on Linux).
+pub const MAX_SOCKET_PATH: usize = 103;
 
 /// Maximum nesting of `include` (upstream has none and recurses until it
 /// runs out of descriptors).

@@ -166,6 +166,7 @@ struct Parser<'a> {
     provided_sites: Vec<(String, At, usize)>,
     includes: usize,
     limits: super::ResourceLimits,
+    restricted_socket: Option<super::RestrictedSocket>,
 }
 
 pub(crate) fn parse(
@@ -197,6 +198,7 @@ pub(crate) fn parse(
         provided_sites: Vec::new(),
         includes: 0,
         limits: super::ResourceLimits::default(),
+        restricted_socket: None,
     };
     p.run();
     // Reported through the diagnostics.
@@ -254,6 +256,7 @@ pub(crate) fn parse(
             directories: p.directories,
             site_maps: p.site_maps,
             limits: p.limits,
+            restricted_socket: p.restricted_socket,
         },
         warnings,
     })
@@ -384,6 +387,8 @@ impl Parser<'_> {
                         self.disabled_accounts()
                     } else if !quoted && s == "limit" && self.peek().kind != Tok::Char(b'=') {
                         self.limit(&at)
+                    } else if !quoted && s == "socket" && self.peek().kind != Tok::Char(b'=') {
+                        self.socket(&at)
                     } else {
                         self.macro_def(&at, s)
                     }
@@ -548,6 +553,58 @@ impl Parser<'_> {
         match net.parse::<IpNet>() {
             Ok(n) => self.allow.push(n),
             Err(e) => self.error(at, format!("allow {net:?}: {e}")),
+        }
+        Ok(())
+    }
+
+    /// `socket "path" restricted [group name|number]`: the restricted
+    /// control socket (the control socket itself is `ypldapd -s`).
+    fn socket(&mut self, at: &At) -> PResult<()> {
+        let path = self.expect_string("a socket path after \"socket\"")?;
+        let t = self.next();
+        if !matches!(&t.kind, Tok::Str { s, quoted: false } if s == "restricted") {
+            return Err(self.unexpected(
+                t,
+                "\"restricted\" after the socket path (the control socket itself is set with ypldapd -s)",
+            ));
+        }
+        let group = if self.peek().kind == Tok::Kw(Kw::Group) {
+            self.next();
+            let t = self.next();
+            match t.kind {
+                Tok::Num(n) => match u32::try_from(n) {
+                    Ok(n) => Some(super::GroupName::Id(n)),
+                    Err(_) => {
+                        self.error(at, format!("socket group {n}: not a group id"));
+                        None
+                    }
+                },
+                Tok::Str { s, .. } if !s.is_empty() && !s.contains([':', '\n', '\0']) => {
+                    Some(super::GroupName::Name(s))
+                }
+                _ => return Err(self.unexpected(t, "a group name or number after \"group\"")),
+            }
+        } else {
+            None
+        };
+        self.expect_eol()?;
+        if !path.starts_with('/') {
+            self.error(at, format!("socket {path:?}: the path must be absolute"));
+        } else if path.len() > super::MAX_SOCKET_PATH {
+            self.error(
+                at,
+                format!(
+                    "socket {path:?}: longer than the {} bytes a socket address holds",
+                    super::MAX_SOCKET_PATH
+                ),
+            );
+        } else if self.restricted_socket.is_some() {
+            self.error(at, "a second restricted socket: only one is allowed");
+        } else {
+            self.restricted_socket = Some(super::RestrictedSocket {
+                path: PathBuf::from(path),
+                group,
+            });
         }
         Ok(())
     }

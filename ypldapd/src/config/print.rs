@@ -76,6 +76,14 @@ impl Config {
             "locked"
         };
         writeln!(o, "disabled accounts {disabled}")?;
+        if let Some(r) = &self.restricted_socket {
+            write!(o, "socket {} restricted", quote(&r.path.to_string_lossy()))?;
+            match &r.group {
+                Some(super::GroupName::Id(n)) => writeln!(o, " group {n}")?,
+                Some(super::GroupName::Name(n)) => writeln!(o, " group {}", quote(n))?,
+                None => writeln!(o)?,
+            }
+        }
         // Limits only where they differ from the defaults, so an upstream
         // file's normalised text has no line it did not mean.
         let defaults = super::ResourceLimits::default().entries();

@@ -1054,6 +1054,21 @@ mod props {
                 directories,
                 site_maps: Vec::new(),
                 limits: ResourceLimits::default(),
+                restricted_socket: match secs % 4 {
+                    0 => None,
+                    1 => Some(RestrictedSocket {
+                        path: "/var/run/ypldapd.rsock".into(),
+                        group: None,
+                    }),
+                    2 => Some(RestrictedSocket {
+                        path: "/run/y p.sock".into(),
+                        group: Some(GroupName::Id((secs % 70000) as u32)),
+                    }),
+                    _ => Some(RestrictedSocket {
+                        path: "/run/y.sock".into(),
+                        group: Some(GroupName::Name("wheel".into())),
+                    }),
+                },
             })
     }
 
@@ -1104,4 +1119,57 @@ fn fuzz_regression_error_flood() {
     let e = parse_bytes("fuzz.conf", main.to_vec(), &LoadOptions::default(), &src).unwrap_err();
     assert!(e.0.len() <= lexer::MAX_DIAGNOSTICS + 5, "{}", e.0.len());
     assert!(e.0.iter().any(|d| d.message.starts_with("too many errors")));
+}
+
+#[test]
+fn restricted_socket() {
+    let c = parse("domain \"d\"\nsocket \"/var/run/ypldapd.rsock\" restricted\n");
+    assert_eq!(
+        c.restricted_socket,
+        Some(RestrictedSocket {
+            path: "/var/run/ypldapd.rsock".into(),
+            group: None
+        })
+    );
+    let c = parse("domain \"d\"\nsocket \"/run/r.sock\" restricted group 27\n");
+    assert_eq!(c.restricted_socket.unwrap().group, Some(GroupName::Id(27)));
+    let c = parse("domain \"d\"\nsocket \"/run/r.sock\" restricted group \"staff\"\n");
+    assert_eq!(
+        c.restricted_socket.unwrap().group,
+        Some(GroupName::Name("staff".into()))
+    );
+    assert!(parse("domain \"d\"\n").restricted_socket.is_none());
+    // A macro named socket still works.
+    assert!(
+        parse("socket = \"x\"\ndomain \"d\"\n")
+            .restricted_socket
+            .is_none()
+    );
+    let e = errors("domain \"d\"\nsocket \"/run/c.sock\"\n");
+    assert!(e.contains("\"restricted\" after the socket path"), "{e}");
+    let e = errors("domain \"d\"\nsocket \"run/c.sock\" restricted\n");
+    assert!(e.contains("must be absolute"), "{e}");
+    let long = format!("/{}", "x".repeat(MAX_SOCKET_PATH));
+    let e = errors(&format!("domain \"d\"\nsocket \"{long}\" restricted\n"));
+    assert!(e.contains("a socket address holds"), "{e}");
+    let e = errors("domain \"d\"\nsocket \"/a\" restricted\nsocket \"/b\" restricted\n");
+    assert!(e.contains("only one"), "{e}");
+    let e = errors("domain \"d\"\nsocket \"/a\" restricted group -1\n");
+    assert!(e.contains("not a group id"), "{e}");
+    let e = errors("domain \"d\"\nsocket \"/a\" restricted group\n");
+    assert!(e.contains("a group name or number"), "{e}");
+}
+
+#[test]
+fn group_ids_from_etc_group() {
+    let text =
+        "root:x:0:\n# comment\n+staff:::\nstaff:x:50:alice,bob\nwheel:*:10:root\nbad:x:nope:\n";
+    assert_eq!(group_id(text, "staff"), Some(50));
+    assert_eq!(group_id(text, "wheel"), Some(10));
+    assert_eq!(group_id(text, "root"), Some(0));
+    assert_eq!(group_id(text, "bad"), None);
+    assert_eq!(group_id(text, "nobody"), None);
+    // NIS compatibility lines are never followed or matched.
+    assert_eq!(group_id("+staff:x:77:\n", "+staff"), None);
+    assert_eq!(group_id("+staff:x:77:\n", "staff"), None);
 }

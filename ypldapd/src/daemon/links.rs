@@ -330,6 +330,7 @@ impl Daemon {
             // Relayed as they came: the reader checks the request number.
             DnsToParent::Connected(c) => {
                 self.connecting.remove(&c.directory);
+                self.record.connected(c.directory, &c.address);
                 let msg = ParentToClient::Connected(c);
                 if let Err(e) = self.client.send(&msg, fds.next()) {
                     warning!("cannot hand the connection to ypldap-client: {e}");
@@ -337,6 +338,7 @@ impl Daemon {
             }
             DnsToParent::ConnectFailed(f) => {
                 self.connecting.remove(&f.directory);
+                self.record.connect_failed(f.directory, &f.error);
                 if let Err(e) = self.client.send(&ParentToClient::ConnectFailed(f), None) {
                     warning!("cannot tell ypldap-client: {e}");
                 }

@@ -27,6 +27,7 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::cli::Options;
 use crate::config::{BindMode, Config, LoadOptions};
+use crate::control::{ControlServer, Pending};
 use crate::supervisor::Helper;
 use crate::yp::rpcbind::Rpcbind;
 use crate::yp::{Limits, YpServer};
@@ -37,6 +38,7 @@ use yp_proto::{AllowList, ServerConfig, SnapshotBuilder, Step};
 mod announce;
 mod links;
 mod reload;
+mod status;
 mod sync;
 mod update;
 
@@ -46,6 +48,8 @@ use update::{Incoming, jittered, next_order_after};
 const SIGNALS: Token = Token(0);
 const CLIENT: Token = Token(1);
 const DNS: Token = Token(2);
+/// The control sockets' tokens start here (and end before [`YP_FIRST`]).
+const CONTROL_FIRST: usize = 3;
 /// The YP server's tokens start here.
 const YP_FIRST: usize = 16;
 
@@ -151,6 +155,10 @@ struct Daemon {
     /// Each helper's log records: sanitised and rate-limited.
     client_log: logging::HelperLog,
     dns_log: logging::HelperLog,
+    /// The control sockets and their connections (ypldapctl).
+    control: ControlServer,
+    /// What ypldapctl is told about updates, drops and directories.
+    record: status::Record,
 }
 
 /// Runs the daemon. Returns when it was told to stop.
@@ -209,6 +217,21 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         yp_limits(&config.limits),
     )
     .context("starting the YP server")?;
+    let control = ControlServer::new(
+        crate::control::open_sockets(&opts.control_socket, config.restricted_socket.as_ref())
+            .context("opening the control sockets")?,
+    );
+    match &config.restricted_socket {
+        Some(r) => info!(
+            "control socket {}, restricted socket {} ({})",
+            opts.control_socket.display(),
+            r.path.display(),
+            r.group
+                .as_ref()
+                .map_or("anyone".to_owned(), |g| format!("group {g}"))
+        ),
+        None => info!("control socket {}", opts.control_socket.display()),
+    }
     let (udp_addrs, _) = yp.local_addrs();
     info!(
         "serving domain {} on {}",
@@ -233,6 +256,10 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
     poll.registry()
         .register(&mut signals, SIGNALS, Interest::READABLE)?;
     yp.register(poll.registry(), YP_FIRST)?;
+    let mut control = control;
+    control.register(poll.registry(), CONTROL_FIRST)?;
+    debug_assert!(CONTROL_FIRST + control.token_span() <= YP_FIRST);
+    let record = status::Record::new(&config);
 
     let limits = config.limits;
     let mut ports: Vec<u16> = config.endpoints().iter().map(|e| e.port).collect();
@@ -287,6 +314,8 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
             Instant::now(),
         ),
         dns_log: logging::HelperLog::new("ypldap-dns", limits.helper_log_rate, Instant::now()),
+        control,
+        record,
     };
     d.client.set_queue_limit(limits.helper_queue);
     d.dns.set_queue_limit(limits.helper_queue);
@@ -370,6 +399,9 @@ impl Daemon {
         if let Some(f) = &self.binding {
             limit(&**f, &sandbox::BINDING_FILE)?;
         }
+        for s in self.control.sockets() {
+            limit(&s, &sandbox::CONTROL_SOCKET)?;
+        }
         limit(&self.null, &sandbox::DEV_NULL)?;
         logging::limit_syslog(&sandbox::SYSLOG)?;
         limit_raw(&self.poll, &sandbox::EVENT_QUEUE)
@@ -403,6 +435,10 @@ impl Daemon {
                     CLIENT => self.client_ready(ev.is_writable(), now),
                     DNS => self.dns_ready(ev.is_writable(), now),
                     t if self.yp.owns(t) => self.yp.handle_event(self.poll.registry(), ev, now),
+                    t if self.control.owns(t) => {
+                        let pending = self.control.handle_event(self.poll.registry(), t, now);
+                        self.answer_pending(pending, now);
+                    }
                     _ => {}
                 }
             }
@@ -433,13 +469,27 @@ impl Daemon {
             self.yp.next_deadline(),
             self.announce_retry,
             self.registration_check,
+            self.control.next_deadline(),
         ]
         .into_iter()
         .flatten()
         .min()
     }
 
+    /// Answers the control requests the sockets gave.
+    fn answer_pending(&mut self, pending: Vec<Pending>, now: Instant) {
+        for p in pending {
+            let reply = self.answer_control(p.request, now);
+            self.control
+                .answer(self.poll.registry(), p.slot, &reply, Instant::now());
+        }
+    }
+
     fn run_timers(&mut self, now: Instant) {
+        if self.control.next_deadline().is_some_and(|t| t <= now) {
+            let pending = self.control.on_timeout(self.poll.registry(), now);
+            self.answer_pending(pending, now);
+        }
         if self.yp.next_deadline().is_some_and(|t| t <= now) {
             self.yp.on_timeout(self.poll.registry(), now);
         }
@@ -482,7 +532,10 @@ impl Daemon {
                     );
                     stop = true;
                 }
-                SIGHUP => self.reload_config(),
+                SIGHUP => {
+                    // Logged; nobody to tell the result to.
+                    let _ = self.reload_config("SIGHUP");
+                }
                 SIGCHLD => self.reap(now),
                 _ => {}
             }

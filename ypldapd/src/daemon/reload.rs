@@ -37,26 +37,32 @@ pub(super) fn readable_dirs(files: &[PathBuf]) -> Vec<PathBuf> {
 }
 
 impl Daemon {
-    /// SIGHUP: read the configuration again; apply it if it is valid and
-    /// needs no restart, else keep running on the current one.
-    pub(super) fn reload_config(&mut self) {
-        info!("SIGHUP: reloading {}", self.reload.path.display());
+    /// SIGHUP (or `ypldapctl reload`): read the configuration again;
+    /// apply it if it is valid and needs no restart, else keep running on
+    /// the current one. Returns what happened, for ypldapctl: a line on
+    /// success, the errors on failure (both are logged too).
+    pub(super) fn reload_config(&mut self, asked_by: &str) -> Result<String, String> {
+        info!("{asked_by}: reloading {}", self.reload.path.display());
         let (result, _) = crate::config::load_noting_files(&self.reload.path, &self.reload.options);
         let loaded = match result {
             Ok(l) => l,
             Err(diagnostics) => {
-                let text = diagnostics.to_string();
+                let mut text = diagnostics.to_string();
                 for line in text.lines() {
                     error!("reload: {line}");
                 }
                 if text.contains("Permission denied") {
-                    error!(
-                        "reload: ypldapd runs as {} now: the configuration and its files must be readable by it (e.g. group {0}, mode 0640)",
+                    let hint = format!(
+                        "ypldapd runs as {} now: the configuration and its files must be readable by it (e.g. group {0}, mode 0640)",
                         privsep::UNPRIVILEGED_USER
                     );
+                    error!("reload: {hint}");
+                    text.push('\n');
+                    text.push_str(&hint);
                 }
                 error!("reload failed: keeping the current configuration");
-                return;
+                text.push_str("\nreload failed: keeping the current configuration");
+                return Err(text);
             }
         };
         for w in &loaded.warnings {
@@ -64,10 +70,11 @@ impl Daemon {
         }
         let new = loaded.config;
         if let Some(why) = self.needs_restart(&new) {
-            error!(
-                "reload: {why}; restart ypldapd for this change. Keeping the current configuration"
+            let text = format!(
+                "{why}; restart ypldapd for this change. Keeping the current configuration"
             );
-            return;
+            error!("reload: {text}");
+            return Err(text);
         }
         log_config_notes(&new);
         self.yp.set_config(
@@ -97,7 +104,10 @@ impl Daemon {
         if let Err(e) = self.send_client_config() {
             debug!("ypldap-client gets the new configuration when it restarts: {e}");
         }
-        info!("reloaded the configuration; it applies from the next update");
+        self.record.configure(&self.config);
+        let text = "reloaded the configuration; it applies from the next update";
+        info!("{text}");
+        Ok(text.to_owned())
     }
 
     /// Why `new` cannot be applied without a restart, if it cannot.
@@ -107,6 +117,9 @@ impl Daemon {
         }
         if new.bind != self.config.bind {
             return Some("the bind mode changed".into());
+        }
+        if new.restricted_socket != self.config.restricted_socket {
+            return Some("the restricted control socket changed".into());
         }
         if new.bind == BindMode::Local && new.domain != self.config.domain {
             return Some("the domain of a \"bind local\" server changed".into());

@@ -48,6 +48,12 @@ impl Live {
         self.sessions.get(d).copied().unwrap_or(false)
     }
 
+    /// Whether directory `d` is kept current by a live session (for
+    /// `ypldapctl`).
+    pub(super) fn kept_current(&self, d: usize) -> bool {
+        self.session(d)
+    }
+
     /// Forgets every session (the reader is gone, or the configuration
     /// changed): the next update reads every directory again.
     pub(super) fn sessions_gone(&mut self) {
@@ -234,6 +240,8 @@ impl Daemon {
             self.live.sessions_gone();
             return;
         }
+        self.record
+            .changes_received(directory, changes.len() as u64);
         // Modifications that alter values and no key are served at once,
         // from the maps in service; anything else builds the maps again.
         let mut changes = changes.into_iter().peekable();
@@ -275,6 +283,7 @@ impl Daemon {
                         "{quick} changes served at once ({changed} values changed since the maps were built)"
                     );
                     self.yp.set_snapshot(snap);
+                    self.record.rebuilt();
                     // Values changed since the build cost memory and a
                     // look-up each: past a bound the maps are built again.
                     if changed > CHANGED_VALUES_LIMIT {
@@ -367,6 +376,7 @@ impl Daemon {
             now.saturating_duration_since(started).as_secs_f64()
         );
         self.swap_in(snap);
+        self.record.rebuilt();
         self.start_rebuild(now);
     }
 

@@ -1,10 +1,12 @@
 //! Updates: asking the LDAP reader for one, collecting what it streams,
 //! and building and swapping the maps when every directory was read.
 
+use ctl_proto::{DropEntry, DropOrigin, DropsView, MemberDns, UpdateCounts, UpdateRecord};
 use entry_rules::DropReason;
 use ipc_proto::DroppedEntry;
 use yp_proto::build::{BuildOptions, EntryKind};
 
+use super::status::{reader_drop, unix_at, unix_now};
 use super::*;
 
 /// The interval plus up to 5 % (at most 30 s), so several servers reading
@@ -27,6 +29,11 @@ pub(super) fn next_order_after(served: u32) -> u32 {
     now_order().max(served.saturating_add(1))
 }
 
+/// A duration in whole milliseconds.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// How many dropped entries are logged one by one per update; the rest are
 /// only counted in the summary.
 const DROP_WARNINGS: usize = 20;
@@ -38,8 +45,8 @@ pub(super) struct Incoming {
     pub(super) builder: SnapshotBuilder,
     pub(super) started: Instant,
     /// The entries the reader reported as dropped (the first few, by DN),
-    /// as they will appear in the log.
-    client_drops: Vec<String>,
+    /// for the log and `ypldapctl show drops`.
+    client_drops: Vec<DropEntry>,
     /// Set once the reader has sent everything: what it reported.
     pub(super) complete: Option<Complete>,
     /// With content synchronization: how the update reads each directory
@@ -72,18 +79,15 @@ impl Incoming {
 }
 
 impl Incoming {
-    /// Keeps the reader's reports of dropped entries for the log, the
-    /// first [`DROP_WARNINGS`] of the update; its counts come at the end.
+    /// Keeps the reader's reports of dropped entries, at most
+    /// [`ctl_proto::MAX_DROPS_KEPT`] of the update; its counts come at the
+    /// end. The first [`DROP_WARNINGS`] are logged.
     pub(super) fn note_client_drops(&mut self, entries: &[DroppedEntry<'_>]) {
         for e in entries {
-            if self.client_drops.len() >= DROP_WARNINGS {
+            if self.client_drops.len() >= ctl_proto::MAX_DROPS_KEPT {
                 return;
             }
-            self.client_drops.push(format!(
-                "dropped {}: {}",
-                logging::sanitize(&format!("{:?}", &*e.dn)),
-                logging::sanitize(&e.detail)
-            ));
+            self.client_drops.push(reader_drop(e));
         }
     }
 }
@@ -242,6 +246,13 @@ impl Daemon {
             *counts.entry(reason).or_default() += n as u64;
         }
         let drops: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let logged_client_drops = client_drops.iter().take(DROP_WARNINGS).map(|d| {
+            format!(
+                "dropped {}: {}",
+                logging::sanitize(&format!("{:?}", d.dn)),
+                logging::sanitize(&d.detail)
+            )
+        });
         let own = report.samples.iter().map(|d| {
             let kind = match d.kind {
                 EntryKind::User => "user".to_owned(),
@@ -255,7 +266,7 @@ impl Daemon {
             };
             format!("dropped {kind} {:?}: {}{detail}", d.entry, d.reason)
         });
-        for (logged, line) in client_drops.into_iter().chain(own).enumerate() {
+        for (logged, line) in logged_client_drops.chain(own).enumerate() {
             if logged == DROP_WARNINGS {
                 warning!("more dropped entries were not logged one by one; see the summary");
                 break;
@@ -323,6 +334,57 @@ impl Daemon {
                 "update {update} returned no users at all, where the maps had {previous_users}: serving the empty result as the directory said"
             );
         }
+        let now_unix = unix_now();
+        let dropped_total: u64 = counts.values().sum();
+        let mut kept = client_drops;
+        kept.extend(report.samples.iter().map(|d| DropEntry {
+            dn: d.entry.clone(),
+            kind: Some(match d.kind {
+                EntryKind::User => ctl_proto::EntryKind::User,
+                EntryKind::Group => ctl_proto::EntryKind::Group,
+                EntryKind::Record(k) => ctl_proto::EntryKind::Record(k),
+            }),
+            reason: d.reason,
+            detail: ctl_proto::truncate(&d.detail, ctl_proto::MAX_DETAIL_BYTES).to_owned(),
+            found_by: DropOrigin::Server,
+        }));
+        kept.truncate(ctl_proto::MAX_DROPS_KEPT);
+        self.record.drops = DropsView {
+            update: Some(update),
+            finished: Some(now_unix),
+            total: dropped_total,
+            by_reason: counts.clone(),
+            entries: kept,
+        };
+        self.record.finished(UpdateRecord {
+            number: update,
+            mode: ctl_proto::UpdateMode::FullRead,
+            started: unix_at(started, now, now_unix),
+            finished: now_unix,
+            duration_ms: millis(now.saturating_duration_since(started)),
+            failure: None,
+            counts: Some(UpdateCounts {
+                directories: self.config.directories.len() as u32,
+                users: report.users_kept as u64,
+                groups: report.groups_kept as u64,
+                records: report
+                    .records
+                    .iter()
+                    .map(|(&k, c)| (k, c.kept as u64))
+                    .collect(),
+                duplicate_keys: report.duplicate_keys as u64,
+                dropped: counts,
+                dropped_total,
+                member_dns: MemberDns {
+                    resolved: m.resolved as u64,
+                    nested: m.nested as u64,
+                    unresolved: m.unresolved as u64,
+                    cut: m.cut as u64,
+                },
+                referrals,
+                locked_passwords: report.locked.iter().map(|(&r, &n)| (r, n as u64)).collect(),
+            }),
+        });
         self.swap_in(snap);
         self.keep_installed(keep);
         if !self.announced {
@@ -363,6 +425,20 @@ impl Daemon {
     }
 
     pub(super) fn update_failed(&mut self, reason: &str, now: Instant) {
+        let now_unix = unix_now();
+        let (number, started) = self
+            .incoming
+            .as_ref()
+            .map_or((self.update_seq, now), |i| (i.update, i.started));
+        self.record.finished(UpdateRecord {
+            number,
+            mode: ctl_proto::UpdateMode::FullRead,
+            started: unix_at(started, now, now_unix),
+            finished: now_unix,
+            duration_ms: millis(now.saturating_duration_since(started)),
+            failure: Some(ctl_proto::truncate(reason, ctl_proto::MAX_DETAIL_BYTES).to_owned()),
+            counts: None,
+        });
         self.incoming = None;
         self.build_busy = false;
         self.failed_updates = self.failed_updates.saturating_add(1);

@@ -11,6 +11,7 @@
 
 pub mod bind;
 pub mod binding_file;
+pub mod counters;
 pub mod rpcbind;
 pub mod server;
 mod udp_batch;

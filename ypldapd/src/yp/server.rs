@@ -18,10 +18,13 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 
+use ctl_proto::{ClientsView, Closure, ConnectionStatus, Procedure, ProcedureCount, Refusal};
+
+use super::counters::RequestCounters;
 use super::udp_batch::{self, UdpBatch};
 use crate::rate::{KeyedLimiter, Suppressed};
 use yp_proto::access::{AllowList, RefusalLog, is_privileged};
-use yp_proto::dispatch::{AllStream, Caller, Outcome, ServerConfig, handle_message};
+use yp_proto::dispatch::{AllStream, Caller, Noted, Outcome, ServerConfig, handle_message_noted};
 use yp_proto::record::{self, Reassembler};
 use yp_proto::snapshot::Snapshot;
 
@@ -98,6 +101,8 @@ pub struct Stats {
     pub all_closed_lifetime: u64,
     /// UDP requests not answered: their source was over `udp_rate`.
     pub udp_rate_limited: u64,
+    /// Secret maps refused to an unprivileged source port.
+    pub unprivileged_refused: u64,
     pub logs_dropped: u64,
 }
 
@@ -119,6 +124,7 @@ struct AllProgress {
 struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
+    opened: Instant,
     rx: Reassembler,
     out: Vec<u8>,
     out_pos: usize,
@@ -147,6 +153,7 @@ struct Shared<'a> {
     logs: &'a mut Vec<(Level, String)>,
     stats: &'a mut Stats,
     limits: &'a Limits,
+    requests: &'a mut RequestCounters,
 }
 
 impl Shared<'_> {
@@ -155,6 +162,17 @@ impl Shared<'_> {
             self.logs.push((level, text));
         } else {
             self.stats.logs_dropped += 1;
+        }
+    }
+
+    /// Counts what a request was.
+    fn note(&mut self, noted: Noted, tcp: bool, now: Instant) {
+        let procedure = noted
+            .procedure
+            .map_or(Procedure::Other, Procedure::of_number);
+        self.requests.note(procedure, tcp, now);
+        if noted.unprivileged_refused {
+            self.stats.unprivileged_refused += 1;
         }
     }
 
@@ -256,7 +274,9 @@ impl Conn {
             if let Some(rec) = self.rx.pop() {
                 sh.stats.tcp_requests += 1;
                 let caller = sh.caller(self.peer, true, now);
-                match handle_message(&rec, sh.cfg, sh.snap, caller) {
+                let (outcome, noted) = handle_message_noted(&rec, sh.cfg, sh.snap, caller);
+                sh.note(noted, true, now);
+                match outcome {
                     Outcome::Reply(r) => record::push_fragment(&mut self.out, &r, true),
                     Outcome::NoReply => {}
                     Outcome::Stream(s) => {
@@ -310,6 +330,7 @@ pub struct YpServer {
     udp_limiter: KeyedLimiter<IpAddr>,
     udp_limited_report: Suppressed,
     all_closed_report: Suppressed,
+    requests: RequestCounters,
 }
 
 impl YpServer {
@@ -356,6 +377,7 @@ impl YpServer {
             udp_limiter: KeyedLimiter::new(limits.udp_rate, limits.udp_rate, UDP_RATE_SOURCES),
             udp_limited_report: Suppressed::new(BOUND_REPORT_EVERY),
             all_closed_report: Suppressed::new(BOUND_REPORT_EVERY),
+            requests: RequestCounters::new(Instant::now()),
         })
     }
 
@@ -448,6 +470,67 @@ impl YpServer {
         self.conns.iter().filter(|c| c.is_some()).count()
     }
 
+    /// What `ypldapctl show clients` reports: the open TCP connections,
+    /// the requests by procedure and the refusals by reason.
+    pub fn clients_view(&self, now: Instant) -> ClientsView {
+        let st = &self.stats;
+        let age = |t: Instant| now.saturating_duration_since(t).as_secs();
+        ClientsView {
+            connections: self
+                .conns
+                .iter()
+                .flatten()
+                .map(|c| ConnectionStatus {
+                    peer: c.peer.to_string(),
+                    age_seconds: age(c.opened),
+                    idle_seconds: age(c.last_active),
+                    streaming_all: c.all.is_some(),
+                })
+                .collect(),
+            connections_max: self.limits.max_conns as u64,
+            connections_per_host_max: self.limits.max_conns_per_host as u64,
+            connections_accepted: st.conns_accepted,
+            requests: Procedure::ALL
+                .iter()
+                .map(|&p| {
+                    let (udp, tcp) = self.requests.total(p);
+                    ProcedureCount {
+                        procedure: p,
+                        udp,
+                        tcp,
+                        last_window: self.requests.recent(p, now),
+                    }
+                })
+                .collect(),
+            rate_window_seconds: self.requests.window(now),
+            refused: Refusal::ALL
+                .iter()
+                .map(|&r| {
+                    let n = match r {
+                        Refusal::AllowList => st.refused,
+                        Refusal::UnprivilegedPort => st.unprivileged_refused,
+                        Refusal::UdpRate => st.udp_rate_limited,
+                        Refusal::TcpConnections => st.conns_rejected,
+                        Refusal::TcpPerHost => st.conns_rejected_per_host,
+                    };
+                    (r, n)
+                })
+                .collect(),
+            closed: Closure::ALL
+                .iter()
+                .map(|&c| {
+                    let n = match c {
+                        Closure::Idle => st.conns_closed_idle,
+                        Closure::BadRecord => st.conns_closed_bad_record,
+                        Closure::AllTooSlow => st.all_closed_slow,
+                        Closure::AllTooOld => st.all_closed_lifetime,
+                    };
+                    (c, n)
+                })
+                .collect(),
+        }
+    }
+
     pub fn handle_event(&mut self, registry: &Registry, event: &Event, now: Instant) {
         let Some(rel) = event.token().0.checked_sub(self.first) else {
             return;
@@ -537,6 +620,7 @@ impl YpServer {
                 logs: &mut self.logs,
                 stats: &mut self.stats,
                 limits: &self.limits,
+                requests: &mut self.requests,
             },
             &mut self.conns,
         )
@@ -555,6 +639,7 @@ impl YpServer {
             logs: &mut self.logs,
             stats: &mut self.stats,
             limits: &self.limits,
+            requests: &mut self.requests,
         };
         let mut handled = 0;
         let mut replies = Vec::with_capacity(udp_batch::BATCH);
@@ -593,7 +678,9 @@ impl YpServer {
                     continue;
                 }
                 let caller = sh.caller(peer, false, now);
-                if let Outcome::Reply(r) = handle_message(msg, sh.cfg, sh.snap, caller) {
+                let (outcome, noted) = handle_message_noted(msg, sh.cfg, sh.snap, caller);
+                sh.note(noted, false, now);
+                if let Outcome::Reply(r) = outcome {
                     replies.push((r, peer));
                 }
             }
@@ -637,6 +724,7 @@ impl YpServer {
                     self.conns[slot] = Some(Conn {
                         stream,
                         peer,
+                        opened: now,
                         rx: Reassembler::new(self.limits.max_record),
                         out: Vec::new(),
                         out_pos: 0,
