@@ -124,7 +124,10 @@ pub enum ParentToClient {
     /// The configuration is complete.
     ConfigEnd,
     /// Fetch every directory now and stream the result as update `update`.
-    Update { update: u64 },
+    /// ypldapd still keeps the entries of directories `resumable` from a
+    /// content synchronization session that ended: their session may
+    /// resume from its cookie ([`ReadMode::Resume`]).
+    Update { update: u64, resumable: Vec<u32> },
     /// The broker's connected socket for a `Connect`, attached as the one fd.
     Connected(Connection),
     /// The broker could not connect.
@@ -187,8 +190,9 @@ pub enum ClientToParent<'a> {
     /// keeps every entry of the update, to apply the changes sessions
     /// push to them.
     UpdatePlan { update: u64, modes: Vec<ReadMode> },
-    /// The entries of directory `directory` (read `Full` or `Sync`) come
-    /// next, up to the next `ReadBegin` or the end of the update.
+    /// The entries of directory `directory` (read `Full` or `Sync`), or
+    /// its changes (`Resume`), come next, up to the next `ReadBegin` or
+    /// the end of the update.
     ReadBegin { update: u64, directory: u32 },
     /// Changes to directory `directory` that its content synchronization
     /// session received, in order. `changes` is the last field (batches).
@@ -232,6 +236,10 @@ pub enum ReadMode {
     Sync,
     /// None: the directory's session is live.
     Live,
+    /// Only what changed since the session that ended: a refresh from its
+    /// cookie, sent as `Changes` to the entries ypldapd kept, after which
+    /// the session stays open and pushes changes again.
+    Resume,
 }
 
 /// One change a content synchronization session pushes: an entry added or

@@ -147,7 +147,10 @@ fn every_message_round_trips() {
             data: "-----BEGIN CERTIFICATE-----\n".into(),
         },
         ParentToClient::ConfigEnd,
-        ParentToClient::Update { update: 3 },
+        ParentToClient::Update {
+            update: 3,
+            resumable: vec![1],
+        },
         ParentToClient::Connected(Connection {
             request: 1,
             directory: 0,

@@ -30,6 +30,9 @@ pub struct SlapdOptions {
     pub unchecked_ldif: String,
     /// The syncprov overlay: content synchronization (RFC 4533) offered.
     pub sync: bool,
+    /// syncprov's `syncprov-reloadhint TRUE`: a cookie older than every
+    /// entry gets e-syncRefreshRequired (4096) instead of a full reload.
+    pub reload_hint: bool,
 }
 
 impl Default for SlapdOptions {
@@ -41,6 +44,7 @@ impl Default for SlapdOptions {
             schemas: Vec::new(),
             unchecked_ldif: String::new(),
             sync: false,
+            reload_hint: false,
         }
     }
 }
@@ -69,6 +73,12 @@ impl SlapdOptions {
         self
     }
 
+    /// syncprov answers a stale cookie with e-syncRefreshRequired.
+    pub fn with_reload_hint(mut self) -> SlapdOptions {
+        self.reload_hint = true;
+        self
+    }
+
     /// Also the schema in `path`.
     pub fn with_schema(mut self, path: impl Into<PathBuf>) -> SlapdOptions {
         self.schemas.push(path.into());
@@ -87,7 +97,11 @@ pub struct Slapd {
     child: Option<Child>,
     pub dir: PathBuf,
     conf: PathBuf,
+    /// Where ypldapd reaches it.
     urls: String,
+    /// Where the tests' own tools reach it (a unix socket, which
+    /// [`Slapd::run_unreachable`] keeps open alone).
+    ldapi: String,
 }
 
 impl Slapd {
@@ -106,13 +120,17 @@ impl Slapd {
         let (sync_module, sync_overlay) = if opts.sync {
             (
                 "moduleload syncprov\n",
-                "index entryCSN,entryUUID eq\n\
-                 overlay syncprov\n\
-                 syncprov-checkpoint 100 10\n\
-                 syncprov-sessionlog 10000\n",
+                format!(
+                    "index entryCSN,entryUUID eq\n\
+                     overlay syncprov\n\
+                     syncprov-checkpoint 100 10\n\
+                     syncprov-sessionlog 10000\n\
+                     syncprov-reloadhint {}\n",
+                    if opts.reload_hint { "TRUE" } else { "FALSE" }
+                ),
             )
         } else {
-            ("", "")
+            ("", String::new())
         };
         std::fs::write(
             &conf,
@@ -164,29 +182,22 @@ impl Slapd {
             }
             let ldif_path = dir.join(file);
             std::fs::write(&ldif_path, text).expect("ldif");
-            let out = ns
-                .command("slapadd")
-                .args([flags, "-f"])
-                .arg(&conf)
-                .arg("-l")
-                .arg(&ldif_path)
-                .output()
-                .expect("slapadd");
-            assert!(
-                out.status.success(),
-                "slapadd {flags} {file}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            slapadd(ns, &conf, &ldif_path, flags);
         }
         let urls = format!(
             "ldap://{a}:389/ ldaps://{a}:636/",
             a = host_literal(&opts.address)
+        );
+        let ldapi = format!(
+            "ldapi://{}",
+            dir.join("ldapi").display().to_string().replace('/', "%2F")
         );
         let mut s = Slapd {
             child: None,
             dir,
             conf,
             urls,
+            ldapi,
         };
         s.run(ns);
         s
@@ -197,13 +208,12 @@ impl Slapd {
     /// the tool does, as an administrator's change returns.
     pub fn write(&self, ns: &Namespace, tool: &str, input: &str) {
         use std::io::Write as _;
-        let url = self.urls.split_whitespace().next().unwrap_or_default();
         let mut child = ns
             .command(tool)
             .args([
                 "-x",
                 "-H",
-                url,
+                &self.ldapi,
                 "-D",
                 &format!("cn=admin,{SUFFIX}"),
                 "-w",
@@ -225,15 +235,49 @@ impl Slapd {
         );
     }
 
+    /// Stops slapd, replaces its database with `ldif` (every entry gets a
+    /// new entryUUID and entryCSN, as after a restore from LDIF) and
+    /// starts it again.
+    pub fn reload(&mut self, ns: &Namespace, ldif: &str) {
+        self.kill();
+        for f in std::fs::read_dir(self.dir.join("db"))
+            .expect("db")
+            .flatten()
+        {
+            std::fs::remove_file(f.path()).expect("rm");
+        }
+        let path = self.dir.join("reload.ldif");
+        std::fs::write(&path, ldif).expect("ldif");
+        slapadd(ns, &self.conf, &path, "-q");
+        self.run(ns);
+    }
+
     /// Starts (again) the slapd process and waits until it accepts.
     pub fn run(&mut self, ns: &Namespace) {
-        let log = File::create(self.dir.join("slapd.log")).expect("log");
+        let urls = format!("{} {}", self.urls, self.ldapi);
+        self.start_listening(ns, &urls);
+    }
+
+    /// Starts (again) the slapd process listening only on its unix
+    /// socket: up, and changed by [`Slapd::write`], but out of ypldapd's
+    /// reach.
+    pub fn run_unreachable(&mut self, ns: &Namespace) {
+        let urls = self.ldapi.clone();
+        self.start_listening(ns, &urls);
+    }
+
+    fn start_listening(&mut self, ns: &Namespace, urls: &str) {
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("slapd.log"))
+            .expect("log");
         let child = ns
             .command("slapd")
             .args(["-d", "0", "-f"])
             .arg(&self.conf)
             .arg("-h")
-            .arg(&self.urls)
+            .arg(urls)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
@@ -242,7 +286,7 @@ impl Slapd {
         self.child = Some(child);
         let probe = format!(
             "for i in $(seq 100); do ldapsearch -x -LLL -H '{}' -b '' -s base >/dev/null 2>&1 && exit 0; sleep 0.1; done; exit 1",
-            self.urls.split_whitespace().next().unwrap_or_default()
+            urls.split_whitespace().next().unwrap_or_default()
         );
         ns.sh(&probe);
     }
@@ -268,6 +312,24 @@ impl Slapd {
             kill_entered(&mut c);
         }
     }
+}
+
+/// Loads `ldif` into the database of slapd configuration `conf`.
+fn slapadd(ns: &Namespace, conf: &Path, ldif: &Path, flags: &str) {
+    let out = ns
+        .command("slapadd")
+        .args([flags, "-f"])
+        .arg(conf)
+        .arg("-l")
+        .arg(ldif)
+        .output()
+        .expect("slapadd");
+    assert!(
+        out.status.success(),
+        "slapadd {flags} {}: {}",
+        ldif.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl Drop for Slapd {

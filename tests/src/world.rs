@@ -528,6 +528,31 @@ impl World {
         self.servers[i].run(&self.ns);
     }
 
+    /// Restarts the first directory (slapd) out of ypldapd's reach: it
+    /// runs and [`World::change_directory`] changes it, but only through
+    /// its unix socket.
+    pub fn cut_off_directory(&mut self) {
+        let ns = &self.ns;
+        let s = self.servers[0].slapd();
+        s.kill();
+        s.run_unreachable(ns);
+    }
+
+    /// Restarts the first directory (slapd) where ypldapd reaches it.
+    pub fn reconnect_directory(&mut self) {
+        let ns = &self.ns;
+        let s = self.servers[0].slapd();
+        s.kill();
+        s.run(ns);
+    }
+
+    /// Replaces the first directory's (slapd's) database with `ldif`
+    /// ([`Slapd::reload`]).
+    pub fn reload_directory(&mut self, ldif: &str) {
+        let ns = &self.ns;
+        self.servers[0].slapd().reload(ns, ldif);
+    }
+
     /// The most bytes received on one open TCP connection to `port` in the
     /// namespace (`ss -ti`): how far a reader got into a directory's answer.
     pub fn bytes_received_from(&self, port: u16) -> u64 {

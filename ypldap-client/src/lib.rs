@@ -9,5 +9,6 @@ pub mod fetch;
 pub mod hub;
 pub mod sandbox;
 pub mod sync;
+pub mod sync_progress;
 pub mod tls;
 pub mod update;

@@ -90,7 +90,7 @@ async fn serve(hub: Rc<Hub>) -> Result<(), String> {
         .map(std::os::unix::net::UnixStream::from)
         .and_then(tokio::net::UnixStream::from_std)
         .map_err(|e| format!("cannot watch the link: {e}"))?;
-    let (updates, mut requested) = mpsc::unbounded_channel::<u64>();
+    let (updates, mut requested) = mpsc::unbounded_channel::<(u64, Vec<u32>)>();
     let dirs: Rc<RefCell<Rc<Vec<Rc<ReadyDirectory>>>>> = Rc::default();
     let sessions: Rc<RefCell<Sessions>> = Rc::default();
     let (failures, mut failed) = mpsc::unbounded_channel::<String>();
@@ -98,9 +98,9 @@ async fn serve(hub: Rc<Hub>) -> Result<(), String> {
     let updater = {
         let (hub, dirs, sessions) = (Rc::clone(&hub), Rc::clone(&dirs), Rc::clone(&sessions));
         tokio::task::spawn_local(async move {
-            while let Some(update) = requested.recv().await {
+            while let Some((update, resumable)) = requested.recv().await {
                 let current = Rc::clone(&dirs.borrow());
-                if let Err(e) = update::run(&hub, &current, &sessions, update).await {
+                if let Err(e) = update::run(&hub, &current, &sessions, update, &resumable).await {
                     let _ = failures.send(e.to_string());
                     return;
                 }
@@ -144,7 +144,7 @@ fn handle(
     assembly: &mut Option<Assembly>,
     dirs: &RefCell<Rc<Vec<Rc<ReadyDirectory>>>>,
     sessions: &RefCell<Sessions>,
-    updates: &mpsc::UnboundedSender<u64>,
+    updates: &mpsc::UnboundedSender<(u64, Vec<u32>)>,
     msg: ParentToClient,
 ) -> Result<(), String> {
     let protocol = |e: ypldap_client::config::ConfigError| format!("configuration: {e}");
@@ -177,9 +177,9 @@ fn handle(
             sessions.borrow_mut().clear();
             *dirs.borrow_mut() = Rc::new(ready.into_iter().map(Rc::new).collect());
         }
-        ParentToClient::Update { update } => {
+        ParentToClient::Update { update, resumable } => {
             updates
-                .send(update)
+                .send((update, resumable))
                 .map_err(|_| "the update task is gone".to_owned())?;
         }
         // Broker answers are routed by the hub and never come here.

@@ -5,8 +5,11 @@
 //! modify, delete and rename, which a session task forwards to ypldapd as
 //! they come ([`ClientToParent::Changes`]). A session that fails (the
 //! connection lost, the server silent to a liveness probe, a search
-//! ended) tells ypldapd ([`ClientToParent::SyncLost`]), which reads the
-//! directory again.
+//! ended) tells ypldapd ([`ClientToParent::SyncLost`]), which starts an
+//! update soon. That update resumes the session from its cookies
+//! ([`resume`]): only the changes since are read, sent as changes to the
+//! entries ypldapd kept; a server that cannot resume (a stale cookie,
+//! e-syncRefreshRequired) gets a new session, refreshed in full.
 //!
 //! The controls and the intermediate message are read by
 //! [`crate::content_sync`], never by ldap3's own parsers (see there).
@@ -17,16 +20,18 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use ipc_proto::entry_rules::Origin;
-use ipc_proto::{Change, ClientToParent, Directory, SearchRef};
+use ipc_proto::{Change, ClientToParent, Directory, EncodeError, LinkError, SearchRef};
 use ldap3::asn1::{PL, StructureTag, TagClass};
 use ldap3::controls::RawControl;
 use ldap3::{Ldap, ResultEntry, Scope, SearchStream};
 
 use crate::content_sync::{
-    self, Info, Mode, SYNC_INFO_OID, SYNC_REQUEST_OID, SYNC_STATE_OID, State, StateControl,
+    self, E_SYNC_REFRESH_REQUIRED, Info, Mode, SYNC_INFO_OID, SYNC_REQUEST_OID, SYNC_STATE_OID,
+    StateControl,
 };
 use crate::fetch::{self, Item, OPERATION_TIMEOUT, Search, Target};
 use crate::hub::Hub;
+use crate::sync_progress::{Action, Progress, Refresh, Uuid};
 
 /// How often a live session checks that its server still answers (a
 /// persistent search is silent while nothing changes, so silence alone
@@ -87,10 +92,18 @@ pub async fn offered(ldap: &mut Ldap) -> bool {
     })
 }
 
-/// The open searches of a directory whose refresh is done.
+/// The open searches of a directory whose refresh is done, each with its
+/// progress.
 pub struct Refreshed {
-    streams: Vec<(SearchRef, Stream)>,
+    streams: Vec<(SearchRef, Stream, Progress)>,
     ldap: Ldap,
+}
+
+/// A directory resumed from its cookies: the changes since its session
+/// ended, to send within the update, and its open searches.
+pub struct Resumed {
+    pub changes: Vec<Change<'static>>,
+    pub refreshed: Refreshed,
 }
 
 /// Result codes with which a server says it will not run a sync search
@@ -100,6 +113,103 @@ fn refusal(rc: u32) -> bool {
     // inappropriateAuthentication, insufficientAccessRights,
     // unwillingToPerform.
     matches!(rc, 4 | 11 | 12 | 48 | 50 | 53)
+}
+
+/// More changes than a resume takes: past this, reading the whole
+/// directory costs about the same, and the changes need not wait in
+/// memory.
+pub const RESUME_MAX_CHANGES: usize = 20_000;
+
+/// One message of a refresh stage that the reader acts on.
+enum Refreshing<'a> {
+    Entry {
+        dn: &'a str,
+        attrs: &'a crate::entry::Attributes,
+        state: &'a StateControl,
+    },
+    Delete(Uuid),
+}
+
+/// How a refresh stage ended before its end.
+enum Cut {
+    /// The server ended the search (result code and text).
+    Ended {
+        rc: u32,
+        text: String,
+    },
+    Failed(String),
+}
+
+/// Opens search `s` as refreshAndPersist from `progress`'s cookie (from
+/// nothing without one) and reads its refresh stage, handing each entry
+/// and deletion to `emit`; returns the open search.
+async fn refresh_search(
+    ldap: &mut Ldap,
+    s: &Search<'_>,
+    progress: &mut Progress,
+    emit: &mut dyn FnMut(Refreshing<'_>),
+) -> Result<Stream, Cut> {
+    let request = RawControl {
+        ctype: SYNC_REQUEST_OID.to_owned(),
+        crit: true,
+        val: Some(content_sync::encode_request(
+            Mode::RefreshAndPersist,
+            progress.cookie.as_deref(),
+            false,
+        )),
+    };
+    let mut stream: Stream = ldap
+        .with_controls(request)
+        .streaming_search(&s.base, Scope::Subtree, &s.filter, s.attributes.clone())
+        .await
+        .map_err(|e| Cut::Failed(e.to_string()))?;
+    let mut refresh = Refresh::new(progress);
+    let mut deletes = Vec::new();
+    loop {
+        let next = tokio::time::timeout(OPERATION_TIMEOUT, stream.next())
+            .await
+            .map_err(|_| {
+                Cut::Failed(format!(
+                    "no answer within {} s",
+                    OPERATION_TIMEOUT.as_secs()
+                ))
+            })?
+            .map_err(|e| Cut::Failed(e.to_string()))?;
+        let Some(re) = next else {
+            // The search ended before its refresh did.
+            let result = stream.finish().await;
+            return Err(Cut::Ended {
+                rc: result.rc,
+                text: result.text,
+            });
+        };
+        match event(re) {
+            Event::Entry {
+                state: Some(state),
+                dn,
+                attrs,
+            } => match refresh.entry(progress, &state) {
+                Action::Send(_) => emit(Refreshing::Entry {
+                    dn: &dn,
+                    attrs: &attrs,
+                    state: &state,
+                }),
+                Action::Delete(u) => emit(Refreshing::Delete(u)),
+                Action::Nothing => {}
+            },
+            Event::Info(info) => {
+                let done = refresh.info(progress, &info, &mut deletes);
+                for u in deletes.drain(..) {
+                    emit(Refreshing::Delete(u));
+                }
+                if done {
+                    return Ok(stream);
+                }
+            }
+            Event::Entry { state: None, .. } | Event::Other => {}
+            Event::Malformed(why) => return Err(Cut::Failed(why)),
+        }
+    }
 }
 
 /// Runs every search of `dir` as refreshAndPersist over `ldap` and reads
@@ -113,75 +223,164 @@ pub async fn refresh(
 ) -> Result<Refreshed, SyncError> {
     let mut streams = Vec::new();
     for s in fetch::searches(dir) {
-        let name = s.name();
-        let failed = |cause: String| SyncError::Failed {
-            search: name,
-            cause,
-        };
-        let request = RawControl {
-            ctype: SYNC_REQUEST_OID.to_owned(),
-            crit: true,
-            val: Some(content_sync::encode_request(
-                Mode::RefreshAndPersist,
-                None,
-                false,
-            )),
-        };
-        let mut stream: Stream = ldap
-            .with_controls(request)
-            .streaming_search(&s.base, Scope::Subtree, &s.filter, s.attributes.clone())
-            .await
-            .map_err(|e| failed(e.to_string()))?;
-        let mut seen = 0usize;
-        loop {
-            let next = tokio::time::timeout(OPERATION_TIMEOUT, stream.next())
-                .await
-                .map_err(|_| {
-                    failed(format!(
-                        "no answer within {} s",
-                        OPERATION_TIMEOUT.as_secs()
-                    ))
-                })?
-                .map_err(|e| failed(e.to_string()))?;
-            let Some(re) = next else {
-                // The search ended before its refresh did: refused, or a
-                // server that does not persist.
-                let result = stream.finish().await;
-                if refusal(result.rc) || (streams.is_empty() && seen == 0) {
-                    return Err(SyncError::Refused {
-                        search: name,
-                        rc: result.rc,
-                        text: result.text,
-                    });
-                }
-                return Err(failed(format!(
-                    "the server ended the search (result {}: {})",
-                    result.rc, result.text
-                )));
-            };
-            match event(re) {
-                Event::Entry { state, dn, attrs } => {
-                    seen += 1;
-                    if let Some(state) = state {
-                        if matches!(state.state, State::Add | State::Modify | State::Present) {
-                            entry(dir, &s, &dn, &attrs, &state, &mut |item| {
-                                done.count(&item);
-                                sink(item);
-                            });
-                        }
-                    }
-                }
-                Event::Info(
-                    Info::RefreshDelete { done: true, .. }
-                    | Info::RefreshPresent { done: true, .. },
-                ) => break,
-                Event::Info(_) | Event::Other => {}
-                Event::Malformed(why) => return Err(failed(why)),
+        let mut progress = Progress::default();
+        let read = refresh_search(&mut ldap, &s, &mut progress, &mut |m| {
+            // A refresh from nothing has nothing to delete.
+            if let Refreshing::Entry { dn, attrs, state } = m {
+                entry(dir, &s, dn, attrs, state, &mut |item| {
+                    done.count(&item);
+                    sink(item);
+                });
             }
-        }
-        streams.push((search_ref(&s), stream));
+        })
+        .await;
+        let search = s.name();
+        let stream = match read {
+            Ok(stream) => stream,
+            // Refused, or a server that does not persist.
+            Err(Cut::Ended { rc, text }) if refusal(rc) || streams.is_empty() => {
+                return Err(SyncError::Refused { search, rc, text });
+            }
+            Err(Cut::Ended { rc, text }) => {
+                return Err(SyncError::Failed {
+                    search,
+                    cause: format!("the server ended the search (result {rc}: {text})"),
+                });
+            }
+            Err(Cut::Failed(cause)) => return Err(SyncError::Failed { search, cause }),
+        };
+        streams.push((search_ref(&s), stream, progress));
     }
     Ok(Refreshed { streams, ldap })
+}
+
+/// Resumes every search of `dir` from its cookie in `progress` (in the
+/// order of [`fetch::searches`]): the changes since are gathered, up to
+/// [`RESUME_MAX_CHANGES`], and the searches stay open for [`start`].
+pub async fn resume(
+    hub: &Hub,
+    mut ldap: Ldap,
+    dir: &Directory,
+    progress: Vec<Progress>,
+) -> Result<Resumed, ResumeError> {
+    let searches = fetch::searches(dir);
+    if searches.len() != progress.len() {
+        return Err(ResumeError::Other(
+            "the directory's searches changed".into(),
+        ));
+    }
+    let mut changes: Vec<Change<'static>> = Vec::new();
+    let mut streams = Vec::new();
+    for (s, mut progress) in searches.iter().zip(progress) {
+        let search = search_ref(s);
+        let mut too_many = false;
+        let read = refresh_search(&mut ldap, s, &mut progress, &mut |m| {
+            if changes.len() >= RESUME_MAX_CHANGES {
+                too_many = true;
+                return;
+            }
+            match m {
+                Refreshing::Entry { dn, attrs, state } => {
+                    entry(dir, s, dn, attrs, state, &mut |item| {
+                        changes.push(change_of(hub, search, &state.uuid, item));
+                    });
+                }
+                Refreshing::Delete(u) => changes.push(Change::Delete {
+                    search,
+                    uuid: content_sync::uuid_text(&u),
+                }),
+            }
+        })
+        .await;
+        if too_many {
+            return Err(ResumeError::TooManyChanges);
+        }
+        match read {
+            Ok(stream) => streams.push((search, stream, progress)),
+            Err(Cut::Ended { rc, .. }) if rc == E_SYNC_REFRESH_REQUIRED => {
+                return Err(ResumeError::RefreshRequired);
+            }
+            Err(Cut::Ended { rc, text }) => {
+                return Err(ResumeError::Other(format!(
+                    "the server ended the {} search (result {rc}: {text})",
+                    s.name()
+                )));
+            }
+            Err(Cut::Failed(cause)) => {
+                return Err(ResumeError::Other(format!("{} search: {cause}", s.name())));
+            }
+        }
+    }
+    Ok(Resumed {
+        changes,
+        refreshed: Refreshed { streams, ldap },
+    })
+}
+
+/// Why a directory's session could not resume from its cookies (it is
+/// then read in full by a new session).
+#[derive(Debug)]
+pub enum ResumeError {
+    /// The server answered e-syncRefreshRequired: the cookie is too old.
+    RefreshRequired,
+    /// More than [`RESUME_MAX_CHANGES`] changes.
+    TooManyChanges,
+    Other(String),
+}
+
+impl std::fmt::Display for ResumeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResumeError::RefreshRequired => {
+                f.write_str("the server asks for a full refresh (e-syncRefreshRequired)")
+            }
+            ResumeError::TooManyChanges => {
+                write!(f, "more than {RESUME_MAX_CHANGES} changes since")
+            }
+            ResumeError::Other(why) => f.write_str(why),
+        }
+    }
+}
+
+/// The deletion that replaces `change` when it is too large for a
+/// message (`len` bytes): its entry leaves the maps, as a full read
+/// drops it.
+pub fn dropped_as_too_large(hub: &Hub, change: &Change<'_>, len: usize) -> Option<Change<'static>> {
+    let (search, origin) = match change {
+        Change::User(u) => (SearchRef::Users, &u.origin),
+        Change::Group(g) => (SearchRef::Groups, &g.origin),
+        Change::Record(r) => (SearchRef::Records(r.search), &r.origin),
+        Change::Delete { .. } => return None,
+    };
+    hub.log(
+        ipc_proto::Level::Warning,
+        format!("dropped {:?}: {}", origin.dn, crate::update::too_large(len)),
+    );
+    Some(Change::Delete {
+        search,
+        uuid: origin.uuid.clone()?,
+    })
+}
+
+/// The change that sends `item`, converted from entry `uuid` of `search`:
+/// an entry that no longer meets the rules leaves the maps, as it would
+/// at a full read.
+fn change_of(hub: &Hub, search: SearchRef, uuid: &Uuid, item: Item<'_>) -> Change<'static> {
+    match item {
+        Item::User(u) => Change::User(u.into_owned()),
+        Item::Group(g) => Change::Group(g.into_owned()),
+        Item::Record(r) => Change::Record(r.into_owned()),
+        Item::Dropped { dn, violation } => {
+            hub.log(
+                ipc_proto::Level::Warning,
+                format!("dropped {dn:?}: {violation}"),
+            );
+            Change::Delete {
+                search,
+                uuid: content_sync::uuid_text(uuid),
+            }
+        }
+    }
 }
 
 fn search_ref(s: &Search<'_>) -> SearchRef {
@@ -277,12 +476,15 @@ fn set_uuid(o: &mut Origin<'_>, uuid: String) {
     o.uuid = Some(uuid);
 }
 
-/// The live sessions, by directory, and the directories whose server
-/// refused content synchronization (read in full until the configuration
-/// changes).
+/// The live sessions, by directory, what each session remembers to
+/// resume, and the directories whose server refused content
+/// synchronization (read in full until the configuration changes).
 #[derive(Default)]
 pub struct Sessions {
     live: HashMap<u32, Vec<tokio::task::JoinHandle<()>>>,
+    /// Per directory, per search (in the order of [`fetch::searches`]):
+    /// kept after the session ends, for a resume.
+    progress: HashMap<u32, Vec<Rc<RefCell<Progress>>>>,
     refused: HashMap<u32, String>,
 }
 
@@ -299,6 +501,17 @@ impl Sessions {
         self.refused.insert(directory, why);
     }
 
+    /// What directory `directory`'s ended session remembers, to resume it.
+    pub fn progress(&self, directory: u32) -> Option<Vec<Progress>> {
+        let p = self.progress.get(&directory)?;
+        Some(p.iter().map(|p| p.borrow().clone()).collect())
+    }
+
+    /// Forgets directory `directory`'s progress: it cannot resume.
+    pub fn forget(&mut self, directory: u32) {
+        self.progress.remove(&directory);
+    }
+
     /// Ends every session (a new configuration).
     pub fn clear(&mut self) {
         for (_, tasks) in self.live.drain() {
@@ -306,10 +519,11 @@ impl Sessions {
                 t.abort();
             }
         }
+        self.progress.clear();
         self.refused.clear();
     }
 
-    /// Ends directory `directory`'s session.
+    /// Ends directory `directory`'s session; its progress stays.
     fn end(&mut self, directory: u32) {
         for t in self.live.remove(&directory).into_iter().flatten() {
             t.abort();
@@ -328,18 +542,28 @@ pub fn start(
 ) {
     let Refreshed { streams, ldap } = refreshed;
     let mut tasks = Vec::new();
-    for (search, mut stream) in streams {
+    let mut kept = Vec::new();
+    for (search, mut stream, progress) in streams {
+        let progress = Rc::new(RefCell::new(progress));
+        kept.push(Rc::clone(&progress));
         let (hub, sessions, dir) = (Rc::clone(hub), Rc::clone(sessions), Rc::clone(&dir));
         tasks.push(tokio::task::spawn_local(async move {
+            let mut persist = Refresh::persist();
             let why = loop {
                 match stream.next().await {
                     Ok(Some(re)) => {
-                        if let Err(why) = forward(&hub, directory, &dir, search, re) {
+                        let mut p = progress.borrow_mut();
+                        if let Err(why) =
+                            forward(&hub, directory, &dir, search, &mut persist, &mut p, re)
+                        {
                             break why;
                         }
                     }
                     Ok(None) => {
                         let r = stream.finish().await;
+                        if r.rc == E_SYNC_REFRESH_REQUIRED {
+                            sessions.borrow_mut().forget(directory);
+                        }
                         break format!("the server ended the search (result {}: {})", r.rc, r.text);
                     }
                     Err(e) => break e.to_string(),
@@ -365,7 +589,9 @@ pub fn start(
             }
         }
     }));
-    sessions.borrow_mut().live.insert(directory, tasks);
+    let mut s = sessions.borrow_mut();
+    s.live.insert(directory, tasks);
+    s.progress.insert(directory, kept);
 }
 
 /// Ends a session and tells ypldapd.
@@ -380,68 +606,66 @@ fn lost(hub: &Hub, sessions: &RefCell<Sessions>, directory: u32, why: &str) {
     sessions.borrow_mut().end(directory);
 }
 
-/// Forwards one message of a persistent search as a change.
+/// Forwards one message of a persistent search as changes, and notes it
+/// in the search's progress (a failure to send ends the reader, so the
+/// progress never runs ahead of what ypldapd received).
 fn forward(
     hub: &Hub,
     directory: u32,
     dir: &Directory,
     search: SearchRef,
+    persist: &mut Refresh,
+    progress: &mut Progress,
     re: ResultEntry,
 ) -> Result<(), String> {
+    let delete = |u: &Uuid| Change::Delete {
+        search,
+        uuid: content_sync::uuid_text(u),
+    };
     let changes: Vec<Change<'_>> = match event(re) {
         Event::Entry {
             state: Some(state),
             dn,
             attrs,
-        } => {
-            if state.state == State::Delete {
-                vec![Change::Delete {
-                    search,
-                    uuid: content_sync::uuid_text(&state.uuid),
-                }]
-            } else {
+        } => match persist.entry(progress, &state) {
+            Action::Send(uuid) => {
                 let searches = fetch::searches(dir);
                 let Some(s) = searches.iter().find(|s| search_ref(s) == search) else {
                     return Ok(());
                 };
                 let mut out = Vec::new();
-                entry(dir, s, &dn, &attrs, &state, &mut |item| match item {
-                    Item::User(u) => out.push(Change::User(u.into_owned())),
-                    Item::Group(g) => out.push(Change::Group(g.into_owned())),
-                    Item::Record(r) => out.push(Change::Record(r.into_owned())),
-                    // An entry that no longer meets the rules leaves the
-                    // maps, as it would at a full read.
-                    Item::Dropped { violation, .. } => {
-                        hub.log(
-                            ipc_proto::Level::Warning,
-                            format!("dropped {dn:?}: {violation}"),
-                        );
-                        out.push(Change::Delete {
-                            search,
-                            uuid: content_sync::uuid_text(&state.uuid),
-                        });
-                    }
+                entry(dir, s, &dn, &attrs, &state, &mut |item| {
+                    out.push(change_of(hub, search, &uuid, item));
                 });
                 out
             }
+            Action::Delete(uuid) => vec![delete(&uuid)],
+            Action::Nothing => Vec::new(),
+        },
+        Event::Info(info) => {
+            let mut deletes = Vec::new();
+            persist.info(progress, &info, &mut deletes);
+            deletes.iter().map(delete).collect()
         }
-        Event::Info(Info::IdSet {
-            refresh_deletes: true,
-            uuids,
-            ..
-        }) => uuids
-            .iter()
-            .map(|u| Change::Delete {
-                search,
-                uuid: content_sync::uuid_text(u),
-            })
-            .collect(),
         Event::Malformed(why) => return Err(why),
-        Event::Entry { state: None, .. } | Event::Info(_) | Event::Other => Vec::new(),
+        Event::Entry { state: None, .. } | Event::Other => Vec::new(),
     };
     if changes.is_empty() {
         return Ok(());
     }
-    hub.send(&ClientToParent::Changes { directory, changes })
-        .map_err(|e| format!("cannot forward changes: {e}"))
+    let sent = hub.send(&ClientToParent::Changes {
+        directory,
+        changes: changes.clone(),
+    });
+    let sent = match sent {
+        Err(LinkError::Encode(EncodeError::Oversize { len })) => {
+            let changes: Vec<Change<'_>> = changes
+                .iter()
+                .map(|c| dropped_as_too_large(hub, c, len).unwrap_or_else(|| c.clone()))
+                .collect();
+            hub.send(&ClientToParent::Changes { directory, changes })
+        }
+        other => other,
+    };
+    sent.map_err(|e| format!("cannot forward changes: {e}"))
 }

@@ -38,17 +38,30 @@ pub struct ReadyDirectory {
     pub tls: Result<Option<Arc<ClientConfig>>, String>,
 }
 
+/// How a directory is read in an update, once connected.
+enum Prepared {
+    /// Its session is live: not read.
+    Live,
+    /// Read in full or by a new session's refresh.
+    Read(Ldap),
+    /// Its ended session resumed from its cookies: the changes since.
+    Resumed(sync::Resumed),
+}
+
 /// Runs update `update` over `dirs`. First each directory is connected
 /// and asked whether it offers content synchronization (one whose session
-/// is live is left alone); ypldapd is told the plan; then each directory
-/// is read in turn, its entries streamed as they come, in full or by the
-/// refresh of its sync searches; once the update is done, the sessions of
-/// the directories refreshed start pushing changes.
+/// is live is left alone; one whose session ended, and whose entries
+/// ypldapd still keeps (`resumable`), resumes from its cookies); ypldapd
+/// is told the plan; then each directory is read in turn, its entries
+/// streamed as they come, in full or by the refresh of its sync searches,
+/// or its changes since its session ended; once the update is done, the
+/// sessions of the directories refreshed start pushing changes.
 pub async fn run(
     hub: &Rc<Hub>,
     dirs: &[Rc<ReadyDirectory>],
     sessions: &Rc<RefCell<Sessions>>,
     update: u64,
+    resumable: &[u32],
 ) -> Result<(), LinkError> {
     let started = Instant::now();
     let fail = |dir: &ReadyDirectory, why: &dyn std::fmt::Display| {
@@ -58,14 +71,18 @@ pub async fn run(
         })
     };
     // Connect and plan.
-    let mut opened: Vec<Option<Ldap>> = Vec::with_capacity(dirs.len());
+    let mut opened: Vec<Prepared> = Vec::with_capacity(dirs.len());
     let mut modes = Vec::with_capacity(dirs.len());
     for (index, dir) in dirs.iter().enumerate() {
         let index = index as u32;
         if sessions.borrow().is_live(index) {
             modes.push(ReadMode::Live);
-            opened.push(None);
+            opened.push(Prepared::Live);
             continue;
+        }
+        // Without the entries at ypldapd, changes would apply to nothing.
+        if !resumable.contains(&index) {
+            sessions.borrow_mut().forget(index);
         }
         let tls = match &dir.tls {
             Ok(t) => t.clone(),
@@ -80,13 +97,39 @@ pub async fn run(
             Err(e) => return fail(dir, &e),
         };
         let wanted = dir.settings.sync == SyncSetting::Auto && !sessions.borrow().refused(index);
-        let mode = if wanted && sync::offered(&mut ldap).await {
-            ReadMode::Sync
-        } else {
-            ReadMode::Full
-        };
-        modes.push(mode);
-        opened.push(Some(ldap));
+        if !(wanted && sync::offered(&mut ldap).await) {
+            modes.push(ReadMode::Full);
+            opened.push(Prepared::Read(ldap));
+            continue;
+        }
+        let progress = sessions.borrow().progress(index);
+        if let Some(progress) = progress {
+            sessions.borrow_mut().forget(index);
+            match sync::resume(hub, ldap.clone(), &dir.settings, progress).await {
+                Ok(resumed) => {
+                    hub.log(
+                        Level::Debug,
+                        format!(
+                            "directory {}: content synchronization resumed from its cookie: {} changes since the session ended",
+                            dir.settings.host,
+                            resumed.changes.len()
+                        ),
+                    );
+                    modes.push(ReadMode::Resume);
+                    opened.push(Prepared::Resumed(resumed));
+                    continue;
+                }
+                Err(e) => hub.log(
+                    Level::Info,
+                    format!(
+                        "directory {}: content synchronization cannot resume from its cookie ({e}): refreshing it in full",
+                        dir.settings.host
+                    ),
+                ),
+            }
+        }
+        modes.push(ReadMode::Sync);
+        opened.push(Prepared::Read(ldap));
     }
     hub.send(&ClientToParent::UpdatePlan {
         update,
@@ -97,11 +140,18 @@ pub async fn run(
     let mut referrals = 0;
     let mut done = fetch::Fetched::default();
     let mut refreshed = Vec::new();
-    for (index, (dir, ldap)) in dirs.iter().zip(opened).enumerate() {
-        let Some(mut ldap) = ldap else {
-            continue;
-        };
+    for (index, (dir, prepared)) in dirs.iter().zip(opened).enumerate() {
         let directory = index as u32;
+        let mut ldap = match prepared {
+            Prepared::Live => continue,
+            Prepared::Read(ldap) => ldap,
+            Prepared::Resumed(resumed) => {
+                hub.send(&ClientToParent::ReadBegin { update, directory })?;
+                send_changes(hub, directory, resumed.changes)?;
+                refreshed.push((directory, Rc::clone(dir), resumed.refreshed));
+                continue;
+            }
+        };
         hub.send(&ClientToParent::ReadBegin { update, directory })?;
         let mut link_error = None;
         let mut sink = |item: Item<'_>| {
@@ -230,9 +280,7 @@ impl Batches {
             Ok(full) => send(hub, full),
             Err(e) => {
                 let detail = match e {
-                    EncodeError::Oversize { len } => format!(
-                        "its values come to {len} bytes, more than one message carries ({MAX_MESSAGE_BYTES}); no map line could hold them"
-                    ),
+                    EncodeError::Oversize { len } => too_large(len),
                     other => other.to_string(),
                 };
                 self.drop_entry(hub, dn, DropReason::EntryTooLarge, &detail)
@@ -280,6 +328,41 @@ impl Batches {
         send(hub, self.records.take())?;
         send(hub, self.drops.take())
     }
+}
+
+/// Why an entry of `len` bytes is left out.
+pub fn too_large(len: usize) -> String {
+    format!(
+        "its values come to {len} bytes, more than one message carries ({MAX_MESSAGE_BYTES}); no map line could hold them"
+    )
+}
+
+/// Sends a resumed directory's changes, in batches.
+fn send_changes(
+    hub: &Hub,
+    directory: u32,
+    changes: Vec<ipc_proto::Change<'static>>,
+) -> Result<(), LinkError> {
+    let mut batch = BatchWriter::new(
+        &ClientToParent::Changes {
+            directory,
+            changes: Vec::new(),
+        },
+        BATCH_BYTES,
+    );
+    for c in &changes {
+        let pushed = match batch.push(c) {
+            Err(EncodeError::Oversize { len }) => match sync::dropped_as_too_large(hub, c, len) {
+                Some(delete) => batch.push(&delete),
+                None => continue,
+            },
+            other => other,
+        };
+        if let Ok(full) = pushed {
+            send(hub, full)?;
+        }
+    }
+    send(hub, batch.take())
 }
 
 /// Sends a finished batch datagram, if there is one.

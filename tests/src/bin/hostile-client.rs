@@ -119,7 +119,7 @@ mod modes {
         loop {
             match chan.recv() {
                 Ok(Some(r)) => {
-                    if let ParentToClient::Update { update } = r.message {
+                    if let ParentToClient::Update { update, .. } = r.message {
                         return Some(update);
                     }
                 }

@@ -35,6 +35,9 @@ pub(super) struct Live {
     store: Option<EntryStore>,
     /// Per directory: its session is live.
     sessions: Vec<bool>,
+    /// Per directory: its kept entries came from a session, live or
+    /// ended; one that ended may resume from its cookie.
+    synced: Vec<bool>,
     /// Changes arrived that the maps do not show yet.
     dirty: bool,
     /// Sessions lost in a row (for the resync back-off).
@@ -58,6 +61,19 @@ impl Live {
     /// changed): the next update reads every directory again.
     pub(super) fn sessions_gone(&mut self) {
         self.sessions.clear();
+        self.synced.clear();
+    }
+
+    /// The directories whose session ended while ypldapd keeps their
+    /// entries: the reader may resume them from their cookies.
+    pub(super) fn resumable(&self) -> Vec<u32> {
+        if self.store.is_none() {
+            return Vec::new();
+        }
+        (0..self.synced.len())
+            .filter(|&d| self.synced[d] && !self.session(d))
+            .map(|d| d as u32)
+            .collect()
     }
 
     /// Forgets everything (a new configuration): directories may mean
@@ -105,6 +121,33 @@ impl Keep {
     }
 }
 
+/// Applies `changes` to one directory's kept entries, in order; returns
+/// how many there were.
+fn apply_each<'a>(
+    entries: &mut DirectoryEntries,
+    changes: impl IntoIterator<Item = Change<'a>>,
+) -> u64 {
+    let mut n = 0;
+    for c in changes {
+        match c {
+            Change::User(u) => {
+                entries.upsert_user(u.into_owned());
+            }
+            Change::Group(g) => {
+                entries.upsert_group(g.into_owned());
+            }
+            Change::Record(r) => {
+                entries.upsert_record(r.into_owned());
+            }
+            Change::Delete { search, uuid } => {
+                entries.remove(search_of(search), &uuid);
+            }
+        }
+        n += 1;
+    }
+    n
+}
+
 fn search_of(s: SearchRef) -> Search {
     match s {
         SearchRef::Users => Search::Users,
@@ -127,13 +170,13 @@ impl Daemon {
         if !syncs {
             // No session any more: nothing is kept.
             self.live.store = None;
-            self.live.sessions.clear();
+            self.live.sessions_gone();
             return;
         }
         let live: Vec<String> = modes
             .iter()
             .enumerate()
-            .filter(|(_, m)| **m == ReadMode::Live)
+            .filter(|(_, m)| **m == ReadMode::Live || **m == ReadMode::Resume)
             .map(|(d, _)| d.to_string())
             .collect();
         if !live.is_empty() {
@@ -160,8 +203,13 @@ impl Daemon {
         let d = directory as usize;
         self.feed_live_before(d);
         if let Some(k) = self.incoming.as_mut().and_then(|i| i.keep.as_mut()) {
-            k.current = Some(d);
-            k.read.insert(d, DirectoryEntries::default());
+            // A resumed directory's changes go to its kept entries.
+            if k.modes.get(d) == Some(&ReadMode::Resume) {
+                k.current = None;
+            } else {
+                k.current = Some(d);
+                k.read.insert(d, DirectoryEntries::default());
+            }
         }
     }
 
@@ -179,7 +227,7 @@ impl Daemon {
             return;
         };
         while k.fed < upto && k.fed < k.modes.len() {
-            if k.modes.get(k.fed) == Some(&ReadMode::Live) {
+            if matches!(k.modes.get(k.fed), Some(ReadMode::Live | ReadMode::Resume)) {
                 store.directory(k.fed).feed(&mut i.builder);
             }
             k.fed += 1;
@@ -198,17 +246,23 @@ impl Daemon {
             store.replace(d, entries);
         }
         for (d, mode) in keep.modes.iter().enumerate() {
-            if *mode == ReadMode::Sync {
-                info!(
-                    "directory {}: kept current by content synchronization (RFC 4533): its changes are served as they come",
-                    self.config
-                        .directories
-                        .get(d)
-                        .map_or("?", |d| d.settings.host.as_str())
-                );
+            let host = self
+                .config
+                .directories
+                .get(d)
+                .map_or("?", |d| d.settings.host.as_str());
+            match mode {
+                ReadMode::Sync => info!(
+                    "directory {host}: kept current by content synchronization (RFC 4533): its changes are served as they come"
+                ),
+                ReadMode::Resume => info!(
+                    "directory {host}: content synchronization resumed from its cookie: only the changes since the session ended were read"
+                ),
+                ReadMode::Full | ReadMode::Live => {}
             }
         }
         self.live.sessions = keep.modes.iter().map(|m| *m != ReadMode::Full).collect();
+        self.live.synced.clone_from(&self.live.sessions);
         self.live.lost = 0;
         let n = self.live.sessions.iter().filter(|s| **s).count();
         debug!(
@@ -218,28 +272,80 @@ impl Daemon {
         );
     }
 
-    /// A batch of changes from directory `directory`'s session.
-    pub(super) fn apply_changes(&mut self, directory: u32, changes: Vec<Change<'_>>, now: Instant) {
-        let d = directory as usize;
-        let live = self.live.session(d);
-        let options = self.build_options();
-        let Some(store) = self.live.store.as_mut().filter(|_| live) else {
+    /// The reader is not trusted: changes that would grow the kept
+    /// entries past what one update may bring end it (it is restarted).
+    fn changes_fit(&mut self, kept: usize, changes: usize, now: Instant) -> bool {
+        if kept.saturating_add(changes) <= super::MAX_UPDATE_ENTRIES {
+            return true;
+        }
+        warning!(
+            "ypldap-client pushed changes beyond {} kept entries; killing it",
+            super::MAX_UPDATE_ENTRIES
+        );
+        self.client.drop_link(now, true);
+        self.live.sessions_gone();
+        false
+    }
+
+    /// Changes for a directory without a live session: those of the
+    /// update under way, which reads it by content synchronization.
+    /// A resumed directory's refresh changes its kept entries before the
+    /// build is given them; changes a new session pushes between the end
+    /// of its refresh and the installation of the maps join the copy the
+    /// update keeps. Either way the maps are built again afterwards when
+    /// the update's build could not see them.
+    fn apply_to_update(&mut self, d: usize, changes: Vec<Change<'_>>, now: Instant) {
+        let Some(k) = self.incoming.as_ref().and_then(|i| i.keep.as_ref()) else {
             debug!(
-                "changes for directory {directory}, which has no live session: ignored (the next update reads it)"
+                "changes for directory {d}, which has no live session: ignored (the next update reads it)"
             );
             return;
         };
-        // The reader is not trusted: changes that would grow the kept
-        // entries past what one update may bring end it (it is restarted).
-        if store.len().saturating_add(changes.len()) > super::MAX_UPDATE_ENTRIES {
-            warning!(
-                "ypldap-client pushed changes beyond {} kept entries; killing it",
-                super::MAX_UPDATE_ENTRIES
-            );
-            self.client.drop_link(now, true);
-            self.live.sessions_gone();
+        let (mode, fed) = (k.modes.get(d).copied(), k.fed);
+        let kept = match mode {
+            Some(ReadMode::Resume) => self.live.store.as_ref().map_or(0, EntryStore::len),
+            Some(ReadMode::Sync) => k.read.values().map(DirectoryEntries::len).sum(),
+            _ => {
+                debug!("changes for directory {d}, which this update reads in full: ignored");
+                return;
+            }
+        };
+        if !self.changes_fit(kept, changes.len(), now) {
             return;
         }
+        self.record.changes_received(d as u32, changes.len() as u64);
+        let entries = match mode {
+            Some(ReadMode::Resume) => self.live.store.as_mut().map(|s| s.directory(d)),
+            _ => self
+                .incoming
+                .as_mut()
+                .and_then(|i| i.keep.as_mut())
+                .map(|k| k.read.entry(d).or_default()),
+        };
+        let Some(entries) = entries else {
+            return;
+        };
+        self.live.changes += apply_each(entries, changes);
+        if mode == Some(ReadMode::Sync) || fed > d {
+            self.live.dirty = true;
+        }
+    }
+
+    /// A batch of changes from directory `directory`'s session.
+    pub(super) fn apply_changes(&mut self, directory: u32, changes: Vec<Change<'_>>, now: Instant) {
+        let d = directory as usize;
+        if !self.live.session(d) {
+            self.apply_to_update(d, changes, now);
+            return;
+        }
+        let kept = self.live.store.as_ref().map_or(0, EntryStore::len);
+        if !self.changes_fit(kept, changes.len(), now) {
+            return;
+        }
+        let options = self.build_options();
+        let Some(store) = self.live.store.as_mut() else {
+            return;
+        };
         self.record
             .changes_received(directory, changes.len() as u64);
         // Modifications that alter values and no key are served at once,
@@ -296,24 +402,7 @@ impl Daemon {
                 return;
             }
         }
-        let entries = store.directory(d);
-        for c in changes {
-            match c {
-                Change::User(u) => {
-                    entries.upsert_user(u.into_owned());
-                }
-                Change::Group(g) => {
-                    entries.upsert_group(g.into_owned());
-                }
-                Change::Record(r) => {
-                    entries.upsert_record(r.into_owned());
-                }
-                Change::Delete { search, uuid } => {
-                    entries.remove(search_of(search), &uuid);
-                }
-            }
-            self.live.changes += 1;
-        }
+        self.live.changes += apply_each(store.directory(d), changes);
         self.live.dirty = true;
         self.start_rebuild(now);
     }

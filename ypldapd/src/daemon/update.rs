@@ -133,7 +133,11 @@ impl Daemon {
         }
         self.update_seq += 1;
         let update = self.update_seq;
-        match self.client.send(&ParentToClient::Update { update }, None) {
+        let resumable = self.live.resumable();
+        match self
+            .client
+            .send(&ParentToClient::Update { update, resumable }, None)
+        {
             Ok(()) => {
                 self.update_running = Some(update);
                 let like = self.yp.snapshot().map(std::convert::AsRef::as_ref);
