@@ -30,6 +30,13 @@ pub struct SlapdOptions {
     pub unchecked_ldif: String,
     /// The syncprov overlay: content synchronization (RFC 4533) offered.
     pub sync: bool,
+    /// A replica: `syncrepl` (refreshAndPersist) from the provider at this
+    /// URL, bound as the administrator; a write sent here gets a referral
+    /// to it. Its own data comes from the provider: give it none.
+    pub replica_of: Option<String>,
+    /// Also listen on a unix socket ([`Slapd::ldapi_url`]), which replicas
+    /// in other network namespaces reach without a network between them.
+    pub ldapi: bool,
 }
 
 impl Default for SlapdOptions {
@@ -41,6 +48,8 @@ impl Default for SlapdOptions {
             schemas: Vec::new(),
             unchecked_ldif: String::new(),
             sync: false,
+            replica_of: None,
+            ldapi: false,
         }
     }
 }
@@ -66,6 +75,12 @@ impl SlapdOptions {
     /// With the syncprov overlay (content synchronization offered).
     pub fn with_sync(mut self) -> SlapdOptions {
         self.sync = true;
+        self
+    }
+
+    /// A replica of the provider at `url` ([`SlapdOptions::replica_of`]).
+    pub fn replica_of(mut self, url: &str) -> SlapdOptions {
+        self.replica_of = Some(url.to_owned());
         self
     }
 
@@ -114,6 +129,16 @@ impl Slapd {
         } else {
             ("", "")
         };
+        // retry every second, forever: the provider may be down a while.
+        let syncrepl = opts.replica_of.as_ref().map_or(String::new(), |url| {
+            format!(
+                "syncrepl rid=001 provider={url} type=refreshAndPersist\n\
+                 \tsearchbase=\"{SUFFIX}\" scope=sub schemachecking=off\n\
+                 \tbindmethod=simple binddn=\"cn=admin,{SUFFIX}\" credentials=secret\n\
+                 \tretry=\"1 +\" timeout=5 network-timeout=5\n\
+                 updateref {url}\n"
+            )
+        });
         std::fs::write(
             &conf,
             format!(
@@ -141,6 +166,7 @@ impl Slapd {
                  dbnosync\n\
                  index objectClass eq\n\
                  index uid,cn,memberUid eq\n\
+                 {syncrepl}\
                  access to attrs=userPassword\n\
                  \tby dn.exact=\"{BIND_DN}\" read\n\
                  \tby anonymous auth\n\
@@ -178,10 +204,13 @@ impl Slapd {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let urls = format!(
+        let mut urls = format!(
             "ldap://{a}:389/ ldaps://{a}:636/",
             a = host_literal(&opts.address)
         );
+        if opts.ldapi {
+            urls = format!("{urls} {}", ldapi_url(&dir));
+        }
         let mut s = Slapd {
             child: None,
             dir,
@@ -223,6 +252,11 @@ impl Slapd {
             "{tool}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+
+    /// Its unix socket's URL (with [`SlapdOptions::ldapi`]).
+    pub fn ldapi_url(&self) -> String {
+        ldapi_url(&self.dir)
     }
 
     /// Starts (again) the slapd process and waits until it accepts.
@@ -274,6 +308,14 @@ impl Drop for Slapd {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// `ldapi://` for the socket `ldapi` in `dir`, its path %-encoded.
+fn ldapi_url(dir: &Path) -> String {
+    format!(
+        "ldapi://{}",
+        dir.join("ldapi").display().to_string().replace('/', "%2F")
+    )
 }
 
 fn host_literal(a: &str) -> String {
