@@ -93,8 +93,9 @@ fn change(w: &mut World, tool: &str, input: &str) -> Instant {
     Instant::now()
 }
 
-/// Polls `ypmatch key map` until `want` holds for its value (`None`: no
-/// such key); the time since `since`, printed with `what`.
+/// Polls `ypmatch key map` until `want` holds for its value (`None`: the
+/// server answers "no such key"); the time since `since`, printed with
+/// `what`.
 fn until(
     w: &World,
     what: &str,
@@ -107,7 +108,11 @@ fn until(
     let mut last = None;
     let took = wait_for(limit, || {
         let r = w.ypmatch(key, map);
-        let ok = want(r.as_deref().ok());
+        // "No such key" is an answer; any other failure is not.
+        let ok = match &r {
+            Ok(line) => want(Some(line)),
+            Err(e) => e.contains("No such key") && want(None),
+        };
         last = Some(r);
         ok.then(|| since.elapsed())
     })

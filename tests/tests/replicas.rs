@@ -143,7 +143,7 @@ fn wait_for_copy(w: &World) {
 }
 
 /// Polls `ypmatch key map` in `w` until `want` holds for its value
-/// (`None`: no such key); the time since `since`.
+/// (`None`: the server answers "no such key"); the time since `since`.
 fn until(
     w: &World,
     since: Instant,
@@ -155,7 +155,11 @@ fn until(
     let mut last = None;
     let seen = wait_for(limit, || {
         let r = w.ypmatch(key, map);
-        let ok = want(r.as_deref().ok());
+        // "No such key" is an answer; any other failure is not.
+        let ok = match &r {
+            Ok(line) => want(Some(line)),
+            Err(e) => e.contains("No such key") && want(None),
+        };
         last = Some(r);
         ok.then(|| since.elapsed())
     });
