@@ -6,7 +6,9 @@
 # examples/sample/sample.ldif, rpcbind, and ypldapd with
 # examples/sample/ypldap.conf. It then shows what the ordinary NIS clients,
 # glibc (through libnss-nis) and autofs see: users, groups, passwords, a
-# PAM login, netgroups (getent, innetgr) and automount maps. Then the same
+# PAM login, netgroups (getent, innetgr) and automount maps, and an
+# ldapmodify reaching ypmatch as it is made (the demo's slapd offers content
+# synchronization, RFC 4533, with the syncprov overlay). Then the same
 # with the RFC 2307bis sample (examples/sample-rfc2307bis: groups whose
 # members are DNs, nested groups), and stops everything. Nothing runs
 # afterwards, the scratch directory is removed, and the host's network,
@@ -40,6 +42,7 @@ include /etc/ldap/schema/inetorgperson.schema
 pidfile $work/slapd.pid
 modulepath /usr/lib/ldap
 moduleload back_mdb
+moduleload syncprov
 database mdb
 suffix "dc=example,dc=com"
 rootdn "cn=admin,dc=example,dc=com"
@@ -47,11 +50,17 @@ rootpw secret
 directory $work/db
 dbnosync
 index objectClass,uid,cn,memberUid eq
+index entryCSN,entryUUID eq
 access to attrs=userPassword
 	by dn.exact="cn=ypldap,ou=Services,dc=example,dc=com" read
 	by anonymous auth
 	by * none
 access to * by * read
+# Content synchronization (RFC 4533): ypldapd's searches stay open and
+# slapd pushes each change as it is made.
+overlay syncprov
+syncprov-checkpoint 100 10
+syncprov-sessionlog 1000
 EOF
 
 # What runs inside the namespaces. Its shell is PID 1 there: when it exits,
@@ -179,6 +188,38 @@ printf '\n\033[1m== automount maps, as ypcat and autofs (automount -m, which mou
 show ypcat -k auto.master
 show ypcat -k auto.home
 show "automount -m auto.master | sed -n '/^Mount point/,\$p'"
+
+# Content synchronization: the directory offers it (the Sync Request
+# control in its root DSE), so ypldapd's searches stayed open after the
+# first read, and slapd pushes every change to them as it is made.
+printf '\n\033[1m== a change in LDAP reaches the NIS clients as it is made (content synchronization, RFC 4533)\033[0m\n'
+grep -E 'kept current by content synchronization' "$work/ypldapd.log" | head -1 | sed 's/^/    /'
+show ypmatch alice passwd
+show yppoll -h 127.0.0.1 -d "$domain" passwd.byname
+cat >"$work/alice-shell.ldif" <<'LDIF'
+dn: uid=alice,ou=People,dc=example,dc=com
+changetype: modify
+replace: loginShell
+loginShell: /bin/zsh
+LDIF
+printf '\n\033[1m$ ldapmodify -x -H ldap://127.0.0.1 -D cn=admin,dc=example,dc=com -w secret -f alice-shell.ldif\033[0m   (loginShell: /bin/zsh)\n'
+started=$EPOCHREALTIME
+ldapmodify -x -H ldap://127.0.0.1 -D cn=admin,dc=example,dc=com -w secret -f "$work/alice-shell.ldif" || fail "ldapmodify failed"
+returned=$EPOCHREALTIME
+# ypmatch as fast as it can run, until it answers the new shell (5 s at most).
+tries=0
+until ypmatch alice passwd 2>/dev/null | grep -q ':/bin/zsh$'; do
+    tries=$((tries + 1))
+    ((tries < 500)) || fail "ypmatch never answered the new shell"
+    sleep 0.01
+done
+answered=$EPOCHREALTIME
+ms() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f", (b - a) * 1000 }'; }
+runs="the first ypmatch after it"; ((tries == 0)) || runs="ypmatch run $((tries + 1)) after it"
+echo "ldapmodify took $(ms "$started" "$returned") ms; ypmatch answered the new shell $(ms "$returned" "$answered") ms after it returned ($runs)"
+show ypmatch alice passwd
+show yppoll -h 127.0.0.1 -d "$domain" passwd.byname
+grep -E 'changes served at once' "$work/ypldapd.log" | tail -1 | sed 's/^/    ypldapd: /'
 
 kill -TERM "$ypldapd"
 wait "$ypldapd" || true

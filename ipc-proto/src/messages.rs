@@ -192,8 +192,14 @@ pub enum ClientToParent<'a> {
     UpdatePlan { update: u64, modes: Vec<ReadMode> },
     /// The entries of directory `directory` (read `Full` or `Sync`), or
     /// its changes (`Resume`), come next, up to the next `ReadBegin` or
-    /// the end of the update.
-    ReadBegin { update: u64, directory: u32 },
+    /// the end of the update. `mode` is the plan's, or `Full` for a
+    /// directory planned `Sync` whose server refused the sync search
+    /// before any entry: it is read in full at once, in this update.
+    ReadBegin {
+        update: u64,
+        directory: u32,
+        mode: ReadMode,
+    },
     /// Changes to directory `directory` that its content synchronization
     /// session received, in order. `changes` is the last field (batches).
     Changes {

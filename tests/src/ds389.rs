@@ -20,6 +20,7 @@ use crate::peers::kill_entered;
 use crate::{Namespace, comm};
 
 const INSTANCE: &str = "nis";
+const ROOT_DN: &str = "cn=Directory Manager";
 const ROOT_PW: &str = "Secret123";
 
 /// 389-ds has no implicit read access: anyone may read the NIS attributes,
@@ -66,7 +67,7 @@ impl Ds389 {
                 "[general]\nconfig_version = 2\nfull_machine_name = localhost\n\
                  strict_host_checking = False\nselinux = False\nsystemd = False\nstart = False\n\
                  [slapd]\ninstance_name = {INSTANCE}\nport = 389\nsecure_port = 0\n\
-                 self_sign_cert = False\nroot_dn = cn=Directory Manager\nroot_password = {ROOT_PW}\n\
+                 self_sign_cert = False\nroot_dn = {ROOT_DN}\nroot_password = {ROOT_PW}\n\
                  db_lib = bdb\n[backend-userroot]\nsuffix = {SUFFIX}\ncreate_suffix_entry = False\n"
             ),
         )
@@ -146,6 +147,77 @@ fi' create-ds389 $D {c}"#,
             "ns-slapd did not come up:\n{}",
             std::fs::read_to_string(errors).unwrap_or_default()
         );
+    }
+
+    /// Turns on content synchronization (RFC 4533), as FreeIPA does: the
+    /// Retro Changelog plugin (with the `nsUniqueId` of deleted entries,
+    /// which sync clients see as their UUID) and the Content
+    /// Synchronization plugin over it. Plugins start with the server: it
+    /// is restarted.
+    pub fn enable_content_sync(&mut self, ns: &Namespace) {
+        self.write(
+            ns,
+            "ldapmodify",
+            &format!(
+                "dn: cn=Retro Changelog Plugin,cn=plugins,cn=config\nchangetype: modify\n\
+                 replace: nsslapd-pluginEnabled\nnsslapd-pluginEnabled: on\n-\n\
+                 replace: nsslapd-attribute\nnsslapd-attribute: nsuniqueid:targetUniqueId\n-\n\
+                 replace: nsslapd-changelogmaxage\nnsslapd-changelogmaxage: 2d\n-\n\
+                 replace: nsslapd-include-suffix\nnsslapd-include-suffix: {SUFFIX}\n\n\
+                 dn: cn=Content Synchronization,cn=plugins,cn=config\nchangetype: modify\n\
+                 replace: nsslapd-pluginEnabled\nnsslapd-pluginEnabled: on\n"
+            ),
+        );
+        self.restart(ns);
+    }
+
+    /// Runs `ldapmodify` (or `ldapadd`, `ldapdelete`: `tool`) as the
+    /// Directory Manager with `input` on its stdin; returns when the tool
+    /// does.
+    pub fn write(&self, ns: &Namespace, tool: &str, input: &str) {
+        use std::io::Write as _;
+        let mut child = ns
+            .command(tool)
+            .args([
+                "-x",
+                "-H",
+                "ldap://127.0.0.1:389",
+                "-D",
+                ROOT_DN,
+                "-w",
+                ROOT_PW,
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{tool}: {e}"));
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(input.as_bytes()).expect("stdin");
+        }
+        let out = child.wait_with_output().expect(tool);
+        assert!(
+            out.status.success(),
+            "{tool}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Stops the server as an administrator does (SIGTERM: it closes its
+    /// connections and databases cleanly) and starts it again.
+    pub fn restart(&mut self, ns: &Namespace) {
+        if let Some(pid) = self.pid() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let gone = crate::wait_for(std::time::Duration::from_secs(30), || {
+                (!crate::alive(pid)).then_some(())
+            });
+            assert!(gone.is_some(), "ns-slapd did not stop on SIGTERM");
+        }
+        self.kill();
+        self.run(ns);
     }
 
     /// The server process's host pid.

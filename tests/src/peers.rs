@@ -33,6 +33,10 @@ pub struct SlapdOptions {
     /// syncprov's `syncprov-reloadhint TRUE`: a cookie older than every
     /// entry gets e-syncRefreshRequired (4096) instead of a full reload.
     pub reload_hint: bool,
+    /// A replica: `syncrepl` (refreshAndPersist) from the provider at this
+    /// URL, bound as the administrator; a write sent here gets a referral
+    /// to it. Its own data comes from the provider: give it none.
+    pub replica_of: Option<String>,
 }
 
 impl Default for SlapdOptions {
@@ -45,6 +49,7 @@ impl Default for SlapdOptions {
             unchecked_ldif: String::new(),
             sync: false,
             reload_hint: false,
+            replica_of: None,
         }
     }
 }
@@ -76,6 +81,12 @@ impl SlapdOptions {
     /// syncprov answers a stale cookie with e-syncRefreshRequired.
     pub fn with_reload_hint(mut self) -> SlapdOptions {
         self.reload_hint = true;
+        self
+    }
+
+    /// A replica of the provider at `url` ([`SlapdOptions::replica_of`]).
+    pub fn replica_of(mut self, url: &str) -> SlapdOptions {
+        self.replica_of = Some(url.to_owned());
         self
     }
 
@@ -132,6 +143,16 @@ impl Slapd {
         } else {
             ("", String::new())
         };
+        // retry every second, forever: the provider may be down a while.
+        let syncrepl = opts.replica_of.as_ref().map_or(String::new(), |url| {
+            format!(
+                "syncrepl rid=001 provider={url} type=refreshAndPersist\n\
+                 \tsearchbase=\"{SUFFIX}\" scope=sub schemachecking=off\n\
+                 \tbindmethod=simple binddn=\"cn=admin,{SUFFIX}\" credentials=secret\n\
+                 \tretry=\"1 +\" timeout=5 network-timeout=5\n\
+                 updateref {url}\n"
+            )
+        });
         std::fs::write(
             &conf,
             format!(
@@ -159,6 +180,7 @@ impl Slapd {
                  dbnosync\n\
                  index objectClass eq\n\
                  index uid,cn,memberUid eq\n\
+                 {syncrepl}\
                  access to attrs=userPassword\n\
                  \tby dn.exact=\"{BIND_DN}\" read\n\
                  \tby anonymous auth\n\
@@ -188,10 +210,7 @@ impl Slapd {
             "ldap://{a}:389/ ldaps://{a}:636/",
             a = host_literal(&opts.address)
         );
-        let ldapi = format!(
-            "ldapi://{}",
-            dir.join("ldapi").display().to_string().replace('/', "%2F")
-        );
+        let ldapi = ldapi_url(&dir);
         let mut s = Slapd {
             child: None,
             dir,
@@ -250,6 +269,12 @@ impl Slapd {
         std::fs::write(&path, ldif).expect("ldif");
         slapadd(ns, &self.conf, &path, "-q");
         self.run(ns);
+    }
+
+    /// Its unix socket's URL (where replicas in other network namespaces
+    /// reach it without a network between them).
+    pub fn ldapi_url(&self) -> String {
+        self.ldapi.clone()
     }
 
     /// Starts (again) the slapd process and waits until it accepts.
@@ -336,6 +361,14 @@ impl Drop for Slapd {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// `ldapi://` for the socket `ldapi` in `dir`, its path %-encoded.
+fn ldapi_url(dir: &Path) -> String {
+    format!(
+        "ldapi://{}",
+        dir.join("ldapi").display().to_string().replace('/', "%2F")
+    )
 }
 
 fn host_literal(a: &str) -> String {

@@ -217,6 +217,16 @@ impl RunningServer {
         }
     }
 
+    /// 389 Directory Server, if this is one.
+    pub fn ds389(&mut self) -> &mut Ds389 {
+        match self {
+            RunningServer::Ds389(s) => s,
+            RunningServer::Slapd(_) | RunningServer::SambaAd(_) => {
+                panic!("this directory is not 389-ds")
+            }
+        }
+    }
+
     /// Kills the server and waits for it to be gone.
     pub fn kill(&mut self) {
         match self {
@@ -508,6 +518,12 @@ impl World {
     /// Directory `i`'s server.
     pub fn server(&mut self, i: usize) -> &mut RunningServer {
         &mut self.servers[i]
+    }
+
+    /// Directory `i`'s server and the namespaces it runs in (what its
+    /// own tools need to reach it).
+    pub fn server_in_ns(&mut self, i: usize) -> (&mut RunningServer, &Namespace) {
+        (&mut self.servers[i], &self.ns)
     }
 
     /// The first directory's slapd.

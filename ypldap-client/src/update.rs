@@ -3,7 +3,7 @@
 //! its users and groups to ypldapd in batches. Any directory's failure fails
 //! the update; ypldapd then keeps the maps it has.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::Arc;
@@ -146,49 +146,71 @@ pub async fn run(
             Prepared::Live => continue,
             Prepared::Read(ldap) => ldap,
             Prepared::Resumed(resumed) => {
-                hub.send(&ClientToParent::ReadBegin { update, directory })?;
+                hub.send(&ClientToParent::ReadBegin {
+                    update,
+                    directory,
+                    mode: ReadMode::Resume,
+                })?;
                 send_changes(hub, directory, resumed.changes)?;
                 refreshed.push((directory, Rc::clone(dir), resumed.refreshed));
                 continue;
             }
         };
-        hub.send(&ClientToParent::ReadBegin { update, directory })?;
+        let mut mode = modes.get(index).copied().unwrap_or(ReadMode::Full);
+        hub.send(&ClientToParent::ReadBegin {
+            update,
+            directory,
+            mode,
+        })?;
         let mut link_error = None;
+        let streamed = Cell::new(false);
         let mut sink = |item: Item<'_>| {
+            streamed.set(true);
             if let Err(e) = out.item(hub, &item) {
                 link_error.get_or_insert(e);
             }
         };
-        let result = if modes.get(index) == Some(&ReadMode::Sync) {
+        let mut result = Ok(());
+        if mode == ReadMode::Sync {
             match sync::refresh(ldap.clone(), &dir.settings, &mut sink, &mut done).await {
-                Ok(r) => {
-                    refreshed.push((directory, Rc::clone(dir), r));
-                    Ok(())
-                }
+                Ok(r) => refreshed.push((directory, Rc::clone(dir), r)),
                 Err(sync::SyncError::Refused { search, rc, text }) => {
                     let why = sync::SyncError::Refused { search, rc, text }.to_string();
+                    sessions.borrow_mut().refuse(directory, why.clone());
+                    // Nothing of it sent yet: read it in full now.
+                    let when = if streamed.get() {
+                        result = Err(why.clone());
+                        "from the next update"
+                    } else {
+                        mode = ReadMode::Full;
+                        hub.send(&ClientToParent::ReadBegin {
+                            update,
+                            directory,
+                            mode,
+                        })?;
+                        "now"
+                    };
                     hub.log(
                         Level::Warning,
                         format!(
-                            "directory {}: {why}; reading it in full from the next update",
+                            "directory {}: {why}; reading it in full {when}",
                             dir.settings.host
                         ),
                     );
-                    sessions.borrow_mut().refuse(directory, why.clone());
-                    Err(why)
                 }
-                Err(e) => Err(e.to_string()),
+                Err(e) => result = Err(e.to_string()),
             }
-        } else {
-            match fetch::read(&mut ldap, &dir.settings, &mut sink).await {
+        }
+        if mode == ReadMode::Full {
+            result = match fetch::read(&mut ldap, &dir.settings, &mut sink).await {
                 Ok(f) => {
                     done.add(&f);
                     let _ = ldap.with_timeout(Duration::from_secs(2)).unbind().await;
                     Ok(())
                 }
                 Err(e) => Err(e.to_string()),
-            }
-        };
+            };
+        }
         if let Some(e) = link_error {
             return Err(e);
         }

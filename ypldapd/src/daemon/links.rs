@@ -283,7 +283,11 @@ impl Daemon {
                 }
             }
             ClientToParent::UpdatePlan { update, modes } => self.update_plan(update, modes),
-            ClientToParent::ReadBegin { update, directory } => self.read_begin(update, directory),
+            ClientToParent::ReadBegin {
+                update,
+                directory,
+                mode,
+            } => self.read_begin(update, directory, mode),
             ClientToParent::Changes { directory, changes } => {
                 self.apply_changes(directory, changes, now);
             }

@@ -196,13 +196,20 @@ impl Daemon {
     /// Directory `directory`'s entries come next: the kept entries of the
     /// live directories before it go into the build first, so the build
     /// sees every directory in configuration order.
-    pub(super) fn read_begin(&mut self, update: u64, directory: u32) {
+    pub(super) fn read_begin(&mut self, update: u64, directory: u32, mode: ReadMode) {
         if self.update_running != Some(update) {
             return;
         }
         let d = directory as usize;
         self.feed_live_before(d);
         if let Some(k) = self.incoming.as_mut().and_then(|i| i.keep.as_mut()) {
+            // A server that refused the sync search: read in full after
+            // all (the only change of plan the reader may make).
+            if let Some(planned) = k.modes.get_mut(d) {
+                if *planned == ReadMode::Sync && mode == ReadMode::Full {
+                    *planned = ReadMode::Full;
+                }
+            }
             // A resumed directory's changes go to its kept entries.
             if k.modes.get(d) == Some(&ReadMode::Resume) {
                 k.current = None;
@@ -240,6 +247,12 @@ impl Daemon {
         let Some(keep) = keep else {
             return;
         };
+        if keep.modes.iter().all(|m| *m == ReadMode::Full) {
+            // Every server refused: nothing to keep.
+            self.live.store = None;
+            self.live.sessions_gone();
+            return;
+        }
         let store = self.live.store.get_or_insert_with(EntryStore::default);
         store.truncate(keep.modes.len());
         for (d, entries) in keep.read {
@@ -421,14 +434,24 @@ impl Daemon {
         if let Some(s) = self.live.sessions.get_mut(directory as usize) {
             *s = false;
         }
-        let wait = RESYNC_FIRST
-            .saturating_mul(1 << self.live.lost.min(10))
-            .min(self.config.interval);
-        self.live.lost = self.live.lost.saturating_add(1);
+        let wait = self.resync_delay().unwrap_or(RESYNC_FIRST);
         let at = now + wait;
         if self.next_update.is_none_or(|t| t > at) {
             self.next_update = Some(at);
         }
+    }
+
+    /// With a session to resume: how soon to try, 1 second after the
+    /// first loss, doubling with each try that fails, up to the interval.
+    pub(super) fn resync_delay(&mut self) -> Option<Duration> {
+        if self.live.resumable().is_empty() {
+            return None;
+        }
+        let wait = RESYNC_FIRST
+            .saturating_mul(1 << self.live.lost.min(10))
+            .min(self.config.interval);
+        self.live.lost = self.live.lost.saturating_add(1);
+        Some(wait)
     }
 
     /// Builds the maps again from the kept entries, when changes are

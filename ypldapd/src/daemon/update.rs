@@ -450,6 +450,8 @@ impl Daemon {
         let retry = Duration::from_secs(10)
             .saturating_mul(1 << self.failed_updates.min(10).saturating_sub(1))
             .min(self.config.interval);
+        // A session to resume is tried on its own, shorter back-off.
+        let retry = self.resync_delay().map_or(retry, |r| r.min(retry));
         warning!(
             "update failed: {reason}; keeping the current maps, retrying in {} s",
             retry.as_secs()
