@@ -18,8 +18,10 @@
 //! names, and the netid lines of the users whose kept groups changed.
 //!
 //! A group with member DNs makes lines depend on other entries through
-//! DNs (resolved members, nested groups): while the store holds one, no
-//! change is applied here and the maps are built again. Records
+//! DNs (resolved members, nested groups): while the store holds one, only
+//! a user's change that keeps its DN, name, uid, gid and validity (a
+//! shell, a password, a lock) is applied here, since it alters no group
+//! or netid line; any other change builds the maps again. Records
 //! (classic maps, netgroups) are always built again.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -162,7 +164,12 @@ impl EntryStore {
         domain: &str,
     ) -> Result<Vec<Edit>, Box<EntryChange>> {
         if self.groups_with_dns() > 0 {
-            return Err(Box::new(change));
+            return match change {
+                EntryChange::User(u) if self.same_keys_and_validity(directory, &u, options) => {
+                    Ok(self.quick_user_values(directory, u, options))
+                }
+                change => Err(Box::new(change)),
+            };
         }
         match change {
             EntryChange::User(u) => Ok(self.quick_user(directory, Some(u), None, options, domain)),
@@ -182,6 +189,43 @@ impl EntryStore {
                 Err(Box::new(EntryChange::Remove(s, uuid)))
             }
         }
+    }
+
+    /// Whether user `new` replaces a kept entry with the same DN, name,
+    /// uid and gid, and is valid exactly when that one is: then no group
+    /// line (members resolved from DNs included) and no netid line can
+    /// change, only the user's own lines.
+    fn same_keys_and_validity(
+        &self,
+        directory: usize,
+        new: &User<'_>,
+        options: &BuildOptions,
+    ) -> bool {
+        let uuid = new.origin.uuid.as_deref();
+        self.current(directory, Search::Users, uuid, |d| &d.users)
+            .is_some_and(|old| {
+                old.origin.dn == new.origin.dn
+                    && old.name == new.name
+                    && old.uid == new.uid
+                    && old.gid == new.gid
+                    && user_valid(old, options) == user_valid(new, options)
+            })
+    }
+
+    /// A user that [`Self::same_keys_and_validity`] accepts put in place:
+    /// its lines by name and by uid.
+    fn quick_user_values(
+        &mut self,
+        directory: usize,
+        new: User<'static>,
+        options: &BuildOptions,
+    ) -> Vec<Edit> {
+        let (name, uid) = (new.name.to_string(), new.uid);
+        self.directory(directory).apply(EntryChange::User(new));
+        let mut edits = Vec::new();
+        self.name_edits(&name, options, &mut edits);
+        self.uid_line_edits(uid, options, &mut edits);
+        edits
     }
 
     /// The kept entry with `uuid` in directory `directory`.
@@ -238,27 +282,33 @@ impl EntryStore {
         uids.dedup();
         let mut edits = Vec::new();
         for n in &names {
-            let lines = self
-                .kept_user(n, options)
-                .and_then(|(_, u)| user_lines(u, options).ok());
-            let key = n.as_bytes().to_vec();
-            let (passwd, master, shadow) = match lines {
-                Some(l) => (Some(l.passwd), Some(l.master), Some(l.shadow)),
-                None => (None, None, None),
-            };
-            edits.push((MapName::PasswdByName, key.clone(), passwd));
-            edits.push((MapName::MasterPasswdByName, key.clone(), master));
-            edits.push((MapName::ShadowByName, key, shadow));
+            self.name_edits(n, options, &mut edits);
         }
         for &uid in &uids {
-            self.uid_edits(uid, options, domain, &mut edits);
+            self.uid_line_edits(uid, options, &mut edits);
+            self.netid_edit(uid, options, domain, &mut edits);
         }
         edits
     }
 
-    /// The edits of `passwd.byuid`, `master.passwd.byuid` and
-    /// `netid.byname` for `uid`.
-    fn uid_edits(&self, uid: u32, options: &BuildOptions, domain: &str, edits: &mut Vec<Edit>) {
+    /// The edits of `passwd.byname`, `master.passwd.byname` and
+    /// `shadow.byname` for `name`.
+    fn name_edits(&self, name: &str, options: &BuildOptions, edits: &mut Vec<Edit>) {
+        let lines = self
+            .kept_user(name, options)
+            .and_then(|(_, u)| user_lines(u, options).ok());
+        let key = name.as_bytes().to_vec();
+        let (passwd, master, shadow) = match lines {
+            Some(l) => (Some(l.passwd), Some(l.master), Some(l.shadow)),
+            None => (None, None, None),
+        };
+        edits.push((MapName::PasswdByName, key.clone(), passwd));
+        edits.push((MapName::MasterPasswdByName, key.clone(), master));
+        edits.push((MapName::ShadowByName, key, shadow));
+    }
+
+    /// The edits of `passwd.byuid` and `master.passwd.byuid` for `uid`.
+    fn uid_line_edits(&self, uid: u32, options: &BuildOptions, edits: &mut Vec<Edit>) {
         let lines = self
             .uid_holder(uid, options)
             .and_then(|u| user_lines(u, options).ok());
@@ -269,7 +319,6 @@ impl EntryStore {
         };
         edits.push((MapName::PasswdByUid, key.clone(), passwd));
         edits.push((MapName::MasterPasswdByUid, key, master));
-        self.netid_edit(uid, options, domain, edits);
     }
 
     fn netid_edit(&self, uid: u32, options: &BuildOptions, domain: &str, edits: &mut Vec<Edit>) {

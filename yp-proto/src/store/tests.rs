@@ -1,3 +1,4 @@
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use proptest::prelude::*;
@@ -214,6 +215,7 @@ enum Change {
         shell: u8,
         disabled: bool,
         invalid: bool,
+        moved: bool,
     },
     Group {
         dir: usize,
@@ -232,6 +234,14 @@ enum Change {
         dir: usize,
         uuid: u8,
     },
+    /// The user last given with this place and entryUUID, another shell
+    /// and maybe (un)disabled: its keys unchanged.
+    Shell {
+        dir: usize,
+        uuid: u8,
+        shell: u8,
+        disabled: bool,
+    },
 }
 
 fn change() -> impl Strategy<Value = Change> {
@@ -243,10 +253,10 @@ fn change() -> impl Strategy<Value = Change> {
         100u32..104,
         0u8..3,
         proptest::bool::weighted(0.1),
-        proptest::bool::weighted(0.1),
+        (proptest::bool::weighted(0.1), proptest::bool::weighted(0.3)),
     )
         .prop_map(
-            |(dir, uuid, name, uid, gid, shell, disabled, invalid)| Change::User {
+            |(dir, uuid, name, uid, gid, shell, disabled, (invalid, moved))| Change::User {
                 dir,
                 uuid,
                 name,
@@ -255,6 +265,7 @@ fn change() -> impl Strategy<Value = Change> {
                 shell,
                 disabled,
                 invalid,
+                moved,
             },
         );
     let group = (
@@ -264,7 +275,7 @@ fn change() -> impl Strategy<Value = Change> {
         100u32..106,
         proptest::collection::vec(0u8..7, 0..5),
         proptest::bool::weighted(0.1),
-        proptest::bool::weighted(0.03),
+        proptest::bool::weighted(0.1),
     )
         .prop_map(
             |(dir, uuid, name, gid, members, invalid, dns)| Change::Group {
@@ -282,12 +293,45 @@ fn change() -> impl Strategy<Value = Change> {
         3 => group,
         1 => (0usize..2, 0u8..12).prop_map(|(dir, uuid)| Change::RemoveUser { dir, uuid }),
         1 => (0usize..2, 0u8..8).prop_map(|(dir, uuid)| Change::RemoveGroup { dir, uuid }),
+        2 => (0usize..2, 0u8..12, 0u8..3, proptest::bool::weighted(0.2))
+            .prop_map(|(dir, uuid, shell, disabled)| Change::Shell { dir, uuid, shell, disabled }),
     ]
 }
 
-/// The store's form of a generated change.
-fn entry_change(c: &Change) -> (usize, EntryChange) {
+/// The store's form of a generated change; `users` holds the last user
+/// given for each place and entryUUID.
+fn entry_change(
+    c: &Change,
+    users: &mut HashMap<(usize, u8), User<'static>>,
+) -> (usize, EntryChange) {
+    let (dir, change) = entry_change_of(c, users);
+    if let EntryChange::User(u) = &change {
+        if let Change::User { uuid, .. } | Change::Shell { uuid, .. } = c {
+            users.insert((dir, *uuid), u.clone());
+        }
+    }
+    (dir, change)
+}
+
+fn entry_change_of(
+    c: &Change,
+    users: &HashMap<(usize, u8), User<'static>>,
+) -> (usize, EntryChange) {
     match c {
+        Change::Shell {
+            dir,
+            uuid,
+            shell,
+            disabled,
+        } => {
+            let mut u = users
+                .get(&(*dir, *uuid))
+                .cloned()
+                .unwrap_or_else(|| user(*uuid, 0, 1000, 0, false));
+            u.shell = format!("/bin/other{shell}").into();
+            u.disabled = *disabled;
+            (*dir, EntryChange::User(u))
+        }
         Change::User {
             dir,
             uuid,
@@ -297,11 +341,16 @@ fn entry_change(c: &Change) -> (usize, EntryChange) {
             shell,
             disabled,
             invalid,
+            moved,
         } => {
             let mut u = user(*uuid, *name, *uid, *shell, *disabled);
             u.gid = *gid;
             if *invalid {
                 u.gecos = "a:b".into();
+            }
+            // Moved elsewhere in the tree: member DNs name it no more.
+            if *moved {
+                u.origin.dn = format!("uid=user{name}-{uuid},dc=y").into();
             }
             (*dir, EntryChange::User(u))
         }
@@ -394,22 +443,22 @@ proptest! {
             b.finish().0
         };
         let mut store = EntryStore::default();
+        let mut users = HashMap::new();
         for c in &initial {
-            let (dir, c) = entry_change(c);
+            let (dir, c) = entry_change(c, &mut users);
             apply_slow(&mut store, dir, c);
         }
         let mut order = 1;
         let mut served = build_with(&store, order);
         for c in &changes {
-            let (dir, c) = entry_change(c);
-            // Only member DNs (before or after) take the slow path.
+            let (dir, c) = entry_change(c, &mut users);
+            // Only member DNs (before or after) may take the slow path.
             let dns = store_has_dns(&store) || matches!(&c, EntryChange::Group(g) if !g.member_dns.is_empty());
             let before: Vec<Vec<u8>> = MapName::ALL.iter().flat_map(|&m| served.iter(m).map(|(k, _)| k.to_vec()).collect::<Vec<_>>()).collect();
             let was = build_with(&store, 0);
             order += 1;
             let next = match store.apply_quick(dir, c, &options, "d") {
                 Ok(edits) => {
-                    prop_assert!(!dns, "member DNs applied quickly");
                     served.with_edits(&edits, order).expect("edits fit")
                 }
                 Err(c) => {
@@ -514,4 +563,46 @@ fn group(uuid: u8, name: u8, gid: u32, members: &[u8]) -> Group<'static> {
     g.origin.uuid = Some(format!("g{uuid}"));
     g.origin.dn = format!("cn=group{name}-{uuid},dc=x").into();
     g
+}
+
+#[test]
+fn with_member_dns_only_a_change_of_values_is_quick() {
+    let options = BuildOptions::default();
+    let mut store = EntryStore::default();
+    store.directory(0).upsert_user(user(1, 1, 1000, 0, false));
+    let mut g = group(1, 1, 200, &[]);
+    g.member_dns = vec!["uid=user1-1,dc=x".into()];
+    store.directory(0).upsert_group(g);
+    let served = build(&store);
+    assert_eq!(
+        line(&served, MapName::GroupByName, "group1").as_deref(),
+        Some("group1:*:200:user1")
+    );
+    // A shell: quick, and the maps are a build's.
+    let edits = store
+        .apply_quick(
+            0,
+            EntryChange::User(user(1, 1, 1000, 2, false)),
+            &options,
+            "d",
+        )
+        .expect("a shell change is quick");
+    let next = served.with_edits(&edits, 2).expect("fits").expect("alters");
+    same_maps(&next, &build(&store), &[]).expect("a build's maps");
+    // Moved in the tree: the group's member DN names it no more.
+    let mut moved = user(1, 1, 1000, 2, false);
+    moved.origin.dn = "uid=user1-1,dc=y".into();
+    assert!(
+        store
+            .apply_quick(0, EntryChange::User(moved), &options, "d")
+            .is_err()
+    );
+    // Renamed, or a new uid: the group line or the netid line changes.
+    for changed in [user(1, 2, 1000, 2, false), user(1, 1, 1001, 2, false)] {
+        assert!(
+            store
+                .apply_quick(0, EntryChange::User(changed), &options, "d")
+                .is_err()
+        );
+    }
 }
