@@ -21,10 +21,11 @@ pub(super) struct Row {
     pub value: Option<Box<[u8]>>,
 }
 
-/// One map's rows in key byte order; see the module documentation.
+/// One map's rows in key byte order; see the module documentation. Each
+/// row is behind its own `Arc` too, so copying a chunk copies pointers.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Rows {
-    chunks: Vec<Arc<Vec<Row>>>,
+    chunks: Vec<Arc<Vec<Arc<Row>>>>,
     rows: usize,
     /// Keys served minus keys the build served.
     pub len_delta: isize,
@@ -55,15 +56,15 @@ impl Rows {
     pub fn get(&self, key: &[u8]) -> Option<&Row> {
         let chunk = self.chunks.get(self.chunk_for(key))?;
         let i = chunk.binary_search_by(|r| (*r.key).cmp(key)).ok()?;
-        chunk.get(i)
+        chunk.get(i).map(|r| &**r)
     }
 
     /// Sets `key`'s row, copying only the chunk it falls in.
     pub fn set(&mut self, key: &[u8], value: Option<&[u8]>) {
-        let row = Row {
+        let row = Arc::new(Row {
             key: key.into(),
             value: value.map(Into::into),
-        };
+        });
         if self.chunks.is_empty() {
             self.chunks.push(Arc::new(vec![row]));
             self.rows = 1;
@@ -93,7 +94,7 @@ impl Rows {
 
     /// The row at `at`, if any.
     pub fn at(&self, at: RowAt) -> Option<&Row> {
-        self.chunks.get(at.chunk)?.get(at.row)
+        self.chunks.get(at.chunk)?.get(at.row).map(|r| &**r)
     }
 
     /// The place after `at`.
@@ -115,7 +116,7 @@ impl Rows {
     /// The place of the first row whose key is greater than `key` (or
     /// greater or equal, with `inclusive`).
     pub fn seek(&self, key: &[u8], inclusive: bool) -> RowAt {
-        let after = |r: &Row| match (*r.key).cmp(key) {
+        let after = |r: &Arc<Row>| match (*r.key).cmp(key) {
             Ordering::Less => false,
             Ordering::Equal => inclusive,
             Ordering::Greater => true,
