@@ -380,6 +380,8 @@ fn match_latency(w: &World, port: u16, names: &[String], secs: Duration) -> load
 fn stream(w: &mut World, port: u16, pid: u32, names: &[String], secs: Duration) {
     use std::io::Write as _;
     use std::process::Stdio;
+    let builds = |w: &World| w.log().matches("maps built again after changes").count();
+    let builds_before = builds(w);
     let cpu_idle = cpu_secs(pid);
     let idle = match_latency(w, port, names, secs);
     let cpu_idle = cpu_secs(pid) - cpu_idle;
@@ -454,6 +456,10 @@ fn stream(w: &mut World, port: u16, pid: u32, names: &[String], secs: Duration) 
         seen.as_secs_f64() * 1000.0,
         cpu * 1e6 / total as f64,
         cpu_idle
+    );
+    println!(
+        "builds of the maps during the stream (past the bound on changed keys, or a change that needs one): {}",
+        builds(w) - builds_before
     );
     println!("when | MATCH sent | answered | lost | p50 us | p99 us | max us");
     for (when, r) in [("idle", &idle), ("stream", &busy)] {
