@@ -262,7 +262,26 @@ pub enum Change<'a> {
     User(#[serde(borrow)] User<'a>),
     Group(#[serde(borrow)] Group<'a>),
     Record(#[serde(borrow)] Record<'a>),
-    Delete { search: SearchRef, uuid: String },
+    Delete {
+        search: SearchRef,
+        uuid: String,
+    },
+    /// A present phase of `search` begins (RFC 4533 §3.4: a session
+    /// resumed from its cookie): the entries it names as present and those
+    /// it sends stay; at its `PresentEnd`, every other kept entry of the
+    /// search is gone.
+    PresentBegin {
+        search: SearchRef,
+    },
+    /// An entry of `search` unchanged since the cookie.
+    Present {
+        search: SearchRef,
+        uuid: String,
+    },
+    /// The present phase of `search` ends.
+    PresentEnd {
+        search: SearchRef,
+    },
 }
 
 /// Which search of a directory an entry came from: one entry may match

@@ -116,6 +116,20 @@ impl DirectoryEntries {
         Applied::Removed
     }
 
+    /// Whether the entry `search` found with entryUUID `uuid` is held.
+    pub fn contains(&self, search: Search, uuid: &str) -> bool {
+        self.index.contains_key(&(search, uuid.to_owned()))
+    }
+
+    /// The entryUUIDs of the entries `search` found.
+    pub fn uuids(&self, search: Search) -> Vec<String> {
+        self.index
+            .keys()
+            .filter(|(s, _)| *s == search)
+            .map(|(_, u)| u.clone())
+            .collect()
+    }
+
     /// Entries held.
     pub fn len(&self) -> usize {
         self.users.len() + self.groups.len() + self.records.len() - self.holes

@@ -120,14 +120,20 @@ fn refusal(rc: u32) -> bool {
 /// memory.
 pub const RESUME_MAX_CHANGES: usize = 20_000;
 
-/// One message of a refresh stage that the reader acts on.
+/// The most entries a resume's present phase may name (a directory
+/// larger than this is refreshed in full when its session log cannot
+/// serve the cookie).
+pub const RESUME_MAX_PRESENT: usize = 1_000_000;
+
+/// One message of a refresh stage that the reader acts on: an entry to
+/// send, or what else [`Refresh`] asks (a deletion, a present phase).
 enum Refreshing<'a> {
     Entry {
         dn: &'a str,
         attrs: &'a crate::entry::Attributes,
         state: &'a StateControl,
     },
-    Delete(Uuid),
+    Other(Action),
 }
 
 /// How a refresh stage ended before its end.
@@ -164,7 +170,7 @@ async fn refresh_search(
         .await
         .map_err(|e| Cut::Failed(e.to_string()))?;
     let mut refresh = Refresh::new(progress);
-    let mut deletes = Vec::new();
+    let mut asked = Vec::new();
     loop {
         let next = tokio::time::timeout(OPERATION_TIMEOUT, stream.next())
             .await
@@ -194,13 +200,13 @@ async fn refresh_search(
                     attrs: &attrs,
                     state: &state,
                 }),
-                Action::Delete(u) => emit(Refreshing::Delete(u)),
                 Action::Nothing => {}
+                other => emit(Refreshing::Other(other)),
             },
             Event::Info(info) => {
-                let done = refresh.info(progress, &info, &mut deletes);
-                for u in deletes.drain(..) {
-                    emit(Refreshing::Delete(u));
+                let done = refresh.info(progress, &info, &mut asked);
+                for a in asked.drain(..) {
+                    emit(Refreshing::Other(a));
                 }
                 if done {
                     return Ok(stream);
@@ -270,25 +276,46 @@ pub async fn resume(
         ));
     }
     let mut changes: Vec<Change<'static>> = Vec::new();
+    let (mut altered, mut present) = (0usize, 0usize);
     let mut streams = Vec::new();
     for (s, mut progress) in searches.iter().zip(progress) {
         let search = search_ref(s);
+        let began = changes.len();
         let mut too_many = false;
         let read = refresh_search(&mut ldap, s, &mut progress, &mut |m| {
-            if changes.len() >= RESUME_MAX_CHANGES {
+            if altered >= RESUME_MAX_CHANGES || present >= RESUME_MAX_PRESENT {
                 too_many = true;
                 return;
             }
+            let uuid = |u: &Uuid| content_sync::uuid_text(u);
             match m {
                 Refreshing::Entry { dn, attrs, state } => {
+                    altered += 1;
                     entry(dir, s, dn, attrs, state, &mut |item| {
                         changes.push(change_of(hub, search, &state.uuid, item));
                     });
                 }
-                Refreshing::Delete(u) => changes.push(Change::Delete {
-                    search,
-                    uuid: content_sync::uuid_text(&u),
-                }),
+                Refreshing::Other(Action::Delete(u)) => {
+                    altered += 1;
+                    changes.push(Change::Delete {
+                        search,
+                        uuid: uuid(&u),
+                    });
+                }
+                Refreshing::Other(Action::Present(u)) => {
+                    present += 1;
+                    changes.push(Change::Present {
+                        search,
+                        uuid: uuid(&u),
+                    });
+                }
+                // The phase began with the search's refresh: what came
+                // since is present too.
+                Refreshing::Other(Action::PresentEnd) => {
+                    changes.insert(began, Change::PresentBegin { search });
+                    changes.push(Change::PresentEnd { search });
+                }
+                Refreshing::Other(Action::Send(_) | Action::Nothing) => {}
             }
         })
         .await;
@@ -350,7 +377,7 @@ pub fn dropped_as_too_large(hub: &Hub, change: &Change<'_>, len: usize) -> Optio
         Change::User(u) => (SearchRef::Users, &u.origin),
         Change::Group(g) => (SearchRef::Groups, &g.origin),
         Change::Record(r) => (SearchRef::Records(r.search), &r.origin),
-        Change::Delete { .. } => return None,
+        _ => return None,
     };
     hub.log(
         ipc_proto::Level::Warning,
@@ -640,12 +667,19 @@ fn forward(
                 out
             }
             Action::Delete(uuid) => vec![delete(&uuid)],
-            Action::Nothing => Vec::new(),
+            // A persistent search has no phases.
+            Action::Present(_) | Action::PresentEnd | Action::Nothing => Vec::new(),
         },
         Event::Info(info) => {
-            let mut deletes = Vec::new();
-            persist.info(progress, &info, &mut deletes);
-            deletes.iter().map(delete).collect()
+            let mut asked = Vec::new();
+            persist.info(progress, &info, &mut asked);
+            asked
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Delete(u) => Some(delete(u)),
+                    _ => None,
+                })
+                .collect()
         }
         Event::Malformed(why) => return Err(why),
         Event::Entry { state: None, .. } | Event::Other => Vec::new(),

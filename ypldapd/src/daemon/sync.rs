@@ -12,6 +12,8 @@
 //! as an update's are, then swapped in. A session that ends is read again
 //! by the next update, soon.
 
+use std::collections::{HashMap, HashSet};
+
 use ipc_proto::{Change, ReadMode, SearchRef};
 use yp_proto::store::{Cursor, DirectoryEntries, EntryStore, Search};
 
@@ -42,6 +44,9 @@ pub(super) struct Live {
     dirty: bool,
     /// Sessions lost in a row (for the resync back-off).
     lost: u32,
+    /// Present phases under way, by directory and search: the kept
+    /// entries named present or sent since the phase began.
+    present: HashMap<(usize, Search), HashSet<String>>,
     /// Changes applied since start, for the log.
     pub(super) changes: u64,
 }
@@ -62,6 +67,7 @@ impl Live {
     pub(super) fn sessions_gone(&mut self) {
         self.sessions.clear();
         self.synced.clear();
+        self.present.clear();
     }
 
     /// The directories whose session ended while ypldapd keeps their
@@ -121,26 +127,59 @@ impl Keep {
     }
 }
 
-/// Applies `changes` to one directory's kept entries, in order; returns
-/// how many there were.
+/// Applies `changes` to directory `d`'s kept entries, in order, with the
+/// present phases under way (`present`); returns how many there were.
 fn apply_each<'a>(
     entries: &mut DirectoryEntries,
+    d: usize,
+    present: &mut HashMap<(usize, Search), HashSet<String>>,
     changes: impl IntoIterator<Item = Change<'a>>,
 ) -> u64 {
     let mut n = 0;
+    // An entry sent during a present phase is present.
+    let sent = |present: &mut HashMap<(usize, Search), HashSet<String>>,
+                search: Search,
+                uuid: &Option<String>| {
+        if let (Some(seen), Some(u)) = (present.get_mut(&(d, search)), uuid) {
+            seen.insert(u.clone());
+        }
+    };
     for c in changes {
         match c {
             Change::User(u) => {
+                sent(present, Search::Users, &u.origin.uuid);
                 entries.upsert_user(u.into_owned());
             }
             Change::Group(g) => {
+                sent(present, Search::Groups, &g.origin.uuid);
                 entries.upsert_group(g.into_owned());
             }
             Change::Record(r) => {
+                sent(present, Search::Records(r.search), &r.origin.uuid);
                 entries.upsert_record(r.into_owned());
             }
             Change::Delete { search, uuid } => {
                 entries.remove(search_of(search), &uuid);
+            }
+            Change::PresentBegin { search } => {
+                present.insert((d, search_of(search)), HashSet::new());
+            }
+            Change::Present { search, uuid } => {
+                let search = search_of(search);
+                // Only kept entries: what a phase holds is bounded by them.
+                if entries.contains(search, &uuid) {
+                    sent(present, search, &Some(uuid));
+                }
+            }
+            Change::PresentEnd { search } => {
+                let search = search_of(search);
+                if let Some(seen) = present.remove(&(d, search)) {
+                    for uuid in entries.uuids(search) {
+                        if !seen.contains(&uuid) {
+                            entries.remove(search, &uuid);
+                        }
+                    }
+                }
             }
         }
         n += 1;
@@ -166,6 +205,8 @@ impl Daemon {
         let Some(i) = self.incoming.as_mut() else {
             return;
         };
+        // A phase a failed update left open ends with it.
+        self.live.present.clear();
         let syncs = modes.iter().any(|m| *m != ReadMode::Full);
         if !syncs {
             // No session any more: nothing is kept.
@@ -338,7 +379,7 @@ impl Daemon {
         let Some(entries) = entries else {
             return;
         };
-        self.live.changes += apply_each(entries, changes);
+        self.live.changes += apply_each(entries, d, &mut self.live.present, changes);
         if mode == Some(ReadMode::Sync) || fed > d {
             self.live.dirty = true;
         }
@@ -359,6 +400,7 @@ impl Daemon {
         let Some(store) = self.live.store.as_mut() else {
             return;
         };
+        let present = &mut self.live.present;
         self.record
             .changes_received(directory, changes.len() as u64);
         // Modifications that alter values and no key are served at once,
@@ -373,7 +415,7 @@ impl Daemon {
                 let values = match change {
                     Change::User(u) => store.user_values(d, u, snap, &options),
                     Change::Group(g) => store.group_values(d, g, snap, &domain),
-                    Change::Record(_) | Change::Delete { .. } => None,
+                    _ => None,
                 };
                 let Some(values) = values else {
                     break;
@@ -415,7 +457,7 @@ impl Daemon {
                 return;
             }
         }
-        self.live.changes += apply_each(store.directory(d), changes);
+        self.live.changes += apply_each(store.directory(d), d, present, changes);
         self.live.dirty = true;
         self.start_rebuild(now);
     }
@@ -507,5 +549,67 @@ impl Daemon {
         };
         i.feeding = next;
         next.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yp_proto::testdata;
+
+    fn with_uuid(name: &str, uid: u32, uuid: &str) -> entry_rules::User<'static> {
+        let mut u = testdata::user(name, uid, 100);
+        u.origin.uuid = Some(uuid.to_owned());
+        u
+    }
+
+    #[test]
+    fn a_present_phase_removes_what_it_neither_names_nor_sends() {
+        let mut entries = DirectoryEntries::default();
+        for (name, uid, uuid) in [("ann", 1, "u1"), ("ben", 2, "u2"), ("cy", 3, "u3")] {
+            entries.upsert_user(with_uuid(name, uid, uuid));
+        }
+        let mut present = HashMap::new();
+        let users = SearchRef::Users;
+        let changes = vec![
+            Change::PresentBegin { search: users },
+            Change::Present {
+                search: users,
+                uuid: "u1".into(),
+            },
+            // Changed: present too.
+            Change::User(with_uuid("ben", 20, "u2")),
+            // New.
+            Change::User(with_uuid("dee", 4, "u4")),
+            // Not kept: ignored.
+            Change::Present {
+                search: users,
+                uuid: "u9".into(),
+            },
+            Change::PresentEnd { search: users },
+        ];
+        assert_eq!(apply_each(&mut entries, 0, &mut present, changes), 6);
+        assert!(present.is_empty(), "the phase ended");
+        let mut left = entries.uuids(Search::Users);
+        left.sort();
+        assert_eq!(left, ["u1", "u2", "u4"]);
+    }
+
+    #[test]
+    fn without_a_present_phase_nothing_is_removed_implicitly() {
+        let mut entries = DirectoryEntries::default();
+        entries.upsert_user(with_uuid("ann", 1, "u1"));
+        let mut present = HashMap::new();
+        let changes = vec![
+            Change::Present {
+                search: SearchRef::Users,
+                uuid: "u1".into(),
+            },
+            Change::PresentEnd {
+                search: SearchRef::Users,
+            },
+        ];
+        apply_each(&mut entries, 0, &mut present, changes);
+        assert_eq!(entries.uuids(Search::Users), ["u1"]);
     }
 }
