@@ -7,7 +7,8 @@
 # (and 20,000 hosts and 5,000 netgroups, served in hosts.* and the
 # netgroup maps and searched by ldapsearch too), peer and project
 # alternating over several rounds; then sync-propagation: how soon each
-# kind of change reaches the maps under content synchronization. Prints
+# kind of change reaches the maps under content synchronization, and
+# sync-resume: how soon a lost session catches up from its cookie. Prints
 # every figure and ratio. Bounded: each program is killed after
 # BENCH_TIMEOUT seconds (default 600); a normal run takes about 5 minutes.
 #
@@ -41,6 +42,11 @@ timeout -k 10 "${BENCH_TIMEOUT:-600}" \
     target/release/ypldap-bench --hosts 20000 --netgroups 5000 "$@"
 
 echo "== sync-propagation (content synchronization: how soon each change is answered)"
-exec timeout -k 10 "${BENCH_TIMEOUT:-600}" \
+timeout -k 10 "${BENCH_TIMEOUT:-600}" \
     unshare --pid --fork --kill-child --mount-proc \
     target/release/sync-propagation
+
+echo "== sync-resume (a lost session resumed from its cookie, against a full refresh)"
+exec timeout -k 10 "${BENCH_TIMEOUT:-600}" \
+    unshare --pid --fork --kill-child --mount-proc \
+    target/release/sync-resume
