@@ -289,6 +289,40 @@ fn a_cut_connection_resumes_from_its_cookie() {
     assert!(!w.log().contains("cannot resume"), "{}", w.log());
 }
 
+/// ypldap-client killed: the restarted reader resumes the sessions from
+/// the cookies ypldapd kept, no full read.
+#[test]
+fn a_restarted_reader_resumes_from_the_kept_cookies() {
+    let mut w = sync_world("reader.test", false);
+    w.wait_log(
+        "kept current by content synchronization (RFC 4533)",
+        1,
+        Duration::from_secs(10),
+    );
+    let d = w.ypldapd();
+    let pid = d.sandboxed_helper("ypldap-client", None);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
+    w.change_directory("ldapmodify", CAROL_FISH);
+    w.wait_log(
+        "content synchronization resumed from its cookie",
+        1,
+        Duration::from_secs(30),
+    );
+    until(&w, "carol", "passwd.byname", carol_has_fish);
+    assert_eq!(
+        w.log()
+            .matches("kept current by content synchronization (RFC 4533)")
+            .count(),
+        1,
+        "{}",
+        w.log()
+    );
+}
+
 /// The directory restored from LDIF while ypldapd's session is away:
 /// every entry has a new entryUUID and CSN, the cookie names a state
 /// that no longer exists. With `syncprov-reloadhint TRUE` slapd answers

@@ -99,6 +99,17 @@ pub struct Refreshed {
     ldap: Ldap,
 }
 
+impl Refreshed {
+    /// Each search's cookie, to give ypldapd after the entries or changes
+    /// of the refresh.
+    pub fn cookies(&self) -> Vec<(SearchRef, Vec<u8>)> {
+        self.streams
+            .iter()
+            .filter_map(|(s, _, p)| p.cookie.clone().map(|c| (*s, c)))
+            .collect()
+    }
+}
+
 /// A directory resumed from its cookies: the changes since its session
 /// ended, to send within the update, and its open searches.
 pub struct Resumed {
@@ -260,25 +271,37 @@ pub async fn refresh(
     Ok(Refreshed { streams, ldap })
 }
 
-/// Resumes every search of `dir` from its cookie in `progress` (in the
-/// order of [`fetch::searches`]): the changes since are gathered, up to
+/// Resumes every search of `dir` from its cookie in `progress`: the
+/// changes since are gathered, up to
 /// [`RESUME_MAX_CHANGES`], and the searches stay open for [`start`].
 pub async fn resume(
     hub: &Hub,
     mut ldap: Ldap,
     dir: &Directory,
-    progress: Vec<Progress>,
+    progress: Vec<(SearchRef, Progress)>,
 ) -> Result<Resumed, ResumeError> {
     let searches = fetch::searches(dir);
-    if searches.len() != progress.len() {
-        return Err(ResumeError::Other(
-            "the directory's searches changed".into(),
-        ));
+    let mut resumed = Vec::with_capacity(searches.len());
+    for s in &searches {
+        // A search without a cookie would be sent in full, without a
+        // present phase: what it no longer finds would stay.
+        match progress
+            .iter()
+            .find(|(r, p)| *r == search_ref(s) && p.cookie.is_some())
+        {
+            Some((_, p)) => resumed.push(p.clone()),
+            None => {
+                return Err(ResumeError::Other(format!(
+                    "no cookie for the {} search",
+                    s.name()
+                )));
+            }
+        }
     }
     let mut changes: Vec<Change<'static>> = Vec::new();
     let (mut altered, mut present) = (0usize, 0usize);
     let mut streams = Vec::new();
-    for (s, mut progress) in searches.iter().zip(progress) {
+    for (s, mut progress) in searches.iter().zip(resumed) {
         let search = search_ref(s);
         let began = changes.len();
         let mut too_many = false;
@@ -511,7 +534,7 @@ pub struct Sessions {
     live: HashMap<u32, Vec<tokio::task::JoinHandle<()>>>,
     /// Per directory, per search (in the order of [`fetch::searches`]):
     /// kept after the session ends, for a resume.
-    progress: HashMap<u32, Vec<Rc<RefCell<Progress>>>>,
+    progress: HashMap<u32, Vec<(SearchRef, Rc<RefCell<Progress>>)>>,
     refused: HashMap<u32, String>,
 }
 
@@ -529,9 +552,22 @@ impl Sessions {
     }
 
     /// What directory `directory`'s ended session remembers, to resume it.
-    pub fn progress(&self, directory: u32) -> Option<Vec<Progress>> {
+    pub fn progress(&self, directory: u32) -> Option<Vec<(SearchRef, Progress)>> {
         let p = self.progress.get(&directory)?;
-        Some(p.iter().map(|p| p.borrow().clone()).collect())
+        Some(p.iter().map(|(s, p)| (*s, p.borrow().clone())).collect())
+    }
+
+    /// A cookie ypldapd saved for search `search` of directory
+    /// `directory` (a restart): the directory may resume from it.
+    pub fn restore(&mut self, directory: u32, search: SearchRef, cookie: Vec<u8>) {
+        let searches = self.progress.entry(directory).or_default();
+        let p = Rc::new(RefCell::new(Progress {
+            cookie: Some(cookie),
+        }));
+        match searches.iter_mut().find(|(s, _)| *s == search) {
+            Some(found) => found.1 = p,
+            None => searches.push((search, p)),
+        }
     }
 
     /// Forgets directory `directory`'s progress: it cannot resume.
@@ -572,7 +608,7 @@ pub fn start(
     let mut kept = Vec::new();
     for (search, mut stream, progress) in streams {
         let progress = Rc::new(RefCell::new(progress));
-        kept.push(Rc::clone(&progress));
+        kept.push((search, Rc::clone(&progress)));
         let (hub, sessions, dir) = (Rc::clone(hub), Rc::clone(sessions), Rc::clone(&dir));
         tasks.push(tokio::task::spawn_local(async move {
             let mut persist = Refresh::persist();
@@ -635,7 +671,8 @@ fn lost(hub: &Hub, sessions: &RefCell<Sessions>, directory: u32, why: &str) {
 
 /// Forwards one message of a persistent search as changes, and notes it
 /// in the search's progress (a failure to send ends the reader, so the
-/// progress never runs ahead of what ypldapd received).
+/// progress never runs ahead of what ypldapd received); a new cookie goes
+/// to ypldapd after the changes it covers.
 fn forward(
     hub: &Hub,
     directory: u32,
@@ -645,6 +682,7 @@ fn forward(
     progress: &mut Progress,
     re: ResultEntry,
 ) -> Result<(), String> {
+    let cookie_before = progress.cookie.clone();
     let delete = |u: &Uuid| Change::Delete {
         search,
         uuid: content_sync::uuid_text(u),
@@ -684,6 +722,23 @@ fn forward(
         Event::Malformed(why) => return Err(why),
         Event::Entry { state: None, .. } | Event::Other => Vec::new(),
     };
+    let sent = send_changes_of(hub, directory, changes);
+    if progress.cookie != cookie_before {
+        if let Some(cookie) = progress.cookie.clone() {
+            hub.send(&ClientToParent::Cookie {
+                directory,
+                search,
+                cookie,
+            })
+            .map_err(|e| format!("cannot forward the cookie: {e}"))?;
+        }
+    }
+    sent
+}
+
+/// Sends one message's changes; a change too large for a message drops
+/// its entry instead.
+fn send_changes_of(hub: &Hub, directory: u32, changes: Vec<Change<'_>>) -> Result<(), String> {
     if changes.is_empty() {
         return Ok(());
     }

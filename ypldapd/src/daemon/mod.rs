@@ -550,8 +550,7 @@ impl Daemon {
                 Ok(status) => {
                     if let Some(line) = self.client.reaped(status, now) {
                         error!("{line}");
-                        // Its sessions went with it.
-                        self.live.sessions_gone();
+                        self.reader_gone(now);
                         if self.update_running.take().is_some() {
                             self.update_failed("ypldap-client died during the update", now);
                         }

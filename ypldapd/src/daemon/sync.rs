@@ -23,6 +23,9 @@ use super::*;
 /// for each session lost in a row, up to the interval.
 const RESYNC_FIRST: Duration = Duration::from_secs(1);
 
+/// The longest cookie kept (as the reader's bound).
+pub(super) const MAX_COOKIE: usize = 4096;
+
 /// How many values may differ from the last build before the maps are
 /// built again (about a megabyte).
 const CHANGED_VALUES_LIMIT: usize = 4096;
@@ -47,6 +50,10 @@ pub(super) struct Live {
     /// Present phases under way, by directory and search: the kept
     /// entries named present or sent since the phase began.
     present: HashMap<(usize, Search), HashSet<String>>,
+    /// The last cookie of each search of the directories kept current,
+    /// matching the kept entries (saved with them, given to a restarted
+    /// reader).
+    cookies: BTreeMap<(usize, SearchRef), Vec<u8>>,
     /// Changes applied since start, for the log.
     pub(super) changes: u64,
 }
@@ -62,12 +69,25 @@ impl Live {
         self.session(d)
     }
 
-    /// Forgets every session (the reader is gone, or the configuration
-    /// changed): the next update reads every directory again.
+    /// Forgets every session (the reader is gone): the entries and
+    /// cookies stay, for the next reader to resume from.
     pub(super) fn sessions_gone(&mut self) {
+        self.sessions.clear();
+        self.present.clear();
+    }
+
+    /// No directory is kept current any more: nothing is kept.
+    fn nothing_kept(&mut self) {
+        self.store = None;
         self.sessions.clear();
         self.synced.clear();
         self.present.clear();
+        self.cookies.clear();
+    }
+
+    /// The cookies kept, by directory and search.
+    pub(super) fn cookies(&self) -> Vec<((usize, SearchRef), Vec<u8>)> {
+        self.cookies.iter().map(|(k, c)| (*k, c.clone())).collect()
     }
 
     /// The directories whose session ended while ypldapd keeps their
@@ -94,6 +114,9 @@ impl Live {
 #[derive(Debug)]
 pub(super) struct Keep {
     modes: Vec<ReadMode>,
+    /// The cookies the refreshes of this update ended with, kept once
+    /// its maps are installed.
+    cookies: BTreeMap<(usize, SearchRef), Vec<u8>>,
     /// The directory whose entries are arriving.
     current: Option<usize>,
     /// Copies of the directories read, by directory.
@@ -209,9 +232,7 @@ impl Daemon {
         self.live.present.clear();
         let syncs = modes.iter().any(|m| *m != ReadMode::Full);
         if !syncs {
-            // No session any more: nothing is kept.
-            self.live.store = None;
-            self.live.sessions_gone();
+            self.live.nothing_kept();
             return;
         }
         let live: Vec<String> = modes
@@ -228,6 +249,7 @@ impl Daemon {
         }
         i.keep = Some(Keep {
             modes,
+            cookies: BTreeMap::new(),
             current: None,
             read: BTreeMap::new(),
             fed: 0,
@@ -289,9 +311,8 @@ impl Daemon {
             return;
         };
         if keep.modes.iter().all(|m| *m == ReadMode::Full) {
-            // Every server refused: nothing to keep.
-            self.live.store = None;
-            self.live.sessions_gone();
+            // Every server refused.
+            self.live.nothing_kept();
             return;
         }
         let store = self.live.store.get_or_insert_with(EntryStore::default);
@@ -317,6 +338,13 @@ impl Daemon {
         }
         self.live.sessions = keep.modes.iter().map(|m| *m != ReadMode::Full).collect();
         self.live.synced.clone_from(&self.live.sessions);
+        // A directory read in full has no cookie any more; one refreshed
+        // or resumed has the cookies its refresh ended with.
+        let synced = &self.live.synced;
+        self.live
+            .cookies
+            .retain(|(d, _), _| synced.get(*d).copied().unwrap_or(false));
+        self.live.cookies.extend(keep.cookies);
         self.live.lost = 0;
         let n = self.live.sessions.iter().filter(|s| **s).count();
         debug!(
@@ -462,6 +490,34 @@ impl Daemon {
         self.start_rebuild(now);
     }
 
+    /// A new cookie of a search: kept with the entries it describes, for
+    /// a live session at once, for one this update refreshes when its
+    /// maps are installed. A cookie is at most [`MAX_COOKIE`] bytes and
+    /// names a search of the configuration, so what is kept stays
+    /// bounded by it.
+    pub(super) fn cookie(&mut self, directory: u32, search: SearchRef, cookie: Vec<u8>) {
+        let d = directory as usize;
+        let known = match (search, self.config.directories.get(d)) {
+            (_, None) => false,
+            (SearchRef::Records(id), Some(dir)) => dir.settings.records.iter().any(|r| r.id == id),
+            (SearchRef::Users | SearchRef::Groups, Some(_)) => true,
+        };
+        if !known || cookie.len() > MAX_COOKIE {
+            debug!("a cookie for directory {d} that names no search of it, or too long: ignored");
+            return;
+        }
+        if self.live.session(d) {
+            self.live.cookies.insert((d, search), cookie);
+            return;
+        }
+        let keep = self.incoming.as_mut().and_then(|i| i.keep.as_mut());
+        if let Some(k) =
+            keep.filter(|k| matches!(k.modes.get(d), Some(ReadMode::Sync | ReadMode::Resume)))
+        {
+            k.cookies.insert((d, search), cookie);
+        }
+    }
+
     /// Directory `directory`'s session ended: its entries stay as they
     /// were, and an update reads it again soon.
     pub(super) fn sync_lost(&mut self, directory: u32, reason: &str, now: Instant) {
@@ -480,6 +536,18 @@ impl Daemon {
         let at = now + wait;
         if self.next_update.is_none_or(|t| t > at) {
             self.next_update = Some(at);
+        }
+    }
+
+    /// The reader died: its sessions went with it. The next one resumes
+    /// them from the kept cookies, soon.
+    pub(super) fn reader_gone(&mut self, now: Instant) {
+        self.live.sessions_gone();
+        if let Some(wait) = self.resync_delay() {
+            let at = now + wait;
+            if self.next_update.is_none_or(|t| t > at) {
+                self.next_update = Some(at);
+            }
         }
     }
 
