@@ -526,6 +526,9 @@ fn set_uuid(o: &mut Origin<'_>, uuid: String) {
     o.uuid = Some(uuid);
 }
 
+/// One search's progress, shared by its session's task and [`Sessions`].
+type SearchProgress = (SearchRef, Rc<RefCell<Progress>>);
+
 /// The live sessions, by directory, what each session remembers to
 /// resume, and the directories whose server refused content
 /// synchronization (read in full until the configuration changes).
@@ -534,7 +537,7 @@ pub struct Sessions {
     live: HashMap<u32, Vec<tokio::task::JoinHandle<()>>>,
     /// Per directory, per search (in the order of [`fetch::searches`]):
     /// kept after the session ends, for a resume.
-    progress: HashMap<u32, Vec<(SearchRef, Rc<RefCell<Progress>>)>>,
+    progress: HashMap<u32, Vec<SearchProgress>>,
     refused: HashMap<u32, String>,
 }
 
