@@ -105,6 +105,7 @@ fn main() {
                 .to_path_buf()],
             &[std::path::PathBuf::from("/bin/true")],
             &[allowed_port],
+            None,
         ),
         other => panic!("unknown program {other}"),
     };

@@ -76,6 +76,34 @@ impl Live {
         self.present.clear();
     }
 
+    /// The entries and cookies saved at the last run (state directory):
+    /// the directories with cookies may resume.
+    pub(super) fn restore(
+        &mut self,
+        store: EntryStore,
+        cookies: Vec<((usize, SearchRef), Vec<u8>)>,
+        directories: usize,
+    ) {
+        self.synced = vec![false; directories];
+        for ((d, _), _) in &cookies {
+            if let Some(s) = self.synced.get_mut(*d) {
+                *s = true;
+            }
+        }
+        self.cookies = cookies.into_iter().collect();
+        self.store = Some(store);
+    }
+
+    /// The entries kept, if any.
+    pub(super) fn store(&self) -> Option<&EntryStore> {
+        self.store.as_ref()
+    }
+
+    /// The kept entries are to be built into maps (saved ones, at start).
+    pub(super) fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
     /// No directory is kept current any more: nothing is kept.
     fn nothing_kept(&mut self) {
         self.store = None;
@@ -230,8 +258,10 @@ impl Daemon {
         };
         // A phase a failed update left open ends with it.
         self.live.present.clear();
+        // With a state directory every directory's entries are kept (and
+        // saved), for a start with the directories out of reach.
         let syncs = modes.iter().any(|m| *m != ReadMode::Full);
-        if !syncs {
+        if !syncs && self.state.is_none() {
             self.live.nothing_kept();
             return;
         }
@@ -310,7 +340,7 @@ impl Daemon {
         let Some(keep) = keep else {
             return;
         };
-        if keep.modes.iter().all(|m| *m == ReadMode::Full) {
+        if keep.modes.iter().all(|m| *m == ReadMode::Full) && self.state.is_none() {
             // Every server refused.
             self.live.nothing_kept();
             return;
@@ -473,6 +503,9 @@ impl Daemon {
                     );
                     self.yp.set_snapshot(snap);
                     self.record.rebuilt();
+                    if let Some(s) = self.state.as_mut() {
+                        s.changed(now);
+                    }
                     // Values changed since the build cost memory and a
                     // look-up each: past a bound the maps are built again.
                     if changed > CHANGED_VALUES_LIMIT {
@@ -599,6 +632,11 @@ impl Daemon {
         );
         self.swap_in(snap);
         self.record.rebuilt();
+        self.state_changed(now);
+        if !self.announced {
+            // The saved maps, served while the directories are away.
+            self.announce(now);
+        }
         self.start_rebuild(now);
     }
 
