@@ -244,10 +244,7 @@ fn freebsd_plist_matches_make_install() {
         .collect();
     assert_eq!(got, want);
     assert!(plist.contains("@sample(root,wheel,0600) etc/ypldap.conf.sample"));
-    assert!(plist.contains(&format!(
-        "@dir(_ypldap,_ypldap,0700) {}",
-        "/var/db/ypldap"
-    )));
+    assert!(plist.contains(&format!("@dir(_ypldap,_ypldap,0700) {}", "/var/db/ypldap")));
 }
 
 /// The registry crates of `Cargo.lock`: "name-version" → checksum.

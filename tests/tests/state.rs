@@ -50,7 +50,8 @@ fn a_restart_resumes_from_the_saved_state() {
     let mut w = world("state.test", None);
     stop(&mut w);
     // What an administrator sees in the state directory.
-    let listing = w.ns.sh(&format!("stat -c '%a %U %F' {STATE} {STATE}/state"));
+    let listing =
+        w.ns.sh(&format!("stat -c '%a %U %F' {STATE} {STATE}/state"));
     assert_eq!(
         listing.lines().collect::<Vec<_>>(),
         ["700 _ypldap directory", "600 _ypldap regular file"],

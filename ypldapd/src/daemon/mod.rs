@@ -347,7 +347,10 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
 
     d.limit_descriptors()
         .context("limiting the descriptors' rights")?;
-    let state_dir = d.state.as_ref().map(|s| (s.path().to_path_buf(), s.raw_fd()));
+    let state_dir = d
+        .state
+        .as_ref()
+        .map(|s| (s.path().to_path_buf(), s.raw_fd()));
     let mut confinement = sandbox::confinement(
         &d.reload.readable_dirs,
         &[client_path, dns_path],

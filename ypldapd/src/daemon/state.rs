@@ -84,10 +84,7 @@ pub(super) fn open_state(config: &Config, owner: Identity) -> (Option<StateDir>,
             return (None, None);
         }
         Err(e) => {
-            warning!(
-                "state directory {}: {e}; nothing is saved",
-                path.display()
-            );
+            warning!("state directory {}: {e}; nothing is saved", path.display());
             return (None, None);
         }
     };
@@ -201,8 +198,13 @@ impl StateDir {
             | OFlag::O_TRUNC
             | OFlag::O_NOFOLLOW
             | OFlag::O_CLOEXEC;
-        let fd = openat(&self.dir, state::NEW_FILE, flags, Mode::S_IRUSR | Mode::S_IWUSR)
-            .map_err(|e| format!("{}: {e}", state::NEW_FILE))?;
+        let fd = openat(
+            &self.dir,
+            state::NEW_FILE,
+            flags,
+            Mode::S_IRUSR | Mode::S_IWUSR,
+        )
+        .map_err(|e| format!("{}: {e}", state::NEW_FILE))?;
         let mut file = std::fs::File::from(fd);
         file.write_all(&text)
             .map_err(|e| format!("{}: {e}", state::NEW_FILE))?;
