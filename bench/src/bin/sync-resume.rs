@@ -19,6 +19,11 @@
 //!    changed, then back: the restart emptied the session log, so the
 //!    resumed refresh is a present phase naming every entry. Timed from
 //!    the return to the last change answered.
+//! 4. ypldapd restarted (SIGTERM; it saves its state as it exits), from
+//!    its start to registered with rpcbind, serving: cold (the state file
+//!    removed: a full refresh), on saved state with the directory up (a
+//!    resume from the cookies), and with the directory down (the saved
+//!    maps served).
 
 use std::time::{Duration, Instant};
 
@@ -77,6 +82,7 @@ fn main() {
         .program(bins.join("ypldapd"))
         .interval(3600)
         .ready(Ready::Registered)
+        .statement("state directory \"/run/ypldap\"")
         .start();
     let kept = "kept current by content synchronization (RFC 4533)";
     w.wait_log(kept, 1, Duration::from_secs(60));
@@ -118,6 +124,34 @@ fn main() {
     println!(
         "3. slapd restarted, {changes} changes, resumed (present phase of {users} users): last change answered {:.3} s after slapd's return",
         took.as_secs_f64()
+    );
+
+    // 4. ypldapd restarted.
+    let restart = |w: &mut World, before: &dyn Fn(&mut World)| -> f64 {
+        let status = w.stop_ypldapd(nix::sys::signal::Signal::SIGTERM);
+        assert!(status.success(), "ypldapd exited with {status}");
+        before(w);
+        let t = Instant::now();
+        w.start_ypldapd();
+        t.elapsed().as_secs_f64()
+    };
+    let cold = restart(&mut w, &|w| {
+        w.ns.sh("rm -f /run/ypldap/state");
+    });
+    w.wait_log("state saved", 1, Duration::from_secs(30));
+    let saved = w
+        .log()
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("state saved"))
+        .unwrap_or("")
+        .to_owned();
+    let resumed = restart(&mut w, &|_| {});
+    assert!(w.log().contains("resumed from its cookie"), "{}", w.log());
+    let down = restart(&mut w, &|w| w.server(0).kill());
+    assert!(w.log().contains("serving the maps saved"), "{}", w.log());
+    println!(
+        "4. ypldapd start to registered: cold {cold:.2} s; on saved state, directory up (resume) {resumed:.2} s; directory down (saved maps) {down:.2} s; {saved}"
     );
 }
 
