@@ -351,8 +351,9 @@ fn slapadd(ns: &Namespace, conf: &Path, ldif: &Path, flags: &str) {
         .expect("slapadd");
     assert!(
         out.status.success(),
-        "slapadd {flags} {}: {}",
+        "slapadd {flags} {}: {}: {}",
         ldif.display(),
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
 }
