@@ -92,23 +92,7 @@ fn until(
     want: impl Fn(Option<&str>) -> bool,
     limit: Duration,
 ) -> Duration {
-    let mut last = None;
-    let took = wait_for(limit, || {
-        let r = w.ypmatch(key, map);
-        // "No such key" is an answer; any other failure is not.
-        let ok = match &r {
-            Ok(line) => want(Some(line)),
-            Err(e) => e.contains("No such key") && want(None),
-        };
-        last = Some(r);
-        ok.then(|| since.elapsed())
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "{what}: ypmatch {key} {map} never changed as expected (last: {last:?}):\n{}",
-            w.log()
-        )
-    });
+    let took = w.ypmatch_until(since, key, map, &want, limit);
     println!("{what}: answered after {took:?}");
     took
 }

@@ -143,23 +143,7 @@ fn until(
     want: &dyn Fn(Option<&str>) -> bool,
     limit: Duration,
 ) -> Duration {
-    let mut last = None;
-    let seen = wait_for(limit, || {
-        let r = w.ypmatch(key, map);
-        // "No such key" is an answer; any other failure is not.
-        let ok = match &r {
-            Ok(line) => want(Some(line)),
-            Err(e) => e.contains("No such key") && want(None),
-        };
-        last = Some(r);
-        ok.then(|| since.elapsed())
-    });
-    seen.unwrap_or_else(|| {
-        panic!(
-            "ypmatch {key} {map} never changed as expected (last: {last:?}):\n{}",
-            w.log()
-        )
-    })
+    w.ypmatch_until(since, key, map, want, limit)
 }
 
 /// A `loginShell` change of `user` on the provider.
