@@ -56,6 +56,11 @@ impl StateDir {
         &self.path
     }
 
+    /// A new configuration: what is saved from now on is for it.
+    pub(super) fn reconfigured(&mut self, config: &Config) {
+        self.fingerprint = state::fingerprint(config);
+    }
+
     /// The kept entries changed: a write is due, at most every
     /// [`SAVE_EVERY`].
     pub(super) fn changed(&mut self, now: Instant) {
@@ -273,7 +278,11 @@ impl Daemon {
         }
         let age = unix_now().saturating_sub(written);
         let max = self.config.state.max_age.as_secs();
-        if age > max || max == 0 {
+        if max == 0 {
+            info!("state max-age 0: the saved maps are not served; waiting for the directories");
+            return;
+        }
+        if age > max {
             warning!(
                 "the saved maps are {age} s old, more than state max-age ({max} s): not served; waiting for the directories"
             );
