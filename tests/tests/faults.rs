@@ -270,3 +270,42 @@ fn a_hostile_helper_cannot_grow_ypldapd_and_is_restarted() {
         "ypldapd grew to {peak} KiB under the flood"
     );
 }
+
+/// A directory kept current by content synchronization freezes (SIGSTOP):
+/// its persistent search is simply silent, so only the session's liveness
+/// check can tell (a search every 60 s, 30 s to answer); the last entries
+/// are served throughout, and once slapd thaws the session resumes from
+/// its cookie.
+#[test]
+fn frozen_slapd_under_content_synchronization() {
+    let mut w = World::builder("frozensync.test")
+        .directory(Directory::slapd_with(
+            Data::generated(50, 10),
+            SlapdOptions::default().with_sync(),
+        ))
+        .interval(3600)
+        .start();
+    w.wait_log(
+        "kept current by content synchronization (RFC 4533)",
+        1,
+        Duration::from_secs(10),
+    );
+    let watch = Probe::watch(&w, 100);
+    w.server(0).signal(Signal::SIGSTOP);
+    w.wait_log("content synchronization ended", 1, Duration::from_secs(95));
+    assert!(
+        w.log().contains("did not answer a liveness check"),
+        "{}",
+        w.log()
+    );
+    w.server(0).signal(Signal::SIGCONT);
+    w.wait_log(
+        "content synchronization resumed from its cookie",
+        1,
+        Duration::from_secs(60),
+    );
+    assert_no_gap(
+        &watch.figures(),
+        "slapd frozen under content synchronization",
+    );
+}

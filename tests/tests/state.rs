@@ -96,7 +96,11 @@ fn saved_maps_older_than_max_age_are_not_served() {
     w.ready = Ready::Started;
     w.start_ypldapd();
     w.wait_log("update failed", 1, Duration::from_secs(20));
-    w.wait_log("state max-age 0: the saved maps are not served", 1, Duration::from_secs(5));
+    w.wait_log(
+        "state max-age 0: the saved maps are not served",
+        1,
+        Duration::from_secs(5),
+    );
     std::thread::sleep(Duration::from_secs(1));
     assert!(!w.registered(), "registered on saved maps:\n{}", w.log());
 }
