@@ -93,7 +93,8 @@ pub fn ldif(groups: &[DnGroup], users: &[User]) -> String {
 }
 
 /// What the update summary should count: member DNs resolved to users
-/// (through nested groups too) and nested groups met.
+/// and nested groups met. ypldapd stops resolving a group once its line
+/// is too long to serve, so a dropped group counts the DNs up to there.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Expected {
     pub resolved: usize,
@@ -110,18 +111,37 @@ pub fn resolved(groups: &[DnGroup], users: &[User]) -> (Vec<Group>, Expected) {
     let mut expected = Expected::default();
     let mut served = Vec::new();
     for g in groups {
+        let mut line = format!("{}:*:{}:", g.name, g.gid);
+        let head = line.len();
         let mut seen = HashSet::new();
         let mut members = Vec::new();
-        let nested = g.groups.iter().map(|&n| &groups[n]);
-        expected.nested += g.groups.len();
-        for &u in g.users.iter().chain(nested.flat_map(|n| &n.users)) {
+        // Each user DN, with the nested group it came through.
+        let through = g
+            .groups
+            .iter()
+            .flat_map(|&n| groups[n].users.iter().map(move |&u| (Some(n), u)));
+        let mut nested_met = HashSet::new();
+        let mut fits = true;
+        for (nested, u) in g.users.iter().map(|&u| (None, u)).chain(through) {
+            if let Some(n) = nested
+                && nested_met.insert(n)
+            {
+                expected.nested += 1;
+            }
             expected.resolved += 1;
             if seen.insert(u) {
+                if line.len() > head {
+                    line.push(',');
+                }
+                line.push_str(&users[u].name);
                 members.push(users[u].name.clone());
+                if line.len() > MAX_LINE {
+                    fits = false;
+                    break;
+                }
             }
         }
-        let line = format!("{}:*:{}:{}", g.name, g.gid, members.join(","));
-        if line.len() <= MAX_LINE {
+        if fits {
             served.push(Group {
                 name: g.name.clone(),
                 gid: g.gid,
@@ -163,21 +183,44 @@ mod unit {
     }
 
     #[test]
-    fn resolution_follows_nested_groups_and_drops_long_lines() {
-        let (users, _) = tests::ldif::generate(1000, 0);
-        let gs = groups(40, users.len());
+    fn resolution_follows_nested_groups_and_stops_at_the_line_limit() {
+        let (users, _) = tests::ldif::generate(200, 0);
+        let group = |j: usize, users: Vec<usize>, groups: Vec<usize>| DnGroup {
+            name: format!("group{j:04}"),
+            gid: 20000 + j as u32,
+            users,
+            groups,
+        };
+        let gs = vec![
+            group(1, vec![0, 1], vec![]),
+            // Its own users, then group 1's where it stands, each once.
+            group(2, vec![1, 2], vec![0]),
+            // "group0003:*:20003:" and 120 names of 9 bytes: the 101st
+            // makes the line 18 + 101 * 10 - 1 = 1027 bytes.
+            group(3, (0..120).collect(), vec![0]),
+        ];
         let (served, expected) = resolved(&gs, &users);
-        let g40 = &gs[39];
-        assert_eq!(g40.groups, vec![38, 37]);
-        assert_eq!(expected.nested, 3);
-        let own: usize = gs.iter().map(|g| g.users.len()).sum();
-        let through = gs[18].users.len() + gs[38].users.len() + gs[37].users.len();
-        assert_eq!(expected.resolved, own + through);
-        // 9-character names and a comma: about 100 members fit a line.
-        assert!(served.iter().all(|g| g.members.len() <= 100));
-        assert!(served.len() < gs.len() && !served.is_empty());
+        let names: Vec<Vec<&str>> = served
+            .iter()
+            .map(|g| g.members.iter().map(String::as_str).collect())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                vec!["user00001", "user00002"],
+                vec!["user00002", "user00003", "user00001"]
+            ]
+        );
+        assert_eq!(
+            expected,
+            Expected {
+                resolved: 2 + 4 + 101,
+                nested: 1,
+                served: 2
+            }
+        );
         let text = ldif(&gs, &users);
-        assert_eq!(text.matches("member: uid=").count(), own);
-        assert_eq!(text.matches("member: cn=group").count(), 3);
+        assert_eq!(text.matches("member: uid=").count(), 124);
+        assert_eq!(text.matches("member: cn=group0001,").count(), 2);
     }
 }

@@ -292,11 +292,11 @@ impl Worlds {
         if args.member_dns {
             let g = member_dns::groups(args.groups, users.len());
             let (served, expected) = member_dns::resolved(&g, &users);
-            let dn_count: usize = g.iter().map(|g| g.users.len() + g.groups.len()).sum();
+            let group_dns: usize = g.iter().map(|g| g.groups.len()).sum();
+            let dn_count = group_dns + g.iter().map(|g| g.users.len()).sum::<usize>();
             println!(
-                "member DNs: {} groups, {dn_count} member DNs ({} of them groups); expected in ypldapd's summary: {} resolved, {} nested groups, 0 unresolved; {} groups served (the others' lines exceed {} bytes)",
+                "member DNs: {} groups, {dn_count} member DNs ({group_dns} of them groups); expected in ypldapd's summary: {} resolved, {} nested groups, 0 unresolved; {} groups served (the others' lines exceed {} bytes)",
                 g.len(),
-                expected.nested,
                 expected.resolved,
                 expected.nested,
                 expected.served,
