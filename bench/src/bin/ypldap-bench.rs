@@ -289,13 +289,14 @@ impl Worlds {
         // With member DNs: their entries for slapd, and for ypserv the
         // groups as ypldapd should serve them.
         let mut dn_groups = None;
+        let mut dn_count = None;
         if args.member_dns {
             let g = member_dns::groups(args.groups, users.len());
             let (served, expected) = member_dns::resolved(&g, &users);
             let group_dns: usize = g.iter().map(|g| g.groups.len()).sum();
-            let dn_count = group_dns + g.iter().map(|g| g.users.len()).sum::<usize>();
+            let dn_count_all = group_dns + g.iter().map(|g| g.users.len()).sum::<usize>();
             println!(
-                "member DNs: {} groups, {dn_count} member DNs ({group_dns} of them groups); expected in ypldapd's summary: {} resolved, {} nested groups, 0 unresolved; {} groups served (the others' lines exceed {} bytes)",
+                "member DNs: {} groups, {dn_count_all} member DNs ({group_dns} of them groups); expected in ypldapd's summary: {} resolved, {} nested groups, 0 unresolved; {} groups served (the others' lines exceed {} bytes)",
                 g.len(),
                 expected.resolved,
                 expected.nested,
@@ -303,6 +304,7 @@ impl Worlds {
                 member_dns::MAX_LINE
             );
             dn_groups = Some(member_dns::ldif(&g, &users));
+            dn_count = Some(dn_count_all);
             groups = served;
         }
 
@@ -386,6 +388,18 @@ impl Worlds {
         } else {
             format!("-b 'ou=Groups,{SUFFIX}' '(objectClass=posixGroup)' cn gidNumber memberUid")
         };
+        if let Some(want) = dn_count {
+            // What the compared ldapsearch fetches: every member DN.
+            let got = a.ns.sh(&format!(
+                "ldapsearch -x -LLL -o ldif-wrap=no -H ldap://127.0.0.1:389/ -D '{BIND_DN}' -w '{BIND_PW}' -E pr=1000/noprompt {group_search} | grep -c '^member: '"
+            ));
+            println!("ldapsearch of the groups: {} member values", got.trim());
+            assert_eq!(
+                got.trim(),
+                want.to_string(),
+                "member values ldapsearch gets"
+            );
+        }
         Worlds {
             a,
             b,
