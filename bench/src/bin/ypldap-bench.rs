@@ -1,8 +1,9 @@
 //! ypldapd against its peers on the same data, in one run (issue 8).
 //!
 //! usage: ypldap-bench [--users N] [--groups M] [--hosts H] [--netgroups G]
-//!                     [--member-dns] [--rounds R] [--secs S] [--inflight W] [--refreshes K]
-//!                     [--rate RPS] [--ypldapd-dir DIR] [--perf FILE]
+//!                     [--member-dns] [--rounds R] [--secs S] [--inflight W]
+//!                     [--refreshes K] [--rate RPS] [--ypldapd-dir DIR]
+//!                     [--perf FILE]
 //!
 //! `--hosts` and `--netgroups` (default 0) add that many hosts and
 //! netgroups (`bench::classic`) to the directory; ypldapd then also
@@ -327,7 +328,13 @@ impl Worlds {
         let t = Instant::now();
         let n = users.len();
         let classic = args.hosts + args.netgroups > 0;
-        let mut entries = n + groups.len() + 5;
+        // slapd holds every group; with member DNs, ypserv only those served.
+        let group_entries = if dn_groups.is_some() {
+            args.groups
+        } else {
+            groups.len()
+        };
+        let mut entries = n + group_entries + 5;
         let mut data = match &dn_groups {
             Some(text) => {
                 let mut d = Data::of(users, Vec::new()).with_ldif(text);
