@@ -21,6 +21,7 @@ pub mod nis;
 pub mod nslcd;
 pub mod peers;
 pub mod pki;
+pub mod probe;
 pub mod samba_ad;
 pub mod world;
 
