@@ -103,7 +103,7 @@ impl Site {
             let handles = self
                 .nis
                 .each_ref()
-                .map(|w| s.spawn(|| until(w, since, key, map, &want, limit)));
+                .map(|w| s.spawn(|| w.ypmatch_until(since, key, map, &want, limit)));
             handles.map(|h| h.join().expect("poller"))
         });
         println!(
@@ -130,19 +130,6 @@ fn wait_for_copy(w: &World) {
     if wait_for(Duration::from_secs(20), || (count() == want).then_some(())).is_none() {
         panic!("the replica holds {} of {want} entries", count());
     }
-}
-
-/// Polls `ypmatch key map` in `w` until `want` holds for its value
-/// (`None`: the server answers "no such key"); the time since `since`.
-fn until(
-    w: &World,
-    since: Instant,
-    key: &str,
-    map: &str,
-    want: &dyn Fn(Option<&str>) -> bool,
-    limit: Duration,
-) -> Duration {
-    w.ypmatch_until(since, key, map, want, limit)
 }
 
 /// A `loginShell` change of `user` on the provider.
