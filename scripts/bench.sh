@@ -6,8 +6,10 @@
 # and against ldapsearch, on the same 100,000 users and 10,000 groups
 # (and 20,000 hosts and 5,000 netgroups, served in hosts.* and the
 # netgroup maps and searched by ldapsearch too), peer and project
-# alternating over several rounds; then sync-propagation: how soon each
-# kind of change reaches the maps under content synchronization. Prints
+# alternating over several rounds; the same with groups whose members are
+# DNs (RFC 2307bis, --member-dns); then sync-propagation: how soon each
+# kind of change reaches the maps under content synchronization, and
+# sync-resume: how soon a lost session catches up from its cookie. Prints
 # every figure and ratio. Bounded: each program is killed after
 # BENCH_TIMEOUT seconds (default 600); a normal run takes about 5 minutes.
 #
@@ -40,7 +42,17 @@ timeout -k 10 "${BENCH_TIMEOUT:-600}" \
     unshare --pid --fork --kill-child --mount-proc \
     target/release/ypldap-bench --hosts 20000 --netgroups 5000 "$@"
 
+echo "== ypldap-bench --member-dns --rounds 1 --refreshes 3 (RFC 2307bis groups: members as DNs)"
+timeout -k 10 "${BENCH_TIMEOUT:-600}" \
+    unshare --pid --fork --kill-child --mount-proc \
+    target/release/ypldap-bench --member-dns --rounds 1 --refreshes 3
+
 echo "== sync-propagation (content synchronization: how soon each change is answered)"
-exec timeout -k 10 "${BENCH_TIMEOUT:-600}" \
+timeout -k 10 "${BENCH_TIMEOUT:-600}" \
     unshare --pid --fork --kill-child --mount-proc \
     target/release/sync-propagation
+
+echo "== sync-resume (a lost session resumed from its cookie, against a full refresh)"
+exec timeout -k 10 "${BENCH_TIMEOUT:-600}" \
+    unshare --pid --fork --kill-child --mount-proc \
+    target/release/sync-resume

@@ -5,5 +5,6 @@
 
 pub mod classic;
 pub mod load;
+pub mod member_dns;
 pub mod process;
 pub mod stats;

@@ -20,8 +20,8 @@
 //! |---|---|---|
 //! | [`ParentToDns`] | ypldapd → ypldap-dns | `Configure`, `Connect` |
 //! | [`DnsToParent`] | ypldap-dns → ypldapd | `Log`, `Connected` (+1 fd), `ConnectFailed` |
-//! | [`ParentToClient`] | ypldapd → ypldap-client | `ConfigBegin`, `Directory`, `Pem`, `ConfigEnd`, `Update`, `Connected` (+1 fd), `ConnectFailed` |
-//! | [`ClientToParent`] | ypldap-client → ypldapd | `Log`, `Connect`, `Users`, `Groups`, `Records`, `Dropped`, `UpdatePlan`, `ReadBegin`, `Changes`, `SyncLost`, `UpdateDone`, `UpdateFailed` |
+//! | [`ParentToClient`] | ypldapd → ypldap-client | `ConfigBegin`, `Directory`, `Pem`, `ConfigEnd`, `Update`, `Cookie`, `Connected` (+1 fd), `ConnectFailed` |
+//! | [`ClientToParent`] | ypldap-client → ypldapd | `Log`, `Connect`, `Users`, `Groups`, `Records`, `Dropped`, `UpdatePlan`, `ReadBegin`, `Changes`, `SyncLost`, `Cookie`, `UpdateDone`, `UpdateFailed` |
 //!
 //! Entries ([`User`], [`Group`], [`Record`]) are the mapped attributes of one directory
 //! entry with its DN; ypldapd checks them again with the same rules
@@ -128,6 +128,14 @@ pub enum ParentToClient {
     /// content synchronization session that ended: their session may
     /// resume from its cookie ([`ReadMode::Resume`]).
     Update { update: u64, resumable: Vec<u32> },
+    /// The last cookie of search `search` of directory `directory` that
+    /// ypldapd saved with its entries (state directory): the reader may
+    /// resume from it when ypldapd names the directory resumable.
+    Cookie {
+        directory: u32,
+        search: SearchRef,
+        cookie: Vec<u8>,
+    },
     /// The broker's connected socket for a `Connect`, attached as the one fd.
     Connected(Connection),
     /// The broker could not connect.
@@ -215,6 +223,14 @@ pub enum ClientToParent<'a> {
         #[serde(borrow)]
         reason: Cow<'a, str>,
     },
+    /// Search `search` of directory `directory` has a new cookie: what
+    /// ypldapd has received of it so far is the directory's state as of
+    /// this cookie (saved with the entries in the state directory).
+    Cookie {
+        directory: u32,
+        search: SearchRef,
+        cookie: Vec<u8>,
+    },
     /// Every directory was read completely: ypldapd may build and swap the maps.
     UpdateDone {
         update: u64,
@@ -262,7 +278,26 @@ pub enum Change<'a> {
     User(#[serde(borrow)] User<'a>),
     Group(#[serde(borrow)] Group<'a>),
     Record(#[serde(borrow)] Record<'a>),
-    Delete { search: SearchRef, uuid: String },
+    Delete {
+        search: SearchRef,
+        uuid: String,
+    },
+    /// A present phase of `search` begins (RFC 4533 §3.4: a session
+    /// resumed from its cookie): the entries it names as present and those
+    /// it sends stay; at its `PresentEnd`, every other kept entry of the
+    /// search is gone.
+    PresentBegin {
+        search: SearchRef,
+    },
+    /// An entry of `search` unchanged since the cookie.
+    Present {
+        search: SearchRef,
+        uuid: String,
+    },
+    /// The present phase of `search` ends.
+    PresentEnd {
+        search: SearchRef,
+    },
 }
 
 /// Which search of a directory an entry came from: one entry may match
@@ -307,7 +342,7 @@ macro_rules! message_impl {
 message_impl!(ParentToDns, fds: [], kinds: [Configure, Connect]);
 message_impl!(DnsToParent, fds: [Connected], kinds: [Log, Connected, ConnectFailed]);
 message_impl!(ParentToClient, fds: [Connected],
-    kinds: [ConfigBegin, Directory, Pem, ConfigEnd, Update, Connected, ConnectFailed]);
+    kinds: [ConfigBegin, Directory, Pem, ConfigEnd, Update, Cookie, Connected, ConnectFailed]);
 message_impl!(ClientToParent<'_>, fds: [],
     kinds: [Log, Connect, Users, Groups, Records, Dropped, UpdatePlan, ReadBegin, Changes,
-        SyncLost, UpdateDone, UpdateFailed]);
+        SyncLost, Cookie, UpdateDone, UpdateFailed]);

@@ -37,6 +37,9 @@ pub struct Confinement {
     pub read_paths: Vec<PathBuf>,
     /// Files the process may still execute (and read), e.g. its helpers.
     pub exec_paths: Vec<PathBuf>,
+    /// Directories beneath which the process may still create, write,
+    /// rename and remove regular files (ypldapd's state directory).
+    pub write_dirs: Vec<PathBuf>,
     /// TCP ports the process may connect to (Landlock ABI ≥ 4). All other
     /// TCP connects and every TCP bind are refused.
     pub tcp_connect_ports: Vec<u16>,
@@ -199,6 +202,7 @@ fn platform_enter(c: &Confinement, entered: &mut Entered) -> Result<(), SandboxE
         .iter()
         .map(|p| (p, b"r".as_slice()))
         .chain(c.exec_paths.iter().map(|p| (p, b"rx".as_slice())))
+        .chain(c.write_dirs.iter().map(|p| (p, b"rwc".as_slice())))
         .collect();
     let mut unveiled = 0;
     for (path, perms) in &unveils {

@@ -53,6 +53,9 @@ pub fn document_path() -> PathBuf {
     workspace_root().join("docs").join("audit.md")
 }
 
+/// The state directory's descriptor number in the examples.
+pub const EXAMPLE_STATE_FD: i32 = 9;
+
 /// The command that refreshes the document.
 pub const REFRESH: &str = "cargo run -p tests --bin audit-doc";
 
@@ -72,6 +75,12 @@ pub fn confinement(program: &str) -> Confinement {
                 Path::new(EXAMPLE_HELPER_DIR).join("ypldap-dns"),
             ],
             &ports,
+            // The default state directory; its descriptor's number as the
+            // daemon would have it.
+            Some((
+                Path::new(ypldapd::config::DEFAULT_STATE_DIRECTORY).to_path_buf(),
+                EXAMPLE_STATE_FD,
+            )),
         ),
         "ypldap-client" => ypldap_client::sandbox::confinement(),
         "ypldap-dns" => ypldap_dns::sandbox::confinement(&ports),
@@ -115,6 +124,11 @@ pub fn confinement_block(program: &str) -> String {
         s,
         "| Landlock: read and execute | {} |",
         list_paths(&c.exec_paths)
+    );
+    let _ = writeln!(
+        s,
+        "| Landlock: create, write, rename and remove regular files beneath | {} |",
+        list_paths(&c.write_dirs)
     );
     let ports = if c.tcp_connect_ports.is_empty() {
         "none".to_owned()

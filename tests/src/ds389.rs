@@ -175,32 +175,7 @@ fi' create-ds389 $D {c}"#,
     /// Directory Manager with `input` on its stdin; returns when the tool
     /// does.
     pub fn write(&self, ns: &Namespace, tool: &str, input: &str) {
-        use std::io::Write as _;
-        let mut child = ns
-            .command(tool)
-            .args([
-                "-x",
-                "-H",
-                "ldap://127.0.0.1:389",
-                "-D",
-                ROOT_DN,
-                "-w",
-                ROOT_PW,
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{tool}: {e}"));
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(input.as_bytes()).expect("stdin");
-        }
-        let out = child.wait_with_output().expect(tool);
-        assert!(
-            out.status.success(),
-            "{tool}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        crate::peers::ldap_write(ns, tool, "ldap://127.0.0.1:389", ROOT_DN, ROOT_PW, input);
     }
 
     /// Stops the server as an administrator does (SIGTERM: it closes its

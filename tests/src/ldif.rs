@@ -20,6 +20,22 @@ pub struct User {
     pub password: String,
 }
 
+impl User {
+    /// A user of gid 100 with a home, a shell and a password hash made
+    /// from its name.
+    pub fn named(name: &str, uid: u32) -> User {
+        User {
+            name: name.into(),
+            uid,
+            gid: 100,
+            gecos: format!("User {name}"),
+            home: format!("/home/{name}"),
+            shell: "/bin/bash".into(),
+            password: format!("{{CRYPT}}$6${name}$hash"),
+        }
+    }
+}
+
 /// One test group.
 #[derive(Debug, Clone)]
 pub struct Group {

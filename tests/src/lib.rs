@@ -3,7 +3,7 @@
 //! end-to-end test and the benchmark start from.
 //!
 //! Every test that runs a daemon runs it inside its own network, mount, UTS
-//! and PID namespaces: its own loopback, `/run`, `/var/yp` and NIS domain
+//! and PID namespaces: its own loopback, `/run`, `/var/yp`, state directory and NIS domain
 //! name. Tests then run in parallel without colliding (rpcbind and the YP
 //! program number are per-host singletons) and the host never changes. When
 //! a [`Namespace`] is dropped its first process dies, and the kernel kills
@@ -21,6 +21,7 @@ pub mod nis;
 pub mod nslcd;
 pub mod peers;
 pub mod pki;
+pub mod probe;
 pub mod samba_ad;
 pub mod world;
 
@@ -95,6 +96,7 @@ ip link set lo up
 mount -t tmpfs -o mode=0755 ns-run /run
 mkdir -p /run/rpcbind /run/lock /run/ns-varyp
 if [ -d /var/yp ]; then cp -a /var/yp/. /run/ns-varyp/; mount --bind /run/ns-varyp /var/yp; mkdir -p /var/yp/binding; fi
+for d in /var/lib/ypldap /var/db/ypldap; do if [ -d $d ]; then mount -t tmpfs -o mode=0700 ns-state $d; fi; done
 domainname '{domain}'
 echo ready
 exec sleep infinity"

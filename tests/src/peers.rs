@@ -226,32 +226,8 @@ impl Slapd {
     /// directory's administrator with `input` on its stdin; returns when
     /// the tool does, as an administrator's change returns.
     pub fn write(&self, ns: &Namespace, tool: &str, input: &str) {
-        use std::io::Write as _;
-        let mut child = ns
-            .command(tool)
-            .args([
-                "-x",
-                "-H",
-                &self.ldapi,
-                "-D",
-                &format!("cn=admin,{SUFFIX}"),
-                "-w",
-                "secret",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("{tool}: {e}"));
-        if let Some(mut stdin) = child.stdin.take() {
-            stdin.write_all(input.as_bytes()).expect("stdin");
-        }
-        let out = child.wait_with_output().expect(tool);
-        assert!(
-            out.status.success(),
-            "{tool}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let admin = format!("cn=admin,{SUFFIX}");
+        ldap_write(ns, tool, &self.ldapi, &admin, "secret", input);
     }
 
     /// Stops slapd, replaces its database with `ldif` (every entry gets a
@@ -339,6 +315,30 @@ impl Slapd {
     }
 }
 
+/// Runs `ldapmodify` (or `ldapadd`, `ldapdelete`: `tool`) against `url`
+/// with a simple bind as `dn` and `input` on its stdin; returns when the
+/// tool does, as an administrator's change returns. Panics when it fails.
+pub fn ldap_write(ns: &Namespace, tool: &str, url: &str, dn: &str, password: &str, input: &str) {
+    use std::io::Write as _;
+    let mut child = ns
+        .command(tool)
+        .args(["-x", "-H", url, "-D", dn, "-w", password])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{tool}: {e}"));
+    if let Some(mut stdin) = child.stdin.take() {
+        stdin.write_all(input.as_bytes()).expect("stdin");
+    }
+    let out = child.wait_with_output().expect(tool);
+    assert!(
+        out.status.success(),
+        "{tool}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Loads `ldif` into the database of slapd configuration `conf`.
 fn slapadd(ns: &Namespace, conf: &Path, ldif: &Path, flags: &str) {
     let out = ns
@@ -351,8 +351,9 @@ fn slapadd(ns: &Namespace, conf: &Path, ldif: &Path, flags: &str) {
         .expect("slapadd");
     assert!(
         out.status.success(),
-        "slapadd {flags} {}: {}",
+        "slapadd {flags} {}: {}: {}",
         ldif.display(),
+        out.status,
         String::from_utf8_lossy(&out.stderr)
     );
 }

@@ -21,7 +21,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitStatus;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 use yp_proto::maps::MapName;
@@ -755,6 +755,36 @@ impl World {
     }
 
     /// `ypmatch -d DOMAIN key map` (needs a binding: [`World::bind_clients`]).
+    /// Polls `ypmatch key map` until `want` holds for its answer (`None`:
+    /// the server says "no such key"; any other failure never satisfies
+    /// it); returns the time since `since`, or panics after `limit` with
+    /// what it saw and the log.
+    pub fn ypmatch_until(
+        &self,
+        since: Instant,
+        key: &str,
+        map: &str,
+        want: &dyn Fn(Option<&str>) -> bool,
+        limit: Duration,
+    ) -> Duration {
+        let mut last = None;
+        let seen = wait_for(limit, || {
+            let r = self.ypmatch(key, map);
+            let ok = match &r {
+                Ok(line) => want(Some(line)),
+                Err(e) => e.contains("No such key") && want(None),
+            };
+            last = Some(r);
+            ok.then(|| since.elapsed())
+        });
+        seen.unwrap_or_else(|| {
+            panic!(
+                "ypmatch {key} {map} never changed as expected (last: {last:?}):\n{}",
+                self.log()
+            )
+        })
+    }
+
     pub fn ypmatch(&self, key: &str, map: &str) -> Result<String, String> {
         let r = nis::run(&self.ns, &["ypmatch", "-d", &self.domain, key, map]);
         if r.ok {

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::socket::{
@@ -16,6 +16,7 @@ use nix::sys::socket::{
 use serde_json::Value;
 use tests::ldif::SUFFIX;
 use tests::peers::SlapdOptions;
+use tests::probe::Probe;
 use tests::world::{Data, Directory, World};
 
 /// `nobody`, group `nogroup` (Debian's 65534), no other group.
@@ -523,23 +524,6 @@ fn ctl_reply(bytes: &[u8]) -> serde_json::Result<Value> {
     serde_json::from_slice(bytes)
 }
 
-/// MATCH every 20 ms for `seconds` (tests/src/bin/yp-probe.rs).
-fn watch(w: &World, seconds: u32) -> Child {
-    w.ns.command(env!("CARGO_BIN_EXE_yp-probe"))
-        .args([
-            "watch",
-            &w.domain,
-            "passwd.byname",
-            "user00007",
-            "user00007:x:10007:100:",
-            &seconds.to_string(),
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("yp-probe")
-}
-
 #[test]
 fn bad_input_on_the_control_socket_never_disturbs_serving() {
     let w = World::builder("ctlbad.test")
@@ -548,7 +532,7 @@ fn bad_input_on_the_control_socket_never_disturbs_serving() {
         ))
         .start();
     let path = w.control_socket();
-    let watcher = watch(&w, 12);
+    let watcher = Probe::watch(&w, "user00007", 12);
     let started = Instant::now();
 
     // A client that sends its request and never reads: the answer (the
@@ -605,13 +589,5 @@ fn bad_input_on_the_control_socket_never_disturbs_serving() {
     }
     assert!(ctl(&w, &["show", "summary"]).contains("domain ctlbad.test"));
 
-    let out = watcher.wait_with_output().expect("watcher");
-    let report = String::from_utf8_lossy(&out.stdout).into_owned();
-    let f: BTreeMap<&str, &str> = report
-        .split_whitespace()
-        .filter_map(|x| x.split_once('='))
-        .collect();
-    assert_eq!(f.get("failed"), Some(&"0"), "{report}");
-    let ok: u64 = f.get("ok").and_then(|v| v.parse().ok()).unwrap_or(0);
-    assert!(ok > 100, "too few answers: {report}");
+    watcher.assert_no_failure("bad input on the control socket", 100);
 }

@@ -11,18 +11,6 @@ use tests::ldif::{self, BIND_DN, BIND_PW, Group, SUFFIX, User};
 use tests::nslcd::{Differences, Nslcd, NslcdConfig, compare_with_nslcd};
 use tests::world::{Data, Directory, World};
 
-fn user(name: &str, uid: u32) -> User {
-    User {
-        name: name.into(),
-        uid,
-        gid: 100,
-        gecos: format!("User {name}"),
-        home: format!("/home/{name}"),
-        shell: "/bin/bash".into(),
-        password: format!("{{CRYPT}}$6${name}$hash"),
-    }
-}
-
 fn dn(rdn: &str, ou: &str) -> String {
     format!("{rdn},ou={ou},{SUFFIX}")
 }
@@ -32,10 +20,10 @@ const LOCKED: &str = "dave";
 
 fn data() -> Data {
     let users = vec![
-        user("alice", 10001),
-        user("bob", 10002),
-        user("carol", 10003),
-        user(LOCKED, 10004),
+        User::named("alice", 10001),
+        User::named("bob", 10002),
+        User::named("carol", 10003),
+        User::named(LOCKED, 10004),
     ];
     let mut text = ldif::ldif(&users, &[]).replacen(
         &format!("uid: {LOCKED}\n"),

@@ -19,18 +19,6 @@ use tests::world::{Data, Directory, World};
 /// What "within a second" is checked against.
 const PROPAGATION: Duration = Duration::from_secs(1);
 
-fn user(name: &str, uid: u32) -> User {
-    User {
-        name: name.into(),
-        uid,
-        gid: 100,
-        gecos: format!("User {name}"),
-        home: format!("/home/{name}"),
-        shell: "/bin/bash".into(),
-        password: format!("{{CRYPT}}$6${name}$hash"),
-    }
-}
-
 fn person(name: &str) -> String {
     format!("uid={name},ou=People,{SUFFIX}")
 }
@@ -39,9 +27,9 @@ fn person(name: &str) -> String {
 /// as groupOfNames + posixGroup with `member` DNs.
 fn data() -> Data {
     let users = vec![
-        user("alice", 10001),
-        user("bob", 10002),
-        user("carol", 10003),
+        User::named("alice", 10001),
+        User::named("bob", 10002),
+        User::named("carol", 10003),
     ];
     let mut text = ldif::ldif(&users, &[]);
     let groups = [
@@ -92,23 +80,7 @@ fn until(
     want: impl Fn(Option<&str>) -> bool,
     limit: Duration,
 ) -> Duration {
-    let mut last = None;
-    let took = wait_for(limit, || {
-        let r = w.ypmatch(key, map);
-        // "No such key" is an answer; any other failure is not.
-        let ok = match &r {
-            Ok(line) => want(Some(line)),
-            Err(e) => e.contains("No such key") && want(None),
-        };
-        last = Some(r);
-        ok.then(|| since.elapsed())
-    })
-    .unwrap_or_else(|| {
-        panic!(
-            "{what}: ypmatch {key} {map} never changed as expected (last: {last:?}):\n{}",
-            w.log()
-        )
-    });
+    let took = w.ypmatch_until(since, key, map, &want, limit);
     println!("{what}: answered after {took:?}");
     took
 }
@@ -171,7 +143,7 @@ fn ds389_changes_reach_the_maps_and_a_restart_is_followed() {
     let t = change(
         &mut w,
         "ldapadd",
-        &ldif::entries(&[user("dave", 10004)], &[]),
+        &ldif::entries(&[User::named("dave", 10004)], &[]),
     );
     let took = until(
         &w,

@@ -3,13 +3,12 @@
 //! the network input.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::Signal;
 use tests::expect;
 use tests::peers::SlapdOptions;
+use tests::probe::{self, Probe};
 use tests::world::{Data, Directory, Ready, World};
 use tests::{alive, status_field};
 
@@ -27,77 +26,18 @@ fn setup(domain: &str, users: usize) -> World {
         .start()
 }
 
-/// A running `yp-probe`, its output read as it comes.
-struct Probe {
-    child: Child,
-    out: BufReader<ChildStdout>,
-}
-
-impl Probe {
-    fn start(w: &World, args: &[&str]) -> Probe {
-        let mut child =
-            w.ns.command(env!("CARGO_BIN_EXE_yp-probe"))
-                .args(args)
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("yp-probe");
-        let out = BufReader::new(child.stdout.take().expect("stdout"));
-        Probe { child, out }
-    }
-
-    /// Starts watching MATCH of [`KEY`] for `seconds`; returns once the
-    /// watcher has found the server's port.
-    fn watch(w: &World, seconds: u32) -> Probe {
-        let want = expect::value(&w.expected_maps(), "passwd.byname", KEY).to_owned();
-        let mut p = Probe::start(
-            w,
-            &[
-                "watch",
-                &w.domain,
-                "passwd.byname",
-                KEY,
-                &want,
-                &seconds.to_string(),
-            ],
-        );
-        let mut first = String::new();
-        p.out.read_line(&mut first).expect("probe output");
-        assert!(first.starts_with("watch: port="), "probe said {first:?}");
-        p
-    }
-
-    /// Waits for the probe to finish; its `name=value` figures.
-    fn figures(mut self) -> BTreeMap<String, String> {
-        let mut text = String::new();
-        self.out.read_to_string(&mut text).expect("probe output");
-        let status = self.child.wait().expect("probe");
-        assert!(status.success(), "probe failed: {text}");
-        text.split_whitespace()
-            .filter_map(|w| w.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
-    }
-}
-
 fn updates_done(w: &World) -> usize {
     w.log().matches(" users, ").count()
 }
 
 fn assert_no_gap(f: &BTreeMap<String, String>, what: &str) {
-    assert_eq!(
-        f.get("failed").map(String::as_str),
-        Some("0"),
-        "{what}: {f:?}"
-    );
-    let ok: u64 = f.get("ok").and_then(|v| v.parse().ok()).unwrap_or(0);
-    assert!(ok > 20, "{what}: too few answers: {f:?}");
+    probe::assert_no_gap(f, what, 20);
 }
 
 #[test]
 fn frozen_slapd_times_out_and_old_maps_stay() {
     let mut w = setup("frozen.test", 50);
-    let watch = Probe::watch(&w, 70);
+    let watch = Probe::watch(&w, KEY, 70);
     w.server(0).signal(Signal::SIGSTOP);
     // One operation may wait 30 s, a connection 10 s.
     w.wait_log("update failed", 1, Duration::from_secs(70));
@@ -115,7 +55,7 @@ fn frozen_slapd_times_out_and_old_maps_stay() {
 #[test]
 fn slapd_killed_mid_refresh_old_maps_stay_then_next_update_succeeds() {
     let mut w = setup("midrefresh.test", 20000);
-    let watch = Probe::watch(&w, 12);
+    let watch = Probe::watch(&w, KEY, 12);
     let n = updates_done(&w);
     w.wait_log(
         &format!("update {} started", n + 1),
@@ -142,7 +82,7 @@ fn slapd_killed_mid_refresh_old_maps_stay_then_next_update_succeeds() {
 #[test]
 fn killed_helpers_restart_and_the_next_update_succeeds() {
     let w = setup("helpers.test", 50);
-    let watch = Probe::watch(&w, 8);
+    let watch = Probe::watch(&w, KEY, 8);
     let d = w.ypldapd();
     for name in ["ypldap-client", "ypldap-dns", "ypldap-client"] {
         let pid = d.sandboxed_helper(name, None);
@@ -161,7 +101,7 @@ fn killed_helpers_restart_and_the_next_update_succeeds() {
 fn restarted_rpcbind_gets_the_registration_again() {
     let mut w = setup("rpcbind.test", 20);
     // The watcher has looked the port up before rpcbind goes.
-    let watch = Probe::watch(&w, 6);
+    let watch = Probe::watch(&w, KEY, 6);
     w.stop_rpcbind();
     assert!(tests::wait_for(Duration::from_secs(5), || (!w.registered()).then_some(())).is_some());
     w.start_rpcbind();
@@ -208,7 +148,7 @@ fn a_thousand_tcp_connections_are_bounded_and_udp_unaffected() {
 fn a_client_that_never_reads_all_is_closed_and_others_unaffected() {
     let w = setup("noread.test", 20000);
     let stuck = Probe::start(&w, &["all-noread", &w.domain, "passwd.byname", "40"]);
-    let watch = Probe::watch(&w, 10);
+    let watch = Probe::watch(&w, KEY, 10);
     assert_eq!(w.ypcat("group.byname").expect("ypcat").len(), 10);
     assert_no_gap(&watch.figures(), "a stuck ALL reader");
     let f = stuck.figures();
@@ -218,7 +158,7 @@ fn a_client_that_never_reads_all_is_closed_and_others_unaffected() {
 #[test]
 fn random_input_flood_while_serving() {
     let w = setup("flood.test", 20);
-    let watch = Probe::watch(&w, 6);
+    let watch = Probe::watch(&w, KEY, 6);
     let f = Probe::start(&w, &["flood", "5"]).figures();
     assert!(f["datagrams"].parse::<u64>().expect("n") > 1000, "{f:?}");
     assert_no_gap(&watch.figures(), "random flood");
@@ -268,5 +208,44 @@ fn a_hostile_helper_cannot_grow_ypldapd_and_is_restarted() {
     assert!(
         peak < 64 * 1024,
         "ypldapd grew to {peak} KiB under the flood"
+    );
+}
+
+/// A directory kept current by content synchronization freezes (SIGSTOP):
+/// its persistent search is simply silent, so only the session's liveness
+/// check can tell (a search every 60 s, 30 s to answer); the last entries
+/// are served throughout, and once slapd thaws the session resumes from
+/// its cookie.
+#[test]
+fn frozen_slapd_under_content_synchronization() {
+    let mut w = World::builder("frozensync.test")
+        .directory(Directory::slapd_with(
+            Data::generated(50, 10),
+            SlapdOptions::default().with_sync(),
+        ))
+        .interval(3600)
+        .start();
+    w.wait_log(
+        "kept current by content synchronization (RFC 4533)",
+        1,
+        Duration::from_secs(10),
+    );
+    let watch = Probe::watch(&w, KEY, 100);
+    w.server(0).signal(Signal::SIGSTOP);
+    w.wait_log("content synchronization ended", 1, Duration::from_secs(95));
+    assert!(
+        w.log().contains("did not answer a liveness check"),
+        "{}",
+        w.log()
+    );
+    w.server(0).signal(Signal::SIGCONT);
+    w.wait_log(
+        "content synchronization resumed from its cookie",
+        1,
+        Duration::from_secs(60),
+    );
+    assert_no_gap(
+        &watch.figures(),
+        "slapd frozen under content synchronization",
     );
 }

@@ -230,6 +230,8 @@ fn freebsd_plist_matches_make_install() {
     let plist = std::fs::read_to_string(root.join("dist/freebsd/pkg-plist")).expect("pkg-plist");
     let got: BTreeSet<String> = plist
         .lines()
+        // The state directory: made by the package, not by make install.
+        .filter(|l| !l.starts_with("@dir("))
         .map(|l| match l.strip_prefix("@sample(root,wheel,0600) ") {
             Some(sample) => sample.to_owned(),
             None => l.trim_end_matches(".gz").to_owned(),
@@ -242,6 +244,7 @@ fn freebsd_plist_matches_make_install() {
         .collect();
     assert_eq!(got, want);
     assert!(plist.contains("@sample(root,wheel,0600) etc/ypldap.conf.sample"));
+    assert!(plist.contains(&format!("@dir(_ypldap,_ypldap,0700) {}", "/var/db/ypldap")));
 }
 
 /// The registry crates of `Cargo.lock`: "name-version" → checksum.

@@ -17,13 +17,12 @@
 //! NIS server keeps serving meanwhile and converges with a change made
 //! after the restart.
 
-use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 use tests::expect;
 use tests::ldif::SUFFIX;
 use tests::peers::SlapdOptions;
+use tests::probe::Probe;
 use tests::wait_for;
 use tests::world::{Data, Directory, World};
 use yp_proto::maps::MapName;
@@ -104,7 +103,7 @@ impl Site {
             let handles = self
                 .nis
                 .each_ref()
-                .map(|w| s.spawn(|| until(w, since, key, map, &want, limit)));
+                .map(|w| s.spawn(|| w.ypmatch_until(since, key, map, &want, limit)));
             handles.map(|h| h.join().expect("poller"))
         });
         println!(
@@ -133,35 +132,6 @@ fn wait_for_copy(w: &World) {
     }
 }
 
-/// Polls `ypmatch key map` in `w` until `want` holds for its value
-/// (`None`: the server answers "no such key"); the time since `since`.
-fn until(
-    w: &World,
-    since: Instant,
-    key: &str,
-    map: &str,
-    want: &dyn Fn(Option<&str>) -> bool,
-    limit: Duration,
-) -> Duration {
-    let mut last = None;
-    let seen = wait_for(limit, || {
-        let r = w.ypmatch(key, map);
-        // "No such key" is an answer; any other failure is not.
-        let ok = match &r {
-            Ok(line) => want(Some(line)),
-            Err(e) => e.contains("No such key") && want(None),
-        };
-        last = Some(r);
-        ok.then(|| since.elapsed())
-    });
-    seen.unwrap_or_else(|| {
-        panic!(
-            "ypmatch {key} {map} never changed as expected (last: {last:?}):\n{}",
-            w.log()
-        )
-    })
-}
-
 /// A `loginShell` change of `user` on the provider.
 fn shell_change(user: &str, shell: &str) -> String {
     format!(
@@ -171,54 +141,6 @@ fn shell_change(user: &str, shell: &str) -> String {
 
 fn has_shell(shell: &str) -> impl Fn(Option<&str>) -> bool + Sync + '_ {
     move |line| line.is_some_and(|l| l.trim_end().ends_with(&format!(":{shell}")))
-}
-
-/// A `yp-probe watch` of [`WATCHED`] in a world: MATCH every 20 ms.
-struct Watch {
-    child: Child,
-    out: BufReader<ChildStdout>,
-}
-
-impl Watch {
-    fn start(w: &World, seconds: u64) -> Watch {
-        let want = expect::value(&w.expected_maps(), "passwd.byname", WATCHED).to_owned();
-        let mut child =
-            w.ns.command(env!("CARGO_BIN_EXE_yp-probe"))
-                .args([
-                    "watch",
-                    &w.domain,
-                    "passwd.byname",
-                    WATCHED,
-                    &want,
-                    &seconds.to_string(),
-                ])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .expect("yp-probe");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut first = String::new();
-        out.read_line(&mut first).expect("probe output");
-        assert!(first.starts_with("watch: port="), "probe said {first:?}");
-        Watch { child, out }
-    }
-
-    /// Waits for the watch to end; asserts every MATCH was answered right.
-    fn assert_no_failure(mut self, what: &str) {
-        let mut text = String::new();
-        self.out.read_to_string(&mut text).expect("probe output");
-        let status = self.child.wait().expect("probe");
-        assert!(status.success(), "probe failed: {text}");
-        let figure = |name: &str| -> u64 {
-            text.split_whitespace()
-                .find_map(|w| w.strip_prefix(name)?.strip_prefix('='))
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("no {name} in {text:?}"))
-        };
-        println!("{what}: {}", text.trim());
-        assert_eq!(figure("failed"), 0, "{what}: {text}");
-        assert!(figure("ok") > 50, "{what}: too few answers: {text}");
-    }
 }
 
 #[test]
@@ -257,7 +179,10 @@ fn two_nis_servers_on_two_replicas_follow_the_provider() {
 
     // The provider stopped: both keep serving from their replicas.
     let seconds = PROVIDER_DOWN.as_secs() + 3;
-    let watches = site.nis.each_ref().map(|w| Watch::start(w, seconds));
+    let watches = site
+        .nis
+        .each_ref()
+        .map(|w| Probe::watch(w, WATCHED, seconds as u32));
     site.provider.server(0).kill();
     std::thread::sleep(PROVIDER_DOWN);
     for w in &site.nis {
@@ -281,10 +206,13 @@ fn two_nis_servers_on_two_replicas_follow_the_provider() {
         "{took:?}"
     );
     for (w, watch) in site.nis.iter().zip(watches) {
-        watch.assert_no_failure(&format!(
-            "{}'s MATCH watch, provider down {PROVIDER_DOWN:?}",
-            w.ns.sh("hostname").trim()
-        ));
+        watch.assert_no_failure(
+            &format!(
+                "{}'s MATCH watch, provider down {PROVIDER_DOWN:?}",
+                w.ns.sh("hostname").trim()
+            ),
+            50,
+        );
     }
     for w in &site.nis {
         assert!(
@@ -296,7 +224,7 @@ fn two_nis_servers_on_two_replicas_follow_the_provider() {
 
     // One replica killed and started again on its database: its NIS
     // server serves its last entries meanwhile, and converges.
-    let watch = Watch::start(&site.nis[0], 12);
+    let watch = Probe::watch(&site.nis[0], WATCHED, 12);
     let killed = site.nis[0].server(0).pid().expect("replica pid");
     site.nis[0].server(0).kill();
     assert!(!tests::alive(killed));
@@ -317,7 +245,7 @@ fn two_nis_servers_on_two_replicas_follow_the_provider() {
     );
     // The other NIS server was never affected.
     assert!(took[1] < PROPAGATION, "{took:?}");
-    watch.assert_no_failure("east's MATCH watch, its replica restarted");
+    watch.assert_no_failure("east's MATCH watch, its replica restarted", 50);
     // Kept current again: the next change is answered within a second.
     let t = site.change("ldapdelete", &format!("uid=newhire,ou=People,{SUFFIX}\n"));
     let took = site.converge(

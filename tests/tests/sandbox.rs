@@ -214,7 +214,7 @@ fn ypldapd_sandbox() {
 /// each helper's own allow-list must fit inside ypldapd's.
 #[test]
 fn helper_policies_fit_inside_ypldapd() {
-    let parent = ypldapd::sandbox::syscalls();
+    let parent = ypldapd::sandbox::syscalls(None);
     let client = ypldap_client::sandbox::confinement().syscalls;
     let dns = ypldap_dns::sandbox::confinement(&[389]).syscalls;
     assert_eq!(client.not_covered_by(&parent), Vec::<String>::new());

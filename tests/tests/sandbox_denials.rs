@@ -72,9 +72,16 @@ fn ypldapd_filter_alone_denies_namespaces_raw_sockets_writes_and_prctl() {
     expect(
         &r,
         "ypldapd (seccomp only, as root)",
-        &["open_read_only", "prctl_no_new_privs", "fork"],
+        &[
+            "open_read_only",
+            "prctl_no_new_privs",
+            "fork",
+            "state_write",
+        ],
         &DENIED,
     );
+    // A rename out of the state directory names another directory.
+    expect(&r, "ypldapd (seccomp only)", &[], &["state_rename_out"]);
 }
 
 #[test]
@@ -83,9 +90,11 @@ fn ypldapd_whole_sandbox_denies_them_too() {
     expect(
         &r,
         "ypldapd",
-        &["prctl_no_new_privs", "fork", "read_config"],
+        &["prctl_no_new_privs", "fork", "read_config", "state_write"],
         &DENIED,
     );
+    // `..` from the state directory's descriptor leaves it: Landlock.
+    expect(&r, "ypldapd", &[], &["state_escape", "state_rename_out"]);
 }
 
 #[test]

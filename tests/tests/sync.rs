@@ -8,7 +8,6 @@
 use std::time::{Duration, Instant};
 
 use tests::peers::SlapdOptions;
-use tests::wait_for;
 use tests::world::{Data, Directory, Ready, World};
 
 /// What "within a second" is checked against.
@@ -41,29 +40,10 @@ fn sync_world(domain: &str, sync_off: bool) -> World {
     w
 }
 
-/// Waits until `ypmatch key map` satisfies `want`; returns how long it
-/// took, or panics with what it saw and the log.
-fn until(
-    w: &World,
-    key: &str,
-    map: &str,
-    want: impl Fn(&Result<String, String>) -> bool,
-) -> Duration {
-    let t = Instant::now();
-    let mut last = None;
-    let seen = wait_for(Duration::from_secs(5), || {
-        let r = w.ypmatch(key, map);
-        let ok = want(&r);
-        last = Some(r);
-        ok.then_some(())
-    });
-    if seen.is_none() {
-        panic!(
-            "ypmatch {key} {map} never changed as expected (last: {last:?}):\n{}",
-            w.log()
-        );
-    }
-    t.elapsed()
+/// Waits until `ypmatch key map` satisfies `want` (`None`: no such
+/// key); returns how long it took, or panics with what it saw and the log.
+fn until(w: &World, key: &str, map: &str, want: impl Fn(Option<&str>) -> bool) -> Duration {
+    w.ypmatch_until(Instant::now(), key, map, &want, Duration::from_secs(5))
 }
 
 fn order(w: &World, map: &str) -> u64 {
@@ -99,9 +79,8 @@ fn every_kind_of_change_reaches_the_maps_within_a_second() {
         "ldapmodify",
         "dn: uid=alice,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/zsh\n",
     );
-    let took = until(&w, "alice", "passwd.byname", |r| {
-        r.as_ref()
-            .is_ok_and(|l| l.trim_end().ends_with(":/bin/zsh"))
+    let took = until(&w, "alice", "passwd.byname", |v| {
+        v.is_some_and(|l| l.trim_end().ends_with(":/bin/zsh"))
     });
     assert!(took < PROPAGATION, "modify took {took:?}");
     let after = order(&w, "passwd.byname");
@@ -114,7 +93,7 @@ fn every_kind_of_change_reaches_the_maps_within_a_second() {
          uid: newbie\ncn: New Bie\nuidNumber: 5077\ngidNumber: 5000\nhomeDirectory: /home/newbie\n\
          loginShell: /bin/sh\ngecos: New Bie\nuserPassword: {CRYPT}$6$salt$hash\n",
     );
-    let took = until(&w, "newbie", "passwd.byname", Result::is_ok);
+    let took = until(&w, "newbie", "passwd.byname", |v: Option<&str>| v.is_some());
     assert!(took < PROPAGATION, "add took {took:?}");
     assert!(
         w.ypmatch("5077", "passwd.byuid")
@@ -126,8 +105,8 @@ fn every_kind_of_change_reaches_the_maps_within_a_second() {
         "ldapmodify",
         "dn: cn=admins,ou=Groups,dc=example,dc=com\nchangetype: modify\nadd: memberUid\nmemberUid: newbie\n",
     );
-    let took = until(&w, "admins", "group.byname", |r| {
-        r.as_ref().is_ok_and(|l| {
+    let took = until(&w, "admins", "group.byname", |v| {
+        v.is_some_and(|l| {
             l.trim_end()
                 .split(':')
                 .nth(3)
@@ -145,7 +124,9 @@ fn every_kind_of_change_reaches_the_maps_within_a_second() {
         "ldapmodify",
         "dn: uid=newbie,ou=People,dc=example,dc=com\nchangetype: modrdn\nnewrdn: uid=oldtimer\ndeleteoldrdn: 1\n",
     );
-    let took = until(&w, "oldtimer", "passwd.byname", Result::is_ok);
+    let took = until(&w, "oldtimer", "passwd.byname", |v: Option<&str>| {
+        v.is_some()
+    });
     assert!(took < PROPAGATION, "rename took {took:?}");
     assert!(w.ypmatch("newbie", "passwd.byname").is_err());
     assert!(
@@ -155,7 +136,9 @@ fn every_kind_of_change_reaches_the_maps_within_a_second() {
 
     // Delete.
     w.change_directory("ldapdelete", "uid=oldtimer,ou=People,dc=example,dc=com\n");
-    let took = until(&w, "oldtimer", "passwd.byname", Result::is_err);
+    let took = until(&w, "oldtimer", "passwd.byname", |v: Option<&str>| {
+        v.is_none()
+    });
     assert!(took < PROPAGATION, "delete took {took:?}");
     assert!(w.ypmatch("5077", "passwd.byuid").is_err());
     // An entry that stops meeting the rules leaves the maps too.
@@ -163,7 +146,7 @@ fn every_kind_of_change_reaches_the_maps_within_a_second() {
         "ldapmodify",
         "dn: uid=bob,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: uidNumber\nuidNumber: -5\n",
     );
-    until(&w, "bob", "passwd.byname", Result::is_err);
+    until(&w, "bob", "passwd.byname", |v: Option<&str>| v.is_none());
     assert!(
         w.log()
             .contains("dropped \\\"uid=bob,ou=People,dc=example,dc=com\\\"")
@@ -205,9 +188,8 @@ const ZOE: &str = "dn: uid=zoe,ou=People,dc=example,dc=com\nobjectClass: posixAc
      uid: zoe\ncn: Zoe\nuidNumber: 5099\ngidNumber: 5000\nhomeDirectory: /home/zoe\n\
      loginShell: /bin/sh\ngecos: Zoe\nuserPassword: {CRYPT}$6$salt$hash\n";
 
-fn carol_has_fish(r: &Result<String, String>) -> bool {
-    r.as_ref()
-        .is_ok_and(|l| l.trim_end().ends_with(":/bin/fish"))
+fn carol_has_fish(v: Option<&str>) -> bool {
+    v.is_some_and(|l| l.trim_end().ends_with(":/bin/fish"))
 }
 
 /// ypldapd loses its directory; while it cannot reach it, the directory
@@ -256,9 +238,8 @@ fn a_lost_session_resumes_from_its_cookie() {
         "ldapmodify",
         "dn: uid=alice,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/fish\n",
     );
-    let took = until(&w, "alice", "passwd.byname", |r| {
-        r.as_ref()
-            .is_ok_and(|l| l.trim_end().ends_with(":/bin/fish"))
+    let took = until(&w, "alice", "passwd.byname", |v| {
+        v.is_some_and(|l| l.trim_end().ends_with(":/bin/fish"))
     });
     assert!(took < PROPAGATION, "after the resume: {took:?}");
 }
@@ -287,6 +268,40 @@ fn a_cut_connection_resumes_from_its_cookie() {
     until(&w, "carol", "passwd.byname", carol_has_fish);
     assert_eq!(served_users(&w), sample_users("bob", "zoe"), "{}", w.log());
     assert!(!w.log().contains("cannot resume"), "{}", w.log());
+}
+
+/// ypldap-client killed: the restarted reader resumes the sessions from
+/// the cookies ypldapd kept, no full read.
+#[test]
+fn a_restarted_reader_resumes_from_the_kept_cookies() {
+    let mut w = sync_world("reader.test", false);
+    w.wait_log(
+        "kept current by content synchronization (RFC 4533)",
+        1,
+        Duration::from_secs(10),
+    );
+    let d = w.ypldapd();
+    let pid = d.sandboxed_helper("ypldap-client", None);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .expect("kill");
+    w.change_directory("ldapmodify", CAROL_FISH);
+    w.wait_log(
+        "content synchronization resumed from its cookie",
+        1,
+        Duration::from_secs(30),
+    );
+    until(&w, "carol", "passwd.byname", carol_has_fish);
+    assert_eq!(
+        w.log()
+            .matches("kept current by content synchronization (RFC 4533)")
+            .count(),
+        1,
+        "{}",
+        w.log()
+    );
 }
 
 /// The directory restored from LDIF while ypldapd's session is away:
@@ -392,9 +407,8 @@ fn a_directory_that_stops_is_read_again_when_it_returns() {
         "ldapmodify",
         "dn: uid=carol,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/fish\n",
     );
-    let took = until(&w, "carol", "passwd.byname", |r| {
-        r.as_ref()
-            .is_ok_and(|l| l.trim_end().ends_with(":/bin/fish"))
+    let took = until(&w, "carol", "passwd.byname", |v| {
+        v.is_some_and(|l| l.trim_end().ends_with(":/bin/fish"))
     });
     assert!(took < PROPAGATION, "after the return: {took:?}");
 }

@@ -158,6 +158,35 @@ impl DirectoryEntries {
         Applied::Removed
     }
 
+    /// The users held, in order.
+    pub fn users(&self) -> impl Iterator<Item = &User<'static>> {
+        self.users.iter().flatten()
+    }
+
+    /// The groups held, in order.
+    pub fn groups(&self) -> impl Iterator<Item = &Group<'static>> {
+        self.groups.iter().flatten()
+    }
+
+    /// The records held, in order.
+    pub fn records(&self) -> impl Iterator<Item = &Record<'static>> {
+        self.records.iter().flatten()
+    }
+
+    /// Whether the entry `search` found with entryUUID `uuid` is held.
+    pub fn contains(&self, search: Search, uuid: &str) -> bool {
+        self.index.contains_key(&(search, uuid.to_owned()))
+    }
+
+    /// The entryUUIDs of the entries `search` found.
+    pub fn uuids(&self, search: Search) -> Vec<String> {
+        self.index
+            .keys()
+            .filter(|(s, _)| *s == search)
+            .map(|(_, u)| u.clone())
+            .collect()
+    }
+
     /// Entries held.
     pub fn len(&self) -> usize {
         self.users.len() + self.groups.len() + self.records.len() - self.holes
@@ -310,6 +339,16 @@ pub struct EntryStore {
 
 impl EntryStore {
     /// Directory `d`'s entries (created empty when new).
+    /// Directory `d`'s entries, if any are kept.
+    pub fn get(&self, d: usize) -> Option<&DirectoryEntries> {
+        self.directories.get(d)
+    }
+
+    /// How many directories have a place.
+    pub fn directories(&self) -> usize {
+        self.directories.len()
+    }
+
     pub fn directory(&mut self, d: usize) -> &mut DirectoryEntries {
         if self.directories.len() <= d {
             self.directories

@@ -177,6 +177,11 @@ fn handle(
             sessions.borrow_mut().clear();
             *dirs.borrow_mut() = Rc::new(ready.into_iter().map(Rc::new).collect());
         }
+        ParentToClient::Cookie {
+            directory,
+            search,
+            cookie,
+        } => sessions.borrow_mut().restore(directory, search, cookie),
         ParentToClient::Update { update, resumable } => {
             updates
                 .send((update, resumable))

@@ -50,6 +50,7 @@ pub fn confinement() -> Confinement {
         empty_netns: true,
         read_paths: Vec::new(),
         exec_paths: Vec::new(),
+        write_dirs: Vec::new(),
         tcp_connect_ports: Vec::new(),
         scope_signals: true,
         #[cfg(target_os = "linux")]

@@ -99,6 +99,17 @@ pub struct Refreshed {
     ldap: Ldap,
 }
 
+impl Refreshed {
+    /// Each search's cookie, to give ypldapd after the entries or changes
+    /// of the refresh.
+    pub fn cookies(&self) -> Vec<(SearchRef, Vec<u8>)> {
+        self.streams
+            .iter()
+            .filter_map(|(s, _, p)| p.cookie.clone().map(|c| (*s, c)))
+            .collect()
+    }
+}
+
 /// A directory resumed from its cookies: the changes since its session
 /// ended, to send within the update, and its open searches.
 pub struct Resumed {
@@ -120,14 +131,20 @@ fn refusal(rc: u32) -> bool {
 /// memory.
 pub const RESUME_MAX_CHANGES: usize = 20_000;
 
-/// One message of a refresh stage that the reader acts on.
+/// The most entries a resume's present phase may name (a directory
+/// larger than this is refreshed in full when its session log cannot
+/// serve the cookie).
+pub const RESUME_MAX_PRESENT: usize = 1_000_000;
+
+/// One message of a refresh stage that the reader acts on: an entry to
+/// send, or what else [`Refresh`] asks (a deletion, a present phase).
 enum Refreshing<'a> {
     Entry {
         dn: &'a str,
         attrs: &'a crate::entry::Attributes,
         state: &'a StateControl,
     },
-    Delete(Uuid),
+    Other(Action),
 }
 
 /// How a refresh stage ended before its end.
@@ -164,7 +181,7 @@ async fn refresh_search(
         .await
         .map_err(|e| Cut::Failed(e.to_string()))?;
     let mut refresh = Refresh::new(progress);
-    let mut deletes = Vec::new();
+    let mut asked = Vec::new();
     loop {
         let next = tokio::time::timeout(OPERATION_TIMEOUT, stream.next())
             .await
@@ -194,13 +211,13 @@ async fn refresh_search(
                     attrs: &attrs,
                     state: &state,
                 }),
-                Action::Delete(u) => emit(Refreshing::Delete(u)),
                 Action::Nothing => {}
+                other => emit(Refreshing::Other(other)),
             },
             Event::Info(info) => {
-                let done = refresh.info(progress, &info, &mut deletes);
-                for u in deletes.drain(..) {
-                    emit(Refreshing::Delete(u));
+                let done = refresh.info(progress, &info, &mut asked);
+                for a in asked.drain(..) {
+                    emit(Refreshing::Other(a));
                 }
                 if done {
                     return Ok(stream);
@@ -254,41 +271,74 @@ pub async fn refresh(
     Ok(Refreshed { streams, ldap })
 }
 
-/// Resumes every search of `dir` from its cookie in `progress` (in the
-/// order of [`fetch::searches`]): the changes since are gathered, up to
+/// Resumes every search of `dir` from its cookie in `progress`: the
+/// changes since are gathered, up to
 /// [`RESUME_MAX_CHANGES`], and the searches stay open for [`start`].
 pub async fn resume(
     hub: &Hub,
     mut ldap: Ldap,
     dir: &Directory,
-    progress: Vec<Progress>,
+    progress: Vec<(SearchRef, Progress)>,
 ) -> Result<Resumed, ResumeError> {
     let searches = fetch::searches(dir);
-    if searches.len() != progress.len() {
-        return Err(ResumeError::Other(
-            "the directory's searches changed".into(),
-        ));
+    let mut resumed = Vec::with_capacity(searches.len());
+    for s in &searches {
+        // A search without a cookie would be sent in full, without a
+        // present phase: what it no longer finds would stay.
+        match progress
+            .iter()
+            .find(|(r, p)| *r == search_ref(s) && p.cookie.is_some())
+        {
+            Some((_, p)) => resumed.push(p.clone()),
+            None => {
+                return Err(ResumeError::Other(format!(
+                    "no cookie for the {} search",
+                    s.name()
+                )));
+            }
+        }
     }
     let mut changes: Vec<Change<'static>> = Vec::new();
+    let (mut altered, mut present) = (0usize, 0usize);
     let mut streams = Vec::new();
-    for (s, mut progress) in searches.iter().zip(progress) {
+    for (s, mut progress) in searches.iter().zip(resumed) {
         let search = search_ref(s);
+        let began = changes.len();
         let mut too_many = false;
         let read = refresh_search(&mut ldap, s, &mut progress, &mut |m| {
-            if changes.len() >= RESUME_MAX_CHANGES {
+            if altered >= RESUME_MAX_CHANGES || present >= RESUME_MAX_PRESENT {
                 too_many = true;
                 return;
             }
+            let uuid = |u: &Uuid| content_sync::uuid_text(u);
             match m {
                 Refreshing::Entry { dn, attrs, state } => {
+                    altered += 1;
                     entry(dir, s, dn, attrs, state, &mut |item| {
                         changes.push(change_of(hub, search, &state.uuid, item));
                     });
                 }
-                Refreshing::Delete(u) => changes.push(Change::Delete {
-                    search,
-                    uuid: content_sync::uuid_text(&u),
-                }),
+                Refreshing::Other(Action::Delete(u)) => {
+                    altered += 1;
+                    changes.push(Change::Delete {
+                        search,
+                        uuid: uuid(&u),
+                    });
+                }
+                Refreshing::Other(Action::Present(u)) => {
+                    present += 1;
+                    changes.push(Change::Present {
+                        search,
+                        uuid: uuid(&u),
+                    });
+                }
+                // The phase began with the search's refresh: what came
+                // since is present too.
+                Refreshing::Other(Action::PresentEnd) => {
+                    changes.insert(began, Change::PresentBegin { search });
+                    changes.push(Change::PresentEnd { search });
+                }
+                Refreshing::Other(Action::Send(_) | Action::Nothing) => {}
             }
         })
         .await;
@@ -350,7 +400,7 @@ pub fn dropped_as_too_large(hub: &Hub, change: &Change<'_>, len: usize) -> Optio
         Change::User(u) => (SearchRef::Users, &u.origin),
         Change::Group(g) => (SearchRef::Groups, &g.origin),
         Change::Record(r) => (SearchRef::Records(r.search), &r.origin),
-        Change::Delete { .. } => return None,
+        _ => return None,
     };
     hub.log(
         ipc_proto::Level::Warning,
@@ -476,6 +526,9 @@ fn set_uuid(o: &mut Origin<'_>, uuid: String) {
     o.uuid = Some(uuid);
 }
 
+/// One search's progress, shared by its session's task and [`Sessions`].
+type SearchProgress = (SearchRef, Rc<RefCell<Progress>>);
+
 /// The live sessions, by directory, what each session remembers to
 /// resume, and the directories whose server refused content
 /// synchronization (read in full until the configuration changes).
@@ -484,7 +537,7 @@ pub struct Sessions {
     live: HashMap<u32, Vec<tokio::task::JoinHandle<()>>>,
     /// Per directory, per search (in the order of [`fetch::searches`]):
     /// kept after the session ends, for a resume.
-    progress: HashMap<u32, Vec<Rc<RefCell<Progress>>>>,
+    progress: HashMap<u32, Vec<SearchProgress>>,
     refused: HashMap<u32, String>,
 }
 
@@ -502,9 +555,22 @@ impl Sessions {
     }
 
     /// What directory `directory`'s ended session remembers, to resume it.
-    pub fn progress(&self, directory: u32) -> Option<Vec<Progress>> {
+    pub fn progress(&self, directory: u32) -> Option<Vec<(SearchRef, Progress)>> {
         let p = self.progress.get(&directory)?;
-        Some(p.iter().map(|p| p.borrow().clone()).collect())
+        Some(p.iter().map(|(s, p)| (*s, p.borrow().clone())).collect())
+    }
+
+    /// A cookie ypldapd saved for search `search` of directory
+    /// `directory` (a restart): the directory may resume from it.
+    pub fn restore(&mut self, directory: u32, search: SearchRef, cookie: Vec<u8>) {
+        let searches = self.progress.entry(directory).or_default();
+        let p = Rc::new(RefCell::new(Progress {
+            cookie: Some(cookie),
+        }));
+        match searches.iter_mut().find(|(s, _)| *s == search) {
+            Some(found) => found.1 = p,
+            None => searches.push((search, p)),
+        }
     }
 
     /// Forgets directory `directory`'s progress: it cannot resume.
@@ -545,7 +611,7 @@ pub fn start(
     let mut kept = Vec::new();
     for (search, mut stream, progress) in streams {
         let progress = Rc::new(RefCell::new(progress));
-        kept.push(Rc::clone(&progress));
+        kept.push((search, Rc::clone(&progress)));
         let (hub, sessions, dir) = (Rc::clone(hub), Rc::clone(sessions), Rc::clone(&dir));
         tasks.push(tokio::task::spawn_local(async move {
             let mut persist = Refresh::persist();
@@ -608,7 +674,8 @@ fn lost(hub: &Hub, sessions: &RefCell<Sessions>, directory: u32, why: &str) {
 
 /// Forwards one message of a persistent search as changes, and notes it
 /// in the search's progress (a failure to send ends the reader, so the
-/// progress never runs ahead of what ypldapd received).
+/// progress never runs ahead of what ypldapd received); a new cookie goes
+/// to ypldapd after the changes it covers.
 fn forward(
     hub: &Hub,
     directory: u32,
@@ -618,6 +685,7 @@ fn forward(
     progress: &mut Progress,
     re: ResultEntry,
 ) -> Result<(), String> {
+    let cookie_before = progress.cookie.clone();
     let delete = |u: &Uuid| Change::Delete {
         search,
         uuid: content_sync::uuid_text(u),
@@ -640,16 +708,40 @@ fn forward(
                 out
             }
             Action::Delete(uuid) => vec![delete(&uuid)],
-            Action::Nothing => Vec::new(),
+            // A persistent search has no phases.
+            Action::Present(_) | Action::PresentEnd | Action::Nothing => Vec::new(),
         },
         Event::Info(info) => {
-            let mut deletes = Vec::new();
-            persist.info(progress, &info, &mut deletes);
-            deletes.iter().map(delete).collect()
+            let mut asked = Vec::new();
+            persist.info(progress, &info, &mut asked);
+            asked
+                .iter()
+                .filter_map(|a| match a {
+                    Action::Delete(u) => Some(delete(u)),
+                    _ => None,
+                })
+                .collect()
         }
         Event::Malformed(why) => return Err(why),
         Event::Entry { state: None, .. } | Event::Other => Vec::new(),
     };
+    let sent = send_changes_of(hub, directory, changes);
+    if progress.cookie != cookie_before {
+        if let Some(cookie) = progress.cookie.clone() {
+            hub.send(&ClientToParent::Cookie {
+                directory,
+                search,
+                cookie,
+            })
+            .map_err(|e| format!("cannot forward the cookie: {e}"))?;
+        }
+    }
+    sent
+}
+
+/// Sends one message's changes; a change too large for a message drops
+/// its entry instead.
+fn send_changes_of(hub: &Hub, directory: u32, changes: Vec<Change<'_>>) -> Result<(), String> {
     if changes.is_empty() {
         return Ok(());
     }

@@ -1,18 +1,17 @@
 //! What a content synchronization session remembers so that it can
-//! resume after its connection is lost (the cookie, and which entries
-//! ypldapd holds from it), and the rules of a refresh's present and delete
-//! phases (RFC 4533 §3.4). Pure bookkeeping, kept apart from the I/O in
-//! [`crate::sync`] so that it can be tested alone.
+//! resume after its connection is lost (the cookie), and the rules of a
+//! refresh's present and delete phases (RFC 4533 §3.4). Pure bookkeeping,
+//! kept apart from the I/O in [`crate::sync`] so that it can be tested
+//! alone.
 //!
 //! A refresh from a cookie tells the reader what changed in one of two
 //! ways. In a delete phase the server names the entries deleted. In a
 //! present phase it names every entry that is still there (each as a bare
 //! `present` entry, or in `syncIdSet`s), sends the changed ones in full,
 //! and leaves the deletions implicit: every entry neither present nor
-//! changed is gone. The reader can only tell which entries those are if it
-//! knows which entries ypldapd holds, hence [`Progress::known`].
-
-use std::collections::HashSet;
+//! changed is gone. Only ypldapd, which keeps the entries, can tell which
+//! those are: the reader passes the phase on as it comes
+//! ([`Action::Present`], [`Action::PresentEnd`]).
 
 use crate::content_sync::{Info, MAX_COOKIE, State, StateControl};
 
@@ -25,18 +24,9 @@ pub struct Progress {
     /// The last cookie the server sent: a refresh from it sends only
     /// what changed since.
     pub cookie: Option<Vec<u8>>,
-    /// The entries of this search sent to ypldapd, not deleted since. It
-    /// may name more than ypldapd holds (an entry the rules dropped is
-    /// still known): a deletion of an entry ypldapd lacks does nothing.
-    known: HashSet<Uuid>,
 }
 
 impl Progress {
-    /// How many entries the search has sent.
-    pub fn known(&self) -> usize {
-        self.known.len()
-    }
-
     fn note_cookie(&mut self, cookie: Option<&Vec<u8>>) {
         if let Some(c) = cookie.filter(|c| c.len() <= MAX_COOKIE) {
             self.cookie = Some(c.clone());
@@ -44,27 +34,29 @@ impl Progress {
     }
 }
 
-/// What the reader does with one entry message of a sync search.
+/// What the reader does with a message of a sync search.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
     /// Convert the entry and send it (added or modified).
     Send(Uuid),
     /// Tell ypldapd the entry is gone.
     Delete(Uuid),
+    /// Tell ypldapd the entry is unchanged (present phase).
+    Present(Uuid),
+    /// The present phase ended: the entries neither present nor sent
+    /// since the search's refresh began are gone.
+    PresentEnd,
     /// Nothing to send.
     Nothing,
 }
 
 /// The state of one search's refresh stage (or of its persist stage,
-/// where no phases remain): which entries the server said are present or
-/// changed, until the present phase ends.
+/// where no phases remain).
 #[derive(Debug, Default)]
 pub struct Refresh {
     /// The refresh started from a cookie: `present` entries carry no
     /// attributes and only mark an entry as unchanged.
     from_cookie: bool,
-    present: HashSet<Uuid>,
-    changed: HashSet<Uuid>,
 }
 
 impl Refresh {
@@ -73,7 +65,6 @@ impl Refresh {
     pub fn new(progress: &Progress) -> Refresh {
         Refresh {
             from_cookie: progress.cookie.is_some(),
-            ..Refresh::default()
         }
     }
 
@@ -85,30 +76,16 @@ impl Refresh {
     /// An entry with its Sync State Control.
     pub fn entry(&mut self, progress: &mut Progress, state: &StateControl) -> Action {
         progress.note_cookie(state.cookie.as_ref());
-        let uuid = state.uuid;
         match state.state {
-            State::Present if self.from_cookie => {
-                self.present.insert(uuid);
-                Action::Nothing
-            }
-            State::Add | State::Modify | State::Present => {
-                if self.from_cookie {
-                    self.changed.insert(uuid);
-                }
-                progress.known.insert(uuid);
-                Action::Send(uuid)
-            }
-            State::Delete => {
-                progress.known.remove(&uuid);
-                self.changed.remove(&uuid);
-                Action::Delete(uuid)
-            }
+            State::Present if self.from_cookie => Action::Present(state.uuid),
+            State::Add | State::Modify | State::Present => Action::Send(state.uuid),
+            State::Delete => Action::Delete(state.uuid),
         }
     }
 
-    /// A Sync Info Message: the entries it deletes go to `deletes`;
-    /// returns whether the refresh stage is done.
-    pub fn info(&mut self, progress: &mut Progress, info: &Info, deletes: &mut Vec<Uuid>) -> bool {
+    /// A Sync Info Message: what it asks goes to `out`; returns whether
+    /// the refresh stage is done.
+    pub fn info(&mut self, progress: &mut Progress, info: &Info, out: &mut Vec<Action>) -> bool {
         match info {
             Info::NewCookie(c) => {
                 progress.note_cookie(Some(c));
@@ -121,13 +98,9 @@ impl Refresh {
             } => {
                 progress.note_cookie(cookie.as_ref());
                 if *refresh_deletes {
-                    for u in uuids {
-                        if progress.known.remove(u) {
-                            deletes.push(*u);
-                        }
-                    }
+                    out.extend(uuids.iter().map(|u| Action::Delete(*u)));
                 } else if self.from_cookie {
-                    self.present.extend(uuids.iter().copied());
+                    out.extend(uuids.iter().map(|u| Action::Present(*u)));
                 }
                 false
             }
@@ -137,21 +110,8 @@ impl Refresh {
             }
             Info::RefreshPresent { cookie, done } => {
                 progress.note_cookie(cookie.as_ref());
-                // The present phase is over: what was neither present nor
-                // changed is gone.
                 if self.from_cookie {
-                    let present = std::mem::take(&mut self.present);
-                    let changed = std::mem::take(&mut self.changed);
-                    let gone: Vec<Uuid> = progress
-                        .known
-                        .iter()
-                        .filter(|u| !present.contains(*u) && !changed.contains(*u))
-                        .copied()
-                        .collect();
-                    for u in gone {
-                        progress.known.remove(&u);
-                        deletes.push(u);
-                    }
+                    out.push(Action::PresentEnd);
                 }
                 *done
             }
@@ -175,153 +135,147 @@ mod tests {
         }
     }
 
-    /// A first refresh: entries 1, 2, 3 added, cookie "a".
-    fn first() -> Progress {
+    fn cookie(c: &[u8]) -> Progress {
+        Progress {
+            cookie: Some(c.to_vec()),
+        }
+    }
+
+    #[test]
+    fn a_first_refresh_sends_everything_and_ends_no_phase() {
         let mut p = Progress::default();
         let mut r = Refresh::new(&p);
-        for n in 1..=3 {
-            assert_eq!(
-                r.entry(&mut p, &state(State::Add, n, None)),
-                Action::Send(u(n))
-            );
-        }
-        let mut deletes = Vec::new();
+        assert_eq!(
+            r.entry(&mut p, &state(State::Add, 1, None)),
+            Action::Send(u(1))
+        );
+        // Without a cookie a present entry carries its attributes.
+        assert_eq!(
+            r.entry(&mut p, &state(State::Present, 2, None)),
+            Action::Send(u(2))
+        );
+        let mut out = Vec::new();
         let done = r.info(
             &mut p,
             &Info::RefreshPresent {
                 cookie: Some(b"a".to_vec()),
                 done: true,
             },
-            &mut deletes,
+            &mut out,
         );
         assert!(done);
-        assert!(deletes.is_empty(), "a first refresh deletes nothing");
+        assert!(out.is_empty(), "a first refresh deletes nothing");
         assert_eq!(p.cookie.as_deref(), Some(&b"a"[..]));
-        assert_eq!(p.known(), 3);
-        p
     }
 
     #[test]
-    fn a_present_phase_deletes_what_it_does_not_name() {
-        let mut p = first();
+    fn a_present_phase_is_passed_on() {
+        let mut p = cookie(b"a");
         let mut r = Refresh::new(&p);
-        // 1 unchanged (present), 2 changed, 4 new; 3 not named: deleted.
         assert_eq!(
             r.entry(&mut p, &state(State::Present, 1, None)),
-            Action::Nothing
+            Action::Present(u(1))
         );
         assert_eq!(
             r.entry(&mut p, &state(State::Add, 2, None)),
             Action::Send(u(2))
         );
-        assert_eq!(
-            r.entry(&mut p, &state(State::Add, 4, None)),
-            Action::Send(u(4))
-        );
-        let mut deletes = Vec::new();
-        let done = r.info(
-            &mut p,
-            &Info::RefreshPresent {
-                cookie: Some(b"b".to_vec()),
-                done: true,
-            },
-            &mut deletes,
-        );
-        assert!(done);
-        assert_eq!(deletes, vec![u(3)]);
-        assert_eq!(p.known(), 3);
-        assert_eq!(p.cookie.as_deref(), Some(&b"b"[..]));
-    }
-
-    #[test]
-    fn present_id_sets_count_as_present() {
-        let mut p = first();
-        let mut r = Refresh::new(&p);
-        let mut deletes = Vec::new();
+        let mut out = Vec::new();
         r.info(
             &mut p,
             &Info::IdSet {
                 cookie: None,
                 refresh_deletes: false,
-                uuids: vec![u(1), u(3)],
+                uuids: vec![u(3), u(4)],
             },
-            &mut deletes,
+            &mut out,
         );
-        r.info(
+        let done = r.info(
             &mut p,
             &Info::RefreshPresent {
-                cookie: None,
+                cookie: Some(b"b".to_vec()),
                 done: false,
             },
-            &mut deletes,
+            &mut out,
         );
-        assert_eq!(deletes, vec![u(2)]);
+        assert!(!done);
+        assert_eq!(
+            out,
+            vec![
+                Action::Present(u(3)),
+                Action::Present(u(4)),
+                Action::PresentEnd
+            ]
+        );
         // A delete phase may follow: its deletions are explicit.
+        out.clear();
+        r.info(
+            &mut p,
+            &Info::IdSet {
+                cookie: None,
+                refresh_deletes: true,
+                uuids: vec![u(5)],
+            },
+            &mut out,
+        );
         let done = r.info(
             &mut p,
             &Info::RefreshDelete {
                 cookie: Some(b"c".to_vec()),
                 done: true,
             },
-            &mut deletes,
+            &mut out,
         );
         assert!(done);
-        assert_eq!(deletes, vec![u(2)]);
+        assert_eq!(out, vec![Action::Delete(u(5))]);
         assert_eq!(p.cookie.as_deref(), Some(&b"c"[..]));
     }
 
     #[test]
-    fn a_delete_phase_deletes_only_what_it_names() {
-        let mut p = first();
+    fn a_delete_phase_names_its_deletions() {
+        let mut p = cookie(b"a");
         let mut r = Refresh::new(&p);
         assert_eq!(
             r.entry(&mut p, &state(State::Delete, 2, None)),
             Action::Delete(u(2))
         );
-        let mut deletes = Vec::new();
-        r.info(
-            &mut p,
-            &Info::IdSet {
-                cookie: None,
-                refresh_deletes: true,
-                uuids: vec![u(3), u(9)],
-            },
-            &mut deletes,
-        );
-        // 9 was never sent: nothing to delete.
-        assert_eq!(deletes, vec![u(3)]);
+        let mut out = Vec::new();
         let done = r.info(
             &mut p,
             &Info::RefreshDelete {
                 cookie: None,
                 done: true,
             },
-            &mut deletes,
+            &mut out,
         );
         assert!(done);
-        assert_eq!(p.known(), 1);
+        assert!(out.is_empty());
     }
 
     #[test]
     fn cookies_come_from_entries_and_messages() {
-        let mut p = first();
+        let mut p = cookie(b"a");
         let mut r = Refresh::persist();
         r.entry(&mut p, &state(State::Modify, 1, Some(b"d")));
         assert_eq!(p.cookie.as_deref(), Some(&b"d"[..]));
-        let mut deletes = Vec::new();
-        r.info(&mut p, &Info::NewCookie(b"e".to_vec()), &mut deletes);
+        let mut out = Vec::new();
+        r.info(&mut p, &Info::NewCookie(b"e".to_vec()), &mut out);
         assert_eq!(p.cookie.as_deref(), Some(&b"e"[..]));
-        // A missing cookie keeps the last one.
+        // A missing cookie keeps the last one; one too long is not kept.
         r.entry(&mut p, &state(State::Add, 5, None));
+        r.info(
+            &mut p,
+            &Info::NewCookie(vec![b'x'; MAX_COOKIE + 1]),
+            &mut out,
+        );
         assert_eq!(p.cookie.as_deref(), Some(&b"e"[..]));
-        assert_eq!(p.known(), 4);
     }
 
     #[test]
     fn persist_present_entries_are_sent() {
         // Outside a refresh from a cookie, a present entry carries its
         // attributes: it is sent like an add.
-        let mut p = Progress::default();
+        let mut p = cookie(b"a");
         let mut r = Refresh::persist();
         assert_eq!(
             r.entry(&mut p, &state(State::Present, 7, None)),

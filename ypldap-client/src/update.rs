@@ -152,6 +152,7 @@ pub async fn run(
                     mode: ReadMode::Resume,
                 })?;
                 send_changes(hub, directory, resumed.changes)?;
+                send_cookies(hub, directory, &resumed.refreshed)?;
                 refreshed.push((directory, Rc::clone(dir), resumed.refreshed));
                 continue;
             }
@@ -171,9 +172,13 @@ pub async fn run(
             }
         };
         let mut result = Ok(());
+        let mut cookies_of = None;
         if mode == ReadMode::Sync {
             match sync::refresh(ldap.clone(), &dir.settings, &mut sink, &mut done).await {
-                Ok(r) => refreshed.push((directory, Rc::clone(dir), r)),
+                Ok(r) => {
+                    cookies_of = Some(refreshed.len());
+                    refreshed.push((directory, Rc::clone(dir), r));
+                }
                 Err(sync::SyncError::Refused { search, rc, text }) => {
                     let why = sync::SyncError::Refused { search, rc, text }.to_string();
                     sessions.borrow_mut().refuse(directory, why.clone());
@@ -217,8 +222,12 @@ pub async fn run(
         if let Err(why) = result {
             return fail(dir, &why);
         }
-        // Each directory's entries before the next one's ReadBegin.
+        // Each directory's entries before the next one's ReadBegin, and
+        // before the cookies that cover them.
         out.flush(hub)?;
+        if let Some((_, _, r)) = cookies_of.and_then(|i| refreshed.get(i)) {
+            send_cookies(hub, directory, r)?;
+        }
     }
     out.flush(hub)?;
     referrals += done.referrals;
@@ -357,6 +366,19 @@ pub fn too_large(len: usize) -> String {
     format!(
         "its values come to {len} bytes, more than one message carries ({MAX_MESSAGE_BYTES}); no map line could hold them"
     )
+}
+
+/// Gives ypldapd the cookies a refresh (or resume) of `directory` ended
+/// with, after its entries.
+fn send_cookies(hub: &Hub, directory: u32, r: &sync::Refreshed) -> Result<(), LinkError> {
+    for (search, cookie) in r.cookies() {
+        hub.send(&ClientToParent::Cookie {
+            directory,
+            search,
+            cookie,
+        })?;
+    }
+    Ok(())
 }
 
 /// Sends a resumed directory's changes, in batches.

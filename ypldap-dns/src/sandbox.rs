@@ -32,6 +32,7 @@ pub fn confinement(directory_ports: &[u16]) -> Confinement {
         empty_netns: false,
         read_paths: Vec::new(),
         exec_paths: Vec::new(),
+        write_dirs: Vec::new(),
         tcp_connect_ports: ports,
         scope_signals: true,
         #[cfg(target_os = "linux")]

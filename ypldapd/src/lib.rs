@@ -11,5 +11,6 @@ pub mod daemon;
 pub mod logging;
 pub mod rate;
 pub mod sandbox;
+pub mod state;
 pub mod supervisor;
 pub mod yp;

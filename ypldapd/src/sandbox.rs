@@ -11,9 +11,9 @@
 //!
 //! | OS | confinement |
 //! |---|---|
-//! | Linux | setresuid `_ypldap` (no chroot: reload re-reads the config); Landlock: read beneath the directories holding the configuration and its files (SIGHUP; an edit replaces a file, which a rule on the file would not follow; file permissions decide within them), the dynamic loader's libraries and `/etc/resolv.conf`, `/etc/hosts` (the broker's resolver reads them at start); execute only the two helpers and the dynamic loader; TCP connect only to port 53 and the directories' ports (for a restarted broker), no TCP bind; seccomp: see [`syscalls`] (`openat` read-only, `clone` only as `fork()`, `prctl` only for `no_new_privs`) |
+//! | Linux | setresuid `_ypldap` (no chroot: reload re-reads the config); Landlock: read beneath the directories holding the configuration and its files (SIGHUP; an edit replaces a file, which a rule on the file would not follow; file permissions decide within them), the dynamic loader's libraries and `/etc/resolv.conf`, `/etc/hosts` (the broker's resolver reads them at start); execute only the two helpers and the dynamic loader; create, write, rename and remove regular files only beneath the state directory; TCP connect only to port 53 and the directories' ports (for a restarted broker), no TCP bind; seccomp: see [`syscalls`] (`openat` read-only except relative to the state directory's descriptor, `renameat` only within it, `clone` only as `fork()`, `prctl` only for `no_new_privs`) |
 //! | FreeBSD | setresuid; every descriptor limited with `cap_rights_limit` to what is done with it ([`DESCRIPTOR_RIGHTS`]); not capability mode: a UDP server must `sendto` an address, restarting a helper needs `execve` by path, and a reload opens the configuration by path |
-//! | OpenBSD | `unveil`: read the same files as Landlock, execute the helpers; `pledge("stdio rpath inet unix recvfd sendfd proc exec flock")` (`rpath` for a reload, `unix` to accept on the control sockets, `flock` for the `bind local` binding file's lock) |
+//! | OpenBSD | `unveil`: read the same files as Landlock, execute the helpers, `rwc` the state directory; `pledge("stdio rpath wpath cpath inet unix recvfd sendfd proc exec flock")` (`rpath` for a reload, `wpath cpath` for the state directory (without one: neither), `unix` to accept on the control sockets, `flock` for the `bind local` binding file's lock) |
 
 use std::path::PathBuf;
 
@@ -50,6 +50,7 @@ pub fn confinement(
     config_dirs: &[PathBuf],
     helpers: &[PathBuf],
     directory_ports: &[u16],
+    state: Option<(PathBuf, std::os::fd::RawFd)>,
 ) -> Confinement {
     let mut read_paths: Vec<PathBuf> = LOADER_PATHS.iter().map(PathBuf::from).collect();
     read_paths.extend(RESOLVER_PATHS.iter().map(PathBuf::from));
@@ -68,12 +69,17 @@ pub fn confinement(
             .cloned()
             .chain(LOADER_INTERPRETERS.iter().map(PathBuf::from))
             .collect(),
+        write_dirs: state.iter().map(|(p, _)| p.clone()).collect(),
         tcp_connect_ports: ports,
         // ypldapd signals its helpers, which were started outside its domain.
         scope_signals: false,
         #[cfg(target_os = "linux")]
-        syscalls: syscalls(),
-        pledge: "stdio rpath inet unix recvfd sendfd proc exec flock",
+        syscalls: syscalls(state.as_ref().map(|(_, fd)| *fd)),
+        pledge: if state.is_some() {
+            "stdio rpath wpath cpath inet unix recvfd sendfd proc exec flock"
+        } else {
+            "stdio rpath inet unix recvfd sendfd proc exec flock"
+        },
         capability_mode: false,
         accept_no_landlock: false,
     }
@@ -191,7 +197,11 @@ pub const DESCRIPTOR_RIGHTS: [DescriptorRights; 11] = [
 ];
 
 /// Descriptors ypldapd holds but does not limit, and why.
-pub const UNLIMITED_DESCRIPTORS: [(&str, &str); 2] = [
+pub const UNLIMITED_DESCRIPTORS: [(&str, &str); 3] = [
+    (
+        "the state directory (`/var/db/ypldap`), opened as root",
+        "files are created, synced and renamed relative to it (`CAP_CREATE`, `CAP_FSYNC`, `CAP_RENAMEAT_*`), rights that `privsep::rights` does not model yet; ypldapd is not in capability mode, so limiting this descriptor would not confine its writes (file permissions and the directory's owner do)",
+    ),
     (
         "signal pipe (both ends)",
         "signal-hook-mio creates and keeps it without exposing it; it is a pipe inside this process",
@@ -241,7 +251,7 @@ pub const FORK_CLONE_FLAGS: u64 = (privsep::libc::CLONE_CHILD_SETTID
 /// - what a restarted helper needs until and after its own sandbox:
 ///   [`privsep::linux::seccomp::exec_startup`] and [`helper_needs`].
 #[cfg(target_os = "linux")]
-pub fn syscalls() -> privsep::linux::seccomp::Policy {
+pub fn syscalls(state_dir: Option<std::os::fd::RawFd>) -> privsep::linux::seccomp::Policy {
     use privsep::linux::seccomp::{Cond, exec_startup, runtime_base};
     let mut p = runtime_base();
     p.allow(&privsep::sys![
@@ -268,5 +278,8 @@ pub fn syscalls() -> privsep::linux::seccomp::Policy {
     );
     p.extend(&exec_startup());
     p.extend(&helper_needs());
+    if let Some(fd) = state_dir {
+        p.extend(&privsep::linux::seccomp::replace_files_in(fd));
+    }
     p
 }

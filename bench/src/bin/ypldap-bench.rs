@@ -1,13 +1,21 @@
 //! ypldapd against its peers on the same data, in one run (issue 8).
 //!
 //! usage: ypldap-bench [--users N] [--groups M] [--hosts H] [--netgroups G]
-//!                     [--rounds R] [--secs S] [--inflight W] [--refreshes K]
-//!                     [--rate RPS] [--ypldapd-dir DIR] [--perf FILE]
+//!                     [--member-dns] [--rounds R] [--secs S] [--inflight W]
+//!                     [--refreshes K] [--rate RPS] [--ypldapd-dir DIR]
+//!                     [--perf FILE]
 //!
 //! `--hosts` and `--netgroups` (default 0) add that many hosts and
 //! netgroups (`bench::classic`) to the directory; ypldapd then also
 //! serves `hosts.*` and the three netgroup maps, and every `ldapsearch`
 //! it is compared with makes their two searches too.
+//!
+//! `--member-dns` makes the groups RFC 2307bis (`bench::member_dns`):
+//! `groupOfNames` with a `gidNumber`, members as `member` DNs of the
+//! users, 10 to 200 per group, 5% of the groups nesting one or two others;
+//! ypldapd reads them with `list groupmembers maps to "memberUid"` and
+//! `"member"`, and `ldapsearch` searches the same groups for the same
+//! attributes. ypserv serves the groups as ypldapd resolves them.
 //!
 //! Two sets of private namespaces (the `tests` harness): A holds slapd
 //! (N users and M groups loaded with `slapadd -q`), rpcbind and ypldapd;
@@ -52,6 +60,7 @@ use std::time::{Duration, Instant};
 use yp_proto::maps::MapName;
 
 use bench::load::{self, LoadResult, LoadSpec, OrderProbe};
+use bench::member_dns;
 use bench::process::{
     Perf, children_cpu_secs, cpu_secs, cpus, kib, load_avg, preempted, reset_peak, set_cpu,
 };
@@ -71,6 +80,8 @@ struct Args {
     groups: usize,
     hosts: usize,
     netgroups: usize,
+    /// Groups whose members are DNs (RFC 2307bis) instead of `memberUid`.
+    member_dns: bool,
     rounds: usize,
     secs: f64,
     inflight: usize,
@@ -89,6 +100,7 @@ fn parse_args() -> Args {
         groups: 10_000,
         hosts: 0,
         netgroups: 0,
+        member_dns: false,
         rounds: 4,
         secs: 4.0,
         inflight: 32,
@@ -105,6 +117,11 @@ fn parse_args() -> Args {
             eprintln!("ypldap-bench: bad value for {}: {val:?}", v[i]);
             std::process::exit(2)
         };
+        if v[i] == "--member-dns" {
+            a.member_dns = true;
+            i += 1;
+            continue;
+        }
         match v[i].as_str() {
             "--users" => a.users = val.parse().unwrap_or_else(|_| bad()),
             "--groups" => a.groups = val.parse().unwrap_or_else(|_| bad()),
@@ -119,7 +136,7 @@ fn parse_args() -> Args {
             "--perf" => a.perf = Some(PathBuf::from(&val)),
             _ => {
                 eprintln!(
-                    "usage: ypldap-bench [--users N] [--groups M] [--hosts H] [--netgroups G] [--rounds R] [--secs S] [--inflight W] [--refreshes K] [--rate RPS] [--ypldapd-dir DIR] [--perf FILE]"
+                    "usage: ypldap-bench [--users N] [--groups M] [--hosts H] [--netgroups G] [--member-dns] [--rounds R] [--secs S] [--inflight W] [--refreshes K] [--rate RPS] [--ypldapd-dir DIR] [--perf FILE]"
                 );
                 std::process::exit(2)
             }
@@ -180,14 +197,15 @@ fn nudged<T: Send + 'static>(
 }
 
 /// The searches ypldap-client makes (users and groups; with `classic`,
-/// hosts and netgroups too), with ldapsearch; wall seconds.
-fn ldapsearch(ns: &Namespace, classic: bool) -> f64 {
+/// hosts and netgroups too), with ldapsearch; wall seconds. `groups`:
+/// the group search's base, filter and attributes.
+fn ldapsearch(ns: &Namespace, classic: bool, groups: &str) -> f64 {
     let common = format!(
         "ldapsearch -x -LLL -o ldif-wrap=no -H ldap://127.0.0.1:389/ -D '{BIND_DN}' -w '{BIND_PW}' -E pr=1000/noprompt"
     );
     let script = format!(
         "set -e\n{common} -b 'ou=People,{SUFFIX}' '(objectClass=posixAccount)' uid userPassword uidNumber gidNumber gecos homeDirectory loginShell > /dev/null\n\
-         {common} -b 'ou=Groups,{SUFFIX}' '(objectClass=posixGroup)' cn gidNumber memberUid > /dev/null"
+         {common} {groups} > /dev/null"
     );
     let script = if classic {
         let more: Vec<String> = bench::classic::searches()
@@ -258,6 +276,8 @@ struct Worlds {
     users: usize,
     /// Hosts and netgroups are in the directory and served.
     classic: bool,
+    /// `ldapsearch` arguments of the group search ypldap-client makes.
+    group_search: String,
     /// ypldapd's and ypserv's (UDP, TCP) ports.
     ports_a: (u16, u16),
     ports_b: (u16, u16),
@@ -266,7 +286,28 @@ struct Worlds {
 impl Worlds {
     /// Starts both, printing how long each part took.
     fn start(args: &Args, bins: &Path) -> Worlds {
-        let (users, groups) = ldif::generate(args.users, args.groups);
+        let (users, mut groups) = ldif::generate(args.users, args.groups);
+        // With member DNs: their entries for slapd, and for ypserv the
+        // groups as ypldapd should serve them.
+        let mut dn_groups = None;
+        let mut dn_count = None;
+        if args.member_dns {
+            let g = member_dns::groups(args.groups, users.len());
+            let (served, expected) = member_dns::resolved(&g, &users);
+            let group_dns: usize = g.iter().map(|g| g.groups.len()).sum();
+            let dn_count_all = group_dns + g.iter().map(|g| g.users.len()).sum::<usize>();
+            println!(
+                "member DNs: {} groups, {dn_count_all} member DNs ({group_dns} of them groups); expected in ypldapd's summary: {} resolved, {} nested groups, 0 unresolved; {} groups served (the others' lines exceed {} bytes)",
+                g.len(),
+                expected.resolved,
+                expected.nested,
+                expected.served,
+                member_dns::MAX_LINE
+            );
+            dn_groups = Some(member_dns::ldif(&g, &users));
+            dn_count = Some(dn_count_all);
+            groups = served;
+        }
 
         // B: ypserv on makedbm maps of the same data (same password fields).
         let t = Instant::now();
@@ -287,8 +328,21 @@ impl Worlds {
         let t = Instant::now();
         let n = users.len();
         let classic = args.hosts + args.netgroups > 0;
-        let mut entries = n + groups.len() + 5;
-        let mut data = Data::of(users, groups);
+        // slapd holds every group; with member DNs, ypserv only those served.
+        let group_entries = if dn_groups.is_some() {
+            args.groups
+        } else {
+            groups.len()
+        };
+        let mut entries = n + group_entries + 5;
+        let mut data = match &dn_groups {
+            Some(text) => {
+                let mut d = Data::of(users, Vec::new()).with_ldif(text);
+                d.groups = groups;
+                d
+            }
+            None => Data::of(users, groups),
+        };
         let mut directory_lines = Vec::new();
         if classic {
             let hosts = bench::classic::hosts(args.hosts);
@@ -297,9 +351,14 @@ impl Worlds {
             data = data.with_ldif(&bench::classic::ldif(&hosts, &netgroups));
             directory_lines.extend(bench::classic::directory_lines());
         }
+        let member_dns = dn_groups.is_some();
         let mut builder = World::builder(DOMAIN).directory(
-            Directory::slapd_with(data, SlapdOptions::unlimited())
-                .read(|b| b.extra.extend(directory_lines)),
+            Directory::slapd_with(data, SlapdOptions::unlimited()).read(|b| {
+                if member_dns {
+                    *b = b.clone().rfc2307bis();
+                }
+                b.extra.extend(directory_lines);
+            }),
         );
         if classic {
             for m in bench::classic::MAPS {
@@ -331,15 +390,38 @@ impl Worlds {
         a.wait_registered(Duration::from_secs(20));
         let ports_a = in_ns(&a.ns, load::yp_ports).expect("ypldapd ports");
         let ports_b = in_ns(&b.ns, load::yp_ports).expect("ypserv ports");
+        let group_search = if member_dns {
+            member_dns::group_search()
+        } else {
+            format!("-b 'ou=Groups,{SUFFIX}' '(objectClass=posixGroup)' cn gidNumber memberUid")
+        };
+        if let Some(want) = dn_count {
+            // What the compared ldapsearch fetches: every member DN.
+            let got = a.ns.sh(&format!(
+                "ldapsearch -x -LLL -o ldif-wrap=no -H ldap://127.0.0.1:389/ -D '{BIND_DN}' -w '{BIND_PW}' -E pr=1000/noprompt {group_search} | grep -c '^member: '"
+            ));
+            println!("ldapsearch of the groups: {} member values", got.trim());
+            assert_eq!(
+                got.trim(),
+                want.to_string(),
+                "member values ldapsearch gets"
+            );
+        }
         Worlds {
             a,
             b,
             ypserv,
             users: n,
             classic,
+            group_search,
             ports_a,
             ports_b,
         }
+    }
+
+    /// ldapsearch of the searches ypldap-client makes; wall seconds.
+    fn ldapsearch(&self) -> f64 {
+        ldapsearch(&self.a.ns, self.classic, &self.group_search)
     }
 
     fn ns(&self, w: Who) -> &Namespace {
@@ -392,6 +474,23 @@ impl Worlds {
         );
         assert_eq!(all_a.entries, self.users);
         assert_eq!(all_b.entries, self.users);
+        // The groups: ypserv's are what ypldapd should make of them
+        // (with member DNs, as `member_dns::resolved` expects).
+        let groups = |ns: &Namespace, port: u16| {
+            let mut e = in_ns(ns, move || load::all_entries(port, DOMAIN, "group.byname"))
+                .expect("ALL group.byname")
+                .1;
+            e.sort();
+            e
+        };
+        let (ga, gb) = (groups(&self.a.ns, pa.1), groups(&self.b.ns, pb.1));
+        let differ = ga.iter().filter(|e| gb.binary_search(e).is_err()).count()
+            + gb.iter().filter(|e| ga.binary_search(e).is_err()).count();
+        println!(
+            "group.byname: ypldapd {} entries, ypserv {} entries, {differ} entries in one only",
+            ga.len(),
+            gb.len()
+        );
         let keys = keys
             .into_iter()
             .map(|(k, _)| String::from_utf8_lossy(&k).into_owned())
@@ -456,7 +555,7 @@ fn cold_starts(args: &Args, worlds: &mut Worlds, key: &str, f: &mut Figures) {
         };
         for ours in order {
             if !ours {
-                ldap = ldapsearch(&worlds.a.ns, worlds.classic);
+                ldap = worlds.ldapsearch();
                 continue;
             }
             let t0 = Instant::now();
@@ -653,7 +752,7 @@ struct Cursor {
 /// The refresh part: ypldapd restarted with a short interval; quiet,
 /// loaded and pinned cycles in turn.
 fn refresh_cycles(args: &Args, worlds: &mut Worlds, spec: &LoadSpec) -> Refresh {
-    let ldap_first = ldapsearch(&worlds.a.ns, worlds.classic);
+    let ldap_first = worlds.ldapsearch();
     let interval = (ldap_first * 2.0 + 4.0).ceil().max(6.0) as u64;
     println!(
         "\n== refresh: ldapsearch warm-up {:.2} s; ypldapd restarted with interval {interval} s; load average {}",
@@ -735,7 +834,7 @@ fn quiet_cycle(
     let update = at.update;
     let slapd_pid = worlds.a.slapd().pid().expect("slapd pid");
     let (s0, l0) = (cpu_secs(slapd_pid), children_cpu_secs());
-    let ldap = ldapsearch(&worlds.a.ns, worlds.classic);
+    let ldap = worlds.ldapsearch();
     let ldap_end = Instant::now();
     let (ldap_slapd, ldap_cli) = (cpu_secs(slapd_pid) - s0, children_cpu_secs() - l0);
     let d = worlds.a.ypldapd();

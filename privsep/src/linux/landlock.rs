@@ -61,6 +61,13 @@ pub fn check_filesystem_rules(abi: Option<u32>, accept: bool) -> Result<(), Sand
     }
 }
 
+/// What a write directory allows: read, create, write, truncate, rename
+/// within and remove regular files (no directories, links, devices,
+/// sockets or pipes).
+fn write_files() -> BitFlags<AccessFs> {
+    make_bitflags!(AccessFs::{ReadFile | ReadDir | WriteFile | RemoveFile | MakeReg | Truncate})
+}
+
 /// Restricts the calling thread (and later threads and exec'd children) to
 /// what `c` allows. Fails if no file-system rule could be enforced and
 /// `c.accept_no_landlock` is not set.
@@ -87,6 +94,8 @@ pub fn restrict(c: &Confinement) -> Result<Status, SandboxError> {
             &c.exec_paths,
             AccessFs::from_read(ABI_TARGET),
         ))
+        .map_err(err)?
+        .add_rules(path_beneath_rules(&c.write_dirs, write_files()))
         .map_err(err)?
         .add_rules(
             c.tcp_connect_ports

@@ -368,17 +368,34 @@ pub fn open_read_only() -> Policy {
 }
 
 /// `openat` with write flags, but only relative to the directory
-/// descriptor `dir_fd` (arg0), opened before the sandbox. Not used yet: it
-/// is the shape a later state directory takes (seccomp compares the
-/// descriptor number; a Landlock write rule beneath that directory's path
-/// keeps `..` and absolute names from leaving it, since seccomp cannot
-/// read the path). With it would come `renameat`, `unlinkat`, `fsync`
-/// and `ftruncate` under the same condition where they take a directory.
+/// descriptor `dir_fd` (arg0), opened before the sandbox (seccomp compares
+/// the descriptor number; a Landlock write rule beneath that directory's
+/// path keeps `..` and absolute names from leaving it, since seccomp
+/// cannot read the path).
 pub fn open_for_writing_in(dir_fd: std::os::fd::RawFd) -> Policy {
     let mut p = Policy::new();
     p.allow_if(
         crate::sys![SYS_openat][0],
         &[Cond::eq(0, u64::from(dir_fd.unsigned_abs()))],
+    );
+    p
+}
+
+/// What replacing a file in the directory `dir_fd` atomically takes:
+/// [`open_for_writing_in`], `fsync` (of the new file and of the
+/// directory), and `renameat`/`renameat2` with both directories `dir_fd`.
+pub fn replace_files_in(dir_fd: std::os::fd::RawFd) -> Policy {
+    let fd = u64::from(dir_fd.unsigned_abs());
+    let mut p = open_for_writing_in(dir_fd);
+    p.allow(&crate::sys![SYS_fsync]);
+    #[cfg(target_arch = "x86_64")]
+    p.allow_if(
+        crate::sys![SYS_renameat][0],
+        &[Cond::eq(0, fd), Cond::eq(2, fd)],
+    );
+    p.allow_if(
+        crate::sys![SYS_renameat2][0],
+        &[Cond::eq(0, fd), Cond::eq(2, fd)],
     );
     p
 }

@@ -24,6 +24,35 @@ use nix::sys::socket::{
     socket,
 };
 
+/// What ypldapd does in its state directory (replace a file through the
+/// directory's descriptor), and what it must not do with it.
+fn state_probes(dir: &std::os::fd::OwnedFd) {
+    use nix::fcntl::{AT_FDCWD, OFlag, openat, renameat};
+    use nix::sys::stat::Mode;
+    let create = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_CLOEXEC;
+    let mode = Mode::S_IRUSR | Mode::S_IWUSR;
+    report(
+        "state_write",
+        (|| {
+            let fd = openat(dir, "state.new", create, mode).map_err(|e| e.to_string())?;
+            nix::unistd::write(&fd, b"probe").map_err(|e| e.to_string())?;
+            nix::unistd::fsync(&fd).map_err(|e| e.to_string())?;
+            renameat(dir, "state.new", dir, "state").map_err(|e| e.to_string())?;
+            nix::unistd::fsync(dir).map_err(|e| e.to_string())
+        })(),
+    );
+    report(
+        "state_escape",
+        openat(dir, "../escaped", create, mode)
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+    );
+    report(
+        "state_rename_out",
+        renameat(dir, "state", AT_FDCWD, "/tmp/ypldap-state-out").map_err(|e| e.to_string()),
+    );
+}
+
 fn report(name: &str, r: Result<(), String>) {
     match r {
         Ok(()) => println!("{name}: ok"),
@@ -95,6 +124,22 @@ fn main() {
         .expect("sleep");
     let outside = nix::unistd::Pid::from_raw(outside_child.id() as i32);
 
+    // ypldapd's state directory beside the configuration, _ypldap's, as
+    // ypldapd prepares it, and its descriptor.
+    let state_path = std::path::Path::new(&config)
+        .parent()
+        .unwrap_or(std::path::Path::new("/"))
+        .join("state");
+    std::fs::create_dir_all(&state_path).expect("state directory");
+    if let Ok(owner) = privsep::lookup_user(privsep::UNPRIVILEGED_USER) {
+        let _ = nix::unistd::chown(&state_path, Some(owner.uid), Some(owner.gid));
+    }
+    let state_dir = nix::fcntl::open(
+        &state_path,
+        nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+        nix::sys::stat::Mode::empty(),
+    )
+    .expect("open the state directory");
     let confinement = match which.as_str() {
         "client" => ypldap_client::sandbox::confinement(),
         "dns" => ypldap_dns::sandbox::confinement(&[allowed_port]),
@@ -105,6 +150,7 @@ fn main() {
                 .to_path_buf()],
             &[std::path::PathBuf::from("/bin/true")],
             &[allowed_port],
+            Some((state_path.clone(), state_dir.as_raw_fd())),
         ),
         other => panic!("unknown program {other}"),
     };
@@ -128,6 +174,7 @@ fn main() {
         denials();
     }
 
+    state_probes(&state_dir);
     report(
         "open_file",
         std::fs::File::open("/etc/hostname")

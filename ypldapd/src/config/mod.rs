@@ -132,6 +132,39 @@ pub struct Config {
     /// `socket "path" restricted [group G]`: a second control socket that
     /// answers `ypldapctl show` only.
     pub restricted_socket: Option<RestrictedSocket>,
+    /// `state` lines: where the maps' entries and the sync cookies are
+    /// saved, and how old saved maps may be served.
+    pub state: StateSettings,
+}
+
+/// The state directory (`state directory`, `state max-age`, `state off`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateSettings {
+    /// `None`: `state off`, nothing saved or read.
+    pub directory: Option<PathBuf>,
+    /// Saved maps older than this are not served at start while the
+    /// directories are unreachable; zero: never.
+    pub max_age: Duration,
+}
+
+/// Where the state is kept by default: the system's place for a daemon's
+/// persistent data (hier(7) on the BSDs, the FHS on Linux).
+pub const DEFAULT_STATE_DIRECTORY: &str = if cfg!(target_os = "linux") {
+    "/var/lib/ypldap"
+} else {
+    "/var/db/ypldap"
+};
+
+/// How old saved maps may be when served at start: a day.
+pub const DEFAULT_STATE_MAX_AGE: Duration = Duration::from_secs(86_400);
+
+impl Default for StateSettings {
+    fn default() -> Self {
+        StateSettings {
+            directory: Some(PathBuf::from(DEFAULT_STATE_DIRECTORY)),
+            max_age: DEFAULT_STATE_MAX_AGE,
+        }
+    }
 }
 
 /// The restricted control socket: where, and which group may use it.

@@ -167,6 +167,7 @@ struct Parser<'a> {
     includes: usize,
     limits: super::ResourceLimits,
     restricted_socket: Option<super::RestrictedSocket>,
+    state: super::StateSettings,
 }
 
 pub(crate) fn parse(
@@ -199,6 +200,7 @@ pub(crate) fn parse(
         includes: 0,
         limits: super::ResourceLimits::default(),
         restricted_socket: None,
+        state: super::StateSettings::default(),
     };
     p.run();
     // Reported through the diagnostics.
@@ -257,6 +259,7 @@ pub(crate) fn parse(
             site_maps: p.site_maps,
             limits: p.limits,
             restricted_socket: p.restricted_socket,
+            state: p.state,
         },
         warnings,
     })
@@ -389,6 +392,8 @@ impl Parser<'_> {
                         self.limit(&at)
                     } else if !quoted && s == "socket" && self.peek().kind != Tok::Char(b'=') {
                         self.socket(&at)
+                    } else if !quoted && s == "state" && self.peek().kind != Tok::Char(b'=') {
+                        self.state(&at)
                     } else {
                         self.macro_def(&at, s)
                     }
@@ -605,6 +610,54 @@ impl Parser<'_> {
                 path: PathBuf::from(path),
                 group,
             });
+        }
+        Ok(())
+    }
+
+    /// `state directory "PATH"`, `state max-age SECONDS`, `state off`.
+    fn state(&mut self, at: &At) -> PResult<()> {
+        let t = self.next();
+        let what = match &t.kind {
+            Tok::Kw(Kw::Directory) => "directory",
+            Tok::Str { s, quoted: false } if s == "max-age" => "max-age",
+            Tok::Str { s, quoted: false } if s == "off" => "off",
+            _ => {
+                return Err(
+                    self.unexpected(t, "\"directory\", \"max-age\" or \"off\" after \"state\"")
+                );
+            }
+        };
+        match what {
+            "directory" => {
+                let path = self.expect_string("a directory after \"state directory\"")?;
+                self.expect_eol()?;
+                if !path.starts_with('/') {
+                    self.error(
+                        at,
+                        format!("state directory {path:?}: the path must be absolute"),
+                    );
+                } else if path.contains(['\n', '\0']) || path.split('/').any(|c| c == "..") {
+                    self.error(at, format!("state directory {path:?}: not a plain path"));
+                } else {
+                    self.state.directory = Some(PathBuf::from(path));
+                }
+            }
+            "max-age" => {
+                let t = self.next();
+                let Tok::Num(n) = t.kind else {
+                    return Err(self.unexpected(t, "a number of seconds after \"state max-age\""));
+                };
+                self.expect_eol()?;
+                match u64::try_from(n) {
+                    Ok(n) => self.state.max_age = Duration::from_secs(n),
+                    Err(_) => self.error(at, format!("state max-age {n}: must be 0 or more")),
+                }
+            }
+            "off" => {
+                self.expect_eol()?;
+                self.state.directory = None;
+            }
+            _ => {}
         }
         Ok(())
     }

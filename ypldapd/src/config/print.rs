@@ -84,6 +84,19 @@ impl Config {
                 None => writeln!(o)?,
             }
         }
+        // The state lines, like the limits, only where they differ from
+        // the defaults.
+        let state = super::StateSettings::default();
+        match &self.state.directory {
+            Some(d) if Some(d) != state.directory.as_ref() => {
+                writeln!(o, "state directory {}", quote(&d.to_string_lossy()))?;
+            }
+            Some(_) => {}
+            None => writeln!(o, "state off")?,
+        }
+        if self.state.max_age != state.max_age {
+            writeln!(o, "state max-age {}", self.state.max_age.as_secs())?;
+        }
         // Limits only where they differ from the defaults, so an upstream
         // file's normalised text has no line it did not mean.
         let defaults = super::ResourceLimits::default().entries();

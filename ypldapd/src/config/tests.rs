@@ -1069,6 +1069,10 @@ mod props {
                         group: Some(GroupName::Name("wheel".into())),
                     }),
                 },
+                state: StateSettings {
+                    directory: (secs % 5 != 0).then(|| format!("/var/db/yp {}", secs % 7).into()),
+                    max_age: Duration::from_secs(secs % 100_000),
+                },
             })
     }
 
@@ -1119,6 +1123,32 @@ fn fuzz_regression_error_flood() {
     let e = parse_bytes("fuzz.conf", main.to_vec(), &LoadOptions::default(), &src).unwrap_err();
     assert!(e.0.len() <= lexer::MAX_DIAGNOSTICS + 5, "{}", e.0.len());
     assert!(e.0.iter().any(|d| d.message.starts_with("too many errors")));
+}
+
+#[test]
+fn state_statements() {
+    let c = parse("domain \"d\"\n");
+    assert_eq!(c.state, StateSettings::default());
+    let c = parse("domain \"d\"\nstate directory \"/srv/ypldap\"\nstate max-age 0\n");
+    assert_eq!(
+        c.state,
+        StateSettings {
+            directory: Some("/srv/ypldap".into()),
+            max_age: Duration::ZERO,
+        }
+    );
+    assert_eq!(parse("domain \"d\"\nstate off\n").state.directory, None);
+    for (line, error) in [
+        ("state directory \"rel\"", "the path must be absolute"),
+        ("state directory \"/a/../b\"", "not a plain path"),
+        ("state max-age -1", "must be 0 or more"),
+        ("state max-age", "a number of seconds"),
+        ("state somewhere", "\"directory\", \"max-age\" or \"off\""),
+        ("state off now", "end of line"),
+    ] {
+        let e = errors(&format!("domain \"d\"\n{line}\n"));
+        assert!(e.contains(error), "{line}: {e}");
+    }
 }
 
 #[test]

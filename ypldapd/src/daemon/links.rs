@@ -118,7 +118,20 @@ impl Daemon {
                 }
             }
         }
-        self.client.send(&ParentToClient::ConfigEnd, None)
+        self.client.send(&ParentToClient::ConfigEnd, None)?;
+        // What a restarted reader (or the first, after a start on saved
+        // state) resumes from.
+        for ((directory, search), cookie) in self.live.cookies() {
+            self.client.send(
+                &ParentToClient::Cookie {
+                    directory: directory as u32,
+                    search,
+                    cookie: cookie.clone(),
+                },
+                None,
+            )?;
+        }
+        Ok(())
     }
 
     /// The reader's link is ready. While the snapshot being built has
@@ -294,6 +307,11 @@ impl Daemon {
             ClientToParent::SyncLost { directory, reason } => {
                 self.sync_lost(directory, &reason, now);
             }
+            ClientToParent::Cookie {
+                directory,
+                search,
+                cookie,
+            } => self.cookie(directory, search, cookie),
             ClientToParent::Dropped { update, entries } => {
                 if self.update_running == Some(update) {
                     if let Some(i) = self.incoming.as_mut() {

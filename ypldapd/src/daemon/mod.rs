@@ -38,6 +38,7 @@ use yp_proto::{AllowList, ServerConfig, SnapshotBuilder, Step};
 mod announce;
 mod links;
 mod reload;
+mod state;
 mod status;
 mod sync;
 mod update;
@@ -130,6 +131,11 @@ struct Daemon {
     incoming: Option<Incoming>,
     /// Content synchronization: the kept entries and the live sessions.
     live: sync::Live,
+    /// The state directory, when there is one.
+    state: Option<state::StateDir>,
+    /// When the saved state this run started from was written (until
+    /// the first maps are served).
+    saved_at: Option<u64>,
     yp: YpServer,
     /// `bind portmap`: the registration socket, bound to a reserved port as
     /// root and kept, so the UNSET at exit works from inside the sandbox.
@@ -260,6 +266,20 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
     control.register(poll.registry(), CONTROL_FIRST)?;
     debug_assert!(CONTROL_FIRST + control.token_span() <= YP_FIRST);
     let record = status::Record::new(&config);
+    // As root: the state directory, and what was saved there.
+    let owner = privsep::lookup_user(privsep::UNPRIVILEGED_USER)
+        .context("looking up the unprivileged user")?;
+    let (state_dir, saved) = state::open_state(&config, owner);
+    let mut live = sync::Live::default();
+    let saved_at = saved.map(|s| {
+        let entries = s.store.len();
+        let at = state::apply_saved(&mut live, s, config.directories.len());
+        info!(
+            "state: {entries} entries saved {} s ago; resuming the directories' sessions from their cookies",
+            status::unix_now().saturating_sub(at)
+        );
+        at
+    });
 
     let limits = config.limits;
     let mut ports: Vec<u16> = config.endpoints().iter().map(|e| e.port).collect();
@@ -297,7 +317,9 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         update_running: None,
         failed_updates: 0,
         incoming: None,
-        live: sync::Live::default(),
+        live,
+        state: state_dir,
+        saved_at,
         yp,
         rpcbind,
         registered_with: None,
@@ -325,8 +347,16 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
 
     d.limit_descriptors()
         .context("limiting the descriptors' rights")?;
-    let mut confinement =
-        sandbox::confinement(&d.reload.readable_dirs, &[client_path, dns_path], &ports);
+    let state_dir = d
+        .state
+        .as_ref()
+        .map(|s| (s.path().to_path_buf(), s.raw_fd()));
+    let mut confinement = sandbox::confinement(
+        &d.reload.readable_dirs,
+        &[client_path, dns_path],
+        &ports,
+        state_dir,
+    );
     confinement.accept_no_landlock = opts.accept_no_landlock;
     let entered = privsep::enter(&confinement).context("entering the sandbox")?;
     info!("sandboxed: {}", entered.notes.join("; "));
@@ -466,6 +496,7 @@ impl Daemon {
             self.dns.deadline(),
             self.next_update,
             self.update_deadline(),
+            self.state_deadline(),
             self.yp.next_deadline(),
             self.announce_retry,
             self.registration_check,
@@ -517,6 +548,7 @@ impl Daemon {
         if self.next_update.is_some_and(|t| t <= now) && self.update_running.is_none() {
             self.start_update(now);
         }
+        self.save_state(now, false);
     }
 
     /// Returns true when ypldapd must stop.
@@ -550,8 +582,7 @@ impl Daemon {
                 Ok(status) => {
                     if let Some(line) = self.client.reaped(status, now) {
                         error!("{line}");
-                        // Its sessions went with it.
-                        self.live.sessions_gone();
+                        self.reader_gone(now);
                         if self.update_running.take().is_some() {
                             self.update_failed("ypldap-client died during the update", now);
                         }
@@ -577,6 +608,9 @@ impl Daemon {
         self.client.force_stop();
         self.dns.force_stop();
         self.reap(Instant::now());
+        if self.state.is_some() {
+            self.save_state(Instant::now(), true);
+        }
         if let (Some(r), Some(protocol)) = (self.rpcbind.as_mut(), self.registered_with) {
             if let Err(e) =
                 r.unregister_transports(yp_proto::proto::YPPROG, yp_proto::proto::YPVERS, protocol)

@@ -92,6 +92,9 @@ impl Daemon {
         // and read all of them at the next update (the reader ends its
         // sessions with the new configuration).
         self.live.reset();
+        if let Some(s) = self.state.as_mut() {
+            s.reconfigured(&self.config);
+        }
         let endpoints = self.config.endpoints();
         if let Err(e) = self.dns.send(
             &ParentToDns::Configure {

@@ -12,6 +12,8 @@
 //! as an update's are, then swapped in. A session that ends is read again
 //! by the next update, soon.
 
+use std::collections::{HashMap, HashSet};
+
 use ipc_proto::{Change, ReadMode, SearchRef};
 use yp_proto::store::{Cursor, DirectoryEntries, EntryChange, EntryStore, Search};
 
@@ -20,6 +22,9 @@ use super::*;
 /// How soon after a session ended its directory is read again; doubled
 /// for each session lost in a row, up to the interval.
 const RESYNC_FIRST: Duration = Duration::from_secs(1);
+
+/// The longest cookie kept (as the reader's bound).
+pub(super) const MAX_COOKIE: usize = 4096;
 
 /// How many keys may differ from the last build before the maps are
 /// built again (a few megabytes; each change copies about this many
@@ -43,6 +48,13 @@ pub(super) struct Live {
     dirty: bool,
     /// Sessions lost in a row (for the resync back-off).
     lost: u32,
+    /// Present phases under way, by directory and search: the kept
+    /// entries named present or sent since the phase began.
+    present: HashMap<(usize, Search), HashSet<String>>,
+    /// The last cookie of each search of the directories kept current,
+    /// matching the kept entries (saved with them, given to a restarted
+    /// reader).
+    cookies: BTreeMap<(usize, SearchRef), Vec<u8>>,
     /// Changes applied since start, for the log.
     pub(super) changes: u64,
 }
@@ -58,11 +70,53 @@ impl Live {
         self.session(d)
     }
 
-    /// Forgets every session (the reader is gone, or the configuration
-    /// changed): the next update reads every directory again.
+    /// Forgets every session (the reader is gone): the entries and
+    /// cookies stay, for the next reader to resume from.
     pub(super) fn sessions_gone(&mut self) {
         self.sessions.clear();
+        self.present.clear();
+    }
+
+    /// The entries and cookies saved at the last run (state directory):
+    /// the directories with cookies may resume.
+    pub(super) fn restore(
+        &mut self,
+        store: EntryStore,
+        cookies: Vec<((usize, SearchRef), Vec<u8>)>,
+        directories: usize,
+    ) {
+        self.synced = vec![false; directories];
+        for ((d, _), _) in &cookies {
+            if let Some(s) = self.synced.get_mut(*d) {
+                *s = true;
+            }
+        }
+        self.cookies = cookies.into_iter().collect();
+        self.store = Some(store);
+    }
+
+    /// The entries kept, if any.
+    pub(super) fn store(&self) -> Option<&EntryStore> {
+        self.store.as_ref()
+    }
+
+    /// The kept entries are to be built into maps (saved ones, at start).
+    pub(super) fn mark_dirty(&mut self) {
+        self.dirty = true;
+    }
+
+    /// No directory is kept current any more: nothing is kept.
+    fn nothing_kept(&mut self) {
+        self.store = None;
+        self.sessions.clear();
         self.synced.clear();
+        self.present.clear();
+        self.cookies.clear();
+    }
+
+    /// The cookies kept, by directory and search.
+    pub(super) fn cookies(&self) -> Vec<((usize, SearchRef), Vec<u8>)> {
+        self.cookies.iter().map(|(k, c)| (*k, c.clone())).collect()
     }
 
     /// The directories whose session ended while ypldapd keeps their
@@ -89,6 +143,9 @@ impl Live {
 #[derive(Debug)]
 pub(super) struct Keep {
     modes: Vec<ReadMode>,
+    /// The cookies the refreshes of this update ended with, kept once
+    /// its maps are installed.
+    cookies: BTreeMap<(usize, SearchRef), Vec<u8>>,
     /// The directory whose entries are arriving.
     current: Option<usize>,
     /// Copies of the directories read, by directory.
@@ -122,31 +179,76 @@ impl Keep {
     }
 }
 
-/// Applies `changes` to one directory's kept entries, in order; returns
-/// how many there were.
+/// Applies `changes` to directory `d`'s kept entries, in order, with the
+/// present phases under way (`present`); returns how many there were.
 fn apply_each<'a>(
     entries: &mut DirectoryEntries,
+    d: usize,
+    present: &mut HashMap<(usize, Search), HashSet<String>>,
     changes: impl IntoIterator<Item = Change<'a>>,
 ) -> u64 {
     let mut n = 0;
+    // An entry sent during a present phase is present.
+    let sent = |present: &mut HashMap<(usize, Search), HashSet<String>>,
+                search: Search,
+                uuid: &Option<String>| {
+        if let (Some(seen), Some(u)) = (present.get_mut(&(d, search)), uuid) {
+            seen.insert(u.clone());
+        }
+    };
     for c in changes {
         match c {
             Change::User(u) => {
+                sent(present, Search::Users, &u.origin.uuid);
                 entries.upsert_user(u.into_owned());
             }
             Change::Group(g) => {
+                sent(present, Search::Groups, &g.origin.uuid);
                 entries.upsert_group(g.into_owned());
             }
             Change::Record(r) => {
+                sent(present, Search::Records(r.search), &r.origin.uuid);
                 entries.upsert_record(r.into_owned());
             }
             Change::Delete { search, uuid } => {
                 entries.remove(search_of(search), &uuid);
             }
+            Change::PresentBegin { search } => {
+                present.insert((d, search_of(search)), HashSet::new());
+            }
+            Change::Present { search, uuid } => {
+                let search = search_of(search);
+                // Only kept entries: what a phase holds is bounded by them.
+                if entries.contains(search, &uuid) {
+                    sent(present, search, &Some(uuid));
+                }
+            }
+            Change::PresentEnd { search } => {
+                let search = search_of(search);
+                if let Some(seen) = present.remove(&(d, search)) {
+                    for uuid in entries.uuids(search) {
+                        if !seen.contains(&uuid) {
+                            entries.remove(search, &uuid);
+                        }
+                    }
+                }
+            }
         }
         n += 1;
     }
     n
+}
+
+/// An entry sent during a present phase of its search is present.
+fn note_present(
+    present: &mut HashMap<(usize, Search), HashSet<String>>,
+    d: usize,
+    search: Search,
+    uuid: Option<&str>,
+) {
+    if let (Some(seen), Some(u)) = (present.get_mut(&(d, search)), uuid) {
+        seen.insert(u.to_owned());
+    }
 }
 
 fn search_of(s: SearchRef) -> Search {
@@ -167,11 +269,13 @@ impl Daemon {
         let Some(i) = self.incoming.as_mut() else {
             return;
         };
+        // A phase a failed update left open ends with it.
+        self.live.present.clear();
+        // With a state directory every directory's entries are kept (and
+        // saved), for a start with the directories out of reach.
         let syncs = modes.iter().any(|m| *m != ReadMode::Full);
-        if !syncs {
-            // No session any more: nothing is kept.
-            self.live.store = None;
-            self.live.sessions_gone();
+        if !syncs && self.state.is_none() {
+            self.live.nothing_kept();
             return;
         }
         let live: Vec<String> = modes
@@ -188,6 +292,7 @@ impl Daemon {
         }
         i.keep = Some(Keep {
             modes,
+            cookies: BTreeMap::new(),
             current: None,
             read: BTreeMap::new(),
             fed: 0,
@@ -248,10 +353,9 @@ impl Daemon {
         let Some(keep) = keep else {
             return;
         };
-        if keep.modes.iter().all(|m| *m == ReadMode::Full) {
-            // Every server refused: nothing to keep.
-            self.live.store = None;
-            self.live.sessions_gone();
+        if keep.modes.iter().all(|m| *m == ReadMode::Full) && self.state.is_none() {
+            // Every server refused.
+            self.live.nothing_kept();
             return;
         }
         let store = self.live.store.get_or_insert_with(EntryStore::default);
@@ -277,6 +381,13 @@ impl Daemon {
         }
         self.live.sessions = keep.modes.iter().map(|m| *m != ReadMode::Full).collect();
         self.live.synced.clone_from(&self.live.sessions);
+        // A directory read in full has no cookie any more; one refreshed
+        // or resumed has the cookies its refresh ended with.
+        let synced = &self.live.synced;
+        self.live
+            .cookies
+            .retain(|(d, _), _| synced.get(*d).copied().unwrap_or(false));
+        self.live.cookies.extend(keep.cookies);
         self.live.lost = 0;
         let n = self.live.sessions.iter().filter(|s| **s).count();
         debug!(
@@ -339,7 +450,7 @@ impl Daemon {
         let Some(entries) = entries else {
             return;
         };
-        self.live.changes += apply_each(entries, changes);
+        self.live.changes += apply_each(entries, d, &mut self.live.present, changes);
         if mode == Some(ReadMode::Sync) || fed > d {
             self.live.dirty = true;
         }
@@ -360,6 +471,7 @@ impl Daemon {
         let Some(store) = self.live.store.as_mut() else {
             return;
         };
+        let present = &mut self.live.present;
         self.record
             .changes_received(directory, changes.len() as u64);
         // Changes to users and groups are served at once, as edits of the
@@ -369,14 +481,26 @@ impl Daemon {
         if quiet {
             let mut served = self.yp.snapshot().cloned();
             let (mut quick, mut altered) = (0, 0);
+            let served_now = |c: &Change<'_>| {
+                matches!(
+                    c,
+                    Change::User(_) | Change::Group(_) | Change::Delete { .. }
+                )
+            };
             while let Some(snap) = served.as_deref() {
-                let change = match changes.next_if(|c| !matches!(c, Change::Record(_))) {
-                    Some(Change::User(u)) => EntryChange::User(u.into_owned()),
-                    Some(Change::Group(g)) => EntryChange::Group(g.into_owned()),
+                let change = match changes.next_if(served_now) {
+                    Some(Change::User(u)) => {
+                        note_present(present, d, Search::Users, u.origin.uuid.as_deref());
+                        EntryChange::User(u.into_owned())
+                    }
+                    Some(Change::Group(g)) => {
+                        note_present(present, d, Search::Groups, g.origin.uuid.as_deref());
+                        EntryChange::Group(g.into_owned())
+                    }
                     Some(Change::Delete { search, uuid }) => {
                         EntryChange::Remove(search_of(search), uuid)
                     }
-                    Some(Change::Record(_)) | None => break,
+                    _ => break,
                 };
                 self.live.changes += 1;
                 let edits = match store.apply_quick(d, change, &options, snap.domain()) {
@@ -413,6 +537,9 @@ impl Daemon {
                     );
                     self.yp.set_snapshot(snap);
                     self.record.rebuilt();
+                    if let Some(s) = self.state.as_mut() {
+                        s.changed(now);
+                    }
                     // Keys changed since the build cost memory and a
                     // look-up each: past a bound the maps are built again.
                     if changed > CHANGED_VALUES_LIMIT {
@@ -425,9 +552,37 @@ impl Daemon {
                 return;
             }
         }
-        self.live.changes += apply_each(store.directory(d), changes);
+        self.live.changes += apply_each(store.directory(d), d, present, changes);
         self.live.dirty = true;
         self.start_rebuild(now);
+    }
+
+    /// A new cookie of a search: kept with the entries it describes, for
+    /// a live session at once, for one this update refreshes when its
+    /// maps are installed. A cookie is at most [`MAX_COOKIE`] bytes and
+    /// names a search of the configuration, so what is kept stays
+    /// bounded by it.
+    pub(super) fn cookie(&mut self, directory: u32, search: SearchRef, cookie: Vec<u8>) {
+        let d = directory as usize;
+        let known = match (search, self.config.directories.get(d)) {
+            (_, None) => false,
+            (SearchRef::Records(id), Some(dir)) => dir.settings.records.iter().any(|r| r.id == id),
+            (SearchRef::Users | SearchRef::Groups, Some(_)) => true,
+        };
+        if !known || cookie.len() > MAX_COOKIE {
+            debug!("a cookie for directory {d} that names no search of it, or too long: ignored");
+            return;
+        }
+        if self.live.session(d) {
+            self.live.cookies.insert((d, search), cookie);
+            return;
+        }
+        let keep = self.incoming.as_mut().and_then(|i| i.keep.as_mut());
+        if let Some(k) =
+            keep.filter(|k| matches!(k.modes.get(d), Some(ReadMode::Sync | ReadMode::Resume)))
+        {
+            k.cookies.insert((d, search), cookie);
+        }
     }
 
     /// Directory `directory`'s session ended: its entries stay as they
@@ -448,6 +603,18 @@ impl Daemon {
         let at = now + wait;
         if self.next_update.is_none_or(|t| t > at) {
             self.next_update = Some(at);
+        }
+    }
+
+    /// The reader died: its sessions went with it. The next one resumes
+    /// them from the kept cookies, soon.
+    pub(super) fn reader_gone(&mut self, now: Instant) {
+        self.live.sessions_gone();
+        if let Some(wait) = self.resync_delay() {
+            let at = now + wait;
+            if self.next_update.is_none_or(|t| t > at) {
+                self.next_update = Some(at);
+            }
         }
     }
 
@@ -499,6 +666,11 @@ impl Daemon {
         );
         self.swap_in(snap);
         self.record.rebuilt();
+        self.state_changed(now);
+        if !self.announced {
+            // The saved maps, served while the directories are away.
+            self.announce(now);
+        }
         self.start_rebuild(now);
     }
 
@@ -517,5 +689,67 @@ impl Daemon {
         };
         i.feeding = next;
         next.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yp_proto::testdata;
+
+    fn with_uuid(name: &str, uid: u32, uuid: &str) -> entry_rules::User<'static> {
+        let mut u = testdata::user(name, uid, 100);
+        u.origin.uuid = Some(uuid.to_owned());
+        u
+    }
+
+    #[test]
+    fn a_present_phase_removes_what_it_neither_names_nor_sends() {
+        let mut entries = DirectoryEntries::default();
+        for (name, uid, uuid) in [("ann", 1, "u1"), ("ben", 2, "u2"), ("cy", 3, "u3")] {
+            entries.upsert_user(with_uuid(name, uid, uuid));
+        }
+        let mut present = HashMap::new();
+        let users = SearchRef::Users;
+        let changes = vec![
+            Change::PresentBegin { search: users },
+            Change::Present {
+                search: users,
+                uuid: "u1".into(),
+            },
+            // Changed: present too.
+            Change::User(with_uuid("ben", 20, "u2")),
+            // New.
+            Change::User(with_uuid("dee", 4, "u4")),
+            // Not kept: ignored.
+            Change::Present {
+                search: users,
+                uuid: "u9".into(),
+            },
+            Change::PresentEnd { search: users },
+        ];
+        assert_eq!(apply_each(&mut entries, 0, &mut present, changes), 6);
+        assert!(present.is_empty(), "the phase ended");
+        let mut left = entries.uuids(Search::Users);
+        left.sort();
+        assert_eq!(left, ["u1", "u2", "u4"]);
+    }
+
+    #[test]
+    fn without_a_present_phase_nothing_is_removed_implicitly() {
+        let mut entries = DirectoryEntries::default();
+        entries.upsert_user(with_uuid("ann", 1, "u1"));
+        let mut present = HashMap::new();
+        let changes = vec![
+            Change::Present {
+                search: SearchRef::Users,
+                uuid: "u1".into(),
+            },
+            Change::PresentEnd {
+                search: SearchRef::Users,
+            },
+        ];
+        apply_each(&mut entries, 0, &mut present, changes);
+        assert_eq!(entries.uuids(Search::Users), ["u1"]);
     }
 }

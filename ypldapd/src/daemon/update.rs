@@ -391,6 +391,9 @@ impl Daemon {
         });
         self.swap_in(snap);
         self.keep_installed(keep);
+        // The saved maps are not needed any more.
+        self.saved_at = None;
+        self.state_changed(now);
         if !self.announced {
             self.announce(now);
         }
@@ -452,6 +455,10 @@ impl Daemon {
             .min(self.config.interval);
         // A session to resume is tried on its own, shorter back-off.
         let retry = self.resync_delay().map_or(retry, |r| r.min(retry));
+        // Nothing served yet: the saved maps, if young enough.
+        if !self.announced {
+            self.serve_saved(now);
+        }
         warning!(
             "update failed: {reason}; keeping the current maps, retrying in {} s",
             retry.as_secs()

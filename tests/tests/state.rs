@@ -1,0 +1,140 @@
+//! The state directory: ypldapd saves the entries it keeps and the content
+//! synchronization cookies, `_ypldap`'s, mode 0600; a restart resumes
+//! each session from its cookie (changes made while ypldapd was stopped
+//! included) instead of reading the directory again; with the directory
+//! down, the saved maps are served when they are younger than `state
+//! max-age`; a damaged or foreign state file is refused, with its reason
+//! logged, and the directory read in full.
+
+use std::time::Duration;
+
+use nix::sys::signal::Signal;
+use tests::peers::SlapdOptions;
+use tests::world::{Data, Directory, Ready, World};
+
+const STATE: &str = "/run/ypldap";
+const KEPT: &str = "kept current by content synchronization (RFC 4533)";
+const RESUMED: &str = "content synchronization resumed from its cookie";
+
+fn world(domain: &str, max_age: Option<u64>) -> World {
+    let dir = Directory::slapd_with(Data::sample(), SlapdOptions::default().with_sync());
+    let mut b = World::builder(domain)
+        .directory(dir)
+        .interval(3600)
+        .ready(Ready::Registered)
+        .sample_config()
+        .statement(format!("state directory \"{STATE}\""));
+    if let Some(age) = max_age {
+        b = b.statement(format!("state max-age {age}"));
+    }
+    let w = b.start();
+    w.bind_clients();
+    w.wait_log(KEPT, 1, Duration::from_secs(10));
+    w
+}
+
+fn shell(w: &World, user: &str) -> Option<String> {
+    w.ypmatch(user, "passwd.byname")
+        .ok()
+        .and_then(|l| l.trim_end().rsplit(':').next().map(str::to_owned))
+}
+
+/// Stops ypldapd (SIGTERM: it saves the state as it exits).
+fn stop(w: &mut World) {
+    let status = w.stop_ypldapd(Signal::SIGTERM);
+    assert!(status.success(), "ypldapd exited with {status}");
+}
+
+#[test]
+fn a_restart_resumes_from_the_saved_state() {
+    let mut w = world("state.test", None);
+    stop(&mut w);
+    // What an administrator sees in the state directory.
+    let listing =
+        w.ns.sh(&format!("stat -c '%a %U %F' {STATE} {STATE}/state"));
+    assert_eq!(
+        listing.lines().collect::<Vec<_>>(),
+        ["700 _ypldap directory", "600 _ypldap regular file"],
+        "{listing}"
+    );
+    // Changed while ypldapd is stopped.
+    w.change_directory(
+        "ldapmodify",
+        "dn: uid=carol,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/fish\n",
+    );
+    w.change_directory("ldapdelete", "uid=bob,ou=People,dc=example,dc=com\n");
+    w.start_ypldapd();
+    w.wait_log(RESUMED, 1, Duration::from_secs(20));
+    let log = w.log();
+    assert!(log.contains("entries saved"), "{log}");
+    assert!(!log.contains(KEPT), "read in full after a restart:\n{log}");
+    assert_eq!(shell(&w, "carol").as_deref(), Some("/bin/fish"), "{log}");
+    assert!(w.ypmatch("bob", "passwd.byname").is_err(), "{log}");
+    assert!(w.ypmatch("alice", "passwd.byname").is_ok());
+}
+
+#[test]
+fn the_saved_maps_are_served_while_the_directory_is_down() {
+    let mut w = world("down.test", None);
+    stop(&mut w);
+    w.server(0).kill();
+    w.start_ypldapd();
+    let log = w.log();
+    assert!(log.contains("serving the maps saved"), "{log}");
+    assert_eq!(shell(&w, "alice").as_deref(), Some("/bin/bash"), "{log}");
+    // The directory back: the session resumes from the saved cookie.
+    w.restart_server(0);
+    w.wait_log(RESUMED, 1, Duration::from_secs(40));
+    assert!(!w.log().contains(KEPT), "{}", w.log());
+}
+
+#[test]
+fn saved_maps_older_than_max_age_are_not_served() {
+    let mut w = world("old.test", Some(0));
+    stop(&mut w);
+    w.server(0).kill();
+    w.ready = Ready::Started;
+    w.start_ypldapd();
+    w.wait_log("update failed", 1, Duration::from_secs(20));
+    w.wait_log(
+        "state max-age 0: the saved maps are not served",
+        1,
+        Duration::from_secs(5),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(!w.registered(), "registered on saved maps:\n{}", w.log());
+}
+
+#[test]
+fn a_damaged_or_foreign_state_file_is_refused() {
+    let mut w = world("damaged.test", None);
+    let file = format!("{STATE}/state");
+    for (damage, reason) in [
+        (format!("truncate -s -20 {file}"), "cut short"),
+        (
+            format!("sed -i '1s/\"version\":1/\"version\":9/' {file}"),
+            "format version 9",
+        ),
+        (format!("chown nobody {file}"), "not _ypldap"),
+        (format!("chmod 0644 {file}"), "others may read"),
+    ] {
+        stop(&mut w);
+        w.ns.sh(&damage);
+        w.start_ypldapd();
+        w.wait_log(KEPT, 1, Duration::from_secs(20));
+        let log = w.log();
+        let refusal = log
+            .lines()
+            .find(|l| l.contains("refused"))
+            .unwrap_or_else(|| panic!("{damage}: no refusal:\n{log}"));
+        assert!(refusal.contains(reason), "{damage}: {refusal}");
+        assert!(!log.contains(RESUMED), "{damage}: resumed:\n{log}");
+        assert_eq!(shell(&w, "alice").as_deref(), Some("/bin/bash"));
+        // The next save replaces it: owned and private again.
+        let saved = tests::wait_for(Duration::from_secs(5), || {
+            let meta = w.ns.sh(&format!("stat -c '%a %U' {file}"));
+            (meta.trim() == "600 _ypldap").then_some(())
+        });
+        assert!(saved.is_some(), "{damage}: not saved again:\n{}", w.log());
+    }
+}
