@@ -13,7 +13,7 @@ use crate::maps::MapName;
 use crate::proto::{self, YpStat};
 use crate::record::push_fragment;
 use crate::rpc::{self, Call, Parsed};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Position, Snapshot};
 use crate::xdr::XdrWriter;
 
 /// Settings that change only on reload.
@@ -275,7 +275,9 @@ fn dispatch_noted(
             match gate(req.domain, req.map, cfg, snap, caller, None) {
                 Gate::NoReply => return Outcome::NoReply,
                 Gate::Stat(s) => proto::put_resp_order(&mut w, s, 0),
-                Gate::Open(_, snap) => proto::put_resp_order(&mut w, YpStat::True, snap.order()),
+                Gate::Open(map, snap) => {
+                    proto::put_resp_order(&mut w, YpStat::True, snap.map_order(map));
+                }
             }
             Outcome::Reply(w.into_inner())
         }
@@ -398,7 +400,8 @@ pub struct AllStream {
     xid: u32,
     snap: Arc<Snapshot>,
     map: MapName,
-    pos: usize,
+    /// Where in the map: the snapshot's merge of its build and changes.
+    pos: Position,
     started: bool,
     done: bool,
 }
@@ -409,7 +412,7 @@ impl AllStream {
             xid,
             snap,
             map,
-            pos: 0,
+            pos: Position::START,
             started: false,
             done: false,
         }
@@ -432,10 +435,10 @@ impl AllStream {
             self.started = true;
         }
         while w.buf.len() < target {
-            match self.snap.entry(self.map, self.pos) {
-                Some((k, v)) => {
+            match self.snap.entry_at(self.map, self.pos) {
+                Some((k, v, next)) => {
                     proto::put_all_more(&mut w, YpStat::True, k, v);
-                    self.pos += 1;
+                    self.pos = next;
                 }
                 None => {
                     proto::put_all_end(&mut w);

@@ -12,11 +12,13 @@
 //! have the same keys, so they share a table with two value columns.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::Arc;
 
 use crate::maps::MapName;
+
+mod overlay;
+use overlay::{RowAt, Rows};
 
 /// The slot array index of one of the users' and groups' maps (the order
 /// of [`MapName::ALL`]); `None` for the others.
@@ -164,49 +166,66 @@ pub(super) struct Base {
     pub(super) domain: String,
 }
 
-/// Values that replace a build's: a change that alters some lines and no
-/// key (a user's shell, password or lock) is served by putting its new
-/// lines here, in a new snapshot that shares the build's tables, instead
-/// of building every map again. The keys, their order and every other
-/// value are the build's.
-#[derive(Debug, Default, Clone)]
+/// The keys and values changed since the build, per map of the users and
+/// groups (by [`map_index`]), and each of those maps' ORDER number: a
+/// change to an entry is served by a new snapshot that shares the build's
+/// tables and the unchanged rows ([`Snapshot::with_edits`]), instead of
+/// building every map again.
+#[derive(Debug, Clone, Default)]
 struct Overlay {
-    maps: Vec<(MapName, Values)>,
+    maps: [Option<Arc<Rows>>; MapName::ALL.len()],
+    orders: [Option<u32>; MapName::ALL.len()],
 }
 
-/// One map's changed values, by key.
-type Values = HashMap<Vec<u8>, Vec<u8>>;
-
 impl Overlay {
-    fn values(&self, map: MapName) -> Option<&Values> {
+    fn rows(&self, map: MapName) -> Option<&Rows> {
         self.maps
-            .iter()
-            .find(|(m, _)| *m == map)
-            .map(|(_, v)| v)
-            .filter(|v| !v.is_empty())
+            .get(map_index(map)?)?
+            .as_deref()
+            .filter(|r| r.len() > 0)
     }
 
     fn len(&self) -> usize {
-        self.maps.iter().map(|(_, v)| v.len()).sum()
+        self.maps.iter().flatten().map(|r| r.len()).sum()
     }
 }
 
-/// An immutable set of the maps: a build's, with any values changed since
-/// ([`Snapshot::with_values`]).
-#[derive(Debug)]
+/// An immutable set of the maps: a build's, with any changes since
+/// ([`Snapshot::with_edits`]). A clone shares everything.
+#[derive(Debug, Clone)]
 pub struct Snapshot {
     pub(super) base: Arc<Base>,
-    overlay: Arc<Overlay>,
+    overlay: Overlay,
+    /// The build's ORDER number.
     order: u32,
 }
 
-/// Why values could not replace a snapshot's.
+/// A map's key as a change leaves it: its value, or `None` when the map
+/// does not serve the key any more.
+pub type Edit = (MapName, Vec<u8>, Option<Vec<u8>>);
+
+/// Why edits could not be applied to a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ValueError {
-    /// The map does not have the key: a new key needs a build.
-    NoKey { map: MapName, key: Vec<u8> },
-    /// A value longer than a YP record may be.
+pub enum EditError {
+    /// Only the users' and groups' maps change this way.
+    NotEditable(MapName),
+    /// A key or value longer than a YP record may be.
     TooLong { map: MapName, len: usize },
+}
+
+/// Where an iteration of a map is: the place in the build's keys and in
+/// the changed rows. [`Position::START`] is before the first key.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Position {
+    base: usize,
+    rows: RowAt,
+}
+
+impl Position {
+    pub const START: Position = Position {
+        base: 0,
+        rows: RowAt { chunk: 0, row: 0 },
+    };
 }
 
 impl Snapshot {
@@ -214,54 +233,55 @@ impl Snapshot {
     pub(super) fn from_base(base: Base, order: u32) -> Snapshot {
         Snapshot {
             base: Arc::new(base),
-            overlay: Arc::default(),
+            overlay: Overlay::default(),
             order,
         }
     }
 
-    /// This snapshot with new values for keys it has (`(map, key,
-    /// value)`), and ORDER number `order`; this one stays as it is for
-    /// whoever reads it. Shares the build's tables: costs what the values
-    /// changed since the build cost.
-    pub fn with_values(
-        &self,
-        values: &[(MapName, Vec<u8>, Vec<u8>)],
-        order: u32,
-    ) -> Result<Snapshot, ValueError> {
-        let mut overlay = (*self.overlay).clone();
-        for (map, key, value) in values {
-            let (t, _) = self.table(*map);
-            if t.find(&self.base.arena, &self.base.hasher, key).is_none() {
-                return Err(ValueError::NoKey {
-                    map: *map,
-                    key: key.clone(),
-                });
-            }
-            if value.len() > entry_rules::MAX_LINE {
-                return Err(ValueError::TooLong {
-                    map: *map,
-                    len: value.len(),
-                });
-            }
-            let slot = match overlay.maps.iter().position(|(m, _)| m == map) {
-                Some(i) => i,
-                None => {
-                    overlay.maps.push((*map, HashMap::new()));
-                    overlay.maps.len() - 1
-                }
+    /// This snapshot with `edits` applied (`(map, key, value)`, a key
+    /// removed where the value is `None`), and ORDER number `order` for
+    /// the maps they alter; `None` when they alter nothing (every key
+    /// already has that value). This one stays as it is for whoever
+    /// reads it. Costs about the edits times the logarithm of the keys,
+    /// plus copies of the few chunks of changed rows they touch.
+    pub fn with_edits(&self, edits: &[Edit], order: u32) -> Result<Option<Snapshot>, EditError> {
+        let mut overlay = self.overlay.clone();
+        let mut altered = false;
+        for (map, key, value) in edits {
+            let Some(i) = map_index(*map) else {
+                return Err(EditError::NotEditable(*map));
             };
-            if let Some((_, vals)) = overlay.maps.get_mut(slot) {
-                vals.insert(key.clone(), value.clone());
+            for len in [key.len(), value.as_ref().map_or(0, Vec::len)] {
+                if len > entry_rules::MAX_LINE {
+                    return Err(EditError::TooLong { map: *map, len });
+                }
             }
+            let now = match overlay.rows(*map).and_then(|r| r.get(key)) {
+                Some(row) => row.value.as_deref(),
+                None => self.base_get(*map, key),
+            };
+            if now == value.as_deref() {
+                continue;
+            }
+            let was = isize::from(now.is_some());
+            let will = isize::from(value.is_some());
+            let (Some(slot), Some(o)) = (overlay.maps.get_mut(i), overlay.orders.get_mut(i)) else {
+                continue;
+            };
+            let rows = Arc::make_mut(slot.get_or_insert_with(Arc::default));
+            rows.set(key, value.as_deref());
+            rows.len_delta += will - was;
+            *o = Some(order);
+            altered = true;
         }
-        Ok(Snapshot {
+        Ok(altered.then(|| Snapshot {
             base: Arc::clone(&self.base),
-            overlay: Arc::new(overlay),
-            order,
-        })
+            overlay,
+            order: self.order,
+        }))
     }
 
-    /// How many values replace the build's.
+    /// How many keys were changed since the build (each map counted).
     pub fn changed_values(&self) -> usize {
         self.overlay.len()
     }
@@ -271,15 +291,31 @@ impl Snapshot {
         &self.base.domain
     }
 
-    /// The ORDER number: seconds since the epoch when it was built (or
-    /// one more than the snapshot it was changed from).
+    /// The newest ORDER number of its maps: seconds since the epoch when
+    /// it was built, or of the last change since (at least one more than
+    /// the one before).
     pub fn order(&self) -> u32 {
-        self.order
+        self.overlay
+            .orders
+            .iter()
+            .flatten()
+            .copied()
+            .fold(self.order, u32::max)
+    }
+
+    /// The ORDER number of `map`: that of the last change that altered
+    /// it, else the build's.
+    pub fn map_order(&self, map: MapName) -> u32 {
+        map_index(map)
+            .and_then(|i| self.overlay.orders.get(i).copied().flatten())
+            .unwrap_or(self.order)
     }
 
     /// Number of keys in a map.
     pub fn len(&self, map: MapName) -> usize {
-        self.table(map).0.sorted.len()
+        let built = self.table(map).0.sorted.len();
+        let delta = self.overlay.rows(map).map_or(0, |r| r.len_delta);
+        built.saturating_add_signed(delta)
     }
 
     pub fn is_empty(&self, map: MapName) -> bool {
@@ -336,57 +372,117 @@ impl Snapshot {
         }
     }
 
-    /// The value of `key` (with id `id` in `t`, column `col`): a changed
-    /// one, else the build's.
-    fn value<'a>(
-        &'a self,
-        map: MapName,
-        t: &'a Table,
-        id: u32,
-        col: usize,
-        key: &[u8],
-    ) -> Option<&'a [u8]> {
-        if let Some(v) = self.overlay.values(map).and_then(|vals| vals.get(key)) {
-            return Some(v);
-        }
+    /// The build's value of `key` in `map`.
+    fn base_get(&self, map: MapName, key: &[u8]) -> Option<&[u8]> {
+        let (t, col) = self.table(map);
+        let id = t.find(&self.base.arena, &self.base.hasher, key)?;
         t.value(&self.base.arena, id, col)
     }
 
-    /// The `i`-th entry in key byte order.
-    pub fn entry(&self, map: MapName, i: usize) -> Option<(&[u8], &[u8])> {
+    /// The first entry at or after `at` in key byte order, and the
+    /// position after it: the build's keys merged with the changed rows,
+    /// a changed row taking the place of the build's key it names and a
+    /// removed key skipped.
+    pub fn entry_at(&self, map: MapName, at: Position) -> Option<(&[u8], &[u8], Position)> {
         let (t, col) = self.table(map);
-        let &id = t.sorted.get(i)?;
-        let key = t.key(&self.base.arena, id);
-        Some((key, self.value(map, t, id, col, key)?))
+        let arena = &self.base.arena;
+        let rows = self.overlay.rows(map);
+        let mut at = at;
+        loop {
+            let built = t.sorted.get(at.base).map(|&id| (id, t.key(arena, id)));
+            let row = rows.and_then(|r| Some((r, r.at(at.rows)?)));
+            let take_row = match (built, row) {
+                (None, None) => return None,
+                (Some((id, key)), None) => {
+                    at.base += 1;
+                    match t.value(arena, id, col) {
+                        Some(v) => return Some((key, v, at)),
+                        None => continue,
+                    }
+                }
+                (None, Some(_)) => true,
+                (Some((_, key)), Some((_, r))) => match key.cmp(&r.key) {
+                    Ordering::Less => {
+                        let (id, key) = built?;
+                        at.base += 1;
+                        match t.value(arena, id, col) {
+                            Some(v) => return Some((key, v, at)),
+                            None => continue,
+                        }
+                    }
+                    Ordering::Equal => {
+                        at.base += 1;
+                        true
+                    }
+                    Ordering::Greater => true,
+                },
+            };
+            if take_row {
+                let (rows, r) = row?;
+                at.rows = rows.next(at.rows);
+                if let Some(v) = &r.value {
+                    return Some((&r.key, v, at));
+                }
+            }
+        }
     }
 
-    /// Exact lookup (one hash probe).
+    /// The `i`-th entry in key byte order (a walk from the first key when
+    /// keys changed since the build: tests and small maps only; ALL and
+    /// NEXT go by [`Position`]).
+    pub fn entry(&self, map: MapName, i: usize) -> Option<(&[u8], &[u8])> {
+        if self.overlay.rows(map).is_none() {
+            let (t, col) = self.table(map);
+            let &id = t.sorted.get(i)?;
+            return Some((
+                t.key(&self.base.arena, id),
+                t.value(&self.base.arena, id, col)?,
+            ));
+        }
+        self.iter(map).nth(i)
+    }
+
+    /// Exact lookup (one hash probe, and a binary search of the keys
+    /// changed since the build if any).
     pub fn get(&self, map: MapName, key: &[u8]) -> Option<&[u8]> {
-        let (t, col) = self.table(map);
-        let id = t.find(&self.base.arena, &self.base.hasher, key)?;
-        self.value(map, t, id, col, key)
+        if let Some(row) = self.overlay.rows(map).and_then(|r| r.get(key)) {
+            return row.value.as_deref();
+        }
+        self.base_get(map, key)
     }
 
     pub fn first(&self, map: MapName) -> Option<(&[u8], &[u8])> {
-        self.entry(map, 0)
+        self.entry_at(map, Position::START).map(|(k, v, _)| (k, v))
     }
 
-    /// Index of the first key strictly greater than `key`: where NEXT
-    /// continues, whether or not `key` still exists.
-    pub fn index_after(&self, map: MapName, key: &[u8]) -> usize {
+    /// The position of the first key strictly greater than `key`: where
+    /// NEXT continues, whether or not `key` still exists.
+    pub fn position_after(&self, map: MapName, key: &[u8]) -> Position {
         let (t, _) = self.table(map);
-        t.sorted
-            .partition_point(|&id| t.key(&self.base.arena, id) <= key)
+        let base = t
+            .sorted
+            .partition_point(|&id| t.key(&self.base.arena, id) <= key);
+        let rows = self
+            .overlay
+            .rows(map)
+            .map_or(RowAt::default(), |r| r.seek(key, false));
+        Position { base, rows }
     }
 
     /// The entry after `key` in byte order.
     pub fn next_after(&self, map: MapName, key: &[u8]) -> Option<(&[u8], &[u8])> {
-        self.entry(map, self.index_after(map, key))
+        self.entry_at(map, self.position_after(map, key))
+            .map(|(k, v, _)| (k, v))
     }
 
     /// Every entry of a map in key order.
     pub fn iter(&self, map: MapName) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        (0..self.len(map)).filter_map(move |i| self.entry(map, i))
+        let mut at = Some(Position::START);
+        std::iter::from_fn(move || {
+            let (k, v, next) = self.entry_at(map, at?)?;
+            at = Some(next);
+            Some((k, v))
+        })
     }
 }
 

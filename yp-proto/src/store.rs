@@ -16,9 +16,12 @@ use std::collections::HashMap;
 use entry_rules::records::Record;
 use entry_rules::{Group, User};
 
-use crate::build::{BuildOptions, SnapshotBuilder, group_line, netid_line, user_lines};
-use crate::maps::MapName;
-use crate::snapshot::Snapshot;
+use crate::build::SnapshotBuilder;
+
+mod lookup;
+mod quick;
+use lookup::Lookup;
+pub use quick::EntryChange;
 
 /// Which search of a directory an entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -39,6 +42,8 @@ pub struct DirectoryEntries {
     index: HashMap<(Search, String), usize>,
     /// Removed entries whose places are still in the vectors.
     holes: usize,
+    /// The users and groups by name, id and member.
+    lookup: Lookup,
 }
 
 /// What a change did to the store.
@@ -79,13 +84,28 @@ impl DirectoryEntries {
     /// Puts `u` where the user with its entryUUID is, or last.
     pub fn upsert_user(&mut self, u: User<'static>) -> Applied {
         let key = u.origin.uuid.clone();
-        upsert(&mut self.users, &mut self.index, Search::Users, key, u)
+        let (applied, place, old) = upsert(&mut self.users, &mut self.index, Search::Users, key, u);
+        if let Some(old) = old {
+            self.lookup.remove_user(&old, place);
+        }
+        if let Some(Some(new)) = self.users.get(place as usize) {
+            self.lookup.add_user(new, place);
+        }
+        applied
     }
 
     /// Puts `g` where the group with its entryUUID is, or last.
     pub fn upsert_group(&mut self, g: Group<'static>) -> Applied {
         let key = g.origin.uuid.clone();
-        upsert(&mut self.groups, &mut self.index, Search::Groups, key, g)
+        let (applied, place, old) =
+            upsert(&mut self.groups, &mut self.index, Search::Groups, key, g);
+        if let Some(old) = old {
+            self.lookup.remove_group(&old, place);
+        }
+        if let Some(Some(new)) = self.groups.get(place as usize) {
+            self.lookup.add_group(new, place);
+        }
+        applied
     }
 
     /// Puts `r` where the record of its search with its entryUUID is, or
@@ -93,7 +113,16 @@ impl DirectoryEntries {
     pub fn upsert_record(&mut self, r: Record<'static>) -> Applied {
         let key = r.origin.uuid.clone();
         let search = Search::Records(r.search);
-        upsert(&mut self.records, &mut self.index, search, key, r)
+        upsert(&mut self.records, &mut self.index, search, key, r).0
+    }
+
+    /// Applies one change to a user or a group.
+    pub fn apply(&mut self, change: EntryChange) -> Applied {
+        match change {
+            EntryChange::User(u) => self.upsert_user(u),
+            EntryChange::Group(g) => self.upsert_group(g),
+            EntryChange::Remove(search, uuid) => self.remove(search, &uuid),
+        }
     }
 
     /// Removes the entry `search` found with entryUUID `uuid`.
@@ -101,9 +130,22 @@ impl DirectoryEntries {
         let Some(at) = self.index.remove(&(search, uuid.to_owned())) else {
             return Applied::Unknown;
         };
+        let place = at as u32;
         let gone = match search {
-            Search::Users => self.users.get_mut(at).and_then(Option::take).is_some(),
-            Search::Groups => self.groups.get_mut(at).and_then(Option::take).is_some(),
+            Search::Users => match self.users.get_mut(at).and_then(Option::take) {
+                Some(u) => {
+                    self.lookup.remove_user(&u, place);
+                    true
+                }
+                None => false,
+            },
+            Search::Groups => match self.groups.get_mut(at).and_then(Option::take) {
+                Some(g) => {
+                    self.lookup.remove_group(&g, place);
+                    true
+                }
+                None => false,
+            },
             Search::Records(_) => self.records.get_mut(at).and_then(Option::take).is_some(),
         };
         if !gone {
@@ -236,200 +278,47 @@ impl DirectoryEntries {
             }
         }
         self.holes = 0;
+        let mut lookup = Lookup::default();
+        for (place, u) in self.users.iter().enumerate() {
+            if let Some(u) = u {
+                lookup.add_user(u, place as u32);
+            }
+        }
+        for (place, g) in self.groups.iter().enumerate() {
+            if let Some(g) = g {
+                lookup.add_group(g, place as u32);
+            }
+        }
+        self.lookup = lookup;
     }
 }
 
 /// Puts `entry` in `list`: in the place of the entry with `uuid` from
 /// `search`, else last (an entry without an entryUUID, from a full read,
-/// always goes last).
+/// always goes last). Returns what it did, the place and the entry that
+/// was there.
 fn upsert<T>(
     list: &mut Vec<Option<T>>,
     index: &mut HashMap<(Search, String), usize>,
     search: Search,
     uuid: Option<String>,
     entry: T,
-) -> Applied {
+) -> (Applied, u32, Option<T>) {
+    let last = list.len() as u32;
     let Some(uuid) = uuid else {
         list.push(Some(entry));
-        return Applied::Added;
+        return (Applied::Added, last, None);
     };
     match index.get(&(search, uuid.clone())) {
         Some(&at) if at < list.len() => {
-            list[at] = Some(entry);
-            Applied::Replaced
+            let old = list[at].replace(entry);
+            (Applied::Replaced, at as u32, old)
         }
         _ => {
             index.insert((search, uuid), list.len());
             list.push(Some(entry));
-            Applied::Added
+            (Applied::Added, last, None)
         }
-    }
-}
-
-/// A change to a map's value: map, key, new value.
-pub type Value = (MapName, Vec<u8>, Vec<u8>);
-
-impl EntryStore {
-    /// The new values of the maps when user `new` (from directory
-    /// `directory`) replaces the kept user with its entryUUID, if that
-    /// change alters values and no key: the same DN, name, uid and gid,
-    /// both versions served. Then `snapshot`, which must show the store
-    /// as it is before the change, needs only these values instead of a
-    /// build: the user's `passwd`, `master.passwd` and `shadow` lines by
-    /// name, and by uid where the user holds its uid. `None`: the change
-    /// needs a build.
-    pub fn user_values(
-        &self,
-        directory: usize,
-        new: &User<'_>,
-        snapshot: &Snapshot,
-        options: &BuildOptions,
-    ) -> Option<Vec<Value>> {
-        let d = self.directories.get(directory)?;
-        let uuid = new.origin.uuid.clone()?;
-        let &at = d.index.get(&(Search::Users, uuid))?;
-        let old = d.users.get(at)?.as_ref()?;
-        let same_keys = old.origin.dn == new.origin.dn
-            && old.name == new.name
-            && old.uid == new.uid
-            && old.gid == new.gid;
-        if !same_keys {
-            return None;
-        }
-        user_lines(old, options).ok()?;
-        let lines = user_lines(new, options).ok()?;
-        // The user must be the one whose name the maps serve: the first
-        // one served with that name, in the build's order.
-        let first = self
-            .directories
-            .iter()
-            .flat_map(|d| d.users.iter().flatten())
-            .find(|u| u.name == old.name && user_lines(u, options).is_ok())?;
-        if !std::ptr::eq(first, old) {
-            return None;
-        }
-        let name = old.name.as_bytes().to_vec();
-        let mut values = vec![
-            (MapName::PasswdByName, name.clone(), lines.passwd.clone()),
-            (
-                MapName::MasterPasswdByName,
-                name.clone(),
-                lines.master.clone(),
-            ),
-            (MapName::ShadowByName, name.clone(), lines.shadow),
-        ];
-        // Names are unique among the users served: the uid's line names
-        // this user when it holds the uid.
-        let uid = old.uid.to_string().into_bytes();
-        let holds_uid = snapshot
-            .get(MapName::PasswdByUid, &uid)
-            .is_some_and(|l| l.starts_with(&name) && l.get(name.len()) == Some(&b':'));
-        if holds_uid {
-            values.push((MapName::PasswdByUid, uid.clone(), lines.passwd));
-            values.push((MapName::MasterPasswdByUid, uid, lines.master));
-        }
-        Some(values)
-    }
-}
-
-impl EntryStore {
-    /// The new values of the maps when group `new` (from directory
-    /// `directory`) replaces the kept group with its entryUUID, if that
-    /// change alters values and no key: the same DN, name and gid, both
-    /// versions served, members given as names only (no group of the
-    /// directories has member DNs, which could nest it). The values are
-    /// the group's line by name (and by gid where it holds its gid) and
-    /// the `netid.byname` lines of the users it gains or loses. `None`:
-    /// the change needs a build. `snapshot` must show the store as it is
-    /// before the change.
-    pub fn group_values(
-        &self,
-        directory: usize,
-        new: &Group<'_>,
-        snapshot: &Snapshot,
-        domain: &str,
-    ) -> Option<Vec<Value>> {
-        let d = self.directories.get(directory)?;
-        let uuid = new.origin.uuid.clone()?;
-        let &at = d.index.get(&(Search::Groups, uuid))?;
-        let old = d.groups.get(at)?.as_ref()?;
-        if old.origin.dn != new.origin.dn || old.name != new.name || old.gid != new.gid {
-            return None;
-        }
-        let groups = || {
-            self.directories
-                .iter()
-                .flat_map(|d| d.groups.iter().flatten())
-        };
-        if groups().any(|g| !g.member_dns.is_empty()) || !new.member_dns.is_empty() {
-            return None;
-        }
-        group_line(old).ok()?;
-        let line = group_line(new).ok()?;
-        let first = groups().find(|g| g.name == old.name && group_line(g).is_ok())?;
-        if !std::ptr::eq(first, old) {
-            return None;
-        }
-        let name = old.name.as_bytes().to_vec();
-        snapshot.get(MapName::GroupByName, &name)?;
-        let mut values = vec![(MapName::GroupByName, name.clone(), line.clone())];
-        let gid = old.gid.to_string().into_bytes();
-        let holds_gid = snapshot
-            .get(MapName::GroupByGid, &gid)
-            .is_some_and(|l| l.starts_with(&name) && l.get(name.len()) == Some(&b':'));
-        if holds_gid {
-            values.push((MapName::GroupByGid, gid, line.clone()));
-        }
-        // Users who join or leave: their netid lines, from the groups as
-        // they are served with this group's new line.
-        let mut moved: Vec<&str> = Vec::new();
-        for m in old.members.iter().chain(&new.members) {
-            let in_old = old.members.iter().any(|x| x == m);
-            let in_new = new.members.iter().any(|x| x == m);
-            if in_old != in_new && !moved.contains(&&**m) {
-                moved.push(m);
-            }
-        }
-        for member in moved {
-            let Some(entry) = snapshot.get(MapName::PasswdByName, member.as_bytes()) else {
-                continue;
-            };
-            let mut fields = entry.split(|&b| b == b':');
-            let (Some(_), Some(_), Some(uid), Some(gid)) =
-                (fields.next(), fields.next(), fields.next(), fields.next())
-            else {
-                return None;
-            };
-            let (uid_text, gid_text) = (uid.to_vec(), gid.to_vec());
-            // The netid entry is the uid holder's: only if that is this user.
-            let holder = snapshot.get(MapName::PasswdByUid, &uid_text)?;
-            if !(holder.starts_with(member.as_bytes()) && holder.get(member.len()) == Some(&b':')) {
-                continue;
-            }
-            let key = format!("unix.{}@{domain}", String::from_utf8_lossy(&uid_text)).into_bytes();
-            snapshot.get(MapName::NetidByName, &key)?;
-            let (uid, gid) = (
-                std::str::from_utf8(&uid_text).ok()?.parse::<u32>().ok()?,
-                std::str::from_utf8(&gid_text).ok()?.parse::<u32>().ok()?,
-            );
-            let member_groups = snapshot.iter(MapName::GroupByName).filter_map(|(k, l)| {
-                let l = if k == name.as_slice() {
-                    line.as_slice()
-                } else {
-                    l
-                };
-                let mut f = l.splitn(4, |&b| b == b':');
-                let (_, _, g, members) = (f.next()?, f.next()?, f.next()?, f.next()?);
-                members
-                    .split(|&b| b == b',')
-                    .any(|n| n == member.as_bytes())
-                    .then(|| std::str::from_utf8(g).ok()?.parse::<u32>().ok())
-                    .flatten()
-            });
-            let netid = netid_line(uid, gid, member_groups)?;
-            values.push((MapName::NetidByName, key, netid));
-        }
-        Some(values)
     }
 }
 

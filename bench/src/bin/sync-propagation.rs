@@ -5,7 +5,7 @@
 //! harness), loopback only.
 //!
 //! usage: sync-propagation [--users N] [--groups M] [--changes K]
-//!                         [--ypldapd-dir DIR]
+//!                         [--stream SECONDS] [--ypldapd-dir DIR]
 //!
 //! 1. K changes of each kind, one at a time: a user's shell modified, a
 //!    group member added, a user added, the same user deleted, a user
@@ -15,6 +15,11 @@
 //!    p50, p99 and max per kind.
 //! 2. A burst: 10 × K shell changes in one `ldapmodify`; the time from its
 //!    return to the last one answered, and ypldapd's CPU per change.
+//! 3. MATCH under a stream of changes (`--stream`, default 10 s; 0 skips
+//!    it): MATCH latency at 2,000 requests per second (paced, UDP, random
+//!    users) for SECONDS while idle, then for SECONDS while one
+//!    `ldapmodify` writes 100 shell changes per second; p50 and p99 of
+//!    each, and ypldapd's CPU per change of the stream.
 //!
 //! Beside it, the upstream behaviour needs no run to know: a change waits
 //! for the next full read, on average half the interval (300 s with the
@@ -35,6 +40,7 @@ struct Args {
     users: usize,
     groups: usize,
     changes: usize,
+    stream: u64,
     ypldapd_dir: Option<std::path::PathBuf>,
 }
 
@@ -43,6 +49,7 @@ fn parse_args() -> Args {
         users: 100_000,
         groups: 10_000,
         changes: 50,
+        stream: 10,
         ypldapd_dir: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
@@ -57,10 +64,11 @@ fn parse_args() -> Args {
             "--users" => a.users = val.parse().unwrap_or_else(|_| bad()),
             "--groups" => a.groups = val.parse().unwrap_or_else(|_| bad()),
             "--changes" => a.changes = val.parse().unwrap_or_else(|_| bad()),
+            "--stream" => a.stream = val.parse().unwrap_or_else(|_| bad()),
             "--ypldapd-dir" => a.ypldapd_dir = Some(val.into()),
             _ => {
                 eprintln!(
-                    "usage: sync-propagation [--users N] [--groups M] [--changes K] [--ypldapd-dir DIR]"
+                    "usage: sync-propagation [--users N] [--groups M] [--changes K] [--stream SECONDS] [--ypldapd-dir DIR]"
                 );
                 std::process::exit(2)
             }
@@ -249,6 +257,9 @@ fn main() {
         seen.as_secs_f64() * 1000.0,
         cpu * 1e6 / n as f64
     );
+    if args.stream > 0 {
+        stream(&mut w, port, pid, &names, Duration::from_secs(args.stream));
+    }
     println!(
         "\nupstream (no content synchronization): a change waits for the next full read, on average half the interval (300 s at the default 600 s, 30 s at 60 s) plus the read"
     );
@@ -333,4 +344,139 @@ fn wait_until(w: &World, port: u16, map: &str, key: &str, want: &Want) -> Durati
         .expect("thread");
     assert!(ok, "the change never showed ({want_text}):\n{}", w.log());
     t.elapsed()
+}
+
+/// MATCH requests per second while the latency is measured.
+const STREAM_MATCH_RATE: f64 = 2000.0;
+/// Changes per second of the stream.
+const STREAM_CHANGES_RATE: u64 = 100;
+
+/// MATCH latency for `secs` at [`STREAM_MATCH_RATE`], paced, on random
+/// users.
+fn match_latency(w: &World, port: u16, names: &[String], secs: Duration) -> load::LoadResult {
+    let spec = load::LoadSpec {
+        domain: DOMAIN.into(),
+        map: "passwd.byname".into(),
+        // The upper half: no key renamed above.
+        keys: names[names.len() / 2..]
+            .iter()
+            .step_by(7)
+            .cloned()
+            .collect(),
+        inflight: 256,
+        duration: secs,
+        max_requests: u64::MAX,
+        rate: Some(STREAM_MATCH_RATE),
+        timeout: Duration::from_secs(1),
+        stop: None,
+    };
+    w.ns.spawn_in_net(move || load::udp_match(port, &spec, 17))
+        .join()
+        .expect("thread")
+        .expect("MATCH load")
+}
+
+/// Phase 3 (see the module documentation).
+fn stream(w: &mut World, port: u16, pid: u32, names: &[String], secs: Duration) {
+    use std::io::Write as _;
+    use std::process::Stdio;
+    let builds = |w: &World| w.log().matches("maps built again after changes").count();
+    let builds_before = builds(w);
+    let cpu_idle = cpu_secs(pid);
+    let idle = match_latency(w, port, names, secs);
+    let cpu_idle = cpu_secs(pid) - cpu_idle;
+    // One ldapmodify, fed a change every 1/100 s: it applies each record
+    // as it reads it.
+    let ldapi = w.slapd().ldapi_url();
+    let mut child =
+        w.ns.command("ldapmodify")
+            .args([
+                "-x",
+                "-H",
+                &ldapi,
+                "-D",
+                &format!("cn=admin,{SUFFIX}"),
+                "-w",
+                "secret",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("ldapmodify");
+    let mut stdin = child.stdin.take().expect("stdin");
+    let total = secs.as_secs() * STREAM_CHANGES_RATE;
+    let victims: Vec<String> = (0..total as usize)
+        // From the upper half, as the burst: none was renamed above.
+        .map(|i| names[names.len() - 1 - (i * 3) % (names.len() / 2)].clone())
+        .collect();
+    let last = victims.last().cloned().unwrap_or_default();
+    let cpu_before = cpu_secs(pid);
+    let writer = std::thread::spawn(move || {
+        let start = Instant::now();
+        let every = Duration::from_nanos(1_000_000_000 / STREAM_CHANGES_RATE);
+        for (i, user) in victims.iter().enumerate() {
+            let due = start + every * i as u32;
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            }
+            let ldif = format!(
+                "dn: uid={user},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/stream{i}\n\n"
+            );
+            if stdin
+                .write_all(ldif.as_bytes())
+                .and_then(|()| stdin.flush())
+                .is_err()
+            {
+                break;
+            }
+        }
+        start.elapsed()
+    });
+    let busy = match_latency(w, port, names, secs);
+    let wrote = writer.join().expect("writer");
+    let out = child.wait_with_output().expect("ldapmodify");
+    assert!(
+        out.status.success(),
+        "ldapmodify: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen = wait_until(
+        w,
+        port,
+        "passwd.byname",
+        &last,
+        &Want::EndsWith(format!(":/bin/stream{}", total - 1)),
+    );
+    // Less what the MATCH load cost while idle.
+    let cpu = cpu_secs(pid) - cpu_before - cpu_idle;
+    println!(
+        "\n== MATCH during a stream of {STREAM_CHANGES_RATE} changes per second ({total} changes written in {:.1} s, the last answered {:.1} ms after the stream ended; ypldapd CPU {:.1} us per change, beyond the MATCH load's {:.2} s)",
+        wrote.as_secs_f64(),
+        seen.as_secs_f64() * 1000.0,
+        cpu * 1e6 / total as f64,
+        cpu_idle
+    );
+    println!(
+        "builds of the maps during the stream (past the bound on changed keys, or a change that needs one): {}",
+        builds(w) - builds_before
+    );
+    println!("when | MATCH sent | answered | lost | p50 us | p99 us | max us");
+    for (when, r) in [("idle", &idle), ("stream", &busy)] {
+        let l = r.latencies();
+        println!(
+            "{when} | {} | {} | {} | {:.0} | {:.0} | {:.0}",
+            r.sent,
+            r.ok,
+            r.lost,
+            l.q_us(0.5),
+            l.q_us(0.99),
+            l.max_us()
+        );
+    }
+    let (i99, b99) = (idle.latencies().q_us(0.99), busy.latencies().q_us(0.99));
+    println!(
+        "p99 during the stream / idle: {:.2} (target <= 2)",
+        b99 / i99.max(1e-9)
+    );
 }

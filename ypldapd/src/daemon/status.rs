@@ -340,7 +340,7 @@ impl Daemon {
                         privileged: m.is_secret(),
                         entries,
                         bytes,
-                        order: snap.as_ref().map(|s| s.order()),
+                        order: snap.as_ref().map(|s| s.map_order(m)),
                         last_change: loaded,
                     }
                 })

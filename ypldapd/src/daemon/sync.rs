@@ -15,7 +15,7 @@
 use std::collections::{HashMap, HashSet};
 
 use ipc_proto::{Change, ReadMode, SearchRef};
-use yp_proto::store::{Cursor, DirectoryEntries, EntryStore, Search};
+use yp_proto::store::{Cursor, DirectoryEntries, EntryChange, EntryStore, Search};
 
 use super::*;
 
@@ -26,9 +26,10 @@ const RESYNC_FIRST: Duration = Duration::from_secs(1);
 /// The longest cookie kept (as the reader's bound).
 pub(super) const MAX_COOKIE: usize = 4096;
 
-/// How many values may differ from the last build before the maps are
-/// built again (about a megabyte).
-const CHANGED_VALUES_LIMIT: usize = 4096;
+/// How many keys may differ from the last build before the maps are
+/// built again (a few megabytes; each change copies about this many
+/// pointers over 64, see `yp_proto::snapshot`).
+const CHANGED_VALUES_LIMIT: usize = 16_384;
 
 /// Entries given to a build from the store per turn of the event loop.
 const FEED_PER_TURN: usize = 256;
@@ -236,6 +237,18 @@ fn apply_each<'a>(
         n += 1;
     }
     n
+}
+
+/// An entry sent during a present phase of its search is present.
+fn note_present(
+    present: &mut HashMap<(usize, Search), HashSet<String>>,
+    d: usize,
+    search: Search,
+    uuid: Option<&str>,
+) {
+    if let (Some(seen), Some(u)) = (present.get_mut(&(d, search)), uuid) {
+        seen.insert(u.to_owned());
+    }
 }
 
 fn search_of(s: SearchRef) -> Search {
@@ -461,52 +474,73 @@ impl Daemon {
         let present = &mut self.live.present;
         self.record
             .changes_received(directory, changes.len() as u64);
-        // Modifications that alter values and no key are served at once,
-        // from the maps in service; anything else builds the maps again.
+        // Changes to users and groups are served at once, as edits of the
+        // maps in service; a record, or member DNs, builds them again.
         let mut changes = changes.into_iter().peekable();
         let quiet = !self.live.dirty && self.incoming.is_none() && self.update_running.is_none();
         if quiet {
             let mut served = self.yp.snapshot().cloned();
-            let mut quick = 0;
-            let domain = self.config.domain.clone();
-            while let (Some(change), Some(snap)) = (changes.peek(), served.as_deref()) {
-                let values = match change {
-                    Change::User(u) => store.user_values(d, u, snap, &options),
-                    Change::Group(g) => store.group_values(d, g, snap, &domain),
-                    _ => None,
-                };
-                let Some(values) = values else {
-                    break;
-                };
-                let order = next_order_after(snap.order());
-                let Ok(patched) = snap.with_values(&values, order) else {
-                    break;
-                };
-                match changes.next() {
+            let (mut quick, mut altered) = (0, 0);
+            let served_now = |c: &Change<'_>| {
+                matches!(
+                    c,
+                    Change::User(_) | Change::Group(_) | Change::Delete { .. }
+                )
+            };
+            while let Some(snap) = served.as_deref() {
+                let change = match changes.next_if(served_now) {
                     Some(Change::User(u)) => {
-                        store.directory(d).upsert_user(u.into_owned());
+                        note_present(present, d, Search::Users, u.origin.uuid.as_deref());
+                        EntryChange::User(u.into_owned())
                     }
                     Some(Change::Group(g)) => {
-                        store.directory(d).upsert_group(g.into_owned());
+                        note_present(present, d, Search::Groups, g.origin.uuid.as_deref());
+                        EntryChange::Group(g.into_owned())
                     }
-                    _ => {}
-                }
-                served = Some(Arc::new(patched));
-                quick += 1;
+                    Some(Change::Delete { search, uuid }) => {
+                        EntryChange::Remove(search_of(search), uuid)
+                    }
+                    _ => break,
+                };
                 self.live.changes += 1;
+                let edits = match store.apply_quick(d, change, &options, snap.domain()) {
+                    Ok(edits) => edits,
+                    Err(change) => {
+                        // Member DNs: the maps are built again.
+                        store.directory(d).apply(*change);
+                        self.live.dirty = true;
+                        break;
+                    }
+                };
+                quick += 1;
+                match snap.with_edits(&edits, next_order_after(snap.order())) {
+                    Ok(Some(next)) => {
+                        served = Some(Arc::new(next));
+                        altered += 1;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        // The store has the change: the build shows it.
+                        debug!(
+                            "a change could not be served at once ({e:?}); building the maps again"
+                        );
+                        self.live.dirty = true;
+                        break;
+                    }
+                }
             }
-            if quick > 0 {
+            if altered > 0 {
                 if let Some(snap) = served {
                     let changed = snap.changed_values();
                     debug!(
-                        "{quick} changes served at once ({changed} values changed since the maps were built)"
+                        "{quick} changes served at once ({changed} keys changed since the maps were built)"
                     );
                     self.yp.set_snapshot(snap);
                     self.record.rebuilt();
                     if let Some(s) = self.state.as_mut() {
                         s.changed(now);
                     }
-                    // Values changed since the build cost memory and a
+                    // Keys changed since the build cost memory and a
                     // look-up each: past a bound the maps are built again.
                     if changed > CHANGED_VALUES_LIMIT {
                         self.live.dirty = true;

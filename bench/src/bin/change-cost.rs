@@ -1,0 +1,138 @@
+//! ypldapd's own work for one change under content synchronization, alone
+//! (no slapd, no IPC, no event loop): the entry store of N users and M
+//! groups, the maps built from it, then K changes of each kind applied as
+//! `apply_changes` does (the store's `apply_quick`, then the snapshot's
+//! `with_edits`), each timed; p50, p99 and max per kind, and the keys
+//! changed since the build at the end. Past `LIMIT` changed keys the maps
+//! are built again, as ypldapd does (`CHANGED_VALUES_LIMIT`), and the
+//! build is timed apart: it is done in slices between answers there.
+//!
+//! usage: change-cost [USERS [GROUPS [CHANGES]]]
+
+use std::time::Instant;
+
+use bench::stats::Samples;
+use yp_proto::store::{EntryChange, EntryStore, Search};
+use yp_proto::testdata;
+use yp_proto::{BuildOptions, Snapshot, SnapshotBuilder};
+
+/// As ypldapd's `CHANGED_VALUES_LIMIT`.
+const LIMIT: usize = 16_384;
+
+fn main() {
+    let a: Vec<usize> = std::env::args()
+        .skip(1)
+        .map(|s| s.parse().expect("number"))
+        .collect();
+    let (n, m, k) = (
+        a.first().copied().unwrap_or(100_000),
+        a.get(1).copied().unwrap_or(10_000),
+        a.get(2).copied().unwrap_or(1000),
+    );
+    let options = BuildOptions::default();
+    let domain = "bench";
+    let user = |i: usize, name: &str, shell: &str| {
+        let mut u = testdata::user(name, 10_000 + i as u32, 100);
+        u.origin.uuid = Some(format!("u{i}"));
+        u.origin.dn = format!("uid={name},ou=People,dc=example").into();
+        u.shell = shell.to_owned().into();
+        u
+    };
+    let name = |i: usize| format!("user{i:06}");
+    let mut store = EntryStore::default();
+    let t = Instant::now();
+    for i in 0..n {
+        store.directory(0).upsert_user(user(i, &name(i), "/bin/sh"));
+    }
+    for j in 0..m {
+        let members: Vec<String> = (0..3).map(|x| name((j + x) % n.max(1))).collect();
+        let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+        let mut g = testdata::group(&format!("group{j:05}"), 20_000 + j as u32, &refs);
+        g.origin.uuid = Some(format!("g{j}"));
+        store.directory(0).upsert_group(g);
+    }
+    let stored = t.elapsed();
+    let build = |store: &EntryStore| {
+        let mut b = SnapshotBuilder::new(domain, options, None);
+        store.feed(&mut b);
+        b.end_of_entries(1);
+        b.finish().0
+    };
+    let t = Instant::now();
+    let mut served = build(&store);
+    println!(
+        "change-cost: {n} users, {m} groups in the store ({:.0} ms, with its indexes), built in {:.0} ms; {k} changes of each kind",
+        stored.as_secs_f64() * 1000.0,
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+    let mut order = 2;
+    let mut rebuilds: Vec<u64> = Vec::new();
+    let mut apply = |store: &mut EntryStore, served: &mut Snapshot, c: EntryChange| -> u64 {
+        let t = Instant::now();
+        let edits = store
+            .apply_quick(0, c, &options, domain)
+            .unwrap_or_else(|_| panic!("a change the quick path takes"));
+        order += 1;
+        if let Some(next) = served.with_edits(&edits, order).expect("edits fit") {
+            *served = next;
+        }
+        let took = t.elapsed().as_nanos() as u64;
+        if served.changed_values() > LIMIT {
+            let t = Instant::now();
+            *served = build(store);
+            rebuilds.push(t.elapsed().as_nanos() as u64);
+        }
+        took
+    };
+    let mut report: Vec<(&str, Samples)> = Vec::new();
+    let kinds: [(&str, &dyn Fn(usize) -> EntryChange); 5] = [
+        ("modify (shell)", &|i| {
+            let u = (i * 7919) % n;
+            EntryChange::User(user(u, &name(u), &format!("/bin/shell{i}")))
+        }),
+        ("group member added", &|i| {
+            let j = (i * 31) % m;
+            let members: Vec<String> = (0..3)
+                .map(|x| name((j + x) % n))
+                .chain([name((i * 104_729) % n)])
+                .collect();
+            let refs: Vec<&str> = members.iter().map(String::as_str).collect();
+            let mut g = testdata::group(&format!("group{j:05}"), 20_000 + j as u32, &refs);
+            g.origin.uuid = Some(format!("g{j}"));
+            EntryChange::Group(g)
+        }),
+        ("user added", &|i| {
+            EntryChange::User(user(n + i, &format!("zz{i:06}"), "/bin/sh"))
+        }),
+        ("user deleted", &|i| {
+            EntryChange::Remove(Search::Users, format!("u{}", n + i))
+        }),
+        ("user renamed", &|i| {
+            let u = (i * 13) % n;
+            EntryChange::User(user(u, &format!("{}r", name(u)), "/bin/sh"))
+        }),
+    ];
+    for (kind, make) in kinds {
+        let v: Vec<u64> = (0..k)
+            .map(|i| apply(&mut store, &mut served, make(i)))
+            .collect();
+        report.push((kind, Samples::new(v)));
+    }
+    println!("kind | changes | p50 us | p99 us | max us");
+    for (kind, s) in &report {
+        println!(
+            "{kind} | {} | {:.1} | {:.1} | {:.1}",
+            s.len(),
+            s.q_us(0.5),
+            s.q_us(0.99),
+            s.max_us()
+        );
+    }
+    let builds = Samples::new(rebuilds);
+    println!(
+        "keys changed since the last build: {}; builds past {LIMIT} changed keys: {} (p50 {:.0} ms each, done in slices by ypldapd)",
+        served.changed_values(),
+        builds.len(),
+        builds.q_us(0.5) / 1000.0
+    );
+}

@@ -1,0 +1,402 @@
+//! A change to one user or group applied to the served maps without
+//! building them again (DESIGN §14): the keys the change can alter are
+//! found from the entry before and after it, and each one's value is
+//! worked out again from the store by the build's own rules, through the
+//! [`Lookup`](super::lookup::Lookup) of each directory, so the work is
+//! about the entry and what derives from it, not the directory.
+//!
+//! The rules, as [`SnapshotBuilder`](crate::build::SnapshotBuilder)
+//! applies them in store order (directories in configuration order, then
+//! each one's users, then its groups): a name is served by its first
+//! valid entry (the *kept* one); a uid by the first kept user with it, who
+//! also has its `netid.byname` entry; a gid by the first kept group with
+//! it; a netid line lists the gids of the kept groups naming the user, in
+//! the byte order of their names. So a change to user `E` can alter only
+//! the keys of the names `E` had and has, and the uids of `E` and of the
+//! users kept for those names before and after; a change to group `E`
+//! the keys of its names, the gids of `E` and of the groups kept for those
+//! names, and the netid lines of the users whose kept groups changed.
+//!
+//! A group with member DNs makes lines depend on other entries through
+//! DNs (resolved members, nested groups): while the store holds one, only
+//! a user's change that keeps its DN, name, uid, gid and validity (a
+//! shell, a password, a lock) is applied here, since it alters no group
+//! or netid line; any other change builds the maps again. Records
+//! (classic maps, netgroups) are always built again.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use entry_rules::{Group, User};
+
+use super::{Applied, DirectoryEntries, EntryStore, Search};
+use crate::build::{BuildOptions, group_line, netid_line, user_lines};
+use crate::maps::MapName;
+use crate::proto::YPMAXRECORD;
+use crate::snapshot::Edit;
+
+/// A change to a user or a group, as the store takes it.
+#[derive(Debug, Clone)]
+pub enum EntryChange {
+    /// A user added or replaced (by its entryUUID).
+    User(User<'static>),
+    /// A group added or replaced (by its entryUUID).
+    Group(Group<'static>),
+    /// The entry a search found with this entryUUID removed.
+    Remove(Search, String),
+}
+
+/// Where an entry is: directory and place.
+type Loc = (usize, u32);
+
+fn user_valid(u: &User<'_>, options: &BuildOptions) -> bool {
+    u.check().is_ok() && !(u.disabled && options.omit_disabled)
+}
+
+fn group_valid(g: &Group<'_>) -> bool {
+    g.member_dns.is_empty() && g.check().is_ok()
+}
+
+/// A kept group as the netid lines see it: name, gid, members.
+type GroupView = (String, u32, BTreeSet<String>);
+
+impl EntryStore {
+    fn groups_with_dns(&self) -> usize {
+        self.directories
+            .iter()
+            .map(|d| d.lookup.groups_with_dns())
+            .sum()
+    }
+
+    /// The kept user of `name`.
+    fn kept_user(&self, name: &str, options: &BuildOptions) -> Option<(Loc, &User<'static>)> {
+        self.directories.iter().enumerate().find_map(|(di, d)| {
+            d.lookup.users_named(name).iter().find_map(|&p| {
+                let u = d.users.get(p as usize)?.as_ref()?;
+                (*u.name == *name && user_valid(u, options)).then_some(((di, p), u))
+            })
+        })
+    }
+
+    /// The user served for `uid`: the first kept user with it.
+    fn uid_holder(&self, uid: u32, options: &BuildOptions) -> Option<&User<'static>> {
+        self.directories.iter().enumerate().find_map(|(di, d)| {
+            d.lookup.users_with_uid(uid).iter().find_map(|&p| {
+                let u = d.users.get(p as usize)?.as_ref()?;
+                let kept = u.uid == uid
+                    && self
+                        .kept_user(&u.name, options)
+                        .is_some_and(|(at, _)| at == (di, p));
+                kept.then_some(u)
+            })
+        })
+    }
+
+    /// The kept group of `name`.
+    fn kept_group(&self, name: &str) -> Option<(Loc, &Group<'static>)> {
+        self.directories.iter().enumerate().find_map(|(di, d)| {
+            d.lookup.groups_named(name).iter().find_map(|&p| {
+                let g = d.groups.get(p as usize)?.as_ref()?;
+                (*g.name == *name && group_valid(g)).then_some(((di, p), g))
+            })
+        })
+    }
+
+    /// The group served for `gid`: the first kept group with it.
+    fn gid_holder(&self, gid: u32) -> Option<&Group<'static>> {
+        self.directories.iter().enumerate().find_map(|(di, d)| {
+            d.lookup.groups_with_gid(gid).iter().find_map(|&p| {
+                let g = d.groups.get(p as usize)?.as_ref()?;
+                let kept = g.gid == gid
+                    && self
+                        .kept_group(&g.name)
+                        .is_some_and(|(at, _)| at == (di, p));
+                kept.then_some(g)
+            })
+        })
+    }
+
+    /// The `netid.byname` line of `uid`, as a build makes it.
+    fn netid_value(&self, uid: u32, options: &BuildOptions) -> Option<Vec<u8>> {
+        let holder = self.uid_holder(uid, options)?;
+        let mut groups: Vec<(&str, u32)> = Vec::new();
+        for (di, d) in self.directories.iter().enumerate() {
+            for &p in d.lookup.groups_listing(&holder.name) {
+                let Some(Some(g)) = d.groups.get(p as usize) else {
+                    continue;
+                };
+                let listed = g.members.contains(&holder.name);
+                let kept = || {
+                    self.kept_group(&g.name)
+                        .is_some_and(|(at, _)| at == (di, p))
+                };
+                if listed && kept() {
+                    groups.push((&g.name, g.gid));
+                }
+            }
+        }
+        groups.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+        netid_line(uid, holder.gid, groups.into_iter().map(|(_, gid)| gid))
+    }
+
+    /// The kept group of each name, as the netid lines see it.
+    fn kept_groups_of(&self, names: &[String]) -> Vec<GroupView> {
+        names
+            .iter()
+            .filter_map(|n| self.kept_group(n))
+            .map(|(_, g)| {
+                let members = g.members.iter().map(|m| m.to_string()).collect();
+                (g.name.to_string(), g.gid, members)
+            })
+            .collect()
+    }
+
+    /// Applies `change` to directory `directory`'s entries and returns
+    /// the edits that make the maps of the store before it (a snapshot
+    /// built from it, with any edits since) those of the store after it;
+    /// `Err(change)`, with the store untouched, when the change is not
+    /// one this can apply (a record, member DNs): the maps must be built
+    /// again.
+    pub fn apply_quick(
+        &mut self,
+        directory: usize,
+        change: EntryChange,
+        options: &BuildOptions,
+        domain: &str,
+    ) -> Result<Vec<Edit>, Box<EntryChange>> {
+        if self.groups_with_dns() > 0 {
+            return match change {
+                EntryChange::User(u) if self.same_keys_and_validity(directory, &u, options) => {
+                    Ok(self.quick_user_values(directory, u, options))
+                }
+                change => Err(Box::new(change)),
+            };
+        }
+        match change {
+            EntryChange::User(u) => Ok(self.quick_user(directory, Some(u), None, options, domain)),
+            EntryChange::Group(g) if !g.member_dns.is_empty() => {
+                Err(Box::new(EntryChange::Group(g)))
+            }
+            EntryChange::Group(g) => {
+                Ok(self.quick_group(directory, Some(g), None, options, domain))
+            }
+            EntryChange::Remove(Search::Users, uuid) => {
+                Ok(self.quick_user(directory, None, Some(uuid), options, domain))
+            }
+            EntryChange::Remove(Search::Groups, uuid) => {
+                Ok(self.quick_group(directory, None, Some(uuid), options, domain))
+            }
+            EntryChange::Remove(s @ Search::Records(_), uuid) => {
+                Err(Box::new(EntryChange::Remove(s, uuid)))
+            }
+        }
+    }
+
+    /// Whether user `new` replaces a kept entry with the same DN, name,
+    /// uid and gid, and is valid exactly when that one is: then no group
+    /// line (members resolved from DNs included) and no netid line can
+    /// change, only the user's own lines.
+    fn same_keys_and_validity(
+        &self,
+        directory: usize,
+        new: &User<'_>,
+        options: &BuildOptions,
+    ) -> bool {
+        let uuid = new.origin.uuid.as_deref();
+        self.current(directory, Search::Users, uuid, |d| &d.users)
+            .is_some_and(|old| {
+                old.origin.dn == new.origin.dn
+                    && old.name == new.name
+                    && old.uid == new.uid
+                    && old.gid == new.gid
+                    && user_valid(old, options) == user_valid(new, options)
+            })
+    }
+
+    /// A user that [`Self::same_keys_and_validity`] accepts put in place:
+    /// its lines by name and by uid.
+    fn quick_user_values(
+        &mut self,
+        directory: usize,
+        new: User<'static>,
+        options: &BuildOptions,
+    ) -> Vec<Edit> {
+        let (name, uid) = (new.name.to_string(), new.uid);
+        self.directory(directory).apply(EntryChange::User(new));
+        let mut edits = Vec::new();
+        self.name_edits(&name, options, &mut edits);
+        self.uid_line_edits(uid, options, &mut edits);
+        edits
+    }
+
+    /// The kept entry with `uuid` in directory `directory`.
+    fn current<T>(
+        &self,
+        directory: usize,
+        search: Search,
+        uuid: Option<&str>,
+        list: impl Fn(&DirectoryEntries) -> &[Option<T>],
+    ) -> Option<&T> {
+        let d = self.directories.get(directory)?;
+        let &at = d.index.get(&(search, uuid?.to_owned()))?;
+        list(d).get(at)?.as_ref()
+    }
+
+    /// A user `new` put in place (or the one with `removed` taken away).
+    fn quick_user(
+        &mut self,
+        directory: usize,
+        new: Option<User<'static>>,
+        removed: Option<String>,
+        options: &BuildOptions,
+        domain: &str,
+    ) -> Vec<Edit> {
+        let uuid = new
+            .as_ref()
+            .and_then(|u| u.origin.uuid.as_deref())
+            .or(removed.as_deref());
+        let old = self.current(directory, Search::Users, uuid, |d| &d.users);
+        let mut names: Vec<String> = Vec::new();
+        let mut uids: Vec<u32> = Vec::new();
+        for u in old.into_iter().chain(&new) {
+            if !names.iter().any(|n| **n == *u.name) {
+                names.push(u.name.to_string());
+            }
+            uids.push(u.uid);
+        }
+        let before = |store: &Self, uids: &mut Vec<u32>| {
+            for n in &names {
+                if let Some((_, u)) = store.kept_user(n, options) {
+                    uids.push(u.uid);
+                }
+            }
+        };
+        before(self, &mut uids);
+        let d = self.directory(directory);
+        match (new, removed) {
+            (Some(u), _) => d.apply(EntryChange::User(u)),
+            (None, Some(uuid)) => d.apply(EntryChange::Remove(Search::Users, uuid)),
+            (None, None) => Applied::Unknown,
+        };
+        before(self, &mut uids);
+        uids.sort_unstable();
+        uids.dedup();
+        let mut edits = Vec::new();
+        for n in &names {
+            self.name_edits(n, options, &mut edits);
+        }
+        for &uid in &uids {
+            self.uid_line_edits(uid, options, &mut edits);
+            self.netid_edit(uid, options, domain, &mut edits);
+        }
+        edits
+    }
+
+    /// The edits of `passwd.byname`, `master.passwd.byname` and
+    /// `shadow.byname` for `name`.
+    fn name_edits(&self, name: &str, options: &BuildOptions, edits: &mut Vec<Edit>) {
+        let lines = self
+            .kept_user(name, options)
+            .and_then(|(_, u)| user_lines(u, options).ok());
+        let key = name.as_bytes().to_vec();
+        let (passwd, master, shadow) = match lines {
+            Some(l) => (Some(l.passwd), Some(l.master), Some(l.shadow)),
+            None => (None, None, None),
+        };
+        edits.push((MapName::PasswdByName, key.clone(), passwd));
+        edits.push((MapName::MasterPasswdByName, key.clone(), master));
+        edits.push((MapName::ShadowByName, key, shadow));
+    }
+
+    /// The edits of `passwd.byuid` and `master.passwd.byuid` for `uid`.
+    fn uid_line_edits(&self, uid: u32, options: &BuildOptions, edits: &mut Vec<Edit>) {
+        let lines = self
+            .uid_holder(uid, options)
+            .and_then(|u| user_lines(u, options).ok());
+        let key = uid.to_string().into_bytes();
+        let (passwd, master) = match lines {
+            Some(l) => (Some(l.passwd), Some(l.master)),
+            None => (None, None),
+        };
+        edits.push((MapName::PasswdByUid, key.clone(), passwd));
+        edits.push((MapName::MasterPasswdByUid, key, master));
+    }
+
+    fn netid_edit(&self, uid: u32, options: &BuildOptions, domain: &str, edits: &mut Vec<Edit>) {
+        // As the build: no netid key at all when the longest would not
+        // fit in a record.
+        if "unix.@".len() + 10 + domain.len() > YPMAXRECORD {
+            return;
+        }
+        let key = format!("unix.{uid}@{domain}").into_bytes();
+        edits.push((MapName::NetidByName, key, self.netid_value(uid, options)));
+    }
+
+    /// A group `new` put in place (or the one with `removed` taken away).
+    fn quick_group(
+        &mut self,
+        directory: usize,
+        new: Option<Group<'static>>,
+        removed: Option<String>,
+        options: &BuildOptions,
+        domain: &str,
+    ) -> Vec<Edit> {
+        let uuid = new
+            .as_ref()
+            .and_then(|g| g.origin.uuid.as_deref())
+            .or(removed.as_deref());
+        let old = self.current(directory, Search::Groups, uuid, |d| &d.groups);
+        let mut names: Vec<String> = Vec::new();
+        let mut gids: Vec<u32> = Vec::new();
+        for g in old.into_iter().chain(&new) {
+            if !names.iter().any(|n| **n == *g.name) {
+                names.push(g.name.to_string());
+            }
+            gids.push(g.gid);
+        }
+        let before = self.kept_groups_of(&names);
+        let d = self.directory(directory);
+        match (new, removed) {
+            (Some(g), _) => d.apply(EntryChange::Group(g)),
+            (None, Some(uuid)) => d.apply(EntryChange::Remove(Search::Groups, uuid)),
+            (None, None) => Applied::Unknown,
+        };
+        let after = self.kept_groups_of(&names);
+        gids.extend(before.iter().chain(&after).map(|(_, gid, _)| *gid));
+        gids.sort_unstable();
+        gids.dedup();
+        let mut edits = Vec::new();
+        for n in &names {
+            let line = self.kept_group(n).and_then(|(_, g)| group_line(g).ok());
+            edits.push((MapName::GroupByName, n.as_bytes().to_vec(), line));
+        }
+        for &gid in &gids {
+            let line = self.gid_holder(gid).and_then(|g| group_line(g).ok());
+            edits.push((MapName::GroupByGid, gid.to_string().into_bytes(), line));
+        }
+        // The members whose kept groups changed: their netid lines.
+        let groups_of = |views: &[GroupView]| {
+            let mut of: BTreeMap<String, Vec<(String, u32)>> = BTreeMap::new();
+            for (name, gid, members) in views {
+                for m in members {
+                    of.entry(m.clone()).or_default().push((name.clone(), *gid));
+                }
+            }
+            of
+        };
+        let (was, is) = (groups_of(&before), groups_of(&after));
+        let moved = was
+            .iter()
+            .filter(|(m, g)| is.get(*m) != Some(g))
+            .chain(is.iter().filter(|(m, _)| !was.contains_key(*m)))
+            .map(|(m, _)| m);
+        let mut uids: Vec<u32> = moved
+            .filter_map(|m| self.kept_user(m, options).map(|(_, u)| u.uid))
+            .collect();
+        uids.sort_unstable();
+        uids.dedup();
+        for uid in uids {
+            self.netid_edit(uid, options, domain, &mut edits);
+        }
+        edits
+    }
+}
