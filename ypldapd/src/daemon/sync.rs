@@ -575,6 +575,9 @@ impl Daemon {
         }
         if self.live.session(d) {
             self.live.cookies.insert((d, search), cookie);
+            // A change that altered no map still moved the cookie: what is
+            // saved must pair the entries with it.
+            self.state_changed(Instant::now());
             return;
         }
         let keep = self.incoming.as_mut().and_then(|i| i.keep.as_mut());
