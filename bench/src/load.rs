@@ -691,6 +691,28 @@ impl MatchProbe {
             }
         }
     }
+
+    /// Polls `key` in `map` every `every` until `want` holds for its value
+    /// (`None`: no such key), for at most `limit`; whether it did.
+    pub fn until(
+        &mut self,
+        map: &str,
+        key: &str,
+        every: Duration,
+        limit: Duration,
+        want: impl Fn(Option<&[u8]>) -> bool,
+    ) -> bool {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if let Some(v) = self.value(map, key) {
+                if want(v.as_deref()) {
+                    return true;
+                }
+            }
+            std::thread::sleep(every);
+        }
+        false
+    }
 }
 
 /// Sends a YPPROC_NULL datagram to 127.0.0.1:`port` every `every` until

@@ -266,6 +266,7 @@ fn main() {
 }
 
 /// What a change must make the map answer.
+#[derive(Clone)]
 enum Want {
     EndsWith(String),
     Member(String),
@@ -320,25 +321,16 @@ fn wait_until(w: &World, port: u16, map: &str, key: &str, want: &Want) -> Durati
         Want::Absent => "absent".into(),
     };
     let t = Instant::now();
-    let kind = match want {
-        Want::EndsWith(s) => Want::EndsWith(s.clone()),
-        Want::Member(m) => Want::Member(m.clone()),
-        Want::Present => Want::Present,
-        Want::Absent => Want::Absent,
-    };
+    let kind = want.clone();
     let ok =
         w.ns.spawn_in_net(move || {
-            let mut probe = MatchProbe::new(port, DOMAIN).expect("probe");
-            let end = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < end {
-                if let Some(v) = probe.value(&map, &key) {
-                    if kind.met(v.as_deref()) {
-                        return true;
-                    }
-                }
-                std::thread::sleep(Duration::from_micros(200));
-            }
-            false
+            MatchProbe::new(port, DOMAIN).expect("probe").until(
+                &map,
+                &key,
+                Duration::from_micros(200),
+                Duration::from_secs(10),
+                |v| kind.met(v),
+            )
         })
         .join()
         .expect("thread");

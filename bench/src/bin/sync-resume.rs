@@ -177,17 +177,13 @@ fn wait_for_shell(w: &World, port: u16, user: &str, shell: &str) -> Duration {
     let t = Instant::now();
     let ok =
         w.ns.spawn_in_net(move || {
-            let mut probe = MatchProbe::new(port, DOMAIN).expect("probe");
-            let end = Instant::now() + Duration::from_secs(60);
-            while Instant::now() < end {
-                if let Some(Some(v)) = probe.value("passwd.byname", &user) {
-                    if String::from_utf8_lossy(&v).trim_end().ends_with(&shell) {
-                        return true;
-                    }
-                }
-                std::thread::sleep(Duration::from_micros(500));
-            }
-            false
+            MatchProbe::new(port, DOMAIN).expect("probe").until(
+                "passwd.byname",
+                &user,
+                Duration::from_micros(500),
+                Duration::from_secs(60),
+                |v| v.is_some_and(|v| String::from_utf8_lossy(v).trim_end().ends_with(&shell)),
+            )
         })
         .join()
         .expect("thread");
