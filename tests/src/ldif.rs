@@ -44,6 +44,17 @@ pub struct Group {
     pub members: Vec<String>,
 }
 
+impl Group {
+    /// A group with these member names.
+    pub fn named(name: &str, gid: u32, members: &[&str]) -> Group {
+        Group {
+            name: name.into(),
+            gid,
+            members: members.iter().map(|m| (*m).to_owned()).collect(),
+        }
+    }
+}
+
 /// `n` users `user00001`… (uid 10000+i, primary gid 100) and `m` groups
 /// `group0001`… (gid 20000+j), group j holding users j, j+1, j+2 (mod n).
 pub fn generate(n: usize, m: usize) -> (Vec<User>, Vec<Group>) {

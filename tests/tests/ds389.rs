@@ -62,11 +62,7 @@ fn data() -> Data {
         }
         text.push('\n');
     }
-    let group = |name: &str, gid, members: &[&str]| Group {
-        name: name.into(),
-        gid,
-        members: members.iter().map(|m| (*m).to_owned()).collect(),
-    };
+    let group = Group::named;
     Data {
         users,
         groups: vec![

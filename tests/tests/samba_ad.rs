@@ -96,11 +96,7 @@ fn data() -> Data {
         }
         text.push('\n');
     }
-    let group = |name: &str, gid, members: &[&str]| Group {
-        name: name.into(),
-        gid,
-        members: members.iter().map(|m| (*m).to_owned()).collect(),
-    };
+    let group = Group::named;
     Data {
         users: users.into_iter().map(|(u, _)| u).collect(),
         // biggroup is left out: its line would be too long.
