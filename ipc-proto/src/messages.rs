@@ -223,7 +223,8 @@ pub enum ClientToParent<'a> {
         #[serde(borrow)]
         reason: Cow<'a, str>,
     },
-    /// Search `search` of directory `directory` has a new cookie: what
+    /// Search `search` of directory `directory` has a new cookie (at most
+    /// [`MAX_COOKIE`] bytes): what
     /// ypldapd has received of it so far is the directory's state as of
     /// this cookie (saved with the entries in the state directory).
     Cookie {
@@ -299,6 +300,12 @@ pub enum Change<'a> {
         search: SearchRef,
     },
 }
+
+/// The longest content synchronization cookie the reader takes from a
+/// directory, and ypldapd from the reader or its state file: directories
+/// send tens of bytes; the bound keeps a hostile one from making either
+/// keep megabytes.
+pub const MAX_COOKIE: usize = 4096;
 
 /// Which search of a directory an entry came from: one entry may match
 /// several (a user private group that is both `posixAccount` and

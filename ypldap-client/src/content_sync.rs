@@ -24,9 +24,7 @@ pub const SYNC_INFO_OID: &str = "1.3.6.1.4.1.4203.1.9.1.4";
 /// resultCode e-syncRefreshRequired: the cookie is too old, start over.
 pub const E_SYNC_REFRESH_REQUIRED: u32 = 4096;
 
-/// The most a cookie may be (bytes): directories send tens; a bound keeps
-/// a hostile one from making the reader keep megabytes.
-pub const MAX_COOKIE: usize = 4096;
+pub use ipc_proto::MAX_COOKIE;
 
 /// Why a sync message could not be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

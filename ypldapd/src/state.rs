@@ -17,7 +17,7 @@ use std::fmt;
 
 use entry_rules::records::Record;
 use entry_rules::{Group, User};
-use ipc_proto::SearchRef;
+use ipc_proto::{MAX_COOKIE, SearchRef};
 use serde::{Deserialize, Serialize};
 use yp_proto::store::EntryStore;
 
@@ -35,9 +35,6 @@ pub const NEW_FILE: &str = "state.new";
 /// The largest state file read (4,000,000 entries of a kilobyte are far
 /// less).
 pub const MAX_BYTES: u64 = 8 << 30;
-
-/// The longest cookie taken back (as ypldapd's bound).
-const MAX_COOKIE: usize = 4096;
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
@@ -285,7 +282,10 @@ pub fn decode(
                 cookie,
             } => {
                 if cookie.len() > MAX_COOKIE {
-                    return Err(malformed(n, "a cookie longer than 4096 bytes"));
+                    return Err(malformed(
+                        n,
+                        &format!("a cookie longer than {MAX_COOKIE} bytes"),
+                    ));
                 }
                 saved.cookies.push(((dir(directory)?, search), cookie));
             }

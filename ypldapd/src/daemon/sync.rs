@@ -14,7 +14,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use ipc_proto::{Change, ReadMode, SearchRef};
+use ipc_proto::{Change, MAX_COOKIE, ReadMode, SearchRef};
 use yp_proto::store::{Cursor, DirectoryEntries, EntryChange, EntryStore, Search};
 
 use super::*;
@@ -22,9 +22,6 @@ use super::*;
 /// How soon after a session ended its directory is read again; doubled
 /// for each session lost in a row, up to the interval.
 const RESYNC_FIRST: Duration = Duration::from_secs(1);
-
-/// The longest cookie kept (as the reader's bound).
-pub(super) const MAX_COOKIE: usize = 4096;
 
 /// How many keys may differ from the last build before the maps are
 /// built again (a few megabytes; each change copies about this many
