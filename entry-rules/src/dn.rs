@@ -366,10 +366,13 @@ fn hex_digit(c: u8) -> u8 {
 fn attribute_type(ty: &str) -> Result<String, DnError> {
     let first = ty.bytes().next().ok_or(DnError::BadType)?;
     if first.is_ascii_digit() {
-        let valid = ty
-            .split('.')
-            .all(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-        if !valid {
+        // RFC 4512 numericoid: two or more arcs, no leading zeros.
+        let arc = |n: &str| {
+            !n.is_empty()
+                && n.bytes().all(|b| b.is_ascii_digit())
+                && (n == "0" || !n.starts_with('0'))
+        };
+        if !(ty.contains('.') && ty.split('.').all(arc)) {
             return Err(DnError::BadType);
         }
         let name = OID_NAMES
@@ -525,6 +528,8 @@ mod tests {
             ("uid=alice,dc", DnError::MissingEquals),
             ("u id=alice", DnError::BadType),
             ("1.2.=x", DnError::BadType),
+            ("0=x", DnError::BadType),
+            ("1.02=x", DnError::BadType),
             ("uid=a\\zz", DnError::BadEscape),
             ("uid=a\\", DnError::BadEscape),
             ("uid=a=b", DnError::BadCharacter),
