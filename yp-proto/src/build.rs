@@ -26,7 +26,7 @@ use crate::proto::YPMAXRECORD;
 use crate::runs::RunSorter;
 use crate::snapshot::{
     COLUMNS, GROUPS_BY_GID, GROUPS_BY_NAME, MASTER, NETID, PASSWD, SHADOW, Snapshot, Span, TABLES,
-    Table, USERS_BY_NAME, USERS_BY_UID, tag_of, widen,
+    Table, USERS_BY_NAME, USERS_BY_UID, tag_of,
 };
 
 /// Keep at most this many dropped-entry samples for the log.
@@ -336,7 +336,7 @@ impl TableBuilder {
         let mut t = TableBuilder::default();
         t.table.keys.reserve(n);
         t.table.vals.reserve(n);
-        t.table.index.reserve(n, |&(_, tag)| widen(tag));
+        t.table.index.reserve(n);
         t
     }
 
@@ -358,10 +358,10 @@ impl TableBuilder {
         key: Span,
         vals: [Span; COLUMNS],
     ) -> Option<u32> {
-        let id = u32::try_from(self.table.keys.len()).ok()?;
-        self.table
-            .index
-            .insert_unique(widen(tag), (id, tag), |&(_, t)| widen(t));
+        let id = u32::try_from(self.table.keys.len())
+            .ok()
+            .filter(|&id| id != u32::MAX)?;
+        self.table.index.insert_unique(tag, id);
         self.table.keys.push(key);
         self.table.vals.push(vals);
         self.sorter.push(id, &self.table.key_order(arena));

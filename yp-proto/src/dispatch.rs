@@ -7,6 +7,7 @@
 //! reply, as upstream; the daemon is not registered then anyway),
 //! privileged port for `master.passwd.*` (YP_YPERR), then the key.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::maps::MapName;
@@ -362,12 +363,19 @@ fn lookup<'s>(
     domain: &[u8],
     key: &[u8],
 ) -> Result<&'s [u8], YpStat> {
+    let key = lookup_key(map, domain, key)?;
+    snap.get(map, &key).ok_or(YpStat::NoKey)
+}
+
+/// The key a MATCH of `key` looks up in `map`: without its trailing NUL,
+/// ids (of the by-id maps and netid's `unix.<uid>@<domain>`) in canonical
+/// decimal form.
+fn lookup_key<'k>(map: MapName, domain: &[u8], key: &'k [u8]) -> Result<Cow<'k, [u8]>, YpStat> {
     let key = cut_nul(key);
     match map {
         MapName::PasswdByUid | MapName::MasterPasswdByUid | MapName::GroupByGid => {
             let id = parse_id(key).ok_or(YpStat::BadArgs)?;
-            snap.get(map, id.to_string().as_bytes())
-                .ok_or(YpStat::NoKey)
+            Ok(Cow::Owned(id.to_string().into_bytes()))
         }
         MapName::NetidByName => {
             let rest = key.strip_prefix(b"unix.").ok_or(YpStat::BadArgs)?;
@@ -382,10 +390,32 @@ fn lookup<'s>(
             let uid = parse_id(uid).ok_or(YpStat::BadArgs)?;
             let mut canon = format!("unix.{uid}@").into_bytes();
             canon.extend_from_slice(domain);
-            snap.get(map, &canon).ok_or(YpStat::NoKey)
+            Ok(Cow::Owned(canon))
         }
-        _ => snap.get(map, key).ok_or(YpStat::NoKey),
+        _ => Ok(Cow::Borrowed(key)),
     }
+}
+
+/// Reads ahead what the MATCH requests among `msgs` (a batch received at
+/// once) will look up ([`Snapshot::warm`]), so that answering them waits
+/// for memory once per batch rather than once per request. Other requests,
+/// and those that will be refused, are passed over; nothing is answered.
+pub fn warm_matches<'m>(msgs: impl Iterator<Item = &'m [u8]>, snap: &Snapshot) {
+    let calls: Vec<(MapName, Cow<'m, [u8]>)> = msgs
+        .filter_map(|msg| {
+            let Parsed::Call(c) = rpc::parse_call(msg) else {
+                return None;
+            };
+            if c.proc_ != proto::YPPROC_MATCH || c.prog != proto::YPPROG {
+                return None;
+            }
+            let req = proto::decode_key(c.args).ok()?;
+            let map = std::str::from_utf8(req.map).ok()?.parse::<MapName>().ok()?;
+            Some((map, lookup_key(map, req.domain, req.key).ok()?))
+        })
+        .collect();
+    let lookups: Vec<(MapName, &[u8])> = calls.iter().map(|(m, k)| (*m, &k[..])).collect();
+    snap.warm(&lookups);
 }
 
 /// Default payload size of one ALL fragment.

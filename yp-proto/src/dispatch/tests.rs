@@ -517,6 +517,18 @@ proptest! {
             for (k, v) in &entries {
                 prop_assert_eq!(s.get(map, k), Some(v.as_slice()));
             }
+            // Reading ahead a batch of MATCHes (present keys, absent ones,
+            // by-id keys written oddly) changes no answer.
+            let matches: Vec<Vec<u8>> = entries
+                .iter()
+                .map(|(k, _)| k.clone())
+                .chain([b"nobody-here".to_vec(), b"00042".to_vec(), Vec::new()])
+                .map(|k| encode_call(77, proto::YPPROG, 2, proto::YPPROC_MATCH, &proto::encode_key(DOM, map.as_str().as_bytes(), &k)))
+                .collect();
+            let before: Vec<_> = matches.iter().map(|m| body(&handle_message(m, &cfg(), Some(&s), PRIV))).collect();
+            warm_matches(matches.iter().map(Vec::as_slice), &s);
+            let after: Vec<_> = matches.iter().map(|m| body(&handle_message(m, &cfg(), Some(&s), PRIV))).collect();
+            prop_assert_eq!(before, after);
         }
     }
 
@@ -527,6 +539,7 @@ proptest! {
         let _ = handle_message(&data, &cfg(), Some(&s), c);
         let _ = call(p, &data, c, Some(&s));
         let _ = call(p, &data, c, None);
+        warm_matches([&data[..], &data[..data.len() / 2]].into_iter(), &s);
     }
 }
 

@@ -658,6 +658,13 @@ impl YpServer {
                 }
             }
             replies.clear();
+            // Several requests at once: their lookups' memory is fetched
+            // together first (one wait instead of one per request).
+            if let Some(snap) = sh.snap
+                && self.batch.datagrams().nth(1).is_some()
+            {
+                yp_proto::dispatch::warm_matches(self.batch.datagrams().map(|(m, _)| m), snap);
+            }
             for (msg, peer) in self.batch.datagrams() {
                 sh.stats.udp_requests += 1;
                 // A source outside the allow-list (any source, without a
