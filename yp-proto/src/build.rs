@@ -329,6 +329,33 @@ pub fn user_lines(u: &User<'_>, options: &BuildOptions) -> Result<UserLines, Dro
 struct TableBuilder {
     table: Table,
     sorter: RunSorter,
+    /// Per id, the first bytes of its key as a number that orders as the
+    /// bytes do ([`key_prefix`]): most comparisons of the sort end here,
+    /// in a small array, instead of in two lines far apart in the arena.
+    prefixes: Vec<u64>,
+}
+
+/// The first eight bytes of `key`, big-endian, zeros after a shorter key:
+/// `a < b` for two prefixes means `a`'s key sorts before `b`'s; equal
+/// prefixes say nothing (the keys are compared in full).
+fn key_prefix(key: &[u8]) -> u64 {
+    let mut b = [0u8; 8];
+    let n = key.len().min(8);
+    b[..n].copy_from_slice(&key[..n]);
+    u64::from_be_bytes(b)
+}
+
+/// Byte order of two ids' keys, by prefix first.
+fn prefix_order<'a>(
+    table: &'a Table,
+    prefixes: &'a [u64],
+    arena: &'a [u8],
+) -> impl Fn(u32, u32) -> std::cmp::Ordering + 'a {
+    let full = table.key_order(arena);
+    move |a, b| {
+        let p = |id: u32| prefixes.get(id as usize).copied().unwrap_or(0);
+        p(a).cmp(&p(b)).then_with(|| full(a, b))
+    }
 }
 
 impl TableBuilder {
@@ -336,6 +363,7 @@ impl TableBuilder {
         let mut t = TableBuilder::default();
         t.table.keys.reserve(n);
         t.table.vals.reserve(n);
+        t.prefixes.reserve(n);
         t.table.index.reserve(n);
         t
     }
@@ -362,22 +390,33 @@ impl TableBuilder {
             .ok()
             .filter(|&id| id != u32::MAX)?;
         self.table.index.insert_unique(tag, id);
+        self.prefixes
+            .push(key_prefix(key.bytes(arena).unwrap_or(&[])));
         self.table.keys.push(key);
         self.table.vals.push(vals);
-        self.sorter.push(id, &self.table.key_order(arena));
+        self.sorter
+            .push(id, &prefix_order(&self.table, &self.prefixes, arena));
         Some(id)
     }
 
     /// Sorting work for at most `budget` steps; returns the steps used.
     fn sort(&mut self, arena: &[u8], budget: usize, finishing: bool) -> usize {
-        self.sorter
-            .work(budget, finishing, &self.table.key_order(arena))
+        self.sorter.work(
+            budget,
+            finishing,
+            &prefix_order(&self.table, &self.prefixes, arena),
+        )
     }
 
     /// Moves the sorted ids into the table (sorting what is left first,
     /// if anything). Once done, the sorter is empty and this does nothing.
     fn settle(&mut self, arena: &[u8]) {
-        let sorted = std::mem::take(&mut self.sorter).into_sorted(&self.table.key_order(arena));
+        let sorted = std::mem::take(&mut self.sorter).into_sorted(&prefix_order(
+            &self.table,
+            &self.prefixes,
+            arena,
+        ));
+        self.prefixes = Vec::new();
         if !sorted.is_empty() {
             self.table.sorted = sorted;
         }
@@ -1222,6 +1261,33 @@ mod tests {
             .iter()
             .map(|&m| s.iter(m).map(|(k, v)| (k.to_vec(), v.to_vec())).collect())
             .collect()
+    }
+
+    proptest! {
+        /// Ordering by prefix first, then in full, is byte order, for keys
+        /// that share long beginnings, are prefixes of each other, hold
+        /// NULs or bytes above 0x7f.
+        #[test]
+        fn prefix_order_is_byte_order(keys in proptest::collection::vec(
+            proptest::collection::vec(prop_oneof![Just(0u8), Just(b'a'), Just(b'b'), Just(0xffu8)], 0..12),
+            2..40,
+        )) {
+            let mut arena = Vec::new();
+            let mut table = Table::default();
+            for k in &keys {
+                let off = u32::try_from(arena.len()).unwrap();
+                arena.extend_from_slice(k);
+                table.keys.push(Span { off, len: u16::try_from(k.len()).unwrap() });
+            }
+            let prefixes: Vec<u64> = keys.iter().map(|k| key_prefix(k)).collect();
+            let order = prefix_order(&table, &prefixes, &arena);
+            for a in 0..keys.len() {
+                for b in 0..keys.len() {
+                    let (ia, ib) = (u32::try_from(a).unwrap(), u32::try_from(b).unwrap());
+                    prop_assert_eq!(order(ia, ib), keys[a].cmp(&keys[b]));
+                }
+            }
+        }
     }
 
     proptest! {
