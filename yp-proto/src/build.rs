@@ -333,6 +333,9 @@ struct TableBuilder {
     /// bytes do ([`key_prefix`]): most comparisons of the sort end here,
     /// in a small array, instead of in two lines far apart in the arena.
     prefixes: Vec<u64>,
+    /// Bytes every key of the table begins with (netid's `unix.`), left
+    /// out of the prefixes.
+    common: usize,
 }
 
 /// The first eight bytes of `key`, big-endian, zeros after a shorter key:
@@ -390,8 +393,9 @@ impl TableBuilder {
             .ok()
             .filter(|&id| id != u32::MAX)?;
         self.table.index.insert_unique(tag, id);
+        let bytes = key.bytes(arena).unwrap_or(&[]);
         self.prefixes
-            .push(key_prefix(key.bytes(arena).unwrap_or(&[])));
+            .push(key_prefix(bytes.get(self.common..).unwrap_or(&[])));
         self.table.keys.push(key);
         self.table.vals.push(vals);
         self.sorter
@@ -604,7 +608,11 @@ impl SnapshotBuilder {
             like.and_then(|s| s.base.tables.get(t))
                 .map_or(0, |t| room(t.keys.len()))
         };
-        let tables = std::array::from_fn(|t| TableBuilder::with_capacity(size(t)));
+        let tables = std::array::from_fn(|t| TableBuilder {
+            // Every netid key is `unix.<uid>@<domain>` (add_netid_key).
+            common: if t == NETID { "unix.".len() } else { 0 },
+            ..TableBuilder::with_capacity(size(t))
+        });
         SnapshotBuilder {
             domain: domain.to_owned(),
             options,
