@@ -14,28 +14,44 @@ use tests::world::{Data, Directory, Ready, World};
 const PROPAGATION: Duration = Duration::from_secs(1);
 
 fn sync_world(domain: &str, sync_off: bool) -> World {
-    let dir = Directory::slapd_with(Data::sample(), SlapdOptions::default().with_sync());
-    let mut b = World::builder(domain)
-        .directory(dir)
-        .interval(3600)
-        .ready(Ready::Registered);
-    b = if sync_off {
-        // The sample's directory block, told not to synchronize.
-        let text = tests::nis::sample_conf()
-            .replace("domain \"example.com\"", &format!("domain \"{domain}\""))
-            .replace(
-                "directory \"127.0.0.1\" {\n",
-                "directory \"127.0.0.1\" {\n\tsync off\n",
-            );
-        assert!(
-            text.contains("\tsync off\n"),
-            "the sample's directory line changed"
-        );
-        b.config_text(text)
+    if sync_off {
+        sync_world_with(domain, "sync off", 60)
     } else {
-        b.sample_config()
-    };
-    let w = b.start();
+        let w = World::builder(domain)
+            .directory(sync_directory())
+            .interval(3600)
+            .ready(Ready::Registered)
+            .sample_config()
+            .start();
+        w.bind_clients();
+        w
+    }
+}
+
+fn sync_directory() -> Directory {
+    Directory::slapd_with(Data::sample(), SlapdOptions::default().with_sync())
+}
+
+/// The sample's world with `statement` in its directory block and
+/// `interval` seconds between updates.
+fn sync_world_with(domain: &str, statement: &str, interval: u32) -> World {
+    let text = tests::nis::sample_conf()
+        .replace("domain \"example.com\"", &format!("domain \"{domain}\""))
+        .replace("\ninterval 60\n", &format!("\ninterval {interval}\n"))
+        .replace(
+            "directory \"127.0.0.1\" {\n",
+            &format!("directory \"127.0.0.1\" {{\n\t{statement}\n"),
+        );
+    assert!(
+        text.contains(&format!("\t{statement}\n"))
+            && text.contains(&format!("\ninterval {interval}\n")),
+        "the sample's interval or directory line changed"
+    );
+    let w = World::builder(domain)
+        .directory(sync_directory())
+        .ready(Ready::Registered)
+        .config_text(text)
+        .start();
     w.bind_clients();
     w
 }
@@ -428,4 +444,141 @@ fn sync_off_keeps_full_reads() {
         "{}",
         w.log()
     );
+}
+
+/// The interval of the polling tests: each poll is a refreshOnly search.
+const POLL_INTERVAL: u32 = 3;
+
+/// How many updates ypldapd has asked for: the reader polls at each
+/// (ypldapd logs the update before it reads any answer).
+fn polls(w: &World) -> usize {
+    w.log()
+        .lines()
+        .filter(|l| l.starts_with("update ") && l.ends_with(" started"))
+        .count()
+}
+
+/// Stops slapd with SIGTERM, as an administrator does (it saves its
+/// contextCSN; killed, it would come back older than the cookies it
+/// gave, and refuse them).
+fn stop_slapd(w: &mut World) {
+    w.server(0).signal(nix::sys::signal::Signal::SIGTERM);
+    tests::wait_for(Duration::from_secs(10), || {
+        w.server(0).pid().is_none().then_some(())
+    })
+    .expect("slapd stops on SIGTERM");
+}
+
+/// Waits for the next poll after the `seen`th; returns their count.
+fn next_poll(w: &World, seen: usize) -> usize {
+    let limit = Duration::from_secs(u64::from(POLL_INTERVAL) * 3);
+    tests::wait_for(limit, || {
+        let n = polls(w);
+        (n > seen).then_some(n)
+    })
+    .unwrap_or_else(|| panic!("no poll after the {seen}th:\n{}", w.log()))
+}
+
+/// `sync refreshonly`: no persistent search; the reader polls with a
+/// refreshOnly search from its cookie at every update (every interval),
+/// and sends what changed as changes, applied to the maps served. A
+/// change is served after the next poll and not before; a modification,
+/// a deletion (slapd names it from its session log: a delete phase) and
+/// an addition each reach the maps; `ypldapctl show directories` says
+/// refreshOnly. Then the directory restarts, so its session log is
+/// empty, with a deletion made meanwhile: the poll fails, the session
+/// resumes from its cookie by refreshOnly, and slapd lists the entries
+/// still there (a present phase, ended by the search's Sync Done
+/// Control): the deletion is found by its absence.
+#[test]
+fn refresh_only_polls_every_interval_and_applies_the_changes() {
+    let mut w = sync_world_with("poll.test", "sync refreshonly", POLL_INTERVAL);
+    w.wait_log(
+        &format!(
+            "kept current by content synchronization (RFC 4533), polled with refreshOnly every {POLL_INTERVAL} s"
+        ),
+        1,
+        Duration::from_secs(10),
+    );
+    assert!(
+        w.log()
+            .contains("its block says \"sync refreshonly\": polling it with refreshOnly"),
+        "{}",
+        w.log()
+    );
+    let o = w.ypldapctl(None, &["show", "directories"]);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("content synchronization (refreshOnly)"),
+        "{shown}"
+    );
+
+    // A change made just after a poll waits for the next one.
+    let seen = next_poll(&w, polls(&w));
+    w.change_directory("ldapmodify", CAROL_FISH);
+    w.change_directory("ldapdelete", "uid=bob,ou=People,dc=example,dc=com\n");
+    w.change_directory("ldapadd", ZOE);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(polls(&w), seen, "a poll came too soon:\n{}", w.log());
+    let line = w.ypmatch("carol", "passwd.byname").expect("carol");
+    assert!(!carol_has_fish(Some(&line)), "served before a poll: {line}");
+    assert!(w.ypmatch("bob", "passwd.byname").is_ok());
+    until_polled(&w, "carol", "passwd.byname", carol_has_fish);
+    assert!(polls(&w) > seen, "served without a poll:\n{}", w.log());
+    assert_eq!(served_users(&w), sample_users("bob", "zoe"), "{}", w.log());
+    assert!(
+        w.ypmatch("5099", "passwd.byuid")
+            .is_ok_and(|l| l.starts_with("zoe:"))
+    );
+    // Changes, not a full read: one refresh in all.
+    assert_eq!(
+        w.log()
+            .matches("kept current by content synchronization (RFC 4533)")
+            .count(),
+        1,
+        "{}",
+        w.log()
+    );
+
+    // A present phase: slapd restarted (its session log lost) after a
+    // deletion.
+    stop_slapd(&mut w);
+    w.cut_off_directory();
+    w.change_directory("ldapdelete", "uid=carol,ou=People,dc=example,dc=com\n");
+    w.wait_log("content synchronization ended", 1, Duration::from_secs(15));
+    assert!(
+        w.ypmatch("carol", "passwd.byname").is_ok(),
+        "served meanwhile"
+    );
+    stop_slapd(&mut w);
+    w.reconnect_directory();
+    w.wait_log(
+        "content synchronization resumed from its cookie",
+        1,
+        Duration::from_secs(40),
+    );
+    until_polled(&w, "carol", "passwd.byname", |v| v.is_none());
+    let mut want = sample_users("bob", "zoe");
+    want.retain(|u| u != "carol");
+    assert_eq!(served_users(&w), want, "{}", w.log());
+    assert_eq!(
+        w.log()
+            .matches("kept current by content synchronization (RFC 4533)")
+            .count(),
+        1,
+        "read in full again:\n{}",
+        w.log()
+    );
+    let o = w.ypldapctl(None, &["show", "directories"]);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("content synchronization (refreshOnly)"),
+        "{shown}"
+    );
+}
+
+/// Waits, up to three intervals, until `ypmatch key map` satisfies `want`.
+fn until_polled(w: &World, key: &str, map: &str, want: impl Fn(Option<&str>) -> bool) {
+    let limit = Duration::from_secs(u64::from(POLL_INTERVAL) * 3);
+    w.ypmatch_until(Instant::now(), key, map, &want, limit);
 }

@@ -96,7 +96,7 @@ pub async fn run(
             Ok(l) => l,
             Err(e) => return fail(dir, &e),
         };
-        let wanted = dir.settings.sync == SyncSetting::Auto && !sessions.borrow().refused(index);
+        let wanted = dir.settings.sync != SyncSetting::Off && !sessions.borrow().refused(index);
         if !(wanted && sync::offered(&mut ldap).await) {
             modes.push(ReadMode::Full);
             opened.push(Prepared::Read(ldap));

@@ -981,11 +981,11 @@ mod props {
                             group_filter: FILTERS[gf].to_owned(),
                             fields,
                             records: Vec::new(),
-                            // `sync off` on some blocks.
-                            sync: if port % 5 == 0 {
-                                ipc_proto::SyncSetting::Off
-                            } else {
-                                ipc_proto::SyncSetting::Auto
+                            // `sync off` or `sync refreshonly` on some blocks.
+                            sync: match port % 5 {
+                                0 => ipc_proto::SyncSetting::Off,
+                                1 => ipc_proto::SyncSetting::RefreshOnly,
+                                _ => ipc_proto::SyncSetting::Auto,
                             },
                         },
                         ca_pem: if is_tls { read(ca) } else { None },

@@ -165,6 +165,15 @@ impl Record {
 }
 
 impl Daemon {
+    /// Whether directory `d`'s session polls (refreshOnly every interval)
+    /// rather than persists: its block says `sync refreshonly`.
+    fn polls(&self, d: usize) -> bool {
+        self.config
+            .directories
+            .get(d)
+            .is_some_and(|c| c.settings.sync == ipc_proto::SyncSetting::RefreshOnly)
+    }
+
     /// The answer to a control request.
     pub(super) fn answer_control(&mut self, request: Request, now: Instant) -> Reply {
         match request {
@@ -286,10 +295,12 @@ impl Daemon {
                 .collect(),
             maps_loaded: r.maps_loaded,
             announcement: self.announcement(),
-            update_mode: if directories > 0 && kept_current == directories {
-                UpdateMode::Persist
-            } else {
+            update_mode: if directories == 0 || kept_current < directories {
                 UpdateMode::FullRead
+            } else if (0..self.config.directories.len()).any(|d| self.polls(d)) {
+                UpdateMode::RefreshOnly
+            } else {
+                UpdateMode::Persist
             },
             directories_kept_current: kept_current,
             directories,
@@ -367,10 +378,12 @@ impl Daemon {
                             TlsMode::StartTls => Tls::StartTls,
                             TlsMode::Ldaps => Tls::Ldaps,
                         },
-                        update_mode: if self.live.kept_current(i) {
-                            UpdateMode::Persist
-                        } else {
+                        update_mode: if !self.live.kept_current(i) {
                             UpdateMode::FullRead
+                        } else if self.polls(i) {
+                            UpdateMode::RefreshOnly
+                        } else {
+                            UpdateMode::Persist
                         },
                         address: known.address,
                         connected: known.connected,
