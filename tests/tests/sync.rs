@@ -8,6 +8,7 @@
 use std::time::{Duration, Instant};
 
 use tests::peers::SlapdOptions;
+use tests::probe::Probe;
 use tests::world::{Data, Directory, Ready, World};
 
 /// What "within a second" is checked against.
@@ -581,4 +582,68 @@ fn refresh_only_polls_every_interval_and_applies_the_changes() {
 fn until_polled(w: &World, key: &str, map: &str, want: impl Fn(Option<&str>) -> bool) {
     let limit = Duration::from_secs(u64::from(POLL_INTERVAL) * 3);
     w.ypmatch_until(Instant::now(), key, map, &want, limit);
+}
+
+/// Users in the directory whose first refresh is cut: enough that the
+/// refresh streams for a while (as in the full-read fault tests).
+const LARGE: usize = 20_000;
+
+/// The session's connection cut (`ss -K`) while its first refresh still
+/// streams (fewer bytes had arrived than the whole refresh brings): the
+/// update fails and nothing of the half-read directory is served; the
+/// next update refreshes it again, the maps served from then on are the
+/// whole directory (a MATCH watcher on the last user, started as soon as
+/// they are, sees no failed request), and the session keeps them current.
+#[test]
+fn a_connection_cut_mid_refresh_serves_nothing_partial_and_converges() {
+    let data = Data::generated(LARGE, 10);
+    let dir = Directory::slapd_with(data, SlapdOptions::unlimited().with_sync());
+    let mut w = World::builder("midsync.test")
+        .directory(dir)
+        .interval(2)
+        .ready(Ready::Started)
+        .start();
+    // Mid-stream: some of the refresh has arrived on the connection.
+    let at_cut = tests::wait_for(Duration::from_secs(30), || {
+        let n = w.bytes_received_from(389);
+        (n >= 256 << 10).then_some(n)
+    })
+    .unwrap_or_else(|| panic!("no refresh under way:\n{}", w.log()));
+    w.ns.sh("ss -K dst 127.0.0.1 dport = :389 >/dev/null");
+    w.wait_log("update failed", 1, Duration::from_secs(10));
+    let log = w.log();
+    assert!(
+        !log.contains("update 1: "),
+        "the first update succeeded:\n{log}"
+    );
+    assert!(
+        !log.contains("refused content synchronization"),
+        "a cut taken for a refusal:\n{log}"
+    );
+    // The first maps served are the whole directory.
+    w.wait_registered(Duration::from_secs(60));
+    let last = format!("user{LARGE:05}");
+    let watch = Probe::watch(&w, &last, 4);
+    w.bind_clients();
+    let whole = w.bytes_received_from(389);
+    assert!(
+        at_cut < whole,
+        "cut after the refresh: {at_cut} bytes then, {whole} for all of it"
+    );
+    // Kept current by the new session.
+    w.wait_log(
+        "kept current by content synchronization (RFC 4533)",
+        1,
+        Duration::from_secs(10),
+    );
+    w.change_directory(
+        "ldapmodify",
+        "dn: uid=user00002,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/fish\n",
+    );
+    let took = until(&w, "user00002", "passwd.byname", |v| {
+        v.is_some_and(|l| l.trim_end().ends_with(":/bin/fish"))
+    });
+    assert!(took < PROPAGATION, "after the cut: {took:?}");
+    watch.assert_no_failure("connection cut mid-refresh", 20);
+    assert_eq!(w.ypcat("passwd.byname").map(|m| m.len()), Ok(LARGE));
 }
