@@ -124,6 +124,11 @@ impl Refreshed {
             .collect()
     }
 
+    /// Why the session polls instead of persisting (`None`: it persists).
+    pub fn polls(&self) -> Option<&str> {
+        self.polls.as_deref()
+    }
+
     /// A search read to its end: the session polls from now on. The
     /// persistent searches already open end (abandoned), a poll reads
     /// their changes too.
@@ -765,14 +770,8 @@ pub fn start(
         kept.push((search, Rc::clone(&progress)));
         open.extend(stream.map(|s| (search, s, progress)));
     }
-    let tick = polls.as_ref().map(|why| {
-        hub.log(
-            ipc_proto::Level::Info,
-            format!(
-                "directory {}: {why}: polling it with refreshOnly searches from its cookies at every update (every interval)",
-                dir.host
-            ),
-        );
+    // ypldapd logs why ([`ClientToParent::SyncSession`]).
+    let tick = polls.as_ref().map(|_| {
         let tick = Rc::new(Notify::new());
         let (hub, sessions, dir, kept) = (
             Rc::clone(hub),

@@ -242,6 +242,12 @@ pub async fn run(
             started.elapsed().as_secs_f64()
         ),
     );
+    for (directory, _, r) in &refreshed {
+        hub.send(&ClientToParent::SyncSession {
+            directory: *directory,
+            polls: r.polls().map(Into::into),
+        })?;
+    }
     hub.send(&ClientToParent::UpdateDone {
         update,
         dropped: std::mem::take(&mut out.dropped),

@@ -39,6 +39,9 @@ pub(super) struct DirectoryRecord {
     last_error: Option<String>,
     /// When its content synchronization session last pushed a change.
     last_change: Option<u64>,
+    /// Why its last content synchronization session polls (refreshOnly
+    /// every interval) instead of persisting, as the reader said.
+    polls: Option<String>,
 }
 
 /// Entries and bytes of each map counted so far.
@@ -114,6 +117,21 @@ impl Record {
         }
     }
 
+    /// How directory `index`'s new content synchronization session keeps
+    /// it current: `polls` says why it polls, `None` that it persists.
+    /// The reader's text is cleaned and cut before it is kept.
+    pub(super) fn sync_session(&mut self, index: u32, polls: Option<&str>) {
+        if let Some(d) = self.directories.get_mut(index as usize) {
+            d.polls = polls.map(|p| ctl_proto::truncate(&logging::sanitize(p), 256).to_owned());
+        }
+    }
+
+    /// Why directory `d`'s session polls (refreshOnly every interval)
+    /// rather than persists, as the reader said when it started.
+    pub(super) fn poll_reason(&self, d: usize) -> Option<&str> {
+        self.directories.get(d)?.polls.as_deref()
+    }
+
     /// Directory `index`'s content synchronization session pushed `n`
     /// changes.
     pub(super) fn changes_received(&mut self, index: u32, n: u64) {
@@ -165,13 +183,8 @@ impl Record {
 }
 
 impl Daemon {
-    /// Whether directory `d`'s session polls (refreshOnly every interval)
-    /// rather than persists: its block says `sync refreshonly`.
     fn polls(&self, d: usize) -> bool {
-        self.config
-            .directories
-            .get(d)
-            .is_some_and(|c| c.settings.sync == ipc_proto::SyncSetting::RefreshOnly)
+        self.record.poll_reason(d).is_some()
     }
 
     /// The answer to a control request.
