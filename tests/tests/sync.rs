@@ -5,8 +5,14 @@
 //! comes back, its last entries served meanwhile; `sync off` keeps the
 //! interval's full reads.
 
+use std::net::TcpListener;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use tests::config::{Config, DirectoryBlock};
+use tests::expect::Password;
+use tests::ldif::SUFFIX;
+use tests::mock_ldap::{self, MockDirectory, MockEntry, Ranges};
 use tests::peers::SlapdOptions;
 use tests::probe::Probe;
 use tests::world::{Data, Directory, Ready, World};
@@ -640,4 +646,121 @@ fn a_connection_cut_mid_refresh_serves_nothing_partial_and_converges() {
     assert!(took < PROPAGATION, "after the cut: {took:?}");
     watch.assert_no_failure("connection cut mid-refresh", 20);
     assert_eq!(w.ypcat("passwd.byname").map(|m| m.len()), Ok(LARGE));
+}
+
+/// A user of the responder that does not persist.
+fn mock_user(name: &str, uid: u32) -> MockEntry {
+    MockEntry {
+        dn: format!("uid={name},ou=People,{SUFFIX}"),
+        attributes: [
+            ("uid", name.to_owned()),
+            ("uidNumber", uid.to_string()),
+            ("gidNumber", "100".to_owned()),
+            ("gecos", name.to_owned()),
+            ("homeDirectory", format!("/home/{name}")),
+            ("loginShell", "/bin/sh".to_owned()),
+        ]
+        .into_iter()
+        .map(|(a, v)| (a.to_owned(), vec![v]))
+        .collect(),
+    }
+}
+
+/// A server that offers content synchronization but ends every sync
+/// search with its refresh, as if it were refreshOnly (the responder of
+/// `tests::mock_ldap`: slapd always persists): the session polls instead,
+/// the log says why, `ypldapctl` shows refreshOnly, and each poll (whose
+/// present phase names every entry) keeps the maps whole, a MATCH
+/// watcher seeing no failure across several polls.
+#[test]
+fn a_server_that_does_not_persist_is_polled() {
+    let domain = "nopersist.test";
+    let mut w = World::builder(domain)
+        .without_ypldapd()
+        .ready(Ready::Registered)
+        .start();
+    let listener =
+        w.ns.spawn_in_net(|| TcpListener::bind("127.0.0.1:389"))
+            .join()
+            .expect("thread")
+            .expect("bind 127.0.0.1:389 in the namespace");
+    let mut entries = vec![MockEntry {
+        dn: String::new(),
+        attributes: vec![(
+            "supportedControl".into(),
+            vec![mock_ldap::SYNC_REQUEST_OID.into()],
+        )],
+    }];
+    entries.extend((1..=5).map(|i| mock_user(&format!("np{i}"), 7000 + i)));
+    entries.push(MockEntry {
+        dn: format!("cn=staff,ou=Groups,{SUFFIX}"),
+        attributes: vec![
+            ("cn".into(), vec!["staff".into()]),
+            ("gidNumber".into(), vec!["100".into()]),
+            ("memberUid".into(), vec!["np1".into(), "np2".into()]),
+        ],
+    });
+    let _dir = mock_ldap::serve(
+        listener,
+        MockDirectory {
+            entries,
+            ranged: Vec::new(),
+            range_size: mock_ldap::MAX_VAL_RANGE,
+            ranges: Mutex::new(Ranges::Complete),
+        },
+    );
+    let mut block = DirectoryBlock::new("127.0.0.1");
+    block.password = Password::Fixed;
+    let mut c = Config::new(domain);
+    c.interval = 2;
+    c.directories.push(block);
+    w.config = c;
+    w.start_ypldapd();
+    w.bind_clients();
+    w.wait_log(
+        "kept current by content synchronization (RFC 4533), polled with refreshOnly every 2 s (the server ended the refreshAndPersist user search with its refresh (it does not persist))",
+        1,
+        Duration::from_secs(10),
+    );
+    let o = w.ypldapctl(None, &["show", "directories"]);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("content synchronization (refreshOnly)"),
+        "{shown}"
+    );
+    let want = w.ypmatch("np5", "passwd.byname").expect("np5");
+    let watch = Probe::start(
+        &w,
+        &[
+            "watch",
+            domain,
+            "passwd.byname",
+            "np5",
+            want.trim_end(),
+            "5",
+        ],
+    );
+    let seen = polls(&w);
+    tests::wait_for(Duration::from_secs(10), || {
+        (polls(&w) >= seen + 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no polls:\n{}", w.log()));
+    std::thread::sleep(Duration::from_millis(300));
+    let figures = watch.figures();
+    tests::probe::assert_no_gap(&figures, "polling a server that does not persist", 20);
+    let log = w.log();
+    assert!(log.contains("polled with refreshOnly: "), "{log}");
+    assert!(!log.contains("content synchronization ended"), "{log}");
+    let users: Vec<String> = w
+        .ypcat("passwd.byname")
+        .expect("ypcat")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(users, ["np1", "np2", "np3", "np4", "np5"], "{log}");
+    assert!(
+        w.ypmatch("staff", "group.byname")
+            .is_ok_and(|l| l.trim_end().ends_with(":np1,np2")),
+        "{log}"
+    );
 }
