@@ -588,12 +588,28 @@ fn until_polled(w: &World, key: &str, map: &str, want: impl Fn(Option<&str>) -> 
 /// refresh streams for a while (as in the full-read fault tests).
 const LARGE: usize = 20_000;
 
+/// Bytes received on each established connection to slapd (port 389).
+fn bytes_per_connection(w: &World) -> Vec<u64> {
+    let out =
+        w.ns.command("ss")
+            .args(["-Htin", "state", "established", "( dport = :389 )"])
+            .output()
+            .expect("ss");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("bytes_received:")?.parse().ok())
+        .collect()
+}
+
 /// The session's connection cut (`ss -K`) while its first refresh still
 /// streams (fewer bytes had arrived than the whole refresh brings): the
 /// update fails and nothing of the half-read directory is served; the
 /// next update refreshes it again, the maps served from then on are the
 /// whole directory (a MATCH watcher on the last user, started as soon as
 /// they are, sees no failed request), and the session keeps them current.
+/// Then a reload makes a new session refresh the directory in full while
+/// the maps are served, and that refresh is cut too: the maps stay, the
+/// watcher sees no failed request, and the next refresh converges.
 #[test]
 fn a_connection_cut_mid_refresh_serves_nothing_partial_and_converges() {
     let data = Data::generated(LARGE, 10);
@@ -602,6 +618,7 @@ fn a_connection_cut_mid_refresh_serves_nothing_partial_and_converges() {
         .directory(dir)
         .interval(2)
         .ready(Ready::Started)
+        .reloadable()
         .start();
     // Mid-stream: some of the refresh has arrived on the connection.
     let at_cut = tests::wait_for(Duration::from_secs(30), || {
@@ -646,6 +663,30 @@ fn a_connection_cut_mid_refresh_serves_nothing_partial_and_converges() {
     assert!(took < PROPAGATION, "after the cut: {took:?}");
     watch.assert_no_failure("connection cut mid-refresh", 20);
     assert_eq!(w.ypcat("passwd.byname").map(|m| m.len()), Ok(LARGE));
+
+    // A full refresh while the maps are served, cut in its middle: a new
+    // connection with part of what the whole refresh brings.
+    let watch = Probe::watch(&w, &last, 10);
+    let o = w.ypldapctl(None, &["reload"]);
+    assert!(o.status.success(), "{o:?}");
+    tests::wait_for(Duration::from_secs(20), || {
+        bytes_per_connection(&w)
+            .iter()
+            .any(|&b| (256 << 10..whole / 2).contains(&b))
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("no refresh after the reload:\n{}", w.log()));
+    w.ns.sh("ss -K dst 127.0.0.1 dport = :389 >/dev/null");
+    w.wait_log("update failed", 2, Duration::from_secs(10));
+    w.wait_log(
+        "kept current by content synchronization (RFC 4533)",
+        2,
+        Duration::from_secs(30),
+    );
+    watch.assert_no_failure("connection cut mid-refresh while serving", 20);
+    assert_eq!(w.ypcat("passwd.byname").map(|m| m.len()), Ok(LARGE));
+    let line = w.ypmatch("user00002", "passwd.byname").expect("user00002");
+    assert!(line.trim_end().ends_with(":/bin/fish"), "{line}");
 }
 
 /// A user of the responder that does not persist.
