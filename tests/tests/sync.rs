@@ -476,14 +476,16 @@ fn stop_slapd(w: &mut World) {
     .expect("slapd stops on SIGTERM");
 }
 
-/// Waits for the next poll after the `seen`th; returns their count.
-fn next_poll(w: &World, seen: usize) -> usize {
+/// How many polls the reader has finished (it logs each).
+fn polls_done(w: &World) -> usize {
+    w.log().matches("polled with refreshOnly: ").count()
+}
+
+/// Waits until a poll has finished after the `done`th.
+fn poll_finished(w: &World, done: usize) {
     let limit = Duration::from_secs(u64::from(POLL_INTERVAL) * 3);
-    tests::wait_for(limit, || {
-        let n = polls(w);
-        (n > seen).then_some(n)
-    })
-    .unwrap_or_else(|| panic!("no poll after the {seen}th:\n{}", w.log()))
+    tests::wait_for(limit, || (polls_done(w) > done).then_some(()))
+        .unwrap_or_else(|| panic!("no poll after the {done}th:\n{}", w.log()));
 }
 
 /// `sync refreshonly`: no persistent search; the reader polls with a
@@ -515,7 +517,8 @@ fn refresh_only_polls_every_interval_and_applies_the_changes() {
     );
 
     // A change made just after a poll waits for the next one.
-    let seen = next_poll(&w, polls(&w));
+    poll_finished(&w, polls_done(&w));
+    let seen = polls(&w);
     w.change_directory("ldapmodify", CAROL_FISH);
     w.change_directory("ldapdelete", "uid=bob,ou=People,dc=example,dc=com\n");
     w.change_directory("ldapadd", ZOE);
