@@ -435,4 +435,48 @@ mod tests {
         assert_eq!(unix_at(now, later, 1000), 970);
         assert_eq!(unix_at(now, now + Duration::from_secs(5000), 1000), 0);
     }
+
+    #[test]
+    fn a_session_that_polls_is_kept_with_its_reason_cleaned_and_cut() {
+        let fields: String = [
+            "attribute name maps to \"uid\"",
+            "fixed attribute passwd \"*\"",
+            "attribute uid maps to \"uidNumber\"",
+            "attribute gid maps to \"gidNumber\"",
+            "fixed attribute class \"\"",
+            "fixed attribute change \"0\"",
+            "fixed attribute expire \"0\"",
+            "attribute gecos maps to \"cn\"",
+            "attribute home maps to \"homeDirectory\"",
+            "attribute shell maps to \"loginShell\"",
+            "attribute groupname maps to \"cn\"",
+            "fixed attribute grouppasswd \"*\"",
+            "attribute groupgid maps to \"gidNumber\"",
+            "list groupmembers maps to \"memberUid\"",
+        ]
+        .map(|l| format!("\t{l}\n"))
+        .concat();
+        let text = format!(
+            "domain \"d\"\ndirectory \"h\" {{\n\tbasedn \"dc=x\"\n\tpasswd filter \"(a=*)\"\n\tgroup filter \"(b=*)\"\n{fields}}}\n"
+        );
+        let loaded = crate::config::parse_str(
+            "ypldap.conf",
+            &text,
+            &crate::config::LoadOptions::default(),
+            &crate::config::MemSource::new(),
+        )
+        .expect("config");
+        let mut r = Record::new(&loaded.config);
+        assert_eq!(r.poll_reason(0), None);
+        let why = format!("it does not persist\n\x1b[2J{}", "x".repeat(400));
+        r.sync_session(0, Some(&why));
+        let kept = r.poll_reason(0).expect("polls");
+        assert!(kept.starts_with("it does not persist??[2J"), "{kept}");
+        assert!(kept.len() <= 256, "{}", kept.len());
+        // A later session that persists; a directory that does not exist.
+        r.sync_session(0, None);
+        r.sync_session(7, Some("x"));
+        assert_eq!(r.poll_reason(0), None);
+        assert_eq!(r.poll_reason(7), None);
+    }
 }
