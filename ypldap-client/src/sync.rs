@@ -246,27 +246,32 @@ async fn refresh_search(
             })?
             .map_err(|e| Cut::Failed(e.to_string()))?;
         let Some(re) = next else {
-            // The search ended: with its refresh when it succeeded (the
-            // Sync Done Control ends the last phase), else before it.
+            // The search ended: with its refresh when it succeeded with
+            // a Sync Done Control (which ends the last phase), else
+            // before it.
             let result = stream.finish().await;
-            if result.rc != 0 {
-                return Err(Cut::Ended {
-                    rc: result.rc,
-                    text: result.text,
-                });
-            }
-            let done = result
-                .ctrls
-                .iter()
-                .find(|c| c.1.ctype == SYNC_DONE_OID)
-                .map(|c| content_sync::decode_done(c.1.val.as_deref().unwrap_or(&[])))
-                .transpose()
-                .map_err(|e| Cut::Failed(e.to_string()))?;
-            if let Some(done) = done {
-                refresh.done(progress, &done, &mut asked);
-                for a in asked.drain(..) {
-                    emit(Refreshing::Other(a));
+            let done = result.ctrls.iter().find(|c| c.1.ctype == SYNC_DONE_OID);
+            let done = match (result.rc, done) {
+                (0, Some(c)) => content_sync::decode_done(c.1.val.as_deref().unwrap_or(&[]))
+                    .map_err(|e| Cut::Failed(e.to_string()))?,
+                // A server that ignored the control: its entries carried
+                // no state, none was taken.
+                (0, None) => {
+                    return Err(Cut::Ended {
+                        rc: 0,
+                        text: "the search ended without a Sync Done Control".into(),
+                    });
                 }
+                (rc, _) => {
+                    return Err(Cut::Ended {
+                        rc,
+                        text: result.text,
+                    });
+                }
+            };
+            refresh.done(progress, &done, &mut asked);
+            for a in asked.drain(..) {
+                emit(Refreshing::Other(a));
             }
             return Ok(None);
         };
