@@ -25,8 +25,7 @@ pub const MAX_DETAIL_BYTES: usize = 512;
 /// How long the window is over which `show clients` counts requests.
 pub const RATE_WINDOW_SECONDS: u32 = 60;
 
-/// How a directory is read. A mode for RFC 4533's refreshOnly, when the
-/// reader has one, is one more variant.
+/// How a directory is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UpdateMode {
@@ -35,6 +34,10 @@ pub enum UpdateMode {
     /// Kept current by a content synchronization session (RFC 4533
     /// refreshAndPersist): each change is served as it comes.
     Persist,
+    /// Kept current by content synchronization without a persistent
+    /// search (RFC 4533 refreshOnly from the cookie every `interval`):
+    /// the changes are served after each poll.
+    RefreshOnly,
 }
 
 impl UpdateMode {
@@ -42,6 +45,7 @@ impl UpdateMode {
         match self {
             UpdateMode::FullRead => "full read",
             UpdateMode::Persist => "content synchronization (persist)",
+            UpdateMode::RefreshOnly => "content synchronization (refreshOnly)",
         }
     }
 
@@ -49,6 +53,7 @@ impl UpdateMode {
         match self {
             UpdateMode::FullRead => "full_read",
             UpdateMode::Persist => "persist",
+            UpdateMode::RefreshOnly => "refresh_only",
         }
     }
 }
@@ -196,8 +201,9 @@ pub struct Summary {
     pub maps_loaded: Option<u64>,
     pub announcement: Announcement,
     /// `persist` when every directory is kept current by content
-    /// synchronization, else `full_read` (each directory's own mode is in
-    /// `show directories`).
+    /// synchronization, `refresh_only` when every one is and some poll,
+    /// else `full_read` (each directory's own mode is in `show
+    /// directories`).
     pub update_mode: UpdateMode,
     /// Directories kept current by content synchronization.
     pub directories_kept_current: u32,
@@ -633,10 +639,16 @@ mod tests {
                 format!("\"{}\"", c.label())
             );
         }
-        assert_eq!(
-            serde_json::to_string(&UpdateMode::FullRead).unwrap(),
-            format!("\"{}\"", UpdateMode::FullRead.label())
-        );
+        for m in [
+            UpdateMode::FullRead,
+            UpdateMode::Persist,
+            UpdateMode::RefreshOnly,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&m).unwrap(),
+                format!("\"{}\"", m.label())
+            );
+        }
     }
 
     #[test]

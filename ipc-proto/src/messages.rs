@@ -21,7 +21,7 @@
 //! | [`ParentToDns`] | ypldapd → ypldap-dns | `Configure`, `Connect` |
 //! | [`DnsToParent`] | ypldap-dns → ypldapd | `Log`, `Connected` (+1 fd), `ConnectFailed` |
 //! | [`ParentToClient`] | ypldapd → ypldap-client | `ConfigBegin`, `Directory`, `Pem`, `ConfigEnd`, `Update`, `Cookie`, `Connected` (+1 fd), `ConnectFailed` |
-//! | [`ClientToParent`] | ypldap-client → ypldapd | `Log`, `Connect`, `Users`, `Groups`, `Records`, `Dropped`, `UpdatePlan`, `ReadBegin`, `Changes`, `SyncLost`, `Cookie`, `UpdateDone`, `UpdateFailed` |
+//! | [`ClientToParent`] | ypldap-client → ypldapd | `Log`, `Connect`, `Users`, `Groups`, `Records`, `Dropped`, `UpdatePlan`, `ReadBegin`, `Changes`, `SyncSession`, `SyncLost`, `Cookie`, `UpdateDone`, `UpdateFailed` |
 //!
 //! Entries ([`User`], [`Group`], [`Record`]) are the mapped attributes of one directory
 //! entry with its DN; ypldapd checks them again with the same rules
@@ -215,6 +215,17 @@ pub enum ClientToParent<'a> {
         #[serde(borrow)]
         changes: Vec<Change<'a>>,
     },
+    /// How the content synchronization session of directory `directory`
+    /// that the update under way starts keeps it current; sent after the
+    /// directory's entries or changes, before `UpdateDone`. `polls` says
+    /// why it polls (a refreshOnly search from its cookies at each
+    /// update, every `interval`) instead of persisting; `None`: it
+    /// persists.
+    SyncSession {
+        directory: u32,
+        #[serde(borrow)]
+        polls: Option<Cow<'a, str>>,
+    },
     /// The content synchronization session of directory `directory` ended
     /// (connection lost, server gone silent, search ended): ypldapd keeps
     /// its entries and reads the directory again soon.
@@ -352,4 +363,4 @@ message_impl!(ParentToClient, fds: [Connected],
     kinds: [ConfigBegin, Directory, Pem, ConfigEnd, Update, Cookie, Connected, ConnectFailed]);
 message_impl!(ClientToParent<'_>, fds: [],
     kinds: [Log, Connect, Users, Groups, Records, Dropped, UpdatePlan, ReadBegin, Changes,
-        SyncLost, Cookie, UpdateDone, UpdateFailed]);
+        SyncSession, SyncLost, Cookie, UpdateDone, UpdateFailed]);

@@ -175,6 +175,11 @@ pub enum SyncSetting {
     Auto,
     /// Full reads every `interval` only (`sync off`).
     Off,
+    /// Content synchronization without a persistent search (`sync
+    /// refreshonly`): a refreshOnly search from the cookie at each update
+    /// ypldapd asks for, every `interval`, whose changes are sent as a
+    /// persistent search's are.
+    RefreshOnly,
 }
 
 /// One search of a classic map's entries.

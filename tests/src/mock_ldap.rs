@@ -7,11 +7,21 @@
 //! subtree search returns the entries under its base; a base search for
 //! `ATTR;range=LO-*` on an entry returns the next range. Filters and
 //! controls are ignored (no paged-results control is sent back, so a
-//! paging client sees one page).
+//! paging client sees one page), but for one: a content synchronization
+//! request (RFC 4533) is answered as a server that does not persist
+//! answers it, whatever its mode, as refreshOnly (see [`sync_answer`]).
+//! A directory offers it when one of its entries is a root DSE (DN "")
+//! listing the Sync Request Control in `supportedControl`.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+
+/// OIDs of RFC 4533's Sync Request, Sync State and Sync Done controls.
+pub const SYNC_REQUEST_OID: &str = "1.3.6.1.4.1.4203.1.9.1.1";
+const SYNC_STATE_OID: &str = "1.3.6.1.4.1.4203.1.9.1.2";
+const SYNC_DONE_OID: &str = "1.3.6.1.4.1.4203.1.9.1.3";
 
 /// How many values one answer carries at most by default (AD's
 /// `MaxValRange`, a policy an administrator may change).
@@ -94,11 +104,20 @@ fn connection(mut s: TcpStream, dir: &MockDirectory) -> std::io::Result<()> {
                 let Some(search) = parse_search(body) else {
                     return Ok(());
                 };
-                let mut out = Vec::new();
-                for e in answer(dir, &search) {
-                    out.extend(message_of(id, &entry(&e)));
-                }
-                out.extend(message_of(id, &result(0x65, 0)));
+                let sync = message
+                    .windows(SYNC_REQUEST_OID.len())
+                    .any(|w| w == SYNC_REQUEST_OID.as_bytes());
+                let entries = answer(dir, &search);
+                let out = if sync {
+                    sync_answer(id, &entries)
+                } else {
+                    let mut out = Vec::new();
+                    for e in &entries {
+                        out.extend(message_of(id, &entry(e)));
+                    }
+                    out.extend(message_of(id, &result(0x65, 0)));
+                    out
+                };
                 s.write_all(&out)?;
             }
             // UnbindRequest, or anything else: close.
@@ -192,6 +211,63 @@ fn range_of(name: &str, values: &[String], lo: usize, size: usize) -> (String, V
         format!("{name};range={lo}-{}", end - 1)
     };
     (label, values[lo..end].to_vec())
+}
+
+/// Cookies handed out, so that each refresh gets a new one.
+static COOKIES: AtomicU64 = AtomicU64::new(0);
+
+/// A sync search answered as refreshOnly, whatever mode it asked for:
+/// every entry, each with a Sync State Control (`add`, an entryUUID made
+/// from its DN), then the SearchResultDone with a Sync Done Control
+/// carrying a new cookie and refreshDeletes FALSE (a present phase: what
+/// was not sent is gone). The search ends with its refresh: this server
+/// never persists.
+fn sync_answer(id: i64, entries: &[MockEntry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in entries {
+        let mut state = encode(0x0a, &[1]);
+        state.extend(encode(0x04, &uuid_of(&e.dn)));
+        let control = control(SYNC_STATE_OID, &encode(0x30, &state));
+        out.extend(message_with(id, &entry(e), &control));
+    }
+    let n = COOKIES.fetch_add(1, Ordering::Relaxed) + 1;
+    let done = encode(0x30, &octets(&format!("mock-{n}")));
+    out.extend(message_with(
+        id,
+        &result(0x65, 0),
+        &control(SYNC_DONE_OID, &done),
+    ));
+    out
+}
+
+/// A stable entryUUID for `dn`: its FNV-1a hash, twice.
+fn uuid_of(dn: &str) -> [u8; 16] {
+    let h = dn
+        .to_ascii_lowercase()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+        .to_be_bytes();
+    let mut u = [0u8; 16];
+    u[..8].copy_from_slice(&h);
+    u[8..].copy_from_slice(&h);
+    u
+}
+
+/// One Control: its OID and value.
+fn control(oid: &str, value: &[u8]) -> Vec<u8> {
+    let mut c = octets(oid);
+    c.extend(encode(0x04, value));
+    encode(0x30, &c)
+}
+
+/// An LDAPMessage with `controls` (`[0] Controls`).
+fn message_with(id: i64, op: &[u8], controls: &[u8]) -> Vec<u8> {
+    let mut content = encode(0x02, &ber_integer(id));
+    content.extend_from_slice(op);
+    content.extend(encode(0xa0, controls));
+    encode(0x30, &content)
 }
 
 // ---- BER, as far as LDAP needs it ----

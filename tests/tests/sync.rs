@@ -5,37 +5,60 @@
 //! comes back, its last entries served meanwhile; `sync off` keeps the
 //! interval's full reads.
 
+use std::net::TcpListener;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use tests::config::{Config, DirectoryBlock};
+use tests::expect::Password;
+use tests::ldif::SUFFIX;
+use tests::mock_ldap::{self, MockDirectory, MockEntry, Ranges};
 use tests::peers::SlapdOptions;
+use tests::probe::Probe;
 use tests::world::{Data, Directory, Ready, World};
 
 /// What "within a second" is checked against.
 const PROPAGATION: Duration = Duration::from_secs(1);
 
 fn sync_world(domain: &str, sync_off: bool) -> World {
-    let dir = Directory::slapd_with(Data::sample(), SlapdOptions::default().with_sync());
-    let mut b = World::builder(domain)
-        .directory(dir)
-        .interval(3600)
-        .ready(Ready::Registered);
-    b = if sync_off {
-        // The sample's directory block, told not to synchronize.
-        let text = tests::nis::sample_conf()
-            .replace("domain \"example.com\"", &format!("domain \"{domain}\""))
-            .replace(
-                "directory \"127.0.0.1\" {\n",
-                "directory \"127.0.0.1\" {\n\tsync off\n",
-            );
-        assert!(
-            text.contains("\tsync off\n"),
-            "the sample's directory line changed"
-        );
-        b.config_text(text)
+    if sync_off {
+        sync_world_with(domain, "sync off", 60)
     } else {
-        b.sample_config()
-    };
-    let w = b.start();
+        let w = World::builder(domain)
+            .directory(sync_directory())
+            .interval(3600)
+            .ready(Ready::Registered)
+            .sample_config()
+            .start();
+        w.bind_clients();
+        w
+    }
+}
+
+fn sync_directory() -> Directory {
+    Directory::slapd_with(Data::sample(), SlapdOptions::default().with_sync())
+}
+
+/// The sample's world with `statement` in its directory block and
+/// `interval` seconds between updates.
+fn sync_world_with(domain: &str, statement: &str, interval: u32) -> World {
+    let text = tests::nis::sample_conf()
+        .replace("domain \"example.com\"", &format!("domain \"{domain}\""))
+        .replace("\ninterval 60\n", &format!("\ninterval {interval}\n"))
+        .replace(
+            "directory \"127.0.0.1\" {\n",
+            &format!("directory \"127.0.0.1\" {{\n\t{statement}\n"),
+        );
+    assert!(
+        text.contains(&format!("\t{statement}\n"))
+            && text.contains(&format!("\ninterval {interval}\n")),
+        "the sample's interval or directory line changed"
+    );
+    let w = World::builder(domain)
+        .directory(sync_directory())
+        .ready(Ready::Registered)
+        .config_text(text)
+        .start();
     w.bind_clients();
     w
 }
@@ -427,5 +450,361 @@ fn sync_off_keeps_full_reads() {
         !w.log().contains("kept current by content synchronization"),
         "{}",
         w.log()
+    );
+}
+
+/// The interval of the polling tests: each poll is a refreshOnly search.
+const POLL_INTERVAL: u32 = 3;
+
+/// How many updates ypldapd has asked for: the reader polls at each
+/// (ypldapd logs the update before it reads any answer).
+fn polls(w: &World) -> usize {
+    w.log()
+        .lines()
+        .filter(|l| l.starts_with("update ") && l.ends_with(" started"))
+        .count()
+}
+
+/// Stops slapd with SIGTERM, as an administrator does (it saves its
+/// contextCSN; killed, it would come back older than the cookies it
+/// gave, and refuse them).
+fn stop_slapd(w: &mut World) {
+    w.server(0).signal(nix::sys::signal::Signal::SIGTERM);
+    tests::wait_for(Duration::from_secs(10), || {
+        w.server(0).pid().is_none().then_some(())
+    })
+    .expect("slapd stops on SIGTERM");
+}
+
+/// How many polls the reader has finished (it logs each).
+fn polls_done(w: &World) -> usize {
+    w.log().matches("polled with refreshOnly: ").count()
+}
+
+/// Waits until a poll has finished after the `done`th.
+fn poll_finished(w: &World, done: usize) {
+    let limit = Duration::from_secs(u64::from(POLL_INTERVAL) * 3);
+    tests::wait_for(limit, || (polls_done(w) > done).then_some(()))
+        .unwrap_or_else(|| panic!("no poll after the {done}th:\n{}", w.log()));
+}
+
+/// `sync refreshonly`: no persistent search; the reader polls with a
+/// refreshOnly search from its cookie at every update (every interval),
+/// and sends what changed as changes, applied to the maps served. A
+/// change is served after the next poll and not before; a modification,
+/// a deletion (slapd names it from its session log: a delete phase) and
+/// an addition each reach the maps; `ypldapctl show directories` says
+/// refreshOnly. Then the directory restarts, so its session log is
+/// empty, with a deletion made meanwhile: the poll fails, the session
+/// resumes from its cookie by refreshOnly, and slapd lists the entries
+/// still there (a present phase, ended by the search's Sync Done
+/// Control): the deletion is found by its absence.
+#[test]
+fn refresh_only_polls_every_interval_and_applies_the_changes() {
+    let mut w = sync_world_with("poll.test", "sync refreshonly", POLL_INTERVAL);
+    w.wait_log(
+        &format!(
+            "kept current by content synchronization (RFC 4533), polled with refreshOnly every {POLL_INTERVAL} s (its block says \"sync refreshonly\")"
+        ),
+        1,
+        Duration::from_secs(10),
+    );
+    let o = w.ypldapctl(None, &["show", "directories"]);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("content synchronization (refreshOnly)"),
+        "{shown}"
+    );
+
+    // A change made just after a poll waits for the next one.
+    poll_finished(&w, polls_done(&w));
+    let seen = polls(&w);
+    w.change_directory("ldapmodify", CAROL_FISH);
+    w.change_directory("ldapdelete", "uid=bob,ou=People,dc=example,dc=com\n");
+    w.change_directory("ldapadd", ZOE);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(polls(&w), seen, "a poll came too soon:\n{}", w.log());
+    let line = w.ypmatch("carol", "passwd.byname").expect("carol");
+    assert!(!carol_has_fish(Some(&line)), "served before a poll: {line}");
+    assert!(w.ypmatch("bob", "passwd.byname").is_ok());
+    until_polled(&w, "carol", "passwd.byname", carol_has_fish);
+    assert!(polls(&w) > seen, "served without a poll:\n{}", w.log());
+    assert_eq!(served_users(&w), sample_users("bob", "zoe"), "{}", w.log());
+    assert!(
+        w.ypmatch("5099", "passwd.byuid")
+            .is_ok_and(|l| l.starts_with("zoe:"))
+    );
+    // Changes, not a full read: one refresh in all.
+    assert_eq!(
+        w.log()
+            .matches("kept current by content synchronization (RFC 4533)")
+            .count(),
+        1,
+        "{}",
+        w.log()
+    );
+
+    // A present phase: slapd restarted (its session log lost) after a
+    // deletion.
+    stop_slapd(&mut w);
+    w.cut_off_directory();
+    w.change_directory("ldapdelete", "uid=carol,ou=People,dc=example,dc=com\n");
+    w.wait_log("content synchronization ended", 1, Duration::from_secs(15));
+    assert!(
+        w.ypmatch("carol", "passwd.byname").is_ok(),
+        "served meanwhile"
+    );
+    stop_slapd(&mut w);
+    w.reconnect_directory();
+    w.wait_log(
+        "content synchronization resumed from its cookie",
+        1,
+        Duration::from_secs(40),
+    );
+    until_polled(&w, "carol", "passwd.byname", |v| v.is_none());
+    let mut want = sample_users("bob", "zoe");
+    want.retain(|u| u != "carol");
+    assert_eq!(served_users(&w), want, "{}", w.log());
+    assert_eq!(
+        w.log()
+            .matches("kept current by content synchronization (RFC 4533)")
+            .count(),
+        1,
+        "read in full again:\n{}",
+        w.log()
+    );
+    let o = w.ypldapctl(None, &["show", "directories"]);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("content synchronization (refreshOnly)"),
+        "{shown}"
+    );
+}
+
+/// Waits, up to three intervals, until `ypmatch key map` satisfies `want`.
+fn until_polled(w: &World, key: &str, map: &str, want: impl Fn(Option<&str>) -> bool) {
+    let limit = Duration::from_secs(u64::from(POLL_INTERVAL) * 3);
+    w.ypmatch_until(Instant::now(), key, map, &want, limit);
+}
+
+/// Users in the directory whose first refresh is cut: enough that the
+/// refresh streams for a while (as in the full-read fault tests).
+const LARGE: usize = 20_000;
+
+/// Bytes received on each established connection to slapd (port 389).
+fn bytes_per_connection(w: &World) -> Vec<u64> {
+    let out =
+        w.ns.command("ss")
+            .args(["-Htin", "state", "established", "( dport = :389 )"])
+            .output()
+            .expect("ss");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter_map(|w| w.strip_prefix("bytes_received:")?.parse().ok())
+        .collect()
+}
+
+/// The session's connection cut (`ss -K`) while its first refresh still
+/// streams (fewer bytes had arrived than the whole refresh brings): the
+/// update fails and nothing of the half-read directory is served; the
+/// next update refreshes it again, the maps served from then on are the
+/// whole directory (a MATCH watcher on the last user, started as soon as
+/// they are, sees no failed request), and the session keeps them current.
+/// Then a reload makes a new session refresh the directory in full while
+/// the maps are served, and that refresh is cut too: the maps stay, the
+/// watcher sees no failed request, and the next refresh converges.
+#[test]
+fn a_connection_cut_mid_refresh_serves_nothing_partial_and_converges() {
+    let data = Data::generated(LARGE, 10);
+    let dir = Directory::slapd_with(data, SlapdOptions::unlimited().with_sync());
+    let mut w = World::builder("midsync.test")
+        .directory(dir)
+        .interval(2)
+        .ready(Ready::Started)
+        .reloadable()
+        .start();
+    // Mid-stream: some of the refresh has arrived on the connection.
+    let at_cut = tests::wait_for(Duration::from_secs(30), || {
+        let n = w.bytes_received_from(389);
+        (n >= 256 << 10).then_some(n)
+    })
+    .unwrap_or_else(|| panic!("no refresh under way:\n{}", w.log()));
+    w.ns.sh("ss -K dst 127.0.0.1 dport = :389 >/dev/null");
+    w.wait_log("update failed", 1, Duration::from_secs(10));
+    let log = w.log();
+    assert!(
+        !log.contains("update 1: "),
+        "the first update succeeded:\n{log}"
+    );
+    assert!(
+        !log.contains("refused content synchronization"),
+        "a cut taken for a refusal:\n{log}"
+    );
+    // The first maps served are the whole directory.
+    w.wait_registered(Duration::from_secs(60));
+    let last = format!("user{LARGE:05}");
+    let watch = Probe::watch(&w, &last, 4);
+    w.bind_clients();
+    let whole = w.bytes_received_from(389);
+    assert!(
+        at_cut < whole,
+        "cut after the refresh: {at_cut} bytes then, {whole} for all of it"
+    );
+    // Kept current by the new session.
+    w.wait_log(
+        "kept current by content synchronization (RFC 4533)",
+        1,
+        Duration::from_secs(10),
+    );
+    w.change_directory(
+        "ldapmodify",
+        "dn: uid=user00002,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/fish\n",
+    );
+    let took = until(&w, "user00002", "passwd.byname", |v| {
+        v.is_some_and(|l| l.trim_end().ends_with(":/bin/fish"))
+    });
+    assert!(took < PROPAGATION, "after the cut: {took:?}");
+    watch.assert_no_failure("connection cut mid-refresh", 20);
+    assert_eq!(w.ypcat("passwd.byname").map(|m| m.len()), Ok(LARGE));
+
+    // A full refresh while the maps are served, cut in its middle: a new
+    // connection with part of what the whole refresh brings.
+    let watch = Probe::watch(&w, &last, 10);
+    let o = w.ypldapctl(None, &["reload"]);
+    assert!(o.status.success(), "{o:?}");
+    tests::wait_for(Duration::from_secs(20), || {
+        bytes_per_connection(&w)
+            .iter()
+            .any(|&b| (256 << 10..whole / 2).contains(&b))
+            .then_some(())
+    })
+    .unwrap_or_else(|| panic!("no refresh after the reload:\n{}", w.log()));
+    w.ns.sh("ss -K dst 127.0.0.1 dport = :389 >/dev/null");
+    w.wait_log("update failed", 2, Duration::from_secs(10));
+    w.wait_log(
+        "kept current by content synchronization (RFC 4533)",
+        2,
+        Duration::from_secs(30),
+    );
+    watch.assert_no_failure("connection cut mid-refresh while serving", 20);
+    assert_eq!(w.ypcat("passwd.byname").map(|m| m.len()), Ok(LARGE));
+    let line = w.ypmatch("user00002", "passwd.byname").expect("user00002");
+    assert!(line.trim_end().ends_with(":/bin/fish"), "{line}");
+}
+
+/// A user of the responder that does not persist.
+fn mock_user(name: &str, uid: u32) -> MockEntry {
+    MockEntry {
+        dn: format!("uid={name},ou=People,{SUFFIX}"),
+        attributes: [
+            ("uid", name.to_owned()),
+            ("uidNumber", uid.to_string()),
+            ("gidNumber", "100".to_owned()),
+            ("gecos", name.to_owned()),
+            ("homeDirectory", format!("/home/{name}")),
+            ("loginShell", "/bin/sh".to_owned()),
+        ]
+        .into_iter()
+        .map(|(a, v)| (a.to_owned(), vec![v]))
+        .collect(),
+    }
+}
+
+/// A server that offers content synchronization but ends every sync
+/// search with its refresh, as if it were refreshOnly (the responder of
+/// `tests::mock_ldap`: slapd always persists): the session polls instead,
+/// the log says why, `ypldapctl` shows refreshOnly, and each poll (whose
+/// present phase names every entry) keeps the maps whole, a MATCH
+/// watcher seeing no failure across several polls.
+#[test]
+fn a_server_that_does_not_persist_is_polled() {
+    let domain = "nopersist.test";
+    let mut w = World::builder(domain)
+        .without_ypldapd()
+        .ready(Ready::Registered)
+        .start();
+    let listener =
+        w.ns.spawn_in_net(|| TcpListener::bind("127.0.0.1:389"))
+            .join()
+            .expect("thread")
+            .expect("bind 127.0.0.1:389 in the namespace");
+    let mut entries = vec![MockEntry {
+        dn: String::new(),
+        attributes: vec![(
+            "supportedControl".into(),
+            vec![mock_ldap::SYNC_REQUEST_OID.into()],
+        )],
+    }];
+    entries.extend((1..=5).map(|i| mock_user(&format!("np{i}"), 7000 + i)));
+    entries.push(MockEntry {
+        dn: format!("cn=staff,ou=Groups,{SUFFIX}"),
+        attributes: vec![
+            ("cn".into(), vec!["staff".into()]),
+            ("gidNumber".into(), vec!["100".into()]),
+            ("memberUid".into(), vec!["np1".into(), "np2".into()]),
+        ],
+    });
+    let _dir = mock_ldap::serve(
+        listener,
+        MockDirectory {
+            entries,
+            ranged: Vec::new(),
+            range_size: mock_ldap::MAX_VAL_RANGE,
+            ranges: Mutex::new(Ranges::Complete),
+        },
+    );
+    let mut block = DirectoryBlock::new("127.0.0.1");
+    block.password = Password::Fixed;
+    let mut c = Config::new(domain);
+    c.interval = 2;
+    c.directories.push(block);
+    w.config = c;
+    w.start_ypldapd();
+    w.bind_clients();
+    w.wait_log(
+        "kept current by content synchronization (RFC 4533), polled with refreshOnly every 2 s (the server ended the refreshAndPersist user search with its refresh (it does not persist))",
+        1,
+        Duration::from_secs(10),
+    );
+    let o = w.ypldapctl(None, &["show", "directories"]);
+    let shown = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        shown.contains("content synchronization (refreshOnly)"),
+        "{shown}"
+    );
+    let want = w.ypmatch("np5", "passwd.byname").expect("np5");
+    let watch = Probe::start(
+        &w,
+        &[
+            "watch",
+            domain,
+            "passwd.byname",
+            "np5",
+            want.trim_end(),
+            "5",
+        ],
+    );
+    let seen = polls(&w);
+    tests::wait_for(Duration::from_secs(10), || {
+        (polls(&w) >= seen + 2).then_some(())
+    })
+    .unwrap_or_else(|| panic!("no polls:\n{}", w.log()));
+    std::thread::sleep(Duration::from_millis(300));
+    let figures = watch.figures();
+    tests::probe::assert_no_gap(&figures, "polling a server that does not persist", 20);
+    let log = w.log();
+    assert!(log.contains("polled with refreshOnly: "), "{log}");
+    assert!(!log.contains("content synchronization ended"), "{log}");
+    let users: Vec<String> = w
+        .ypcat("passwd.byname")
+        .expect("ypcat")
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(users, ["np1", "np2", "np3", "np4", "np5"], "{log}");
+    assert!(
+        w.ypmatch("staff", "group.byname")
+            .is_ok_and(|l| l.trim_end().ends_with(":np1,np2")),
+        "{log}"
     );
 }

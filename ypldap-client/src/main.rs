@@ -182,7 +182,19 @@ fn handle(
             search,
             cookie,
         } => sessions.borrow_mut().restore(directory, search, cookie),
-        ParentToClient::Update { update, resumable } => {
+        ParentToClient::Update {
+            update,
+            mut resumable,
+        } => {
+            let s = sessions.borrow();
+            // ypldapd keeps the entries of a session live now: one that
+            // ends before the update runs (this update's poll failed) is
+            // resumed by it, not read in full.
+            let live: Vec<u32> = s.live().filter(|d| !resumable.contains(d)).collect();
+            resumable.extend(live);
+            // An interval has passed: the sessions that poll do, beside
+            // the update (which leaves their directories alone).
+            s.poll();
             updates
                 .send((update, resumable))
                 .map_err(|_| "the update task is gone".to_owned())?;

@@ -11,6 +11,15 @@
 //! entries ypldapd kept; a server that cannot resume (a stale cookie,
 //! e-syncRefreshRequired) gets a new session, refreshed in full.
 //!
+//! Where persist is not possible the session polls instead: a directory
+//! whose block says `sync refreshonly`, or whose server ends the
+//! refreshAndPersist search with its refresh (a SearchResultDone, as to a
+//! refreshOnly search), is refreshed with refreshOnly searches, and then
+//! searched again by refreshOnly from its cookies at each update ypldapd
+//! asks for (every `interval`, [`Sessions::poll`]); what each poll brings
+//! goes to ypldapd as the same [`ClientToParent::Changes`] a persistent
+//! search's changes do.
+//!
 //! The controls and the intermediate message are read by
 //! [`crate::content_sync`], never by ldap3's own parsers (see there).
 
@@ -25,9 +34,12 @@ use ldap3::asn1::{PL, StructureTag, TagClass};
 use ldap3::controls::RawControl;
 use ldap3::{Ldap, ResultEntry, Scope, SearchStream};
 
+use ipc_proto::{BatchWriter, SyncSetting};
+use tokio::sync::Notify;
+
 use crate::content_sync::{
-    self, E_SYNC_REFRESH_REQUIRED, Info, Mode, SYNC_INFO_OID, SYNC_REQUEST_OID, SYNC_STATE_OID,
-    StateControl,
+    self, E_SYNC_REFRESH_REQUIRED, Info, Mode, SYNC_DONE_OID, SYNC_INFO_OID, SYNC_REQUEST_OID,
+    SYNC_STATE_OID, StateControl,
 };
 use crate::fetch::{self, Item, OPERATION_TIMEOUT, Search, Target};
 use crate::hub::Hub;
@@ -92,11 +104,14 @@ pub async fn offered(ldap: &mut Ldap) -> bool {
     })
 }
 
-/// The open searches of a directory whose refresh is done, each with its
-/// progress.
+/// The searches of a directory whose refresh is done, each with its
+/// progress, and open when the session persists.
 pub struct Refreshed {
-    streams: Vec<(SearchRef, Stream, Progress)>,
+    streams: Vec<(SearchRef, Option<Stream>, Progress)>,
     ldap: Ldap,
+    /// Why the session polls with refreshOnly instead of persisting
+    /// (`None`: it persists, every search has its stream).
+    polls: Option<String>,
 }
 
 impl Refreshed {
@@ -108,7 +123,42 @@ impl Refreshed {
             .filter_map(|(s, _, p)| p.cookie.clone().map(|c| (*s, c)))
             .collect()
     }
+
+    /// Why the session polls instead of persisting (`None`: it persists).
+    pub fn polls(&self) -> Option<&str> {
+        self.polls.as_deref()
+    }
+
+    /// A search read to its end: the session polls from now on. The
+    /// persistent searches already open end (abandoned), a poll reads
+    /// their changes too.
+    async fn polls_because(&mut self, why: String) {
+        if self.polls.is_some() {
+            return;
+        }
+        for (_, stream, _) in &mut self.streams {
+            if let Some(mut open) = stream.take() {
+                let id = open.ldap_handle().last_id();
+                let _ = open.finish().await;
+                let _ = self.ldap.abandon(id).await;
+            }
+        }
+        self.polls = Some(why);
+    }
 }
+
+/// The mode of a directory's sync searches: refreshAndPersist unless its
+/// block says `sync refreshonly` (or its server turned out not to persist).
+fn mode_of(dir: &Directory) -> Mode {
+    if dir.sync == SyncSetting::RefreshOnly {
+        Mode::RefreshOnly
+    } else {
+        Mode::RefreshAndPersist
+    }
+}
+
+/// Why a directory polls when its block says so.
+const CONFIGURED_TO_POLL: &str = "its block says \"sync refreshonly\"";
 
 /// A directory resumed from its cookies: the changes since its session
 /// ended, to send within the update, and its open searches.
@@ -157,20 +207,23 @@ enum Cut {
     Failed(String),
 }
 
-/// Opens search `s` as refreshAndPersist from `progress`'s cookie (from
-/// nothing without one) and reads its refresh stage, handing each entry
-/// and deletion to `emit`; returns the open search.
+/// Opens search `s` in `mode` from `progress`'s cookie (from nothing
+/// without one) and reads its refresh stage, handing each entry and
+/// deletion to `emit`; returns the open search, or `None` when the
+/// search ended with its refresh (refreshOnly, or a server that does not
+/// persist).
 async fn refresh_search(
     ldap: &mut Ldap,
     s: &Search<'_>,
     progress: &mut Progress,
+    mode: Mode,
     emit: &mut dyn FnMut(Refreshing<'_>),
-) -> Result<Stream, Cut> {
+) -> Result<Option<Stream>, Cut> {
     let request = RawControl {
         ctype: SYNC_REQUEST_OID.to_owned(),
         crit: true,
         val: Some(content_sync::encode_request(
-            Mode::RefreshAndPersist,
+            mode,
             progress.cookie.as_deref(),
             false,
         )),
@@ -193,12 +246,34 @@ async fn refresh_search(
             })?
             .map_err(|e| Cut::Failed(e.to_string()))?;
         let Some(re) = next else {
-            // The search ended before its refresh did.
+            // The search ended: with its refresh when it succeeded with
+            // a Sync Done Control (which ends the last phase), else
+            // before it.
             let result = stream.finish().await;
-            return Err(Cut::Ended {
-                rc: result.rc,
-                text: result.text,
-            });
+            let done = result.ctrls.iter().find(|c| c.1.ctype == SYNC_DONE_OID);
+            let done = match (result.rc, done) {
+                (0, Some(c)) => content_sync::decode_done(c.1.val.as_deref().unwrap_or(&[]))
+                    .map_err(|e| Cut::Failed(e.to_string()))?,
+                // A server that ignored the control: its entries carried
+                // no state, none was taken.
+                (0, None) => {
+                    return Err(Cut::Ended {
+                        rc: 0,
+                        text: "the search ended without a Sync Done Control".into(),
+                    });
+                }
+                (rc, _) => {
+                    return Err(Cut::Ended {
+                        rc,
+                        text: result.text,
+                    });
+                }
+            };
+            refresh.done(progress, &done, &mut asked);
+            for a in asked.drain(..) {
+                emit(Refreshing::Other(a));
+            }
+            return Ok(None);
         };
         match event(re) {
             Event::Entry {
@@ -220,7 +295,7 @@ async fn refresh_search(
                     emit(Refreshing::Other(a));
                 }
                 if done {
-                    return Ok(stream);
+                    return Ok(Some(stream));
                 }
             }
             Event::Entry { state: None, .. } | Event::Other => {}
@@ -229,9 +304,10 @@ async fn refresh_search(
     }
 }
 
-/// Runs every search of `dir` as refreshAndPersist over `ldap` and reads
-/// each refresh (every entry, to `sink`, with its entryUUID), one search
-/// after the other. The searches stay open for [`start`].
+/// Runs every search of `dir` as refreshAndPersist (refreshOnly when it
+/// polls) over `ldap` and reads each refresh (every entry, to `sink`,
+/// with its entryUUID), one search after the other. The searches stay
+/// open for [`start`].
 pub async fn refresh(
     mut ldap: Ldap,
     dir: &Directory,
@@ -239,9 +315,11 @@ pub async fn refresh(
     done: &mut fetch::Fetched,
 ) -> Result<Refreshed, SyncError> {
     let mut streams = Vec::new();
+    let mut mode = mode_of(dir);
+    let mut polls = (mode == Mode::RefreshOnly).then(|| CONFIGURED_TO_POLL.to_owned());
     for s in fetch::searches(dir) {
         let mut progress = Progress::default();
-        let read = refresh_search(&mut ldap, &s, &mut progress, &mut |m| {
+        let read = refresh_search(&mut ldap, &s, &mut progress, mode, &mut |m| {
             // A refresh from nothing has nothing to delete.
             if let Refreshing::Entry { dn, attrs, state } = m {
                 entry(dir, &s, dn, attrs, state, &mut |item| {
@@ -253,8 +331,15 @@ pub async fn refresh(
         .await;
         let search = s.name();
         let stream = match read {
-            Ok(stream) => stream,
-            // Refused, or a server that does not persist.
+            Ok(Some(stream)) => Some(stream),
+            Ok(None) => {
+                if mode == Mode::RefreshAndPersist {
+                    mode = Mode::RefreshOnly;
+                    polls = Some(not_persisted(search));
+                }
+                None
+            }
+            // Refused, or ended before the first refresh did.
             Err(Cut::Ended { rc, text }) if refusal(rc) || streams.is_empty() => {
                 return Err(SyncError::Refused { search, rc, text });
             }
@@ -268,12 +353,91 @@ pub async fn refresh(
         };
         streams.push((search_ref(&s), stream, progress));
     }
-    Ok(Refreshed { streams, ldap })
+    let mut refreshed = Refreshed {
+        streams,
+        ldap,
+        polls: None,
+    };
+    if let Some(why) = polls {
+        refreshed.polls_because(why).await;
+    }
+    Ok(refreshed)
+}
+
+/// Why a directory polls whose server ended the refreshAndPersist search
+/// `search` with its refresh.
+fn not_persisted(search: &str) -> String {
+    format!(
+        "the server ended the refreshAndPersist {search} search with its refresh (it does not persist)"
+    )
+}
+
+/// What a catch-up from cookies gathered (a resume, a poll), within
+/// [`RESUME_MAX_CHANGES`] and [`RESUME_MAX_PRESENT`].
+#[derive(Default)]
+struct Gathered {
+    changes: Vec<Change<'static>>,
+    altered: usize,
+    present: usize,
+    too_many: bool,
+}
+
+/// Runs search `s` of `dir` in `mode` from `progress`'s cookie and
+/// gathers the changes since into `g`; returns the open search when it
+/// persists.
+async fn catch_up(
+    hub: &Hub,
+    ldap: &mut Ldap,
+    dir: &Directory,
+    s: &Search<'_>,
+    progress: &mut Progress,
+    mode: Mode,
+    g: &mut Gathered,
+) -> Result<Option<Stream>, Cut> {
+    let search = search_ref(s);
+    let began = g.changes.len();
+    refresh_search(ldap, s, progress, mode, &mut |m| {
+        if g.altered >= RESUME_MAX_CHANGES || g.present >= RESUME_MAX_PRESENT {
+            g.too_many = true;
+            return;
+        }
+        let uuid = |u: &Uuid| content_sync::uuid_text(u);
+        match m {
+            Refreshing::Entry { dn, attrs, state } => {
+                g.altered += 1;
+                entry(dir, s, dn, attrs, state, &mut |item| {
+                    g.changes.push(change_of(hub, search, &state.uuid, item));
+                });
+            }
+            Refreshing::Other(Action::Delete(u)) => {
+                g.altered += 1;
+                g.changes.push(Change::Delete {
+                    search,
+                    uuid: uuid(&u),
+                });
+            }
+            Refreshing::Other(Action::Present(u)) => {
+                g.present += 1;
+                g.changes.push(Change::Present {
+                    search,
+                    uuid: uuid(&u),
+                });
+            }
+            // The phase began with the search's refresh: what came
+            // since is present too.
+            Refreshing::Other(Action::PresentEnd) => {
+                g.changes.insert(began, Change::PresentBegin { search });
+                g.changes.push(Change::PresentEnd { search });
+            }
+            Refreshing::Other(Action::Send(_) | Action::Nothing) => {}
+        }
+    })
+    .await
 }
 
 /// Resumes every search of `dir` from its cookie in `progress`: the
-/// changes since are gathered, up to
-/// [`RESUME_MAX_CHANGES`], and the searches stay open for [`start`].
+/// changes since are gathered, up to [`RESUME_MAX_CHANGES`], and the
+/// searches stay open for [`start`] (or end, when the session polls).
 pub async fn resume(
     hub: &Hub,
     mut ldap: Ldap,
@@ -298,73 +462,46 @@ pub async fn resume(
             }
         }
     }
-    let mut changes: Vec<Change<'static>> = Vec::new();
-    let (mut altered, mut present) = (0usize, 0usize);
+    let mut g = Gathered::default();
     let mut streams = Vec::new();
+    let mut mode = mode_of(dir);
+    let mut polls = (mode == Mode::RefreshOnly).then(|| CONFIGURED_TO_POLL.to_owned());
     for (s, mut progress) in searches.iter().zip(resumed) {
-        let search = search_ref(s);
-        let began = changes.len();
-        let mut too_many = false;
-        let read = refresh_search(&mut ldap, s, &mut progress, &mut |m| {
-            if altered >= RESUME_MAX_CHANGES || present >= RESUME_MAX_PRESENT {
-                too_many = true;
-                return;
-            }
-            let uuid = |u: &Uuid| content_sync::uuid_text(u);
-            match m {
-                Refreshing::Entry { dn, attrs, state } => {
-                    altered += 1;
-                    entry(dir, s, dn, attrs, state, &mut |item| {
-                        changes.push(change_of(hub, search, &state.uuid, item));
-                    });
-                }
-                Refreshing::Other(Action::Delete(u)) => {
-                    altered += 1;
-                    changes.push(Change::Delete {
-                        search,
-                        uuid: uuid(&u),
-                    });
-                }
-                Refreshing::Other(Action::Present(u)) => {
-                    present += 1;
-                    changes.push(Change::Present {
-                        search,
-                        uuid: uuid(&u),
-                    });
-                }
-                // The phase began with the search's refresh: what came
-                // since is present too.
-                Refreshing::Other(Action::PresentEnd) => {
-                    changes.insert(began, Change::PresentBegin { search });
-                    changes.push(Change::PresentEnd { search });
-                }
-                Refreshing::Other(Action::Send(_) | Action::Nothing) => {}
-            }
-        })
-        .await;
-        if too_many {
+        let read = catch_up(hub, &mut ldap, dir, s, &mut progress, mode, &mut g).await;
+        if g.too_many {
             return Err(ResumeError::TooManyChanges);
         }
-        match read {
-            Ok(stream) => streams.push((search, stream, progress)),
-            Err(Cut::Ended { rc, .. }) if rc == E_SYNC_REFRESH_REQUIRED => {
-                return Err(ResumeError::RefreshRequired);
-            }
-            Err(Cut::Ended { rc, text }) => {
-                return Err(ResumeError::Other(format!(
-                    "the server ended the {} search (result {rc}: {text})",
-                    s.name()
-                )));
-            }
-            Err(Cut::Failed(cause)) => {
-                return Err(ResumeError::Other(format!("{} search: {cause}", s.name())));
-            }
+        let stream = read.map_err(|cut| resume_error(s, cut))?;
+        if stream.is_none() && mode == Mode::RefreshAndPersist {
+            mode = Mode::RefreshOnly;
+            polls = Some(not_persisted(s.name()));
         }
+        streams.push((search_ref(s), stream, progress));
+    }
+    let mut refreshed = Refreshed {
+        streams,
+        ldap,
+        polls: None,
+    };
+    if let Some(why) = polls {
+        refreshed.polls_because(why).await;
     }
     Ok(Resumed {
-        changes,
-        refreshed: Refreshed { streams, ldap },
+        changes: g.changes,
+        refreshed,
     })
+}
+
+/// Why search `s` could not catch up from its cookie.
+fn resume_error(s: &Search<'_>, cut: Cut) -> ResumeError {
+    match cut {
+        Cut::Ended { rc, .. } if rc == E_SYNC_REFRESH_REQUIRED => ResumeError::RefreshRequired,
+        Cut::Ended { rc, text } => ResumeError::Other(format!(
+            "the server ended the {} search (result {rc}: {text})",
+            s.name()
+        )),
+        Cut::Failed(cause) => ResumeError::Other(format!("{} search: {cause}", s.name())),
+    }
 }
 
 /// Why a directory's session could not resume from its cookies (it is
@@ -539,11 +676,18 @@ pub struct Sessions {
     /// kept after the session ends, for a resume.
     progress: HashMap<u32, Vec<SearchProgress>>,
     refused: HashMap<u32, String>,
+    /// The sessions that poll, each woken by [`Sessions::poll`].
+    polls: HashMap<u32, Rc<Notify>>,
 }
 
 impl Sessions {
     pub fn is_live(&self, directory: u32) -> bool {
         self.live.contains_key(&directory)
+    }
+
+    /// The directories whose session is live.
+    pub fn live(&self) -> impl Iterator<Item = u32> + '_ {
+        self.live.keys().copied()
     }
 
     pub fn refused(&self, directory: u32) -> bool {
@@ -552,6 +696,15 @@ impl Sessions {
 
     pub fn refuse(&mut self, directory: u32, why: String) {
         self.refused.insert(directory, why);
+    }
+
+    /// Tells every session that polls to poll now (ypldapd asked for an
+    /// update: the interval has passed). A session still polling polls
+    /// once more when it is done.
+    pub fn poll(&self) {
+        for tick in self.polls.values() {
+            tick.notify_one();
+        }
     }
 
     /// What directory `directory`'s ended session remembers, to resume it.
@@ -587,10 +740,12 @@ impl Sessions {
         }
         self.progress.clear();
         self.refused.clear();
+        self.polls.clear();
     }
 
     /// Ends directory `directory`'s session; its progress stays.
     fn end(&mut self, directory: u32) {
+        self.polls.remove(&directory);
         for t in self.live.remove(&directory).into_iter().flatten() {
             t.abort();
         }
@@ -598,7 +753,8 @@ impl Sessions {
 }
 
 /// Starts the session of directory `directory`: a task per search that
-/// forwards its changes, and one that probes the server's liveness.
+/// forwards its changes (or one that polls, [`poll`]), and one that
+/// probes the server's liveness.
 pub fn start(
     hub: &Rc<Hub>,
     sessions: &Rc<RefCell<Sessions>>,
@@ -606,12 +762,36 @@ pub fn start(
     dir: Rc<Directory>,
     refreshed: Refreshed,
 ) {
-    let Refreshed { streams, ldap } = refreshed;
+    let Refreshed {
+        streams,
+        ldap,
+        polls,
+    } = refreshed;
     let mut tasks = Vec::new();
     let mut kept = Vec::new();
-    for (search, mut stream, progress) in streams {
+    let mut open = Vec::new();
+    for (search, stream, progress) in streams {
         let progress = Rc::new(RefCell::new(progress));
         kept.push((search, Rc::clone(&progress)));
+        open.extend(stream.map(|s| (search, s, progress)));
+    }
+    // ypldapd logs why ([`ClientToParent::SyncSession`]).
+    let tick = polls.as_ref().map(|_| {
+        let tick = Rc::new(Notify::new());
+        let (hub, sessions, dir, kept) = (
+            Rc::clone(hub),
+            Rc::clone(sessions),
+            Rc::clone(&dir),
+            kept.clone(),
+        );
+        let (wake, ldap) = (Rc::clone(&tick), ldap.clone());
+        tasks.push(tokio::task::spawn_local(async move {
+            let why = poll(&hub, &sessions, directory, &dir, ldap, &kept, &wake).await;
+            lost(&hub, &sessions, directory, &why);
+        }));
+        tick
+    });
+    for (search, mut stream, progress) in open {
         let (hub, sessions, dir) = (Rc::clone(hub), Rc::clone(sessions), Rc::clone(&dir));
         tasks.push(tokio::task::spawn_local(async move {
             let mut persist = Refresh::persist();
@@ -658,7 +838,107 @@ pub fn start(
     let mut s = sessions.borrow_mut();
     s.live.insert(directory, tasks);
     s.progress.insert(directory, kept);
+    if let Some(tick) = tick {
+        s.polls.insert(directory, tick);
+    }
 }
+
+/// A polling session's life: at each `tick`, every search of `dir` runs
+/// as refreshOnly from its cookie, and the changes since go to ypldapd as
+/// a persistent search's would, each search's before its new cookie.
+/// Returns why the session ended (the server failed or refused, or asked
+/// for a full refresh: the progress is then forgotten).
+async fn poll(
+    hub: &Hub,
+    sessions: &RefCell<Sessions>,
+    directory: u32,
+    dir: &Directory,
+    mut ldap: Ldap,
+    kept: &[SearchProgress],
+    tick: &Notify,
+) -> String {
+    let searches = fetch::searches(dir);
+    loop {
+        tick.notified().await;
+        let mut brought = 0;
+        for (search, progress) in kept {
+            let Some(s) = searches.iter().find(|s| search_ref(s) == *search) else {
+                continue;
+            };
+            // Kept only once ypldapd has what it covers.
+            let mut next = progress.borrow().clone();
+            let mut g = Gathered::default();
+            let read = catch_up(hub, &mut ldap, dir, s, &mut next, Mode::RefreshOnly, &mut g).await;
+            let failed = match read {
+                _ if g.too_many => Some(ResumeError::TooManyChanges),
+                Err(cut) => Some(resume_error(s, cut)),
+                Ok(_) => None,
+            };
+            if let Some(e) = failed {
+                if !matches!(e, ResumeError::Other(_)) {
+                    // Read in full by a new session.
+                    sessions.borrow_mut().forget(directory);
+                }
+                return format!("a poll failed: {e}");
+            }
+            brought += g.changes.len();
+            if let Err(e) = send_changes(hub, directory, &g.changes) {
+                return format!("cannot forward changes: {e}");
+            }
+            if next.cookie != progress.borrow().cookie {
+                if let Some(cookie) = next.cookie.clone() {
+                    if let Err(e) = hub.send(&ClientToParent::Cookie {
+                        directory,
+                        search: *search,
+                        cookie,
+                    }) {
+                        return format!("cannot forward the cookie: {e}");
+                    }
+                }
+            }
+            *progress.borrow_mut() = next;
+        }
+        hub.log(
+            ipc_proto::Level::Debug,
+            format!(
+                "directory {}: polled with refreshOnly: {brought} changes",
+                dir.host
+            ),
+        );
+    }
+}
+
+/// Sends changes in batches of about [`CHANGES_BATCH_BYTES`]; a change
+/// too large for a message drops its entry instead.
+pub fn send_changes(hub: &Hub, directory: u32, changes: &[Change<'_>]) -> Result<(), LinkError> {
+    let mut batch = BatchWriter::new(
+        &ClientToParent::Changes {
+            directory,
+            changes: Vec::new(),
+        },
+        CHANGES_BATCH_BYTES,
+    );
+    for c in changes {
+        let pushed = match batch.push(c) {
+            Err(EncodeError::Oversize { len }) => match dropped_as_too_large(hub, c, len) {
+                Some(delete) => batch.push(&delete),
+                None => continue,
+            },
+            other => other,
+        };
+        if let Ok(Some(full)) = pushed {
+            hub.send_encoded(&full)?;
+        }
+    }
+    match batch.take() {
+        Some(last) => hub.send_encoded(&last),
+        None => Ok(()),
+    }
+}
+
+/// About this much JSON per message of changes (as an update's batches:
+/// ypldapd answers YP requests between two).
+const CHANGES_BATCH_BYTES: usize = 8 * 1024;
 
 /// Ends a session and tells ypldapd.
 fn lost(hub: &Hub, sessions: &RefCell<Sessions>, directory: u32, why: &str) {

@@ -13,7 +13,7 @@
 //! those are: the reader passes the phase on as it comes
 //! ([`Action::Present`], [`Action::PresentEnd`]).
 
-use crate::content_sync::{Info, MAX_COOKIE, State, StateControl};
+use crate::content_sync::{DoneControl, Info, MAX_COOKIE, State, StateControl};
 
 /// An entryUUID, as the sync controls carry it.
 pub type Uuid = [u8; 16];
@@ -57,6 +57,9 @@ pub struct Refresh {
     /// The refresh started from a cookie: `present` entries carry no
     /// attributes and only mark an entry as unchanged.
     from_cookie: bool,
+    /// Its present phase was ended by a Sync Info Message (a delete
+    /// phase may follow).
+    present_ended: bool,
 }
 
 impl Refresh {
@@ -65,6 +68,7 @@ impl Refresh {
     pub fn new(progress: &Progress) -> Refresh {
         Refresh {
             from_cookie: progress.cookie.is_some(),
+            present_ended: false,
         }
     }
 
@@ -111,10 +115,23 @@ impl Refresh {
             Info::RefreshPresent { cookie, done } => {
                 progress.note_cookie(cookie.as_ref());
                 if self.from_cookie {
+                    self.present_ended = true;
                     out.push(Action::PresentEnd);
                 }
                 *done
             }
+        }
+    }
+
+    /// The end of a refreshOnly search, its Sync Done Control: the
+    /// refresh is over. Without refreshDeletes its last phase was a
+    /// present phase, which ends here (RFC 4533, refreshOnly mode): what
+    /// it neither named present nor sent is gone.
+    pub fn done(&mut self, progress: &mut Progress, done: &DoneControl, out: &mut Vec<Action>) {
+        progress.note_cookie(done.cookie.as_ref());
+        if self.from_cookie && !done.refresh_deletes && !self.present_ended {
+            self.present_ended = true;
+            out.push(Action::PresentEnd);
         }
     }
 }
@@ -229,6 +246,59 @@ mod tests {
         assert!(done);
         assert_eq!(out, vec![Action::Delete(u(5))]);
         assert_eq!(p.cookie.as_deref(), Some(&b"c"[..]));
+    }
+
+    fn done(cookie: Option<&[u8]>, refresh_deletes: bool) -> DoneControl {
+        DoneControl {
+            cookie: cookie.map(<[u8]>::to_vec),
+            refresh_deletes,
+        }
+    }
+
+    #[test]
+    fn a_refresh_only_present_phase_ends_with_the_search() {
+        let mut p = cookie(b"a");
+        let mut r = Refresh::new(&p);
+        assert_eq!(
+            r.entry(&mut p, &state(State::Present, 1, None)),
+            Action::Present(u(1))
+        );
+        let mut out = Vec::new();
+        r.done(&mut p, &done(Some(b"b"), false), &mut out);
+        assert_eq!(out, vec![Action::PresentEnd]);
+        assert_eq!(p.cookie.as_deref(), Some(&b"b"[..]));
+    }
+
+    #[test]
+    fn a_refresh_only_delete_phase_or_no_change_deletes_nothing_implicitly() {
+        // slapd answers a cookie with nothing new by a bare Sync Done
+        // Control, refreshDeletes TRUE and no cookie.
+        let mut p = cookie(b"a");
+        let mut r = Refresh::new(&p);
+        let mut out = Vec::new();
+        r.done(&mut p, &done(None, true), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(p.cookie.as_deref(), Some(&b"a"[..]));
+        // A present phase ended by a message, then a delete phase: the
+        // phase is not ended twice.
+        let mut r = Refresh::new(&p);
+        r.info(
+            &mut p,
+            &Info::RefreshPresent {
+                cookie: None,
+                done: false,
+            },
+            &mut out,
+        );
+        r.done(&mut p, &done(Some(b"c"), false), &mut out);
+        assert_eq!(out, vec![Action::PresentEnd]);
+        // From nothing there is nothing to delete.
+        let mut fresh = Progress::default();
+        let mut r = Refresh::new(&fresh);
+        out.clear();
+        r.done(&mut fresh, &done(Some(b"d"), false), &mut out);
+        assert!(out.is_empty());
+        assert_eq!(fresh.cookie.as_deref(), Some(&b"d"[..]));
     }
 
     #[test]

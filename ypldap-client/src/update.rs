@@ -96,7 +96,7 @@ pub async fn run(
             Ok(l) => l,
             Err(e) => return fail(dir, &e),
         };
-        let wanted = dir.settings.sync == SyncSetting::Auto && !sessions.borrow().refused(index);
+        let wanted = dir.settings.sync != SyncSetting::Off && !sessions.borrow().refused(index);
         if !(wanted && sync::offered(&mut ldap).await) {
             modes.push(ReadMode::Full);
             opened.push(Prepared::Read(ldap));
@@ -242,6 +242,12 @@ pub async fn run(
             started.elapsed().as_secs_f64()
         ),
     );
+    for (directory, _, r) in &refreshed {
+        hub.send(&ClientToParent::SyncSession {
+            directory: *directory,
+            polls: r.polls().map(Into::into),
+        })?;
+    }
     hub.send(&ClientToParent::UpdateDone {
         update,
         dropped: std::mem::take(&mut out.dropped),

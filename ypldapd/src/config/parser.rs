@@ -1027,14 +1027,20 @@ impl Parser<'_> {
         Ok(())
     }
 
-    /// `sync auto` or `sync off`: whether the directory is kept current
-    /// by content synchronization when its server offers it.
+    /// `sync auto`, `sync refreshonly` or `sync off`: whether the
+    /// directory is kept current by content synchronization when its
+    /// server offers it, and whether by a persistent search or by polling.
     fn sync_setting(&mut self, d: &mut DirBuilder) -> PResult<()> {
         let t = self.next();
         d.sync = match &t.kind {
             Tok::Str { s, quoted: false } if s == "auto" => SyncSetting::Auto,
+            Tok::Str { s, quoted: false } if s == "refreshonly" => SyncSetting::RefreshOnly,
             Tok::Str { s, quoted: false } if s == "off" => SyncSetting::Off,
-            _ => return Err(self.unexpected(t, "\"auto\" or \"off\" after \"sync\"")),
+            _ => {
+                return Err(
+                    self.unexpected(t, "\"auto\", \"refreshonly\" or \"off\" after \"sync\"")
+                );
+            }
         };
         Ok(())
     }

@@ -161,8 +161,10 @@ impl Config {
             if let Some(p) = &d.keyfile {
                 writeln!(o, "\tkeyfile {}", quote(&p.to_string_lossy()))?;
             }
-            if s.sync == SyncSetting::Off {
-                writeln!(o, "\tsync off")?;
+            match s.sync {
+                SyncSetting::Auto => {}
+                SyncSetting::Off => writeln!(o, "\tsync off")?,
+                SyncSetting::RefreshOnly => writeln!(o, "\tsync refreshonly")?,
             }
             writeln!(o, "\tbasedn {}", quote(&s.basedn))?;
             writeln!(o, "\tgroupdn {}", quote(&s.groupdn))?;

@@ -403,6 +403,29 @@ fn tls_file_rules() {
 }
 
 #[test]
+fn sync_rules() {
+    use ipc_proto::SyncSetting;
+    let sync = |extra: &str| parse(&dir("h", extra)).directories[0].settings.sync;
+    assert_eq!(sync(""), SyncSetting::Auto);
+    assert_eq!(sync("\tsync auto"), SyncSetting::Auto);
+    assert_eq!(sync("\tsync off"), SyncSetting::Off);
+    assert_eq!(sync("\tsync refreshonly"), SyncSetting::RefreshOnly);
+    let c = parse(&dir("h", "\tsync refreshonly"));
+    assert!(
+        c.to_config_text(false).contains("\tsync refreshonly\n"),
+        "{}",
+        c.to_config_text(false)
+    );
+    assert_roundtrip(&c);
+    let e = errors(&dir("h", "\tsync persist"));
+    assert!(
+        e.starts_with("ypldap.conf:3: ")
+            && e.contains("\"auto\", \"refreshonly\" or \"off\" after \"sync\""),
+        "{e}"
+    );
+}
+
+#[test]
 fn bind_method_rules() {
     let b = |extra: &str| parse(&dir("h", extra)).directories[0].settings.bind.clone();
     assert_eq!(b(""), Bind::Anonymous);
@@ -981,11 +1004,11 @@ mod props {
                             group_filter: FILTERS[gf].to_owned(),
                             fields,
                             records: Vec::new(),
-                            // `sync off` on some blocks.
-                            sync: if port % 5 == 0 {
-                                ipc_proto::SyncSetting::Off
-                            } else {
-                                ipc_proto::SyncSetting::Auto
+                            // `sync off` or `sync refreshonly` on some blocks.
+                            sync: match port % 5 {
+                                0 => ipc_proto::SyncSetting::Off,
+                                1 => ipc_proto::SyncSetting::RefreshOnly,
+                                _ => ipc_proto::SyncSetting::Auto,
                             },
                         },
                         ca_pem: if is_tls { read(ca) } else { None },

@@ -304,6 +304,9 @@ impl Daemon {
             ClientToParent::Changes { directory, changes } => {
                 self.apply_changes(directory, changes, now);
             }
+            ClientToParent::SyncSession { directory, polls } => {
+                self.record.sync_session(directory, polls.as_deref());
+            }
             ClientToParent::SyncLost { directory, reason } => {
                 self.sync_lost(directory, &reason, now);
             }

@@ -39,6 +39,9 @@ pub(super) struct DirectoryRecord {
     last_error: Option<String>,
     /// When its content synchronization session last pushed a change.
     last_change: Option<u64>,
+    /// Why its last content synchronization session polls (refreshOnly
+    /// every interval) instead of persisting, as the reader said.
+    polls: Option<String>,
 }
 
 /// Entries and bytes of each map counted so far.
@@ -114,6 +117,21 @@ impl Record {
         }
     }
 
+    /// How directory `index`'s new content synchronization session keeps
+    /// it current: `polls` says why it polls, `None` that it persists.
+    /// The reader's text is cleaned and cut before it is kept.
+    pub(super) fn sync_session(&mut self, index: u32, polls: Option<&str>) {
+        if let Some(d) = self.directories.get_mut(index as usize) {
+            d.polls = polls.map(|p| ctl_proto::truncate(&logging::sanitize(p), 256).to_owned());
+        }
+    }
+
+    /// Why directory `d`'s session polls (refreshOnly every interval)
+    /// rather than persists, as the reader said when it started.
+    pub(super) fn poll_reason(&self, d: usize) -> Option<&str> {
+        self.directories.get(d)?.polls.as_deref()
+    }
+
     /// Directory `index`'s content synchronization session pushed `n`
     /// changes.
     pub(super) fn changes_received(&mut self, index: u32, n: u64) {
@@ -165,6 +183,10 @@ impl Record {
 }
 
 impl Daemon {
+    fn polls(&self, d: usize) -> bool {
+        self.record.poll_reason(d).is_some()
+    }
+
     /// The answer to a control request.
     pub(super) fn answer_control(&mut self, request: Request, now: Instant) -> Reply {
         match request {
@@ -286,10 +308,12 @@ impl Daemon {
                 .collect(),
             maps_loaded: r.maps_loaded,
             announcement: self.announcement(),
-            update_mode: if directories > 0 && kept_current == directories {
-                UpdateMode::Persist
-            } else {
+            update_mode: if directories == 0 || kept_current < directories {
                 UpdateMode::FullRead
+            } else if (0..self.config.directories.len()).any(|d| self.polls(d)) {
+                UpdateMode::RefreshOnly
+            } else {
+                UpdateMode::Persist
             },
             directories_kept_current: kept_current,
             directories,
@@ -367,10 +391,12 @@ impl Daemon {
                             TlsMode::StartTls => Tls::StartTls,
                             TlsMode::Ldaps => Tls::Ldaps,
                         },
-                        update_mode: if self.live.kept_current(i) {
-                            UpdateMode::Persist
-                        } else {
+                        update_mode: if !self.live.kept_current(i) {
                             UpdateMode::FullRead
+                        } else if self.polls(i) {
+                            UpdateMode::RefreshOnly
+                        } else {
+                            UpdateMode::Persist
                         },
                         address: known.address,
                         connected: known.connected,
@@ -408,5 +434,49 @@ mod tests {
         assert_eq!(unix_at(later, now, 1000), 1030);
         assert_eq!(unix_at(now, later, 1000), 970);
         assert_eq!(unix_at(now, now + Duration::from_secs(5000), 1000), 0);
+    }
+
+    #[test]
+    fn a_session_that_polls_is_kept_with_its_reason_cleaned_and_cut() {
+        let fields: String = [
+            "attribute name maps to \"uid\"",
+            "fixed attribute passwd \"*\"",
+            "attribute uid maps to \"uidNumber\"",
+            "attribute gid maps to \"gidNumber\"",
+            "fixed attribute class \"\"",
+            "fixed attribute change \"0\"",
+            "fixed attribute expire \"0\"",
+            "attribute gecos maps to \"cn\"",
+            "attribute home maps to \"homeDirectory\"",
+            "attribute shell maps to \"loginShell\"",
+            "attribute groupname maps to \"cn\"",
+            "fixed attribute grouppasswd \"*\"",
+            "attribute groupgid maps to \"gidNumber\"",
+            "list groupmembers maps to \"memberUid\"",
+        ]
+        .map(|l| format!("\t{l}\n"))
+        .concat();
+        let text = format!(
+            "domain \"d\"\ndirectory \"h\" {{\n\tbasedn \"dc=x\"\n\tpasswd filter \"(a=*)\"\n\tgroup filter \"(b=*)\"\n{fields}}}\n"
+        );
+        let loaded = crate::config::parse_str(
+            "ypldap.conf",
+            &text,
+            &crate::config::LoadOptions::default(),
+            &crate::config::MemSource::new(),
+        )
+        .expect("config");
+        let mut r = Record::new(&loaded.config);
+        assert_eq!(r.poll_reason(0), None);
+        let why = format!("it does not persist\n\x1b[2J{}", "x".repeat(400));
+        r.sync_session(0, Some(&why));
+        let kept = r.poll_reason(0).expect("polls");
+        assert!(kept.starts_with("it does not persist??[2J"), "{kept}");
+        assert!(kept.len() <= 256, "{}", kept.len());
+        // A later session that persists; a directory that does not exist.
+        r.sync_session(0, None);
+        r.sync_session(7, Some("x"));
+        assert_eq!(r.poll_reason(0), None);
+        assert_eq!(r.poll_reason(7), None);
     }
 }

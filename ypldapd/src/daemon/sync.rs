@@ -366,14 +366,18 @@ impl Daemon {
                 .directories
                 .get(d)
                 .map_or("?", |d| d.settings.host.as_str());
-            match mode {
-                ReadMode::Sync => info!(
+            match (mode, self.record.poll_reason(d)) {
+                (ReadMode::Sync, Some(why)) => info!(
+                    "directory {host}: kept current by content synchronization (RFC 4533), polled with refreshOnly every {} s ({why}): its changes are served after each poll",
+                    self.config.interval.as_secs()
+                ),
+                (ReadMode::Sync, None) => info!(
                     "directory {host}: kept current by content synchronization (RFC 4533): its changes are served as they come"
                 ),
-                ReadMode::Resume => info!(
+                (ReadMode::Resume, _) => info!(
                     "directory {host}: content synchronization resumed from its cookie: only the changes since the session ended were read"
                 ),
-                ReadMode::Full | ReadMode::Live => {}
+                (ReadMode::Full | ReadMode::Live, _) => {}
             }
         }
         self.live.sessions = keep.modes.iter().map(|m| *m != ReadMode::Full).collect();
