@@ -15,6 +15,7 @@ mod identity;
 pub mod linux;
 pub mod memory;
 pub mod rights;
+pub mod worker;
 
 pub use identity::{Identity, lookup_user};
 /// Re-exported for the [`sys!`] macro.

@@ -73,6 +73,60 @@ fn a_restart_resumes_from_the_saved_state() {
     assert!(w.ypmatch("alice", "passwd.byname").is_ok());
 }
 
+/// The ORDER number `yppoll` shows for `map`.
+fn order(w: &World, map: &str) -> u64 {
+    let out =
+        w.ns.sh(&format!("yppoll -h 127.0.0.1 -d {} {map}", w.domain));
+    out.lines()
+        .find_map(|l| l.split("has order number ").nth(1))
+        .and_then(|r| r.split('.').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no order number in {out:?}"))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+#[test]
+fn order_numbers_keep_increasing_across_a_restart() {
+    let mut w = world("order.test", None);
+    // Thirty changes in one ldapmodify, served as they come: each takes
+    // the next ORDER number, so the numbers run ahead of the clock.
+    let ldif: String = (0..30)
+        .map(|i| {
+            format!(
+                "dn: uid=alice,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/sh{i}\n\n"
+            )
+        })
+        .collect();
+    w.change_directory("ldapmodify", &ldif);
+    let last = tests::wait_for(Duration::from_secs(10), || {
+        (shell(&w, "alice").as_deref() == Some("/bin/sh29")).then_some(())
+    });
+    assert!(last.is_some(), "the changes never showed:\n{}", w.log());
+    let before = order(&w, "passwd.byname");
+    assert!(
+        before > unix_now() + 10,
+        "order {before} is not ahead of the clock ({}): nothing to test",
+        unix_now()
+    );
+    let untouched = order(&w, "group.byname");
+    stop(&mut w);
+    w.start_ypldapd();
+    w.wait_log(RESUMED, 1, Duration::from_secs(20));
+    let after = order(&w, "passwd.byname");
+    assert!(
+        after > before,
+        "passwd.byname's order went from {before} to {after} across the restart:\n{}",
+        w.log()
+    );
+    assert!(order(&w, "group.byname") > untouched);
+    assert_eq!(shell(&w, "alice").as_deref(), Some("/bin/sh29"));
+}
+
 #[test]
 fn the_saved_maps_are_served_while_the_directory_is_down() {
     let mut w = world("down.test", None);
@@ -112,7 +166,7 @@ fn a_damaged_or_foreign_state_file_is_refused() {
     for (damage, reason) in [
         (format!("truncate -s -20 {file}"), "cut short"),
         (
-            format!("sed -i '1s/\"version\":1/\"version\":9/' {file}"),
+            format!("sed -i '1s/\"version\":2/\"version\":9/' {file}"),
             "format version 9",
         ),
         (format!("chown nobody {file}"), "not _ypldap"),

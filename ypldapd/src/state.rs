@@ -7,12 +7,16 @@
 //!
 //! One JSON value per line: a header (format version, domain, a
 //! fingerprint of the configuration that shapes the entries, when it was
-//! written), the cookies, every entry by directory in order, and an end
-//! line that counts the lines before it, so that a file cut short is
-//! refused. Every entry read back goes through the same rules as one from
+//! written), the ORDER number of each map served, the cookies, every entry
+//! by directory in order, and an end line that counts the lines before it,
+//! so that a file cut short is refused. The maps built from a saved state
+//! take ORDER numbers above the saved ones: `yppoll` sees them increase
+//! across a restart even when changes had run them ahead of the clock
+//! (several in one second each take the next number). Every entry read back goes through the same rules as one from
 //! ypldap-client when the maps are built from it.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt;
 
 use entry_rules::records::Record;
@@ -24,10 +28,17 @@ use yp_proto::store::EntryStore;
 use crate::config::Config;
 
 /// The format's version: a file of another is refused.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+
+/// The version before, read too: it has no ORDER numbers (a restart on
+/// it numbers the maps by the clock, as before).
+const VERSION_WITHOUT_ORDERS: u32 = 1;
 
 /// The state file's name in the state directory.
 pub const FILE: &str = "state";
+
+/// The most maps a state file names (a configuration has a few dozen).
+const MAX_MAPS: usize = 4096;
 
 /// The name it is written under before it replaces [`FILE`].
 pub const NEW_FILE: &str = "state.new";
@@ -45,6 +56,10 @@ enum Line<'a> {
         domain: Cow<'a, str>,
         configuration: String,
         written: u64,
+    },
+    /// The ORDER number of each map served, by name.
+    Orders {
+        maps: BTreeMap<String, u32>,
     },
     Cookie {
         directory: u32,
@@ -79,6 +94,16 @@ pub struct Saved {
     pub store: EntryStore,
     /// By directory and search.
     pub cookies: Vec<((usize, SearchRef), Vec<u8>)>,
+    /// The ORDER number of each map served when it was written, by name.
+    pub orders: BTreeMap<String, u32>,
+}
+
+impl Saved {
+    /// The newest ORDER number saved (0 without any): the maps built from
+    /// this state are numbered above it.
+    pub fn newest_order(&self) -> u32 {
+        self.orders.values().copied().max().unwrap_or(0)
+    }
 }
 
 /// Why a state file is not used.
@@ -100,7 +125,10 @@ impl fmt::Display for StateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             StateError::Version(v) => {
-                write!(f, "format version {v}, this ypldapd reads version {VERSION}")
+                write!(
+                    f,
+                    "format version {v}, this ypldapd reads versions {VERSION_WITHOUT_ORDERS} and {VERSION}"
+                )
             }
             StateError::Domain(d) => write!(f, "saved for domain {d:?}"),
             StateError::Configuration => f.write_str(
@@ -159,15 +187,25 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The state file's text: `store` and `cookies` for `domain` with the
-/// configuration `fingerprint`, written at `written`.
-pub fn encode(
-    domain: &str,
-    fingerprint: &str,
-    written: u64,
-    store: &EntryStore,
-    cookies: &[((usize, SearchRef), Vec<u8>)],
-) -> Vec<u8> {
+/// What a state file is written from: the kept entries, their cookies
+/// and the ORDER numbers of the maps served.
+#[derive(Debug, Clone, Copy)]
+pub struct ToSave<'a> {
+    pub store: &'a EntryStore,
+    /// By directory and search.
+    pub cookies: &'a [((usize, SearchRef), Vec<u8>)],
+    /// By map name.
+    pub orders: &'a BTreeMap<String, u32>,
+}
+
+/// The state file's text: `what` for `domain` with the configuration
+/// `fingerprint`, written at `written`.
+pub fn encode(domain: &str, fingerprint: &str, written: u64, what: ToSave<'_>) -> Vec<u8> {
+    let ToSave {
+        store,
+        cookies,
+        orders,
+    } = what;
     let mut out = Vec::new();
     let mut lines = 0u64;
     let mut put = |line: &Line<'_>| put_line(&mut out, &mut lines, line);
@@ -176,6 +214,9 @@ pub fn encode(
         domain: Cow::Borrowed(domain),
         configuration: fingerprint.to_owned(),
         written,
+    });
+    put(&Line::Orders {
+        maps: orders.clone(),
     });
     for ((d, search), cookie) in cookies {
         put(&Line::Cookie {
@@ -234,6 +275,7 @@ pub fn decode(
     let mut saved = Saved::default();
     let mut count = 0u64;
     let mut ended = false;
+    let mut orders_read = false;
     for (i, text) in bytes.split(|&b| b == b'\n').enumerate() {
         let n = i as u64 + 1;
         if text.is_empty() && ended {
@@ -263,7 +305,7 @@ pub fn decode(
                 configuration,
                 written,
             } if n == 1 => {
-                if version != VERSION {
+                if version != VERSION && version != VERSION_WITHOUT_ORDERS {
                     return Err(StateError::Version(version));
                 }
                 if d != domain {
@@ -276,6 +318,16 @@ pub fn decode(
             }
             _ if n == 1 => return Err(malformed(n, "no header")),
             Line::Header { .. } => return Err(malformed(n, "a second header")),
+            Line::Orders { .. } if orders_read || n != 2 => {
+                return Err(malformed(n, "ORDER numbers not right after the header"));
+            }
+            Line::Orders { maps } => {
+                if maps.len() > MAX_MAPS {
+                    return Err(malformed(n, &format!("more than {MAX_MAPS} maps")));
+                }
+                saved.orders = maps;
+                orders_read = true;
+            }
             Line::Cookie {
                 directory,
                 search,
@@ -353,12 +405,38 @@ mod tests {
         vec![((0, SearchRef::Users), b"rid=000,csn=1".to_vec())]
     }
 
+    fn orders() -> BTreeMap<String, u32> {
+        [
+            ("passwd.byname", 1_800_000_123),
+            ("group.byname", 1_800_000_100),
+        ]
+        .into_iter()
+        .map(|(m, o)| (m.to_owned(), o))
+        .collect()
+    }
+
+    fn encoded(store: &EntryStore) -> Vec<u8> {
+        let (cookies, orders) = (cookies(), orders());
+        encode(
+            "d",
+            "f",
+            42,
+            ToSave {
+                store,
+                cookies: &cookies,
+                orders: &orders,
+            },
+        )
+    }
+
     #[test]
     fn what_is_written_is_read_back() {
-        let text = encode("d", "f", 42, &store(), &cookies());
+        let text = encoded(&store());
         let saved = decode(&text, "d", "f", 2).expect("decode");
         assert_eq!(saved.written, 42);
         assert_eq!(saved.cookies, cookies());
+        assert_eq!(saved.orders, orders());
+        assert_eq!(saved.newest_order(), 1_800_000_123);
         let names: Vec<&str> = saved
             .store
             .get(0)
@@ -376,12 +454,12 @@ mod tests {
         );
         assert_eq!(saved.store.get(1).expect("1").groups().count(), 1);
         // And again, byte for byte.
-        assert_eq!(encode("d", "f", 42, &saved.store, &saved.cookies), text);
+        assert_eq!(encoded(&saved.store), text);
     }
 
     #[test]
     fn a_file_cut_anywhere_is_refused() {
-        let text = encode("d", "f", 42, &store(), &cookies());
+        let text = encoded(&store());
         for cut in 0..text.len() - 1 {
             let r = decode(&text[..cut], "d", "f", 2);
             assert!(r.is_err(), "cut at {cut} of {} was accepted", text.len());
@@ -390,7 +468,7 @@ mod tests {
 
     #[test]
     fn another_version_domain_or_configuration_is_refused() {
-        let text = encode("d", "f", 42, &store(), &cookies());
+        let text = encoded(&store());
         assert_eq!(
             decode(&text, "other", "f", 2).err(),
             Some(StateError::Domain("d".into()))
@@ -399,14 +477,14 @@ mod tests {
             decode(&text, "d", "g", 2).err(),
             Some(StateError::Configuration)
         );
-        let v2 = String::from_utf8(text.clone()).expect("utf8").replacen(
-            "\"version\":1",
+        let v9 = String::from_utf8(text.clone()).expect("utf8").replacen(
             "\"version\":2",
+            "\"version\":9",
             1,
         );
         assert_eq!(
-            decode(v2.as_bytes(), "d", "f", 2).err(),
-            Some(StateError::Version(2))
+            decode(v9.as_bytes(), "d", "f", 2).err(),
+            Some(StateError::Version(9))
         );
         // A directory beyond the configuration's.
         assert!(matches!(
@@ -416,8 +494,42 @@ mod tests {
     }
 
     #[test]
+    fn a_file_of_the_version_before_is_read_without_order_numbers() {
+        let text = String::from_utf8(encoded(&store())).expect("utf8");
+        let v1: String = text
+            .replacen("\"version\":2", "\"version\":1", 1)
+            .lines()
+            .filter(|l| !l.starts_with("{\"orders\""))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        // The end line counts one line fewer.
+        let lines = v1.lines().count() - 1;
+        let v1 = v1.replace(
+            &format!("{{\"end\":{{\"lines\":{}}}}}", lines + 1),
+            &format!("{{\"end\":{{\"lines\":{lines}}}}}"),
+        );
+        let saved = decode(v1.as_bytes(), "d", "f", 2).expect("version 1");
+        assert!(saved.orders.is_empty());
+        assert_eq!(saved.newest_order(), 0);
+        assert_eq!(saved.store.len(), 3);
+    }
+
+    #[test]
+    fn order_numbers_elsewhere_than_after_the_header_are_refused() {
+        let text = String::from_utf8(encoded(&store())).expect("utf8");
+        let mut lines: Vec<&str> = text.lines().collect();
+        let orders = lines.remove(1);
+        lines.insert(2, orders);
+        let moved: String = lines.iter().map(|l| format!("{l}\n")).collect();
+        assert!(matches!(
+            decode(moved.as_bytes(), "d", "f", 2),
+            Err(StateError::Malformed { line: 3, .. })
+        ));
+    }
+
+    #[test]
     fn damaged_lines_are_refused() {
-        let text = String::from_utf8(encode("d", "f", 42, &store(), &cookies())).expect("utf8");
+        let text = String::from_utf8(encoded(&store())).expect("utf8");
         let damaged = text.replacen("\"ann\"", "\"ann", 1);
         assert!(decode(damaged.as_bytes(), "d", "f", 2).is_err());
         let extra = format!("{text}{{\"end\":{{\"lines\":1}}}}\n");

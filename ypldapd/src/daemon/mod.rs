@@ -136,6 +136,10 @@ struct Daemon {
     /// When the saved state this run started from was written (until
     /// the first maps are served).
     saved_at: Option<u64>,
+    /// The newest ORDER number of the maps saved in the state this run
+    /// started from: every map built is numbered above it, so `yppoll`
+    /// sees the numbers increase across a restart.
+    order_floor: u32,
     yp: YpServer,
     /// `bind portmap`: the registration socket, bound to a reserved port as
     /// root and kept, so the UNSET at exit works from inside the sandbox.
@@ -271,9 +275,11 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         .context("looking up the unprivileged user")?;
     let (state_dir, saved) = state::open_state(&config, owner);
     let mut live = sync::Live::default();
+    let mut order_floor = 0;
     let saved_at = saved.map(|s| {
         let entries = s.store.len();
-        let at = state::apply_saved(&mut live, s, config.directories.len());
+        let (at, newest_order) = state::apply_saved(&mut live, s, config.directories.len());
+        order_floor = newest_order;
         info!(
             "state: {entries} entries saved {} s ago; resuming the directories' sessions from their cookies",
             status::unix_now().saturating_sub(at)
@@ -320,6 +326,7 @@ pub fn run(opts: &Options, config: Config, files: &[PathBuf]) -> anyhow::Result<
         live,
         state: state_dir,
         saved_at,
+        order_floor,
         yp,
         rpcbind,
         registered_with: None,
@@ -580,6 +587,9 @@ impl Daemon {
             match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) | Err(_) => return,
                 Ok(status) => {
+                    if self.state_writer_reaped(status, now) {
+                        continue;
+                    }
                     if let Some(line) = self.client.reaped(status, now) {
                         error!("{line}");
                         self.reader_gone(now);

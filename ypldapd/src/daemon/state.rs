@@ -12,7 +12,14 @@
 //! `master.passwd` and `shadow.byname` hold. A file owned by another user,
 //! readable by others, cut short, of another format, domain or
 //! configuration is refused with its reason logged, never served.
-
+//!
+//! The state is written by a worker process ([`privsep::worker`]), not
+//! on the event loop: encoding 100,000 users takes some 65 ms, which on
+//! the loop would hold every request arriving meanwhile. The worker is a
+//! `fork()` of ypldapd, so it writes the entries exactly as they were at
+//! that moment (copy on write) while the loop serves on, and it is in
+//! ypldapd's sandbox. One worker at a time; at exit ypldapd waits for it,
+//! then writes the last state itself.
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -20,14 +27,16 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, open, openat, renameat};
 use nix::sys::stat::{Mode, SFlag, fstat};
-use nix::unistd::mkdir;
-use nix::unistd::{fchown, fsync};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{Pid, fchown, fsync, mkdir};
 use privsep::Identity;
 
 use crate::config::{Config, DEFAULT_STATE_DIRECTORY};
-use crate::state::{self, Saved};
+use crate::state::{self, Saved, ToSave};
 
 use super::status::unix_now;
+
+use yp_proto::MapName;
 
 use super::*;
 
@@ -44,6 +53,16 @@ pub(super) struct StateDir {
     /// When the next write is due (changes are waiting).
     due: Option<Instant>,
     last: Option<Instant>,
+    /// The worker writing the state, while it runs.
+    writer: Option<Writer>,
+}
+
+/// A worker process writing the state.
+#[derive(Debug)]
+struct Writer {
+    pid: Pid,
+    started: Instant,
+    entries: usize,
 }
 
 impl StateDir {
@@ -110,6 +129,7 @@ pub(super) fn open_state(config: &Config, owner: Identity) -> (Option<StateDir>,
         fingerprint,
         due: None,
         last: None,
+        writer: None,
     };
     (Some(dir), saved)
 }
@@ -189,15 +209,32 @@ fn read_saved(
 }
 
 impl StateDir {
-    /// Writes `store` and `cookies` as the new state: `state.new`, synced,
-    /// renamed over `state`, the directory synced.
-    fn write(
-        &self,
-        domain: &str,
-        store: &yp_proto::store::EntryStore,
-        cookies: &[((usize, ipc_proto::SearchRef), Vec<u8>)],
-    ) -> Result<usize, String> {
-        let text = state::encode(domain, &self.fingerprint, unix_now(), store, cookies);
+    /// Writes `what` as the new state: `state.new`, synced, renamed over
+    /// `state`, the directory synced. Logs the outcome; whether it was
+    /// saved.
+    fn write(&self, domain: &str, what: ToSave<'_>) -> bool {
+        let started = Instant::now();
+        match self.write_file(domain, what) {
+            Ok(bytes) => {
+                debug!(
+                    "state saved: {} entries, {bytes} bytes in {:.3} s",
+                    what.store.len(),
+                    started.elapsed().as_secs_f64()
+                );
+                true
+            }
+            Err(e) => {
+                warning!(
+                    "state directory {}: cannot save the state: {e}",
+                    self.path.display()
+                );
+                false
+            }
+        }
+    }
+
+    fn write_file(&self, domain: &str, what: ToSave<'_>) -> Result<usize, String> {
+        let text = state::encode(domain, &self.fingerprint, unix_now(), what);
         let flags = OFlag::O_WRONLY
             | OFlag::O_CREAT
             | OFlag::O_TRUNC
@@ -220,6 +257,55 @@ impl StateDir {
         fsync(&self.dir).map_err(|e| format!("fsync of the directory: {e}"))?;
         Ok(text.len())
     }
+
+    /// Waits for the worker, if one runs (at exit).
+    fn wait_for_writer(&mut self) {
+        let Some(w) = self.writer.take() else {
+            return;
+        };
+        loop {
+            match waitpid(w.pid, None) {
+                Err(Errno::EINTR) => {}
+                Ok(status) => {
+                    w.finished(status);
+                    return;
+                }
+                // Reaped already.
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+impl Writer {
+    /// Logs how the worker ended; whether the state was saved.
+    fn finished(&self, status: WaitStatus) -> bool {
+        let took = self.started.elapsed().as_secs_f64();
+        match status {
+            WaitStatus::Exited(_, 0) => {
+                debug!(
+                    "state writer (pid {}) done: {} entries in {took:.3} s, off the event loop",
+                    self.pid, self.entries
+                );
+                true
+            }
+            // It logged why.
+            WaitStatus::Exited(_, code) => {
+                warning!(
+                    "state writer (pid {}) exited with status {code}: the state was not saved",
+                    self.pid
+                );
+                false
+            }
+            other => {
+                warning!(
+                    "state writer (pid {}) ended ({other:?}): the state was not saved",
+                    self.pid
+                );
+                false
+            }
+        }
+    }
 }
 
 impl Daemon {
@@ -231,39 +317,90 @@ impl Daemon {
         }
     }
 
-    /// When the state is to be written next.
+    /// When the state is to be written next (none while a worker writes
+    /// it: its end, a `SIGCHLD`, wakes the loop).
     pub(super) fn state_deadline(&self) -> Option<Instant> {
-        self.state.as_ref().and_then(|s| s.due)
+        self.state
+            .as_ref()
+            .filter(|s| s.writer.is_none())
+            .and_then(|s| s.due)
     }
 
-    /// Writes the state when due (or at once with `force`, at exit).
+    /// Writes the state when due, by a worker process (see the module's
+    /// documentation); with `force` (at exit) at once, here, after the
+    /// worker in progress if any.
     pub(super) fn save_state(&mut self, now: Instant, force: bool) {
-        let Some(s) = self.state.as_ref() else {
+        let Some(s) = self.state.as_mut() else {
             return;
         };
-        if !force && s.due.is_none_or(|t| t > now) {
+        if force {
+            s.wait_for_writer();
+        } else if s.writer.is_some() || s.due.is_none_or(|t| t > now) {
             return;
         }
         let Some(store) = self.live.store() else {
             return;
         };
-        let started = Instant::now();
-        let written = s.write(&self.config.domain, store, &self.live.cookies());
-        match written {
-            Ok(bytes) => debug!(
-                "state saved: {} entries, {bytes} bytes in {:.3} s",
-                store.len(),
-                started.elapsed().as_secs_f64()
-            ),
-            Err(e) => warning!(
-                "state directory {}: cannot save the state: {e}",
-                s.path.display()
-            ),
-        }
+        let cookies = self.live.cookies();
+        let orders = self
+            .yp
+            .snapshot()
+            .map(|snap| map_orders(snap))
+            .unwrap_or_default();
+        let what = ToSave {
+            store,
+            cookies: &cookies,
+            orders: &orders,
+        };
+        let domain = self.config.domain.as_str();
+        let s = &*s;
+        let writer = if force {
+            s.write(domain, what);
+            None
+        } else {
+            let started = Instant::now();
+            match privsep::worker::fork_worker(|| u8::from(!s.write(domain, what))) {
+                Ok(pid) => {
+                    debug!(
+                        "state writer started (pid {pid}, {} entries; fork {:.1} ms)",
+                        store.len(),
+                        started.elapsed().as_secs_f64() * 1000.0
+                    );
+                    Some(Writer {
+                        pid,
+                        started,
+                        entries: store.len(),
+                    })
+                }
+                Err(e) => {
+                    warning!("cannot start a process to write the state ({e}): written here");
+                    s.write(domain, what);
+                    None
+                }
+            }
+        };
         if let Some(s) = self.state.as_mut() {
+            s.writer = writer;
             s.due = None;
             s.last = Some(now);
         }
+    }
+
+    /// A child ended: if it is the state writer, logged; whether it was.
+    /// A write that failed is tried again [`SAVE_EVERY`] later.
+    pub(super) fn state_writer_reaped(&mut self, status: WaitStatus, now: Instant) -> bool {
+        let Some(s) = self.state.as_mut() else {
+            return false;
+        };
+        if s.writer.as_ref().map(|w| w.pid) != status.pid() {
+            return false;
+        }
+        if let Some(w) = s.writer.take() {
+            if !w.finished(status) {
+                s.changed(now);
+            }
+        }
+        true
     }
 
     /// The first update failed: the maps saved at the last run are served
@@ -296,9 +433,20 @@ impl Daemon {
     }
 }
 
+/// The ORDER number of each map `snap` serves, by name.
+fn map_orders(snap: &yp_proto::Snapshot) -> BTreeMap<String, u32> {
+    MapName::ALL
+        .into_iter()
+        .chain(snap.other_maps())
+        .map(|m| (m.as_str().to_owned(), snap.map_order(m)))
+        .collect()
+}
+
 /// What a start on saved state gives the daemon: the kept entries and
-/// cookies, and when they were written.
-pub(super) fn apply_saved(live: &mut sync::Live, saved: Saved, directories: usize) -> u64 {
+/// cookies, when they were written, and the newest ORDER number of the
+/// maps then (those built from them are numbered above it).
+pub(super) fn apply_saved(live: &mut sync::Live, saved: Saved, directories: usize) -> (u64, u32) {
+    let newest = saved.newest_order();
     live.restore(saved.store, saved.cookies, directories);
-    saved.written
+    (saved.written, newest)
 }

@@ -109,10 +109,12 @@ impl Daemon {
     }
 
     /// The ORDER number of maps built now: the time, or one more than the
-    /// maps served carry, so that it always increases (several builds can
-    /// come in one second under content synchronization).
+    /// maps served carry (or, before any, than those of the saved state),
+    /// so that it always increases (several builds can come in one second
+    /// under content synchronization).
     pub(super) fn next_order(&self) -> u32 {
-        next_order_after(self.yp.snapshot().map_or(0, |s| s.order()))
+        let served = self.yp.snapshot().map_or(0, |s| s.order());
+        next_order_after(served.max(self.order_floor))
     }
 
     pub(super) fn start_update(&mut self, now: Instant) {
