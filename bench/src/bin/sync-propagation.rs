@@ -5,25 +5,37 @@
 //! harness), loopback only.
 //!
 //! usage: sync-propagation [--users N] [--groups M] [--changes K]
-//!                         [--stream SECONDS] [--ypldapd-dir DIR]
+//!                         [--burst B] [--stream SECONDS] [--upstream U]
+//!                         [--ypldapd-dir DIR] [--perf FILE]
 //!
-//! 1. K changes of each kind, one at a time: a user's shell modified, a
-//!    group member added, a user added, the same user deleted, a user
-//!    renamed. Each is timed from the moment `ldapmodify` (`ldapadd`,
-//!    `ldapdelete`) returns, as an administrator sees it, to the first
-//!    MATCH that answers the new value (polled every 0.2 ms over UDP);
-//!    p50, p99 and max per kind.
-//! 2. A burst: 10 × K shell changes in one `ldapmodify`; the time from its
-//!    return to the last one answered, and ypldapd's CPU per change.
-//! 3. MATCH under a stream of changes (`--stream`, default 10 s; 0 skips
+//! ypldapd saves its state (`state directory`), as a packaged install
+//! does, so the figures include the state writes.
+//!
+//! 1. K changes of each kind (default 1,000), one at a time: a user's
+//!    shell modified, a group member added, a user added, the same user
+//!    deleted, a user renamed. Each is timed from the moment `ldapmodify`
+//!    (`ldapadd`, `ldapdelete`) returns, as an administrator sees it, to
+//!    the first MATCH that answers the new value (polled every 0.2 ms over
+//!    UDP); p50, p99 and max per kind.
+//! 2. A burst: B shell changes (default 10,000) in one `ldapmodify`; the
+//!    time from its return to the last one answered, and ypldapd's CPU
+//!    per change.
+//! 3. MATCH under a stream of changes (`--stream`, default 30 s; 0 skips
 //!    it): MATCH latency at 2,000 requests per second (paced, UDP, random
 //!    users) for SECONDS while idle, then for SECONDS while one
 //!    `ldapmodify` writes 100 shell changes per second; p50 and p99 of
-//!    each, and ypldapd's CPU per change of the stream.
+//!    each, and ypldapd's CPU per change of the stream. The idle run
+//!    starts once every state write the changes before made due is done
+//!    (ypldapd writes at most every 30 s), and a stream of 30 s or more
+//!    makes at least one.
+//! 4. Beside it, the upstream behaviour (`--upstream`, default 6 changes;
+//!    0 skips it): the same directory read with `sync off` and `interval
+//!    60`, U shell changes spread evenly over a minute, each timed to the
+//!    first MATCH that answers it (polled every 10 ms): each waits for the
+//!    next full read. About 80 s.
 //!
-//! Beside it, the upstream behaviour needs no run to know: a change waits
-//! for the next full read, on average half the interval (300 s with the
-//! default 600, 30 s with `interval 60`) plus the read itself.
+//! `--perf FILE`: `perf record -e cpu-clock` of ypldapd during the
+//! stream, into FILE.
 
 use std::time::{Duration, Instant};
 
@@ -40,17 +52,23 @@ struct Args {
     users: usize,
     groups: usize,
     changes: usize,
+    burst: usize,
     stream: u64,
+    upstream: usize,
     ypldapd_dir: Option<std::path::PathBuf>,
+    perf: Option<String>,
 }
 
 fn parse_args() -> Args {
     let mut a = Args {
         users: 100_000,
         groups: 10_000,
-        changes: 50,
-        stream: 10,
+        changes: 1000,
+        burst: 10_000,
+        stream: 30,
+        upstream: 6,
         ypldapd_dir: None,
+        perf: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -64,11 +82,14 @@ fn parse_args() -> Args {
             "--users" => a.users = val.parse().unwrap_or_else(|_| bad()),
             "--groups" => a.groups = val.parse().unwrap_or_else(|_| bad()),
             "--changes" => a.changes = val.parse().unwrap_or_else(|_| bad()),
+            "--burst" => a.burst = val.parse().unwrap_or_else(|_| bad()),
             "--stream" => a.stream = val.parse().unwrap_or_else(|_| bad()),
+            "--upstream" => a.upstream = val.parse().unwrap_or_else(|_| bad()),
             "--ypldapd-dir" => a.ypldapd_dir = Some(val.into()),
+            "--perf" => a.perf = Some(val),
             _ => {
                 eprintln!(
-                    "usage: sync-propagation [--users N] [--groups M] [--changes K] [--stream SECONDS] [--ypldapd-dir DIR]"
+                    "usage: sync-propagation [--users N] [--groups M] [--changes K] [--burst B] [--stream SECONDS] [--upstream U] [--ypldapd-dir DIR] [--perf FILE]"
                 );
                 std::process::exit(2)
             }
@@ -78,8 +99,22 @@ fn parse_args() -> Args {
     a.users = a.users.max(10);
     a.groups = a.groups.max(1);
     a.changes = a.changes.clamp(1, 10_000);
+    a.burst = a.burst.clamp(1, a.users / 2);
+    a.upstream = a.upstream.min(60);
     a
 }
+
+/// ypldapd writes its state at most this often (`daemon::state`), and so
+/// at most this long after a change.
+const STATE_EVERY: Duration = Duration::from_secs(30);
+
+/// Where ypldapd keeps its state in the bench's namespace (a tmpfs, so
+/// the `fsync` costs nothing: on a disk it is the writer's, not the
+/// loop's).
+const STATE_DIRECTORY: &str = "/run/ypldap";
+
+/// The interval of the upstream run (`--upstream`).
+const UPSTREAM_INTERVAL: u32 = 60;
 
 fn main() {
     let args = parse_args();
@@ -91,23 +126,26 @@ fn main() {
             .expect("the program's directory"),
     };
     println!(
-        "sync-propagation: {} users, {} groups, {} changes of each kind; load average {}",
+        "sync-propagation: {} users, {} groups, {} changes of each kind, a burst of {}; load average {}",
         args.users,
         args.groups,
         args.changes,
+        args.burst,
         bench::process::load_avg()
     );
     let (users, groups) = ldif::generate(args.users, args.groups);
     let names: Vec<String> = users.iter().map(|u| u.name.clone()).collect();
     let group_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
     let t = Instant::now();
+    let data = Data::of(users, groups);
     let mut w = World::builder(DOMAIN)
         .directory(Directory::slapd_with(
-            Data::of(users, groups),
+            data.clone(),
             SlapdOptions::unlimited().with_sync(),
         ))
         .program(bins.join("ypldapd"))
         .interval(3600)
+        .statement(format!("state directory \"{STATE_DIRECTORY}\""))
         .ready(Ready::Registered)
         .start();
     w.wait_log(
@@ -226,7 +264,7 @@ fn main() {
     }
 
     // A burst of shell changes in one ldapmodify.
-    let n = 10 * k;
+    let n = args.burst;
     let mut ldif = String::new();
     let mut last = (String::new(), String::new());
     for i in 0..n {
@@ -258,11 +296,13 @@ fn main() {
         cpu * 1e6 / n as f64
     );
     if args.stream > 0 {
-        stream(&mut w, port, pid, &names, Duration::from_secs(args.stream));
+        let secs = Duration::from_secs(args.stream);
+        stream(&mut w, port, pid, &names, secs, args.perf.as_deref());
     }
-    println!(
-        "\nupstream (no content synchronization): a change waits for the next full read, on average half the interval (300 s at the default 600 s, 30 s at 60 s) plus the read"
-    );
+    drop(w);
+    if args.upstream > 0 {
+        upstream(&bins, data, &names, args.upstream);
+    }
 }
 
 /// What a change must make the map answer.
@@ -369,11 +409,23 @@ fn match_latency(w: &World, port: u16, names: &[String], secs: Duration) -> load
 }
 
 /// Phase 3 (see the module documentation).
-fn stream(w: &mut World, port: u16, pid: u32, names: &[String], secs: Duration) {
+fn stream(
+    w: &mut World,
+    port: u16,
+    pid: u32,
+    names: &[String],
+    secs: Duration,
+    perf: Option<&str>,
+) {
     use std::io::Write as _;
     use std::process::Stdio;
     let builds = |w: &World| w.log().matches("maps built again after changes").count();
+    let saves = |w: &World| w.log().matches("state writer started").count();
+    // Every state write the changes before made due is done: the idle
+    // run sees none.
+    std::thread::sleep(STATE_EVERY + Duration::from_secs(1));
     let builds_before = builds(w);
+    let saves_before = saves(w);
     let cpu_idle = cpu_secs(pid);
     let idle = match_latency(w, port, names, secs);
     let cpu_idle = cpu_secs(pid) - cpu_idle;
@@ -403,6 +455,7 @@ fn stream(w: &mut World, port: u16, pid: u32, names: &[String], secs: Duration) 
         .map(|i| names[names.len() - 1 - (i * 3) % (names.len() / 2)].clone())
         .collect();
     let last = victims.last().cloned().unwrap_or_default();
+    let perf = perf.and_then(|file| bench::process::Perf::record(pid, file));
     let cpu_before = cpu_secs(pid);
     let writer = std::thread::spawn(move || {
         let start = Instant::now();
@@ -427,6 +480,9 @@ fn stream(w: &mut World, port: u16, pid: u32, names: &[String], secs: Duration) 
     });
     let busy = match_latency(w, port, names, secs);
     let wrote = writer.join().expect("writer");
+    if let Some(p) = perf {
+        p.stop();
+    }
     let out = child.wait_with_output().expect("ldapmodify");
     assert!(
         out.status.success(),
@@ -450,9 +506,13 @@ fn stream(w: &mut World, port: u16, pid: u32, names: &[String], secs: Duration) 
         cpu_idle
     );
     println!(
-        "builds of the maps during the stream (past the bound on changed keys, or a change that needs one): {}",
-        builds(w) - builds_before
+        "builds of the maps during the stream (past the bound on changed keys, or a change that needs one): {}; state writes started (by a worker process): {}",
+        builds(w) - builds_before,
+        saves(w) - saves_before
     );
+    for line in w.log().lines().filter(|l| l.starts_with("state writer")) {
+        println!("  {line}");
+    }
     println!("when | MATCH sent | answered | lost | p50 us | p99 us | max us");
     for (when, r) in [("idle", &idle), ("stream", &busy)] {
         let l = r.latencies();
@@ -470,5 +530,104 @@ fn stream(w: &mut World, port: u16, pid: u32, names: &[String], secs: Duration) 
     println!(
         "p99 during the stream / idle: {:.2} (target <= 2)",
         b99 / i99.max(1e-9)
+    );
+}
+
+/// Phase 4: the upstream behaviour, `sync off` and `interval 60` on the
+/// same directory: `count` shell changes spread over one interval, each
+/// timed from its `ldapmodify`'s return to the first MATCH answering it.
+fn upstream(bins: &std::path::Path, data: Data, names: &[String], count: usize) {
+    let interval = Duration::from_secs(u64::from(UPSTREAM_INTERVAL));
+    let mut w = World::builder(DOMAIN)
+        .directory(
+            Directory::slapd_with(data, SlapdOptions::unlimited().with_sync())
+                .read(|b| b.extra.push("sync off".into())),
+        )
+        .program(bins.join("ypldapd"))
+        .interval(UPSTREAM_INTERVAL)
+        .ready(Ready::Registered)
+        .start();
+    let port =
+        w.ns.spawn_in_net(load::yp_ports)
+            .join()
+            .expect("thread")
+            .expect("ypldapd's ports")
+            .0;
+    // From the upper half, every 11th: none changed before in this world.
+    let victims: Vec<(String, String)> = (0..count)
+        .map(|i| {
+            let user = names[names.len() / 2 + i * 11].clone();
+            (user, format!("/bin/upstream{i}"))
+        })
+        .collect();
+    let watched = victims.clone();
+    let limit = interval * 3;
+    // Each key polled every 10 ms; when each was first answered.
+    let watcher = w.ns.spawn_in_net(move || {
+        let mut probe = MatchProbe::new(port, DOMAIN).expect("probe");
+        let mut seen: Vec<Option<Instant>> = vec![None; watched.len()];
+        let end = Instant::now() + limit;
+        while seen.iter().any(Option::is_none) && Instant::now() < end {
+            for (i, (user, shell)) in watched.iter().enumerate() {
+                if seen[i].is_some() {
+                    continue;
+                }
+                let want = Want::EndsWith(format!(":{shell}"));
+                if probe
+                    .value("passwd.byname", user)
+                    .is_some_and(|v| want.met(v.as_deref()))
+                {
+                    seen[i] = Some(Instant::now());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        seen
+    });
+    let start = Instant::now();
+    let mut written = Vec::with_capacity(count);
+    for (i, (user, shell)) in victims.iter().enumerate() {
+        // Spread evenly over one interval.
+        let due = start + interval.mul_f64((i as f64 + 0.5) / count as f64);
+        if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            std::thread::sleep(wait);
+        }
+        w.change_directory(
+            "ldapmodify",
+            &format!(
+                "dn: uid={user},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: {shell}\n"
+            ),
+        );
+        written.push(Instant::now());
+    }
+    let seen = watcher.join().expect("watcher");
+    let mut took = Vec::with_capacity(count);
+    for (i, (w_at, s_at)) in written.iter().zip(&seen).enumerate() {
+        let Some(s_at) = s_at else {
+            panic!(
+                "change {i} not answered within {} s:\n{}",
+                limit.as_secs(),
+                w.log()
+            );
+        };
+        took.push(s_at.saturating_duration_since(*w_at).as_nanos() as u64);
+    }
+    let reads = w.log().matches(" dropped: ").count();
+    let s = Samples::new(took);
+    println!(
+        "\n== upstream behaviour beside it: sync off, interval {UPSTREAM_INTERVAL} ({count} shell changes spread over {} s; {reads} full reads of {} users)",
+        interval.as_secs(),
+        names.len()
+    );
+    println!("kind | changes | p50 s | max s | min s");
+    println!(
+        "modify (shell), sync off | {} | {:.1} | {:.1} | {:.1}",
+        s.len(),
+        s.q_us(0.5) / 1e6,
+        s.max_us() / 1e6,
+        s.q_us(0.0) / 1e6
+    );
+    println!(
+        "(each change waits for the next full read: half the interval on average, plus the read; upstream's default interval is 600 s)"
     );
 }

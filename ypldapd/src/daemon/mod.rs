@@ -463,14 +463,18 @@ impl Daemon {
                 Err(e) => bail!("event loop: {e}"),
             }
             let now = Instant::now();
+            // The helpers' links after the requests of this turn: a MATCH
+            // that arrived with a change is answered before the change is
+            // applied, not after.
+            let (mut client, mut dns) = (None, None);
             for ev in &events {
                 match ev.token() {
                     SIGNALS if self.handle_signals(now) => {
                         self.shut_down();
                         return Ok(());
                     }
-                    CLIENT => self.client_ready(ev.is_writable(), now),
-                    DNS => self.dns_ready(ev.is_writable(), now),
+                    CLIENT => client = Some(ev.is_writable() || client == Some(true)),
+                    DNS => dns = Some(ev.is_writable() || dns == Some(true)),
                     t if self.yp.owns(t) => self.yp.handle_event(self.poll.registry(), ev, now),
                     t if self.control.owns(t) => {
                         let pending = self.control.handle_event(self.poll.registry(), t, now);
@@ -478,6 +482,12 @@ impl Daemon {
                     }
                     _ => {}
                 }
+            }
+            if let Some(writable) = client {
+                self.client_ready(writable, Instant::now());
+            }
+            if let Some(writable) = dns {
+                self.dns_ready(writable, Instant::now());
             }
             self.run_timers(Instant::now());
             // One piece of background work per turn, so a request that
