@@ -40,7 +40,7 @@
 use std::time::{Duration, Instant};
 
 use bench::load::{self, MatchProbe};
-use bench::process::cpu_secs;
+use bench::process::{cpu_secs, preempted};
 use bench::stats::Samples;
 use tests::ldif::{self, SUFFIX};
 use tests::peers::SlapdOptions;
@@ -426,9 +426,18 @@ fn stream(
     std::thread::sleep(STATE_EVERY + Duration::from_secs(1));
     let builds_before = builds(w);
     let saves_before = saves(w);
+    // The other processes a change goes through, on the same cores.
+    let client = helper_pid(pid, "ypldap-client");
+    let slapd = w.slapd().pid().unwrap_or(0);
+    let cpu_of = |p: u32| if p == 0 { 0.0 } else { cpu_secs(p) };
+    let others = || (cpu_of(client), cpu_of(slapd));
+    let preempted_idle = preempted(pid);
+    let others_idle = others();
     let cpu_idle = cpu_secs(pid);
     let idle = match_latency(w, port, names, secs);
     let cpu_idle = cpu_secs(pid) - cpu_idle;
+    let others_idle = (others().0 - others_idle.0, others().1 - others_idle.1);
+    let preempted_idle = preempted(pid) - preempted_idle;
     // One ldapmodify, fed a change every 1/100 s: it applies each record
     // as it reads it.
     let ldapi = w.slapd().ldapi_url();
@@ -456,6 +465,8 @@ fn stream(
         .collect();
     let last = victims.last().cloned().unwrap_or_default();
     let perf = perf.and_then(|file| bench::process::Perf::record(pid, file));
+    let preempted_before = preempted(pid);
+    let others_before = others();
     let cpu_before = cpu_secs(pid);
     let writer = std::thread::spawn(move || {
         let start = Instant::now();
@@ -479,6 +490,11 @@ fn stream(
         start.elapsed()
     });
     let busy = match_latency(w, port, names, secs);
+    let preempted_busy = preempted(pid) - preempted_before;
+    let others_busy = (
+        others().0 - others_before.0 - others_idle.0,
+        others().1 - others_before.1 - others_idle.1,
+    );
     let wrote = writer.join().expect("writer");
     if let Some(p) = perf {
         p.stop();
@@ -513,6 +529,14 @@ fn stream(
     for line in w.log().lines().filter(|l| l.starts_with("state writer")) {
         println!("  {line}");
     }
+    let per_change = |cpu: f64| cpu * 1e6 / total as f64;
+    println!(
+        "CPU per change of the stream, beyond the idle run's: ypldap-client {:.1} us, slapd {:.1} us (and ldapmodify); ypldapd preempted while runnable: {:.0}/s idle, {:.0}/s during the stream",
+        per_change(others_busy.0),
+        per_change(others_busy.1),
+        preempted_idle as f64 / secs.as_secs_f64(),
+        preempted_busy as f64 / secs.as_secs_f64()
+    );
     println!("when | MATCH sent | answered | lost | p50 us | p99 us | max us");
     for (when, r) in [("idle", &idle), ("stream", &busy)] {
         let l = r.latencies();
@@ -531,6 +555,19 @@ fn stream(
         "p99 during the stream / idle: {:.2} (target <= 2)",
         b99 / i99.max(1e-9)
     );
+}
+
+/// The host pid of ypldapd's child `name` (a helper), 0 if none.
+fn helper_pid(ypldapd: u32, name: &str) -> u32 {
+    let children = std::fs::read_to_string(format!("/proc/{ypldapd}/task/{ypldapd}/children"))
+        .unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|p| p.parse::<u32>().ok())
+        .find(|p| {
+            std::fs::read_to_string(format!("/proc/{p}/comm")).is_ok_and(|c| c.trim_end() == name)
+        })
+        .unwrap_or(0)
 }
 
 /// Phase 4: the upstream behaviour, `sync off` and `interval 60` on the
