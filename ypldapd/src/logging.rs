@@ -169,5 +169,7 @@ macro_rules! error { ($($a:tt)*) => { $crate::logging::log(ipc_proto::Level::Err
 macro_rules! warning { ($($a:tt)*) => { $crate::logging::log(ipc_proto::Level::Warning, &format!($($a)*)) } }
 #[macro_export]
 macro_rules! info { ($($a:tt)*) => { $crate::logging::log(ipc_proto::Level::Info, &format!($($a)*)) } }
+/// Formats nothing unless debug records are written: some are on the
+/// path of every change content synchronization pushes.
 #[macro_export]
-macro_rules! debug { ($($a:tt)*) => { $crate::logging::log(ipc_proto::Level::Debug, &format!($($a)*)) } }
+macro_rules! debug { ($($a:tt)*) => { if $crate::logging::debug_enabled() { $crate::logging::log(ipc_proto::Level::Debug, &format!($($a)*)) } } }
