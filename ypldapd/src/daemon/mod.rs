@@ -465,14 +465,12 @@ impl Daemon {
             let now = Instant::now();
             // The helpers' links after the requests of this turn: a MATCH
             // that arrived with a change is answered before the change is
-            // applied, not after.
-            let (mut client, mut dns) = (None, None);
+            // applied, not after. Signals last: a helper's last messages
+            // are read before its death is handled.
+            let (mut client, mut dns, mut signals) = (None, None, false);
             for ev in &events {
                 match ev.token() {
-                    SIGNALS if self.handle_signals(now) => {
-                        self.shut_down();
-                        return Ok(());
-                    }
+                    SIGNALS => signals = true,
                     CLIENT => client = Some(ev.is_writable() || client == Some(true)),
                     DNS => dns = Some(ev.is_writable() || dns == Some(true)),
                     t if self.yp.owns(t) => self.yp.handle_event(self.poll.registry(), ev, now),
@@ -488,6 +486,10 @@ impl Daemon {
             }
             if let Some(writable) = dns {
                 self.dns_ready(writable, Instant::now());
+            }
+            if signals && self.handle_signals(Instant::now()) {
+                self.shut_down();
+                return Ok(());
             }
             self.run_timers(Instant::now());
             // One piece of background work per turn, so a request that
