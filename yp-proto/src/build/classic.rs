@@ -36,7 +36,110 @@ pub struct SearchPlan {
     pub slots: Vec<Option<MapName>>,
 }
 
+impl SearchPlan {
+    /// The map key `k` of a record of this search goes to: an automount
+    /// entry's own, else the kind's slot's (the plan may hold no table
+    /// for it: the key is then left out).
+    fn map_of(&self, out: &Out, k: &records::Key) -> Option<MapName> {
+        match (&out.map, self.kind) {
+            (Some(name), RecordKind::Automount) => name.parse::<MapName>().ok(),
+            _ => self.slots.get(usize::from(k.slot)).copied().flatten(),
+        }
+    }
+}
+
+/// One record's part of the maps, as a build places it (for changes
+/// applied without a build, `crate::store`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Placed {
+    /// Each map and key the record gives, once, with its value (the
+    /// first the record gives for it).
+    pub keys: Vec<(MapName, String, String)>,
+    /// A netgroup's name and `netgroup` value, for the reverse maps.
+    pub netgroup: Option<(String, String)>,
+}
+
 impl RecordPlan {
+    /// What record `r` puts into the maps, by the rules a build follows
+    /// ([`SnapshotBuilder::add_records`]); `None` when the build drops it
+    /// (or names no search of the plan). The arena's bound is not
+    /// checked: it is about the whole build.
+    pub(crate) fn placed(&self, r: &Record<'_>, domain: &str, out: &mut Out) -> Option<Placed> {
+        let search = self.searches.get(usize::from(r.search))?;
+        let cx = Context {
+            kind: search.kind,
+            attributes: &search.attributes,
+            domain,
+            site: search.site.as_ref(),
+        };
+        records::build(&cx, r, out).ok()?;
+        let tables = self.maps();
+        let mut placed = Placed::default();
+        if search.kind == RecordKind::Netgroup {
+            if let (Some(k), Some(v)) = (out.keys.first(), out.values.first()) {
+                placed.netgroup = Some((k.key.clone(), v.clone()));
+            }
+        }
+        for k in &out.keys {
+            let Some(map) = search.map_of(out, k).filter(|m| tables.contains(m)) else {
+                continue;
+            };
+            let Some(value) = out.values.get(k.value) else {
+                continue;
+            };
+            if !placed.keys.iter().any(|(m, key, _)| *m == map && *key == k.key) {
+                placed.keys.push((map, k.key.clone(), value.clone()));
+            }
+        }
+        Some(placed)
+    }
+
+    /// The maps `netgroup.byuser` and `netgroup.byhost` are served as, if
+    /// the plan has a netgroup search that names them.
+    pub(crate) fn reverse_maps(&self) -> [Option<MapName>; 2] {
+        let tables = self.maps();
+        let slot = |i: usize| {
+            self.searches
+                .iter()
+                .find(|s| s.kind == RecordKind::Netgroup)
+                .and_then(|s| s.slots.get(i).copied().flatten())
+                .filter(|m| tables.contains(m))
+        };
+        [slot(1), slot(2)]
+    }
+
+    /// The lines of the reverse maps (by user, by host) that netgroups
+    /// `netgroups` (name and `netgroup` value, in store order) give, as a
+    /// build writes them; keys whose line would be too long are left out
+    /// (a build drops them). Costs about the netgroups and what they
+    /// reach, not the directory.
+    pub(crate) fn reverse_lines<'a>(
+        netgroups: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> [std::collections::BTreeMap<String, String>; 2] {
+        let mut n = Netgroups::default();
+        for (name, value) in netgroups {
+            n.add(name, value);
+        }
+        let mut lines: [std::collections::BTreeMap<String, String>; 2] = Default::default();
+        if n.is_empty() {
+            return lines;
+        }
+        let mut from = 0;
+        while let (Some(next), _) = n.expand(from, usize::MAX / 2) {
+            from = next;
+        }
+        let mut value = String::new();
+        for (map, out) in lines.iter_mut().enumerate() {
+            for k in 0..n.reverse[map].len() {
+                n.reverse_value(map, k, &mut value);
+                if value.len() <= MAX_LINE {
+                    out.insert(n.reverse[map].key(k).to_owned(), value.clone());
+                }
+            }
+        }
+        lines
+    }
+
     /// Every map the plan can fill, each once, in plan order.
     pub fn maps(&self) -> Vec<MapName> {
         let mut maps = Vec::new();
@@ -153,11 +256,10 @@ impl SnapshotBuilder {
         }
         let mut written: Vec<Option<Span>> = vec![None; out.values.len()];
         for k in &out.keys {
-            let map = match (&out.map, search.kind) {
-                (Some(name), RecordKind::Automount) => name.parse::<MapName>().ok(),
-                _ => search.slots.get(usize::from(k.slot)).copied().flatten(),
-            };
-            let Some(t) = map.and_then(|m| self.classic.table_of(m)) else {
+            let Some(t) = search
+                .map_of(out, k)
+                .and_then(|m| self.classic.table_of(m))
+            else {
                 continue;
             };
             let Some(value) = out.values.get(k.value) else {
