@@ -176,11 +176,7 @@ struct Overlay {
 
 impl Overlay {
     fn rows(&self, slot: Option<usize>) -> Option<&Rows> {
-        self.maps
-            .get(slot?)?
-            .0
-            .as_deref()
-            .filter(|r| r.len() > 0)
+        self.maps.get(slot?)?.0.as_deref().filter(|r| r.len() > 0)
     }
 
     fn order(&self, slot: Option<usize>) -> Option<u32> {
@@ -188,7 +184,11 @@ impl Overlay {
     }
 
     fn len(&self) -> usize {
-        self.maps.iter().filter_map(|m| m.0.as_ref()).map(|r| r.len()).sum()
+        self.maps
+            .iter()
+            .filter_map(|m| m.0.as_ref())
+            .map(|r| r.len())
+            .sum()
     }
 }
 

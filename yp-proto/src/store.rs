@@ -22,8 +22,8 @@ mod lookup;
 mod quick;
 mod records;
 use lookup::Lookup;
-use records::RecordIndex;
 pub use quick::EntryChange;
+use records::RecordIndex;
 
 /// Which search of a directory an entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

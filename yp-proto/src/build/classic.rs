@@ -87,7 +87,11 @@ impl RecordPlan {
             let Some(value) = out.values.get(k.value) else {
                 continue;
             };
-            if !placed.keys.iter().any(|(m, key, _)| *m == map && *key == k.key) {
+            if !placed
+                .keys
+                .iter()
+                .any(|(m, key, _)| *m == map && *key == k.key)
+            {
                 placed.keys.push((map, k.key.clone(), value.clone()));
             }
         }
@@ -256,10 +260,7 @@ impl SnapshotBuilder {
         }
         let mut written: Vec<Option<Span>> = vec![None; out.values.len()];
         for k in &out.keys {
-            let Some(t) = search
-                .map_of(out, k)
-                .and_then(|m| self.classic.table_of(m))
-            else {
+            let Some(t) = search.map_of(out, k).and_then(|m| self.classic.table_of(m)) else {
                 continue;
             };
             let Some(value) = out.values.get(k.value) else {

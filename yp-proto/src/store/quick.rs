@@ -218,10 +218,14 @@ impl EntryStore {
     fn holds_as_is(&self, directory: usize, change: &EntryChange) -> bool {
         match change {
             EntryChange::User(u) => self
-                .current(directory, Search::Users, u.origin.uuid.as_deref(), |d| &d.users)
+                .current(directory, Search::Users, u.origin.uuid.as_deref(), |d| {
+                    &d.users
+                })
                 .is_some_and(|old| old == u),
             EntryChange::Group(g) => self
-                .current(directory, Search::Groups, g.origin.uuid.as_deref(), |d| &d.groups)
+                .current(directory, Search::Groups, g.origin.uuid.as_deref(), |d| {
+                    &d.groups
+                })
                 .is_some_and(|old| old == g),
             _ => false,
         }

@@ -42,6 +42,12 @@ fn unloc(l: Loc) -> (usize, usize) {
     ((l >> 32) as usize, (l & 0xffff_ffff) as usize)
 }
 
+/// The maps and keys a record gives, each with its value.
+type PlacedKeys = Vec<(MapName, String, String)>;
+
+/// A netgroup's name and `netgroup` value.
+type NetgroupLine = (String, String);
+
 /// Places in store order; most keys have one.
 #[derive(Debug, Clone)]
 enum Locs {
@@ -72,7 +78,7 @@ pub(super) struct RecordIndex {
     hasher: RandomState,
     keys: HashMap<u64, Locs>,
     /// The netgroups a build keeps: name and `netgroup` value.
-    netgroups: BTreeMap<Loc, (String, String)>,
+    netgroups: BTreeMap<Loc, NetgroupLine>,
     /// The reverse maps' lines the netgroups give (before any record's
     /// key, which wins).
     reverse: [BTreeMap<String, String>; 2],
@@ -130,7 +136,7 @@ impl RecordIndex {
     }
 
     /// What record `r` puts into the maps (see [`RecordPlan::placed`]).
-    fn placed(&mut self, r: &Record<'_>) -> Option<(Vec<(MapName, String, String)>, Option<(String, String)>)> {
+    fn placed(&mut self, r: &Record<'_>) -> Option<(PlacedKeys, Option<NetgroupLine>)> {
         let p = self.plan.placed(r, &self.domain, &mut self.out)?;
         Some((p.keys, p.netgroup))
     }
@@ -208,7 +214,11 @@ impl RecordIndex {
     /// it, else a reverse line or the `@` of `mail.aliases`.
     fn value(&mut self, store: &EntryStore, map: MapName, key: &str) -> Option<String> {
         let h = self.hash(map, key);
-        let candidates: Vec<Loc> = self.keys.get(&h).map(|l| l.as_slice().to_vec()).unwrap_or_default();
+        let candidates: Vec<Loc> = self
+            .keys
+            .get(&h)
+            .map(|l| l.as_slice().to_vec())
+            .unwrap_or_default();
         for at in candidates {
             let (di, p) = unloc(at);
             let Some(Some(r)) = store.directories.get(di).and_then(|d| d.records.get(p)) else {
@@ -262,7 +272,13 @@ impl EntryStore {
             (None, Some((s, u))) => (*s, Some(u.clone())),
             (None, None) => return Vec::new(),
         };
-        let old = self.current(directory, Search::Records(search), uuid.as_deref(), |d: &DirectoryEntries| &d.records)
+        let old = self
+            .current(
+                directory,
+                Search::Records(search),
+                uuid.as_deref(),
+                |d: &DirectoryEntries| &d.records,
+            )
             .cloned();
         if old.is_some() && old == new {
             return Vec::new();

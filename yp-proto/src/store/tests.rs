@@ -5,11 +5,11 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::build::{BuildOptions, RecordPlan, SearchPlan, SnapshotBuilder};
-use entry_rules::records::RecordKind;
-use entry_rules::{Origin, Text};
 use crate::maps::MapName;
 use crate::snapshot::Snapshot;
 use crate::testdata;
+use entry_rules::records::RecordKind;
+use entry_rules::{Origin, Text};
 
 fn with_uuid(mut u: User<'static>, uuid: &str) -> User<'static> {
     u.origin.uuid = Some(uuid.to_owned());
@@ -340,7 +340,11 @@ fn change() -> impl Strategy<Value = Change> {
 fn plan() -> Arc<RecordPlan> {
     let search = |kind: RecordKind, slots: &[&str]| SearchPlan {
         kind,
-        attributes: kind.roles().iter().map(|r| r.attribute.to_owned()).collect(),
+        attributes: kind
+            .roles()
+            .iter()
+            .map(|r| r.attribute.to_owned())
+            .collect(),
         site: None,
         slots: slots
             .iter()
@@ -350,8 +354,14 @@ fn plan() -> Arc<RecordPlan> {
     Arc::new(RecordPlan {
         searches: vec![
             search(RecordKind::Hosts, &["hosts.byname", "hosts.byaddr"]),
-            search(RecordKind::Services, &["services.byname", "services.byservicename"]),
-            search(RecordKind::Netgroup, &["netgroup", "netgroup.byuser", "netgroup.byhost"]),
+            search(
+                RecordKind::Services,
+                &["services.byname", "services.byservicename"],
+            ),
+            search(
+                RecordKind::Netgroup,
+                &["netgroup", "netgroup.byuser", "netgroup.byhost"],
+            ),
             search(RecordKind::Automount, &["auto.master", "auto.home"]),
             search(RecordKind::Aliases, &["mail.aliases"]),
         ],
@@ -363,9 +373,18 @@ fn all_maps() -> Vec<MapName> {
     MapName::ALL.into_iter().chain(plan().maps()).collect()
 }
 
-fn record(dir: usize, uuid: u8, search: u16, a: u8, b: u8, c: &[u8], invalid: bool) -> Record<'static> {
+fn record(
+    dir: usize,
+    uuid: u8,
+    search: u16,
+    a: u8,
+    b: u8,
+    c: &[u8],
+    invalid: bool,
+) -> Record<'static> {
     let pick = |pool: &[&'static str], i: u8| pool[usize::from(i) % pool.len()];
-    let list = |pool: &[&'static str]| -> Vec<&'static str> { c.iter().map(|&i| pick(pool, i)).collect() };
+    let list =
+        |pool: &[&'static str]| -> Vec<&'static str> { c.iter().map(|&i| pick(pool, i)).collect() };
     let values: Vec<Vec<&'static str>> = match search {
         0 => {
             let mut addrs = list(&["192.0.2.1", "192.0.2.2", "2001:db8::1", "192.0.2.1"]);
@@ -401,10 +420,17 @@ fn record(dir: usize, uuid: u8, search: u16, a: u8, b: u8, c: &[u8], invalid: bo
         }
         3 => vec![
             vec![pick(&["/home", "k0", "k1"], a)],
-            vec![if invalid { " " } else { pick(&["srv:/a", "srv:/b"], b) }],
+            vec![if invalid {
+                " "
+            } else {
+                pick(&["srv:/a", "srv:/b"], b)
+            }],
             vec![],
             vec![],
-            vec![pick(&["auto.master", "auto.home", "auto.other"], c.first().copied().unwrap_or(0))],
+            vec![pick(
+                &["auto.master", "auto.home", "auto.other"],
+                c.first().copied().unwrap_or(0),
+            )],
         ],
         _ => vec![
             vec![pick(&["a0", "@", "a1"], a)],
@@ -505,7 +531,15 @@ fn entry_change_of(
             *dir,
             EntryChange::Remove(Search::Groups, format!("g{uuid}")),
         ),
-        Change::Record { dir, uuid, search, a, b, c, invalid } => (
+        Change::Record {
+            dir,
+            uuid,
+            search,
+            a,
+            b,
+            c,
+            invalid,
+        } => (
             *dir,
             EntryChange::Record(record(*dir, *uuid, *search, *a, *b, c, *invalid)),
         ),
@@ -523,9 +557,21 @@ fn resend(store: &EntryStore, dir: usize, what: u8, pick: u8) -> Option<EntryCha
     let d = store.get(dir)?;
     let nth = |n: usize| usize::from(pick) % n.max(1);
     match what {
-        0 => d.users().nth(nth(d.users().count())).cloned().map(EntryChange::User),
-        1 => d.groups().nth(nth(d.groups().count())).cloned().map(EntryChange::Group),
-        _ => d.records().nth(nth(d.records().count())).cloned().map(EntryChange::Record),
+        0 => d
+            .users()
+            .nth(nth(d.users().count()))
+            .cloned()
+            .map(EntryChange::User),
+        1 => d
+            .groups()
+            .nth(nth(d.groups().count()))
+            .cloned()
+            .map(EntryChange::Group),
+        _ => d
+            .records()
+            .nth(nth(d.records().count()))
+            .cloned()
+            .map(EntryChange::Record),
     }
 }
 
