@@ -312,9 +312,12 @@ impl EntryStore {
             }
             (None, None) => {}
         }
-        let placed_new = uuid.as_ref().and_then(|u| {
-            let d = self.directories.get(directory)?;
-            let &at = d.index.get(&(Search::Records(search), u.clone()))?;
+        let placed_new = self.directories.get(directory).and_then(|d| {
+            // Without an entryUUID a record goes last.
+            let at = match &uuid {
+                Some(u) => *d.index.get(&(Search::Records(search), u.clone()))?,
+                None => d.records.len().checked_sub(1)?,
+            };
             Some((loc(directory, at), d.records.get(at)?.as_ref()?.clone()))
         });
         let compacted = self

@@ -814,3 +814,109 @@ fn with_member_dns_only_a_change_of_values_is_quick() {
         );
     }
 }
+
+/// Removals that close the holes (places renumbered) and changes after
+/// them: the index of the records follows, and the maps stay a build's.
+#[test]
+fn record_changes_across_a_compaction_give_the_maps_of_a_build() {
+    let options = BuildOptions::default();
+    let plan = plan();
+    let build_with = |store: &EntryStore| {
+        let mut b = SnapshotBuilder::new("d", options, None).with_records(Arc::clone(&plan));
+        store.feed(&mut b);
+        b.end_of_entries(1);
+        b.finish().0
+    };
+    let host = |i: u32, octet: u32| {
+        let mut r = record(0, 0, 0, 0, 1, &[], false);
+        r.origin.uuid = Some(format!("h{i}"));
+        r.values = vec![
+            vec![Text::from(format!("host{i}"))],
+            vec![Text::from(format!("10.0.{}.{octet}", i % 250))],
+        ];
+        r
+    };
+    let mut store = EntryStore::default();
+    for i in 0..3000 {
+        store.directory(0).upsert_record(host(i, 1));
+    }
+    // Hosts 2250 to 2260 give one address too, and a record after them
+    // all: around the removal that closes the holes (about the 1500th)
+    // the places of the records that give it move.
+    for i in 2250..2261 {
+        let mut h = host(i, 1);
+        h.values[1].push(Text::from("10.9.9.9"));
+        store.directory(0).upsert_record(h);
+    }
+    let mut after = host(9999, 1);
+    after.values[1] = vec![Text::from("10.9.9.9")];
+    store.directory(0).upsert_record(after);
+    // Netgroups n0 -> n1 -> n0 (a cycle), as the generated ones.
+    for (uuid, a, c) in [(1u8, 0u8, vec![0u8, 5]), (2, 1, vec![1, 4])] {
+        store
+            .directory(0)
+            .upsert_record(record(0, uuid, 2, a, 0, &c, false));
+    }
+    let mut served = build_with(&store);
+    let mut order = 1;
+    let mut apply = |store: &mut EntryStore, served: &mut Snapshot, c: EntryChange| {
+        order += 1;
+        let edits = store
+            .apply_quick(0, c, &options, &plan, "d")
+            .expect("records are quick");
+        if let Some(next) = served.with_edits(&edits, order).expect("edits fit") {
+            *served = next;
+        }
+    };
+    let compactions = store.directories[0].compactions;
+    let byaddr = MapName::configured("hosts.byaddr").unwrap();
+    let mut removals = (0..3000).filter(|i| i % 3 != 0);
+    for i in removals.by_ref() {
+        apply(
+            &mut store,
+            &mut served,
+            EntryChange::Remove(Search::Records(0), format!("h{i}")),
+        );
+        if store.directories[0].compactions > compactions {
+            // At the compaction itself: the key's records moved.
+            assert_eq!(
+                line(&served, byaddr, "10.9.9.9"),
+                line(&build_with(&store), byaddr, "10.9.9.9"),
+                "compacted at host {i}"
+            );
+            assert!(line(&served, byaddr, "10.9.9.9").is_some());
+            break;
+        }
+    }
+    assert!(
+        store.directories[0].compactions > compactions,
+        "no compaction"
+    );
+    for i in removals {
+        apply(
+            &mut store,
+            &mut served,
+            EntryChange::Remove(Search::Records(0), format!("h{i}")),
+        );
+    }
+    same_maps(&served, &build_with(&store), &[]).expect("a build's maps");
+    assert!(line(&served, byaddr, "10.9.9.9").is_some_and(|l| l.ends_with("\thost2250")));
+    // A host again at an address a removed one had, one moved, a
+    // netgroup changed: the places after the compaction are right.
+    apply(&mut store, &mut served, EntryChange::Record(host(1, 1)));
+    apply(&mut store, &mut served, EntryChange::Record(host(2997, 7)));
+    apply(
+        &mut store,
+        &mut served,
+        EntryChange::Record(record(0, 2, 2, 1, 0, &[2, 3], false)),
+    );
+    same_maps(&served, &build_with(&store), &[b"10.0.1.1".to_vec()]).expect("a build's maps");
+    assert!(
+        line(
+            &served,
+            MapName::configured("hosts.byname").unwrap(),
+            "host2997"
+        )
+        .is_some_and(|l| l.starts_with("10.0.247.7\t"))
+    );
+}
