@@ -21,6 +21,7 @@ use crate::build::SnapshotBuilder;
 mod lookup;
 mod quick;
 mod records;
+mod reverse;
 use lookup::Lookup;
 pub use quick::EntryChange;
 use records::RecordIndex;

@@ -112,36 +112,24 @@ impl RecordPlan {
         [slot(1), slot(2)]
     }
 
-    /// The lines of the reverse maps (by user, by host) that netgroups
-    /// `netgroups` (name and `netgroup` value, in store order) give, as a
-    /// build writes them; keys whose line would be too long are left out
-    /// (a build drops them). Costs about the netgroups and what they
-    /// reach, not the directory.
-    pub(crate) fn reverse_lines<'a>(
-        netgroups: impl IntoIterator<Item = (&'a str, &'a str)>,
-    ) -> [std::collections::BTreeMap<String, String>; 2] {
-        let mut n = Netgroups::default();
-        for (name, value) in netgroups {
-            n.add(name, value);
-        }
-        let mut lines: [std::collections::BTreeMap<String, String>; 2] = Default::default();
-        if n.is_empty() {
-            return lines;
-        }
-        let mut from = 0;
-        while let (Some(next), _) = n.expand(from, usize::MAX / 2) {
-            from = next;
-        }
-        let mut value = String::new();
-        for (map, out) in lines.iter_mut().enumerate() {
-            for k in 0..n.reverse[map].len() {
-                n.reverse_value(map, k, &mut value);
-                if value.len() <= MAX_LINE {
-                    out.insert(n.reverse[map].key(k).to_owned(), value.clone());
+    /// What a `netgroup` value gives the reverse maps directly: each
+    /// triple's keys with their map (0: by user, 1: by host, see
+    /// [`super::netgroups::triple_keys`]), and the member netgroups'
+    /// names, in order.
+    pub(crate) fn netgroup_parts(value: &str) -> (Vec<(usize, String)>, Vec<&str>) {
+        let (mut keys, mut members) = (Vec::new(), Vec::new());
+        let mut key = String::new();
+        for m in records::netgroup_members(value) {
+            match m {
+                records::NetgroupMember::Triple { host, user, domain } => {
+                    super::netgroups::triple_keys(host, user, domain, &mut key, |i, k| {
+                        keys.push((i, k.to_owned()));
+                    });
                 }
+                records::NetgroupMember::Netgroup(name) => members.push(name),
             }
         }
-        lines
+        (keys, members)
     }
 
     /// Every map the plan can fill, each once, in plan order.

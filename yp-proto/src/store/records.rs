@@ -13,17 +13,18 @@
 //!
 //! A change to a netgroup may alter its own `netgroup` line and the
 //! reverse lines of every user and host reachable through it and through
-//! the netgroups that include it: the reverse maps are worked out again
-//! from the netgroups alone (kept by the index, name and value), and
-//! compared with what they were. That costs about the netgroups and what
-//! they reach, never the other entries.
+//! the netgroups that include it: [`ReverseIndex`] expands again the
+//! netgroups above it and works out the lines of the keys they reached
+//! or reach. That costs about those netgroups and what they reach, never
+//! the other entries.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasher, Hash, Hasher, RandomState};
 use std::sync::Arc;
 
 use entry_rules::records::{Out, Record};
 
+use super::reverse::ReverseIndex;
 use super::{DirectoryEntries, EntryStore, Search};
 use crate::build::RecordPlan;
 use crate::maps::MapName;
@@ -77,11 +78,9 @@ pub(super) struct RecordIndex {
     compactions: Vec<u64>,
     hasher: RandomState,
     keys: HashMap<u64, Locs>,
-    /// The netgroups a build keeps: name and `netgroup` value.
-    netgroups: BTreeMap<Loc, NetgroupLine>,
-    /// The reverse maps' lines the netgroups give (before any record's
-    /// key, which wins).
-    reverse: [BTreeMap<String, String>; 2],
+    /// The netgroups, for the reverse maps (kept only when the plan
+    /// serves one).
+    netgroups: ReverseIndex,
     reverse_maps: [Option<MapName>; 2],
     aliases: Option<MapName>,
     out: Out,
@@ -99,8 +98,7 @@ impl RecordIndex {
             compactions: store.directories.iter().map(|d| d.compactions).collect(),
             hasher: RandomState::new(),
             keys: HashMap::new(),
-            netgroups: BTreeMap::new(),
-            reverse: Default::default(),
+            netgroups: ReverseIndex::default(),
             reverse_maps: plan.reverse_maps(),
             aliases,
             out: Out::default(),
@@ -112,7 +110,7 @@ impl RecordIndex {
                 }
             }
         }
-        index.reverse = index.reverse_now();
+        index.netgroups.expand_all();
         index
     }
 
@@ -141,11 +139,15 @@ impl RecordIndex {
         Some((p.keys, p.netgroup))
     }
 
-    /// Notes record `r` at `at`.
-    fn add(&mut self, at: Loc, r: &Record<'_>) {
-        let Some((keys, netgroup)) = self.placed(r) else {
-            return;
-        };
+    /// Whether the reverse maps are served (the netgroups are kept).
+    fn reverse_served(&self) -> bool {
+        self.reverse_maps.iter().any(Option::is_some)
+    }
+
+    /// Notes record `r` at `at`; returns its netgroup name if it is a
+    /// netgroup whose reverse keys need working out.
+    fn add(&mut self, at: Loc, r: &Record<'_>) -> Option<String> {
+        let (keys, netgroup) = self.placed(r)?;
         for (map, key, _) in &keys {
             let h = self.hash(*map, key);
             match self.keys.get_mut(&h) {
@@ -165,13 +167,14 @@ impl RecordIndex {
                 }
             }
         }
-        if let Some(n) = netgroup {
-            self.netgroups.insert(at, n);
-        }
+        let (name, value) = netgroup.filter(|_| self.reverse_served())?;
+        self.netgroups.insert(at, &name, &value);
+        Some(name)
     }
 
-    /// Forgets record `r` at `at`.
-    fn remove(&mut self, at: Loc, r: &Record<'_>) {
+    /// Forgets record `r` at `at`; returns its netgroup name if it was
+    /// a netgroup kept for the reverse maps.
+    fn remove(&mut self, at: Loc, r: &Record<'_>) -> Option<String> {
         if let Some((keys, _)) = self.placed(r) {
             for (map, key, _) in &keys {
                 let h = self.hash(*map, key);
@@ -195,19 +198,18 @@ impl RecordIndex {
                 }
             }
         }
-        self.netgroups.remove(&at);
+        self.netgroups.remove(at)
     }
 
-    /// The reverse maps' lines the netgroups give now.
-    fn reverse_now(&self) -> [BTreeMap<String, String>; 2] {
-        if self.reverse_maps.iter().all(Option::is_none) {
-            return Default::default();
-        }
-        RecordPlan::reverse_lines(
-            self.netgroups
-                .values()
-                .map(|(n, v)| (n.as_str(), v.as_str())),
-        )
+    /// The map of reverse map `i`'s keys.
+    fn reverse_keys(
+        &self,
+        changed: Vec<(usize, String)>,
+    ) -> impl Iterator<Item = (MapName, String)> + '_ {
+        changed.into_iter().filter_map(|(i, k)| {
+            let map = self.reverse_maps.get(i).copied().flatten()?;
+            Some((map, k))
+        })
     }
 
     /// The value `map` serves for `key`: the first record's that gives
@@ -233,8 +235,8 @@ impl RecordIndex {
             }
         }
         if let Some(i) = self.reverse_maps.iter().position(|m| *m == Some(map)) {
-            if let Some(v) = self.reverse.get(i).and_then(|r| r.get(key)) {
-                return Some(v.clone());
+            if let Some(v) = self.netgroups.line(i, key) {
+                return Some(v);
             }
         }
         (Some(map) == self.aliases && key == "@").then(|| "@".to_owned())
@@ -293,13 +295,12 @@ impl EntryStore {
             Some(loc(directory, at))
         });
         let mut affected: BTreeSet<(MapName, String)> = BTreeSet::new();
-        let mut netgroups = false;
+        let mut names: Vec<String> = Vec::new();
         if let (Some(at), Some(r)) = (old_at, &old) {
-            if let Some((keys, netgroup)) = index.placed(r) {
+            if let Some((keys, _)) = index.placed(r) {
                 affected.extend(keys.into_iter().map(|(m, k, _)| (m, k)));
-                netgroups |= netgroup.is_some();
             }
-            index.remove(at, r);
+            names.extend(index.remove(at, r));
         }
         let d = self.dir_mut(directory);
         let compactions = d.compactions;
@@ -325,28 +326,31 @@ impl EntryStore {
             .get(directory)
             .is_some_and(|d| d.compactions != compactions);
         if compacted {
-            // Places moved: the index is made again from the store.
-            let was = std::mem::take(&mut index.reverse);
+            // Places moved: the index is made again from the store, and
+            // every reverse key it had or has is worked out again.
+            let was = index.netgroups.keys();
             index = RecordIndex::new(self, plan, domain);
-            let now = std::mem::replace(&mut index.reverse, was);
+            let now = index.netgroups.keys();
+            affected.extend(index.reverse_keys(was));
+            affected.extend(index.reverse_keys(now));
             if let Some((_, r)) = &placed_new {
                 if let Some((keys, _)) = index.placed(r) {
                     affected.extend(keys.into_iter().map(|(m, k, _)| (m, k)));
                 }
             }
-            // The reverse lines before are `was`, now `now`.
-            self.reverse_edits(&mut index, Some(now), &mut affected);
         } else {
+            let mut places: Vec<Loc> = old_at.into_iter().collect();
             if let Some((at, r)) = &placed_new {
-                index.add(*at, r);
-                if let Some((keys, netgroup)) = index.placed(r) {
+                names.extend(index.add(*at, r));
+                places.push(*at);
+                if let Some((keys, _)) = index.placed(r) {
                     affected.extend(keys.into_iter().map(|(m, k, _)| (m, k)));
-                    netgroups |= netgroup.is_some();
                 }
             }
-            if netgroups {
-                let now = index.reverse_now();
-                self.reverse_edits(&mut index, Some(now), &mut affected);
+            if !names.is_empty() {
+                let mut changed = Vec::new();
+                index.netgroups.update(&names, &places, &mut changed);
+                affected.extend(index.reverse_keys(changed));
             }
         }
         let edits = affected
@@ -358,34 +362,5 @@ impl EntryStore {
             .collect();
         self.records_index = Some(index);
         edits
-    }
-
-    /// Puts the reverse lines `now` in the index in place of those it
-    /// held, and adds the keys whose line changed to `affected`.
-    fn reverse_edits(
-        &self,
-        index: &mut RecordIndex,
-        now: Option<[BTreeMap<String, String>; 2]>,
-        affected: &mut BTreeSet<(MapName, String)>,
-    ) {
-        let Some(now) = now else {
-            return;
-        };
-        for (i, (was, is)) in index.reverse.iter().zip(&now).enumerate() {
-            let Some(map) = index.reverse_maps.get(i).copied().flatten() else {
-                continue;
-            };
-            for (k, v) in was {
-                if is.get(k) != Some(v) {
-                    affected.insert((map, k.clone()));
-                }
-            }
-            for k in is.keys() {
-                if !was.contains_key(k) {
-                    affected.insert((map, k.clone()));
-                }
-            }
-        }
-        index.reverse = now;
     }
 }
