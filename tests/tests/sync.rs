@@ -715,7 +715,8 @@ fn mock_user(name: &str, uid: u32) -> MockEntry {
 /// `tests::mock_ldap`: slapd always persists): the session polls instead,
 /// the log says why, `ypldapctl` shows refreshOnly, and each poll (whose
 /// present phase names every entry) keeps the maps whole, a MATCH
-/// watcher seeing no failure across several polls.
+/// watcher seeing no failure across several polls; as nothing changes,
+/// what a poll sends alters no map and builds none.
 #[test]
 fn a_server_that_does_not_persist_is_polled() {
     let domain = "nopersist.test";
@@ -785,11 +786,24 @@ fn a_server_that_does_not_persist_is_polled() {
         ],
     );
     let seen = polls(&w);
+    let done = polls_done(&w);
+    let (quiet, built) = (
+        w.log().matches("changes altered no map").count(),
+        builds(&w),
+    );
     tests::wait_for(Duration::from_secs(10), || {
-        (polls(&w) >= seen + 2).then_some(())
+        (polls(&w) >= seen + 2 && polls_done(&w) >= done + 2).then_some(())
     })
     .unwrap_or_else(|| panic!("no polls:\n{}", w.log()));
     std::thread::sleep(Duration::from_millis(300));
+    // Nothing changed: the entries the polls sent altered no map and
+    // built none.
+    assert!(
+        w.log().matches("changes altered no map").count() >= quiet + 2,
+        "{}",
+        w.log()
+    );
+    assert_eq!(builds(&w), built, "{}", w.log());
     let figures = watch.figures();
     tests::probe::assert_no_gap(&figures, "polling a server that does not persist", 20);
     let log = w.log();

@@ -8,9 +8,14 @@
 //! entry of that update, by directory ([`EntryStore`]); later updates skip
 //! the directories whose session is live, and their kept entries go into
 //! the build in their place. A session's changes replace, add and remove
-//! kept entries, and the maps are built again from the store in slices,
-//! as an update's are, then swapped in. A session that ends is read again
-//! by the next update, soon.
+//! kept entries and are served at once as edits of the maps in service
+//! (`EntryStore::apply_quick`: users, groups and records, netgroups
+//! included), each map a change alters getting a higher ORDER number; an
+//! entry sent again as it is kept alters nothing. Only what the edits
+//! cannot show (member DNs, a build under way, too many keys changed
+//! since the last build) builds the maps again from the store in slices,
+//! as an update's are, then swaps them in. A session that ends is read
+//! again by the next update, soon.
 
 use std::collections::{HashMap, HashSet};
 
