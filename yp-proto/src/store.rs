@@ -393,7 +393,9 @@ impl EntryStore {
 
     /// Keeps the first `n` directories (a reload that has fewer).
     pub fn truncate(&mut self, n: usize) {
-        self.records_index = None;
+        if n < self.directories.len() {
+            self.records_index = None;
+        }
         self.directories.truncate(n);
     }
 

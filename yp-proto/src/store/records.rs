@@ -201,7 +201,8 @@ impl RecordIndex {
         self.netgroups.remove(at)
     }
 
-    /// The map of reverse map `i`'s keys.
+    /// Reverse keys by map number (0: by user, 1: by host), with the map
+    /// each number is served as; a map not served is left out.
     fn reverse_keys(
         &self,
         changed: Vec<(usize, String)>,
