@@ -362,6 +362,10 @@ impl Snapshot {
 
     /// The rows of `map` changed since the build, if any.
     fn rows(&self, map: MapName) -> Option<&Rows> {
+        if map_index(map).is_none() && self.overlay.maps.len() <= MapName::ALL.len() {
+            // No other map changed: no search of the build's maps.
+            return None;
+        }
         self.overlay.rows(self.slot(map))
     }
 
