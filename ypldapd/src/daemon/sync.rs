@@ -421,8 +421,10 @@ impl Daemon {
             store.replace(d, entries);
         }
         // The records by map and key, made now rather than by the first
-        // change to a record.
-        store.prepare_records(&plan, &self.config.domain);
+        // change to a record (with a session to push changes).
+        if keep.modes.iter().any(|m| *m != ReadMode::Full) {
+            store.prepare_records(&plan, &self.config.domain);
+        }
         for (d, mode) in keep.modes.iter().enumerate() {
             let host = self
                 .config
