@@ -715,7 +715,8 @@ fn mock_user(name: &str, uid: u32) -> MockEntry {
 /// `tests::mock_ldap`: slapd always persists): the session polls instead,
 /// the log says why, `ypldapctl` shows refreshOnly, and each poll (whose
 /// present phase names every entry) keeps the maps whole, a MATCH
-/// watcher seeing no failure across several polls.
+/// watcher seeing no failure across several polls; as nothing changes,
+/// what a poll sends alters no map and builds none.
 #[test]
 fn a_server_that_does_not_persist_is_polled() {
     let domain = "nopersist.test";
@@ -785,11 +786,24 @@ fn a_server_that_does_not_persist_is_polled() {
         ],
     );
     let seen = polls(&w);
+    let done = polls_done(&w);
+    let (quiet, built) = (
+        w.log().matches("changes altered no map").count(),
+        builds(&w),
+    );
     tests::wait_for(Duration::from_secs(10), || {
-        (polls(&w) >= seen + 2).then_some(())
+        (polls(&w) >= seen + 2 && polls_done(&w) >= done + 2).then_some(())
     })
     .unwrap_or_else(|| panic!("no polls:\n{}", w.log()));
     std::thread::sleep(Duration::from_millis(300));
+    // Nothing changed: the entries the polls sent altered no map and
+    // built none.
+    assert!(
+        w.log().matches("changes altered no map").count() >= quiet + 2,
+        "{}",
+        w.log()
+    );
+    assert_eq!(builds(&w), built, "{}", w.log());
     let figures = watch.figures();
     tests::probe::assert_no_gap(&figures, "polling a server that does not persist", 20);
     let log = w.log();
@@ -807,4 +821,161 @@ fn a_server_that_does_not_persist_is_polled() {
             .is_ok_and(|l| l.trim_end().ends_with(":np1,np2")),
         "{log}"
     );
+}
+
+/// Two hosts under `ou=Hosts`, beside the sample's netgroups.
+const HOSTS_LDIF: &str = "dn: ou=Hosts,dc=example,dc=com
+objectClass: organizationalUnit
+ou: Hosts
+
+dn: cn=alpha,ou=Hosts,dc=example,dc=com
+objectClass: device
+objectClass: ipHost
+cn: alpha
+ipHostNumber: 192.0.2.10
+
+dn: cn=gamma,ou=Hosts,dc=example,dc=com
+objectClass: device
+objectClass: ipHost
+cn: gamma
+ipHostNumber: 192.0.2.30
+";
+
+/// The sample, its hosts served too, kept current by a session.
+fn records_world(domain: &str) -> World {
+    let text = tests::nis::sample_conf()
+        .replace(
+            "domain \"example.com\"\n",
+            &format!(
+                "domain \"{domain}\"\nprovide map \"hosts.byname\"\nprovide map \"hosts.byaddr\"\n"
+            ),
+        )
+        .replace("\ninterval 60\n", "\ninterval 3600\n")
+        .replace(
+            "directory \"127.0.0.1\" {\n",
+            "directory \"127.0.0.1\" {\n\thosts basedn \"ou=Hosts,dc=example,dc=com\"\n",
+        );
+    assert!(
+        text.contains("provide map \"hosts.byaddr\"")
+            && text.contains("\thosts basedn")
+            && text.contains("\ninterval 3600\n"),
+        "the sample's domain, interval or directory line changed"
+    );
+    let data = Data::sample().with_ldif(HOSTS_LDIF);
+    let w = World::builder(domain)
+        .directory(Directory::slapd_with(
+            data,
+            SlapdOptions::default().with_sync(),
+        ))
+        .ready(Ready::Registered)
+        .config_text(text)
+        .start();
+    w.bind_clients();
+    w
+}
+
+/// Builds of the maps from the kept entries so far (ypldapd's log).
+fn builds(w: &World) -> usize {
+    w.log().matches("maps built again after changes").count()
+}
+
+#[test]
+fn record_changes_are_served_at_once_without_building_the_maps_again() {
+    let mut w = records_world("records.test");
+    w.wait_log(
+        "kept current by content synchronization",
+        1,
+        Duration::from_secs(10),
+    );
+    assert!(
+        w.ypmatch("alpha", "hosts.byname")
+            .is_ok_and(|l| l.contains("192.0.2.10")),
+        "the host is served"
+    );
+    let built = builds(&w);
+    let passwd = order(&w, "passwd.byname");
+    let auto = order(&w, "auto.master");
+    let hosts = order(&w, "hosts.byname");
+
+    // A host added: both of its maps.
+    w.change_directory(
+        "ldapadd",
+        "dn: cn=beta,ou=Hosts,dc=example,dc=com\nobjectClass: device\nobjectClass: ipHost\n\
+         cn: beta\ncn: www\nipHostNumber: 192.0.2.20\n",
+    );
+    let took = until(&w, "beta", "hosts.byname", |v| {
+        v.is_some_and(|l| l.starts_with("192.0.2.20\tbeta www"))
+    });
+    assert!(took < PROPAGATION, "a host added took {took:?}");
+    until(&w, "www", "hosts.byname", |v| v.is_some());
+    until(&w, "192.0.2.20", "hosts.byaddr", |v| {
+        v.is_some_and(|l| l.contains("beta"))
+    });
+    let added = order(&w, "hosts.byname");
+    assert!(added > hosts, "hosts.byname ORDER {hosts} -> {added}");
+
+    // A host's address modified: its old address goes.
+    w.change_directory(
+        "ldapmodify",
+        "dn: cn=alpha,ou=Hosts,dc=example,dc=com\nchangetype: modify\n\
+         replace: ipHostNumber\nipHostNumber: 192.0.2.11\n",
+    );
+    let took = until(&w, "alpha", "hosts.byname", |v| {
+        v.is_some_and(|l| l.starts_with("192.0.2.11\t"))
+    });
+    assert!(took < PROPAGATION, "a host modified took {took:?}");
+    until(&w, "192.0.2.10", "hosts.byaddr", |v| v.is_none());
+    until(&w, "192.0.2.11", "hosts.byaddr", |v| v.is_some());
+    let modified = order(&w, "hosts.byname");
+    assert!(modified > added, "hosts.byname ORDER {added} -> {modified}");
+
+    // A netgroup triple added (the attribute has no equality rule: all
+    // its values replaced): its own line, and the reverse map through it
+    // and through the netgroup that includes it.
+    let reverse = order(&w, "netgroup.byuser");
+    w.change_directory(
+        "ldapmodify",
+        "dn: cn=sysadmins,ou=Netgroup,dc=example,dc=com\nchangetype: modify\n\
+         replace: nisNetgroupTriple\nnisNetgroupTriple: (,alice,example.com)\n\
+         nisNetgroupTriple: (,frank,example.com)\nnisNetgroupTriple: (,grace,example.com)\n",
+    );
+    let took = until(&w, "grace.example.com", "netgroup.byuser", |v| {
+        v.is_some_and(|l| {
+            let mut names: Vec<&str> = l.trim_end().split(',').collect();
+            names.sort_unstable();
+            names == ["ssh-users", "sysadmins"]
+        })
+    });
+    assert!(took < PROPAGATION, "a netgroup triple took {took:?}");
+    until(&w, "sysadmins", "netgroup", |v| {
+        v.is_some_and(|l| l.contains("(,grace,example.com)"))
+    });
+    let grown = order(&w, "netgroup.byuser");
+    assert!(
+        grown > reverse,
+        "netgroup.byuser ORDER {reverse} -> {grown}"
+    );
+
+    // A change to an attribute no map shows: sent again as held, it
+    // alters nothing.
+    let quiet = w.log().matches("changes altered no map").count();
+    let netgroup = order(&w, "netgroup");
+    w.change_directory(
+        "ldapmodify",
+        "dn: cn=ssh-users,ou=Netgroup,dc=example,dc=com\nchangetype: modify\n\
+         replace: description\ndescription: changed, but not in any map\n",
+    );
+    w.wait_log("changes altered no map", quiet + 1, Duration::from_secs(5));
+    assert_eq!(order(&w, "netgroup"), netgroup, "netgroup's ORDER moved");
+    assert_eq!(order(&w, "netgroup.byuser"), grown);
+
+    // Unrelated maps kept their ORDER, and no change built the maps again.
+    assert_eq!(
+        order(&w, "passwd.byname"),
+        passwd,
+        "passwd.byname's ORDER moved"
+    );
+    assert_eq!(order(&w, "auto.master"), auto, "auto.master's ORDER moved");
+    assert_eq!(builds(&w), built, "the maps were built again:\n{}", w.log());
+    assert!(w.log().contains("changes served at once"), "{}", w.log());
 }

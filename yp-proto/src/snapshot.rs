@@ -162,27 +162,33 @@ pub(super) struct Base {
     pub(super) domain: String,
 }
 
-/// The keys and values changed since the build, per map of the users and
-/// groups (by [`map_index`]), and each of those maps' ORDER number: a
-/// change to an entry is served by a new snapshot that shares the build's
-/// tables and the unchanged rows ([`Snapshot::with_edits`]), instead of
-/// building every map again.
+/// The keys and values changed since the build, per map, and each
+/// changed map's ORDER number: a change to an entry is served by a new
+/// snapshot that shares the build's tables and the unchanged rows
+/// ([`Snapshot::with_edits`]), instead of building every map again. A
+/// map's place is its [`map_index`] for the users' and groups' maps, and
+/// `MapName::ALL.len()` plus its place among the build's other maps for
+/// the rest (a short vector, copied with each new snapshot).
 #[derive(Debug, Clone, Default)]
 struct Overlay {
-    maps: [Option<Arc<Rows>>; MapName::ALL.len()],
-    orders: [Option<u32>; MapName::ALL.len()],
+    maps: Vec<(Option<Arc<Rows>>, Option<u32>)>,
 }
 
 impl Overlay {
-    fn rows(&self, map: MapName) -> Option<&Rows> {
-        self.maps
-            .get(map_index(map)?)?
-            .as_deref()
-            .filter(|r| r.len() > 0)
+    fn rows(&self, slot: Option<usize>) -> Option<&Rows> {
+        self.maps.get(slot?)?.0.as_deref().filter(|r| r.len() > 0)
+    }
+
+    fn order(&self, slot: Option<usize>) -> Option<u32> {
+        self.maps.get(slot?)?.1
     }
 
     fn len(&self) -> usize {
-        self.maps.iter().flatten().map(|r| r.len()).sum()
+        self.maps
+            .iter()
+            .filter_map(|m| m.0.as_ref())
+            .map(|r| r.len())
+            .sum()
     }
 }
 
@@ -203,7 +209,7 @@ pub type Edit = (MapName, Vec<u8>, Option<Vec<u8>>);
 /// Why edits could not be applied to a snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EditError {
-    /// Only the users' and groups' maps change this way.
+    /// A map this snapshot does not hold (its build had no table for it).
     NotEditable(MapName),
     /// A key or value longer than a YP record may be.
     TooLong { map: MapName, len: usize },
@@ -244,7 +250,7 @@ impl Snapshot {
         let mut overlay = self.overlay.clone();
         let mut altered = false;
         for (map, key, value) in edits {
-            let Some(i) = map_index(*map) else {
+            let Some(i) = self.slot(*map) else {
                 return Err(EditError::NotEditable(*map));
             };
             for len in [key.len(), value.as_ref().map_or(0, Vec::len)] {
@@ -252,7 +258,7 @@ impl Snapshot {
                     return Err(EditError::TooLong { map: *map, len });
                 }
             }
-            let now = match overlay.rows(*map).and_then(|r| r.get(key)) {
+            let now = match overlay.rows(Some(i)).and_then(|r| r.get(key)) {
                 Some(row) => row.value.as_deref(),
                 None => self.base_get(*map, key),
             };
@@ -261,7 +267,10 @@ impl Snapshot {
             }
             let was = isize::from(now.is_some());
             let will = isize::from(value.is_some());
-            let (Some(slot), Some(o)) = (overlay.maps.get_mut(i), overlay.orders.get_mut(i)) else {
+            if overlay.maps.len() <= i {
+                overlay.maps.resize(i + 1, (None, None));
+            }
+            let Some((slot, o)) = overlay.maps.get_mut(i) else {
                 continue;
             };
             let rows = Arc::make_mut(slot.get_or_insert_with(Arc::default));
@@ -292,25 +301,22 @@ impl Snapshot {
     /// the one before).
     pub fn order(&self) -> u32 {
         self.overlay
-            .orders
+            .maps
             .iter()
-            .flatten()
-            .copied()
+            .filter_map(|m| m.1)
             .fold(self.order, u32::max)
     }
 
     /// The ORDER number of `map`: that of the last change that altered
     /// it, else the build's.
     pub fn map_order(&self, map: MapName) -> u32 {
-        map_index(map)
-            .and_then(|i| self.overlay.orders.get(i).copied().flatten())
-            .unwrap_or(self.order)
+        self.overlay.order(self.slot(map)).unwrap_or(self.order)
     }
 
     /// Number of keys in a map.
     pub fn len(&self, map: MapName) -> usize {
         let built = self.table(map).0.sorted.len();
-        let delta = self.overlay.rows(map).map_or(0, |r| r.len_delta);
+        let delta = self.rows(map).map_or(0, |r| r.len_delta);
         built.saturating_add_signed(delta)
     }
 
@@ -343,6 +349,24 @@ impl Snapshot {
             .chain(self.other_maps())
             .map(|m| self.iter(m).map(|(k, v)| k.len() + v.len()).sum::<usize>())
             .sum()
+    }
+
+    /// The overlay's place of `map`; `None` for a map this snapshot does
+    /// not hold.
+    fn slot(&self, map: MapName) -> Option<usize> {
+        map_index(map).or_else(|| {
+            let j = self.base.others.iter().position(|(m, _)| *m == map)?;
+            Some(MapName::ALL.len() + j)
+        })
+    }
+
+    /// The rows of `map` changed since the build, if any.
+    fn rows(&self, map: MapName) -> Option<&Rows> {
+        if map_index(map).is_none() && self.overlay.maps.len() <= MapName::ALL.len() {
+            // No other map changed: no search of the build's maps.
+            return None;
+        }
+        self.overlay.rows(self.slot(map))
     }
 
     fn table(&self, map: MapName) -> (&Table, usize) {
@@ -382,7 +406,7 @@ impl Snapshot {
     pub fn entry_at(&self, map: MapName, at: Position) -> Option<(&[u8], &[u8], Position)> {
         let (t, col) = self.table(map);
         let arena = &self.base.arena;
-        let rows = self.overlay.rows(map);
+        let rows = self.rows(map);
         let mut at = at;
         loop {
             let built = t.sorted.get(at.base).map(|&id| (id, t.key(arena, id)));
@@ -427,7 +451,7 @@ impl Snapshot {
     /// keys changed since the build: tests and small maps only; ALL and
     /// NEXT go by [`Position`]).
     pub fn entry(&self, map: MapName, i: usize) -> Option<(&[u8], &[u8])> {
-        if self.overlay.rows(map).is_none() {
+        if self.rows(map).is_none() {
             let (t, col) = self.table(map);
             let &id = t.sorted.get(i)?;
             return Some((
@@ -481,7 +505,7 @@ impl Snapshot {
     /// Exact lookup (one hash probe, and a binary search of the keys
     /// changed since the build if any).
     pub fn get(&self, map: MapName, key: &[u8]) -> Option<&[u8]> {
-        if let Some(row) = self.overlay.rows(map).and_then(|r| r.get(key)) {
+        if let Some(row) = self.rows(map).and_then(|r| r.get(key)) {
             return row.value.as_deref();
         }
         self.base_get(map, key)
@@ -499,7 +523,6 @@ impl Snapshot {
             .sorted
             .partition_point(|&id| t.key(&self.base.arena, id) <= key);
         let rows = self
-            .overlay
             .rows(map)
             .map_or(RowAt::default(), |r| r.seek(key, false));
         Position { base, rows }

@@ -20,8 +20,11 @@ use crate::build::SnapshotBuilder;
 
 mod lookup;
 mod quick;
+mod records;
+mod reverse;
 use lookup::Lookup;
 pub use quick::EntryChange;
+use records::RecordIndex;
 
 /// Which search of a directory an entry came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -44,6 +47,8 @@ pub struct DirectoryEntries {
     holes: usize,
     /// The users and groups by name, id and member.
     lookup: Lookup,
+    /// Times the holes were closed (places moved).
+    compactions: u64,
 }
 
 /// What a change did to the store.
@@ -57,6 +62,8 @@ pub enum Applied {
     Removed,
     /// A removal of an entry that was not there.
     Unknown,
+    /// An entry sent again as it was held: nothing changed.
+    Unchanged,
 }
 
 impl DirectoryEntries {
@@ -85,6 +92,9 @@ impl DirectoryEntries {
     pub fn upsert_user(&mut self, u: User<'static>) -> Applied {
         let key = u.origin.uuid.clone();
         let (applied, place, old) = upsert(&mut self.users, &mut self.index, Search::Users, key, u);
+        if applied == Applied::Unchanged {
+            return applied;
+        }
         if let Some(old) = old {
             self.lookup.remove_user(&old, place);
         }
@@ -99,6 +109,9 @@ impl DirectoryEntries {
         let key = g.origin.uuid.clone();
         let (applied, place, old) =
             upsert(&mut self.groups, &mut self.index, Search::Groups, key, g);
+        if applied == Applied::Unchanged {
+            return applied;
+        }
         if let Some(old) = old {
             self.lookup.remove_group(&old, place);
         }
@@ -121,6 +134,7 @@ impl DirectoryEntries {
         match change {
             EntryChange::User(u) => self.upsert_user(u),
             EntryChange::Group(g) => self.upsert_group(g),
+            EntryChange::Record(r) => self.upsert_record(r),
             EntryChange::Remove(search, uuid) => self.remove(search, &uuid),
         }
     }
@@ -278,6 +292,7 @@ impl DirectoryEntries {
             }
         }
         self.holes = 0;
+        self.compactions += 1;
         let mut lookup = Lookup::default();
         for (place, u) in self.users.iter().enumerate() {
             if let Some(u) = u {
@@ -297,7 +312,7 @@ impl DirectoryEntries {
 /// `search`, else last (an entry without an entryUUID, from a full read,
 /// always goes last). Returns what it did, the place and the entry that
 /// was there.
-fn upsert<T>(
+fn upsert<T: PartialEq>(
     list: &mut Vec<Option<T>>,
     index: &mut HashMap<(Search, String), usize>,
     search: Search,
@@ -311,6 +326,9 @@ fn upsert<T>(
     };
     match index.get(&(search, uuid.clone())) {
         Some(&at) if at < list.len() => {
+            if list[at].as_ref() == Some(&entry) {
+                return (Applied::Unchanged, at as u32, None);
+            }
             let old = list[at].replace(entry);
             (Applied::Replaced, at as u32, old)
         }
@@ -335,10 +353,12 @@ pub struct Cursor {
 #[derive(Debug, Default)]
 pub struct EntryStore {
     directories: Vec<DirectoryEntries>,
+    /// The records by map and key, for changes applied without a build;
+    /// `None` once the store changed another way.
+    records_index: Option<RecordIndex>,
 }
 
 impl EntryStore {
-    /// Directory `d`'s entries (created empty when new).
     /// Directory `d`'s entries, if any are kept.
     pub fn get(&self, d: usize) -> Option<&DirectoryEntries> {
         self.directories.get(d)
@@ -349,7 +369,16 @@ impl EntryStore {
         self.directories.len()
     }
 
+    /// Directory `d`'s entries (created empty when new), to change them
+    /// other than by [`Self::apply_quick`].
     pub fn directory(&mut self, d: usize) -> &mut DirectoryEntries {
+        self.records_index = None;
+        self.dir_mut(d)
+    }
+
+    /// Directory `d`'s entries, for a change that keeps the index of the
+    /// records (one to a user or a group, or one that updates it).
+    fn dir_mut(&mut self, d: usize) -> &mut DirectoryEntries {
         if self.directories.len() <= d {
             self.directories
                 .resize_with(d + 1, DirectoryEntries::default);
@@ -364,6 +393,9 @@ impl EntryStore {
 
     /// Keeps the first `n` directories (a reload that has fewer).
     pub fn truncate(&mut self, n: usize) {
+        if n < self.directories.len() {
+            self.records_index = None;
+        }
         self.directories.truncate(n);
     }
 

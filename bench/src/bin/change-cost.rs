@@ -7,14 +7,87 @@
 //! are built again, as ypldapd does (`CHANGED_VALUES_LIMIT`), and the
 //! build is timed apart: it is done in slices between answers there.
 //!
+//! The store also holds hosts (a tenth of the users) and netgroups (a
+//! hundredth, each including the one before): changes to records are
+//! applied the same way (their own keys; a netgroup's reverse maps from
+//! the netgroups alone).
+//!
 //! usage: change-cost [USERS [GROUPS [CHANGES]]]
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use bench::stats::Samples;
+use entry_rules::records::{Record, RecordKind};
+use entry_rules::{Origin, Text};
+use yp_proto::build::{RecordPlan, SearchPlan};
 use yp_proto::store::{EntryChange, EntryStore, Search};
 use yp_proto::testdata;
-use yp_proto::{BuildOptions, Snapshot, SnapshotBuilder};
+use yp_proto::{BuildOptions, MapName, Snapshot, SnapshotBuilder};
+
+/// The record searches: hosts (0) and netgroups (1).
+fn plan() -> Arc<RecordPlan> {
+    let search = |kind: RecordKind| SearchPlan {
+        kind,
+        attributes: kind
+            .roles()
+            .iter()
+            .map(|r| r.attribute.to_owned())
+            .collect(),
+        site: None,
+        slots: kind
+            .maps()
+            .iter()
+            .map(|m| MapName::configured(m).ok())
+            .collect(),
+    };
+    Arc::new(RecordPlan {
+        searches: vec![search(RecordKind::Hosts), search(RecordKind::Netgroup)],
+    })
+}
+
+fn record(search: u16, uuid: String, values: Vec<Vec<String>>) -> Record<'static> {
+    Record {
+        origin: Origin {
+            dn: Text::from(format!("cn={uuid},dc=example")),
+            uuid: Some(uuid),
+        },
+        search,
+        values: values
+            .into_iter()
+            .map(|vs| vs.into_iter().map(Text::from).collect())
+            .collect(),
+    }
+}
+
+fn host(i: usize, octet: usize) -> Record<'static> {
+    record(
+        0,
+        format!("h{i}"),
+        vec![
+            vec![format!("host{i:06}")],
+            vec![format!("10.{}.{}.{}", (i >> 8) & 255, i & 255, octet % 250)],
+        ],
+    )
+}
+
+/// Netgroup `j`: three triples, and netgroup `j - 1` (and `extra`).
+fn netgroup(j: usize, extra: Option<usize>) -> Record<'static> {
+    let triples = (0..3)
+        .map(|x| format!("(host{:06},user{:06},)", j * 3 + x, j * 3 + x))
+        .chain(extra.map(|e| format!("(,user{e:06},)")))
+        .collect();
+    let members = j
+        .checked_sub(1)
+        .map(|p| format!("ng{p:05}"))
+        .into_iter()
+        .collect();
+    record(
+        1,
+        format!("n{j}"),
+        vec![vec![format!("ng{j:05}")], triples, members],
+    )
+}
 
 /// As ypldapd's `CHANGED_VALUES_LIMIT`.
 const LIMIT: usize = 16_384;
@@ -51,9 +124,22 @@ fn main() {
         g.origin.uuid = Some(format!("g{j}"));
         store.directory(0).upsert_group(g);
     }
+    let (hosts, netgroups) = ((n / 10).max(1), (n / 100).max(1));
+    for i in 0..hosts {
+        store.directory(0).upsert_record(host(i, 1));
+    }
+    for j in 0..netgroups {
+        // Nested 10 deep at most: chains of ten.
+        let mut g = netgroup(j, None);
+        if j % 10 == 0 {
+            g.values[2].clear();
+        }
+        store.directory(0).upsert_record(g);
+    }
     let stored = t.elapsed();
+    let plan = plan();
     let build = |store: &EntryStore| {
-        let mut b = SnapshotBuilder::new(domain, options, None);
+        let mut b = SnapshotBuilder::new(domain, options, None).with_records(Arc::clone(&plan));
         store.feed(&mut b);
         b.end_of_entries(1);
         b.finish().0
@@ -61,8 +147,14 @@ fn main() {
     let t = Instant::now();
     let mut served = build(&store);
     println!(
-        "change-cost: {n} users, {m} groups in the store ({:.0} ms, with its indexes), built in {:.0} ms; {k} changes of each kind",
+        "change-cost: {n} users, {m} groups, {hosts} hosts, {netgroups} netgroups in the store ({:.0} ms, with its indexes), built in {:.0} ms; {k} changes of each kind",
         stored.as_secs_f64() * 1000.0,
+        t.elapsed().as_secs_f64() * 1000.0
+    );
+    let t = Instant::now();
+    store.prepare_records(&plan, domain);
+    println!(
+        "index of the records made in {:.0} ms (once per build)",
         t.elapsed().as_secs_f64() * 1000.0
     );
     let mut order = 2;
@@ -70,7 +162,7 @@ fn main() {
     let mut apply = |store: &mut EntryStore, served: &mut Snapshot, c: EntryChange| -> u64 {
         let t = Instant::now();
         let edits = store
-            .apply_quick(0, c, &options, domain)
+            .apply_quick(0, c, &options, &plan, domain)
             .unwrap_or_else(|_| panic!("a change the quick path takes"));
         order += 1;
         if let Some(next) = served.with_edits(&edits, order).expect("edits fit") {
@@ -85,7 +177,7 @@ fn main() {
         took
     };
     let mut report: Vec<(&str, Samples)> = Vec::new();
-    let kinds: [(&str, &dyn Fn(usize) -> EntryChange); 5] = [
+    let kinds: [(&str, &dyn Fn(usize) -> EntryChange); 10] = [
         ("modify (shell)", &|i| {
             let u = (i * 7919) % n;
             EntryChange::User(user(u, &name(u), &format!("/bin/shell{i}")))
@@ -110,6 +202,25 @@ fn main() {
         ("user renamed", &|i| {
             let u = (i * 13) % n;
             EntryChange::User(user(u, &format!("{}r", name(u)), "/bin/sh"))
+        }),
+        ("user sent again as held", &|i| {
+            let u = (i * 7919) % n;
+            EntryChange::User(user(u, &name(u), &format!("/bin/shell{i}")))
+        }),
+        ("host address modified", &|i| {
+            EntryChange::Record(host((i * 7919) % hosts, 2 + i))
+        }),
+        ("host added", &|i| EntryChange::Record(host(hosts + i, 1))),
+        ("host deleted", &|i| {
+            EntryChange::Remove(Search::Records(0), format!("h{}", hosts + i))
+        }),
+        ("netgroup triple added", &|i| {
+            let j = (i * 31) % netgroups;
+            let mut g = netgroup(j, Some(i));
+            if j % 10 == 0 {
+                g.values[2].clear();
+            }
+            EntryChange::Record(g)
         }),
     ];
     for (kind, make) in kinds {

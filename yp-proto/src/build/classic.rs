@@ -36,7 +36,102 @@ pub struct SearchPlan {
     pub slots: Vec<Option<MapName>>,
 }
 
+impl SearchPlan {
+    /// The map key `k` of a record of this search goes to: an automount
+    /// entry's own, else the kind's slot's (the plan may hold no table
+    /// for it: the key is then left out).
+    fn map_of(&self, out: &Out, k: &records::Key) -> Option<MapName> {
+        match (&out.map, self.kind) {
+            (Some(name), RecordKind::Automount) => name.parse::<MapName>().ok(),
+            _ => self.slots.get(usize::from(k.slot)).copied().flatten(),
+        }
+    }
+}
+
+/// One record's part of the maps, as a build places it (for changes
+/// applied without a build, `crate::store`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Placed {
+    /// Each map and key the record gives, once, with its value (the
+    /// first the record gives for it).
+    pub keys: Vec<(MapName, String, String)>,
+    /// A netgroup's name and `netgroup` value, for the reverse maps.
+    pub netgroup: Option<(String, String)>,
+}
+
 impl RecordPlan {
+    /// What record `r` puts into the maps, by the rules a build follows
+    /// ([`SnapshotBuilder::add_records`]); `None` when the build drops it
+    /// (or names no search of the plan). The arena's bound is not
+    /// checked: it is about the whole build.
+    pub(crate) fn placed(&self, r: &Record<'_>, domain: &str, out: &mut Out) -> Option<Placed> {
+        let search = self.searches.get(usize::from(r.search))?;
+        let cx = Context {
+            kind: search.kind,
+            attributes: &search.attributes,
+            domain,
+            site: search.site.as_ref(),
+        };
+        records::build(&cx, r, out).ok()?;
+        let tables = self.maps();
+        let mut placed = Placed::default();
+        if search.kind == RecordKind::Netgroup {
+            if let (Some(k), Some(v)) = (out.keys.first(), out.values.first()) {
+                placed.netgroup = Some((k.key.clone(), v.clone()));
+            }
+        }
+        for k in &out.keys {
+            let Some(map) = search.map_of(out, k).filter(|m| tables.contains(m)) else {
+                continue;
+            };
+            let Some(value) = out.values.get(k.value) else {
+                continue;
+            };
+            if !placed
+                .keys
+                .iter()
+                .any(|(m, key, _)| *m == map && *key == k.key)
+            {
+                placed.keys.push((map, k.key.clone(), value.clone()));
+            }
+        }
+        Some(placed)
+    }
+
+    /// The maps `netgroup.byuser` and `netgroup.byhost` are served as, if
+    /// the plan has a netgroup search that names them.
+    pub(crate) fn reverse_maps(&self) -> [Option<MapName>; 2] {
+        let tables = self.maps();
+        let slot = |i: usize| {
+            self.searches
+                .iter()
+                .find(|s| s.kind == RecordKind::Netgroup)
+                .and_then(|s| s.slots.get(i).copied().flatten())
+                .filter(|m| tables.contains(m))
+        };
+        [slot(1), slot(2)]
+    }
+
+    /// What a `netgroup` value gives the reverse maps directly: each
+    /// triple's keys with their map (0: by user, 1: by host, see
+    /// [`super::netgroups::triple_keys`]), and the member netgroups'
+    /// names, in order.
+    pub(crate) fn netgroup_parts(value: &str) -> (Vec<(usize, String)>, Vec<&str>) {
+        let (mut keys, mut members) = (Vec::new(), Vec::new());
+        let mut key = String::new();
+        for m in records::netgroup_members(value) {
+            match m {
+                records::NetgroupMember::Triple { host, user, domain } => {
+                    super::netgroups::triple_keys(host, user, domain, &mut key, |i, k| {
+                        keys.push((i, k.to_owned()));
+                    });
+                }
+                records::NetgroupMember::Netgroup(name) => members.push(name),
+            }
+        }
+        (keys, members)
+    }
+
     /// Every map the plan can fill, each once, in plan order.
     pub fn maps(&self) -> Vec<MapName> {
         let mut maps = Vec::new();
@@ -153,11 +248,7 @@ impl SnapshotBuilder {
         }
         let mut written: Vec<Option<Span>> = vec![None; out.values.len()];
         for k in &out.keys {
-            let map = match (&out.map, search.kind) {
-                (Some(name), RecordKind::Automount) => name.parse::<MapName>().ok(),
-                _ => search.slots.get(usize::from(k.slot)).copied().flatten(),
-            };
-            let Some(t) = map.and_then(|m| self.classic.table_of(m)) else {
+            let Some(t) = search.map_of(out, k).and_then(|m| self.classic.table_of(m)) else {
                 continue;
             };
             let Some(value) = out.values.get(k.value) else {

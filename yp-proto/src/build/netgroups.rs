@@ -11,6 +11,31 @@ use std::hash::{BuildHasher, RandomState};
 
 use entry_rules::records::{NetgroupMember, netgroup_members};
 
+/// The reverse keys of triple `(host,user,domain)`, given to `f` with
+/// their map (0: `user.domain`, by user; 1: `host.domain`, by host), as
+/// revnetgroup makes them: an empty field is `*`, a field starting with
+/// `-` gives none. `key` is scratch space.
+pub(crate) fn triple_keys(
+    host: &str,
+    user: &str,
+    domain: &str,
+    key: &mut String,
+    mut f: impl FnMut(usize, &str),
+) {
+    for (i, field) in [user, host].into_iter().enumerate() {
+        let field = if field.is_empty() { "*" } else { field };
+        if field.starts_with('-') {
+            continue;
+        }
+        let domain = if domain.is_empty() { "*" } else { domain };
+        key.clear();
+        key.push_str(field);
+        key.push('.');
+        key.push_str(domain);
+        f(i, key);
+    }
+}
+
 /// Every netgroup read, and the reverse keys once expanded.
 #[derive(Debug, Default)]
 pub(super) struct Netgroups {
@@ -111,18 +136,12 @@ impl Netgroups {
                 used += 1;
                 match m {
                     NetgroupMember::Triple { host, user, domain } => {
-                        for (i, field) in [user, host].into_iter().enumerate() {
-                            let field = if field.is_empty() { "*" } else { field };
-                            if field.starts_with('-') {
-                                continue;
+                        let (reverse, key) = (&mut self.reverse, &mut self.key);
+                        triple_keys(host, user, domain, key, |i, k| {
+                            if let Some(r) = reverse.get_mut(i) {
+                                r.add(k, root);
                             }
-                            let domain = if domain.is_empty() { "*" } else { domain };
-                            self.key.clear();
-                            self.key.push_str(field);
-                            self.key.push('.');
-                            self.key.push_str(domain);
-                            self.reverse[i].add(&self.key, root);
-                        }
+                        });
                     }
                     NetgroupMember::Netgroup(name) => {
                         // A name no netgroup has is skipped, as revnetgroup does.

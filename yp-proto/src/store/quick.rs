@@ -22,14 +22,19 @@
 //! a user's change that keeps its DN, name, uid, gid and validity (a
 //! shell, a password, a lock) is applied here, since it alters no group
 //! or netid line; any other change builds the maps again. Records
-//! (classic maps, netgroups) are always built again.
+//! (classic maps, netgroups) are applied by [`super::records`], whatever
+//! the store holds; an entry sent again as the store holds it changes
+//! nothing (no edit).
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::sync::Arc;
+
+use entry_rules::records::Record;
 use entry_rules::{Group, User};
 
 use super::{Applied, DirectoryEntries, EntryStore, Search};
-use crate::build::{BuildOptions, group_line, netid_line, user_lines};
+use crate::build::{BuildOptions, RecordPlan, group_line, netid_line, user_lines};
 use crate::maps::MapName;
 use crate::proto::YPMAXRECORD;
 use crate::snapshot::Edit;
@@ -41,6 +46,8 @@ pub enum EntryChange {
     User(User<'static>),
     /// A group added or replaced (by its entryUUID).
     Group(Group<'static>),
+    /// A record added or replaced (by its search and entryUUID).
+    Record(Record<'static>),
     /// The entry a search found with this entryUUID removed.
     Remove(Search, String),
 }
@@ -154,15 +161,28 @@ impl EntryStore {
     /// the edits that make the maps of the store before it (a snapshot
     /// built from it, with any edits since) those of the store after it;
     /// `Err(change)`, with the store untouched, when the change is not
-    /// one this can apply (a record, member DNs): the maps must be built
-    /// again.
+    /// one this can apply (member DNs): the maps must be built again.
+    /// `plan` is the record searches' (the build's).
     pub fn apply_quick(
         &mut self,
         directory: usize,
         change: EntryChange,
         options: &BuildOptions,
+        plan: &Arc<RecordPlan>,
         domain: &str,
     ) -> Result<Vec<Edit>, Box<EntryChange>> {
+        let change = match change {
+            EntryChange::Record(r) => {
+                return Ok(self.quick_record(directory, Some(r), None, plan, domain));
+            }
+            EntryChange::Remove(Search::Records(s), uuid) => {
+                return Ok(self.quick_record(directory, None, Some((s, uuid)), plan, domain));
+            }
+            change => change,
+        };
+        if self.holds_as_is(directory, &change) {
+            return Ok(Vec::new());
+        }
         if self.groups_with_dns() > 0 {
             return match change {
                 EntryChange::User(u) if self.same_keys_and_validity(directory, &u, options) => {
@@ -188,6 +208,26 @@ impl EntryStore {
             EntryChange::Remove(s @ Search::Records(_), uuid) => {
                 Err(Box::new(EntryChange::Remove(s, uuid)))
             }
+            EntryChange::Record(r) => Err(Box::new(EntryChange::Record(r))),
+        }
+    }
+
+    /// Whether `change` puts in place a user or group the store holds
+    /// exactly so (a refresh that sends every entry again, a change to
+    /// attributes no map shows).
+    fn holds_as_is(&self, directory: usize, change: &EntryChange) -> bool {
+        match change {
+            EntryChange::User(u) => self
+                .current(directory, Search::Users, u.origin.uuid.as_deref(), |d| {
+                    &d.users
+                })
+                .is_some_and(|old| old == u),
+            EntryChange::Group(g) => self
+                .current(directory, Search::Groups, g.origin.uuid.as_deref(), |d| {
+                    &d.groups
+                })
+                .is_some_and(|old| old == g),
+            _ => false,
         }
     }
 
@@ -221,7 +261,7 @@ impl EntryStore {
         options: &BuildOptions,
     ) -> Vec<Edit> {
         let (name, uid) = (new.name.to_string(), new.uid);
-        self.directory(directory).apply(EntryChange::User(new));
+        self.dir_mut(directory).apply(EntryChange::User(new));
         let mut edits = Vec::new();
         self.name_edits(&name, options, &mut edits);
         self.uid_line_edits(uid, options, &mut edits);
@@ -229,7 +269,7 @@ impl EntryStore {
     }
 
     /// The kept entry with `uuid` in directory `directory`.
-    fn current<T>(
+    pub(super) fn current<T>(
         &self,
         directory: usize,
         search: Search,
@@ -271,7 +311,7 @@ impl EntryStore {
             }
         };
         before(self, &mut uids);
-        let d = self.directory(directory);
+        let d = self.dir_mut(directory);
         match (new, removed) {
             (Some(u), _) => d.apply(EntryChange::User(u)),
             (None, Some(uuid)) => d.apply(EntryChange::Remove(Search::Users, uuid)),
@@ -354,7 +394,7 @@ impl EntryStore {
             gids.push(g.gid);
         }
         let before = self.kept_groups_of(&names);
-        let d = self.directory(directory);
+        let d = self.dir_mut(directory);
         match (new, removed) {
             (Some(g), _) => d.apply(EntryChange::Group(g)),
             (None, Some(uuid)) => d.apply(EntryChange::Remove(Search::Groups, uuid)),

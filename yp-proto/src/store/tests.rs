@@ -4,10 +4,12 @@ use std::sync::Arc;
 use proptest::prelude::*;
 
 use super::*;
-use crate::build::{BuildOptions, SnapshotBuilder};
+use crate::build::{BuildOptions, RecordPlan, SearchPlan, SnapshotBuilder};
 use crate::maps::MapName;
 use crate::snapshot::Snapshot;
 use crate::testdata;
+use entry_rules::records::RecordKind;
+use entry_rules::{Origin, Text};
 
 fn with_uuid(mut u: User<'static>, uuid: &str) -> User<'static> {
     u.origin.uuid = Some(uuid.to_owned());
@@ -234,6 +236,29 @@ enum Change {
         dir: usize,
         uuid: u8,
     },
+    /// A record of search `search` (see [`plan`]): `a`, `b` and `c`
+    /// pick its values from a few that collide.
+    Record {
+        dir: usize,
+        uuid: u8,
+        search: u16,
+        a: u8,
+        b: u8,
+        c: Vec<u8>,
+        invalid: bool,
+    },
+    RemoveRecord {
+        dir: usize,
+        uuid: u8,
+        search: u16,
+    },
+    /// The entry the store holds at this place (user, group or record,
+    /// by `what`), sent again as it is: a refresh that sends everything.
+    Resend {
+        dir: usize,
+        what: u8,
+        pick: u8,
+    },
     /// The user last given with this place and entryUUID, another shell
     /// and maybe (un)disabled: its keys unchanged.
     Shell {
@@ -295,7 +320,134 @@ fn change() -> impl Strategy<Value = Change> {
         1 => (0usize..2, 0u8..8).prop_map(|(dir, uuid)| Change::RemoveGroup { dir, uuid }),
         2 => (0usize..2, 0u8..12, 0u8..3, proptest::bool::weighted(0.2))
             .prop_map(|(dir, uuid, shell, disabled)| Change::Shell { dir, uuid, shell, disabled }),
+        6 => (
+            0usize..2,
+            0u8..10,
+            0u16..5,
+            any::<u8>(),
+            any::<u8>(),
+            proptest::collection::vec(0u8..9, 0..4),
+            proptest::bool::weighted(0.1),
+        )
+            .prop_map(|(dir, uuid, search, a, b, c, invalid)| Change::Record { dir, uuid, search, a, b, c, invalid }),
+        1 => (0usize..2, 0u8..10, 0u16..5).prop_map(|(dir, uuid, search)| Change::RemoveRecord { dir, uuid, search }),
+        2 => (0usize..2, 0u8..3, any::<u8>()).prop_map(|(dir, what, pick)| Change::Resend { dir, what, pick }),
     ]
+}
+
+/// The record searches of the property test: hosts, services,
+/// netgroups (with both reverse maps), automount, mail aliases.
+fn plan() -> Arc<RecordPlan> {
+    let search = |kind: RecordKind, slots: &[&str]| SearchPlan {
+        kind,
+        attributes: kind
+            .roles()
+            .iter()
+            .map(|r| r.attribute.to_owned())
+            .collect(),
+        site: None,
+        slots: slots
+            .iter()
+            .map(|m| Some(MapName::configured(m).expect("a map name")))
+            .collect(),
+    };
+    Arc::new(RecordPlan {
+        searches: vec![
+            search(RecordKind::Hosts, &["hosts.byname", "hosts.byaddr"]),
+            search(
+                RecordKind::Services,
+                &["services.byname", "services.byservicename"],
+            ),
+            search(
+                RecordKind::Netgroup,
+                &["netgroup", "netgroup.byuser", "netgroup.byhost"],
+            ),
+            search(RecordKind::Automount, &["auto.master", "auto.home"]),
+            search(RecordKind::Aliases, &["mail.aliases"]),
+        ],
+    })
+}
+
+/// Every map the property test's builds hold.
+fn all_maps() -> Vec<MapName> {
+    MapName::ALL.into_iter().chain(plan().maps()).collect()
+}
+
+fn record(
+    dir: usize,
+    uuid: u8,
+    search: u16,
+    a: u8,
+    b: u8,
+    c: &[u8],
+    invalid: bool,
+) -> Record<'static> {
+    let pick = |pool: &[&'static str], i: u8| pool[usize::from(i) % pool.len()];
+    let list =
+        |pool: &[&'static str]| -> Vec<&'static str> { c.iter().map(|&i| pick(pool, i)).collect() };
+    let values: Vec<Vec<&'static str>> = match search {
+        0 => {
+            let mut addrs = list(&["192.0.2.1", "192.0.2.2", "2001:db8::1", "192.0.2.1"]);
+            if invalid {
+                addrs.push("bad");
+            }
+            let mut names = vec![pick(&["h0", "H0", "h1", "h2"], a)];
+            if b % 2 == 0 {
+                names.push(pick(&["h1", "www", "H2"], b / 2));
+            }
+            vec![names, addrs]
+        }
+        1 => vec![
+            vec![pick(&["s0", "s1", "S0"], a)],
+            vec![if invalid { "x" } else { pick(&["22", "80"], b) }],
+            list(&["tcp", "udp"]),
+        ],
+        2 => {
+            let mut triples: Vec<&str> = c
+                .iter()
+                .filter(|&&i| i < 4)
+                .map(|&i| pick(&["(h0,u0,d)", "(,u1,)", "(h1,-,)", "(h0,u0,)"], i))
+                .collect();
+            if invalid {
+                triples.push("bad");
+            }
+            let members = c
+                .iter()
+                .filter(|&&i| i >= 4)
+                .map(|&i| pick(&["n0", "n1", "n2", "n3", "n4"], i))
+                .collect();
+            vec![vec![pick(&["n0", "n1", "n2", "n3"], a)], triples, members]
+        }
+        3 => vec![
+            vec![pick(&["/home", "k0", "k1"], a)],
+            vec![if invalid {
+                " "
+            } else {
+                pick(&["srv:/a", "srv:/b"], b)
+            }],
+            vec![],
+            vec![],
+            vec![pick(
+                &["auto.master", "auto.home", "auto.other"],
+                c.first().copied().unwrap_or(0),
+            )],
+        ],
+        _ => vec![
+            vec![pick(&["a0", "@", "a1"], a)],
+            if invalid { vec![] } else { list(&["x", "y"]) },
+        ],
+    };
+    Record {
+        origin: Origin {
+            dn: Text::from(format!("cn=r{uuid},ou={search},dc={dir}")),
+            uuid: Some(format!("r{uuid}")),
+        },
+        search,
+        values: values
+            .into_iter()
+            .map(|vs| vs.into_iter().map(Text::from).collect())
+            .collect(),
+    }
 }
 
 /// The store's form of a generated change; `users` holds the last user
@@ -379,6 +531,47 @@ fn entry_change_of(
             *dir,
             EntryChange::Remove(Search::Groups, format!("g{uuid}")),
         ),
+        Change::Record {
+            dir,
+            uuid,
+            search,
+            a,
+            b,
+            c,
+            invalid,
+        } => (
+            *dir,
+            EntryChange::Record(record(*dir, *uuid, *search, *a, *b, c, *invalid)),
+        ),
+        Change::RemoveRecord { dir, uuid, search } => (
+            *dir,
+            EntryChange::Remove(Search::Records(*search), format!("r{uuid}")),
+        ),
+        // Made from the store by `resend`; a user nobody has otherwise.
+        Change::Resend { dir, .. } => (*dir, EntryChange::Remove(Search::Users, "none".into())),
+    }
+}
+
+/// A [`Change::Resend`]: the entry the store holds, as it is.
+fn resend(store: &EntryStore, dir: usize, what: u8, pick: u8) -> Option<EntryChange> {
+    let d = store.get(dir)?;
+    let nth = |n: usize| usize::from(pick) % n.max(1);
+    match what {
+        0 => d
+            .users()
+            .nth(nth(d.users().count()))
+            .cloned()
+            .map(EntryChange::User),
+        1 => d
+            .groups()
+            .nth(nth(d.groups().count()))
+            .cloned()
+            .map(EntryChange::Group),
+        _ => d
+            .records()
+            .nth(nth(d.records().count()))
+            .cloned()
+            .map(EntryChange::Record),
     }
 }
 
@@ -391,7 +584,7 @@ fn apply_slow(store: &mut EntryStore, dir: usize, c: EntryChange) {
 /// either has (and of `others`, keys that may be gone), FIRST and NEXT
 /// from every such key, ALL, and the number of keys.
 fn same_maps(got: &Snapshot, want: &Snapshot, others: &[Vec<u8>]) -> Result<(), TestCaseError> {
-    for map in MapName::ALL {
+    for map in all_maps() {
         let a: Vec<_> = got.iter(map).collect();
         let b: Vec<_> = want.iter(map).collect();
         prop_assert_eq!(&a, &b, "{}", map);
@@ -436,8 +629,10 @@ proptest! {
         omit in any::<bool>(),
     ) {
         let options = BuildOptions { omit_disabled: omit, ..BuildOptions::default() };
+        let plan = plan();
+        let maps = all_maps();
         let build_with = |store: &EntryStore, order: u32| {
-            let mut b = SnapshotBuilder::new("d", options, None);
+            let mut b = SnapshotBuilder::new("d", options, None).with_records(Arc::clone(&plan));
             store.feed(&mut b);
             b.end_of_entries(order);
             b.finish().0
@@ -450,26 +645,36 @@ proptest! {
         }
         let mut order = 1;
         let mut served = build_with(&store, order);
+        prop_assert_eq!(served.other_maps().count(), plan.maps().len());
         for c in &changes {
-            let (dir, c) = entry_change(c, &mut users);
+            let resent = matches!(c, Change::Resend { .. });
+            let (dir, c) = match c {
+                Change::Resend { dir, what, pick } => match resend(&store, *dir, *what, *pick) {
+                    Some(e) => (*dir, e),
+                    None => continue,
+                },
+                c => entry_change(c, &mut users),
+            };
             // Only member DNs (before or after) may take the slow path.
             let dns = store_has_dns(&store) || matches!(&c, EntryChange::Group(g) if !g.member_dns.is_empty());
-            let before: Vec<Vec<u8>> = MapName::ALL.iter().flat_map(|&m| served.iter(m).map(|(k, _)| k.to_vec()).collect::<Vec<_>>()).collect();
+            let before: Vec<Vec<u8>> = maps.iter().flat_map(|&m| served.iter(m).map(|(k, _)| k.to_vec()).collect::<Vec<_>>()).collect();
             let was = build_with(&store, 0);
             order += 1;
-            let next = match store.apply_quick(dir, c, &options, "d") {
+            let next = match store.apply_quick(dir, c, &options, &plan, "d") {
                 Ok(edits) => {
+                    // An entry sent again as held: no edit at all.
+                    prop_assert!(!resent || edits.is_empty(), "{:?}", edits);
                     served.with_edits(&edits, order).expect("edits fit")
                 }
                 Err(c) => {
-                    prop_assert!(dns, "built again without member DNs");
+                    prop_assert!(dns && !resent, "built again without member DNs");
                     apply_slow(&mut store, dir, *c);
                     Some(build_with(&store, order))
                 }
             };
             let want = build_with(&store, 0);
             if let Some(next) = next {
-                for map in MapName::ALL {
+                for &map in &maps {
                     let altered = !was.iter(map).eq(want.iter(map));
                     if altered {
                         prop_assert!(next.map_order(map) > served.map_order(map), "{}", map);
@@ -479,7 +684,7 @@ proptest! {
                 }
                 served = next;
             } else {
-                for map in MapName::ALL {
+                for &map in &maps {
                     prop_assert!(was.iter(map).eq(want.iter(map)), "{} altered without edits", map);
                 }
             }
@@ -507,6 +712,7 @@ fn a_new_user_is_served_at_once_with_its_groups() {
             0,
             EntryChange::User(user(2, 2, 1001, 0, false)),
             &options,
+            &plan(),
             "d",
         )
         .expect("a new user is quick");
@@ -530,6 +736,7 @@ fn a_new_user_is_served_at_once_with_its_groups() {
             0,
             EntryChange::User(user(1, 0, 1000, 0, false)),
             &options,
+            &plan(),
             "d",
         )
         .expect("a rename is quick");
@@ -584,6 +791,7 @@ fn with_member_dns_only_a_change_of_values_is_quick() {
             0,
             EntryChange::User(user(1, 1, 1000, 2, false)),
             &options,
+            &plan(),
             "d",
         )
         .expect("a shell change is quick");
@@ -594,15 +802,121 @@ fn with_member_dns_only_a_change_of_values_is_quick() {
     moved.origin.dn = "uid=user1-1,dc=y".into();
     assert!(
         store
-            .apply_quick(0, EntryChange::User(moved), &options, "d")
+            .apply_quick(0, EntryChange::User(moved), &options, &plan(), "d")
             .is_err()
     );
     // Renamed, or a new uid: the group line or the netid line changes.
     for changed in [user(1, 2, 1000, 2, false), user(1, 1, 1001, 2, false)] {
         assert!(
             store
-                .apply_quick(0, EntryChange::User(changed), &options, "d")
+                .apply_quick(0, EntryChange::User(changed), &options, &plan(), "d")
                 .is_err()
         );
     }
+}
+
+/// Removals that close the holes (places renumbered) and changes after
+/// them: the index of the records follows, and the maps stay a build's.
+#[test]
+fn record_changes_across_a_compaction_give_the_maps_of_a_build() {
+    let options = BuildOptions::default();
+    let plan = plan();
+    let build_with = |store: &EntryStore| {
+        let mut b = SnapshotBuilder::new("d", options, None).with_records(Arc::clone(&plan));
+        store.feed(&mut b);
+        b.end_of_entries(1);
+        b.finish().0
+    };
+    let host = |i: u32, octet: u32| {
+        let mut r = record(0, 0, 0, 0, 1, &[], false);
+        r.origin.uuid = Some(format!("h{i}"));
+        r.values = vec![
+            vec![Text::from(format!("host{i}"))],
+            vec![Text::from(format!("10.0.{}.{octet}", i % 250))],
+        ];
+        r
+    };
+    let mut store = EntryStore::default();
+    for i in 0..3000 {
+        store.directory(0).upsert_record(host(i, 1));
+    }
+    // Hosts 2250 to 2260 give one address too, and a record after them
+    // all: around the removal that closes the holes (about the 1500th)
+    // the places of the records that give it move.
+    for i in 2250..2261 {
+        let mut h = host(i, 1);
+        h.values[1].push(Text::from("10.9.9.9"));
+        store.directory(0).upsert_record(h);
+    }
+    let mut after = host(9999, 1);
+    after.values[1] = vec![Text::from("10.9.9.9")];
+    store.directory(0).upsert_record(after);
+    // Netgroups n0 -> n1 -> n0 (a cycle), as the generated ones.
+    for (uuid, a, c) in [(1u8, 0u8, vec![0u8, 5]), (2, 1, vec![1, 4])] {
+        store
+            .directory(0)
+            .upsert_record(record(0, uuid, 2, a, 0, &c, false));
+    }
+    let mut served = build_with(&store);
+    let mut order = 1;
+    let mut apply = |store: &mut EntryStore, served: &mut Snapshot, c: EntryChange| {
+        order += 1;
+        let edits = store
+            .apply_quick(0, c, &options, &plan, "d")
+            .expect("records are quick");
+        if let Some(next) = served.with_edits(&edits, order).expect("edits fit") {
+            *served = next;
+        }
+    };
+    let compactions = store.directories[0].compactions;
+    let byaddr = MapName::configured("hosts.byaddr").unwrap();
+    let mut removals = (0..3000).filter(|i| i % 3 != 0);
+    for i in removals.by_ref() {
+        apply(
+            &mut store,
+            &mut served,
+            EntryChange::Remove(Search::Records(0), format!("h{i}")),
+        );
+        if store.directories[0].compactions > compactions {
+            // At the compaction itself: the key's records moved.
+            assert_eq!(
+                line(&served, byaddr, "10.9.9.9"),
+                line(&build_with(&store), byaddr, "10.9.9.9"),
+                "compacted at host {i}"
+            );
+            assert!(line(&served, byaddr, "10.9.9.9").is_some());
+            break;
+        }
+    }
+    assert!(
+        store.directories[0].compactions > compactions,
+        "no compaction"
+    );
+    for i in removals {
+        apply(
+            &mut store,
+            &mut served,
+            EntryChange::Remove(Search::Records(0), format!("h{i}")),
+        );
+    }
+    same_maps(&served, &build_with(&store), &[]).expect("a build's maps");
+    assert!(line(&served, byaddr, "10.9.9.9").is_some_and(|l| l.ends_with("\thost2250")));
+    // A host again at an address a removed one had, one moved, a
+    // netgroup changed: the places after the compaction are right.
+    apply(&mut store, &mut served, EntryChange::Record(host(1, 1)));
+    apply(&mut store, &mut served, EntryChange::Record(host(2997, 7)));
+    apply(
+        &mut store,
+        &mut served,
+        EntryChange::Record(record(0, 2, 2, 1, 0, &[2, 3], false)),
+    );
+    same_maps(&served, &build_with(&store), &[b"10.0.1.1".to_vec()]).expect("a build's maps");
+    assert!(
+        line(
+            &served,
+            MapName::configured("hosts.byname").unwrap(),
+            "host2997"
+        )
+        .is_some_and(|l| l.starts_with("10.0.247.7\t"))
+    );
 }

@@ -8,14 +8,19 @@
 //! entry of that update, by directory ([`EntryStore`]); later updates skip
 //! the directories whose session is live, and their kept entries go into
 //! the build in their place. A session's changes replace, add and remove
-//! kept entries, and the maps are built again from the store in slices,
-//! as an update's are, then swapped in. A session that ends is read again
-//! by the next update, soon.
+//! kept entries and are served at once as edits of the maps in service
+//! (`EntryStore::apply_quick`: users, groups and records, netgroups
+//! included), each map a change alters getting a higher ORDER number; an
+//! entry sent again as it is kept alters nothing. Only what the edits
+//! cannot show (member DNs, a build under way, too many keys changed
+//! since the last build) builds the maps again from the store in slices,
+//! as an update's are, then swaps them in. A session that ends is read
+//! again by the next update, soon.
 
 use std::collections::{HashMap, HashSet};
 
 use ipc_proto::{Change, MAX_COOKIE, ReadMode, SearchRef};
-use yp_proto::store::{Cursor, DirectoryEntries, EntryChange, EntryStore, Search};
+use yp_proto::store::{Applied, Cursor, DirectoryEntries, EntryChange, EntryStore, Search};
 
 use super::*;
 
@@ -236,6 +241,58 @@ fn apply_each<'a>(
     n
 }
 
+/// The changes of the store one pushed change makes, with the present
+/// phases under way (`present`) kept: an entry put in place or removed,
+/// or, at the end of a present phase, the removal of each kept entry it
+/// neither named nor sent.
+fn entry_changes(
+    store: &EntryStore,
+    d: usize,
+    present: &mut HashMap<(usize, Search), HashSet<String>>,
+    change: Change<'_>,
+) -> Vec<EntryChange> {
+    match change {
+        Change::User(u) => {
+            note_present(present, d, Search::Users, u.origin.uuid.as_deref());
+            vec![EntryChange::User(u.into_owned())]
+        }
+        Change::Group(g) => {
+            note_present(present, d, Search::Groups, g.origin.uuid.as_deref());
+            vec![EntryChange::Group(g.into_owned())]
+        }
+        Change::Record(r) => {
+            let search = Search::Records(r.search);
+            note_present(present, d, search, r.origin.uuid.as_deref());
+            vec![EntryChange::Record(r.into_owned())]
+        }
+        Change::Delete { search, uuid } => vec![EntryChange::Remove(search_of(search), uuid)],
+        Change::PresentBegin { search } => {
+            present.insert((d, search_of(search)), HashSet::new());
+            Vec::new()
+        }
+        Change::Present { search, uuid } => {
+            let search = search_of(search);
+            // Only kept entries: what a phase holds is bounded by them.
+            if store.get(d).is_some_and(|e| e.contains(search, &uuid)) {
+                note_present(present, d, search, Some(&uuid));
+            }
+            Vec::new()
+        }
+        Change::PresentEnd { search } => {
+            let search = search_of(search);
+            let (Some(seen), Some(entries)) = (present.remove(&(d, search)), store.get(d)) else {
+                return Vec::new();
+            };
+            entries
+                .uuids(search)
+                .into_iter()
+                .filter(|u| !seen.contains(u))
+                .map(|u| EntryChange::Remove(search, u))
+                .collect()
+        }
+    }
+}
+
 /// An entry sent during a present phase of its search is present.
 fn note_present(
     present: &mut HashMap<(usize, Search), HashSet<String>>,
@@ -332,13 +389,15 @@ impl Daemon {
         let Some(k) = i.keep.as_mut() else {
             return;
         };
-        let Some(store) = self.live.store.as_mut() else {
+        let Some(store) = self.live.store.as_ref() else {
             k.fed = k.fed.max(upto.min(k.modes.len()));
             return;
         };
         while k.fed < upto && k.fed < k.modes.len() {
             if matches!(k.modes.get(k.fed), Some(ReadMode::Live | ReadMode::Resume)) {
-                store.directory(k.fed).feed(&mut i.builder);
+                if let Some(entries) = store.get(k.fed) {
+                    entries.feed(&mut i.builder);
+                }
             }
             k.fed += 1;
         }
@@ -355,10 +414,16 @@ impl Daemon {
             self.live.nothing_kept();
             return;
         }
+        let plan = Arc::new(self.config.record_plan());
         let store = self.live.store.get_or_insert_with(EntryStore::default);
         store.truncate(keep.modes.len());
         for (d, entries) in keep.read {
             store.replace(d, entries);
+        }
+        // The records by map and key, made now rather than by the first
+        // change to a record (with a session to push changes).
+        if keep.modes.iter().any(|m| *m != ReadMode::Full) {
+            store.prepare_records(&plan, &self.config.domain);
         }
         for (d, mode) in keep.modes.iter().enumerate() {
             let host = self
@@ -469,48 +534,40 @@ impl Daemon {
             return;
         }
         let options = self.build_options();
+        let plan = Arc::new(self.config.record_plan());
         let Some(store) = self.live.store.as_mut() else {
             return;
         };
         let present = &mut self.live.present;
         self.record
             .changes_received(directory, changes.len() as u64);
-        // Changes to users and groups are served at once, as edits of the
-        // maps in service; a record, or member DNs, builds them again.
-        let mut changes = changes.into_iter().peekable();
+        // Changes are served at once, as edits of the maps in service,
+        // unless a build is under way or due (it will show them) or one
+        // needs it (member DNs): from then on the store takes them and the
+        // maps are built again.
         let quiet = !self.live.dirty && self.incoming.is_none() && self.update_running.is_none();
-        if quiet {
-            let mut served = self.yp.snapshot().cloned();
-            let (mut quick, mut altered) = (0, 0);
-            let served_now = |c: &Change<'_>| {
-                matches!(
-                    c,
-                    Change::User(_) | Change::Group(_) | Change::Delete { .. }
-                )
-            };
-            while let Some(snap) = served.as_deref() {
-                let change = match changes.next_if(served_now) {
-                    Some(Change::User(u)) => {
-                        note_present(present, d, Search::Users, u.origin.uuid.as_deref());
-                        EntryChange::User(u.into_owned())
+        let mut served = self.yp.snapshot().cloned().filter(|_| quiet);
+        let mut editing = served.is_some();
+        let (mut quick, mut altered) = (0, 0);
+        for c in changes {
+            self.live.changes += 1;
+            for change in entry_changes(store, d, present, c) {
+                let snap = served.as_deref().filter(|_| editing);
+                let Some(snap) = snap else {
+                    let applied = store.directory(d).apply(change);
+                    if !matches!(applied, Applied::Unchanged | Applied::Unknown) {
+                        self.live.dirty = true;
                     }
-                    Some(Change::Group(g)) => {
-                        note_present(present, d, Search::Groups, g.origin.uuid.as_deref());
-                        EntryChange::Group(g.into_owned())
-                    }
-                    Some(Change::Delete { search, uuid }) => {
-                        EntryChange::Remove(search_of(search), uuid)
-                    }
-                    _ => break,
+                    continue;
                 };
-                self.live.changes += 1;
-                let edits = match store.apply_quick(d, change, &options, snap.domain()) {
+                let edits = match store.apply_quick(d, change, &options, &plan, snap.domain()) {
                     Ok(edits) => edits,
                     Err(change) => {
                         // Member DNs: the maps are built again.
                         store.directory(d).apply(*change);
                         self.live.dirty = true;
-                        break;
+                        editing = false;
+                        continue;
                     }
                 };
                 quick += 1;
@@ -519,6 +576,7 @@ impl Daemon {
                         served = Some(Arc::new(next));
                         altered += 1;
                     }
+                    // Sent again as it was, or a change no map shows.
                     Ok(None) => {}
                     Err(e) => {
                         // The store has the change: the build shows it.
@@ -526,35 +584,31 @@ impl Daemon {
                             "a change could not be served at once ({e:?}); building the maps again"
                         );
                         self.live.dirty = true;
-                        break;
+                        editing = false;
                     }
                 }
-            }
-            if altered > 0 {
-                if let Some(snap) = served {
-                    let changed = snap.changed_values();
-                    debug!(
-                        "{quick} changes served at once ({changed} keys changed since the maps were built)"
-                    );
-                    self.yp.set_snapshot(snap);
-                    self.record.rebuilt();
-                    if let Some(s) = self.state.as_mut() {
-                        s.changed(now);
-                    }
-                    // Keys changed since the build cost memory and a
-                    // look-up each: past a bound the maps are built again.
-                    if changed > CHANGED_VALUES_LIMIT {
-                        self.live.dirty = true;
-                    }
-                }
-            }
-            if changes.peek().is_none() {
-                self.start_rebuild(now);
-                return;
             }
         }
-        self.live.changes += apply_each(store.directory(d), d, present, changes);
-        self.live.dirty = true;
+        if altered > 0 {
+            if let Some(snap) = served {
+                let changed = snap.changed_values();
+                debug!(
+                    "{quick} changes served at once, {altered} of them altering the maps ({changed} keys changed since the maps were built)"
+                );
+                self.yp.set_snapshot(snap);
+                self.record.rebuilt();
+                if let Some(s) = self.state.as_mut() {
+                    s.changed(now);
+                }
+                // Keys changed since the build cost memory and a look-up
+                // each: past a bound the maps are built again.
+                if changed > CHANGED_VALUES_LIMIT {
+                    self.live.dirty = true;
+                }
+            }
+        } else if quick > 0 {
+            debug!("{quick} changes altered no map");
+        }
         self.start_rebuild(now);
     }
 
@@ -671,6 +725,9 @@ impl Daemon {
         self.swap_in(snap);
         self.record.rebuilt();
         self.state_changed(now);
+        if let Some(store) = self.live.store.as_mut() {
+            store.prepare_records(&Arc::new(self.config.record_plan()), &self.config.domain);
+        }
         if !self.announced {
             // The saved maps, served while the directories are away.
             self.announce(now);
