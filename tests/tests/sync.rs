@@ -791,6 +791,10 @@ fn a_server_that_does_not_persist_is_polled() {
         w.log().matches("changes altered no map").count(),
         builds(&w),
     );
+    let (unbuilt, served_order) = (
+        w.log().matches("the maps need no build").count(),
+        order(&w, "passwd.byname"),
+    );
     tests::wait_for(Duration::from_secs(10), || {
         (polls(&w) >= seen + 2 && polls_done(&w) >= done + 2).then_some(())
     })
@@ -804,6 +808,14 @@ fn a_server_that_does_not_persist_is_polled() {
         w.log()
     );
     assert_eq!(builds(&w), built, "{}", w.log());
+    // Nor did the updates that asked for the polls: no map was built and
+    // no ORDER moved.
+    assert!(
+        w.log().matches("the maps need no build").count() >= unbuilt + 2,
+        "{}",
+        w.log()
+    );
+    assert_eq!(order(&w, "passwd.byname"), served_order, "{}", w.log());
     let figures = watch.figures();
     tests::probe::assert_no_gap(&figures, "polling a server that does not persist", 20);
     let log = w.log();

@@ -331,7 +331,9 @@ impl Daemon {
                     self.update_running = None;
                     self.failed_updates = 0;
                     self.next_update = Some(now + jittered(self.config.interval));
-                    self.entries_complete(dropped, referrals, now);
+                    if !self.finish_unbuilt(update, now) {
+                        self.entries_complete(dropped, referrals, now);
+                    }
                 }
             }
             ClientToParent::UpdateFailed { update, reason } => {

@@ -59,6 +59,11 @@ pub(super) struct Live {
     cookies: BTreeMap<(usize, SearchRef), Vec<u8>>,
     /// Changes applied since start, for the log.
     pub(super) changes: u64,
+    /// The update under way (number, start) whose directories are all
+    /// kept current by their sessions: nothing is read in full, so nothing
+    /// is built; its changes (a refreshOnly poll's) are served as they
+    /// come, as a persistent session's are.
+    pub(super) unbuilt: Option<(u64, Instant)>,
 }
 
 impl Live {
@@ -344,6 +349,18 @@ impl Daemon {
                 live.join(", ")
             );
         }
+        if modes.iter().all(|m| *m == ReadMode::Live)
+            && !self.live.dirty
+            && self.live.store.is_some()
+            && self.yp.snapshot().is_some()
+        {
+            // The maps in service are the kept entries' already: building
+            // them again would only cost CPU and move every map's ORDER.
+            let started = i.started;
+            self.incoming = None;
+            self.live.unbuilt = Some((update, started));
+            return;
+        }
         i.keep = Some(Keep {
             modes,
             cookies: BTreeMap::new(),
@@ -351,6 +368,23 @@ impl Daemon {
             read: BTreeMap::new(),
             fed: 0,
         });
+    }
+
+    /// The end of an update that built nothing (see [`Live::unbuilt`]).
+    pub(super) fn finish_unbuilt(&mut self, update: u64, now: Instant) -> bool {
+        let Some((number, started)) = self.live.unbuilt else {
+            return false;
+        };
+        if number != update {
+            return false;
+        }
+        self.live.unbuilt = None;
+        info!(
+            "update {update}: every directory is kept current by its content synchronization session; the maps need no build"
+        );
+        self.record_unbuilt(update, started, now);
+        self.start_rebuild(now);
+        true
     }
 
     /// Directory `directory`'s entries come next: the kept entries of the
@@ -545,7 +579,9 @@ impl Daemon {
         // unless a build is under way or due (it will show them) or one
         // needs it (member DNs): from then on the store takes them and the
         // maps are built again.
-        let quiet = !self.live.dirty && self.incoming.is_none() && self.update_running.is_none();
+        let building_update = self.update_running.is_some()
+            && self.live.unbuilt.map(|(n, _)| n) != self.update_running;
+        let quiet = !self.live.dirty && self.incoming.is_none() && !building_update;
         let mut served = self.yp.snapshot().cloned().filter(|_| quiet);
         let mut editing = served.is_some();
         let (mut quick, mut altered) = (0, 0);

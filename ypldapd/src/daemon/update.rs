@@ -433,7 +433,29 @@ impl Daemon {
         self.update_failed(&format!("it took longer than {limit} s"), now);
     }
 
+    /// Records an update that needed no build: every directory was kept
+    /// current by its session ([`Self::finish_unbuilt`]).
+    pub(super) fn record_unbuilt(&mut self, update: u64, started: Instant, now: Instant) {
+        let now_unix = unix_now();
+        let polls =
+            (0..self.config.directories.len()).any(|d| self.record.poll_reason(d).is_some());
+        self.record.finished(UpdateRecord {
+            number: update,
+            mode: if polls {
+                ctl_proto::UpdateMode::RefreshOnly
+            } else {
+                ctl_proto::UpdateMode::Persist
+            },
+            started: unix_at(started, now, now_unix),
+            finished: now_unix,
+            duration_ms: millis(now.saturating_duration_since(started)),
+            failure: None,
+            counts: None,
+        });
+    }
+
     pub(super) fn update_failed(&mut self, reason: &str, now: Instant) {
+        self.live.unbuilt = None;
         let now_unix = unix_now();
         let (number, started) = self
             .incoming
