@@ -27,6 +27,8 @@ use entry_rules::MAX_LINE;
 use entry_rules::dn;
 use hashbrown::HashTable;
 
+use crate::snapshot::{tag_of, widen};
+
 /// Where text is in the resolver's own buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Slice {
@@ -92,28 +94,49 @@ pub struct Unresolved {
 /// How many unresolved members are kept for the log.
 const MAX_UNRESOLVED_SAMPLES: usize = 20;
 
-/// Canonical DNs to the id of the first entry read with each. Keys are
-/// slices of `Members::text`, found by a hash kept beside them (a grown
-/// table moves entries without hashing any DN again).
+/// Canonical DNs to the id of the first entry read with each. The index
+/// holds 8 bytes an entry (id and hash tag, so it stays in cache for a
+/// hundred thousand users: a lookup per member DN is what resolving
+/// costs); the DNs are slices of `Members::text`, by id.
 #[derive(Debug, Default)]
 struct DnTable {
-    table: HashTable<(u64, u32, Slice)>,
+    index: HashTable<(u32, u32)>,
+    dns: Vec<Slice>,
 }
 
+/// No DN (an id whose entry had none that parsed).
+const NO_DN: Slice = Slice {
+    at: u32::MAX,
+    len: 0,
+};
+
 impl DnTable {
-    fn find(&self, text: &[u8], hash: u64, dn: &[u8]) -> Option<u32> {
-        self.table
-            .find(hash, |&(h, _, s)| h == hash && slice_of(text, s) == dn)
-            .map(|&(_, id, _)| id)
+    fn find(&self, text: &[u8], tag: u32, dn: &[u8]) -> Option<u32> {
+        self.index
+            .find(widen(tag), |&(id, t)| {
+                t == tag
+                    && self
+                        .dns
+                        .get(id as usize)
+                        .is_some_and(|&s| slice_of(text, s) == dn)
+            })
+            .map(|&(id, _)| id)
     }
 
     /// Adds `dn` for `id` unless an earlier entry had it.
-    fn insert_first(&mut self, text: &[u8], hash: u64, dn: Slice, id: u32) {
-        let key = slice_of(text, dn);
-        if self.find(text, hash, key).is_none() {
-            self.table
-                .insert_unique(hash, (hash, id, dn), |&(h, _, _)| h);
+    fn insert_first(&mut self, text: &[u8], tag: u32, dn: Slice, id: u32) {
+        if self.find(text, tag, slice_of(text, dn)).is_some() {
+            return;
         }
+        let i = id as usize;
+        if self.dns.len() <= i {
+            self.dns.resize(i + 1, NO_DN);
+        }
+        if let Some(slot) = self.dns.get_mut(i) {
+            *slot = dn;
+        }
+        self.index
+            .insert_unique(widen(tag), (id, tag), |&(_, t)| widen(t));
     }
 }
 
@@ -151,8 +174,10 @@ impl Members {
     /// of the size of the last one never grows a large table at once.
     pub fn with_capacity(users: usize, groups: usize) -> Members {
         let mut m = Members::default();
-        m.users.table.reserve(users, |&(h, _, _)| h);
-        m.group_dns.table.reserve(groups, |&(h, _, _)| h);
+        m.users.index.reserve(users, |&(_, t)| widen(t));
+        m.users.dns.reserve(users);
+        m.group_dns.index.reserve(groups, |&(_, t)| widen(t));
+        m.group_dns.dns.reserve(groups);
         m.groups.reserve(groups);
         m
     }
@@ -185,7 +210,7 @@ impl Members {
         if !self.normalize(dn) {
             return;
         }
-        let hash = self.hasher.hash_one(self.scratch.as_bytes());
+        let hash = tag_of(&self.hasher, self.scratch.as_bytes());
         if self
             .users
             .find(&self.text, hash, self.scratch.as_bytes())
@@ -216,7 +241,7 @@ impl Members {
             return false;
         }
         if self.normalize(dn) {
-            let hash = self.hasher.hash_one(self.scratch.as_bytes());
+            let hash = tag_of(&self.hasher, self.scratch.as_bytes());
             if self
                 .group_dns
                 .find(&self.text, hash, self.scratch.as_bytes())
@@ -239,7 +264,7 @@ impl Members {
         let members_from = run_index(self.members.len());
         let mut all_users = true;
         for d in canonical_dns {
-            let hash = self.hasher.hash_one(d.as_bytes());
+            let hash = tag_of(&self.hasher, d.as_bytes());
             let member = match self.users.find(&self.text, hash, d.as_bytes()) {
                 Some(user) => Member::User(user),
                 None => match self.push(d) {
@@ -339,7 +364,7 @@ impl Members {
                 Member::Later(dn) => dn,
             };
             let key = slice_of(&self.text, dn);
-            let hash = self.hasher.hash_one(key);
+            let hash = tag_of(&self.hasher, key);
             if let Some(user) = self.users.find(&self.text, hash, key) {
                 self.counts.resolved += 1;
                 if !out.add_user(&self.hasher, user, user_name(user)) {
