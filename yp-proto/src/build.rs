@@ -21,7 +21,7 @@ mod netgroups;
 use classic::Classic;
 pub use classic::{RecordCounts, RecordPlan, SearchPlan};
 
-use crate::members::{MemberCounts, Members, Unresolved};
+use crate::members::{MemberCounts, Members, NOT_A_USER, Unresolved};
 use crate::proto::YPMAXRECORD;
 use crate::runs::RunSorter;
 use crate::snapshot::{
@@ -460,8 +460,12 @@ enum Phase {
     /// Sorting `group.byname`, which the netid lines follow.
     GroupOrder,
     /// Collecting each user's groups: the group at `pos` in name order,
-    /// its members from byte `member` of its line on.
-    Memberships { pos: usize, member: usize },
+    /// its members from byte `member` of its line on (its `nth` name).
+    Memberships {
+        pos: usize,
+        member: usize,
+        nth: usize,
+    },
     /// Writing netid lines from entry `next` on.
     NetidValues { next: usize },
     /// Expanding the netgroups from `next` on into the reverse maps.
@@ -550,6 +554,11 @@ pub struct SnapshotBuilder {
     member_dns: (String, Vec<usize>),
     /// Groups whose member DNs wait for the last entry.
     pending: Vec<Pending>,
+    /// For groups whose member DNs are resolved: per group id, where the
+    /// users of its line's names are in the list (the user of each name,
+    /// [`NOT_A_USER`] for a name given as a name), so that collecting
+    /// memberships need not look each name up again.
+    line_users: (Vec<(u32, u32)>, Vec<u32>),
     /// Per netid entry: the user's id.
     netid_users: Vec<u32>,
     extra_gids: GidLists,
@@ -584,6 +593,7 @@ impl SnapshotBuilder {
             members: Members::with_capacity(size(USERS_BY_NAME), size(GROUPS_BY_NAME)),
             member_dns: (String::new(), Vec::new()),
             pending: Vec::new(),
+            line_users: (Vec::new(), Vec::new()),
             netid_users: Vec::with_capacity(size(NETID)),
             extra_gids: GidLists::default(),
             classic: Classic::default(),
@@ -857,7 +867,7 @@ impl SnapshotBuilder {
             MAX_LINE.saturating_sub(head),
             &user_name,
         );
-        let Some(names) = names else {
+        let Some((names, ids)) = names else {
             let dn = self.members.dn_of(p.group);
             return self
                 .report
@@ -887,6 +897,17 @@ impl SnapshotBuilder {
         a.push(b':');
         a.extend_from_slice(names);
         let line = span(start, a.len() - start);
+        let (runs, users) = &mut self.line_users;
+        let from = u32::try_from(users.len()).unwrap_or(u32::MAX);
+        users.extend_from_slice(ids);
+        let to = u32::try_from(users.len()).unwrap_or(u32::MAX);
+        let g = p.group as usize;
+        if runs.len() <= g {
+            runs.resize(g + 1, (0, 0));
+        }
+        if let Some(run) = runs.get_mut(g) {
+            *run = (from, to);
+        }
         if let Some(v) = self.tables[GROUPS_BY_NAME]
             .table
             .vals
@@ -974,16 +995,23 @@ impl SnapshotBuilder {
                     used += groups.sort(&self.arena, left, true).max(1);
                     if groups.sorter.is_sorted() {
                         groups.settle(&self.arena);
-                        self.phase = Phase::Memberships { pos: 0, member: 0 };
+                        self.phase = Phase::Memberships {
+                            pos: 0,
+                            member: 0,
+                            nth: 0,
+                        };
                     }
                 }
-                Phase::Memberships { pos, member } => {
-                    let (p, m) = (*pos, *member);
-                    let (next, did) = self.collect_memberships(p, m, left);
+                Phase::Memberships { pos, member, nth } => {
+                    let at = (*pos, *member, *nth);
+                    let (next, did) = self.collect_memberships(at, left);
                     used += did.max(1);
                     self.phase = match next {
-                        Some((pos, member)) => Phase::Memberships { pos, member },
-                        None => Phase::NetidValues { next: 0 },
+                        Some((pos, member, nth)) => Phase::Memberships { pos, member, nth },
+                        None => {
+                            self.line_users = (Vec::new(), Vec::new());
+                            Phase::NetidValues { next: 0 }
+                        }
                     };
                 }
                 Phase::NetidValues { next } => {
@@ -1061,12 +1089,12 @@ impl SnapshotBuilder {
     /// go on (`None`: done) and the members handled.
     fn collect_memberships(
         &mut self,
-        mut pos: usize,
-        mut member: usize,
+        (mut pos, mut member, mut nth): (usize, usize, usize),
         budget: usize,
-    ) -> (Option<(usize, usize)>, usize) {
+    ) -> (Option<(usize, usize, usize)>, usize) {
         let groups = &self.tables[GROUPS_BY_NAME].table;
         let users = &self.tables[USERS_BY_NAME].table;
+        let (runs, line_users) = &self.line_users;
         let mut did = 0;
         while did < budget {
             let Some(&group) = groups.sorted.get(pos) else {
@@ -1084,11 +1112,26 @@ impl SnapshotBuilder {
             let Some(name) = rest.split(|&b| b == b',').next().filter(|n| !n.is_empty()) else {
                 pos += 1;
                 member = 0;
+                nth = 0;
                 continue;
             };
             member += name.len() + 1;
+            // The user of a resolved member DN is known; a name is looked up.
+            let known = runs
+                .get(group as usize)
+                .filter(|&&(from, to)| from < to)
+                .and_then(|&(from, to)| {
+                    let i = from as usize + nth;
+                    line_users.get(i).filter(|_| i < to as usize)
+                })
+                .filter(|&&u| u != NOT_A_USER);
+            nth += 1;
             did += 1;
-            let (Some(gid), Some(user)) = (gid, users.find(&self.arena, &self.hasher, name)) else {
+            let user = match known {
+                Some(&u) => Some(u),
+                None => users.find(&self.arena, &self.hasher, name),
+            };
+            let (Some(gid), Some(user)) = (gid, user) else {
                 continue;
             };
             let primary = self.ids_of(user).map(|(_, gid)| gid);
@@ -1096,7 +1139,7 @@ impl SnapshotBuilder {
                 self.extra_gids.add(user, gid);
             }
         }
-        (Some((pos, member)), did)
+        (Some((pos, member, nth)), did)
     }
 
     /// Writes the netid lines of entries `from..` for up to `budget`
@@ -1555,6 +1598,30 @@ mod tests {
             }
             prop_assert_eq!(rep.members, want.counts);
             prop_assert_eq!(rep.unresolved, want.samples);
+            // netid.byname: each user's groups as the group lines list
+            // them, in group name order, the primary gid left out.
+            let field = |l: &[u8], i: usize| {
+                String::from_utf8_lossy(l.split(|&b| b == b':').nth(i).unwrap_or(&[])).into_owned()
+            };
+            for (_, pw) in s.iter(MapName::PasswdByName) {
+                let (name, uid, gid) = (field(pw, 0), field(pw, 2), field(pw, 3));
+                let mut gids: Vec<String> = Vec::new();
+                for (_, gl) in s.iter(MapName::GroupByName) {
+                    let g = field(gl, 2);
+                    let member = field(gl, 3).split(',').any(|n| n == name);
+                    if member && g != gid && !gids.contains(&g) {
+                        gids.push(g);
+                    }
+                }
+                let mut want_netid = format!("{uid}:{gid}");
+                for g in &gids {
+                    want_netid.push(',');
+                    want_netid.push_str(g);
+                }
+                let key = format!("unix.{uid}@d");
+                let got = line(&s, MapName::NetidByName, &key);
+                prop_assert_eq!(got.as_deref(), Some(want_netid.as_str()), "{}", key);
+            }
         }
     }
 

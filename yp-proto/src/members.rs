@@ -91,6 +91,9 @@ pub struct Unresolved {
     pub member_dn: String,
 }
 
+/// In [`Members::resolve`]'s list of users: a name given as a name.
+pub const NOT_A_USER: u32 = u32::MAX;
+
 /// How many unresolved members are kept for the log.
 const MAX_UNRESOLVED_SAMPLES: usize = 20;
 
@@ -300,21 +303,22 @@ impl Members {
     }
 
     /// The member names of group `group`'s line, in order, each once,
-    /// joined by `,`; `user_name` gives a user's name by id. `None` when
-    /// the names would make the line longer than a YP record may be (room
-    /// for `budget` bytes of names).
+    /// joined by `,`, and per name the id of the user whose name it is
+    /// ([`NOT_A_USER`] for a name given as a name); `user_name` gives a
+    /// user's name by id. `None` when the names would make the line longer
+    /// than a YP record may be (room for `budget` bytes of names).
     pub fn resolve<'n>(
         &mut self,
         group: u32,
         nesting: u32,
         budget: usize,
         user_name: &dyn Fn(u32) -> &'n [u8],
-    ) -> Option<&[u8]> {
+    ) -> Option<(&[u8], &[u32])> {
         let mut work = std::mem::take(&mut self.work);
         work.start(budget.min(MAX_LINE), self.groups.len());
         let complete = self.expand(group, nesting, &mut work, user_name);
         self.work = work;
-        complete.then_some(self.work.line.as_slice())
+        complete.then_some((self.work.line.as_slice(), self.work.users.as_slice()))
     }
 
     /// Adds the members of `group` to `out`, following nested groups to
@@ -416,6 +420,9 @@ struct Work {
     line: Vec<u8>,
     /// Where each name is in `line`.
     spans: Vec<(u32, u32)>,
+    /// Per name: the user whose name it is, or [`NOT_A_USER`] for a name
+    /// given as a name (which may still be a user's).
+    users: Vec<u32>,
     budget: usize,
     /// This resolution's mark.
     stamp: u32,
@@ -437,6 +444,7 @@ impl Work {
     fn start(&mut self, budget: usize, groups: usize) {
         self.line.clear();
         self.spans.clear();
+        self.users.clear();
         self.by_name.clear();
         self.by_name_on = false;
         self.budget = budget;
@@ -503,7 +511,7 @@ impl Work {
         if let Some(mark) = self.user_marks.get_mut(u) {
             *mark = self.stamp;
         }
-        self.push(hasher, name)
+        self.push(hasher, name, user)
     }
 
     /// Adds a name given as a name unless it is there already; false when
@@ -518,10 +526,10 @@ impl Work {
         if self.has_name(hasher, name) {
             return true;
         }
-        self.push(hasher, name)
+        self.push(hasher, name, NOT_A_USER)
     }
 
-    fn push(&mut self, hasher: &RandomState, name: &[u8]) -> bool {
+    fn push(&mut self, hasher: &RandomState, name: &[u8], user: u32) -> bool {
         let comma = usize::from(!self.spans.is_empty());
         if self.line.len() + comma + name.len() > self.budget {
             return false;
@@ -533,6 +541,7 @@ impl Work {
         self.line.extend_from_slice(name);
         let i = run_index(self.spans.len());
         self.spans.push((at, run_index(name.len())));
+        self.users.push(user);
         if self.by_name_on {
             self.index_name(hasher, i);
         }
