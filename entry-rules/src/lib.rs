@@ -626,7 +626,8 @@ pub struct Group<'a> {
     pub members: Vec<Text<'a>>,
     /// Members given as DNs (`member`, `uniqueMember`), in the directory's
     /// order, as the directory wrote them: ypldapd resolves them to users
-    /// (and nested groups) once every entry is in.
+    /// (and nested groups), as the group arrives when they all name users
+    /// read before it, else once every entry is in.
     #[serde(borrow, default, skip_serializing_if = "Vec::is_empty")]
     pub member_dns: Vec<Text<'a>>,
 }

@@ -1,5 +1,5 @@
 //! Group members given as DNs (`member`, `uniqueMember`), resolved to user
-//! names once every entry of an update is in.
+//! names.
 //!
 //! A member DN names a user read by the passwd search (its name joins the
 //! group), or a group read by the group search, whose members join too
@@ -7,15 +7,27 @@
 //! levels, cycles cut), or nothing: then it is left out and counted. DNs
 //! are compared as the directory compares them ([`entry_rules::dn`]),
 //! across every `directory` block of the domain: the first entry read with
-//! a DN is the one it names. The names of a group's line come in this
-//! order, each once: its own member names (`memberUid`), then the names its
-//! member DNs resolve to, in the directory's order, a nested group's
-//! members where the nested group stands.
+//! a DN is the one it names, a user before a group. The names of a group's
+//! line come in this order, each once: its own member names (`memberUid`),
+//! then the names its member DNs resolve to, in the directory's order, a
+//! nested group's members where the nested group stands.
+//!
+//! Resolution is done as the entries arrive where it can be: each user's
+//! DN is indexed as the user comes, and a group's member DN that names a
+//! user read before it is final then (a later entry with that DN would not
+//! be the first). A group whose member DNs all name such users gets its
+//! names when it arrives ([`Members::add_group`] says so); only the others
+//! (a DN of a group, of a user of a later directory, or of nothing) wait
+//! for the last entry. The users of a directory are read before its
+//! groups, so in one directory that is the nesting groups alone.
 
-use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 
 use entry_rules::MAX_LINE;
 use entry_rules::dn;
+use hashbrown::HashTable;
+
+use crate::snapshot::{tag_of, widen};
 
 /// Where text is in the resolver's own buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,17 +36,38 @@ struct Slice {
     len: u32,
 }
 
+/// A run of a flat list (a group's names or member DNs).
+#[derive(Debug, Clone, Copy, Default)]
+struct Run {
+    from: u32,
+    to: u32,
+}
+
+impl Run {
+    fn range(self) -> std::ops::Range<usize> {
+        self.from as usize..self.to as usize
+    }
+}
+
+/// A member DN of a group, as far as it was known when the group came.
+#[derive(Debug, Clone, Copy)]
+enum Member {
+    /// The user with this id: the first user read with that DN.
+    User(u32),
+    /// A canonical DN that named no user read before the group: a later
+    /// user's, a group's, or nothing's. Looked up after the last entry.
+    Later(Slice),
+}
+
 /// A group as resolution needs it.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Copy, Default)]
 struct GroupInfo {
-    /// Its DN, canonical (what member DNs are compared with).
-    dn: Option<Slice>,
     /// Its DN as the directory wrote it, for the log.
     raw_dn: Option<Slice>,
-    /// Member names given as names.
-    names: Vec<Slice>,
-    /// Member DNs, canonical.
-    dns: Vec<Slice>,
+    /// Its member names given as names, in `Members::names`.
+    names: Run,
+    /// Its member DNs, in `Members::members`.
+    members: Run,
 }
 
 /// What resolving did, for the update's summary.
@@ -58,31 +91,100 @@ pub struct Unresolved {
     pub member_dn: String,
 }
 
+/// In [`Members::resolve`]'s list of users: a name given as a name.
+pub const NOT_A_USER: u32 = u32::MAX;
+
 /// How many unresolved members are kept for the log.
 const MAX_UNRESOLVED_SAMPLES: usize = 20;
+
+/// Canonical DNs to the id of the first entry read with each. The index
+/// holds 8 bytes an entry (id and hash tag, so it stays in cache for a
+/// hundred thousand users: a lookup per member DN is what resolving
+/// costs); the DNs are slices of `Members::text`, by id.
+#[derive(Debug, Default)]
+struct DnTable {
+    index: HashTable<(u32, u32)>,
+    dns: Vec<Slice>,
+}
+
+/// No DN (an id whose entry had none that parsed).
+const NO_DN: Slice = Slice {
+    at: u32::MAX,
+    len: 0,
+};
+
+impl DnTable {
+    fn find(&self, text: &[u8], tag: u32, dn: &[u8]) -> Option<u32> {
+        self.index
+            .find(widen(tag), |&(id, t)| {
+                t == tag
+                    && self
+                        .dns
+                        .get(id as usize)
+                        .is_some_and(|&s| slice_of(text, s) == dn)
+            })
+            .map(|&(id, _)| id)
+    }
+
+    /// Adds `dn` for `id` unless an earlier entry had it.
+    fn insert_first(&mut self, text: &[u8], tag: u32, dn: Slice, id: u32) {
+        if self.find(text, tag, slice_of(text, dn)).is_some() {
+            return;
+        }
+        let i = id as usize;
+        if self.dns.len() <= i {
+            self.dns.resize(i + 1, NO_DN);
+        }
+        if let Some(slot) = self.dns.get_mut(i) {
+            *slot = dn;
+        }
+        self.index
+            .insert_unique(widen(tag), (id, tag), |&(_, t)| widen(t));
+    }
+}
+
+fn slice_of(text: &[u8], s: Slice) -> &[u8] {
+    text.get(s.at as usize..(s.at as usize).saturating_add(s.len as usize))
+        .unwrap_or(&[])
+}
 
 /// The DNs and members of an update's entries, gathered while they arrive.
 #[derive(Debug, Default)]
 pub struct Members {
+    /// Canonical DNs, group DNs as written, member names.
     text: Vec<u8>,
-    /// Per user (by its id in the users table): its canonical DN.
-    user_dns: Vec<Option<Slice>>,
+    hasher: RandomState,
+    /// Users by canonical DN (ids in the users table).
+    users: DnTable,
+    /// Groups by canonical DN (ids in the groups table).
+    group_dns: DnTable,
     /// Per group (by its id in the groups table).
     groups: Vec<GroupInfo>,
+    /// Every group's member names, end to end.
+    names: Vec<Slice>,
+    /// Every group's member DNs, end to end.
+    members: Vec<Member>,
     /// Room to write one canonical DN.
     scratch: String,
+    /// Room for one group's resolution, kept between groups.
+    work: Work,
     pub counts: MemberCounts,
     pub samples: Vec<Unresolved>,
 }
 
-/// The lookups built from [`Members`] when the last entry is in.
-#[derive(Debug, Default)]
-pub struct Index {
-    users: HashMap<String, u32>,
-    groups: HashMap<String, u32>,
-}
-
 impl Members {
+    /// Room for about `users` users and `groups` groups, so that a refresh
+    /// of the size of the last one never grows a large table at once.
+    pub fn with_capacity(users: usize, groups: usize) -> Members {
+        let mut m = Members::default();
+        m.users.index.reserve(users, |&(_, t)| widen(t));
+        m.users.dns.reserve(users);
+        m.group_dns.index.reserve(groups, |&(_, t)| widen(t));
+        m.group_dns.dns.reserve(groups);
+        m.groups.reserve(groups);
+        m
+    }
+
     fn push(&mut self, s: &str) -> Option<Slice> {
         let at = u32::try_from(self.text.len()).ok()?;
         let len = u32::try_from(s.len()).ok()?;
@@ -92,178 +194,205 @@ impl Members {
     }
 
     fn get(&self, s: Slice) -> &[u8] {
-        self.text
-            .get(s.at as usize..(s.at + s.len) as usize)
-            .unwrap_or(&[])
+        slice_of(&self.text, s)
     }
 
     fn get_str(&self, s: Slice) -> &str {
         std::str::from_utf8(self.get(s)).unwrap_or("")
     }
 
+    /// The canonical form of `dn` in `scratch`, or false if it is no DN.
+    fn normalize(&mut self, dn: &str) -> bool {
+        dn::normalize_into(dn, &mut self.scratch).is_ok()
+    }
+
     /// Notes the DN of the user just added with id `user` (kept in its
-    /// canonical form; a DN that is none names nothing).
+    /// canonical form; a DN that is none names nothing; the first user of
+    /// a DN is the one it names).
     pub fn add_user(&mut self, user: u32, dn: &str) {
-        let mut canonical = std::mem::take(&mut self.scratch);
-        let slice = match dn::normalize_into(dn, &mut canonical) {
-            Ok(()) => self.push(&canonical),
-            Err(_) => None,
-        };
-        self.scratch = canonical;
-        if self.user_dns.len() == user as usize {
-            self.user_dns.push(slice);
+        if !self.normalize(dn) {
+            return;
         }
+        let hash = tag_of(&self.hasher, self.scratch.as_bytes());
+        if self
+            .users
+            .find(&self.text, hash, self.scratch.as_bytes())
+            .is_some()
+        {
+            return;
+        }
+        let canonical = std::mem::take(&mut self.scratch);
+        if let Some(slice) = self.push(&canonical) {
+            self.users.insert_first(&self.text, hash, slice, user);
+        }
+        self.scratch = canonical;
     }
 
     /// Notes the group just added with id `group`: its DN, member names and
-    /// the canonical forms of its member DNs.
+    /// the canonical forms of its member DNs, each looked up among the
+    /// users read so far. True when every member DN named such a user:
+    /// then the group's names are final now ([`Members::resolve`] may be
+    /// called at once); otherwise they wait for the last entry.
     pub fn add_group<'a>(
         &mut self,
         group: u32,
         dn: &str,
         names: impl Iterator<Item = &'a str>,
         canonical_dns: impl Iterator<Item = &'a str>,
-    ) {
-        let mut canonical = std::mem::take(&mut self.scratch);
-        let own = match dn::normalize_into(dn, &mut canonical) {
-            Ok(()) => self.push(&canonical),
-            Err(_) => None,
-        };
-        self.scratch = canonical;
-        let info = GroupInfo {
-            dn: own,
-            raw_dn: self.push(dn),
-            names: names.filter_map(|n| self.push(n)).collect(),
-            dns: canonical_dns.filter_map(|d| self.push(d)).collect(),
-        };
-        if self.groups.len() == group as usize {
-            self.groups.push(info);
+    ) -> bool {
+        if self.groups.len() != group as usize {
+            return false;
         }
+        if self.normalize(dn) {
+            let hash = tag_of(&self.hasher, self.scratch.as_bytes());
+            if self
+                .group_dns
+                .find(&self.text, hash, self.scratch.as_bytes())
+                .is_none()
+            {
+                let canonical = std::mem::take(&mut self.scratch);
+                if let Some(slice) = self.push(&canonical) {
+                    self.group_dns.insert_first(&self.text, hash, slice, group);
+                }
+                self.scratch = canonical;
+            }
+        }
+        let raw_dn = self.push(dn);
+        let names_from = run_index(self.names.len());
+        for n in names {
+            if let Some(s) = self.push(n) {
+                self.names.push(s);
+            }
+        }
+        let members_from = run_index(self.members.len());
+        let mut all_users = true;
+        for d in canonical_dns {
+            let hash = tag_of(&self.hasher, d.as_bytes());
+            let member = match self.users.find(&self.text, hash, d.as_bytes()) {
+                Some(user) => Member::User(user),
+                None => match self.push(d) {
+                    Some(s) => {
+                        all_users = false;
+                        Member::Later(s)
+                    }
+                    None => continue,
+                },
+            };
+            self.members.push(member);
+        }
+        self.groups.push(GroupInfo {
+            raw_dn,
+            names: Run {
+                from: names_from,
+                to: run_index(self.names.len()),
+            },
+            members: Run {
+                from: members_from,
+                to: run_index(self.members.len()),
+            },
+        });
+        all_users
     }
 
     /// The DN of group `group` as the directory wrote it, for the log.
-    pub fn dn_of(&self, group: u32) -> Vec<u8> {
+    pub fn dn_of(&self, group: u32) -> &[u8] {
         self.groups
             .get(group as usize)
             .and_then(|g| g.raw_dn)
-            .map(|s| self.get(s).to_vec())
-            .unwrap_or_default()
+            .map_or(&[], |s| self.get(s))
     }
 
-    /// Adds DNs to the lookups, from DN number `from` on (users first, then
-    /// groups; the first of each DN wins), at most `budget` of them; where
-    /// to go on, or `None` when every DN is in. Called after the last
-    /// entry, when a group has member DNs, in slices.
-    pub fn index_step(&self, idx: &mut Index, from: usize, budget: usize) -> Option<usize> {
-        let users = self.user_dns.len();
-        let total = users + self.groups.len();
-        if from == 0 {
-            // Room for all at once: growing a large map rehashes it all in
-            // one insert, far longer than a slice.
-            idx.users.reserve(users);
-            idx.groups.reserve(self.groups.len());
-        }
-        let to = from.saturating_add(budget).min(total);
-        for i in from..to {
-            if let Some(id) = self.user_dns.get(i).copied() {
-                if let (Some(dn), Ok(id)) = (id, u32::try_from(i)) {
-                    idx.users.entry(self.get_str(dn).to_owned()).or_insert(id);
-                }
-            } else if let Some(g) = self.groups.get(i - users) {
-                if let (Some(dn), Ok(id)) = (g.dn, u32::try_from(i - users)) {
-                    idx.groups.entry(self.get_str(dn).to_owned()).or_insert(id);
-                }
-            }
-        }
-        (to < total).then_some(to)
-    }
-
-    /// The member names of group `group`'s line, in order, each once;
-    /// `user_name` gives a user's name by id. `None` when the names would
-    /// make the line longer than a YP record may be (room for `budget`
-    /// bytes of names).
-    pub fn resolve(
+    /// The member names of group `group`'s line, in order, each once,
+    /// joined by `,`, and per name the id of the user whose name it is
+    /// ([`NOT_A_USER`] for a name given as a name); `user_name` gives a
+    /// user's name by id. `None` when the names would make the line longer
+    /// than a YP record may be (room for `budget` bytes of names).
+    pub fn resolve<'n>(
         &mut self,
-        idx: &Index,
         group: u32,
         nesting: u32,
         budget: usize,
-        user_name: &dyn Fn(u32) -> Vec<u8>,
-    ) -> Option<Vec<Vec<u8>>> {
-        let mut out = Resolution {
-            names: Vec::new(),
-            seen: HashSet::new(),
-            len: 0,
-            budget: budget.min(MAX_LINE),
-            visited: HashSet::new(),
-            stack: HashSet::new(),
-        };
-        let complete = self.expand(idx, group, nesting, &mut out, user_name);
-        complete.then_some(out.names)
+        user_name: &dyn Fn(u32) -> &'n [u8],
+    ) -> Option<(&[u8], &[u32])> {
+        let mut work = std::mem::take(&mut self.work);
+        work.start(budget.min(MAX_LINE), self.groups.len());
+        let complete = self.expand(group, nesting, &mut work, user_name);
+        self.work = work;
+        complete.then_some((self.work.line.as_slice(), self.work.users.as_slice()))
     }
 
     /// Adds the members of `group` to `out`, following nested groups to
     /// `depth_left` more levels. Returns false when the names outgrew the
     /// budget.
-    fn expand(
+    fn expand<'n>(
         &mut self,
-        idx: &Index,
         group: u32,
         depth_left: u32,
-        out: &mut Resolution,
-        user_name: &dyn Fn(u32) -> Vec<u8>,
+        out: &mut Work,
+        user_name: &dyn Fn(u32) -> &'n [u8],
     ) -> bool {
-        out.visited.insert(group);
-        out.stack.insert(group);
-        let complete = self.expand_members(idx, group, depth_left, out, user_name);
-        out.stack.remove(&group);
+        out.enter(group);
+        let complete = self.expand_members(group, depth_left, out, user_name);
+        out.leave(group);
         complete
     }
 
-    fn expand_members(
+    fn expand_members<'n>(
         &mut self,
-        idx: &Index,
         group: u32,
         depth_left: u32,
-        out: &mut Resolution,
-        user_name: &dyn Fn(u32) -> Vec<u8>,
+        out: &mut Work,
+        user_name: &dyn Fn(u32) -> &'n [u8],
     ) -> bool {
-        let Some(info) = self.groups.get(group as usize) else {
+        let Some(&info) = self.groups.get(group as usize) else {
             return true;
         };
-        let names: Vec<Vec<u8>> = info.names.iter().map(|&s| self.get(s).to_vec()).collect();
-        let dns: Vec<Slice> = info.dns.clone();
-        let group_dn = info.raw_dn;
-        for n in names {
-            if !out.add(n) {
+        for i in info.names.range() {
+            let Some(&s) = self.names.get(i) else { break };
+            if !out.add_name(&self.hasher, slice_of(&self.text, s)) {
                 return false;
             }
         }
-        for dn in dns {
-            let key = self.get_str(dn);
-            if let Some(&user) = idx.users.get(key) {
+        for i in info.members.range() {
+            let Some(&member) = self.members.get(i) else {
+                break;
+            };
+            let dn = match member {
+                Member::User(user) => {
+                    self.counts.resolved += 1;
+                    if !out.add_user(&self.hasher, user, user_name(user)) {
+                        return false;
+                    }
+                    continue;
+                }
+                Member::Later(dn) => dn,
+            };
+            let key = slice_of(&self.text, dn);
+            let hash = tag_of(&self.hasher, key);
+            if let Some(user) = self.users.find(&self.text, hash, key) {
                 self.counts.resolved += 1;
-                if !out.add(user_name(user)) {
+                if !out.add_user(&self.hasher, user, user_name(user)) {
                     return false;
                 }
-            } else if let Some(&nested) = idx.groups.get(key) {
-                if depth_left == 0 || out.stack.contains(&nested) {
+            } else if let Some(nested) = self.group_dns.find(&self.text, hash, key) {
+                if depth_left == 0 || out.on_stack(nested) {
                     self.counts.cut += 1;
                     continue;
                 }
                 // Reached before by another way: its names are in already.
-                if out.visited.contains(&nested) {
+                if out.visited(nested) {
                     continue;
                 }
                 self.counts.nested += 1;
-                if !self.expand(idx, nested, depth_left - 1, out, user_name) {
+                if !self.expand(nested, depth_left - 1, out, user_name) {
                     return false;
                 }
             } else {
                 self.counts.unresolved += 1;
                 if self.samples.len() < MAX_UNRESOLVED_SAMPLES {
                     let sample = Unresolved {
-                        group_dn: group_dn
+                        group_dn: info
+                            .raw_dn
                             .map(|s| self.get_str(s).to_owned())
                             .unwrap_or_default(),
                         member_dn: self.get_str(dn).to_owned(),
@@ -276,32 +405,163 @@ impl Members {
     }
 }
 
-/// One group's names being gathered.
-struct Resolution {
-    names: Vec<Vec<u8>>,
-    seen: HashSet<Vec<u8>>,
-    /// Bytes of names and separating commas so far.
-    len: usize,
-    budget: usize,
-    /// The groups expanded so far for this one.
-    visited: HashSet<u32>,
-    /// The groups on the way down from the one resolved (a cycle is a
-    /// group met again on it).
-    stack: HashSet<u32>,
+/// An index into a flat list (lists are bounded by the 32-bit text
+/// offsets of their entries long before this saturates).
+fn run_index(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-impl Resolution {
-    /// Adds a name unless it is there already; false when over budget.
-    fn add(&mut self, name: Vec<u8>) -> bool {
-        if self.seen.contains(&name) {
+/// One group's names being gathered; its buffers are kept from one group
+/// to the next. Users and groups met are marked with the number of the
+/// resolution (no set to clear between groups).
+#[derive(Debug, Default)]
+struct Work {
+    /// The names so far, joined by `,`.
+    line: Vec<u8>,
+    /// Where each name is in `line`.
+    spans: Vec<(u32, u32)>,
+    /// Per name: the user whose name it is, or [`NOT_A_USER`] for a name
+    /// given as a name (which may still be a user's).
+    users: Vec<u32>,
+    budget: usize,
+    /// This resolution's mark.
+    stamp: u32,
+    /// Per user: the mark of the last resolution that added its name.
+    user_marks: Vec<u32>,
+    /// Per group: the mark of the last resolution that expanded it.
+    group_marks: Vec<u32>,
+    /// Per group: whether it is on the way down from the group resolved
+    /// (a cycle is a group met again on it).
+    stack: Vec<bool>,
+    /// The names in `line` by content (indices into `spans`), kept only
+    /// once a name given as a name is met: until then every name is a
+    /// user's, and the marks tell them apart.
+    by_name: HashTable<u32>,
+    by_name_on: bool,
+}
+
+impl Work {
+    fn start(&mut self, budget: usize, groups: usize) {
+        self.line.clear();
+        self.spans.clear();
+        self.users.clear();
+        self.by_name.clear();
+        self.by_name_on = false;
+        self.budget = budget;
+        if self.stamp == u32::MAX {
+            self.user_marks.fill(0);
+            self.group_marks.fill(0);
+            self.stamp = 0;
+        }
+        self.stamp += 1;
+        if self.group_marks.len() < groups {
+            self.group_marks.resize(groups, 0);
+            self.stack.resize(groups, false);
+        }
+    }
+
+    fn enter(&mut self, group: u32) {
+        let g = group as usize;
+        if let (Some(mark), Some(on)) = (self.group_marks.get_mut(g), self.stack.get_mut(g)) {
+            *mark = self.stamp;
+            *on = true;
+        }
+    }
+
+    fn leave(&mut self, group: u32) {
+        if let Some(on) = self.stack.get_mut(group as usize) {
+            *on = false;
+        }
+    }
+
+    fn on_stack(&self, group: u32) -> bool {
+        self.stack.get(group as usize).copied().unwrap_or(false)
+    }
+
+    fn visited(&self, group: u32) -> bool {
+        self.group_marks.get(group as usize) == Some(&self.stamp)
+    }
+
+    fn name_at(&self, i: u32) -> &[u8] {
+        let (at, len) = self.spans.get(i as usize).copied().unwrap_or((0, 0));
+        self.line
+            .get(at as usize..(at as usize).saturating_add(len as usize))
+            .unwrap_or(&[])
+    }
+
+    fn has_name(&self, hasher: &RandomState, name: &[u8]) -> bool {
+        let hash = hasher.hash_one(name);
+        self.by_name
+            .find(hash, |&i| self.name_at(i) == name)
+            .is_some()
+    }
+
+    /// Adds the name of user `user` unless it is there already; false
+    /// when over budget.
+    fn add_user(&mut self, hasher: &RandomState, user: u32, name: &[u8]) -> bool {
+        let u = user as usize;
+        if self.user_marks.len() <= u {
+            self.user_marks.resize(u + 1, 0);
+        }
+        if self.user_marks.get(u) == Some(&self.stamp)
+            || (self.by_name_on && self.has_name(hasher, name))
+        {
             return true;
         }
-        self.len += name.len() + usize::from(!self.names.is_empty());
-        if self.len > self.budget {
+        if let Some(mark) = self.user_marks.get_mut(u) {
+            *mark = self.stamp;
+        }
+        self.push(hasher, name, user)
+    }
+
+    /// Adds a name given as a name unless it is there already; false when
+    /// over budget.
+    fn add_name(&mut self, hasher: &RandomState, name: &[u8]) -> bool {
+        if !self.by_name_on {
+            self.by_name_on = true;
+            for i in 0..run_index(self.spans.len()) {
+                self.index_name(hasher, i);
+            }
+        }
+        if self.has_name(hasher, name) {
+            return true;
+        }
+        self.push(hasher, name, NOT_A_USER)
+    }
+
+    fn push(&mut self, hasher: &RandomState, name: &[u8], user: u32) -> bool {
+        let comma = usize::from(!self.spans.is_empty());
+        if self.line.len() + comma + name.len() > self.budget {
             return false;
         }
-        self.seen.insert(name.clone());
-        self.names.push(name);
+        if comma == 1 {
+            self.line.push(b',');
+        }
+        let at = run_index(self.line.len());
+        self.line.extend_from_slice(name);
+        let i = run_index(self.spans.len());
+        self.spans.push((at, run_index(name.len())));
+        self.users.push(user);
+        if self.by_name_on {
+            self.index_name(hasher, i);
+        }
         true
+    }
+
+    /// Adds name `i` to `by_name`.
+    fn index_name(&mut self, hasher: &RandomState, i: u32) {
+        let Work {
+            line,
+            spans,
+            by_name,
+            ..
+        } = self;
+        let name_of = |j: u32| {
+            let (at, len) = spans.get(j as usize).copied().unwrap_or((0, 0));
+            line.get(at as usize..(at as usize).saturating_add(len as usize))
+                .unwrap_or(&[])
+        };
+        let hash = hasher.hash_one(name_of(i));
+        by_name.insert_unique(hash, i, |&j| hasher.hash_one(name_of(j)));
     }
 }

@@ -313,15 +313,18 @@ pub fn group<'a>(
             .iter()
             .for_each(|v| add(v));
     }
-    let g = Group {
+    // Every rule but the member DNs', which parsed above: each DN is
+    // parsed once here (a large directory has a million).
+    let mut g = Group {
         origin: origin(dn),
         name,
         passwd,
         gid,
         members,
-        member_dns,
+        member_dns: Vec::new(),
     };
     g.check()?;
+    g.member_dns = member_dns;
     Ok(g)
 }
 
