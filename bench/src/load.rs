@@ -23,6 +23,15 @@ use ypldapd::yp::rpcbind::{IPPROTO_TCP, IPPROTO_UDP, Rpcbind};
 
 use crate::stats::Samples;
 
+/// ypldapd's UDP port in the namespace of `w`, from its rpcbind.
+pub fn yp_udp_port(w: &tests::world::World) -> u16 {
+    w.ns.spawn_in_net(yp_ports)
+        .join()
+        .expect("thread")
+        .expect("ypldapd's ports")
+        .0
+}
+
 /// The YP server's UDP and TCP ports, from rpcbind on 127.0.0.1.
 pub fn yp_ports() -> io::Result<(u16, u16)> {
     let mut r = Rpcbind::open(false)?;

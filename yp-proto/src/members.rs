@@ -27,7 +27,7 @@ use entry_rules::MAX_LINE;
 use entry_rules::dn;
 use hashbrown::HashTable;
 
-use crate::snapshot::{tag_of, widen};
+use crate::snapshot::{KeyIndex, tag_of};
 
 /// Where text is in the resolver's own buffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,7 +103,7 @@ const MAX_UNRESOLVED_SAMPLES: usize = 20;
 /// costs); the DNs are slices of `Members::text`, by id.
 #[derive(Debug, Default)]
 struct DnTable {
-    index: HashTable<(u32, u32)>,
+    index: KeyIndex,
     dns: Vec<Slice>,
 }
 
@@ -115,15 +115,11 @@ const NO_DN: Slice = Slice {
 
 impl DnTable {
     fn find(&self, text: &[u8], tag: u32, dn: &[u8]) -> Option<u32> {
-        self.index
-            .find(widen(tag), |&(id, t)| {
-                t == tag
-                    && self
-                        .dns
-                        .get(id as usize)
-                        .is_some_and(|&s| slice_of(text, s) == dn)
-            })
-            .map(|&(id, _)| id)
+        self.index.find(tag, |id| {
+            self.dns
+                .get(id as usize)
+                .is_some_and(|&s| slice_of(text, s) == dn)
+        })
     }
 
     /// Adds `dn` for `id` unless an earlier entry had it.
@@ -138,8 +134,7 @@ impl DnTable {
         if let Some(slot) = self.dns.get_mut(i) {
             *slot = dn;
         }
-        self.index
-            .insert_unique(widen(tag), (id, tag), |&(_, t)| widen(t));
+        self.index.insert_unique(tag, id);
     }
 }
 
@@ -177,9 +172,9 @@ impl Members {
     /// of the size of the last one never grows a large table at once.
     pub fn with_capacity(users: usize, groups: usize) -> Members {
         let mut m = Members::default();
-        m.users.index.reserve(users, |&(_, t)| widen(t));
+        m.users.index.reserve(users);
         m.users.dns.reserve(users);
-        m.group_dns.index.reserve(groups, |&(_, t)| widen(t));
+        m.group_dns.index.reserve(groups);
         m.group_dns.dns.reserve(groups);
         m.groups.reserve(groups);
         m

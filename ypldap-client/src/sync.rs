@@ -115,6 +115,24 @@ pub struct Refreshed {
 }
 
 impl Refreshed {
+    /// The refreshed searches of one session; with `polls`, why the
+    /// session polls (its open persistent searches are given up).
+    async fn new(
+        streams: Vec<(SearchRef, Option<Stream>, Progress)>,
+        ldap: Ldap,
+        polls: Option<String>,
+    ) -> Refreshed {
+        let mut refreshed = Refreshed {
+            streams,
+            ldap,
+            polls: None,
+        };
+        if let Some(why) = polls {
+            refreshed.polls_because(why).await;
+        }
+        refreshed
+    }
+
     /// Each search's cookie, to give ypldapd after the entries or changes
     /// of the refresh.
     pub fn cookies(&self) -> Vec<(SearchRef, Vec<u8>)> {
@@ -353,15 +371,7 @@ pub async fn refresh(
         };
         streams.push((search_ref(&s), stream, progress));
     }
-    let mut refreshed = Refreshed {
-        streams,
-        ldap,
-        polls: None,
-    };
-    if let Some(why) = polls {
-        refreshed.polls_because(why).await;
-    }
-    Ok(refreshed)
+    Ok(Refreshed::new(streams, ldap, polls).await)
 }
 
 /// Why a directory polls whose server ended the refreshAndPersist search
@@ -478,14 +488,7 @@ pub async fn resume(
         }
         streams.push((search_ref(s), stream, progress));
     }
-    let mut refreshed = Refreshed {
-        streams,
-        ldap,
-        polls: None,
-    };
-    if let Some(why) = polls {
-        refreshed.polls_because(why).await;
-    }
+    let refreshed = Refreshed::new(streams, ldap, polls).await;
     Ok(Resumed {
         changes: g.changes,
         refreshed,

@@ -23,24 +23,11 @@ use entry_rules::{Origin, Text};
 use yp_proto::build::{RecordPlan, SearchPlan};
 use yp_proto::store::{EntryChange, EntryStore, Search};
 use yp_proto::testdata;
-use yp_proto::{BuildOptions, MapName, Snapshot, SnapshotBuilder};
+use yp_proto::{BuildOptions, Snapshot, SnapshotBuilder};
 
 /// The record searches: hosts (0) and netgroups (1).
 fn plan() -> Arc<RecordPlan> {
-    let search = |kind: RecordKind| SearchPlan {
-        kind,
-        attributes: kind
-            .roles()
-            .iter()
-            .map(|r| r.attribute.to_owned())
-            .collect(),
-        site: None,
-        slots: kind
-            .maps()
-            .iter()
-            .map(|m| MapName::configured(m).ok())
-            .collect(),
-    };
+    let search = |kind: RecordKind| SearchPlan::of_kind(kind, |_| true);
     Arc::new(RecordPlan {
         searches: vec![search(RecordKind::Hosts), search(RecordKind::Netgroup)],
     })

@@ -30,7 +30,6 @@ use entry_rules::{Group, Origin, Text, User};
 use ipc_proto::codec;
 use ipc_proto::{BatchWriter, ClientToParent};
 use yp_proto::build::{RecordPlan, SearchPlan};
-use yp_proto::maps::MapName;
 use yp_proto::{BuildOptions, Snapshot, SnapshotBuilder, Step};
 
 /// As ypldapd's event loop (`BUILD_STEPS_PER_TURN`).
@@ -298,20 +297,7 @@ fn classic_records(hosts: usize, netgroups: usize, users: usize) -> Vec<Record<'
 /// Hosts (search 0) into `hosts.*`, netgroups (search 1) into the three
 /// netgroup maps.
 fn classic_plan() -> RecordPlan {
-    let search = |kind: RecordKind| SearchPlan {
-        kind,
-        attributes: kind
-            .roles()
-            .iter()
-            .map(|r| r.attribute.to_owned())
-            .collect(),
-        site: None,
-        slots: kind
-            .maps()
-            .iter()
-            .map(|m| MapName::configured(m).ok())
-            .collect(),
-    };
+    let search = |kind: RecordKind| SearchPlan::of_kind(kind, |_| true);
     RecordPlan {
         searches: vec![search(RecordKind::Hosts), search(RecordKind::Netgroup)],
     }

@@ -161,12 +161,7 @@ fn main() {
             .find(|l| l.starts_with("update 1: "))
             .unwrap_or("")
     );
-    let port =
-        w.ns.spawn_in_net(load::yp_ports)
-            .join()
-            .expect("thread")
-            .expect("ypldapd's ports")
-            .0;
+    let port = load::yp_udp_port(&w);
     let pid = w.ypldapd().pid;
 
     let k = args.changes;
@@ -584,12 +579,7 @@ fn upstream(bins: &std::path::Path, data: Data, names: &[String], count: usize) 
         .interval(UPSTREAM_INTERVAL)
         .ready(Ready::Registered)
         .start();
-    let port =
-        w.ns.spawn_in_net(load::yp_ports)
-            .join()
-            .expect("thread")
-            .expect("ypldapd's ports")
-            .0;
+    let port = load::yp_udp_port(&w);
     // From the upper half, every 11th: none changed before in this world.
     let victims: Vec<(String, String)> = (0..count)
         .map(|i| {

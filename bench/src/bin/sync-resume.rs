@@ -93,12 +93,7 @@ fn main() {
         .unwrap_or("")
         .to_owned();
     println!("1. full refresh (first update): {first}");
-    let port =
-        w.ns.spawn_in_net(load::yp_ports)
-            .join()
-            .expect("thread")
-            .expect("ypldapd's ports")
-            .0;
+    let port = load::yp_udp_port(&w);
 
     // 2. A cut connection: the session log serves the cookie.
     w.ns.sh("ss -K dst 127.0.0.1 dport = :389 >/dev/null");

@@ -37,6 +37,26 @@ pub struct SearchPlan {
 }
 
 impl SearchPlan {
+    /// A search of `kind`'s entries with its default attributes, serving
+    /// each of the kind's maps that `serves` accepts (the others' slots
+    /// empty).
+    pub fn of_kind(kind: RecordKind, serves: impl Fn(&str) -> bool) -> SearchPlan {
+        SearchPlan {
+            kind,
+            attributes: kind
+                .roles()
+                .iter()
+                .map(|r| r.attribute.to_owned())
+                .collect(),
+            site: None,
+            slots: kind
+                .maps()
+                .iter()
+                .map(|&m| serves(m).then(|| MapName::configured(m).ok()).flatten())
+                .collect(),
+        }
+    }
+
     /// The map key `k` of a record of this search goes to: an automount
     /// entry's own, else the kind's slot's (the plan may hold no table
     /// for it: the key is then left out).

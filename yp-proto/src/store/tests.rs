@@ -339,17 +339,11 @@ fn change() -> impl Strategy<Value = Change> {
 /// netgroups (with both reverse maps), automount, mail aliases.
 fn plan() -> Arc<RecordPlan> {
     let search = |kind: RecordKind, slots: &[&str]| SearchPlan {
-        kind,
-        attributes: kind
-            .roles()
-            .iter()
-            .map(|r| r.attribute.to_owned())
-            .collect(),
-        site: None,
         slots: slots
             .iter()
             .map(|m| Some(MapName::configured(m).expect("a map name")))
             .collect(),
+        ..SearchPlan::of_kind(kind, |_| false)
     };
     Arc::new(RecordPlan {
         searches: vec![

@@ -6,23 +6,7 @@ use crate::build::{BuildOptions, SnapshotBuilder};
 use crate::snapshot::Snapshot;
 
 fn search(kind: RecordKind, maps: &[&str]) -> SearchPlan {
-    SearchPlan {
-        kind,
-        attributes: kind
-            .roles()
-            .iter()
-            .map(|r| r.attribute.to_owned())
-            .collect(),
-        site: None,
-        slots: kind
-            .maps()
-            .iter()
-            .map(|m| {
-                maps.contains(m)
-                    .then(|| MapName::configured(m).expect("a classic map"))
-            })
-            .collect(),
-    }
+    SearchPlan::of_kind(kind, |m| maps.contains(&m))
 }
 
 /// A record of search `search` with `values` by role index.
