@@ -34,6 +34,27 @@ pub struct MockEntry {
     pub attributes: Vec<(String, Vec<String>)>,
 }
 
+impl MockEntry {
+    /// A posixAccount-like user: `uid`, `uidNumber`, `gidNumber` 100,
+    /// `gecos`, `homeDirectory` `/home/<name>`, `loginShell` `/bin/sh`.
+    pub fn user(dn: String, name: &str, uid: u32) -> MockEntry {
+        MockEntry {
+            dn,
+            attributes: [
+                ("uid", name.to_owned()),
+                ("uidNumber", uid.to_string()),
+                ("gidNumber", "100".to_owned()),
+                ("gecos", name.to_owned()),
+                ("homeDirectory", format!("/home/{name}")),
+                ("loginShell", "/bin/sh".to_owned()),
+            ]
+            .into_iter()
+            .map(|(a, v)| (a.to_owned(), vec![v]))
+            .collect(),
+        }
+    }
+}
+
 /// How the responder answers the searches for a range's rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ranges {

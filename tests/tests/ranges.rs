@@ -20,20 +20,7 @@ const RANGE: usize = 100;
 const MEMBERS: usize = 350;
 
 fn user(name: &str, uid: u32) -> MockEntry {
-    MockEntry {
-        dn: format!("CN={name},ou=People,{SUFFIX}"),
-        attributes: [
-            ("uid", name.to_owned()),
-            ("uidNumber", uid.to_string()),
-            ("gidNumber", "100".to_owned()),
-            ("gecos", name.to_owned()),
-            ("homeDirectory", format!("/home/{name}")),
-            ("loginShell", "/bin/sh".to_owned()),
-        ]
-        .into_iter()
-        .map(|(a, v)| (a.to_owned(), vec![v]))
-        .collect(),
-    }
+    MockEntry::user(format!("CN={name},ou=People,{SUFFIX}"), name, uid)
 }
 
 fn group(name: &str, gid: u32, members: Vec<String>) -> MockEntry {

@@ -211,8 +211,20 @@ const ZOE: &str = "dn: uid=zoe,ou=People,dc=example,dc=com\nobjectClass: posixAc
      uid: zoe\ncn: Zoe\nuidNumber: 5099\ngidNumber: 5000\nhomeDirectory: /home/zoe\n\
      loginShell: /bin/sh\ngecos: Zoe\nuserPassword: {CRYPT}$6$salt$hash\n";
 
-fn carol_has_fish(v: Option<&str>) -> bool {
+fn has_fish(v: Option<&str>) -> bool {
     v.is_some_and(|l| l.trim_end().ends_with(":/bin/fish"))
+}
+
+/// Gives `user` (of `ou=People`) the shell `/bin/fish` through slapd;
+/// returns how long until `ypmatch` answers it.
+fn fish_reaches(w: &mut World, user: &str) -> Duration {
+    w.change_directory(
+        "ldapmodify",
+        &format!(
+            "dn: uid={user},ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/fish\n"
+        ),
+    );
+    until(w, user, "passwd.byname", has_fish)
 }
 
 /// ypldapd loses its directory; while it cannot reach it, the directory
@@ -242,7 +254,7 @@ fn a_lost_session_resumes_from_its_cookie() {
         1,
         Duration::from_secs(40),
     );
-    until(&w, "carol", "passwd.byname", carol_has_fish);
+    until(&w, "carol", "passwd.byname", has_fish);
     assert_eq!(served_users(&w), sample_users("bob", "zoe"), "{}", w.log());
     assert!(
         w.ypmatch("5099", "passwd.byuid")
@@ -257,13 +269,7 @@ fn a_lost_session_resumes_from_its_cookie() {
         w.log()
     );
     // And kept current again.
-    w.change_directory(
-        "ldapmodify",
-        "dn: uid=alice,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/fish\n",
-    );
-    let took = until(&w, "alice", "passwd.byname", |v| {
-        v.is_some_and(|l| l.trim_end().ends_with(":/bin/fish"))
-    });
+    let took = fish_reaches(&mut w, "alice");
     assert!(took < PROPAGATION, "after the resume: {took:?}");
 }
 
@@ -288,7 +294,7 @@ fn a_cut_connection_resumes_from_its_cookie() {
         1,
         Duration::from_secs(40),
     );
-    until(&w, "carol", "passwd.byname", carol_has_fish);
+    until(&w, "carol", "passwd.byname", has_fish);
     assert_eq!(served_users(&w), sample_users("bob", "zoe"), "{}", w.log());
     assert!(!w.log().contains("cannot resume"), "{}", w.log());
 }
@@ -316,7 +322,7 @@ fn a_restarted_reader_resumes_from_the_kept_cookies() {
         1,
         Duration::from_secs(30),
     );
-    until(&w, "carol", "passwd.byname", carol_has_fish);
+    until(&w, "carol", "passwd.byname", has_fish);
     assert_eq!(
         w.log()
             .matches("kept current by content synchronization (RFC 4533)")
@@ -393,7 +399,7 @@ fn restored_directory(domain: &str, reload_hint: bool) {
     } else {
         assert!(w.log().contains(resumed), "{}", w.log());
     }
-    until(&w, "carol", "passwd.byname", carol_has_fish);
+    until(&w, "carol", "passwd.byname", has_fish);
     assert_eq!(served_users(&w), sample_users("bob", "zoe"), "{}", w.log());
 }
 
@@ -426,13 +432,7 @@ fn a_directory_that_stops_is_read_again_when_it_returns() {
         1,
         Duration::from_secs(30),
     );
-    w.change_directory(
-        "ldapmodify",
-        "dn: uid=carol,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/fish\n",
-    );
-    let took = until(&w, "carol", "passwd.byname", |v| {
-        v.is_some_and(|l| l.trim_end().ends_with(":/bin/fish"))
-    });
+    let took = fish_reaches(&mut w, "carol");
     assert!(took < PROPAGATION, "after the return: {took:?}");
 }
 
@@ -525,9 +525,9 @@ fn refresh_only_polls_every_interval_and_applies_the_changes() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(polls(&w), seen, "a poll came too soon:\n{}", w.log());
     let line = w.ypmatch("carol", "passwd.byname").expect("carol");
-    assert!(!carol_has_fish(Some(&line)), "served before a poll: {line}");
+    assert!(!has_fish(Some(&line)), "served before a poll: {line}");
     assert!(w.ypmatch("bob", "passwd.byname").is_ok());
-    until_polled(&w, "carol", "passwd.byname", carol_has_fish);
+    until_polled(&w, "carol", "passwd.byname", has_fish);
     assert!(polls(&w) > seen, "served without a poll:\n{}", w.log());
     assert_eq!(served_users(&w), sample_users("bob", "zoe"), "{}", w.log());
     assert!(
@@ -656,13 +656,7 @@ fn a_connection_cut_mid_refresh_serves_nothing_partial_and_converges() {
         1,
         Duration::from_secs(10),
     );
-    w.change_directory(
-        "ldapmodify",
-        "dn: uid=user00002,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/fish\n",
-    );
-    let took = until(&w, "user00002", "passwd.byname", |v| {
-        v.is_some_and(|l| l.trim_end().ends_with(":/bin/fish"))
-    });
+    let took = fish_reaches(&mut w, "user00002");
     assert!(took < PROPAGATION, "after the cut: {took:?}");
     watch.assert_no_failure("connection cut mid-refresh", 20);
     assert_eq!(w.ypcat("passwd.byname").map(|m| m.len()), Ok(LARGE));
@@ -694,20 +688,7 @@ fn a_connection_cut_mid_refresh_serves_nothing_partial_and_converges() {
 
 /// A user of the responder that does not persist.
 fn mock_user(name: &str, uid: u32) -> MockEntry {
-    MockEntry {
-        dn: format!("uid={name},ou=People,{SUFFIX}"),
-        attributes: [
-            ("uid", name.to_owned()),
-            ("uidNumber", uid.to_string()),
-            ("gidNumber", "100".to_owned()),
-            ("gecos", name.to_owned()),
-            ("homeDirectory", format!("/home/{name}")),
-            ("loginShell", "/bin/sh".to_owned()),
-        ]
-        .into_iter()
-        .map(|(a, v)| (a.to_owned(), vec![v]))
-        .collect(),
-    }
+    MockEntry::user(format!("uid={name},ou=People,{SUFFIX}"), name, uid)
 }
 
 /// A server that offers content synchronization but ends every sync
