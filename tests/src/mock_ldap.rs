@@ -92,6 +92,16 @@ impl MockDirectory {
     }
 }
 
+/// Serves `dir` on 127.0.0.1:389 in namespace `ns` (see [`serve`]).
+pub fn serve_in(ns: &crate::Namespace, dir: MockDirectory) -> Arc<MockDirectory> {
+    let listener = ns
+        .spawn_in_net(|| TcpListener::bind("127.0.0.1:389"))
+        .join()
+        .expect("thread")
+        .expect("bind 127.0.0.1:389 in the namespace");
+    serve(listener, dir)
+}
+
 /// Serves `dir` on `listener` (bound in the test's namespace), one thread
 /// per connection, until the process ends.
 pub fn serve(listener: TcpListener, dir: MockDirectory) -> Arc<MockDirectory> {

@@ -4,7 +4,6 @@
 //! then fail and the maps stay as they were. (Samba, the real AD here,
 //! sends ranges only when asked for them: see samba_ad.rs.)
 
-use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -74,12 +73,7 @@ fn start(domain: &str, interval: u32, dir: MockDirectory) -> (World, Arc<MockDir
         .without_ypldapd()
         .ready(Ready::Started)
         .start();
-    let listener =
-        w.ns.spawn_in_net(|| TcpListener::bind("127.0.0.1:389"))
-            .join()
-            .expect("thread")
-            .expect("bind 127.0.0.1:389 in the namespace");
-    let dir = mock_ldap::serve(listener, dir);
+    let dir = mock_ldap::serve_in(&w.ns, dir);
     let mut block = DirectoryBlock::new("127.0.0.1");
     block.password = Password::Fixed;
     block.members = vec!["member".into()];

@@ -5,7 +5,6 @@
 //! comes back, its last entries served meanwhile; `sync off` keeps the
 //! interval's full reads.
 
-use std::net::TcpListener;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -205,6 +204,24 @@ fn sample_users(gone: &str, added: &str) -> Vec<String> {
     names
 }
 
+/// How many sessions the log says were refreshed in full (each first
+/// refresh, and each that could not resume).
+fn full_sync_refreshes(w: &World) -> usize {
+    w.log()
+        .matches("kept current by content synchronization (RFC 4533)")
+        .count()
+}
+
+/// The changes made while a session was away (bob deleted, [`ZOE`]
+/// added) are served.
+fn assert_away_changes_served(w: &World) {
+    assert_eq!(served_users(w), sample_users("bob", "zoe"), "{}", w.log());
+    assert!(
+        w.ypmatch("5099", "passwd.byuid")
+            .is_ok_and(|l| l.starts_with("zoe:"))
+    );
+}
+
 const CAROL_FISH: &str = "dn: uid=carol,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/fish\n";
 
 const ZOE: &str = "dn: uid=zoe,ou=People,dc=example,dc=com\nobjectClass: posixAccount\nobjectClass: account\n\
@@ -255,15 +272,9 @@ fn a_lost_session_resumes_from_its_cookie() {
         Duration::from_secs(40),
     );
     until(&w, "carol", "passwd.byname", has_fish);
-    assert_eq!(served_users(&w), sample_users("bob", "zoe"), "{}", w.log());
-    assert!(
-        w.ypmatch("5099", "passwd.byuid")
-            .is_ok_and(|l| l.starts_with("zoe:"))
-    );
+    assert_away_changes_served(&w);
     assert_eq!(
-        w.log()
-            .matches("kept current by content synchronization (RFC 4533)")
-            .count(),
+        full_sync_refreshes(&w),
         1,
         "the directory was read in full again:\n{}",
         w.log()
@@ -323,14 +334,7 @@ fn a_restarted_reader_resumes_from_the_kept_cookies() {
         Duration::from_secs(30),
     );
     until(&w, "carol", "passwd.byname", has_fish);
-    assert_eq!(
-        w.log()
-            .matches("kept current by content synchronization (RFC 4533)")
-            .count(),
-        1,
-        "{}",
-        w.log()
-    );
+    assert_eq!(full_sync_refreshes(&w), 1, "{}", w.log());
 }
 
 /// The directory restored from LDIF while ypldapd's session is away:
@@ -380,12 +384,7 @@ fn restored_directory(domain: &str, reload_hint: bool) {
     let refreshed = "cannot resume from its cookie (the server asks for a full refresh (e-syncRefreshRequired))";
     let resumed = "content synchronization resumed from its cookie";
     let t = Instant::now();
-    while !(w.log().contains(resumed)
-        || w.log()
-            .matches("kept current by content synchronization (RFC 4533)")
-            .count()
-            == 2)
-    {
+    while !(w.log().contains(resumed) || full_sync_refreshes(&w) == 2) {
         assert!(
             t.elapsed() < Duration::from_secs(40),
             "never resynchronized:\n{}",
@@ -529,20 +528,9 @@ fn refresh_only_polls_every_interval_and_applies_the_changes() {
     assert!(w.ypmatch("bob", "passwd.byname").is_ok());
     until_polled(&w, "carol", "passwd.byname", has_fish);
     assert!(polls(&w) > seen, "served without a poll:\n{}", w.log());
-    assert_eq!(served_users(&w), sample_users("bob", "zoe"), "{}", w.log());
-    assert!(
-        w.ypmatch("5099", "passwd.byuid")
-            .is_ok_and(|l| l.starts_with("zoe:"))
-    );
+    assert_away_changes_served(&w);
     // Changes, not a full read: one refresh in all.
-    assert_eq!(
-        w.log()
-            .matches("kept current by content synchronization (RFC 4533)")
-            .count(),
-        1,
-        "{}",
-        w.log()
-    );
+    assert_eq!(full_sync_refreshes(&w), 1, "{}", w.log());
 
     // A present phase: slapd restarted (its session log lost) after a
     // deletion.
@@ -566,9 +554,7 @@ fn refresh_only_polls_every_interval_and_applies_the_changes() {
     want.retain(|u| u != "carol");
     assert_eq!(served_users(&w), want, "{}", w.log());
     assert_eq!(
-        w.log()
-            .matches("kept current by content synchronization (RFC 4533)")
-            .count(),
+        full_sync_refreshes(&w),
         1,
         "read in full again:\n{}",
         w.log()
@@ -705,11 +691,6 @@ fn a_server_that_does_not_persist_is_polled() {
         .without_ypldapd()
         .ready(Ready::Registered)
         .start();
-    let listener =
-        w.ns.spawn_in_net(|| TcpListener::bind("127.0.0.1:389"))
-            .join()
-            .expect("thread")
-            .expect("bind 127.0.0.1:389 in the namespace");
     let mut entries = vec![MockEntry {
         dn: String::new(),
         attributes: vec![(
@@ -726,8 +707,8 @@ fn a_server_that_does_not_persist_is_polled() {
             ("memberUid".into(), vec!["np1".into(), "np2".into()]),
         ],
     });
-    let _dir = mock_ldap::serve(
-        listener,
+    let _dir = mock_ldap::serve_in(
+        &w.ns,
         MockDirectory {
             entries,
             ranged: Vec::new(),
