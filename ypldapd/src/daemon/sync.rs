@@ -195,63 +195,21 @@ fn apply_each<'a>(
     changes: impl IntoIterator<Item = Change<'a>>,
 ) -> u64 {
     let mut n = 0;
-    // An entry sent during a present phase is present.
-    let sent = |present: &mut HashMap<(usize, Search), HashSet<String>>,
-                search: Search,
-                uuid: &Option<String>| {
-        if let (Some(seen), Some(u)) = (present.get_mut(&(d, search)), uuid) {
-            seen.insert(u.clone());
-        }
-    };
     for c in changes {
-        match c {
-            Change::User(u) => {
-                sent(present, Search::Users, &u.origin.uuid);
-                entries.upsert_user(u.into_owned());
-            }
-            Change::Group(g) => {
-                sent(present, Search::Groups, &g.origin.uuid);
-                entries.upsert_group(g.into_owned());
-            }
-            Change::Record(r) => {
-                sent(present, Search::Records(r.search), &r.origin.uuid);
-                entries.upsert_record(r.into_owned());
-            }
-            Change::Delete { search, uuid } => {
-                entries.remove(search_of(search), &uuid);
-            }
-            Change::PresentBegin { search } => {
-                present.insert((d, search_of(search)), HashSet::new());
-            }
-            Change::Present { search, uuid } => {
-                let search = search_of(search);
-                // Only kept entries: what a phase holds is bounded by them.
-                if entries.contains(search, &uuid) {
-                    sent(present, search, &Some(uuid));
-                }
-            }
-            Change::PresentEnd { search } => {
-                let search = search_of(search);
-                if let Some(seen) = present.remove(&(d, search)) {
-                    for uuid in entries.uuids(search) {
-                        if !seen.contains(&uuid) {
-                            entries.remove(search, &uuid);
-                        }
-                    }
-                }
-            }
+        for change in entry_changes(Some(entries), d, present, c) {
+            entries.apply(change);
         }
         n += 1;
     }
     n
 }
 
-/// The changes of the store one pushed change makes, with the present
-/// phases under way (`present`) kept: an entry put in place or removed,
-/// or, at the end of a present phase, the removal of each kept entry it
-/// neither named nor sent.
+/// The changes to directory `d`'s kept entries (`entries`) one pushed
+/// change makes, with the present phases under way (`present`) kept: an
+/// entry put in place or removed, or, at the end of a present phase, the
+/// removal of each kept entry it neither named nor sent.
 fn entry_changes(
-    store: &EntryStore,
+    entries: Option<&DirectoryEntries>,
     d: usize,
     present: &mut HashMap<(usize, Search), HashSet<String>>,
     change: Change<'_>,
@@ -278,14 +236,14 @@ fn entry_changes(
         Change::Present { search, uuid } => {
             let search = search_of(search);
             // Only kept entries: what a phase holds is bounded by them.
-            if store.get(d).is_some_and(|e| e.contains(search, &uuid)) {
+            if entries.is_some_and(|e| e.contains(search, &uuid)) {
                 note_present(present, d, search, Some(&uuid));
             }
             Vec::new()
         }
         Change::PresentEnd { search } => {
             let search = search_of(search);
-            let (Some(seen), Some(entries)) = (present.remove(&(d, search)), store.get(d)) else {
+            let (Some(seen), Some(entries)) = (present.remove(&(d, search)), entries) else {
                 return Vec::new();
             };
             entries
@@ -587,7 +545,7 @@ impl Daemon {
         let (mut quick, mut altered) = (0, 0);
         for c in changes {
             self.live.changes += 1;
-            for change in entry_changes(store, d, present, c) {
+            for change in entry_changes(store.get(d), d, present, c) {
                 let snap = served.as_deref().filter(|_| editing);
                 let Some(snap) = snap else {
                     let applied = store.directory(d).apply(change);
