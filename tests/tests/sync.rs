@@ -89,11 +89,7 @@ fn order(w: &World, map: &str) -> u64 {
 #[test]
 fn every_kind_of_change_reaches_the_maps_within_a_second() {
     let mut w = sync_world("sync.test", false);
-    w.wait_log(
-        "kept current by content synchronization",
-        1,
-        Duration::from_secs(10),
-    );
+    wait_kept_current(&w);
     let before = order(&w, "passwd.byname");
 
     // Modify.
@@ -204,6 +200,16 @@ fn sample_users(gone: &str, added: &str) -> Vec<String> {
     names
 }
 
+/// Waits (10 s at most) until the log says the directory is kept current
+/// by content synchronization.
+fn wait_kept_current(w: &World) {
+    w.wait_log(
+        "kept current by content synchronization (RFC 4533)",
+        1,
+        Duration::from_secs(10),
+    );
+}
+
 /// How many sessions the log says were refreshed in full (each first
 /// refresh, and each that could not resume).
 fn full_sync_refreshes(w: &World) -> usize {
@@ -252,11 +258,7 @@ fn fish_reaches(w: &mut World, user: &str) -> Duration {
 #[test]
 fn a_lost_session_resumes_from_its_cookie() {
     let mut w = sync_world("resume.test", false);
-    w.wait_log(
-        "kept current by content synchronization",
-        1,
-        Duration::from_secs(10),
-    );
+    wait_kept_current(&w);
     w.cut_off_directory();
     w.wait_log("content synchronization ended", 1, Duration::from_secs(10));
     w.change_directory("ldapmodify", CAROL_FISH);
@@ -290,11 +292,7 @@ fn a_lost_session_resumes_from_its_cookie() {
 #[test]
 fn a_cut_connection_resumes_from_its_cookie() {
     let mut w = sync_world("cut.test", false);
-    w.wait_log(
-        "kept current by content synchronization (RFC 4533)",
-        1,
-        Duration::from_secs(10),
-    );
+    wait_kept_current(&w);
     w.ns.sh("ss -K dst 127.0.0.1 dport = :389 >/dev/null");
     w.change_directory("ldapmodify", CAROL_FISH);
     w.change_directory("ldapdelete", "uid=bob,ou=People,dc=example,dc=com\n");
@@ -315,11 +313,7 @@ fn a_cut_connection_resumes_from_its_cookie() {
 #[test]
 fn a_restarted_reader_resumes_from_the_kept_cookies() {
     let mut w = sync_world("reader.test", false);
-    w.wait_log(
-        "kept current by content synchronization (RFC 4533)",
-        1,
-        Duration::from_secs(10),
-    );
+    wait_kept_current(&w);
     let d = w.ypldapd();
     let pid = d.sandboxed_helper("ypldap-client", None);
     nix::sys::signal::kill(
@@ -356,11 +350,7 @@ fn restored_directory(domain: &str, reload_hint: bool) {
         .sample_config()
         .start();
     w.bind_clients();
-    w.wait_log(
-        "kept current by content synchronization",
-        1,
-        Duration::from_secs(10),
-    );
+    wait_kept_current(&w);
     // The sample without bob, with carol's new shell and zoe.
     let restored: String = tests::nis::sample_ldif()
         .split("\n\n")
@@ -415,11 +405,7 @@ fn a_restored_directory_is_sent_again_in_the_resumed_refresh() {
 #[test]
 fn a_directory_that_stops_is_read_again_when_it_returns() {
     let mut w = sync_world("resync.test", false);
-    w.wait_log(
-        "kept current by content synchronization",
-        1,
-        Duration::from_secs(10),
-    );
+    wait_kept_current(&w);
     w.server(0).kill();
     w.wait_log("content synchronization ended", 1, Duration::from_secs(10));
     // Its last entries are served meanwhile.
@@ -637,11 +623,7 @@ fn a_connection_cut_mid_refresh_serves_nothing_partial_and_converges() {
         "cut after the refresh: {at_cut} bytes then, {whole} for all of it"
     );
     // Kept current by the new session.
-    w.wait_log(
-        "kept current by content synchronization (RFC 4533)",
-        1,
-        Duration::from_secs(10),
-    );
+    wait_kept_current(&w);
     let took = fish_reaches(&mut w, "user00002");
     assert!(took < PROPAGATION, "after the cut: {took:?}");
     watch.assert_no_failure("connection cut mid-refresh", 20);
@@ -856,11 +838,7 @@ fn builds(w: &World) -> usize {
 #[test]
 fn record_changes_are_served_at_once_without_building_the_maps_again() {
     let mut w = records_world("records.test");
-    w.wait_log(
-        "kept current by content synchronization",
-        1,
-        Duration::from_secs(10),
-    );
+    wait_kept_current(&w);
     assert!(
         w.ypmatch("alpha", "hosts.byname")
             .is_ok_and(|l| l.contains("192.0.2.10")),
