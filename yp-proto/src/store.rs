@@ -19,6 +19,7 @@ use entry_rules::{Group, User};
 use crate::build::SnapshotBuilder;
 
 mod lookup;
+mod places;
 mod quick;
 mod records;
 mod reverse;

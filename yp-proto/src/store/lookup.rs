@@ -9,74 +9,10 @@ use std::hash::{BuildHasher, RandomState};
 
 use entry_rules::{Group, User};
 
-/// Places (in the directory's vector) in increasing order; most lists
-/// hold one.
-#[derive(Debug, Clone)]
-enum Slots {
-    One(u32),
-    Many(Vec<u32>),
-}
+use super::places::{Places, add, drop_place, places};
 
-impl Slots {
-    fn as_slice(&self) -> &[u32] {
-        match self {
-            Slots::One(p) => std::slice::from_ref(p),
-            Slots::Many(v) => v,
-        }
-    }
-
-    fn insert(&mut self, place: u32) {
-        match self {
-            Slots::One(p) if *p == place => {}
-            Slots::One(p) => {
-                let mut v = vec![*p, place];
-                v.sort_unstable();
-                *self = Slots::Many(v);
-            }
-            Slots::Many(v) => {
-                if let Err(i) = v.binary_search(&place) {
-                    v.insert(i, place);
-                }
-            }
-        }
-    }
-
-    /// Removes `place`; true when nothing is left.
-    fn remove(&mut self, place: u32) -> bool {
-        match self {
-            Slots::One(p) => *p == place,
-            Slots::Many(v) => {
-                if let Ok(i) = v.binary_search(&place) {
-                    v.remove(i);
-                }
-                if let [only] = v[..] {
-                    *self = Slots::One(only);
-                }
-                v_is_empty(self)
-            }
-        }
-    }
-}
-
-fn v_is_empty(s: &Slots) -> bool {
-    matches!(s, Slots::Many(v) if v.is_empty())
-}
-
-fn add<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Slots>, key: K, place: u32) {
-    map.entry(key)
-        .and_modify(|s| s.insert(place))
-        .or_insert(Slots::One(place));
-}
-
-fn drop_place<K: std::hash::Hash + Eq>(map: &mut HashMap<K, Slots>, key: &K, place: u32) {
-    if map.get_mut(key).is_some_and(|s| s.remove(place)) {
-        map.remove(key);
-    }
-}
-
-fn places<'a, K: std::hash::Hash + Eq>(map: &'a HashMap<K, Slots>, key: &K) -> &'a [u32] {
-    map.get(key).map_or(&[], Slots::as_slice)
-}
+/// Places in the directory's vector.
+type Slots = Places<u32>;
 
 /// See the module documentation.
 #[derive(Debug, Default)]

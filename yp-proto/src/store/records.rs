@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use entry_rules::records::{Out, Record};
 
+use super::places::{Places, add, drop_place};
 use super::reverse::ReverseIndex;
 use super::{DirectoryEntries, EntryStore, Search};
 use crate::build::RecordPlan;
@@ -49,21 +50,8 @@ type PlacedKeys = Vec<(MapName, String, String)>;
 /// A netgroup's name and `netgroup` value.
 type NetgroupLine = (String, String);
 
-/// Places in store order; most keys have one.
-#[derive(Debug, Clone)]
-enum Locs {
-    One(Loc),
-    Many(Vec<Loc>),
-}
-
-impl Locs {
-    fn as_slice(&self) -> &[Loc] {
-        match self {
-            Locs::One(l) => std::slice::from_ref(l),
-            Locs::Many(v) => v,
-        }
-    }
-}
+/// Places in store order.
+type Locs = Places<Loc>;
 
 /// The records of every directory by the maps and keys they give, and
 /// the netgroups; see the module documentation. Valid for one plan and
@@ -150,22 +138,7 @@ impl RecordIndex {
         let (keys, netgroup) = self.placed(r)?;
         for (map, key, _) in &keys {
             let h = self.hash(*map, key);
-            match self.keys.get_mut(&h) {
-                None => {
-                    self.keys.insert(h, Locs::One(at));
-                }
-                Some(Locs::One(l)) if *l == at => {}
-                Some(Locs::One(l)) => {
-                    let mut v = vec![*l, at];
-                    v.sort_unstable();
-                    self.keys.insert(h, Locs::Many(v));
-                }
-                Some(Locs::Many(v)) => {
-                    if let Err(i) = v.binary_search(&at) {
-                        v.insert(i, at);
-                    }
-                }
-            }
+            add(&mut self.keys, h, at);
         }
         let (name, value) = netgroup.filter(|_| self.reverse_served())?;
         self.netgroups.insert(at, &name, &value);
@@ -178,24 +151,7 @@ impl RecordIndex {
         if let Some((keys, _)) = self.placed(r) {
             for (map, key, _) in &keys {
                 let h = self.hash(*map, key);
-                let empty = match self.keys.get_mut(&h) {
-                    Some(Locs::One(l)) => *l == at,
-                    Some(Locs::Many(v)) => {
-                        if let Ok(i) = v.binary_search(&at) {
-                            v.remove(i);
-                        }
-                        if let [only] = v[..] {
-                            self.keys.insert(h, Locs::One(only));
-                            false
-                        } else {
-                            v.is_empty()
-                        }
-                    }
-                    None => false,
-                };
-                if empty {
-                    self.keys.remove(&h);
-                }
+                drop_place(&mut self.keys, &h, at);
             }
         }
         self.netgroups.remove(at)
