@@ -7,9 +7,14 @@
 //! read, one that is added goes last, as a directory returns them (in the
 //! order it created them), so that "the first entry of a name wins" means
 //! the same after any sequence of changes as after a full read. An entry
-//! is known by the search that found it and its entryUUID: one directory
-//! entry that two searches find (a user private group that is both a
-//! `posixAccount` and a `posixGroup`) is two entries here, as in the maps.
+//! is known by the search that found it and its entryUUID, or, read in
+//! full, its DN ([`entry_rules::Origin::key`]): one directory entry that
+//! two searches find (a user private group that is both a `posixAccount`
+//! and a `posixGroup`) is two entries here, as in the maps.
+//!
+//! A directory read in full again while its entries are kept is compared
+//! with them ([`Reread`]): only the entries that differ, and the removal
+//! of those the read did not return, are changes.
 
 use std::collections::HashMap;
 
@@ -42,7 +47,7 @@ pub struct DirectoryEntries {
     users: Vec<Option<User<'static>>>,
     groups: Vec<Option<Group<'static>>>,
     records: Vec<Option<Record<'static>>>,
-    /// Where each entry with an entryUUID is, by search.
+    /// Where each entry is, by search and key.
     index: HashMap<(Search, String), usize>,
     /// Removed entries whose places are still in the vectors.
     holes: usize,
@@ -50,6 +55,16 @@ pub struct DirectoryEntries {
     lookup: Lookup,
     /// Times the holes were closed (places moved).
     compactions: u64,
+}
+
+/// Which kept entries of a directory a full read of it returned again
+/// ([`DirectoryEntries::reread_user`] and the like): a place per entry
+/// kept when the read began; entries added since are the read's own.
+#[derive(Debug, Default)]
+pub struct Reread {
+    users: Vec<bool>,
+    groups: Vec<bool>,
+    records: Vec<bool>,
 }
 
 /// What a change did to the store.
@@ -91,7 +106,7 @@ impl DirectoryEntries {
 
     /// Puts `u` where the user with its entryUUID is, or last.
     pub fn upsert_user(&mut self, u: User<'static>) -> Applied {
-        let key = u.origin.uuid.clone();
+        let key = u.origin.key().to_owned();
         let (applied, place, old) = upsert(&mut self.users, &mut self.index, Search::Users, key, u);
         if applied == Applied::Unchanged {
             return applied;
@@ -107,7 +122,7 @@ impl DirectoryEntries {
 
     /// Puts `g` where the group with its entryUUID is, or last.
     pub fn upsert_group(&mut self, g: Group<'static>) -> Applied {
-        let key = g.origin.uuid.clone();
+        let key = g.origin.key().to_owned();
         let (applied, place, old) =
             upsert(&mut self.groups, &mut self.index, Search::Groups, key, g);
         if applied == Applied::Unchanged {
@@ -125,7 +140,7 @@ impl DirectoryEntries {
     /// Puts `r` where the record of its search with its entryUUID is, or
     /// last.
     pub fn upsert_record(&mut self, r: Record<'static>) -> Applied {
-        let key = r.origin.uuid.clone();
+        let key = r.origin.key().to_owned();
         let search = Search::Records(r.search);
         upsert(&mut self.records, &mut self.index, search, key, r).0
     }
@@ -205,6 +220,79 @@ impl DirectoryEntries {
     /// Entries held.
     pub fn len(&self) -> usize {
         self.users.len() + self.groups.len() + self.records.len() - self.holes
+    }
+
+    /// A full read of this directory begins: nothing of it returned yet.
+    pub fn reread(&self) -> Reread {
+        Reread {
+            users: vec![false; self.users.len()],
+            groups: vec![false; self.groups.len()],
+            records: vec![false; self.records.len()],
+        }
+    }
+
+    /// Whether user `u`, returned by the full read `r`, is kept exactly
+    /// so; the kept entry of its key is marked returned either way.
+    pub fn reread_user(&self, r: &mut Reread, u: &User<'_>) -> bool {
+        returned(
+            &self.index,
+            &self.users,
+            &mut r.users,
+            Search::Users,
+            &u.origin,
+        )
+        .is_some_and(|kept| kept == u)
+    }
+
+    /// [`Self::reread_user`] for a group.
+    pub fn reread_group(&self, r: &mut Reread, g: &Group<'_>) -> bool {
+        returned(
+            &self.index,
+            &self.groups,
+            &mut r.groups,
+            Search::Groups,
+            &g.origin,
+        )
+        .is_some_and(|kept| kept == g)
+    }
+
+    /// [`Self::reread_user`] for a record.
+    pub fn reread_record(&self, r: &mut Reread, rec: &Record<'_>) -> bool {
+        let search = Search::Records(rec.search);
+        returned(
+            &self.index,
+            &self.records,
+            &mut r.records,
+            search,
+            &rec.origin,
+        )
+        .is_some_and(|kept| kept == rec)
+    }
+
+    /// The removals of the entries kept when the full read `r` began
+    /// that it did not return.
+    pub fn not_reread(&self, r: &Reread) -> Vec<EntryChange> {
+        fn gone<'a, T: 'a>(
+            list: &'a [Option<T>],
+            seen: &'a [bool],
+            key: impl Fn(&'a T) -> (Search, &'a str) + 'a,
+        ) -> impl Iterator<Item = EntryChange> + 'a {
+            list.iter()
+                .zip(seen)
+                .filter(|(_, seen)| !**seen)
+                .filter_map(move |(e, _)| {
+                    let (search, k) = key(e.as_ref()?);
+                    Some(EntryChange::Remove(search, k.to_owned()))
+                })
+        }
+        gone(&self.users, &r.users, |u| (Search::Users, u.origin.key()))
+            .chain(gone(&self.groups, &r.groups, |g| {
+                (Search::Groups, g.origin.key())
+            }))
+            .chain(gone(&self.records, &r.records, |rec| {
+                (Search::Records(rec.search), rec.origin.key())
+            }))
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -309,23 +397,34 @@ impl DirectoryEntries {
     }
 }
 
-/// Puts `entry` in `list`: in the place of the entry with `uuid` from
-/// `search`, else last (an entry without an entryUUID, from a full read,
-/// always goes last). Returns what it did, the place and the entry that
-/// was there.
+/// The kept entry `search` found with the key of `origin`, marked
+/// returned in `seen`.
+fn returned<'a, T>(
+    index: &HashMap<(Search, String), usize>,
+    list: &'a [Option<T>],
+    seen: &mut [bool],
+    search: Search,
+    origin: &entry_rules::Origin<'_>,
+) -> Option<&'a T> {
+    let &at = index.get(&(search, origin.key().to_owned()))?;
+    if let Some(s) = seen.get_mut(at) {
+        *s = true;
+    }
+    list.get(at)?.as_ref()
+}
+
+/// Puts `entry` in `list`: in the place of the entry `search` found with
+/// `key` ([`entry_rules::Origin::key`]), else last. Returns what it did,
+/// the place and the entry that was there.
 fn upsert<T: PartialEq>(
     list: &mut Vec<Option<T>>,
     index: &mut HashMap<(Search, String), usize>,
     search: Search,
-    uuid: Option<String>,
+    key: String,
     entry: T,
 ) -> (Applied, u32, Option<T>) {
     let last = list.len() as u32;
-    let Some(uuid) = uuid else {
-        list.push(Some(entry));
-        return (Applied::Added, last, None);
-    };
-    match index.get(&(search, uuid.clone())) {
+    match index.get(&(search, key.clone())) {
         Some(&at) if at < list.len() => {
             if list[at].as_ref() == Some(&entry) {
                 return (Applied::Unchanged, at as u32, None);
@@ -334,7 +433,7 @@ fn upsert<T: PartialEq>(
             (Applied::Replaced, at as u32, old)
         }
         _ => {
-            index.insert((search, uuid), list.len());
+            index.insert((search, key), list.len());
             list.push(Some(entry));
             (Applied::Added, last, None)
         }

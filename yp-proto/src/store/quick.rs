@@ -218,12 +218,10 @@ impl EntryStore {
     fn holds_as_is(&self, directory: usize, change: &EntryChange) -> bool {
         match change {
             EntryChange::User(u) => self
-                .current(directory, Search::Users, u.origin.uuid.as_deref(), |d| {
-                    &d.users
-                })
+                .current(directory, Search::Users, Some(u.origin.key()), |d| &d.users)
                 .is_some_and(|old| old == u),
             EntryChange::Group(g) => self
-                .current(directory, Search::Groups, g.origin.uuid.as_deref(), |d| {
+                .current(directory, Search::Groups, Some(g.origin.key()), |d| {
                     &d.groups
                 })
                 .is_some_and(|old| old == g),
@@ -241,15 +239,16 @@ impl EntryStore {
         new: &User<'_>,
         options: &BuildOptions,
     ) -> bool {
-        let uuid = new.origin.uuid.as_deref();
-        self.current(directory, Search::Users, uuid, |d| &d.users)
-            .is_some_and(|old| {
-                old.origin.dn == new.origin.dn
-                    && old.name == new.name
-                    && old.uid == new.uid
-                    && old.gid == new.gid
-                    && user_valid(old, options) == user_valid(new, options)
-            })
+        self.current(directory, Search::Users, Some(new.origin.key()), |d| {
+            &d.users
+        })
+        .is_some_and(|old| {
+            old.origin.dn == new.origin.dn
+                && old.name == new.name
+                && old.uid == new.uid
+                && old.gid == new.gid
+                && user_valid(old, options) == user_valid(new, options)
+        })
     }
 
     /// A user that [`Self::same_keys_and_validity`] accepts put in place:
@@ -290,10 +289,7 @@ impl EntryStore {
         options: &BuildOptions,
         domain: &str,
     ) -> Vec<Edit> {
-        let uuid = new
-            .as_ref()
-            .and_then(|u| u.origin.uuid.as_deref())
-            .or(removed.as_deref());
+        let uuid = new.as_ref().map(|u| u.origin.key()).or(removed.as_deref());
         let old = self.current(directory, Search::Users, uuid, |d| &d.users);
         let mut names: Vec<String> = Vec::new();
         let mut uids: Vec<u32> = Vec::new();
@@ -380,10 +376,7 @@ impl EntryStore {
         options: &BuildOptions,
         domain: &str,
     ) -> Vec<Edit> {
-        let uuid = new
-            .as_ref()
-            .and_then(|g| g.origin.uuid.as_deref())
-            .or(removed.as_deref());
+        let uuid = new.as_ref().map(|g| g.origin.key()).or(removed.as_deref());
         let old = self.current(directory, Search::Groups, uuid, |d| &d.groups);
         let mut names: Vec<String> = Vec::new();
         let mut gids: Vec<u32> = Vec::new();
