@@ -247,7 +247,11 @@ fn a_full_read_is_compared_with_the_kept_entries() {
     );
     assert_eq!(shell(&w, "carol").as_deref(), Some("/bin/fish"));
     assert!(order(&w, "passwd.byname") > passwd);
-    assert_eq!(order(&w, "group.byname"), group, "a shell moved group.byname");
+    assert_eq!(
+        order(&w, "group.byname"),
+        group,
+        "a shell moved group.byname"
+    );
 
     w.change_directory("ldapdelete", "uid=bob,ou=People,dc=example,dc=com\n");
     let gone = update_now(&w, 4);

@@ -62,9 +62,28 @@ pub struct DirectoryEntries {
 /// kept when the read began; entries added since are the read's own.
 #[derive(Debug, Default)]
 pub struct Reread {
-    users: Vec<bool>,
-    groups: Vec<bool>,
-    records: Vec<bool>,
+    users: Returned,
+    groups: Returned,
+    records: Returned,
+}
+
+/// The places of one list a full read returned, and the place it is
+/// expected to return next: a directory returns its entries in the same
+/// order each time, mostly, so most entries are found there without a
+/// look-up by key.
+#[derive(Debug, Default)]
+struct Returned {
+    seen: Vec<bool>,
+    next: usize,
+}
+
+impl Returned {
+    fn new(places: usize) -> Returned {
+        Returned {
+            seen: vec![false; places],
+            next: 0,
+        }
+    }
 }
 
 /// What a change did to the store.
@@ -225,9 +244,9 @@ impl DirectoryEntries {
     /// A full read of this directory begins: nothing of it returned yet.
     pub fn reread(&self) -> Reread {
         Reread {
-            users: vec![false; self.users.len()],
-            groups: vec![false; self.groups.len()],
-            records: vec![false; self.records.len()],
+            users: Returned::new(self.users.len()),
+            groups: Returned::new(self.groups.len()),
+            records: Returned::new(self.records.len()),
         }
     }
 
@@ -240,8 +259,8 @@ impl DirectoryEntries {
             &mut r.users,
             Search::Users,
             &u.origin,
+            |kept| kept == u,
         )
-        .is_some_and(|kept| kept == u)
     }
 
     /// [`Self::reread_user`] for a group.
@@ -252,8 +271,8 @@ impl DirectoryEntries {
             &mut r.groups,
             Search::Groups,
             &g.origin,
+            |kept| kept == g,
         )
-        .is_some_and(|kept| kept == g)
     }
 
     /// [`Self::reread_user`] for a record.
@@ -265,8 +284,8 @@ impl DirectoryEntries {
             &mut r.records,
             search,
             &rec.origin,
+            |kept| kept == rec,
         )
-        .is_some_and(|kept| kept == rec)
     }
 
     /// The removals of the entries kept when the full read `r` began
@@ -285,14 +304,16 @@ impl DirectoryEntries {
                     Some(EntryChange::Remove(search, k.to_owned()))
                 })
         }
-        gone(&self.users, &r.users, |u| (Search::Users, u.origin.key()))
-            .chain(gone(&self.groups, &r.groups, |g| {
-                (Search::Groups, g.origin.key())
-            }))
-            .chain(gone(&self.records, &r.records, |rec| {
-                (Search::Records(rec.search), rec.origin.key())
-            }))
-            .collect()
+        gone(&self.users, &r.users.seen, |u| {
+            (Search::Users, u.origin.key())
+        })
+        .chain(gone(&self.groups, &r.groups.seen, |g| {
+            (Search::Groups, g.origin.key())
+        }))
+        .chain(gone(&self.records, &r.records.seen, |rec| {
+            (Search::Records(rec.search), rec.origin.key())
+        }))
+        .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -397,20 +418,37 @@ impl DirectoryEntries {
     }
 }
 
-/// The kept entry `search` found with the key of `origin`, marked
-/// returned in `seen`.
-fn returned<'a, T>(
+/// Whether the kept entry `search` found with the key of `origin` is
+/// `same` as the one read; it is marked returned either way. The place
+/// after the last one returned is tried first.
+fn returned<T>(
     index: &HashMap<(Search, String), usize>,
-    list: &'a [Option<T>],
-    seen: &mut [bool],
+    list: &[Option<T>],
+    r: &mut Returned,
     search: Search,
     origin: &entry_rules::Origin<'_>,
-) -> Option<&'a T> {
-    let &at = index.get(&(search, origin.key().to_owned()))?;
-    if let Some(s) = seen.get_mut(at) {
+    same: impl Fn(&T) -> bool,
+) -> bool {
+    while list.get(r.next).is_some_and(Option::is_none) {
+        r.next += 1;
+    }
+    if let Some(Some(kept)) = list.get(r.next) {
+        if same(kept) {
+            if let Some(s) = r.seen.get_mut(r.next) {
+                *s = true;
+            }
+            r.next += 1;
+            return true;
+        }
+    }
+    let Some(&at) = index.get(&(search, origin.key().to_owned())) else {
+        return false;
+    };
+    if let Some(s) = r.seen.get_mut(at) {
         *s = true;
     }
-    list.get(at)?.as_ref()
+    r.next = at + 1;
+    list.get(at).and_then(Option::as_ref).is_some_and(same)
 }
 
 /// Puts `entry` in `list`: in the place of the entry `search` found with

@@ -3,12 +3,19 @@
 //! usage: ypldap-bench [--users N] [--groups M] [--hosts H] [--netgroups G]
 //!                     [--member-dns] [--rounds R] [--secs S] [--inflight W]
 //!                     [--refreshes K] [--rate RPS] [--ypldapd-dir DIR]
-//!                     [--perf FILE]
+//!                     [--perf FILE] [--state CHANGES]
 //!
 //! `--hosts` and `--netgroups` (default 0) add that many hosts and
 //! netgroups (`bench::classic`) to the directory; ypldapd then also
 //! serves `hosts.*` and the three netgroup maps, and every `ldapsearch`
 //! it is compared with makes their two searches too.
+//!
+//! `--state CHANGES` runs the refreshes as a package installs ypldapd:
+//! with a state directory, so that it keeps the entries and compares each
+//! full read with them (`ypldapd/src/daemon/reread.rs`), and with CHANGES
+//! users' login shells changed before each refresh (ldapmodify), so that
+//! each has that much to serve. The new maps are then seen as the changed
+//! entries arrive, not at the end of the read.
 //!
 //! `--member-dns` makes the groups RFC 2307bis (`bench::member_dns`):
 //! `groupOfNames` with a `gidNumber`, members as `member` DNs of the
@@ -92,6 +99,9 @@ struct Args {
     /// `perf record -e cpu-clock` of the servers in the first round's UDP
     /// run (FILE.udp-NAME) and of ypldapd in the first refresh (FILE.refresh).
     perf: Option<PathBuf>,
+    /// `--state`: users changed before each refresh, with a state
+    /// directory.
+    state: Option<usize>,
 }
 
 fn parse_args() -> Args {
@@ -108,6 +118,7 @@ fn parse_args() -> Args {
         rate: 2000.0,
         ypldapd_dir: None,
         perf: None,
+        state: None,
     };
     let v: Vec<String> = std::env::args().skip(1).collect();
     let mut i = 0;
@@ -134,9 +145,10 @@ fn parse_args() -> Args {
             "--rate" => a.rate = val.parse().unwrap_or_else(|_| bad()),
             "--ypldapd-dir" => a.ypldapd_dir = Some(PathBuf::from(&val)),
             "--perf" => a.perf = Some(PathBuf::from(&val)),
+            "--state" => a.state = Some(val.parse().unwrap_or_else(|_| bad())),
             _ => {
                 eprintln!(
-                    "usage: ypldap-bench [--users N] [--groups M] [--hosts H] [--netgroups G] [--member-dns] [--rounds R] [--secs S] [--inflight W] [--refreshes K] [--rate RPS] [--ypldapd-dir DIR] [--perf FILE]"
+                    "usage: ypldap-bench [--users N] [--groups M] [--hosts H] [--netgroups G] [--member-dns] [--rounds R] [--secs S] [--inflight W] [--refreshes K] [--rate RPS] [--ypldapd-dir DIR] [--perf FILE] [--state CHANGES]"
                 );
                 std::process::exit(2)
             }
@@ -786,6 +798,13 @@ fn refresh_cycles(args: &Args, worlds: &mut Worlds, spec: &LoadSpec) -> Refresh 
         load_avg()
     );
     worlds.a.config.interval = u32::try_from(interval).expect("interval");
+    if args.state.is_some() {
+        worlds
+            .a
+            .config
+            .statements
+            .push("state directory \"/run/ypldap-bench\"".to_owned());
+    }
     worlds.a.start_ypldapd();
     let (idx, _) = worlds
         .a
@@ -805,6 +824,9 @@ fn refresh_cycles(args: &Args, worlds: &mut Worlds, spec: &LoadSpec) -> Refresh 
     for cycle in 0..3 * args.refreshes {
         at.update += 1;
         std::thread::sleep(Duration::from_millis(1000));
+        if let Some(n) = args.state {
+            change_shells(worlds, args.users, n, cycle);
+        }
         let steady = kib(worlds.pid(Who::Ypldapd), "VmRSS");
         if cycle % 3 == 0 {
             // Quiet: ldapsearch, then the refresh alone.
@@ -837,6 +859,20 @@ fn refresh_cycles(args: &Args, worlds: &mut Worlds, spec: &LoadSpec) -> Refresh 
         .collect();
     let _ = worlds.a.stop_ypldapd(Signal::SIGTERM);
     r
+}
+
+/// `--state`: `n` users' login shells changed (the next `n` users each
+/// cycle), for the next refresh to serve.
+fn change_shells(worlds: &mut Worlds, users: usize, n: usize, cycle: usize) {
+    let ldif: String = (0..n.min(users))
+        .map(|i| {
+            let user = (cycle * n + i) % users + 1;
+            format!(
+                "dn: uid=user{user:05},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/sh{cycle}\n\n"
+            )
+        })
+        .collect();
+    worlds.a.change_directory("ldapmodify", &ldif);
 }
 
 /// The pid of ypldapd's reader.
