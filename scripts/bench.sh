@@ -7,11 +7,13 @@
 # (and 20,000 hosts and 5,000 netgroups, served in hosts.* and the
 # netgroup maps and searched by ldapsearch too), peer and project
 # alternating over several rounds; the same with groups whose members are
-# DNs (RFC 2307bis, --member-dns); then sync-propagation: how soon each
+# DNs (RFC 2307bis, --member-dns); the same refreshes with a state
+# directory, each full read compared with the kept entries (--state);
+# then sync-propagation: how soon each
 # kind of change reaches the maps under content synchronization, and
 # sync-resume: how soon a lost session catches up from its cookie. Prints
 # every figure and ratio. Bounded: each program is killed after
-# BENCH_TIMEOUT seconds (default 600); a normal run takes about 10 minutes
+# BENCH_TIMEOUT seconds (default 600); a normal run takes about 12 minutes
 # (sync-propagation alone about 4: 1,000 changes of each kind, a burst of
 # 10,000, a 30 s stream and a minute of the upstream behaviour).
 #
@@ -48,6 +50,11 @@ echo "== ypldap-bench --member-dns --rounds 1 --refreshes 3 (RFC 2307bis groups:
 timeout -k 10 "${BENCH_TIMEOUT:-600}" \
     unshare --pid --fork --kill-child --mount-proc \
     target/release/ypldap-bench --member-dns --rounds 1 --refreshes 3
+
+echo "== ypldap-bench --state 100 --rounds 1 --refreshes 3 (a state directory: each full read compared with the kept entries)"
+timeout -k 10 "${BENCH_TIMEOUT:-600}" \
+    unshare --pid --fork --kill-child --mount-proc \
+    target/release/ypldap-bench --state 100 --rounds 1 --refreshes 3
 
 echo "== sync-propagation (content synchronization: how soon each change is answered)"
 timeout -k 10 "${BENCH_TIMEOUT:-600}" \

@@ -798,7 +798,10 @@ fn refresh_cycles(args: &Args, worlds: &mut Worlds, spec: &LoadSpec) -> Refresh 
         load_avg()
     );
     worlds.a.config.interval = u32::try_from(interval).expect("interval");
-    if args.state.is_some() {
+    if let Some(n) = args.state {
+        println!(
+            "--state {n}: a state directory, {n} users changed before each refresh; each full read is compared with the kept entries and the changes served as they arrive, so the refresh's 'wall' and 'last entry -> maps served' measure when the first change is served, not a build"
+        );
         worlds
             .a
             .config

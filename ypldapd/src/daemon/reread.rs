@@ -201,6 +201,28 @@ impl Daemon {
         self.served(serving, now);
     }
 
+    /// What the maps hold after a compared update, for `ypldapctl`: the
+    /// users and groups served, the reader's drops.
+    pub(super) fn compared_counts(
+        &self,
+        dropped: &BTreeMap<entry_rules::DropReason, u64>,
+        referrals: u64,
+    ) -> ctl_proto::UpdateCounts {
+        let served = |map| self.yp.snapshot().map_or(0, |s| s.len(map) as u64);
+        ctl_proto::UpdateCounts {
+            directories: self.config.directories.len() as u32,
+            users: served(yp_proto::MapName::MasterPasswdByName),
+            groups: served(yp_proto::MapName::GroupByName),
+            records: BTreeMap::new(),
+            duplicate_keys: 0,
+            dropped: dropped.clone(),
+            dropped_total: dropped.values().sum(),
+            member_dns: ctl_proto::MemberDns::default(),
+            referrals,
+            locked_passwords: BTreeMap::new(),
+        }
+    }
+
     /// The reader has sent everything of a compared update: what it
     /// found, for the log (`None` if it compared nothing).
     pub(super) fn reread_done(&mut self, now: Instant) -> Option<String> {

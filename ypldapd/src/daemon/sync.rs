@@ -425,7 +425,8 @@ impl Daemon {
                 "update {update}: every directory is kept current by its content synchronization session; the maps need no build"
             ),
         }
-        self.record_unbuilt(update, started, compared.is_some(), now);
+        let counts = compared.map(|_| self.compared_counts(dropped, referrals));
+        self.record_unbuilt(update, started, counts, now);
         self.start_rebuild(now);
         true
     }

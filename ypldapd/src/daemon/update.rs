@@ -436,12 +436,12 @@ impl Daemon {
     /// Records an update that needed no build: every directory was kept
     /// current by its session ([`Self::finish_unbuilt`]).
     /// `compared`: directories were read in full and compared with the
-    /// kept entries.
+    /// kept entries, and what the maps hold after it.
     pub(super) fn record_unbuilt(
         &mut self,
         update: u64,
         started: Instant,
-        compared: bool,
+        compared: Option<UpdateCounts>,
         now: Instant,
     ) {
         let now_unix = unix_now();
@@ -449,7 +449,7 @@ impl Daemon {
             (0..self.config.directories.len()).any(|d| self.record.poll_reason(d).is_some());
         self.record.finished(UpdateRecord {
             number: update,
-            mode: if compared {
+            mode: if compared.is_some() {
                 ctl_proto::UpdateMode::FullRead
             } else if polls {
                 ctl_proto::UpdateMode::RefreshOnly
@@ -460,7 +460,7 @@ impl Daemon {
             finished: now_unix,
             duration_ms: millis(now.saturating_duration_since(started)),
             failure: None,
-            counts: None,
+            counts: compared,
         });
     }
 
