@@ -1,5 +1,6 @@
-//! Directories read in full while ypldapd keeps their entries (a state
-//! directory, DESIGN §14): each read is compared with the kept entries as
+//! Directories read in full while ypldapd keeps their entries (with a
+//! state directory, or while another directory is kept current by its
+//! session; DESIGN §14): each read is compared with the kept entries as
 //! it arrives, and only what differs (an entry changed or new, a kept one
 //! the read no longer returns) is applied, as a content synchronization
 //! session's changes are: served at once as edits of the maps in service,
@@ -45,8 +46,7 @@ impl Daemon {
             ReadMode::Live => true,
             ReadMode::Sync | ReadMode::Resume => false,
         });
-        let comparable = self.state.is_some()
-            && kept_full_reads
+        let comparable = kept_full_reads
             && modes.contains(&ReadMode::Full)
             && !self.live.dirty
             && self.yp.snapshot().is_some()
