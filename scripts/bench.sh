@@ -20,6 +20,10 @@
 #   sudo scripts/bench.sh                      # the documented run
 #   sudo scripts/bench.sh --rounds 2 --secs 2  # quicker; see --help of
 #                                              # bench/src/bin/ypldap-bench.rs
+#   sudo BENCH_BASELINE=OLD/target/release scripts/bench.sh
+#       # also the refreshes of an older build (its ypldapd, ypldap-client
+#       # and ypldap-dns in that directory), for figures such as "CPU per
+#       # refresh at most half of the code before" in the same run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ "$(id -u)" == 0 ]] || { echo "bench.sh: run as root (e.g. sudo scripts/bench.sh)" >&2; exit 1; }
@@ -50,6 +54,13 @@ echo "== ypldap-bench --member-dns --rounds 1 --refreshes 3 (RFC 2307bis groups:
 timeout -k 10 "${BENCH_TIMEOUT:-600}" \
     unshare --pid --fork --kill-child --mount-proc \
     target/release/ypldap-bench --member-dns --rounds 1 --refreshes 3
+
+if [[ -n "${BENCH_BASELINE:-}" ]]; then
+    echo "== ypldap-bench --rounds 1 --refreshes 3 --ypldapd-dir $BENCH_BASELINE (the older build, for comparison)"
+    timeout -k 10 "${BENCH_TIMEOUT:-600}" \
+        unshare --pid --fork --kill-child --mount-proc \
+        target/release/ypldap-bench --rounds 1 --refreshes 3 --ypldapd-dir "$BENCH_BASELINE"
+fi
 
 echo "== ypldap-bench --state 100 --rounds 1 --refreshes 3 (a state directory: each full read compared with the kept entries)"
 timeout -k 10 "${BENCH_TIMEOUT:-600}" \
