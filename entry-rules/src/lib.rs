@@ -550,8 +550,14 @@ impl User<'_> {
     /// The length of the `shadow.byname` line
     /// `name:hash:lastchg:min:max:warn:inactive:expire:flag`.
     pub fn shadow_line_len(&self) -> usize {
+        self.shadow_line_len_with(self.served_hash())
+    }
+
+    /// [`Self::shadow_line_len`] with the password field as served,
+    /// `hash`, already worked out (it takes a scan of the stored value).
+    pub fn shadow_line_len_with(&self, hash: &str) -> usize {
         self.name.len()
-            + self.served_hash().len()
+            + hash.len()
             + self
                 .shadow_fields()
                 .iter()
@@ -579,6 +585,12 @@ impl User<'_> {
     /// the passwd line): the name, the served password, the two ids, the
     /// dates as served, the other text fields and nine colons.
     pub fn master_line_len(&self) -> usize {
+        self.master_line_len_with(self.served_hash())
+    }
+
+    /// [`Self::master_line_len`] with the password field as served,
+    /// `hash`, already worked out.
+    pub fn master_line_len_with(&self, hash: &str) -> usize {
         [
             &self.name,
             &self.class,
@@ -589,7 +601,7 @@ impl User<'_> {
         .iter()
         .map(|v| v.len())
         .sum::<usize>()
-            + self.served_hash().len()
+            + hash.len()
             + self.master_change().len()
             + self.master_expire().len()
             + decimal_len(self.uid)
@@ -599,6 +611,13 @@ impl User<'_> {
 
     /// Every rule a user must meet to enter the maps.
     pub fn check(&self) -> Result<(), Violation> {
+        self.check_with(self.served_hash()).map(|_| ())
+    }
+
+    /// [`Self::check`] with the password field as served, `hash`, already
+    /// worked out; returns the lengths of the master.passwd and
+    /// shadow.byname lines, which the check measures.
+    pub fn check_with(&self, hash: &str) -> Result<(usize, usize), Violation> {
         if self.name.is_empty() {
             return Err(Violation::EmptyName);
         }
@@ -611,11 +630,15 @@ impl User<'_> {
         for (field, value) in self.text_fields() {
             check_text(field, value)?;
         }
-        let len = self.master_line_len().max(self.shadow_line_len());
+        let lens = (
+            self.master_line_len_with(hash),
+            self.shadow_line_len_with(hash),
+        );
+        let len = lens.0.max(lens.1);
         if len > MAX_LINE {
             return Err(Violation::LineTooLong { len });
         }
-        Ok(())
+        Ok(lens)
     }
 }
 

@@ -694,10 +694,16 @@ impl SnapshotBuilder {
     fn add_user(&mut self, u: &User<'_>) {
         let dn = u.origin.dn.as_bytes();
         let drop = |b: &mut Self, r| b.report.drop_entry(EntryKind::User, dn, r);
+        // The stored password's form is worked out once, for the check,
+        // the lengths and the lines.
+        let (shown, hash, locked) = passwords(u, &self.options);
         // The client checked it too; a peer is never trusted to have.
-        if let Err(v) = u.check() {
-            return drop(self, v.reason());
-        }
+        // Checked: master.passwd and shadow lines at most MAX_LINE, and
+        // the passwd line is never longer than the master.passwd one.
+        let (master_len, shadow_len) = match u.check_with(hash) {
+            Ok(lens) => lens,
+            Err(v) => return drop(self, v.reason()),
+        };
         if u.disabled && self.options.omit_disabled {
             return drop(self, DropReason::DisabledAccount);
         }
@@ -706,11 +712,6 @@ impl SnapshotBuilder {
         else {
             return drop(self, DropReason::DuplicateName);
         };
-        let (shown, hash, locked) = passwords(u, &self.options);
-        // Checked above: master.passwd and shadow lines at most MAX_LINE,
-        // and the passwd line is never longer than the master.passwd one.
-        let master_len = u.master_line_len();
-        let shadow_len = u.shadow_line_len();
         if !self.room(2 * master_len + shadow_len) {
             return drop(self, DropReason::SnapshotFull);
         }
