@@ -395,7 +395,9 @@ impl MemberGraph for BuildGraph<'_, '_> {
 
     fn names(&self, group: u32) -> usize {
         let m = self.members;
-        m.groups.get(group as usize).map_or(0, |g| g.names.range().len())
+        m.groups
+            .get(group as usize)
+            .map_or(0, |g| g.names.range().len())
     }
 
     fn name(&self, group: u32, i: usize) -> &[u8] {
@@ -552,11 +554,6 @@ pub(crate) struct Work {
 }
 
 impl Work {
-    /// The names resolved, joined by `,`.
-    pub(crate) fn line(&self) -> &[u8] {
-        &self.line
-    }
-
     /// The names resolved, in order.
     pub(crate) fn names(&self) -> impl Iterator<Item = &[u8]> {
         (0..run_index(self.spans.len())).map(|i| self.name_at(i))
@@ -624,9 +621,7 @@ impl Work {
         if self.user_marks.len() <= u {
             self.user_marks.resize(u + 1, 0);
         }
-        if self.user_marks.get(u) == Some(&self.stamp)
-            || (self.by_name_on && self.has_name(name))
-        {
+        if self.user_marks.get(u) == Some(&self.stamp) || (self.by_name_on && self.has_name(name)) {
             return true;
         }
         if let Some(mark) = self.user_marks.get_mut(u) {

@@ -19,11 +19,13 @@ use entry_rules::{Group, User};
 use crate::build::SnapshotBuilder;
 
 mod lookup;
+mod nested;
 mod places;
 mod quick;
 mod records;
 mod reverse;
 use lookup::Lookup;
+use nested::MemberIndex;
 pub use quick::EntryChange;
 use records::RecordIndex;
 
@@ -357,6 +359,10 @@ pub struct EntryStore {
     /// The records by map and key, for changes applied without a build;
     /// `None` once the store changed another way.
     records_index: Option<RecordIndex>,
+    /// The entries by DN and the groups with member DNs resolved, for
+    /// changes applied without a build; `None` until one needs it, and
+    /// once the store changed another way.
+    member_index: Option<MemberIndex>,
 }
 
 impl EntryStore {
@@ -374,6 +380,7 @@ impl EntryStore {
     /// other than by [`Self::apply_quick`].
     pub fn directory(&mut self, d: usize) -> &mut DirectoryEntries {
         self.records_index = None;
+        self.member_index = None;
         self.dir_mut(d)
     }
 
@@ -396,6 +403,7 @@ impl EntryStore {
     pub fn truncate(&mut self, n: usize) {
         if n < self.directories.len() {
             self.records_index = None;
+            self.member_index = None;
         }
         self.directories.truncate(n);
     }

@@ -33,8 +33,10 @@ use std::sync::Arc;
 use entry_rules::records::Record;
 use entry_rules::{Group, User};
 
-use super::{Applied, DirectoryEntries, EntryStore, Search};
-use crate::build::{BuildOptions, RecordPlan, group_line, netid_line, user_lines};
+use super::{Applied, DirectoryEntries, EntryStore, Search, nested};
+use crate::build::{
+    BuildOptions, RecordPlan, group_line, netid_line, resolved_group_line, user_lines,
+};
 use crate::maps::MapName;
 use crate::proto::YPMAXRECORD;
 use crate::snapshot::Edit;
@@ -52,15 +54,14 @@ pub enum EntryChange {
     Remove(Search, String),
 }
 
-/// Where an entry is: directory and place.
-type Loc = (usize, u32);
+use super::nested::Loc;
 
 fn user_valid(u: &User<'_>, options: &BuildOptions) -> bool {
     u.check().is_ok() && !(u.disabled && options.omit_disabled)
 }
 
 fn group_valid(g: &Group<'_>) -> bool {
-    g.member_dns.is_empty() && g.check().is_ok()
+    g.check().is_ok()
 }
 
 /// A kept group as the netid lines see it: name, gid, members.
@@ -75,7 +76,11 @@ impl EntryStore {
     }
 
     /// The kept user of `name`.
-    fn kept_user(&self, name: &str, options: &BuildOptions) -> Option<(Loc, &User<'static>)> {
+    pub(super) fn kept_user(
+        &self,
+        name: &str,
+        options: &BuildOptions,
+    ) -> Option<(Loc, &User<'static>)> {
         self.directories.iter().enumerate().find_map(|(di, d)| {
             d.lookup.users_named(name).iter().find_map(|&p| {
                 let u = d.users.get(p as usize)?.as_ref()?;
@@ -99,7 +104,7 @@ impl EntryStore {
     }
 
     /// The kept group of `name`.
-    fn kept_group(&self, name: &str) -> Option<(Loc, &Group<'static>)> {
+    pub(super) fn kept_group(&self, name: &str) -> Option<(Loc, &Group<'static>)> {
         self.directories.iter().enumerate().find_map(|(di, d)| {
             d.lookup.groups_named(name).iter().find_map(|&p| {
                 let g = d.groups.get(p as usize)?.as_ref()?;
@@ -109,7 +114,7 @@ impl EntryStore {
     }
 
     /// The group served for `gid`: the first kept group with it.
-    fn gid_holder(&self, gid: u32) -> Option<&Group<'static>> {
+    fn gid_holder(&self, gid: u32) -> Option<(Loc, &Group<'static>)> {
         self.directories.iter().enumerate().find_map(|(di, d)| {
             d.lookup.groups_with_gid(gid).iter().find_map(|&p| {
                 let g = d.groups.get(p as usize)?.as_ref()?;
@@ -117,9 +122,33 @@ impl EntryStore {
                     && self
                         .kept_group(&g.name)
                         .is_some_and(|(at, _)| at == (di, p));
-                kept.then_some(g)
+                kept.then_some(((di, p), g))
             })
         })
+    }
+
+    /// The line a build serves for the kept group `g` at `at`: its own
+    /// for a group of names, its resolved one for a group with member
+    /// DNs (none when too long).
+    fn group_line_at(&self, at: Loc, g: &Group<'_>) -> Option<Vec<u8>> {
+        if g.member_dns.is_empty() {
+            return group_line(g).ok();
+        }
+        let names = self.member_index.as_ref()?.line(at)??;
+        Some(resolved_group_line(g, names.join(",").as_bytes()))
+    }
+
+    /// The names a build lists in the line of the kept group `g` at `at`.
+    fn group_names_at(&self, at: Loc, g: &Group<'_>) -> BTreeSet<String> {
+        if g.member_dns.is_empty() {
+            return g.members.iter().map(|m| m.to_string()).collect();
+        }
+        let names = self
+            .member_index
+            .as_ref()
+            .and_then(|i| i.line(at))
+            .flatten();
+        names.into_iter().flatten().cloned().collect()
     }
 
     /// The `netid.byname` line of `uid`, as a build makes it.
@@ -131,13 +160,22 @@ impl EntryStore {
                 let Some(Some(g)) = d.groups.get(p as usize) else {
                     continue;
                 };
-                let listed = g.members.contains(&holder.name);
+                let listed = g.member_dns.is_empty() && g.members.contains(&holder.name);
                 let kept = || {
                     self.kept_group(&g.name)
                         .is_some_and(|(at, _)| at == (di, p))
                 };
                 if listed && kept() {
                     groups.push((&g.name, g.gid));
+                }
+            }
+        }
+        if let Some(index) = self.member_index.as_ref() {
+            for &at in index.holders(&holder.name) {
+                if let Some(g) = self.group_at(at).filter(|_| self.is_kept_group(at)) {
+                    if index.line(at).is_some_and(|l| l.is_some()) {
+                        groups.push((&g.name, g.gid));
+                    }
                 }
             }
         }
@@ -150,10 +188,7 @@ impl EntryStore {
         names
             .iter()
             .filter_map(|n| self.kept_group(n))
-            .map(|(_, g)| {
-                let members = g.members.iter().map(|m| m.to_string()).collect();
-                (g.name.to_string(), g.gid, members)
-            })
+            .map(|(at, g)| (g.name.to_string(), g.gid, self.group_names_at(at, g)))
             .collect()
     }
 
@@ -183,19 +218,21 @@ impl EntryStore {
         if self.holds_as_is(directory, &change) {
             return Ok(Vec::new());
         }
-        if self.groups_with_dns() > 0 {
-            return match change {
+        let with_dns = self.groups_with_dns() > 0
+            || matches!(&change, EntryChange::Group(g) if !g.member_dns.is_empty());
+        if with_dns {
+            return Ok(match change {
                 EntryChange::User(u) if self.same_keys_and_validity(directory, &u, options) => {
-                    Ok(self.quick_user_values(directory, u, options))
+                    self.quick_user_values(directory, u, options)
                 }
-                change => Err(Box::new(change)),
-            };
+                change => self.quick_with_dns(directory, change, options, domain),
+            });
         }
+        // Kept only while groups with member DNs are: other changes do
+        // not keep it.
+        self.member_index = None;
         match change {
             EntryChange::User(u) => Ok(self.quick_user(directory, Some(u), None, options, domain)),
-            EntryChange::Group(g) if !g.member_dns.is_empty() => {
-                Err(Box::new(EntryChange::Group(g)))
-            }
             EntryChange::Group(g) => {
                 Ok(self.quick_group(directory, Some(g), None, options, domain))
             }
@@ -410,25 +447,13 @@ impl EntryStore {
             edits.push((MapName::GroupByName, n.as_bytes().to_vec(), line));
         }
         for &gid in &gids {
-            let line = self.gid_holder(gid).and_then(|g| group_line(g).ok());
+            let line = self
+                .gid_holder(gid)
+                .and_then(|(at, g)| self.group_line_at(at, g));
             edits.push((MapName::GroupByGid, gid.to_string().into_bytes(), line));
         }
         // The members whose kept groups changed: their netid lines.
-        let groups_of = |views: &[GroupView]| {
-            let mut of: BTreeMap<String, Vec<(String, u32)>> = BTreeMap::new();
-            for (name, gid, members) in views {
-                for m in members {
-                    of.entry(m.clone()).or_default().push((name.clone(), *gid));
-                }
-            }
-            of
-        };
-        let (was, is) = (groups_of(&before), groups_of(&after));
-        let moved = was
-            .iter()
-            .filter(|(m, g)| is.get(*m) != Some(g))
-            .chain(is.iter().filter(|(m, _)| !was.contains_key(*m)))
-            .map(|(m, _)| m);
+        let moved = moved_members(&before, &after);
         let mut uids: Vec<u32> = moved
             .filter_map(|m| self.kept_user(m, options).map(|(_, u)| u.uid))
             .collect();
@@ -439,4 +464,248 @@ impl EntryStore {
         }
         edits
     }
+
+    /// The kept users of `users` and the kept groups of `groups`.
+    fn kept_of(
+        &self,
+        users: &[String],
+        groups: &[String],
+        options: &BuildOptions,
+    ) -> (Vec<Loc>, Vec<Loc>) {
+        let users = users.iter().filter_map(|n| self.kept_user(n, options));
+        let groups = groups.iter().filter_map(|n| self.kept_group(n));
+        (
+            users.map(|(at, _)| at).collect(),
+            groups.map(|(at, _)| at).collect(),
+        )
+    }
+
+    /// A change to a user or a group while groups name entries by DN
+    /// (see the module documentation): the groups whose lines it can
+    /// alter are found through the index of member DNs and resolved
+    /// again; then the edits of the user's keys, of those groups' names
+    /// and gids, and of the netid lines of the users whose kept groups
+    /// changed.
+    fn quick_with_dns(
+        &mut self,
+        directory: usize,
+        change: EntryChange,
+        options: &BuildOptions,
+        domain: &str,
+    ) -> Vec<Edit> {
+        self.prepare_members(options);
+        let (search, uuid) = match &change {
+            EntryChange::User(u) => (Search::Users, u.origin.uuid.clone()),
+            EntryChange::Group(g) => (Search::Groups, g.origin.uuid.clone()),
+            EntryChange::Remove(search, uuid) => (*search, Some(uuid.clone())),
+            EntryChange::Record(_) => return Vec::new(),
+        };
+        let place = |store: &Self| {
+            let d = store.directories.get(directory)?;
+            let &at = d.index.get(&(search, uuid.clone()?))?;
+            Some((directory, at as u32))
+        };
+        let old_at = place(self);
+        let (mut user_names, mut group_names) = (Vec::new(), Vec::new());
+        let mut uids = Vec::new();
+        let mut dns = BTreeSet::new();
+        let mut note = |name: &str, dn: &str, names: &mut Vec<String>| {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+            dns.extend(nested::canonical(dn));
+        };
+        let old_user = old_at.filter(|_| search == Search::Users);
+        let old_group = old_at.filter(|_| search == Search::Groups);
+        for u in old_user
+            .and_then(|at| self.user_at(at))
+            .into_iter()
+            .chain(match &change {
+                EntryChange::User(u) => Some(u),
+                _ => None,
+            })
+        {
+            note(&u.name, &u.origin.dn, &mut user_names);
+            uids.push(u.uid);
+        }
+        for g in old_group
+            .and_then(|at| self.group_at(at))
+            .into_iter()
+            .chain(match &change {
+                EntryChange::Group(g) => Some(g),
+                _ => None,
+            })
+        {
+            note(&g.name, &g.origin.dn, &mut group_names);
+        }
+        // Before: the entries kept for those names and the groups above.
+        let kept_before = self.kept_of(&user_names, &group_names, options);
+        self.dns_of(&kept_before.0, &kept_before.1, &mut dns);
+        let above_before = self.groups_above(&dns, options.nesting);
+        let mut view_names: BTreeSet<String> = group_names.iter().cloned().collect();
+        view_names.extend(
+            above_before
+                .iter()
+                .filter_map(|&at| self.group_at(at))
+                .map(|g| g.name.to_string()),
+        );
+        for &at in &kept_before.0 {
+            uids.extend(self.user_at(at).map(|u| u.uid));
+        }
+        let views: Vec<String> = view_names.iter().cloned().collect();
+        let before = self.kept_groups_of(&views);
+        // The change, and the index with it.
+        let compactions = self.directories.get(directory).map(|d| d.compactions);
+        if let Some(index) = self.member_index.as_mut() {
+            let old = old_at.and_then(|at| match search {
+                Search::Users => Some((
+                    at,
+                    self.directories
+                        .get(at.0)?
+                        .users
+                        .get(at.1 as usize)?
+                        .as_ref()?,
+                )),
+                _ => None,
+            });
+            if let Some((at, u)) = old {
+                index.note_user(at, u, false);
+            }
+            let old = old_group.and_then(|at| {
+                Some((
+                    at,
+                    self.directories
+                        .get(at.0)?
+                        .groups
+                        .get(at.1 as usize)?
+                        .as_ref()?,
+                ))
+            });
+            if let Some((at, g)) = old {
+                index.note_group(at, g, false);
+                index.set_line(at, None);
+            }
+            for &at in &kept_before.1 {
+                index.set_line(at, None);
+            }
+        }
+        let added_last = !matches!(change, EntryChange::Remove(..)) && old_at.is_none();
+        self.dir_mut(directory).apply(change);
+        let compacted = self.directories.get(directory).map(|d| d.compactions) != compactions;
+        if compacted {
+            // Places moved: the index is made again, every line resolved.
+            self.member_index = None;
+            self.prepare_members(options);
+        } else {
+            let new_at = place(self).or_else(|| {
+                let d = self.directories.get(directory)?;
+                let len = if search == Search::Users {
+                    d.users.len()
+                } else {
+                    d.groups.len()
+                };
+                added_last.then(|| (directory, len.saturating_sub(1) as u32))
+            });
+            let new_user = new_at
+                .filter(|_| search == Search::Users)
+                .and_then(|at| Some((at, self.user_at(at)?.clone())));
+            let new_group = new_at
+                .filter(|_| search == Search::Groups)
+                .and_then(|at| Some((at, self.group_at(at)?.clone())));
+            if let Some(index) = self.member_index.as_mut() {
+                if let Some((at, u)) = &new_user {
+                    index.note_user(*at, u, true);
+                }
+                if let Some((at, g)) = &new_group {
+                    index.note_group(*at, g, true);
+                }
+            }
+        }
+        // After: the same, and every group found resolved again.
+        let kept_after = self.kept_of(&user_names, &group_names, options);
+        self.dns_of(&kept_after.0, &kept_after.1, &mut dns);
+        for &at in &kept_after.0 {
+            uids.extend(self.user_at(at).map(|u| u.uid));
+        }
+        let mut again = self.groups_above(&dns, options.nesting);
+        again.extend(kept_after.1.iter().copied());
+        if !compacted {
+            again.extend(above_before.iter().copied());
+            let again: Vec<Loc> = again.iter().copied().collect();
+            self.resolve_lines(&again, options);
+        }
+        view_names.extend(
+            again
+                .iter()
+                .filter_map(|&at| self.group_at(at))
+                .map(|g| g.name.to_string()),
+        );
+        let views: Vec<String> = view_names.iter().cloned().collect();
+        let after = self.kept_groups_of(&views);
+        let mut edits = Vec::new();
+        for n in &user_names {
+            self.name_edits(n, options, &mut edits);
+        }
+        for n in &views {
+            let line = self
+                .kept_group(n)
+                .and_then(|(at, g)| self.group_line_at(at, g));
+            edits.push((MapName::GroupByName, n.as_bytes().to_vec(), line));
+        }
+        let mut gids: Vec<u32> = before
+            .iter()
+            .chain(&after)
+            .map(|(_, gid, _)| *gid)
+            .collect();
+        gids.sort_unstable();
+        gids.dedup();
+        for &gid in &gids {
+            let line = self
+                .gid_holder(gid)
+                .and_then(|(at, g)| self.group_line_at(at, g));
+            edits.push((MapName::GroupByGid, gid.to_string().into_bytes(), line));
+        }
+        uids.extend(
+            moved_members(&before, &after)
+                .filter_map(|m| self.kept_user(m, options).map(|(_, u)| u.uid)),
+        );
+        uids.sort_unstable();
+        uids.dedup();
+        for &uid in &uids {
+            if !user_names.is_empty() {
+                self.uid_line_edits(uid, options, &mut edits);
+            }
+            self.netid_edit(uid, options, domain, &mut edits);
+        }
+        edits
+    }
+}
+
+/// The members whose kept groups (name and gid) differ between the views
+/// `was` and `is` of the same names.
+fn moved_members<'v>(
+    was: &'v [GroupView],
+    is: &'v [GroupView],
+) -> impl Iterator<Item = &'v String> {
+    let groups_of = |views: &'v [GroupView]| {
+        let mut of: BTreeMap<&'v String, Vec<(&'v String, u32)>> = BTreeMap::new();
+        for (name, gid, members) in views {
+            for m in members {
+                of.entry(m).or_default().push((name, *gid));
+            }
+        }
+        of
+    };
+    let (was, is) = (groups_of(was), groups_of(is));
+    let gone: Vec<&String> = was
+        .iter()
+        .filter(|(m, g)| is.get(*m) != Some(g))
+        .map(|(m, _)| *m)
+        .collect();
+    let came: Vec<&String> = is
+        .keys()
+        .filter(|m| !was.contains_key(*m))
+        .copied()
+        .collect();
+    gone.into_iter().chain(came)
 }

@@ -226,7 +226,10 @@ enum Change {
         gid: u32,
         members: Vec<u8>,
         invalid: bool,
-        dns: bool,
+        /// Member DNs, from [`member_dn`]'s pool.
+        dns: Vec<u8>,
+        /// Its DN by entryUUID (`cn=team<uuid>`), else by name.
+        team: bool,
     },
     RemoveUser {
         dir: usize,
@@ -300,10 +303,11 @@ fn change() -> impl Strategy<Value = Change> {
         100u32..106,
         proptest::collection::vec(0u8..7, 0..5),
         proptest::bool::weighted(0.1),
-        proptest::bool::weighted(0.1),
+        prop_oneof![1 => Just(Vec::new()), 2 => proptest::collection::vec(0u8..MEMBER_DNS, 1..5)],
+        proptest::bool::weighted(0.7),
     )
         .prop_map(
-            |(dir, uuid, name, gid, members, invalid, dns)| Change::Group {
+            |(dir, uuid, name, gid, members, invalid, dns, team)| Change::Group {
                 dir,
                 uuid,
                 name,
@@ -311,6 +315,7 @@ fn change() -> impl Strategy<Value = Change> {
                 members,
                 invalid,
                 dns,
+                team,
             },
         );
     prop_oneof![
@@ -444,6 +449,25 @@ fn record(
     }
 }
 
+/// How many member DNs [`member_dn`] has.
+const MEMBER_DNS: u8 = 28;
+
+/// A member DN of the pool: users by entryUUID (even ones, a rename
+/// keeps their DN) and by name, groups by entryUUID (`team`), written as
+/// the directory may (case, spaces, an optional UID), and DNs of nothing.
+fn member_dn(k: u8) -> String {
+    match k {
+        0..=5 => format!("cn=person{},dc=x", 2 * k),
+        6..=11 => format!("uid=user{}-{},dc=x", k % 3, k - 6),
+        12..=19 => format!("cn=team{},dc=x", k - 12),
+        20 => "CN=Person4, DC=X".into(),
+        21 => "cn=TEAM1,dc=x#'0101'B".into(),
+        22 => "cn=group2-3,dc=x".into(),
+        23 => "uid=user0-4,dc=y".into(),
+        _ => format!("cn=nobody{k},dc=x"),
+    }
+}
+
 /// The store's form of a generated change; `users` holds the last user
 /// given for each place and entryUUID.
 fn entry_change(
@@ -497,6 +521,9 @@ fn entry_change_of(
             // Moved elsewhere in the tree: member DNs name it no more.
             if *moved {
                 u.origin.dn = format!("uid=user{name}-{uuid},dc=y").into();
+            } else if uuid % 2 == 0 {
+                // Its DN by entryUUID: a rename keeps it.
+                u.origin.dn = format!("cn=person{uuid},dc=x").into();
             }
             (*dir, EntryChange::User(u))
         }
@@ -508,13 +535,15 @@ fn entry_change_of(
             members,
             invalid,
             dns,
+            team,
         } => {
             let mut g = group(*uuid, *name, *gid, members);
             if *invalid {
                 g.passwd = "a:b".into();
             }
-            if *dns {
-                g.member_dns = vec!["uid=user1-1,dc=x".into()];
+            g.member_dns = dns.iter().map(|&k| member_dn(k).into()).collect();
+            if *team {
+                g.origin.dn = format!("cn=team{uuid},dc=x").into();
             }
             (*dir, EntryChange::Group(g))
         }
@@ -621,8 +650,9 @@ proptest! {
         initial in proptest::collection::vec(change(), 0..25),
         changes in proptest::collection::vec(change(), 1..40),
         omit in any::<bool>(),
+        nesting in prop_oneof![Just(0u32), Just(1), Just(2), Just(10)],
     ) {
-        let options = BuildOptions { omit_disabled: omit, ..BuildOptions::default() };
+        let options = BuildOptions { omit_disabled: omit, nesting, ..BuildOptions::default() };
         let plan = plan();
         let maps = all_maps();
         let build_with = |store: &EntryStore, order: u32| {
@@ -649,8 +679,6 @@ proptest! {
                 },
                 c => entry_change(c, &mut users),
             };
-            // Only member DNs (before or after) may take the slow path.
-            let dns = store_has_dns(&store) || matches!(&c, EntryChange::Group(g) if !g.member_dns.is_empty());
             let before: Vec<Vec<u8>> = maps.iter().flat_map(|&m| served.iter(m).map(|(k, _)| k.to_vec()).collect::<Vec<_>>()).collect();
             let was = build_with(&store, 0);
             order += 1;
@@ -661,7 +689,9 @@ proptest! {
                     served.with_edits(&edits, order).expect("edits fit")
                 }
                 Err(c) => {
-                    prop_assert!(dns && !resent, "built again without member DNs");
+                    // Every change to users and groups is applied as
+                    // edits, member DNs and nesting included.
+                    prop_assert!(false, "built again: {:?}", c);
                     apply_slow(&mut store, dir, *c);
                     Some(build_with(&store, order))
                 }
@@ -685,13 +715,6 @@ proptest! {
             same_maps(&served, &want, &before)?;
         }
     }
-}
-
-fn store_has_dns(store: &EntryStore) -> bool {
-    store
-        .directories
-        .iter()
-        .any(|d| d.groups.iter().flatten().any(|g| !g.member_dns.is_empty()))
 }
 
 #[test]
@@ -767,46 +790,84 @@ fn group(uuid: u8, name: u8, gid: u32, members: &[u8]) -> Group<'static> {
 }
 
 #[test]
-fn with_member_dns_only_a_change_of_values_is_quick() {
+fn with_member_dns_renames_moves_and_nestings_are_quick() {
     let options = BuildOptions::default();
     let mut store = EntryStore::default();
     store.directory(0).upsert_user(user(1, 1, 1000, 0, false));
     let mut g = group(1, 1, 200, &[]);
     g.member_dns = vec!["uid=user1-1,dc=x".into()];
     store.directory(0).upsert_group(g);
-    let served = build(&store);
+    let mut served = build(&store);
     assert_eq!(
         line(&served, MapName::GroupByName, "group1").as_deref(),
         Some("group1:*:200:user1")
     );
-    // A shell: quick, and the maps are a build's.
-    let edits = store
-        .apply_quick(
-            0,
-            EntryChange::User(user(1, 1, 1000, 2, false)),
-            &options,
-            &plan(),
-            "d",
-        )
-        .expect("a shell change is quick");
-    let next = served.with_edits(&edits, 2).expect("fits").expect("alters");
-    same_maps(&next, &build(&store), &[]).expect("a build's maps");
-    // Moved in the tree: the group's member DN names it no more.
+    let mut quick = |store: &mut EntryStore, c: EntryChange, order: u32| {
+        let edits = store
+            .apply_quick(0, c, &options, &plan(), "d")
+            .expect("quick");
+        if let Some(next) = served.with_edits(&edits, order).expect("fits") {
+            served = next;
+        }
+        same_maps(&served, &build(store), &[]).expect("a build's maps");
+        served.clone()
+    };
+    // A shell; moved in the tree (the member DN names it no more); back;
+    // renamed; a new uid.
+    quick(&mut store, EntryChange::User(user(1, 1, 1000, 2, false)), 2);
     let mut moved = user(1, 1, 1000, 2, false);
     moved.origin.dn = "uid=user1-1,dc=y".into();
-    assert!(
-        store
-            .apply_quick(0, EntryChange::User(moved), &options, &plan(), "d")
-            .is_err()
+    let s = quick(&mut store, EntryChange::User(moved), 3);
+    assert_eq!(
+        line(&s, MapName::GroupByName, "group1").as_deref(),
+        Some("group1:*:200:")
     );
-    // Renamed, or a new uid: the group line or the netid line changes.
-    for changed in [user(1, 2, 1000, 2, false), user(1, 1, 1001, 2, false)] {
-        assert!(
-            store
-                .apply_quick(0, EntryChange::User(changed), &options, &plan(), "d")
-                .is_err()
-        );
-    }
+    assert_eq!(
+        line(&s, MapName::NetidByName, "unix.1000@d").as_deref(),
+        Some("1000:100")
+    );
+    quick(&mut store, EntryChange::User(user(1, 1, 1000, 2, false)), 4);
+    let mut renamed = user(1, 2, 1000, 2, false);
+    renamed.origin.dn = "uid=user1-1,dc=x".into();
+    let s = quick(&mut store, EntryChange::User(renamed), 5);
+    assert_eq!(
+        line(&s, MapName::GroupByName, "group1").as_deref(),
+        Some("group1:*:200:user2")
+    );
+    // A new user, then named by DN in a group that group1 nests.
+    quick(&mut store, EntryChange::User(user(3, 3, 1003, 0, false)), 6);
+    let mut inner = group(2, 2, 201, &[]);
+    inner.member_dns = vec!["UID=user3-3, DC=x".into()];
+    quick(&mut store, EntryChange::Group(inner), 7);
+    let mut outer = group(1, 1, 200, &[]);
+    outer.member_dns = vec!["uid=user1-1,dc=x".into(), "cn=group2-2,dc=x".into()];
+    let s = quick(&mut store, EntryChange::Group(outer), 8);
+    assert_eq!(
+        line(&s, MapName::GroupByName, "group1").as_deref(),
+        Some("group1:*:200:user2,user3")
+    );
+    assert_eq!(
+        line(&s, MapName::NetidByName, "unix.1003@d").as_deref(),
+        Some("1003:100,200,201")
+    );
+    // A cycle: the inner group names the outer one.
+    let mut inner = group(2, 2, 201, &[]);
+    inner.member_dns = vec!["uid=user3-3,dc=x".into(), "cn=group1-1,dc=x".into()];
+    let s = quick(&mut store, EntryChange::Group(inner), 9);
+    assert_eq!(
+        line(&s, MapName::GroupByName, "group2").as_deref(),
+        Some("group2:*:201:user3,user2")
+    );
+    // The user named through the nesting removed.
+    let s = quick(
+        &mut store,
+        EntryChange::Remove(Search::Users, "3".into()),
+        10,
+    );
+    assert_eq!(
+        line(&s, MapName::GroupByName, "group1").as_deref(),
+        Some("group1:*:200:user2")
+    );
 }
 
 /// Removals that close the holes (places renumbered) and changes after
