@@ -136,7 +136,7 @@ impl EntryStore {
     /// it does not (a change made another way, a compaction, other
     /// options): every entry indexed, every kept group with member DNs
     /// resolved.
-    pub(super) fn prepare_members(&mut self, options: &BuildOptions) {
+    pub fn prepare_members(&mut self, options: &BuildOptions) {
         if self
             .member_index
             .as_ref()
