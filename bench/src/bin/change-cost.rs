@@ -288,12 +288,15 @@ fn member_dns(n: usize, m: usize, k: usize, options: &BuildOptions, plan: &Arc<R
     }
     let builds = Samples::new(builds);
     let mut served = build(&store);
+    let rss = || bench::process::kib(std::process::id(), "VmRSS");
+    let rss_before = rss();
     let t = Instant::now();
     store.prepare_members(options);
     println!(
-        "groups by member DN: {n} users, {m} groups (a tenth nesting another); a build of every map p50 {:.0} ms (what each change cost before); index of DNs made in {:.0} ms (once per build)",
+        "groups by member DN: {n} users, {m} groups (a tenth nesting another); a build of every map p50 {:.0} ms (what each change cost before); index of DNs made in {:.0} ms (once per build), RSS +{} MiB",
         builds.q_us(0.5) / 1000.0,
-        t.elapsed().as_secs_f64() * 1000.0
+        t.elapsed().as_secs_f64() * 1000.0,
+        rss().saturating_sub(rss_before) / 1024
     );
     let mut order = 2;
     let mut apply = |store: &mut EntryStore, served: &mut Snapshot, c: EntryChange| -> u64 {
