@@ -573,32 +573,12 @@ impl EntryStore {
         let before = self.kept_groups_of(&views);
         // The change, and the index with it.
         let compactions = self.directories.get(directory).map(|d| d.compactions);
-        if let Some(index) = self.member_index.as_mut() {
-            let old = old_at.and_then(|at| match search {
-                Search::Users => Some((
-                    at,
-                    self.directories
-                        .get(at.0)?
-                        .users
-                        .get(at.1 as usize)?
-                        .as_ref()?,
-                )),
-                _ => None,
-            });
-            if let Some((at, u)) = old {
+        let mut index = self.member_index.take();
+        if let Some(index) = index.as_mut() {
+            if let Some((at, u)) = old_user.and_then(|at| Some((at, self.user_at(at)?))) {
                 index.note_user(at, u, false);
             }
-            let old = old_group.and_then(|at| {
-                Some((
-                    at,
-                    self.directories
-                        .get(at.0)?
-                        .groups
-                        .get(at.1 as usize)?
-                        .as_ref()?,
-                ))
-            });
-            if let Some((at, g)) = old {
+            if let Some((at, g)) = old_group.and_then(|at| Some((at, self.group_at(at)?))) {
                 index.note_group(at, g, false);
                 index.set_line(at, None);
             }
@@ -606,6 +586,7 @@ impl EntryStore {
                 index.set_line(at, None);
             }
         }
+        self.member_index = index;
         let added_last = !matches!(change, EntryChange::Remove(..)) && old_at.is_none();
         self.dir_mut(directory).apply(change);
         let compacted = self.directories.get(directory).map(|d| d.compactions) != compactions;
@@ -623,20 +604,22 @@ impl EntryStore {
                 };
                 added_last.then(|| (directory, len.saturating_sub(1) as u32))
             });
-            let new_user = new_at
-                .filter(|_| search == Search::Users)
-                .and_then(|at| Some((at, self.user_at(at)?.clone())));
-            let new_group = new_at
-                .filter(|_| search == Search::Groups)
-                .and_then(|at| Some((at, self.group_at(at)?.clone())));
-            if let Some(index) = self.member_index.as_mut() {
-                if let Some((at, u)) = &new_user {
-                    index.note_user(*at, u, true);
-                }
-                if let Some((at, g)) = &new_group {
-                    index.note_group(*at, g, true);
+            let mut index = self.member_index.take();
+            if let (Some(index), Some(at)) = (index.as_mut(), new_at) {
+                match search {
+                    Search::Users => {
+                        if let Some(u) = self.user_at(at) {
+                            index.note_user(at, u, true);
+                        }
+                    }
+                    _ => {
+                        if let Some(g) = self.group_at(at) {
+                            index.note_group(at, g, true);
+                        }
+                    }
                 }
             }
+            self.member_index = index;
         }
         // After: the same, and every group found resolved again.
         let kept_after = self.kept_of(&user_names, &group_names, options);
