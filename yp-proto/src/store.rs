@@ -168,11 +168,20 @@ impl DirectoryEntries {
         if !gone {
             return Applied::Unknown;
         }
-        self.holes += 1;
-        if self.holes > 1024 && self.holes > self.len() {
+        if self.removal_compacts() {
+            self.holes += 1;
             self.compact();
+        } else {
+            self.holes += 1;
         }
         Applied::Removed
+    }
+
+    /// Whether the next removal closes the holes (places move): more than
+    /// 1024 of them, and more than entries held.
+    fn removal_compacts(&self) -> bool {
+        let holes = self.holes + 1;
+        holes > 1024 && holes > self.len().saturating_sub(1)
     }
 
     /// The users held, in order.

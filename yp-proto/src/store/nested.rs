@@ -196,10 +196,11 @@ impl EntryStore {
     }
 
     /// Resolves the kept groups with member DNs at `locs` again and keeps
-    /// their names (those no longer such groups are forgotten).
-    pub(super) fn resolve_lines(&mut self, locs: &[Loc], options: &BuildOptions) {
+    /// their names (those no longer such groups are forgotten). Returns
+    /// the names that joined or left one of their lines.
+    pub(super) fn resolve_lines(&mut self, locs: &[Loc], options: &BuildOptions) -> Vec<String> {
         let Some(index) = self.member_index.as_mut() else {
-            return;
+            return Vec::new();
         };
         let mut work = std::mem::take(&mut index.work);
         let mut lines = Vec::with_capacity(locs.len());
@@ -215,12 +216,19 @@ impl EntryStore {
                 lines.push((at, line));
             }
         }
+        let mut moved = Vec::new();
         if let Some(index) = self.member_index.as_mut() {
             index.work = work;
             for (at, line) in lines {
+                let names = |l: Option<&Option<Vec<String>>>| -> BTreeSet<String> {
+                    l.into_iter().flatten().flatten().cloned().collect()
+                };
+                let (was, is) = (names(index.lines.get(&at)), names(line.as_ref()));
+                moved.extend(was.symmetric_difference(&is).cloned());
                 index.set_line(at, line);
             }
         }
+        moved
     }
 
     /// The kept groups with member DNs that name one of `dns`, directly

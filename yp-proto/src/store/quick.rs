@@ -510,6 +510,18 @@ impl EntryStore {
         options: &BuildOptions,
         domain: &str,
     ) -> Vec<Edit> {
+        // A removal that would close the holes moves places under the
+        // index: they are closed first, and the index made for them, so
+        // that it holds every line as it was before the change.
+        let removal = matches!(change, EntryChange::Remove(..));
+        if removal
+            && self
+                .directories
+                .get(directory)
+                .is_some_and(DirectoryEntries::removal_compacts)
+        {
+            self.dir_mut(directory).compact();
+        }
         self.prepare_members(options);
         let (search, uuid) = match &change {
             EntryChange::User(u) => (Search::Users, u.origin.uuid.clone()),
@@ -572,7 +584,7 @@ impl EntryStore {
         let views: Vec<String> = view_names.iter().cloned().collect();
         let before = self.kept_groups_of(&views);
         // The change, and the index with it.
-        let compactions = self.directories.get(directory).map(|d| d.compactions);
+        let compactions = self.directories.get(directory).map_or(0, |d| d.compactions);
         let mut index = self.member_index.take();
         if let Some(index) = index.as_mut() {
             if let Some((at, u)) = old_user.and_then(|at| Some((at, self.user_at(at)?))) {
@@ -587,11 +599,12 @@ impl EntryStore {
             }
         }
         self.member_index = index;
-        let added_last = !matches!(change, EntryChange::Remove(..)) && old_at.is_none();
+        let added_last = !removal && old_at.is_none();
         self.dir_mut(directory).apply(change);
-        let compacted = self.directories.get(directory).map(|d| d.compactions) != compactions;
+        let compacted = self.directories.get(directory).map_or(0, |d| d.compactions) != compactions;
+        debug_assert!(!compacted, "the holes were closed before the change");
         if compacted {
-            // Places moved: the index is made again, every line resolved.
+            // Not reached (see above): the index is made again.
             self.member_index = None;
             self.prepare_members(options);
         } else {
@@ -632,7 +645,13 @@ impl EntryStore {
         if !compacted {
             again.extend(above_before.iter().copied());
             let again: Vec<Loc> = again.iter().copied().collect();
-            self.resolve_lines(&again, options);
+            // The members a line gained or lost: their netid lines.
+            let moved = self.resolve_lines(&again, options);
+            uids.extend(
+                moved
+                    .iter()
+                    .filter_map(|m| self.kept_user(m, options).map(|(_, u)| u.uid)),
+            );
         }
         view_names.extend(
             again
