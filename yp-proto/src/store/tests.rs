@@ -1122,3 +1122,88 @@ fn member_dn_changes_across_a_compaction_give_the_maps_of_a_build() {
         Some("team1:*:501:renamed,user2500,user4")
     );
 }
+
+/// A group whose resolved members make its line longer than a record:
+/// the build serves no line for its name or gid (a later group of either
+/// does not take them), nor for a group nesting it, and no netid line
+/// lists it; members dropped or added across the limit, as edits.
+#[test]
+fn member_dn_lines_across_the_record_limit_give_the_maps_of_a_build() {
+    let options = BuildOptions::default();
+    let person = |i: u32| format!("cn=person{i},dc=x");
+    let mut store = EntryStore::default();
+    for i in 0..150 {
+        let mut u = with_uuid(
+            testdata::user(&format!("longname{i:03}"), 1000 + i, 100),
+            &format!("u{i}"),
+        );
+        u.origin.dn = person(i).into();
+        store.directory(0).upsert_user(u);
+    }
+    let dn_group = |uuid: &str, name: &str, gid: u32, dns: Vec<String>| {
+        let mut g = testdata::group(name, gid, &[]);
+        g.origin.uuid = Some(uuid.to_owned());
+        g.origin.dn = format!("cn={uuid},dc=x").into();
+        g.member_dns = dns.into_iter().map(Into::into).collect();
+        g
+    };
+    let members = |n: u32| (0..n).map(person).collect::<Vec<_>>();
+    store
+        .directory(0)
+        .upsert_group(dn_group("big", "big", 500, members(150)));
+    store
+        .directory(0)
+        .upsert_group(dn_group("outer", "outer", 501, vec!["cn=big,dc=x".into()]));
+    let mut later = testdata::group("big", 502, &["longname000"]);
+    later.origin.uuid = Some("later".into());
+    store.directory(0).upsert_group(later);
+    let mut same_gid = testdata::group("other", 500, &["longname001"]);
+    same_gid.origin.uuid = Some("other".into());
+    store.directory(0).upsert_group(same_gid);
+    let mut served = build(&store);
+    assert_eq!(line(&served, MapName::GroupByName, "big"), None);
+    assert_eq!(line(&served, MapName::GroupByGid, "500"), None);
+    assert_eq!(line(&served, MapName::GroupByName, "outer"), None);
+    let mut order = 1;
+    let steps = [
+        dn_group("big", "big", 500, members(50)),
+        dn_group("big", "big", 500, members(84)),
+        dn_group("big", "big", 500, members(85)),
+        dn_group("big", "big", 500, members(10)),
+        dn_group("big", "big", 500, members(150)),
+    ];
+    let mut fitted = false;
+    for g in steps {
+        order += 1;
+        let edits = store
+            .apply_quick(0, EntryChange::Group(g), &options, &plan(), "d")
+            .expect("quick");
+        if let Some(next) = served.with_edits(&edits, order).expect("fits") {
+            served = next;
+        }
+        same_maps(&served, &build(&store), &[]).expect("a build's maps");
+        fitted |= line(&served, MapName::GroupByName, "outer").is_some();
+    }
+    assert!(fitted, "the nesting group's line never fitted");
+    // A user named through both removed, then one renamed: the lines
+    // that fit follow, the others stay out.
+    for c in [
+        EntryChange::Remove(Search::Users, "u3".into()),
+        EntryChange::Group(dn_group("big", "big", 500, members(20))),
+        EntryChange::Remove(Search::Users, "u4".into()),
+    ] {
+        order += 1;
+        let edits = store
+            .apply_quick(0, c, &options, &plan(), "d")
+            .expect("quick");
+        if let Some(next) = served.with_edits(&edits, order).expect("fits") {
+            served = next;
+        }
+        same_maps(&served, &build(&store), &[]).expect("a build's maps");
+    }
+    assert!(
+        line(&served, MapName::NetidByName, "unix.1005@d").is_some_and(|l| l.contains("500")),
+        "{:?}",
+        line(&served, MapName::NetidByName, "unix.1005@d")
+    );
+}
