@@ -325,6 +325,16 @@ pub struct Origin<'a> {
     pub uuid: Option<String>,
 }
 
+impl Origin<'_> {
+    /// What the entries ypldapd keeps know this one by: its entryUUID
+    /// when content synchronisation sent it, else (read in full) its DN,
+    /// which names one entry of a directory as well. The two never meet:
+    /// an entryUUID holds no `=`, a DN always does.
+    pub fn key(&self) -> &str {
+        self.uuid.as_deref().unwrap_or(&self.dn)
+    }
+}
+
 /// A user's shadow fields (RFC 2307 `shadowAccount`): dates in days since
 /// 1970-01-01, the others in days; `None` where the configuration maps
 /// nothing or the directory has no value.

@@ -11,6 +11,7 @@ use std::time::Duration;
 use nix::sys::signal::Signal;
 use tests::peers::SlapdOptions;
 use tests::world::{Data, Directory, Ready, World};
+use yp_proto::maps::MapName;
 
 const STATE: &str = "/run/ypldap";
 const KEPT: &str = "kept current by content synchronization (RFC 4533)";
@@ -191,4 +192,83 @@ fn a_damaged_or_foreign_state_file_is_refused() {
         });
         assert!(saved.is_some(), "{damage}: not saved again:\n{}", w.log());
     }
+}
+
+/// Asks for an update now and waits for its summary line.
+fn update_now(w: &World, number: u64) -> String {
+    let out = w.ypldapctl(None, &["update"]);
+    assert!(out.status.success(), "ypldapctl update: {out:?}");
+    let summary = format!("update {number}: ");
+    w.wait_log(&summary, 1, Duration::from_secs(20));
+    let log = w.log();
+    log.lines()
+        .find(|l| l.contains(&summary))
+        .map(str::to_owned)
+        .unwrap_or_default()
+}
+
+/// A directory without content synchronization is read in full by every
+/// update; with its entries kept (a state directory) the read is compared
+/// with them: nothing changed builds nothing and moves no ORDER number,
+/// a change is served with only the maps it alters moving on, an entry
+/// the read no longer returns is gone.
+#[test]
+fn a_full_read_is_compared_with_the_kept_entries() {
+    let mut w = World::builder("reread.test")
+        .directory(Directory::slapd(Data::sample()))
+        .interval(3600)
+        .ready(Ready::Registered)
+        .sample_config()
+        .statement(format!("state directory \"{STATE}\""))
+        .start();
+    w.bind_clients();
+    let (passwd, group) = (order(&w, "passwd.byname"), order(&w, "group.byname"));
+    // yppoll's ORDER is in seconds: a later one must be able to show.
+    std::thread::sleep(Duration::from_millis(1100));
+
+    let same = update_now(&w, 2);
+    assert!(
+        same.contains("read in full and compared with the entries kept")
+            && same.contains(" 0 changed or new, 0 gone; the maps need no build"),
+        "{same}\n{}",
+        w.log()
+    );
+    assert_eq!(order(&w, "passwd.byname"), passwd, "{}", w.log());
+    assert_eq!(order(&w, "group.byname"), group);
+
+    w.change_directory(
+        "ldapmodify",
+        "dn: uid=carol,ou=People,dc=example,dc=com\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/fish\n",
+    );
+    let changed = update_now(&w, 3);
+    assert!(
+        changed.contains(" 1 changed or new, 0 gone; the changes are served as edits"),
+        "{changed}"
+    );
+    assert_eq!(shell(&w, "carol").as_deref(), Some("/bin/fish"));
+    assert!(order(&w, "passwd.byname") > passwd);
+    assert_eq!(
+        order(&w, "group.byname"),
+        group,
+        "a shell moved group.byname"
+    );
+
+    w.change_directory("ldapdelete", "uid=bob,ou=People,dc=example,dc=com\n");
+    let gone = update_now(&w, 4);
+    assert!(gone.contains(" 0 changed or new, 1 gone;"), "{gone}");
+    assert!(w.ypmatch("bob", "passwd.byname").is_err(), "{}", w.log());
+    assert!(w.ypmatch("alice", "passwd.byname").is_ok());
+    // What the comparisons left is what a build from a full read makes.
+    let maps = |w: &World| -> Vec<_> {
+        MapName::ALL
+            .map(MapName::as_str)
+            .iter()
+            .map(|m| (*m, w.ypcat(m)))
+            .collect()
+    };
+    let compared = maps(&w);
+    stop(&mut w);
+    w.ns.sh(&format!("rm {STATE}/state"));
+    w.start_ypldapd();
+    assert_eq!(maps(&w), compared);
 }

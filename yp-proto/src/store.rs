@@ -7,9 +7,14 @@
 //! read, one that is added goes last, as a directory returns them (in the
 //! order it created them), so that "the first entry of a name wins" means
 //! the same after any sequence of changes as after a full read. An entry
-//! is known by the search that found it and its entryUUID: one directory
-//! entry that two searches find (a user private group that is both a
-//! `posixAccount` and a `posixGroup`) is two entries here, as in the maps.
+//! is known by the search that found it and its entryUUID, or, read in
+//! full, its DN ([`entry_rules::Origin::key`]): one directory entry that
+//! two searches find (a user private group that is both a `posixAccount`
+//! and a `posixGroup`) is two entries here, as in the maps.
+//!
+//! A directory read in full again while its entries are kept is compared
+//! with them ([`Reread`]): only the entries that differ, and the removal
+//! of those the read did not return, are changes.
 
 use std::collections::HashMap;
 
@@ -44,7 +49,7 @@ pub struct DirectoryEntries {
     users: Vec<Option<User<'static>>>,
     groups: Vec<Option<Group<'static>>>,
     records: Vec<Option<Record<'static>>>,
-    /// Where each entry with an entryUUID is, by search.
+    /// Where each entry is, by search and key.
     index: HashMap<(Search, String), usize>,
     /// Removed entries whose places are still in the vectors.
     holes: usize,
@@ -52,6 +57,35 @@ pub struct DirectoryEntries {
     lookup: Lookup,
     /// Times the holes were closed (places moved).
     compactions: u64,
+}
+
+/// Which kept entries of a directory a full read of it returned again
+/// ([`DirectoryEntries::reread_user`] and the like): a place per entry
+/// kept when the read began; entries added since are the read's own.
+#[derive(Debug, Default)]
+pub struct Reread {
+    users: Returned,
+    groups: Returned,
+    records: Returned,
+}
+
+/// The places of one list a full read returned, and the place it is
+/// expected to return next: a directory returns its entries in the same
+/// order each time, mostly, so most entries are found there without a
+/// look-up by key.
+#[derive(Debug, Default)]
+struct Returned {
+    seen: Vec<bool>,
+    next: usize,
+}
+
+impl Returned {
+    fn new(places: usize) -> Returned {
+        Returned {
+            seen: vec![false; places],
+            next: 0,
+        }
+    }
 }
 
 /// What a change did to the store.
@@ -93,7 +127,7 @@ impl DirectoryEntries {
 
     /// Puts `u` where the user with its entryUUID is, or last.
     pub fn upsert_user(&mut self, u: User<'static>) -> Applied {
-        let key = u.origin.uuid.clone();
+        let key = u.origin.key().to_owned();
         let (applied, place, old) = upsert(&mut self.users, &mut self.index, Search::Users, key, u);
         if applied == Applied::Unchanged {
             return applied;
@@ -109,7 +143,7 @@ impl DirectoryEntries {
 
     /// Puts `g` where the group with its entryUUID is, or last.
     pub fn upsert_group(&mut self, g: Group<'static>) -> Applied {
-        let key = g.origin.uuid.clone();
+        let key = g.origin.key().to_owned();
         let (applied, place, old) =
             upsert(&mut self.groups, &mut self.index, Search::Groups, key, g);
         if applied == Applied::Unchanged {
@@ -127,7 +161,7 @@ impl DirectoryEntries {
     /// Puts `r` where the record of its search with its entryUUID is, or
     /// last.
     pub fn upsert_record(&mut self, r: Record<'static>) -> Applied {
-        let key = r.origin.uuid.clone();
+        let key = r.origin.key().to_owned();
         let search = Search::Records(r.search);
         upsert(&mut self.records, &mut self.index, search, key, r).0
     }
@@ -216,6 +250,81 @@ impl DirectoryEntries {
     /// Entries held.
     pub fn len(&self) -> usize {
         self.users.len() + self.groups.len() + self.records.len() - self.holes
+    }
+
+    /// A full read of this directory begins: nothing of it returned yet.
+    pub fn reread(&self) -> Reread {
+        Reread {
+            users: Returned::new(self.users.len()),
+            groups: Returned::new(self.groups.len()),
+            records: Returned::new(self.records.len()),
+        }
+    }
+
+    /// Whether user `u`, returned by the full read `r`, is kept exactly
+    /// so; the kept entry of its key is marked returned either way.
+    pub fn reread_user(&self, r: &mut Reread, u: &User<'_>) -> bool {
+        returned(
+            &self.index,
+            &self.users,
+            &mut r.users,
+            Search::Users,
+            &u.origin,
+            |kept| kept == u,
+        )
+    }
+
+    /// [`Self::reread_user`] for a group.
+    pub fn reread_group(&self, r: &mut Reread, g: &Group<'_>) -> bool {
+        returned(
+            &self.index,
+            &self.groups,
+            &mut r.groups,
+            Search::Groups,
+            &g.origin,
+            |kept| kept == g,
+        )
+    }
+
+    /// [`Self::reread_user`] for a record.
+    pub fn reread_record(&self, r: &mut Reread, rec: &Record<'_>) -> bool {
+        let search = Search::Records(rec.search);
+        returned(
+            &self.index,
+            &self.records,
+            &mut r.records,
+            search,
+            &rec.origin,
+            |kept| kept == rec,
+        )
+    }
+
+    /// The removals of the entries kept when the full read `r` began
+    /// that it did not return.
+    pub fn not_reread(&self, r: &Reread) -> Vec<EntryChange> {
+        fn gone<'a, T: 'a>(
+            list: &'a [Option<T>],
+            seen: &'a [bool],
+            key: impl Fn(&'a T) -> (Search, &'a str) + 'a,
+        ) -> impl Iterator<Item = EntryChange> + 'a {
+            list.iter()
+                .zip(seen)
+                .filter(|(_, seen)| !**seen)
+                .filter_map(move |(e, _)| {
+                    let (search, k) = key(e.as_ref()?);
+                    Some(EntryChange::Remove(search, k.to_owned()))
+                })
+        }
+        gone(&self.users, &r.users.seen, |u| {
+            (Search::Users, u.origin.key())
+        })
+        .chain(gone(&self.groups, &r.groups.seen, |g| {
+            (Search::Groups, g.origin.key())
+        }))
+        .chain(gone(&self.records, &r.records.seen, |rec| {
+            (Search::Records(rec.search), rec.origin.key())
+        }))
+        .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -320,23 +429,51 @@ impl DirectoryEntries {
     }
 }
 
-/// Puts `entry` in `list`: in the place of the entry with `uuid` from
-/// `search`, else last (an entry without an entryUUID, from a full read,
-/// always goes last). Returns what it did, the place and the entry that
-/// was there.
+/// Whether the kept entry `search` found with the key of `origin` is
+/// `same` as the one read; it is marked returned either way. The place
+/// after the last one returned is tried first.
+fn returned<T>(
+    index: &HashMap<(Search, String), usize>,
+    list: &[Option<T>],
+    r: &mut Returned,
+    search: Search,
+    origin: &entry_rules::Origin<'_>,
+    same: impl Fn(&T) -> bool,
+) -> bool {
+    while list.get(r.next).is_some_and(Option::is_none) {
+        r.next += 1;
+    }
+    if let Some(Some(kept)) = list.get(r.next) {
+        if same(kept) {
+            if let Some(s) = r.seen.get_mut(r.next) {
+                *s = true;
+            }
+            r.next += 1;
+            return true;
+        }
+    }
+    let Some(&at) = index.get(&(search, origin.key().to_owned())) else {
+        return false;
+    };
+    if let Some(s) = r.seen.get_mut(at) {
+        *s = true;
+    }
+    r.next = at + 1;
+    list.get(at).and_then(Option::as_ref).is_some_and(same)
+}
+
+/// Puts `entry` in `list`: in the place of the entry `search` found with
+/// `key` ([`entry_rules::Origin::key`]), else last. Returns what it did,
+/// the place and the entry that was there.
 fn upsert<T: PartialEq>(
     list: &mut Vec<Option<T>>,
     index: &mut HashMap<(Search, String), usize>,
     search: Search,
-    uuid: Option<String>,
+    key: String,
     entry: T,
 ) -> (Applied, u32, Option<T>) {
     let last = list.len() as u32;
-    let Some(uuid) = uuid else {
-        list.push(Some(entry));
-        return (Applied::Added, last, None);
-    };
-    match index.get(&(search, uuid.clone())) {
+    match index.get(&(search, key.clone())) {
         Some(&at) if at < list.len() => {
             if list[at].as_ref() == Some(&entry) {
                 return (Applied::Unchanged, at as u32, None);
@@ -345,7 +482,7 @@ fn upsert<T: PartialEq>(
             (Applied::Replaced, at as u32, old)
         }
         _ => {
-            index.insert((search, uuid), list.len());
+            index.insert((search, key), list.len());
             list.push(Some(entry));
             (Applied::Added, last, None)
         }

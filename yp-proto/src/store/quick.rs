@@ -272,12 +272,10 @@ impl EntryStore {
     fn holds_as_is(&self, directory: usize, change: &EntryChange) -> bool {
         match change {
             EntryChange::User(u) => self
-                .current(directory, Search::Users, u.origin.uuid.as_deref(), |d| {
-                    &d.users
-                })
+                .current(directory, Search::Users, Some(u.origin.key()), |d| &d.users)
                 .is_some_and(|old| old == u),
             EntryChange::Group(g) => self
-                .current(directory, Search::Groups, g.origin.uuid.as_deref(), |d| {
+                .current(directory, Search::Groups, Some(g.origin.key()), |d| {
                     &d.groups
                 })
                 .is_some_and(|old| old == g),
@@ -295,15 +293,16 @@ impl EntryStore {
         new: &User<'_>,
         options: &BuildOptions,
     ) -> bool {
-        let uuid = new.origin.uuid.as_deref();
-        self.current(directory, Search::Users, uuid, |d| &d.users)
-            .is_some_and(|old| {
-                old.origin.dn == new.origin.dn
-                    && old.name == new.name
-                    && old.uid == new.uid
-                    && old.gid == new.gid
-                    && user_valid(old, options) == user_valid(new, options)
-            })
+        self.current(directory, Search::Users, Some(new.origin.key()), |d| {
+            &d.users
+        })
+        .is_some_and(|old| {
+            old.origin.dn == new.origin.dn
+                && old.name == new.name
+                && old.uid == new.uid
+                && old.gid == new.gid
+                && user_valid(old, options) == user_valid(new, options)
+        })
     }
 
     /// A user that [`Self::same_keys_and_validity`] accepts put in place:
@@ -344,10 +343,7 @@ impl EntryStore {
         options: &BuildOptions,
         domain: &str,
     ) -> Vec<Edit> {
-        let uuid = new
-            .as_ref()
-            .and_then(|u| u.origin.uuid.as_deref())
-            .or(removed.as_deref());
+        let uuid = new.as_ref().map(|u| u.origin.key()).or(removed.as_deref());
         let old = self.current(directory, Search::Users, uuid, |d| &d.users);
         let mut names: Vec<String> = Vec::new();
         let mut uids: Vec<u32> = Vec::new();
@@ -434,10 +430,7 @@ impl EntryStore {
         options: &BuildOptions,
         domain: &str,
     ) -> Vec<Edit> {
-        let uuid = new
-            .as_ref()
-            .and_then(|g| g.origin.uuid.as_deref())
-            .or(removed.as_deref());
+        let uuid = new.as_ref().map(|g| g.origin.key()).or(removed.as_deref());
         let old = self.current(directory, Search::Groups, uuid, |d| &d.groups);
         let mut names: Vec<String> = Vec::new();
         let mut gids: Vec<u32> = Vec::new();
@@ -523,15 +516,15 @@ impl EntryStore {
             self.dir_mut(directory).compact();
         }
         self.prepare_members(options);
-        let (search, uuid) = match &change {
-            EntryChange::User(u) => (Search::Users, u.origin.uuid.clone()),
-            EntryChange::Group(g) => (Search::Groups, g.origin.uuid.clone()),
-            EntryChange::Remove(search, uuid) => (*search, Some(uuid.clone())),
+        let (search, key) = match &change {
+            EntryChange::User(u) => (Search::Users, u.origin.key().to_owned()),
+            EntryChange::Group(g) => (Search::Groups, g.origin.key().to_owned()),
+            EntryChange::Remove(search, key) => (*search, key.clone()),
             EntryChange::Record(_) => return Vec::new(),
         };
         let place = |store: &Self| {
             let d = store.directories.get(directory)?;
-            let &at = d.index.get(&(search, uuid.clone()?))?;
+            let &at = d.index.get(&(search, key.clone()))?;
             Some((directory, at as u32))
         };
         let old_at = place(self);
@@ -599,7 +592,6 @@ impl EntryStore {
             }
         }
         self.member_index = index;
-        let added_last = !removal && old_at.is_none();
         self.dir_mut(directory).apply(change);
         let compacted = self.directories.get(directory).map_or(0, |d| d.compactions) != compactions;
         debug_assert!(!compacted, "the holes were closed before the change");
@@ -608,15 +600,7 @@ impl EntryStore {
             self.member_index = None;
             self.prepare_members(options);
         } else {
-            let new_at = place(self).or_else(|| {
-                let d = self.directories.get(directory)?;
-                let len = if search == Search::Users {
-                    d.users.len()
-                } else {
-                    d.groups.len()
-                };
-                added_last.then(|| (directory, len.saturating_sub(1) as u32))
-            });
+            let new_at = place(self);
             let mut index = self.member_index.take();
             if let (Some(index), Some(at)) = (index.as_mut(), new_at) {
                 match search {

@@ -227,7 +227,7 @@ impl EntryStore {
         domain: &str,
     ) -> Vec<Edit> {
         let (search, uuid) = match (&new, &removed) {
-            (Some(r), _) => (r.search, r.origin.uuid.clone()),
+            (Some(r), _) => (r.search, Some(r.origin.key().to_owned())),
             (None, Some((s, u))) => (*s, Some(u.clone())),
             (None, None) => return Vec::new(),
         };

@@ -1207,3 +1207,183 @@ fn member_dn_lines_across_the_record_limit_give_the_maps_of_a_build() {
         line(&served, MapName::NetidByName, "unix.1005@d")
     );
 }
+
+/// An entry as a full read returns it: no entryUUID, known by its DN
+/// (`e{id}`), whatever its name and numbers.
+#[derive(Debug, Clone)]
+struct Read {
+    group: bool,
+    id: u8,
+    name: u8,
+    number: u32,
+    shell: u8,
+    members: Vec<u8>,
+}
+
+impl Read {
+    fn change(&self) -> EntryChange {
+        if self.group {
+            let mut g = group(self.id, self.name, 200 + self.number, &self.members);
+            g.origin = Origin {
+                dn: format!("cn=e{},dc=x", self.id).into(),
+                uuid: None,
+            };
+            EntryChange::Group(g)
+        } else {
+            let mut u = user(self.id, self.name, 1000 + self.number, self.shell, false);
+            u.origin = Origin {
+                dn: format!("uid=e{},dc=x", self.id).into(),
+                uuid: None,
+            };
+            EntryChange::User(u)
+        }
+    }
+}
+
+fn read_entry() -> impl Strategy<Value = Read> {
+    (
+        any::<bool>(),
+        0u8..14,
+        0u8..6,
+        0u32..4,
+        0u8..3,
+        proptest::collection::vec(0u8..6, 0..3),
+    )
+        .prop_map(|(group, id, name, number, shell, members)| Read {
+            group,
+            id,
+            name,
+            number,
+            shell,
+            members,
+        })
+}
+
+/// One entry per DN and kind, the first kept, as one search returns it.
+fn one_per_dn(entries: Vec<Read>) -> Vec<Read> {
+    let mut seen = std::collections::HashSet::new();
+    entries
+        .into_iter()
+        .filter(|e| seen.insert((e.group, e.id)))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// A directory read in full again, compared with its kept entries as
+    /// ypldapd does (in batches, each entry not kept as read a change,
+    /// then the kept entries not read again removed), and the changes
+    /// served as edits: the kept entries are then those of the second
+    /// read, and every map equals the maps built from them. A read that
+    /// returns every entry as kept, in any order, changes nothing.
+    #[test]
+    fn a_full_read_compared_with_the_kept_entries_gives_its_maps(
+        first in proptest::collection::vec(read_entry(), 0..20),
+        fate in proptest::collection::vec(0u8..4, 20),
+        new in proptest::collection::vec(read_entry(), 0..6),
+        reversed in any::<bool>(),
+    ) {
+        let options = BuildOptions::default();
+        let plan = plan();
+        let build_with = |store: &EntryStore, order: u32| {
+            let mut b = SnapshotBuilder::new("d", options, None).with_records(Arc::clone(&plan));
+            store.feed(&mut b);
+            b.end_of_entries(order);
+            b.finish().0
+        };
+        let first = one_per_dn(first);
+        let mut store = EntryStore::default();
+        for e in &first {
+            store.directory(0).apply(e.change());
+        }
+        let mut served = build_with(&store, 1);
+        let before: Vec<Vec<u8>> = all_maps()
+            .into_iter()
+            .flat_map(|m| served.iter(m).map(|(k, _)| k.to_vec()).collect::<Vec<_>>())
+            .collect();
+        // The second read: each entry kept, changed (its shell or gid),
+        // or gone; new ones; in the same order or not.
+        let mut second: Vec<Read> = first
+            .iter()
+            .zip(&fate)
+            .filter(|(_, f)| **f != 0)
+            .map(|(e, f)| {
+                let mut e = e.clone();
+                if *f == 1 {
+                    e.shell += 1;
+                    e.number += 1;
+                }
+                e
+            })
+            .collect();
+        second.extend(new);
+        if reversed {
+            second.reverse();
+        }
+        let second = one_per_dn(second);
+        let entries = |read: &[Read]| {
+            let mut all: Vec<String> = read.iter().map(|e| format!("{:?}", e.change())).collect();
+            all.sort();
+            all
+        };
+        let untouched = entries(&second) == entries(&first);
+
+        let mut reread = store.get(0).map(DirectoryEntries::reread).unwrap_or_default();
+        let mut order = 1;
+        let mut changes = 0;
+        let mut serve = |store: &mut EntryStore, served: &mut Snapshot, c: EntryChange| {
+            order += 1;
+            let edits = store.apply_quick(0, c, &options, &plan, "d").expect("no member DNs");
+            if let Some(next) = served.with_edits(&edits, order).expect("edits fit") {
+                *served = next;
+            }
+        };
+        for batch in second.chunks(3) {
+            let kept = store.directory(0);
+            let read: Vec<EntryChange> = batch
+                .iter()
+                .map(Read::change)
+                .filter(|c| match c {
+                    EntryChange::User(u) => !kept.reread_user(&mut reread, u),
+                    EntryChange::Group(g) => !kept.reread_group(&mut reread, g),
+                    _ => true,
+                })
+                .collect();
+            changes += read.len();
+            for c in read {
+                serve(&mut store, &mut served, c);
+            }
+        }
+        let gone = store.directory(0).not_reread(&reread);
+        changes += gone.len();
+        for c in gone {
+            serve(&mut store, &mut served, c);
+        }
+        if untouched {
+            prop_assert_eq!(changes, 0);
+        }
+        // The kept entries are the second read's, whatever their order.
+        let mut kept: Vec<String> = store
+            .get(0)
+            .map(|d| {
+                d.users()
+                    .map(|u| format!("{u:?}"))
+                    .chain(d.groups().map(|g| format!("{g:?}")))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut want: Vec<String> = second
+            .iter()
+            .map(|e| match e.change() {
+                EntryChange::User(u) => format!("{u:?}"),
+                EntryChange::Group(g) => format!("{g:?}"),
+                _ => String::new(),
+            })
+            .collect();
+        kept.sort();
+        want.sort();
+        prop_assert_eq!(kept, want);
+        let built = build_with(&store, 0);
+        same_maps(&served, &built, &before)?;
+    }
+}

@@ -261,6 +261,15 @@ impl Daemon {
             ClientToParent::Connect { request, directory } => {
                 self.relay_connect(request, directory, now);
             }
+            ClientToParent::Users { update, entries } if self.rereads(update) => {
+                self.reread_users(&entries, now);
+            }
+            ClientToParent::Groups { update, entries } if self.rereads(update) => {
+                self.reread_groups(&entries, now);
+            }
+            ClientToParent::Records { update, entries } if self.rereads(update) => {
+                self.reread_records(&entries, now);
+            }
             ClientToParent::Users { update, entries } => {
                 if self.update_running == Some(update) && self.room_for(entries.len(), now) {
                     if let Some(i) = self.incoming.as_mut() {
@@ -300,7 +309,7 @@ impl Daemon {
                 update,
                 directory,
                 mode,
-            } => self.read_begin(update, directory, mode),
+            } => self.read_begin(update, directory, mode, now),
             ClientToParent::Changes { directory, changes } => {
                 self.apply_changes(directory, changes, now);
             }
@@ -331,7 +340,7 @@ impl Daemon {
                     self.update_running = None;
                     self.failed_updates = 0;
                     self.next_update = Some(now + jittered(self.config.interval));
-                    if !self.finish_unbuilt(update, now) {
+                    if !self.finish_unbuilt(update, &dropped, referrals, now) {
                         self.entries_complete(dropped, referrals, now);
                     }
                 }

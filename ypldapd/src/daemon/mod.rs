@@ -38,6 +38,7 @@ use yp_proto::{AllowList, ServerConfig, SnapshotBuilder, Step};
 mod announce;
 mod links;
 mod reload;
+mod reread;
 mod state;
 mod status;
 mod sync;

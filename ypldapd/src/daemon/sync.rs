@@ -40,14 +40,14 @@ const FEED_PER_TURN: usize = 256;
 #[derive(Debug, Default)]
 pub(super) struct Live {
     /// Every directory's entries, while some directory has a session.
-    store: Option<EntryStore>,
+    pub(super) store: Option<EntryStore>,
     /// Per directory: its session is live.
     sessions: Vec<bool>,
     /// Per directory: its kept entries came from a session, live or
     /// ended; one that ended may resume from its cookie.
-    synced: Vec<bool>,
+    pub(super) synced: Vec<bool>,
     /// Changes arrived that the maps do not show yet.
-    dirty: bool,
+    pub(super) dirty: bool,
     /// Sessions lost in a row (for the resync back-off).
     lost: u32,
     /// Present phases under way, by directory and search: the kept
@@ -64,6 +64,9 @@ pub(super) struct Live {
     /// is built; its changes (a refreshOnly poll's) are served as they
     /// come, as a persistent session's are.
     pub(super) unbuilt: Option<(u64, Instant)>,
+    /// The update under way compares its full reads with the kept
+    /// entries (see `super::reread`).
+    pub(super) rereading: Option<super::reread::Rereading>,
 }
 
 impl Live {
@@ -115,6 +118,7 @@ impl Live {
     /// No directory is kept current any more: nothing is kept.
     fn nothing_kept(&mut self) {
         self.store = None;
+        self.rereading = None;
         self.sessions.clear();
         self.synced.clear();
         self.present.clear();
@@ -182,6 +186,60 @@ impl Keep {
     pub(super) fn add_records(&mut self, records: &[entry_rules::records::Record<'_>]) {
         if let Some(d) = self.current() {
             d.add_records(records);
+        }
+    }
+}
+
+/// Changes to the kept entries on their way to the maps in service
+/// ([`Daemon::serving`], then [`Daemon::served`]).
+pub(super) struct Serving {
+    /// The maps with the changes so far, while edits can show them.
+    served: Option<Arc<yp_proto::Snapshot>>,
+    editing: bool,
+    options: yp_proto::BuildOptions,
+    plan: Arc<yp_proto::build::RecordPlan>,
+    /// Changes applied as edits, and those of them that altered a map.
+    quick: u64,
+    altered: u64,
+    /// Some change needs the maps built again.
+    dirty: bool,
+}
+
+impl Serving {
+    /// Applies `change` to directory `d`'s kept entries, and to the maps
+    /// as an edit while edits can show the changes.
+    pub(super) fn apply(&mut self, store: &mut EntryStore, d: usize, change: EntryChange) {
+        let Some(snap) = self.served.as_deref().filter(|_| self.editing) else {
+            let applied = store.directory(d).apply(change);
+            if !matches!(applied, Applied::Unchanged | Applied::Unknown) {
+                self.dirty = true;
+            }
+            return;
+        };
+        let edits = match store.apply_quick(d, change, &self.options, &self.plan, snap.domain()) {
+            Ok(edits) => edits,
+            Err(change) => {
+                // Not one the store can edit: the maps are built again.
+                store.directory(d).apply(*change);
+                self.dirty = true;
+                self.editing = false;
+                return;
+            }
+        };
+        self.quick += 1;
+        match snap.with_edits(&edits, next_order_after(snap.order())) {
+            Ok(Some(next)) => {
+                self.served = Some(Arc::new(next));
+                self.altered += 1;
+            }
+            // Sent again as it was, or a change no map shows.
+            Ok(None) => {}
+            Err(e) => {
+                // The store has the change: the build shows it.
+                debug!("a change could not be served at once ({e:?}); building the maps again");
+                self.dirty = true;
+                self.editing = false;
+            }
         }
     }
 }
@@ -283,9 +341,9 @@ impl Daemon {
         if self.update_running != Some(update) {
             return;
         }
-        let Some(i) = self.incoming.as_mut() else {
+        if self.incoming.is_none() {
             return;
-        };
+        }
         // A phase a failed update left open ends with it.
         self.live.present.clear();
         // With a state directory every directory's entries are kept (and
@@ -307,6 +365,12 @@ impl Daemon {
                 live.join(", ")
             );
         }
+        if self.plan_reread(update, &modes) {
+            return;
+        }
+        let Some(i) = self.incoming.as_mut() else {
+            return;
+        };
         if modes.iter().all(|m| *m == ReadMode::Live)
             && !self.live.dirty
             && self.live.store.is_some()
@@ -329,18 +393,39 @@ impl Daemon {
     }
 
     /// The end of an update that built nothing (see [`Live::unbuilt`]).
-    pub(super) fn finish_unbuilt(&mut self, update: u64, now: Instant) -> bool {
+    pub(super) fn finish_unbuilt(
+        &mut self,
+        update: u64,
+        dropped: &BTreeMap<entry_rules::DropReason, u64>,
+        referrals: u64,
+        now: Instant,
+    ) -> bool {
         let Some((number, started)) = self.live.unbuilt else {
             return false;
         };
         if number != update {
             return false;
         }
+        let compared = self.reread_done(now);
         self.live.unbuilt = None;
-        info!(
-            "update {update}: every directory is kept current by its content synchronization session; the maps need no build"
-        );
-        self.record_unbuilt(update, started, now);
+        match &compared {
+            Some(found) => {
+                let drops: Vec<String> = dropped.iter().map(|(k, n)| format!("{n} {k}")).collect();
+                info!(
+                    "update {update}: {found}, dropped by the reader: {}, referrals skipped: {referrals}, {:.2} s",
+                    if drops.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        drops.join(", ")
+                    },
+                    now.saturating_duration_since(started).as_secs_f64()
+                );
+            }
+            None => info!(
+                "update {update}: every directory is kept current by its content synchronization session; the maps need no build"
+            ),
+        }
+        self.record_unbuilt(update, started, compared.is_some(), now);
         self.start_rebuild(now);
         true
     }
@@ -348,11 +433,14 @@ impl Daemon {
     /// Directory `directory`'s entries come next: the kept entries of the
     /// live directories before it go into the build first, so the build
     /// sees every directory in configuration order.
-    pub(super) fn read_begin(&mut self, update: u64, directory: u32, mode: ReadMode) {
+    pub(super) fn read_begin(&mut self, update: u64, directory: u32, mode: ReadMode, now: Instant) {
         if self.update_running != Some(update) {
             return;
         }
         let d = directory as usize;
+        if self.reread_begin(update, d, mode, now) {
+            return;
+        }
         self.feed_live_before(d);
         if let Some(k) = self.incoming.as_mut().and_then(|i| i.keep.as_mut()) {
             // A server that refused the sync search: read in full after
@@ -457,7 +545,7 @@ impl Daemon {
 
     /// The reader is not trusted: changes that would grow the kept
     /// entries past what one update may bring end it (it is restarted).
-    fn changes_fit(&mut self, kept: usize, changes: usize, now: Instant) -> bool {
+    pub(super) fn changes_fit(&mut self, kept: usize, changes: usize, now: Instant) -> bool {
         if kept.saturating_add(changes) <= super::MAX_UPDATE_ENTRIES {
             return true;
         }
@@ -525,14 +613,25 @@ impl Daemon {
         if !self.changes_fit(kept, changes.len(), now) {
             return;
         }
-        let options = self.build_options();
-        let plan = Arc::new(self.config.record_plan());
+        self.record
+            .changes_received(directory, changes.len() as u64);
+        let mut serving = self.serving();
         let Some(store) = self.live.store.as_mut() else {
             return;
         };
         let present = &mut self.live.present;
-        self.record
-            .changes_received(directory, changes.len() as u64);
+        for c in changes {
+            self.live.changes += 1;
+            for change in entry_changes(store.get(d), d, present, c) {
+                serving.apply(store, d, change);
+            }
+        }
+        self.served(serving, now);
+    }
+
+    /// Changes to the kept entries are about to be applied: how they
+    /// will be served.
+    pub(super) fn serving(&self) -> Serving {
         // Changes are served at once, as edits of the maps in service,
         // unless a build is under way or due (it will show them) or the
         // store cannot edit them: from then on the store takes them and
@@ -540,49 +639,29 @@ impl Daemon {
         let building_update = self.update_running.is_some()
             && self.live.unbuilt.map(|(n, _)| n) != self.update_running;
         let quiet = !self.live.dirty && self.incoming.is_none() && !building_update;
-        let mut served = self.yp.snapshot().cloned().filter(|_| quiet);
-        let mut editing = served.is_some();
-        let (mut quick, mut altered) = (0, 0);
-        for c in changes {
-            self.live.changes += 1;
-            for change in entry_changes(store.get(d), d, present, c) {
-                let snap = served.as_deref().filter(|_| editing);
-                let Some(snap) = snap else {
-                    let applied = store.directory(d).apply(change);
-                    if !matches!(applied, Applied::Unchanged | Applied::Unknown) {
-                        self.live.dirty = true;
-                    }
-                    continue;
-                };
-                let edits = match store.apply_quick(d, change, &options, &plan, snap.domain()) {
-                    Ok(edits) => edits,
-                    Err(change) => {
-                        // Not one the store can edit: the maps are built again.
-                        store.directory(d).apply(*change);
-                        self.live.dirty = true;
-                        editing = false;
-                        continue;
-                    }
-                };
-                quick += 1;
-                match snap.with_edits(&edits, next_order_after(snap.order())) {
-                    Ok(Some(next)) => {
-                        served = Some(Arc::new(next));
-                        altered += 1;
-                    }
-                    // Sent again as it was, or a change no map shows.
-                    Ok(None) => {}
-                    Err(e) => {
-                        // The store has the change: the build shows it.
-                        debug!(
-                            "a change could not be served at once ({e:?}); building the maps again"
-                        );
-                        self.live.dirty = true;
-                        editing = false;
-                    }
-                }
-            }
+        let served = self.yp.snapshot().cloned().filter(|_| quiet);
+        Serving {
+            editing: served.is_some(),
+            served,
+            options: self.build_options(),
+            plan: Arc::new(self.config.record_plan()),
+            quick: 0,
+            altered: 0,
+            dirty: false,
         }
+    }
+
+    /// Changes to the kept entries were applied: the maps they altered
+    /// are served, or built again.
+    pub(super) fn served(&mut self, serving: Serving, now: Instant) {
+        let Serving {
+            served,
+            quick,
+            altered,
+            dirty,
+            ..
+        } = serving;
+        self.live.dirty |= dirty;
         if altered > 0 {
             if let Some(snap) = served {
                 let changed = snap.changed_values();

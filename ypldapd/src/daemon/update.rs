@@ -435,13 +435,23 @@ impl Daemon {
 
     /// Records an update that needed no build: every directory was kept
     /// current by its session ([`Self::finish_unbuilt`]).
-    pub(super) fn record_unbuilt(&mut self, update: u64, started: Instant, now: Instant) {
+    /// `compared`: directories were read in full and compared with the
+    /// kept entries.
+    pub(super) fn record_unbuilt(
+        &mut self,
+        update: u64,
+        started: Instant,
+        compared: bool,
+        now: Instant,
+    ) {
         let now_unix = unix_now();
         let polls =
             (0..self.config.directories.len()).any(|d| self.record.poll_reason(d).is_some());
         self.record.finished(UpdateRecord {
             number: update,
-            mode: if polls {
+            mode: if compared {
+                ctl_proto::UpdateMode::FullRead
+            } else if polls {
                 ctl_proto::UpdateMode::RefreshOnly
             } else {
                 ctl_proto::UpdateMode::Persist
@@ -456,6 +466,7 @@ impl Daemon {
 
     pub(super) fn update_failed(&mut self, reason: &str, now: Instant) {
         self.live.unbuilt = None;
+        self.live.rereading = None;
         let now_unix = unix_now();
         let (number, started) = self
             .incoming
