@@ -931,3 +931,159 @@ fn record_changes_are_served_at_once_without_building_the_maps_again() {
     assert_eq!(builds(&w), built, "the maps were built again:\n{}", w.log());
     assert!(w.log().contains("changes served at once"), "{}", w.log());
 }
+
+/// A `groupOfNames` with a `gidNumber` (through `extensibleObject`) whose
+/// members are the DNs `member`, as `ldapadd` takes it.
+fn dn_group_entry(cn: &str, gid: u32, member: &[&str]) -> String {
+    let mut s = format!(
+        "dn: cn={cn},ou=Groups,{SUFFIX}\nobjectClass: groupOfNames\nobjectClass: extensibleObject\n\
+         cn: {cn}\ngidNumber: {gid}\n"
+    );
+    for m in member {
+        s.push_str(&format!("member: {m}\n"));
+    }
+    s
+}
+
+/// A group line's members, as `ypmatch` prints it.
+fn line_members(line: Option<&str>) -> Vec<String> {
+    line.and_then(|l| l.trim_end().split(':').nth(3))
+        .map(|m| {
+            m.split(',')
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A netid line's groups after the primary one, sorted.
+fn netid_groups(w: &World, uid: u32) -> Vec<u32> {
+    let key = format!("unix.{uid}@{}", w.domain);
+    let line = w.ypmatch(&key, "netid.byname").unwrap_or_default();
+    let mut gids: Vec<u32> = line
+        .trim_end()
+        .split(':')
+        .nth(1)
+        .map(|g| {
+            g.split(',')
+                .skip(1)
+                .filter_map(|g| g.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    gids.sort_unstable();
+    gids
+}
+
+/// RFC 2307bis groups kept current by a session: a user added and then
+/// named by DN in a group, and a group nested in it by DN, are answered
+/// by `ypmatch` (the group lines, the nesting group's, netid) within a
+/// second, as edits of the maps: no build of them.
+#[test]
+fn member_dn_changes_are_served_at_once_without_building_the_maps_again() {
+    let users = [
+        tests::ldif::User::named("alice", 10001),
+        tests::ldif::User::named("bob", 10002),
+    ];
+    let person = |name: &str| format!("uid={name},ou=People,{SUFFIX}");
+    let team = |cn: &str| format!("cn={cn},ou=Groups,{SUFFIX}");
+    let mut ldif = tests::ldif::ldif(&users, &[]);
+    ldif.push_str(&dn_group_entry("developers", 20001, &[&person("alice")]));
+    ldif.push('\n');
+    ldif.push_str(&dn_group_entry("allstaff", 20003, &[&team("developers")]));
+    let data = Data {
+        users: users.to_vec(),
+        groups: Vec::new(),
+        ldif,
+    };
+    let w = World::builder("bissync.test")
+        .directory(
+            Directory::slapd_with(data, SlapdOptions::default().with_sync())
+                .read(|b| *b = DirectoryBlock::new("127.0.0.1").rfc2307bis()),
+        )
+        .interval(3600)
+        .ready(Ready::Registered)
+        .start();
+    w.bind_clients();
+    let mut w = w;
+    wait_kept_current(&w);
+    assert_eq!(
+        line_members(w.ypmatch("allstaff", "group.byname").ok().as_deref()),
+        ["alice"],
+        "{}",
+        w.log()
+    );
+    let built = builds(&w);
+    let group_order = order(&w, "group.byname");
+
+    // A user added, then named by DN in a group: that group and the one
+    // nesting it list it, and its netid line has both.
+    w.change_directory(
+        "ldapadd",
+        &format!(
+            "dn: uid=newbie,ou=People,{SUFFIX}\nobjectClass: posixAccount\nobjectClass: account\n\
+             uid: newbie\ncn: New Bie\nuidNumber: 5077\ngidNumber: 100\nhomeDirectory: /home/newbie\n\
+             loginShell: /bin/sh\ngecos: New Bie\nuserPassword: {{CRYPT}}$6$salt$hash\n"
+        ),
+    );
+    until(&w, "newbie", "passwd.byname", |v| v.is_some());
+    w.change_directory(
+        "ldapmodify",
+        &format!(
+            "dn: cn=developers,ou=Groups,{SUFFIX}\nchangetype: modify\nadd: member\nmember: {}\n",
+            person("newbie")
+        ),
+    );
+    let took = until(&w, "developers", "group.byname", |v| {
+        line_members(v) == ["alice", "newbie"]
+    });
+    assert!(took < PROPAGATION, "a member DN took {took:?}");
+    until(&w, "allstaff", "group.byname", |v| {
+        line_members(v) == ["alice", "newbie"]
+    });
+    assert_eq!(netid_groups(&w, 5077), [20001, 20003]);
+    assert!(order(&w, "group.byname") > group_order);
+
+    // A group nested by DN: its members reach the groups above it.
+    w.change_directory(
+        "ldapadd",
+        &dn_group_entry("contractors", 20005, &[&person("bob")]),
+    );
+    until(&w, "contractors", "group.byname", |v| {
+        line_members(v) == ["bob"]
+    });
+    w.change_directory(
+        "ldapmodify",
+        &format!(
+            "dn: cn=developers,ou=Groups,{SUFFIX}\nchangetype: modify\nadd: member\nmember: {}\n",
+            team("contractors")
+        ),
+    );
+    let took = until(&w, "allstaff", "group.byname", |v| {
+        line_members(v) == ["alice", "newbie", "bob"]
+    });
+    assert!(took < PROPAGATION, "a nesting took {took:?}");
+    assert_eq!(
+        line_members(w.ypmatch("developers", "group.byname").ok().as_deref()),
+        ["alice", "newbie", "bob"]
+    );
+    assert_eq!(netid_groups(&w, 10002), [20001, 20003, 20005]);
+
+    // The user named by DN renamed (modrdn): the member DN names nothing
+    // now (slapd's refint overlay is not on), so the groups lose it.
+    w.change_directory(
+        "ldapmodify",
+        &format!(
+            "dn: uid=newbie,ou=People,{SUFFIX}\nchangetype: modrdn\nnewrdn: uid=oldtimer\ndeleteoldrdn: 1\n"
+        ),
+    );
+    let took = until(&w, "allstaff", "group.byname", |v| {
+        line_members(v) == ["alice", "bob"]
+    });
+    assert!(took < PROPAGATION, "a rename took {took:?}");
+    assert_eq!(netid_groups(&w, 5077), Vec::<u32>::new());
+
+    assert_eq!(builds(&w), built, "the maps were built again:\n{}", w.log());
+    assert!(w.log().contains("changes served at once"), "{}", w.log());
+}

@@ -281,6 +281,21 @@ pub fn group_line(g: &Group<'_>) -> Result<Vec<u8>, DropReason> {
     Ok(a)
 }
 
+/// The length of a group line's head, `name:passwd:gid:`: the members'
+/// names have the rest of [`MAX_LINE`].
+pub(crate) fn group_head_len(name: usize, passwd: usize, gid: u32) -> usize {
+    name + passwd + entry_rules::decimal_len(gid) + 3
+}
+
+/// The line of group `g` with its members resolved to `names` (joined by
+/// `,`), as a build writes it.
+pub(crate) fn resolved_group_line(g: &Group<'_>, names: &[u8]) -> Vec<u8> {
+    let mut a = Vec::new();
+    push_line_head(&mut a, g.name.as_bytes(), &g.passwd, g.gid);
+    a.extend_from_slice(names);
+    a
+}
+
 /// The `netid.byname` line of a user with `uid` and primary `gid` in the
 /// groups `groups` (gids, in `group.byname` order): `uid:gid,g1,g2`, each
 /// other gid once; `None` when it would be longer than [`MAX_LINE`] (a
@@ -908,13 +923,11 @@ impl SnapshotBuilder {
         let name_key = self.tables[GROUPS_BY_NAME].table.keys.get(p.group as usize);
         let name = name_key.map_or(0..0, |&k| range_in(arena, k));
         let passwd = range_in(arena, p.passwd);
-        let head = name.len() + passwd.len() + entry_rules::decimal_len(p.gid) + 3;
-        let names = self.members.resolve(
-            p.group,
-            self.options.nesting,
-            MAX_LINE.saturating_sub(head),
-            &user_name,
-        );
+        let head = group_head_len(name.len(), passwd.len(), p.gid);
+        let budget = MAX_LINE.saturating_sub(head);
+        let names = self
+            .members
+            .resolve(p.group, self.options.nesting, budget, &user_name);
         let Some((names, ids)) = names else {
             let dn = self.members.dn_of(p.group);
             return self

@@ -310,89 +310,206 @@ impl Members {
         user_name: &dyn Fn(u32) -> &'n [u8],
     ) -> Option<(&[u8], &[u32])> {
         let mut work = std::mem::take(&mut self.work);
-        work.start(budget.min(MAX_LINE), self.groups.len());
-        let complete = self.expand(group, nesting, &mut work, user_name);
+        let mut counts = self.counts;
+        let mut samples = std::mem::take(&mut self.samples);
+        let graph = BuildGraph {
+            members: self,
+            user_name,
+        };
+        let complete = resolve_in(
+            &graph,
+            &mut work,
+            group,
+            nesting,
+            budget,
+            &mut counts,
+            &mut |g, i| {
+                if samples.len() < MAX_UNRESOLVED_SAMPLES {
+                    samples.push(graph.sample(g, i));
+                }
+            },
+        );
         self.work = work;
+        self.counts = counts;
+        self.samples = samples;
         complete.then_some((self.work.line.as_slice(), self.work.users.as_slice()))
     }
+}
 
+/// What a member DN names, as [`resolve_in`] follows it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Named<'a> {
+    /// The user with this id and name.
+    User(u32, &'a [u8]),
+    /// The group with this id.
+    Group(u32),
+    /// No entry: the DN is left out.
+    Nothing,
+}
+
+/// The groups a resolution walks, by id: the build's ([`Members`]) or the
+/// entries the store keeps (`store::nested`), so that both resolve by the
+/// same rules.
+pub(crate) trait MemberGraph {
+    /// Group ids are below this.
+    fn group_ids(&self) -> usize;
+    /// How many member names group `group` gives as names.
+    fn names(&self, group: u32) -> usize;
+    /// Its `i`th name given as a name.
+    fn name(&self, group: u32, i: usize) -> &[u8];
+    /// How many member DNs group `group` has.
+    fn member_dns(&self, group: u32) -> usize;
+    /// What its `i`th member DN names.
+    fn member(&self, group: u32, i: usize) -> Named<'_>;
+}
+
+/// The build's graph: [`Members`] and the names of the users read.
+struct BuildGraph<'m, 'n> {
+    members: &'m Members,
+    user_name: &'m dyn Fn(u32) -> &'n [u8],
+}
+
+impl BuildGraph<'_, '_> {
+    /// Member DN `i` of group `group` that named nothing, for the log.
+    fn sample(&self, group: u32, i: usize) -> Unresolved {
+        let m = self.members;
+        let info = m.groups.get(group as usize).copied().unwrap_or_default();
+        let member_dn = match m.members.get(info.members.from as usize + i) {
+            Some(&Member::Later(dn)) => m.get_str(dn).to_owned(),
+            _ => String::new(),
+        };
+        Unresolved {
+            group_dn: info
+                .raw_dn
+                .map(|s| m.get_str(s).to_owned())
+                .unwrap_or_default(),
+            member_dn,
+        }
+    }
+}
+
+impl MemberGraph for BuildGraph<'_, '_> {
+    fn group_ids(&self) -> usize {
+        self.members.groups.len()
+    }
+
+    fn names(&self, group: u32) -> usize {
+        let m = self.members;
+        m.groups
+            .get(group as usize)
+            .map_or(0, |g| g.names.range().len())
+    }
+
+    fn name(&self, group: u32, i: usize) -> &[u8] {
+        let m = self.members;
+        m.groups
+            .get(group as usize)
+            .and_then(|g| m.names.get(g.names.from as usize + i))
+            .map_or(&[], |&s| slice_of(&m.text, s))
+    }
+
+    fn member_dns(&self, group: u32) -> usize {
+        let m = self.members;
+        m.groups
+            .get(group as usize)
+            .map_or(0, |g| g.members.range().len())
+    }
+
+    fn member(&self, group: u32, i: usize) -> Named<'_> {
+        let m = self.members;
+        let member = m
+            .groups
+            .get(group as usize)
+            .and_then(|g| m.members.get(g.members.from as usize + i));
+        let dn = match member {
+            Some(&Member::User(user)) => return Named::User(user, (self.user_name)(user)),
+            Some(&Member::Later(dn)) => dn,
+            None => return Named::Nothing,
+        };
+        let key = slice_of(&m.text, dn);
+        let hash = tag_of(&m.hasher, key);
+        if let Some(user) = m.users.find(&m.text, hash, key) {
+            Named::User(user, (self.user_name)(user))
+        } else if let Some(nested) = m.group_dns.find(&m.text, hash, key) {
+            Named::Group(nested)
+        } else {
+            Named::Nothing
+        }
+    }
+}
+
+/// Resolves the members of `group` in `graph` into `work` (see
+/// [`Members::resolve`] for the order), following nested groups to
+/// `nesting` levels; `unresolved` hears of each member DN (group and
+/// index) that names nothing. False when the names would outgrow
+/// `budget` bytes.
+pub(crate) fn resolve_in<G: MemberGraph>(
+    graph: &G,
+    work: &mut Work,
+    group: u32,
+    nesting: u32,
+    budget: usize,
+    counts: &mut MemberCounts,
+    unresolved: &mut dyn FnMut(u32, usize),
+) -> bool {
+    work.start(budget.min(MAX_LINE), graph.group_ids());
+    let mut walk = Walk {
+        graph,
+        counts,
+        unresolved,
+    };
+    walk.expand(group, nesting, work)
+}
+
+struct Walk<'a, G> {
+    graph: &'a G,
+    counts: &'a mut MemberCounts,
+    unresolved: &'a mut dyn FnMut(u32, usize),
+}
+
+impl<G: MemberGraph> Walk<'_, G> {
     /// Adds the members of `group` to `out`, following nested groups to
     /// `depth_left` more levels. Returns false when the names outgrew the
     /// budget.
-    fn expand<'n>(
-        &mut self,
-        group: u32,
-        depth_left: u32,
-        out: &mut Work,
-        user_name: &dyn Fn(u32) -> &'n [u8],
-    ) -> bool {
+    fn expand(&mut self, group: u32, depth_left: u32, out: &mut Work) -> bool {
         out.enter(group);
-        let complete = self.expand_members(group, depth_left, out, user_name);
+        let complete = self.expand_members(group, depth_left, out);
         out.leave(group);
         complete
     }
 
-    fn expand_members<'n>(
-        &mut self,
-        group: u32,
-        depth_left: u32,
-        out: &mut Work,
-        user_name: &dyn Fn(u32) -> &'n [u8],
-    ) -> bool {
-        let Some(&info) = self.groups.get(group as usize) else {
-            return true;
-        };
-        for i in info.names.range() {
-            let Some(&s) = self.names.get(i) else { break };
-            if !out.add_name(&self.hasher, slice_of(&self.text, s)) {
+    fn expand_members(&mut self, group: u32, depth_left: u32, out: &mut Work) -> bool {
+        let graph = self.graph;
+        for i in 0..graph.names(group) {
+            if !out.add_name(graph.name(group, i)) {
                 return false;
             }
         }
-        for i in info.members.range() {
-            let Some(&member) = self.members.get(i) else {
-                break;
-            };
-            let dn = match member {
-                Member::User(user) => {
+        for i in 0..graph.member_dns(group) {
+            match graph.member(group, i) {
+                Named::User(user, name) => {
                     self.counts.resolved += 1;
-                    if !out.add_user(&self.hasher, user, user_name(user)) {
+                    if !out.add_user(user, name) {
                         return false;
                     }
-                    continue;
                 }
-                Member::Later(dn) => dn,
-            };
-            let key = slice_of(&self.text, dn);
-            let hash = tag_of(&self.hasher, key);
-            if let Some(user) = self.users.find(&self.text, hash, key) {
-                self.counts.resolved += 1;
-                if !out.add_user(&self.hasher, user, user_name(user)) {
-                    return false;
+                Named::Group(nested) => {
+                    if depth_left == 0 || out.on_stack(nested) {
+                        self.counts.cut += 1;
+                        continue;
+                    }
+                    // Reached before by another way: its names are in already.
+                    if out.visited(nested) {
+                        continue;
+                    }
+                    self.counts.nested += 1;
+                    if !self.expand(nested, depth_left - 1, out) {
+                        return false;
+                    }
                 }
-            } else if let Some(nested) = self.group_dns.find(&self.text, hash, key) {
-                if depth_left == 0 || out.on_stack(nested) {
-                    self.counts.cut += 1;
-                    continue;
-                }
-                // Reached before by another way: its names are in already.
-                if out.visited(nested) {
-                    continue;
-                }
-                self.counts.nested += 1;
-                if !self.expand(nested, depth_left - 1, out, user_name) {
-                    return false;
-                }
-            } else {
-                self.counts.unresolved += 1;
-                if self.samples.len() < MAX_UNRESOLVED_SAMPLES {
-                    let sample = Unresolved {
-                        group_dn: info
-                            .raw_dn
-                            .map(|s| self.get_str(s).to_owned())
-                            .unwrap_or_default(),
-                        member_dn: self.get_str(dn).to_owned(),
-                    };
-                    self.samples.push(sample);
+                Named::Nothing => {
+                    self.counts.unresolved += 1;
+                    (self.unresolved)(group, i);
                 }
             }
         }
@@ -410,7 +527,8 @@ fn run_index(n: usize) -> u32 {
 /// to the next. Users and groups met are marked with the number of the
 /// resolution (no set to clear between groups).
 #[derive(Debug, Default)]
-struct Work {
+pub(crate) struct Work {
+    hasher: RandomState,
     /// The names so far, joined by `,`.
     line: Vec<u8>,
     /// Where each name is in `line`.
@@ -436,6 +554,11 @@ struct Work {
 }
 
 impl Work {
+    /// The names resolved, in order.
+    pub(crate) fn names(&self) -> impl Iterator<Item = &[u8]> {
+        (0..run_index(self.spans.len())).map(|i| self.name_at(i))
+    }
+
     fn start(&mut self, budget: usize, groups: usize) {
         self.line.clear();
         self.spans.clear();
@@ -484,8 +607,8 @@ impl Work {
             .unwrap_or(&[])
     }
 
-    fn has_name(&self, hasher: &RandomState, name: &[u8]) -> bool {
-        let hash = hasher.hash_one(name);
+    fn has_name(&self, name: &[u8]) -> bool {
+        let hash = self.hasher.hash_one(name);
         self.by_name
             .find(hash, |&i| self.name_at(i) == name)
             .is_some()
@@ -493,38 +616,36 @@ impl Work {
 
     /// Adds the name of user `user` unless it is there already; false
     /// when over budget.
-    fn add_user(&mut self, hasher: &RandomState, user: u32, name: &[u8]) -> bool {
+    fn add_user(&mut self, user: u32, name: &[u8]) -> bool {
         let u = user as usize;
         if self.user_marks.len() <= u {
             self.user_marks.resize(u + 1, 0);
         }
-        if self.user_marks.get(u) == Some(&self.stamp)
-            || (self.by_name_on && self.has_name(hasher, name))
-        {
+        if self.user_marks.get(u) == Some(&self.stamp) || (self.by_name_on && self.has_name(name)) {
             return true;
         }
         if let Some(mark) = self.user_marks.get_mut(u) {
             *mark = self.stamp;
         }
-        self.push(hasher, name, user)
+        self.push(name, user)
     }
 
     /// Adds a name given as a name unless it is there already; false when
     /// over budget.
-    fn add_name(&mut self, hasher: &RandomState, name: &[u8]) -> bool {
+    fn add_name(&mut self, name: &[u8]) -> bool {
         if !self.by_name_on {
             self.by_name_on = true;
             for i in 0..run_index(self.spans.len()) {
-                self.index_name(hasher, i);
+                self.index_name(i);
             }
         }
-        if self.has_name(hasher, name) {
+        if self.has_name(name) {
             return true;
         }
-        self.push(hasher, name, NOT_A_USER)
+        self.push(name, NOT_A_USER)
     }
 
-    fn push(&mut self, hasher: &RandomState, name: &[u8], user: u32) -> bool {
+    fn push(&mut self, name: &[u8], user: u32) -> bool {
         let comma = usize::from(!self.spans.is_empty());
         if self.line.len() + comma + name.len() > self.budget {
             return false;
@@ -538,14 +659,15 @@ impl Work {
         self.spans.push((at, run_index(name.len())));
         self.users.push(user);
         if self.by_name_on {
-            self.index_name(hasher, i);
+            self.index_name(i);
         }
         true
     }
 
     /// Adds name `i` to `by_name`.
-    fn index_name(&mut self, hasher: &RandomState, i: u32) {
+    fn index_name(&mut self, i: u32) {
         let Work {
+            hasher,
             line,
             spans,
             by_name,

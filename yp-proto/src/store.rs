@@ -24,11 +24,13 @@ use entry_rules::{Group, User};
 use crate::build::SnapshotBuilder;
 
 mod lookup;
+mod nested;
 mod places;
 mod quick;
 mod records;
 mod reverse;
 use lookup::Lookup;
+use nested::MemberIndex;
 pub use quick::EntryChange;
 use records::RecordIndex;
 
@@ -200,11 +202,20 @@ impl DirectoryEntries {
         if !gone {
             return Applied::Unknown;
         }
-        self.holes += 1;
-        if self.holes > 1024 && self.holes > self.len() {
+        if self.removal_compacts() {
+            self.holes += 1;
             self.compact();
+        } else {
+            self.holes += 1;
         }
         Applied::Removed
+    }
+
+    /// Whether the next removal closes the holes (places move): more than
+    /// 1024 of them, and more than entries held.
+    fn removal_compacts(&self) -> bool {
+        let holes = self.holes + 1;
+        holes > 1024 && holes > self.len().saturating_sub(1)
     }
 
     /// The users held, in order.
@@ -494,6 +505,10 @@ pub struct EntryStore {
     /// The records by map and key, for changes applied without a build;
     /// `None` once the store changed another way.
     records_index: Option<RecordIndex>,
+    /// The entries by DN and the groups with member DNs resolved, for
+    /// changes applied without a build; `None` until one needs it, and
+    /// once the store changed another way.
+    member_index: Option<MemberIndex>,
 }
 
 impl EntryStore {
@@ -511,6 +526,7 @@ impl EntryStore {
     /// other than by [`Self::apply_quick`].
     pub fn directory(&mut self, d: usize) -> &mut DirectoryEntries {
         self.records_index = None;
+        self.member_index = None;
         self.dir_mut(d)
     }
 
@@ -533,6 +549,7 @@ impl EntryStore {
     pub fn truncate(&mut self, n: usize) {
         if n < self.directories.len() {
             self.records_index = None;
+            self.member_index = None;
         }
         self.directories.truncate(n);
     }

@@ -12,6 +12,12 @@
 //! applied the same way (their own keys; a netgroup's reverse maps from
 //! the netgroups alone).
 //!
+//! Then the same users with groups that name their members by DN (RFC
+//! 2307bis `member`, three each, every tenth group nesting the next one):
+//! users added, deleted and renamed (a modrdn: the DN changes), a member
+//! DN added to a group, a nesting added, each against the build of every
+//! map that applied them before.
+//!
 //! usage: change-cost [USERS [GROUPS [CHANGES]]]
 
 use std::sync::Arc;
@@ -19,7 +25,7 @@ use std::time::Instant;
 
 use bench::stats::Samples;
 use entry_rules::records::{Record, RecordKind};
-use entry_rules::{Origin, Text};
+use entry_rules::{Group, Origin, Text, User};
 use yp_proto::build::{RecordPlan, SearchPlan};
 use yp_proto::store::{EntryChange, EntryStore, Search};
 use yp_proto::testdata;
@@ -226,6 +232,7 @@ fn main() {
             s.max_us()
         );
     }
+    member_dns(n, m, k, &options, &plan);
     let builds = Samples::new(rebuilds);
     println!(
         "keys changed since the last build: {}; builds past {LIMIT} changed keys: {} (p50 {:.0} ms each, done in slices by ypldapd)",
@@ -233,4 +240,121 @@ fn main() {
         builds.len(),
         builds.q_us(0.5) / 1000.0
     );
+}
+
+/// The member-DN part (see the module documentation).
+fn member_dns(n: usize, m: usize, k: usize, options: &BuildOptions, plan: &Arc<RecordPlan>) {
+    let domain = "bench";
+    let name = |i: usize| format!("user{i:06}");
+    let dn_of = |name: &str| format!("uid={name},ou=People,dc=example");
+    let user = |i: usize, name: &str| -> User<'static> {
+        let mut u = testdata::user(name, 10_000 + i as u32, 100);
+        u.origin.uuid = Some(format!("u{i}"));
+        u.origin.dn = dn_of(name).into();
+        u
+    };
+    let group_dn = |j: usize| format!("cn=group{j:05},ou=Groups,dc=example");
+    let group = |j: usize, extra: Option<String>, nest: bool| -> Group<'static> {
+        let mut g = testdata::group(&format!("group{j:05}"), 20_000 + j as u32, &[]);
+        g.origin.uuid = Some(format!("g{j}"));
+        g.origin.dn = group_dn(j).into();
+        g.member_dns = (0..3)
+            .map(|x| dn_of(&name((j + x) % n)))
+            .chain(extra)
+            .chain(nest.then(|| group_dn((j + 1) % m)))
+            .map(Text::from)
+            .collect();
+        g
+    };
+    let mut store = EntryStore::default();
+    for i in 0..n {
+        store.directory(0).upsert_user(user(i, &name(i)));
+    }
+    for j in 0..m {
+        store.directory(0).upsert_group(group(j, None, j % 10 == 0));
+    }
+    let build = |store: &EntryStore| {
+        let mut b = SnapshotBuilder::new(domain, *options, None).with_records(Arc::clone(plan));
+        store.feed(&mut b);
+        b.end_of_entries(1);
+        b.finish().0
+    };
+    let mut builds = Vec::new();
+    for _ in 0..5 {
+        let t = Instant::now();
+        let s = build(&store);
+        builds.push(t.elapsed().as_nanos() as u64);
+        drop(s);
+    }
+    let builds = Samples::new(builds);
+    let mut served = build(&store);
+    let rss = || bench::process::kib(std::process::id(), "VmRSS");
+    let rss_before = rss();
+    let t = Instant::now();
+    store.prepare_members(options);
+    println!(
+        "groups by member DN: {n} users, {m} groups (a tenth nesting another); a build of every map p50 {:.0} ms (what each change cost before); index of DNs made in {:.0} ms (once per build), RSS +{} MiB",
+        builds.q_us(0.5) / 1000.0,
+        t.elapsed().as_secs_f64() * 1000.0,
+        rss().saturating_sub(rss_before) / 1024
+    );
+    let mut order = 2;
+    let mut apply = |store: &mut EntryStore, served: &mut Snapshot, c: EntryChange| -> u64 {
+        let t = Instant::now();
+        let edits = store
+            .apply_quick(0, c, options, plan, domain)
+            .unwrap_or_else(|_| panic!("a change the quick path takes"));
+        order += 1;
+        if let Some(next) = served.with_edits(&edits, order).expect("edits fit") {
+            *served = next;
+        }
+        let took = t.elapsed().as_nanos() as u64;
+        if served.changed_values() > LIMIT {
+            *served = build(store);
+        }
+        took
+    };
+    let kinds: [(&str, &dyn Fn(usize) -> EntryChange); 5] = [
+        ("user added", &|i| {
+            EntryChange::User(user(n + i, &format!("zz{i:06}")))
+        }),
+        ("user deleted", &|i| {
+            EntryChange::Remove(Search::Users, format!("u{}", n + i))
+        }),
+        ("user named by DN renamed (modrdn)", &|i| {
+            let u = (i * 13) % m;
+            EntryChange::User(user(u, &format!("{}r", name(u))))
+        }),
+        ("member DN added to a group", &|i| {
+            let j = (i * 31) % m;
+            let extra = dn_of(&name((i * 104_729) % n));
+            EntryChange::Group(group(j, Some(extra), j % 10 == 0))
+        }),
+        ("nesting added", &|i| {
+            let j = (i * 10 + 5) % m;
+            EntryChange::Group(group(j, None, true))
+        }),
+    ];
+    println!("kind (groups by DN) | changes | p50 us | p99 us | max us");
+    for (kind, make) in kinds {
+        let v: Vec<u64> = (0..k)
+            .map(|i| apply(&mut store, &mut served, make(i)))
+            .collect();
+        let s = Samples::new(v);
+        println!(
+            "{kind} | {} | {:.1} | {:.1} | {:.1}",
+            s.len(),
+            s.q_us(0.5),
+            s.q_us(0.99),
+            s.max_us()
+        );
+    }
+    // The maps the edits made are a build's.
+    let want = build(&store);
+    for map in yp_proto::MapName::ALL {
+        assert!(
+            served.iter(map).eq(want.iter(map)),
+            "{map}: the edits' maps differ from a build's"
+        );
+    }
 }

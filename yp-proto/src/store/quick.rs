@@ -18,13 +18,28 @@
 //! names, and the netid lines of the users whose kept groups changed.
 //!
 //! A group with member DNs makes lines depend on other entries through
-//! DNs (resolved members, nested groups): while the store holds one, only
-//! a user's change that keeps its DN, name, uid, gid and validity (a
-//! shell, a password, a lock) is applied here, since it alters no group
-//! or netid line; any other change builds the maps again. Records
-//! (classic maps, netgroups) are applied by [`super::records`], whatever
-//! the store holds; an entry sent again as the store holds it changes
-//! nothing (no edit).
+//! DNs (resolved members, nested groups). While the store holds one, a
+//! user's change that keeps its DN, name, uid, gid and validity (a shell,
+//! a password, a lock) alters only the user's own lines; any other change
+//! to a user or a group goes through the index of member DNs
+//! ([`super::nested`]): the groups that name, directly or through at most
+//! `nesting` levels of groups, the DNs of the entry before and after and
+//! of the entries kept for its names before and after are resolved again
+//! by the build's rules (the build's own walk,
+//! [`crate::members::resolve_in`]), and their lines, their gids' lines
+//! and the netid lines of the users whose kept groups changed are edited.
+//! The work is about the entry, the groups above it and their members.
+//!
+//! No change to a user or a group builds the maps again any more. What
+//! costs more than the entry is bounded by what derives from it: a group
+//! nested by many groups resolves each of them again (each line at most a
+//! record long), a user named in many groups has each resolved again. The
+//! index itself is made from the whole store once per build (the first
+//! change after a build, a compaction or other options: about 60 ms at
+//! 100,000 users), like the records' index. Records (classic maps,
+//! netgroups) are applied by [`super::records`], whatever the store
+//! holds; an entry sent again as the store holds it changes nothing (no
+//! edit).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -33,8 +48,10 @@ use std::sync::Arc;
 use entry_rules::records::Record;
 use entry_rules::{Group, User};
 
-use super::{Applied, DirectoryEntries, EntryStore, Search};
-use crate::build::{BuildOptions, RecordPlan, group_line, netid_line, user_lines};
+use super::{Applied, DirectoryEntries, EntryStore, Search, nested};
+use crate::build::{
+    BuildOptions, RecordPlan, group_line, netid_line, resolved_group_line, user_lines,
+};
 use crate::maps::MapName;
 use crate::proto::YPMAXRECORD;
 use crate::snapshot::Edit;
@@ -52,15 +69,14 @@ pub enum EntryChange {
     Remove(Search, String),
 }
 
-/// Where an entry is: directory and place.
-type Loc = (usize, u32);
+use super::nested::Loc;
 
 fn user_valid(u: &User<'_>, options: &BuildOptions) -> bool {
     u.check().is_ok() && !(u.disabled && options.omit_disabled)
 }
 
 fn group_valid(g: &Group<'_>) -> bool {
-    g.member_dns.is_empty() && g.check().is_ok()
+    g.check().is_ok()
 }
 
 /// A kept group as the netid lines see it: name, gid, members.
@@ -75,7 +91,11 @@ impl EntryStore {
     }
 
     /// The kept user of `name`.
-    fn kept_user(&self, name: &str, options: &BuildOptions) -> Option<(Loc, &User<'static>)> {
+    pub(super) fn kept_user(
+        &self,
+        name: &str,
+        options: &BuildOptions,
+    ) -> Option<(Loc, &User<'static>)> {
         self.directories.iter().enumerate().find_map(|(di, d)| {
             d.lookup.users_named(name).iter().find_map(|&p| {
                 let u = d.users.get(p as usize)?.as_ref()?;
@@ -99,7 +119,7 @@ impl EntryStore {
     }
 
     /// The kept group of `name`.
-    fn kept_group(&self, name: &str) -> Option<(Loc, &Group<'static>)> {
+    pub(super) fn kept_group(&self, name: &str) -> Option<(Loc, &Group<'static>)> {
         self.directories.iter().enumerate().find_map(|(di, d)| {
             d.lookup.groups_named(name).iter().find_map(|&p| {
                 let g = d.groups.get(p as usize)?.as_ref()?;
@@ -109,7 +129,7 @@ impl EntryStore {
     }
 
     /// The group served for `gid`: the first kept group with it.
-    fn gid_holder(&self, gid: u32) -> Option<&Group<'static>> {
+    fn gid_holder(&self, gid: u32) -> Option<(Loc, &Group<'static>)> {
         self.directories.iter().enumerate().find_map(|(di, d)| {
             d.lookup.groups_with_gid(gid).iter().find_map(|&p| {
                 let g = d.groups.get(p as usize)?.as_ref()?;
@@ -117,9 +137,33 @@ impl EntryStore {
                     && self
                         .kept_group(&g.name)
                         .is_some_and(|(at, _)| at == (di, p));
-                kept.then_some(g)
+                kept.then_some(((di, p), g))
             })
         })
+    }
+
+    /// The line a build serves for the kept group `g` at `at`: its own
+    /// for a group of names, its resolved one for a group with member
+    /// DNs (none when too long).
+    fn group_line_at(&self, at: Loc, g: &Group<'_>) -> Option<Vec<u8>> {
+        if g.member_dns.is_empty() {
+            return group_line(g).ok();
+        }
+        let names = self.member_index.as_ref()?.line(at)??;
+        Some(resolved_group_line(g, names.join(",").as_bytes()))
+    }
+
+    /// The names a build lists in the line of the kept group `g` at `at`.
+    fn group_names_at(&self, at: Loc, g: &Group<'_>) -> BTreeSet<String> {
+        if g.member_dns.is_empty() {
+            return g.members.iter().map(|m| m.to_string()).collect();
+        }
+        let names = self
+            .member_index
+            .as_ref()
+            .and_then(|i| i.line(at))
+            .flatten();
+        names.into_iter().flatten().cloned().collect()
     }
 
     /// The `netid.byname` line of `uid`, as a build makes it.
@@ -131,13 +175,22 @@ impl EntryStore {
                 let Some(Some(g)) = d.groups.get(p as usize) else {
                     continue;
                 };
-                let listed = g.members.contains(&holder.name);
+                let listed = g.member_dns.is_empty() && g.members.contains(&holder.name);
                 let kept = || {
                     self.kept_group(&g.name)
                         .is_some_and(|(at, _)| at == (di, p))
                 };
                 if listed && kept() {
                     groups.push((&g.name, g.gid));
+                }
+            }
+        }
+        if let Some(index) = self.member_index.as_ref() {
+            for &at in index.holders(&holder.name) {
+                if let Some(g) = self.group_at(at).filter(|_| self.is_kept_group(at)) {
+                    if index.line(at).is_some_and(|l| l.is_some()) {
+                        groups.push((&g.name, g.gid));
+                    }
                 }
             }
         }
@@ -150,10 +203,7 @@ impl EntryStore {
         names
             .iter()
             .filter_map(|n| self.kept_group(n))
-            .map(|(_, g)| {
-                let members = g.members.iter().map(|m| m.to_string()).collect();
-                (g.name.to_string(), g.gid, members)
-            })
+            .map(|(at, g)| (g.name.to_string(), g.gid, self.group_names_at(at, g)))
             .collect()
     }
 
@@ -161,7 +211,9 @@ impl EntryStore {
     /// the edits that make the maps of the store before it (a snapshot
     /// built from it, with any edits since) those of the store after it;
     /// `Err(change)`, with the store untouched, when the change is not
-    /// one this can apply (member DNs): the maps must be built again.
+    /// one this can apply: the maps must be built again (no change to a
+    /// user, group or record is such a change now; callers keep the way
+    /// back for one that may be).
     /// `plan` is the record searches' (the build's).
     pub fn apply_quick(
         &mut self,
@@ -183,19 +235,21 @@ impl EntryStore {
         if self.holds_as_is(directory, &change) {
             return Ok(Vec::new());
         }
-        if self.groups_with_dns() > 0 {
-            return match change {
+        let with_dns = self.groups_with_dns() > 0
+            || matches!(&change, EntryChange::Group(g) if !g.member_dns.is_empty());
+        if with_dns {
+            return Ok(match change {
                 EntryChange::User(u) if self.same_keys_and_validity(directory, &u, options) => {
-                    Ok(self.quick_user_values(directory, u, options))
+                    self.quick_user_values(directory, u, options)
                 }
-                change => Err(Box::new(change)),
-            };
+                change => self.quick_with_dns(directory, change, options, domain),
+            });
         }
+        // Kept only while groups with member DNs are: other changes do
+        // not keep it.
+        self.member_index = None;
         match change {
             EntryChange::User(u) => Ok(self.quick_user(directory, Some(u), None, options, domain)),
-            EntryChange::Group(g) if !g.member_dns.is_empty() => {
-                Err(Box::new(EntryChange::Group(g)))
-            }
             EntryChange::Group(g) => {
                 Ok(self.quick_group(directory, Some(g), None, options, domain))
             }
@@ -403,25 +457,13 @@ impl EntryStore {
             edits.push((MapName::GroupByName, n.as_bytes().to_vec(), line));
         }
         for &gid in &gids {
-            let line = self.gid_holder(gid).and_then(|g| group_line(g).ok());
+            let line = self
+                .gid_holder(gid)
+                .and_then(|(at, g)| self.group_line_at(at, g));
             edits.push((MapName::GroupByGid, gid.to_string().into_bytes(), line));
         }
         // The members whose kept groups changed: their netid lines.
-        let groups_of = |views: &[GroupView]| {
-            let mut of: BTreeMap<String, Vec<(String, u32)>> = BTreeMap::new();
-            for (name, gid, members) in views {
-                for m in members {
-                    of.entry(m.clone()).or_default().push((name.clone(), *gid));
-                }
-            }
-            of
-        };
-        let (was, is) = (groups_of(&before), groups_of(&after));
-        let moved = was
-            .iter()
-            .filter(|(m, g)| is.get(*m) != Some(g))
-            .chain(is.iter().filter(|(m, _)| !was.contains_key(*m)))
-            .map(|(m, _)| m);
+        let moved = moved_members(&before, &after);
         let mut uids: Vec<u32> = moved
             .filter_map(|m| self.kept_user(m, options).map(|(_, u)| u.uid))
             .collect();
@@ -432,4 +474,241 @@ impl EntryStore {
         }
         edits
     }
+
+    /// The kept users of `users` and the kept groups of `groups`.
+    fn kept_of(
+        &self,
+        users: &[String],
+        groups: &[String],
+        options: &BuildOptions,
+    ) -> (Vec<Loc>, Vec<Loc>) {
+        let users = users.iter().filter_map(|n| self.kept_user(n, options));
+        let groups = groups.iter().filter_map(|n| self.kept_group(n));
+        (
+            users.map(|(at, _)| at).collect(),
+            groups.map(|(at, _)| at).collect(),
+        )
+    }
+
+    /// A change to a user or a group while groups name entries by DN
+    /// (see the module documentation): the groups whose lines it can
+    /// alter are found through the index of member DNs and resolved
+    /// again; then the edits of the user's keys, of those groups' names
+    /// and gids, and of the netid lines of the users whose kept groups
+    /// changed.
+    fn quick_with_dns(
+        &mut self,
+        directory: usize,
+        change: EntryChange,
+        options: &BuildOptions,
+        domain: &str,
+    ) -> Vec<Edit> {
+        // A removal that would close the holes moves places under the
+        // index: they are closed first, and the index made for them, so
+        // that it holds every line as it was before the change.
+        let removal = matches!(change, EntryChange::Remove(..));
+        if removal
+            && self
+                .directories
+                .get(directory)
+                .is_some_and(DirectoryEntries::removal_compacts)
+        {
+            self.dir_mut(directory).compact();
+        }
+        self.prepare_members(options);
+        let (search, key) = match &change {
+            EntryChange::User(u) => (Search::Users, u.origin.key().to_owned()),
+            EntryChange::Group(g) => (Search::Groups, g.origin.key().to_owned()),
+            EntryChange::Remove(search, key) => (*search, key.clone()),
+            EntryChange::Record(_) => return Vec::new(),
+        };
+        let place = |store: &Self| {
+            let d = store.directories.get(directory)?;
+            let &at = d.index.get(&(search, key.clone()))?;
+            Some((directory, at as u32))
+        };
+        let old_at = place(self);
+        let (mut user_names, mut group_names) = (Vec::new(), Vec::new());
+        let mut uids = Vec::new();
+        let mut dns = BTreeSet::new();
+        let mut note = |name: &str, dn: &str, names: &mut Vec<String>| {
+            if !names.iter().any(|n| n == name) {
+                names.push(name.to_owned());
+            }
+            dns.extend(nested::canonical(dn));
+        };
+        let old_user = old_at.filter(|_| search == Search::Users);
+        let old_group = old_at.filter(|_| search == Search::Groups);
+        for u in old_user
+            .and_then(|at| self.user_at(at))
+            .into_iter()
+            .chain(match &change {
+                EntryChange::User(u) => Some(u),
+                _ => None,
+            })
+        {
+            note(&u.name, &u.origin.dn, &mut user_names);
+            uids.push(u.uid);
+        }
+        for g in old_group
+            .and_then(|at| self.group_at(at))
+            .into_iter()
+            .chain(match &change {
+                EntryChange::Group(g) => Some(g),
+                _ => None,
+            })
+        {
+            note(&g.name, &g.origin.dn, &mut group_names);
+        }
+        // Before: the entries kept for those names and the groups above.
+        let kept_before = self.kept_of(&user_names, &group_names, options);
+        self.dns_of(&kept_before.0, &kept_before.1, &mut dns);
+        let above_before = self.groups_above(&dns, options.nesting);
+        let mut view_names: BTreeSet<String> = group_names.iter().cloned().collect();
+        view_names.extend(
+            above_before
+                .iter()
+                .filter_map(|&at| self.group_at(at))
+                .map(|g| g.name.to_string()),
+        );
+        for &at in &kept_before.0 {
+            uids.extend(self.user_at(at).map(|u| u.uid));
+        }
+        let views: Vec<String> = view_names.iter().cloned().collect();
+        let before = self.kept_groups_of(&views);
+        // The change, and the index with it.
+        let compactions = self.directories.get(directory).map_or(0, |d| d.compactions);
+        let mut index = self.member_index.take();
+        if let Some(index) = index.as_mut() {
+            if let Some((at, u)) = old_user.and_then(|at| Some((at, self.user_at(at)?))) {
+                index.note_user(at, u, false);
+            }
+            if let Some((at, g)) = old_group.and_then(|at| Some((at, self.group_at(at)?))) {
+                index.note_group(at, g, false);
+                index.set_line(at, None);
+            }
+            for &at in &kept_before.1 {
+                index.set_line(at, None);
+            }
+        }
+        self.member_index = index;
+        self.dir_mut(directory).apply(change);
+        let compacted = self.directories.get(directory).map_or(0, |d| d.compactions) != compactions;
+        debug_assert!(!compacted, "the holes were closed before the change");
+        if compacted {
+            // Not reached (see above): the index is made again.
+            self.member_index = None;
+            self.prepare_members(options);
+        } else {
+            let new_at = place(self);
+            let mut index = self.member_index.take();
+            if let (Some(index), Some(at)) = (index.as_mut(), new_at) {
+                match search {
+                    Search::Users => {
+                        if let Some(u) = self.user_at(at) {
+                            index.note_user(at, u, true);
+                        }
+                    }
+                    _ => {
+                        if let Some(g) = self.group_at(at) {
+                            index.note_group(at, g, true);
+                        }
+                    }
+                }
+            }
+            self.member_index = index;
+        }
+        // After: the same, and every group found resolved again.
+        let kept_after = self.kept_of(&user_names, &group_names, options);
+        self.dns_of(&kept_after.0, &kept_after.1, &mut dns);
+        for &at in &kept_after.0 {
+            uids.extend(self.user_at(at).map(|u| u.uid));
+        }
+        let mut again = self.groups_above(&dns, options.nesting);
+        again.extend(kept_after.1.iter().copied());
+        if !compacted {
+            again.extend(above_before.iter().copied());
+            let again: Vec<Loc> = again.iter().copied().collect();
+            // The members a line gained or lost: their netid lines.
+            let moved = self.resolve_lines(&again, options);
+            uids.extend(
+                moved
+                    .iter()
+                    .filter_map(|m| self.kept_user(m, options).map(|(_, u)| u.uid)),
+            );
+        }
+        view_names.extend(
+            again
+                .iter()
+                .filter_map(|&at| self.group_at(at))
+                .map(|g| g.name.to_string()),
+        );
+        let views: Vec<String> = view_names.iter().cloned().collect();
+        let after = self.kept_groups_of(&views);
+        let mut edits = Vec::new();
+        for n in &user_names {
+            self.name_edits(n, options, &mut edits);
+        }
+        for n in &views {
+            let line = self
+                .kept_group(n)
+                .and_then(|(at, g)| self.group_line_at(at, g));
+            edits.push((MapName::GroupByName, n.as_bytes().to_vec(), line));
+        }
+        let mut gids: Vec<u32> = before
+            .iter()
+            .chain(&after)
+            .map(|(_, gid, _)| *gid)
+            .collect();
+        gids.sort_unstable();
+        gids.dedup();
+        for &gid in &gids {
+            let line = self
+                .gid_holder(gid)
+                .and_then(|(at, g)| self.group_line_at(at, g));
+            edits.push((MapName::GroupByGid, gid.to_string().into_bytes(), line));
+        }
+        uids.extend(
+            moved_members(&before, &after)
+                .filter_map(|m| self.kept_user(m, options).map(|(_, u)| u.uid)),
+        );
+        uids.sort_unstable();
+        uids.dedup();
+        for &uid in &uids {
+            if !user_names.is_empty() {
+                self.uid_line_edits(uid, options, &mut edits);
+            }
+            self.netid_edit(uid, options, domain, &mut edits);
+        }
+        edits
+    }
+}
+
+/// The members whose kept groups (name and gid) differ between the views
+/// `was` and `is` of the same names.
+fn moved_members<'v>(
+    was: &'v [GroupView],
+    is: &'v [GroupView],
+) -> impl Iterator<Item = &'v String> {
+    let groups_of = |views: &'v [GroupView]| {
+        let mut of: BTreeMap<&'v String, Vec<(&'v String, u32)>> = BTreeMap::new();
+        for (name, gid, members) in views {
+            for m in members {
+                of.entry(m).or_default().push((name, *gid));
+            }
+        }
+        of
+    };
+    let (was, is) = (groups_of(was), groups_of(is));
+    let gone: Vec<&String> = was
+        .iter()
+        .filter(|(m, g)| is.get(*m) != Some(g))
+        .map(|(m, _)| *m)
+        .collect();
+    let came: Vec<&String> = is
+        .keys()
+        .filter(|m| !was.contains_key(*m))
+        .copied()
+        .collect();
+    gone.into_iter().chain(came)
 }

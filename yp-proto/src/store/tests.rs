@@ -226,7 +226,10 @@ enum Change {
         gid: u32,
         members: Vec<u8>,
         invalid: bool,
-        dns: bool,
+        /// Member DNs, from [`member_dn`]'s pool.
+        dns: Vec<u8>,
+        /// Its DN by entryUUID (`cn=team<uuid>`), else by name.
+        team: bool,
     },
     RemoveUser {
         dir: usize,
@@ -270,7 +273,52 @@ enum Change {
 }
 
 fn change() -> impl Strategy<Value = Change> {
-    let user = (
+    prop_oneof![
+        4 => user_change(),
+        3 => group_change(),
+        1 => (0usize..2, 0u8..12).prop_map(|(dir, uuid)| Change::RemoveUser { dir, uuid }),
+        1 => (0usize..2, 0u8..8).prop_map(|(dir, uuid)| Change::RemoveGroup { dir, uuid }),
+        2 => shell_change(),
+        6 => (
+            0usize..2,
+            0u8..10,
+            0u16..5,
+            any::<u8>(),
+            any::<u8>(),
+            proptest::collection::vec(0u8..9, 0..4),
+            proptest::bool::weighted(0.1),
+        )
+            .prop_map(|(dir, uuid, search, a, b, c, invalid)| Change::Record { dir, uuid, search, a, b, c, invalid }),
+        1 => (0usize..2, 0u8..10, 0u16..5).prop_map(|(dir, uuid, search)| Change::RemoveRecord { dir, uuid, search }),
+        2 => (0usize..2, 0u8..3, any::<u8>()).prop_map(|(dir, what, pick)| Change::Resend { dir, what, pick }),
+    ]
+}
+
+/// Users and groups only, most groups naming their members by DN.
+fn member_dn_change() -> impl Strategy<Value = Change> {
+    prop_oneof![
+        4 => user_change(),
+        5 => group_change(),
+        1 => (0usize..2, 0u8..12).prop_map(|(dir, uuid)| Change::RemoveUser { dir, uuid }),
+        1 => (0usize..2, 0u8..8).prop_map(|(dir, uuid)| Change::RemoveGroup { dir, uuid }),
+        1 => shell_change(),
+        1 => (0usize..2, 0u8..2, any::<u8>()).prop_map(|(dir, what, pick)| Change::Resend { dir, what, pick }),
+    ]
+}
+
+fn shell_change() -> impl Strategy<Value = Change> {
+    (0usize..2, 0u8..12, 0u8..3, proptest::bool::weighted(0.2)).prop_map(
+        |(dir, uuid, shell, disabled)| Change::Shell {
+            dir,
+            uuid,
+            shell,
+            disabled,
+        },
+    )
+}
+
+fn user_change() -> impl Strategy<Value = Change> {
+    (
         0usize..2,
         0u8..12,
         0u8..6,
@@ -292,18 +340,22 @@ fn change() -> impl Strategy<Value = Change> {
                 invalid,
                 moved,
             },
-        );
-    let group = (
+        )
+}
+
+fn group_change() -> impl Strategy<Value = Change> {
+    (
         0usize..2,
         0u8..8,
         0u8..5,
         100u32..106,
         proptest::collection::vec(0u8..7, 0..5),
         proptest::bool::weighted(0.1),
-        proptest::bool::weighted(0.1),
+        prop_oneof![1 => Just(Vec::new()), 2 => proptest::collection::vec(0u8..MEMBER_DNS, 1..5)],
+        proptest::bool::weighted(0.7),
     )
         .prop_map(
-            |(dir, uuid, name, gid, members, invalid, dns)| Change::Group {
+            |(dir, uuid, name, gid, members, invalid, dns, team)| Change::Group {
                 dir,
                 uuid,
                 name,
@@ -311,28 +363,9 @@ fn change() -> impl Strategy<Value = Change> {
                 members,
                 invalid,
                 dns,
+                team,
             },
-        );
-    prop_oneof![
-        4 => user,
-        3 => group,
-        1 => (0usize..2, 0u8..12).prop_map(|(dir, uuid)| Change::RemoveUser { dir, uuid }),
-        1 => (0usize..2, 0u8..8).prop_map(|(dir, uuid)| Change::RemoveGroup { dir, uuid }),
-        2 => (0usize..2, 0u8..12, 0u8..3, proptest::bool::weighted(0.2))
-            .prop_map(|(dir, uuid, shell, disabled)| Change::Shell { dir, uuid, shell, disabled }),
-        6 => (
-            0usize..2,
-            0u8..10,
-            0u16..5,
-            any::<u8>(),
-            any::<u8>(),
-            proptest::collection::vec(0u8..9, 0..4),
-            proptest::bool::weighted(0.1),
         )
-            .prop_map(|(dir, uuid, search, a, b, c, invalid)| Change::Record { dir, uuid, search, a, b, c, invalid }),
-        1 => (0usize..2, 0u8..10, 0u16..5).prop_map(|(dir, uuid, search)| Change::RemoveRecord { dir, uuid, search }),
-        2 => (0usize..2, 0u8..3, any::<u8>()).prop_map(|(dir, what, pick)| Change::Resend { dir, what, pick }),
-    ]
 }
 
 /// The record searches of the property test: hosts, services,
@@ -444,6 +477,28 @@ fn record(
     }
 }
 
+/// How many member DNs [`member_dn`] has.
+const MEMBER_DNS: u8 = 40;
+
+/// A member DN of the pool: users by entryUUID (even ones, a rename
+/// keeps their DN) and by name, groups by entryUUID (`team`), most
+/// often; written as the directory may (case, spaces, an optional UID);
+/// DNs of nothing.
+fn member_dn(k: u8) -> String {
+    match k {
+        0..=17 => format!("cn=person{},dc=x", 2 * (k % 6)),
+        18..=29 => format!("cn=team{},dc=x", (k - 18) % 8),
+        30 => "CN=Person4, DC=X".into(),
+        31 => "cn=TEAM1,dc=x#'0101'B".into(),
+        32 => "cn=group2-3,dc=x".into(),
+        33 => "uid=user0-4,dc=y".into(),
+        34 => "uid=user1-1,dc=x".into(),
+        35 => "uid=user0-3,dc=x".into(),
+        36 => "uid=user2-5,dc=x".into(),
+        _ => format!("cn=nobody{k},dc=x"),
+    }
+}
+
 /// The store's form of a generated change; `users` holds the last user
 /// given for each place and entryUUID.
 fn entry_change(
@@ -497,6 +552,9 @@ fn entry_change_of(
             // Moved elsewhere in the tree: member DNs name it no more.
             if *moved {
                 u.origin.dn = format!("uid=user{name}-{uuid},dc=y").into();
+            } else if uuid % 2 == 0 {
+                // Its DN by entryUUID: a rename keeps it.
+                u.origin.dn = format!("cn=person{uuid},dc=x").into();
             }
             (*dir, EntryChange::User(u))
         }
@@ -508,13 +566,15 @@ fn entry_change_of(
             members,
             invalid,
             dns,
+            team,
         } => {
             let mut g = group(*uuid, *name, *gid, members);
             if *invalid {
                 g.passwd = "a:b".into();
             }
-            if *dns {
-                g.member_dns = vec!["uid=user1-1,dc=x".into()];
+            g.member_dns = dns.iter().map(|&k| member_dn(k).into()).collect();
+            if *team {
+                g.origin.dn = format!("cn=team{uuid},dc=x").into();
             }
             (*dir, EntryChange::Group(g))
         }
@@ -611,8 +671,8 @@ proptest! {
     /// The oracle of the incremental path: random sequences of adds,
     /// modifications, deletes, renames, uid and gid changes, membership
     /// changes, duplicates and entries that become invalid and valid
-    /// again, each applied to the served maps as edits where the store
-    /// can (else built again, as ypldapd does), leave every map equal, byte
+    /// again, member DNs and nested groups, each applied to the served
+    /// maps as edits (none builds them again), leave every map equal, byte
     /// for byte, to the maps built from scratch from the store; and each
     /// change that alters a map gives it a higher ORDER number, while the
     /// others keep theirs.
@@ -621,77 +681,107 @@ proptest! {
         initial in proptest::collection::vec(change(), 0..25),
         changes in proptest::collection::vec(change(), 1..40),
         omit in any::<bool>(),
+        nesting in prop_oneof![Just(0u32), Just(1), Just(2), Just(10)],
     ) {
-        let options = BuildOptions { omit_disabled: omit, ..BuildOptions::default() };
-        let plan = plan();
-        let maps = all_maps();
-        let build_with = |store: &EntryStore, order: u32| {
-            let mut b = SnapshotBuilder::new("d", options, None).with_records(Arc::clone(&plan));
-            store.feed(&mut b);
-            b.end_of_entries(order);
-            b.finish().0
-        };
-        let mut store = EntryStore::default();
-        let mut users = HashMap::new();
-        for c in &initial {
-            let (dir, c) = entry_change(c, &mut users);
-            apply_slow(&mut store, dir, c);
-        }
-        let mut order = 1;
-        let mut served = build_with(&store, order);
-        prop_assert_eq!(served.other_maps().count(), plan.maps().len());
-        for c in &changes {
-            let resent = matches!(c, Change::Resend { .. });
-            let (dir, c) = match c {
-                Change::Resend { dir, what, pick } => match resend(&store, *dir, *what, *pick) {
-                    Some(e) => (*dir, e),
-                    None => continue,
-                },
-                c => entry_change(c, &mut users),
-            };
-            // Only member DNs (before or after) may take the slow path.
-            let dns = store_has_dns(&store) || matches!(&c, EntryChange::Group(g) if !g.member_dns.is_empty());
-            let before: Vec<Vec<u8>> = maps.iter().flat_map(|&m| served.iter(m).map(|(k, _)| k.to_vec()).collect::<Vec<_>>()).collect();
-            let was = build_with(&store, 0);
-            order += 1;
-            let next = match store.apply_quick(dir, c, &options, &plan, "d") {
-                Ok(edits) => {
-                    // An entry sent again as held: no edit at all.
-                    prop_assert!(!resent || edits.is_empty(), "{:?}", edits);
-                    served.with_edits(&edits, order).expect("edits fit")
-                }
-                Err(c) => {
-                    prop_assert!(dns && !resent, "built again without member DNs");
-                    apply_slow(&mut store, dir, *c);
-                    Some(build_with(&store, order))
-                }
-            };
-            let want = build_with(&store, 0);
-            if let Some(next) = next {
-                for &map in &maps {
-                    let altered = !was.iter(map).eq(want.iter(map));
-                    if altered {
-                        prop_assert!(next.map_order(map) > served.map_order(map), "{}", map);
-                    } else if next.changed_values() > 0 {
-                        prop_assert_eq!(next.map_order(map), served.map_order(map), "{}", map);
-                    }
-                }
-                served = next;
-            } else {
-                for &map in &maps {
-                    prop_assert!(was.iter(map).eq(want.iter(map)), "{} altered without edits", map);
-                }
-            }
-            same_maps(&served, &want, &before)?;
-        }
+        let options = BuildOptions { omit_disabled: omit, nesting, ..BuildOptions::default() };
+        incremental_run(&initial, &changes, options)?;
+    }
+
+    /// The same oracle on users and groups alone, most groups naming
+    /// members by DN (users by a DN their renames keep or not, groups
+    /// nesting groups, cycles, DNs of nothing and DNs that come to name
+    /// an entry later), across two directories and nesting limits: every
+    /// change is applied as edits (no build), and the maps are a build's.
+    #[test]
+    fn member_dn_changes_give_the_maps_of_a_build(
+        initial in proptest::collection::vec(member_dn_change(), 0..30),
+        changes in proptest::collection::vec(member_dn_change(), 1..40),
+        omit in any::<bool>(),
+        nesting in prop_oneof![Just(0u32), Just(1), Just(2), Just(10)],
+    ) {
+        let options = BuildOptions { omit_disabled: omit, nesting, ..BuildOptions::default() };
+        incremental_run(&initial, &changes, options)?;
     }
 }
 
-fn store_has_dns(store: &EntryStore) -> bool {
-    store
-        .directories
-        .iter()
-        .any(|d| d.groups.iter().flatten().any(|g| !g.member_dns.is_empty()))
+/// Applies `initial` to a store, builds the maps, then applies each of
+/// `changes` as [`EntryStore::apply_quick`] edits (asserting none needs
+/// a build) and checks the maps against a build after each: the body of
+/// the property tests above.
+fn incremental_run(
+    initial: &[Change],
+    changes: &[Change],
+    options: BuildOptions,
+) -> Result<(), TestCaseError> {
+    let plan = plan();
+    let maps = all_maps();
+    let build_with = |store: &EntryStore, order: u32| {
+        let mut b = SnapshotBuilder::new("d", options, None).with_records(Arc::clone(&plan));
+        store.feed(&mut b);
+        b.end_of_entries(order);
+        b.finish().0
+    };
+    let mut store = EntryStore::default();
+    let mut users = HashMap::new();
+    for c in initial {
+        let (dir, c) = entry_change(c, &mut users);
+        apply_slow(&mut store, dir, c);
+    }
+    let mut order = 1;
+    let mut served = build_with(&store, order);
+    prop_assert_eq!(served.other_maps().count(), plan.maps().len());
+    for c in changes {
+        let resent = matches!(c, Change::Resend { .. });
+        let (dir, c) = match c {
+            Change::Resend { dir, what, pick } => match resend(&store, *dir, *what, *pick) {
+                Some(e) => (*dir, e),
+                None => continue,
+            },
+            c => entry_change(c, &mut users),
+        };
+        let before: Vec<Vec<u8>> = maps
+            .iter()
+            .flat_map(|&m| served.iter(m).map(|(k, _)| k.to_vec()).collect::<Vec<_>>())
+            .collect();
+        let was = build_with(&store, 0);
+        order += 1;
+        let next = match store.apply_quick(dir, c, &options, &plan, "d") {
+            Ok(edits) => {
+                // An entry sent again as held: no edit at all.
+                prop_assert!(!resent || edits.is_empty(), "{:?}", edits);
+                served.with_edits(&edits, order).expect("edits fit")
+            }
+            Err(c) => {
+                // Every change to users and groups is applied as
+                // edits, member DNs and nesting included.
+                prop_assert!(false, "built again: {:?}", c);
+                apply_slow(&mut store, dir, *c);
+                Some(build_with(&store, order))
+            }
+        };
+        let want = build_with(&store, 0);
+        if let Some(next) = next {
+            for &map in &maps {
+                let altered = !was.iter(map).eq(want.iter(map));
+                if altered {
+                    prop_assert!(next.map_order(map) > served.map_order(map), "{}", map);
+                } else if next.changed_values() > 0 {
+                    prop_assert_eq!(next.map_order(map), served.map_order(map), "{}", map);
+                }
+            }
+            served = next;
+        } else {
+            for &map in &maps {
+                prop_assert!(
+                    was.iter(map).eq(want.iter(map)),
+                    "{} altered without edits",
+                    map
+                );
+            }
+        }
+        same_maps(&served, &want, &before)?;
+    }
+    Ok(())
 }
 
 #[test]
@@ -767,46 +857,84 @@ fn group(uuid: u8, name: u8, gid: u32, members: &[u8]) -> Group<'static> {
 }
 
 #[test]
-fn with_member_dns_only_a_change_of_values_is_quick() {
+fn with_member_dns_renames_moves_and_nestings_are_quick() {
     let options = BuildOptions::default();
     let mut store = EntryStore::default();
     store.directory(0).upsert_user(user(1, 1, 1000, 0, false));
     let mut g = group(1, 1, 200, &[]);
     g.member_dns = vec!["uid=user1-1,dc=x".into()];
     store.directory(0).upsert_group(g);
-    let served = build(&store);
+    let mut served = build(&store);
     assert_eq!(
         line(&served, MapName::GroupByName, "group1").as_deref(),
         Some("group1:*:200:user1")
     );
-    // A shell: quick, and the maps are a build's.
-    let edits = store
-        .apply_quick(
-            0,
-            EntryChange::User(user(1, 1, 1000, 2, false)),
-            &options,
-            &plan(),
-            "d",
-        )
-        .expect("a shell change is quick");
-    let next = served.with_edits(&edits, 2).expect("fits").expect("alters");
-    same_maps(&next, &build(&store), &[]).expect("a build's maps");
-    // Moved in the tree: the group's member DN names it no more.
+    let mut quick = |store: &mut EntryStore, c: EntryChange, order: u32| {
+        let edits = store
+            .apply_quick(0, c, &options, &plan(), "d")
+            .expect("quick");
+        if let Some(next) = served.with_edits(&edits, order).expect("fits") {
+            served = next;
+        }
+        same_maps(&served, &build(store), &[]).expect("a build's maps");
+        served.clone()
+    };
+    // A shell; moved in the tree (the member DN names it no more); back;
+    // renamed; a new uid.
+    quick(&mut store, EntryChange::User(user(1, 1, 1000, 2, false)), 2);
     let mut moved = user(1, 1, 1000, 2, false);
     moved.origin.dn = "uid=user1-1,dc=y".into();
-    assert!(
-        store
-            .apply_quick(0, EntryChange::User(moved), &options, &plan(), "d")
-            .is_err()
+    let s = quick(&mut store, EntryChange::User(moved), 3);
+    assert_eq!(
+        line(&s, MapName::GroupByName, "group1").as_deref(),
+        Some("group1:*:200:")
     );
-    // Renamed, or a new uid: the group line or the netid line changes.
-    for changed in [user(1, 2, 1000, 2, false), user(1, 1, 1001, 2, false)] {
-        assert!(
-            store
-                .apply_quick(0, EntryChange::User(changed), &options, &plan(), "d")
-                .is_err()
-        );
-    }
+    assert_eq!(
+        line(&s, MapName::NetidByName, "unix.1000@d").as_deref(),
+        Some("1000:100")
+    );
+    quick(&mut store, EntryChange::User(user(1, 1, 1000, 2, false)), 4);
+    let mut renamed = user(1, 2, 1000, 2, false);
+    renamed.origin.dn = "uid=user1-1,dc=x".into();
+    let s = quick(&mut store, EntryChange::User(renamed), 5);
+    assert_eq!(
+        line(&s, MapName::GroupByName, "group1").as_deref(),
+        Some("group1:*:200:user2")
+    );
+    // A new user, then named by DN in a group that group1 nests.
+    quick(&mut store, EntryChange::User(user(3, 3, 1003, 0, false)), 6);
+    let mut inner = group(2, 2, 201, &[]);
+    inner.member_dns = vec!["UID=user3-3, DC=x".into()];
+    quick(&mut store, EntryChange::Group(inner), 7);
+    let mut outer = group(1, 1, 200, &[]);
+    outer.member_dns = vec!["uid=user1-1,dc=x".into(), "cn=group2-2,dc=x".into()];
+    let s = quick(&mut store, EntryChange::Group(outer), 8);
+    assert_eq!(
+        line(&s, MapName::GroupByName, "group1").as_deref(),
+        Some("group1:*:200:user2,user3")
+    );
+    assert_eq!(
+        line(&s, MapName::NetidByName, "unix.1003@d").as_deref(),
+        Some("1003:100,200,201")
+    );
+    // A cycle: the inner group names the outer one.
+    let mut inner = group(2, 2, 201, &[]);
+    inner.member_dns = vec!["uid=user3-3,dc=x".into(), "cn=group1-1,dc=x".into()];
+    let s = quick(&mut store, EntryChange::Group(inner), 9);
+    assert_eq!(
+        line(&s, MapName::GroupByName, "group2").as_deref(),
+        Some("group2:*:201:user3,user2")
+    );
+    // The user named through the nesting removed.
+    let s = quick(
+        &mut store,
+        EntryChange::Remove(Search::Users, "3".into()),
+        10,
+    );
+    assert_eq!(
+        line(&s, MapName::GroupByName, "group1").as_deref(),
+        Some("group1:*:200:user2")
+    );
 }
 
 /// Removals that close the holes (places renumbered) and changes after
@@ -912,6 +1040,171 @@ fn record_changes_across_a_compaction_give_the_maps_of_a_build() {
             "host2997"
         )
         .is_some_and(|l| l.starts_with("10.0.247.7\t"))
+    );
+}
+
+/// Users removed while groups name users by DN, past the removal that
+/// closes the holes (places renumbered, the index of DNs made again),
+/// then changes after it: every map stays a build's, and none is built.
+#[test]
+fn member_dn_changes_across_a_compaction_give_the_maps_of_a_build() {
+    let options = BuildOptions::default();
+    let person = |i: u32| format!("cn=person{i},dc=x");
+    let user_of = |i: u32, name: &str| {
+        let mut u = with_uuid(testdata::user(name, 10_000 + i, 100), &format!("u{i}"));
+        u.origin.dn = person(i).into();
+        u
+    };
+    let dn_group = |j: u32, dns: Vec<String>| {
+        let mut g = testdata::group(&format!("team{j}"), 500 + j, &[]);
+        g.origin.uuid = Some(format!("g{j}"));
+        g.origin.dn = format!("cn=team{j},dc=x").into();
+        g.member_dns = dns.into_iter().map(Into::into).collect();
+        g
+    };
+    let mut store = EntryStore::default();
+    for i in 0..3000 {
+        store
+            .directory(0)
+            .upsert_user(user_of(i, &format!("user{i}")));
+    }
+    // Groups naming users late in the store (their places move), one
+    // nesting the other, and one naming users that go.
+    store.directory(0).upsert_group(dn_group(
+        0,
+        vec![person(2998), "cn=team1,dc=x".into(), person(1)],
+    ));
+    store
+        .directory(0)
+        .upsert_group(dn_group(1, vec![person(2999), person(2500), person(4)]));
+    let mut served = build(&store);
+    let mut order = 1;
+    let mut apply = |store: &mut EntryStore, served: &mut Snapshot, c: EntryChange| {
+        order += 1;
+        let edits = store
+            .apply_quick(0, c, &options, &plan(), "d")
+            .expect("quick");
+        if let Some(next) = served.with_edits(&edits, order).expect("edits fit") {
+            *served = next;
+        }
+    };
+    let compactions = store.directories[0].compactions;
+    for i in (0..2990).filter(|i| i % 4 != 0) {
+        apply(
+            &mut store,
+            &mut served,
+            EntryChange::Remove(Search::Users, format!("u{i}")),
+        );
+    }
+    assert!(
+        store.directories[0].compactions > compactions,
+        "no compaction"
+    );
+    same_maps(&served, &build(&store), &[]).expect("a build's maps");
+    assert_eq!(
+        line(&served, MapName::GroupByName, "team0").as_deref(),
+        Some("team0:*:500:user2998,user2999,user2500,user4")
+    );
+    // After it: a rename of a user named by DN, a nesting removed.
+    apply(
+        &mut store,
+        &mut served,
+        EntryChange::User(user_of(2999, "renamed")),
+    );
+    apply(
+        &mut store,
+        &mut served,
+        EntryChange::Group(dn_group(0, vec![person(2998)])),
+    );
+    same_maps(&served, &build(&store), &[]).expect("a build's maps");
+    assert_eq!(
+        line(&served, MapName::GroupByName, "team1").as_deref(),
+        Some("team1:*:501:renamed,user2500,user4")
+    );
+}
+
+/// A group whose resolved members make its line longer than a record:
+/// the build serves no line for its name or gid (a later group of either
+/// does not take them), nor for a group nesting it, and no netid line
+/// lists it; members dropped or added across the limit, as edits.
+#[test]
+fn member_dn_lines_across_the_record_limit_give_the_maps_of_a_build() {
+    let options = BuildOptions::default();
+    let person = |i: u32| format!("cn=person{i},dc=x");
+    let mut store = EntryStore::default();
+    for i in 0..150 {
+        let mut u = with_uuid(
+            testdata::user(&format!("longname{i:03}"), 1000 + i, 100),
+            &format!("u{i}"),
+        );
+        u.origin.dn = person(i).into();
+        store.directory(0).upsert_user(u);
+    }
+    let dn_group = |uuid: &str, name: &str, gid: u32, dns: Vec<String>| {
+        let mut g = testdata::group(name, gid, &[]);
+        g.origin.uuid = Some(uuid.to_owned());
+        g.origin.dn = format!("cn={uuid},dc=x").into();
+        g.member_dns = dns.into_iter().map(Into::into).collect();
+        g
+    };
+    let members = |n: u32| (0..n).map(person).collect::<Vec<_>>();
+    store
+        .directory(0)
+        .upsert_group(dn_group("big", "big", 500, members(150)));
+    store
+        .directory(0)
+        .upsert_group(dn_group("outer", "outer", 501, vec!["cn=big,dc=x".into()]));
+    let mut later = testdata::group("big", 502, &["longname000"]);
+    later.origin.uuid = Some("later".into());
+    store.directory(0).upsert_group(later);
+    let mut same_gid = testdata::group("other", 500, &["longname001"]);
+    same_gid.origin.uuid = Some("other".into());
+    store.directory(0).upsert_group(same_gid);
+    let mut served = build(&store);
+    assert_eq!(line(&served, MapName::GroupByName, "big"), None);
+    assert_eq!(line(&served, MapName::GroupByGid, "500"), None);
+    assert_eq!(line(&served, MapName::GroupByName, "outer"), None);
+    let mut order = 1;
+    let steps = [
+        dn_group("big", "big", 500, members(50)),
+        dn_group("big", "big", 500, members(84)),
+        dn_group("big", "big", 500, members(85)),
+        dn_group("big", "big", 500, members(10)),
+        dn_group("big", "big", 500, members(150)),
+    ];
+    let mut fitted = false;
+    for g in steps {
+        order += 1;
+        let edits = store
+            .apply_quick(0, EntryChange::Group(g), &options, &plan(), "d")
+            .expect("quick");
+        if let Some(next) = served.with_edits(&edits, order).expect("fits") {
+            served = next;
+        }
+        same_maps(&served, &build(&store), &[]).expect("a build's maps");
+        fitted |= line(&served, MapName::GroupByName, "outer").is_some();
+    }
+    assert!(fitted, "the nesting group's line never fitted");
+    // A user named through both removed, then one renamed: the lines
+    // that fit follow, the others stay out.
+    for c in [
+        EntryChange::Remove(Search::Users, "u3".into()),
+        EntryChange::Group(dn_group("big", "big", 500, members(20))),
+        EntryChange::Remove(Search::Users, "u4".into()),
+    ] {
+        order += 1;
+        let edits = store
+            .apply_quick(0, c, &options, &plan(), "d")
+            .expect("quick");
+        if let Some(next) = served.with_edits(&edits, order).expect("fits") {
+            served = next;
+        }
+        same_maps(&served, &build(&store), &[]).expect("a build's maps");
+    }
+    assert!(
+        line(&served, MapName::NetidByName, "unix.1005@d").is_some_and(|l| l.contains("500")),
+        "{:?}",
+        line(&served, MapName::NetidByName, "unix.1005@d")
     );
 }
 

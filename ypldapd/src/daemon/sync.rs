@@ -9,11 +9,11 @@
 //! the directories whose session is live, and their kept entries go into
 //! the build in their place. A session's changes replace, add and remove
 //! kept entries and are served at once as edits of the maps in service
-//! (`EntryStore::apply_quick`: users, groups and records, netgroups
-//! included), each map a change alters getting a higher ORDER number; an
-//! entry sent again as it is kept alters nothing. Only what the edits
-//! cannot show (member DNs, a build under way, too many keys changed
-//! since the last build) builds the maps again from the store in slices,
+//! (`EntryStore::apply_quick`: users, groups and records, netgroups and
+//! groups with member DNs included), each map a change alters getting a
+//! higher ORDER number; an entry sent again as it is kept alters nothing.
+//! Only what the edits cannot show (a build under way, too many keys
+//! changed since the last build) builds the maps again from the store in slices,
 //! as an update's are, then swaps them in. A session that ends is read
 //! again by the next update, soon.
 
@@ -219,7 +219,7 @@ impl Serving {
         let edits = match store.apply_quick(d, change, &self.options, &self.plan, snap.domain()) {
             Ok(edits) => edits,
             Err(change) => {
-                // Member DNs: the maps are built again.
+                // Not one the store can edit: the maps are built again.
                 store.directory(d).apply(*change);
                 self.dirty = true;
                 self.editing = false;
@@ -634,9 +634,9 @@ impl Daemon {
     /// will be served.
     pub(super) fn serving(&self) -> Serving {
         // Changes are served at once, as edits of the maps in service,
-        // unless a build is under way or due (it will show them) or one
-        // needs it (member DNs): from then on the store takes them and the
-        // maps are built again.
+        // unless a build is under way or due (it will show them) or the
+        // store cannot edit them: from then on the store takes them and
+        // the maps are built again.
         let building_update = self.update_running.is_some()
             && self.live.unbuilt.map(|(n, _)| n) != self.update_running;
         let quiet = !self.live.dirty && self.incoming.is_none() && !building_update;
