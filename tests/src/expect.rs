@@ -94,6 +94,19 @@ pub fn shadow_line(user: &User, password: Password) -> String {
     )
 }
 
+/// The members of a `group.*` line as `ypmatch` prints it (none for no
+/// line).
+pub fn group_members(line: Option<&str>) -> Vec<String> {
+    line.and_then(|l| l.trim_end().split(':').nth(3))
+        .map(|m| {
+            m.split(',')
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// `group.byname`'s and `group.bygid`'s line (group password fixed `*`).
 pub fn group_line(group: &Group) -> String {
     format!("{}:*:{}:{}", group.name, group.gid, group.members.join(","))

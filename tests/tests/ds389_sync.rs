@@ -85,18 +85,6 @@ fn until(
     took
 }
 
-/// A group line's members.
-fn members(line: Option<&str>) -> Vec<String> {
-    line.and_then(|l| l.trim_end().split(':').nth(3))
-        .map(|m| {
-            m.split(',')
-                .filter(|n| !n.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[test]
 fn ds389_changes_reach_the_maps_and_a_restart_is_followed() {
     let mut w = World::builder("ds389sync.test")
@@ -175,7 +163,7 @@ fn ds389_changes_reach_the_maps_and_a_restart_is_followed() {
         t,
         "staff",
         "group.byname",
-        |l| members(l) == ["carol", "dave"],
+        |l| tests::expect::group_members(l) == ["carol", "dave"],
         Duration::from_secs(5),
     );
     assert!(took < PROPAGATION, "membership took {took:?}");
@@ -202,7 +190,7 @@ fn ds389_changes_reach_the_maps_and_a_restart_is_followed() {
         t,
         "developers",
         "group.byname",
-        |l| members(l) == ["alice"],
+        |l| tests::expect::group_members(l) == ["alice"],
         Duration::from_secs(5),
     );
 
@@ -257,7 +245,7 @@ fn ds389_changes_reach_the_maps_and_a_restart_is_followed() {
         t,
         "staff",
         "group.byname",
-        |l| members(l) == ["dave"],
+        |l| tests::expect::group_members(l) == ["dave"],
         Duration::from_secs(5),
     );
     assert!(took < PROPAGATION, "after the restart: {took:?}");

@@ -945,18 +945,6 @@ fn dn_group_entry(cn: &str, gid: u32, member: &[&str]) -> String {
     s
 }
 
-/// A group line's members, as `ypmatch` prints it.
-fn line_members(line: Option<&str>) -> Vec<String> {
-    line.and_then(|l| l.trim_end().split(':').nth(3))
-        .map(|m| {
-            m.split(',')
-                .filter(|n| !n.is_empty())
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// A netid line's groups after the primary one, sorted.
 fn netid_groups(w: &World, uid: u32) -> Vec<u32> {
     let key = format!("unix.{uid}@{}", w.domain);
@@ -1009,7 +997,7 @@ fn member_dn_changes_are_served_at_once_without_building_the_maps_again() {
     let mut w = w;
     wait_kept_current(&w);
     assert_eq!(
-        line_members(w.ypmatch("allstaff", "group.byname").ok().as_deref()),
+        tests::expect::group_members(w.ypmatch("allstaff", "group.byname").ok().as_deref()),
         ["alice"],
         "{}",
         w.log()
@@ -1036,11 +1024,11 @@ fn member_dn_changes_are_served_at_once_without_building_the_maps_again() {
         ),
     );
     let took = until(&w, "developers", "group.byname", |v| {
-        line_members(v) == ["alice", "newbie"]
+        tests::expect::group_members(v) == ["alice", "newbie"]
     });
     assert!(took < PROPAGATION, "a member DN took {took:?}");
     until(&w, "allstaff", "group.byname", |v| {
-        line_members(v) == ["alice", "newbie"]
+        tests::expect::group_members(v) == ["alice", "newbie"]
     });
     assert_eq!(netid_groups(&w, 5077), [20001, 20003]);
     assert!(order(&w, "group.byname") > group_order);
@@ -1051,7 +1039,7 @@ fn member_dn_changes_are_served_at_once_without_building_the_maps_again() {
         &dn_group_entry("contractors", 20005, &[&person("bob")]),
     );
     until(&w, "contractors", "group.byname", |v| {
-        line_members(v) == ["bob"]
+        tests::expect::group_members(v) == ["bob"]
     });
     w.change_directory(
         "ldapmodify",
@@ -1061,11 +1049,11 @@ fn member_dn_changes_are_served_at_once_without_building_the_maps_again() {
         ),
     );
     let took = until(&w, "allstaff", "group.byname", |v| {
-        line_members(v) == ["alice", "newbie", "bob"]
+        tests::expect::group_members(v) == ["alice", "newbie", "bob"]
     });
     assert!(took < PROPAGATION, "a nesting took {took:?}");
     assert_eq!(
-        line_members(w.ypmatch("developers", "group.byname").ok().as_deref()),
+        tests::expect::group_members(w.ypmatch("developers", "group.byname").ok().as_deref()),
         ["alice", "newbie", "bob"]
     );
     assert_eq!(netid_groups(&w, 10002), [20001, 20003, 20005]);
@@ -1079,7 +1067,7 @@ fn member_dn_changes_are_served_at_once_without_building_the_maps_again() {
         ),
     );
     let took = until(&w, "allstaff", "group.byname", |v| {
-        line_members(v) == ["alice", "bob"]
+        tests::expect::group_members(v) == ["alice", "bob"]
     });
     assert!(took < PROPAGATION, "a rename took {took:?}");
     assert_eq!(netid_groups(&w, 5077), Vec::<u32>::new());

@@ -222,16 +222,7 @@ fn main() {
             .collect();
         report.push((kind, Samples::new(v)));
     }
-    println!("kind | changes | p50 us | p99 us | max us");
-    for (kind, s) in &report {
-        println!(
-            "{kind} | {} | {:.1} | {:.1} | {:.1}",
-            s.len(),
-            s.q_us(0.5),
-            s.q_us(0.99),
-            s.max_us()
-        );
-    }
+    print_costs("kind", &report);
     member_dns(n, m, k, &options, &plan);
     let builds = Samples::new(rebuilds);
     println!(
@@ -243,6 +234,20 @@ fn main() {
 }
 
 /// The member-DN part (see the module documentation).
+/// One line per kind of change: how many, p50, p99 and max.
+fn print_costs(title: &str, report: &[(&str, Samples)]) {
+    println!("{title} | changes | p50 us | p99 us | max us");
+    for (kind, s) in report {
+        println!(
+            "{kind} | {} | {:.1} | {:.1} | {:.1}",
+            s.len(),
+            s.q_us(0.5),
+            s.q_us(0.99),
+            s.max_us()
+        );
+    }
+}
+
 fn member_dns(n: usize, m: usize, k: usize, options: &BuildOptions, plan: &Arc<RecordPlan>) {
     let domain = "bench";
     let name = |i: usize| format!("user{i:06}");
@@ -335,20 +340,16 @@ fn member_dns(n: usize, m: usize, k: usize, options: &BuildOptions, plan: &Arc<R
             EntryChange::Group(group(j, None, true))
         }),
     ];
-    println!("kind (groups by DN) | changes | p50 us | p99 us | max us");
-    for (kind, make) in kinds {
-        let v: Vec<u64> = (0..k)
-            .map(|i| apply(&mut store, &mut served, make(i)))
-            .collect();
-        let s = Samples::new(v);
-        println!(
-            "{kind} | {} | {:.1} | {:.1} | {:.1}",
-            s.len(),
-            s.q_us(0.5),
-            s.q_us(0.99),
-            s.max_us()
-        );
-    }
+    let report: Vec<(&str, Samples)> = kinds
+        .into_iter()
+        .map(|(kind, make)| {
+            let v: Vec<u64> = (0..k)
+                .map(|i| apply(&mut store, &mut served, make(i)))
+                .collect();
+            (kind, Samples::new(v))
+        })
+        .collect();
+    print_costs("kind (groups by DN)", &report);
     // The maps the edits made are a build's.
     let want = build(&store);
     for map in yp_proto::MapName::ALL {
