@@ -235,6 +235,16 @@ fn a_full_read_is_compared_with_the_kept_entries() {
     );
     assert_eq!(order(&w, "passwd.byname"), passwd, "{}", w.log());
     assert_eq!(order(&w, "group.byname"), group);
+    // ypldapctl shows it as a full read, with what the maps serve.
+    let shown = w.ypldapctl(None, &["show", "summary"]);
+    let shown = String::from_utf8_lossy(&shown.stdout);
+    let users = w.users().len();
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.contains("2 at ") && l.contains(&format!("{users} users"))),
+        "{shown}"
+    );
 
     w.change_directory(
         "ldapmodify",
