@@ -262,9 +262,22 @@ fn a_full_read_is_compared_with_the_kept_entries() {
         group,
         "a shell moved group.byname"
     );
+    // A record (a netgroup's triple) is a change like any other.
+    let netgroup = order(&w, "netgroup");
+    std::thread::sleep(Duration::from_millis(1100));
+    w.change_directory(
+        "ldapmodify",
+        "dn: cn=developers,ou=Netgroup,dc=example,dc=com\nchangetype: modify\nreplace: nisNetgroupTriple\nnisNetgroupTriple: (,carol,example.com)\nnisNetgroupTriple: (,dave,example.com)\nnisNetgroupTriple: (,erin,example.com)\n",
+    );
+    let triple = update_now(&w, 4);
+    assert!(triple.contains(" 1 changed or new, 0 gone;"), "{triple}");
+    let developers = w.ypmatch("developers", "netgroup").unwrap_or_default();
+    assert!(developers.contains("(,erin,example.com)"), "{developers}");
+    assert!(order(&w, "netgroup") > netgroup);
+    assert_eq!(order(&w, "group.byname"), group);
 
     w.change_directory("ldapdelete", "uid=bob,ou=People,dc=example,dc=com\n");
-    let gone = update_now(&w, 4);
+    let gone = update_now(&w, 5);
     assert!(gone.contains(" 0 changed or new, 1 gone;"), "{gone}");
     assert!(w.ypmatch("bob", "passwd.byname").is_err(), "{}", w.log());
     assert!(w.ypmatch("alice", "passwd.byname").is_ok());
