@@ -13,7 +13,7 @@
 # kind of change reaches the maps under content synchronization, and
 # sync-resume: how soon a lost session catches up from its cookie. Prints
 # every figure and ratio. Bounded: each program is killed after
-# BENCH_TIMEOUT seconds (default 600); a normal run takes about 12 minutes
+# BENCH_TIMEOUT seconds (default 600); a normal run takes about 14 minutes
 # (sync-propagation alone about 4: 1,000 changes of each kind, a burst of
 # 10,000, a 30 s stream and a minute of the upstream behaviour).
 #

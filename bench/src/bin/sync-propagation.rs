@@ -24,7 +24,10 @@
 //!    it): MATCH latency at 2,000 requests per second (paced, UDP, random
 //!    users) for SECONDS while idle, then for SECONDS while one
 //!    `ldapmodify` writes 100 shell changes per second; p50 and p99 of
-//!    each, and ypldapd's CPU per change of the stream. The idle run
+//!    each, and ypldapd's CPU per change of the stream. Then the same
+//!    again pinned: slapd, the reader and `ldapmodify` on the last CPU,
+//!    ypldapd and the MATCH load on CPU 0, as on a server whose directory
+//!    runs elsewhere, which leaves ypldapd's own work. The idle run
 //!    starts once every state write the changes before made due is done
 //!    (ypldapd writes at most every 30 s), and a stream of 30 s or more
 //!    makes at least one.
@@ -40,7 +43,7 @@
 use std::time::{Duration, Instant};
 
 use bench::load::{self, MatchProbe};
-use bench::process::{cpu_secs, preempted};
+use bench::process::{cpu_secs, cpus, preempted, set_cpu};
 use bench::stats::Samples;
 use tests::ldif::{self, SUFFIX};
 use tests::peers::SlapdOptions;
@@ -292,7 +295,8 @@ fn main() {
     );
     if args.stream > 0 {
         let secs = Duration::from_secs(args.stream);
-        stream(&mut w, port, pid, &names, secs, args.perf.as_deref());
+        stream(&mut w, port, pid, &names, secs, args.perf.as_deref(), false);
+        stream(&mut w, port, pid, &names, secs, None, true);
     }
     drop(w);
     if args.upstream > 0 {
@@ -380,7 +384,14 @@ const STREAM_CHANGES_RATE: u64 = 100;
 
 /// MATCH latency for `secs` at [`STREAM_MATCH_RATE`], paced, on random
 /// users.
-fn match_latency(w: &World, port: u16, names: &[String], secs: Duration) -> load::LoadResult {
+/// `pin`: the load generator on CPU 0, beside ypldapd.
+fn match_latency(
+    w: &World,
+    port: u16,
+    names: &[String],
+    secs: Duration,
+    pin: bool,
+) -> load::LoadResult {
     let spec = load::LoadSpec {
         domain: DOMAIN.into(),
         map: "passwd.byname".into(),
@@ -397,10 +408,15 @@ fn match_latency(w: &World, port: u16, names: &[String], secs: Duration) -> load
         timeout: Duration::from_secs(1),
         stop: None,
     };
-    w.ns.spawn_in_net(move || load::udp_match(port, &spec, 17))
-        .join()
-        .expect("thread")
-        .expect("MATCH load")
+    w.ns.spawn_in_net(move || {
+        if pin {
+            set_cpu(0, Some(0));
+        }
+        load::udp_match(port, &spec, 17)
+    })
+    .join()
+    .expect("thread")
+    .expect("MATCH load")
 }
 
 /// Phase 3 (see the module documentation).
@@ -411,6 +427,7 @@ fn stream(
     names: &[String],
     secs: Duration,
     perf: Option<&str>,
+    pin: bool,
 ) {
     use std::io::Write as _;
     use std::process::Stdio;
@@ -429,13 +446,32 @@ fn stream(
     let preempted_idle = preempted(pid);
     let others_idle = others();
     let cpu_idle = cpu_secs(pid);
-    let idle = match_latency(w, port, names, secs);
+    // Pinned: slapd, the reader, ldapmodify and what feeds it on the last
+    // CPU, ypldapd and the MATCH load on CPU 0, as on a server whose
+    // directory runs elsewhere: what is left is ypldapd's own work.
+    let last_cpu = cpus() - 1;
+    let directory_side = |cpu: Option<usize>| {
+        for p in [slapd, client] {
+            if p != 0 {
+                set_cpu(p, cpu);
+            }
+        }
+    };
+    if pin {
+        directory_side(Some(last_cpu));
+        set_cpu(pid, Some(0));
+    }
+    let idle = match_latency(w, port, names, secs, pin);
     let cpu_idle = cpu_secs(pid) - cpu_idle;
     let others_idle = (others().0 - others_idle.0, others().1 - others_idle.1);
     let preempted_idle = preempted(pid) - preempted_idle;
     // One ldapmodify, fed a change every 1/100 s: it applies each record
     // as it reads it.
     let ldapi = w.slapd().ldapi_url();
+    // Children and threads started now inherit this thread's CPUs.
+    if pin {
+        set_cpu(0, Some(last_cpu));
+    }
     let mut child =
         w.ns.command("ldapmodify")
             .args([
@@ -454,6 +490,9 @@ fn stream(
             .expect("ldapmodify");
     let mut stdin = child.stdin.take().expect("stdin");
     let total = secs.as_secs() * STREAM_CHANGES_RATE;
+    // Values the other stream did not write, so its last is not taken
+    // for this one's.
+    let marker = if pin { "pinned" } else { "stream" };
     let victims: Vec<String> = (0..total as usize)
         // From the upper half, as the burst: none was renamed above.
         .map(|i| names[names.len() - 1 - (i * 3) % (names.len() / 2)].clone())
@@ -472,7 +511,7 @@ fn stream(
                 std::thread::sleep(wait);
             }
             let ldif = format!(
-                "dn: uid={user},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/stream{i}\n\n"
+                "dn: uid={user},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/{marker}{i}\n\n"
             );
             if stdin
                 .write_all(ldif.as_bytes())
@@ -484,7 +523,10 @@ fn stream(
         }
         start.elapsed()
     });
-    let busy = match_latency(w, port, names, secs);
+    if pin {
+        set_cpu(0, None);
+    }
+    let busy = match_latency(w, port, names, secs, pin);
     let preempted_busy = preempted(pid) - preempted_before;
     let others_busy = (
         others().0 - others_before.0 - others_idle.0,
@@ -505,12 +547,17 @@ fn stream(
         port,
         "passwd.byname",
         &last,
-        &Want::EndsWith(format!(":/bin/stream{}", total - 1)),
+        &Want::EndsWith(format!(":/bin/{marker}{}", total - 1)),
     );
     // Less what the MATCH load cost while idle.
     let cpu = cpu_secs(pid) - cpu_before - cpu_idle;
     println!(
-        "\n== MATCH during a stream of {STREAM_CHANGES_RATE} changes per second ({total} changes written in {:.1} s, the last answered {:.1} ms after the stream ended; ypldapd CPU {:.1} us per change, beyond the MATCH load's {:.2} s)",
+        "\n== MATCH during a stream of {STREAM_CHANGES_RATE} changes per second{} ({total} changes written in {:.1} s, the last answered {:.1} ms after the stream ended; ypldapd CPU {:.1} us per change, beyond the MATCH load's {:.2} s)",
+        if pin {
+            ", pinned (slapd, the reader and ldapmodify on the last CPU; ypldapd and the MATCH load on CPU 0)"
+        } else {
+            ""
+        },
         wrote.as_secs_f64(),
         seen.as_secs_f64() * 1000.0,
         cpu * 1e6 / total as f64,
@@ -550,6 +597,10 @@ fn stream(
         "p99 during the stream / idle: {:.2} (target <= 2)",
         b99 / i99.max(1e-9)
     );
+    if pin {
+        directory_side(None);
+        set_cpu(pid, None);
+    }
 }
 
 /// The host pid of ypldapd's child `name` (a helper), 0 if none.
