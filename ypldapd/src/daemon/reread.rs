@@ -38,8 +38,8 @@ pub(super) struct Rereading {
 
 impl Daemon {
     /// Whether update `update`, which reads the directories as `modes`
-    /// says, compares its full reads with the kept entries: it is then
-    /// built from nothing but them (and no builder is needed).
+    /// says, compares its full reads with the kept entries; if so, it
+    /// needs no builder: what it finds changed edits the maps in service.
     pub(super) fn plan_reread(&mut self, update: u64, modes: &[ReadMode]) -> bool {
         let kept_full_reads = modes.iter().enumerate().all(|(d, m)| match m {
             ReadMode::Full => !self.live.synced.get(d).copied().unwrap_or(false),
