@@ -38,16 +38,18 @@ pub(super) struct Rereading {
 
 impl Daemon {
     /// Whether update `update`, which reads the directories as `modes`
-    /// says, compares its full reads with the kept entries; if so, it
-    /// needs no builder: what it finds changed edits the maps in service.
-    pub(super) fn plan_reread(&mut self, update: u64, modes: &[ReadMode]) -> bool {
+    /// says, needs no build: each directory is kept current by its session
+    /// or read in full from kept entries of an earlier full read, and the
+    /// maps in service show the kept entries. Its full reads, if any, are
+    /// then compared with the kept entries, and what they find changed
+    /// edits the maps in service.
+    pub(super) fn plan_unbuilt(&mut self, update: u64, modes: &[ReadMode]) -> bool {
         let kept_full_reads = modes.iter().enumerate().all(|(d, m)| match m {
             ReadMode::Full => !self.live.synced.get(d).copied().unwrap_or(false),
             ReadMode::Live => true,
             ReadMode::Sync | ReadMode::Resume => false,
         });
-        let comparable = kept_full_reads
-            && modes.contains(&ReadMode::Full)
+        let from_kept = kept_full_reads
             && !self.live.dirty
             && self.yp.snapshot().is_some()
             && self
@@ -55,21 +57,23 @@ impl Daemon {
                 .store
                 .as_ref()
                 .is_some_and(|s| s.directories() == modes.len());
-        if !comparable {
+        if !from_kept {
             return false;
         }
         let Some(started) = self.incoming.take().map(|i| i.started) else {
             return false;
         };
         self.live.unbuilt = Some((update, started));
-        self.live.rereading = Some(Rereading {
-            update,
-            current: None,
-            directories: 0,
-            same: 0,
-            changed: 0,
-            gone: 0,
-        });
+        if modes.contains(&ReadMode::Full) {
+            self.live.rereading = Some(Rereading {
+                update,
+                current: None,
+                directories: 0,
+                same: 0,
+                changed: 0,
+                gone: 0,
+            });
+        }
         true
     }
 

@@ -365,24 +365,14 @@ impl Daemon {
                 live.join(", ")
             );
         }
-        if self.plan_reread(update, &modes) {
+        // The maps in service are the kept entries' already: building them
+        // again would only cost CPU and move every map's ORDER.
+        if self.plan_unbuilt(update, &modes) {
             return;
         }
         let Some(i) = self.incoming.as_mut() else {
             return;
         };
-        if modes.iter().all(|m| *m == ReadMode::Live)
-            && !self.live.dirty
-            && self.live.store.is_some()
-            && self.yp.snapshot().is_some()
-        {
-            // The maps in service are the kept entries' already: building
-            // them again would only cost CPU and move every map's ORDER.
-            let started = i.started;
-            self.incoming = None;
-            self.live.unbuilt = Some((update, started));
-            return;
-        }
         i.keep = Some(Keep {
             modes,
             cookies: BTreeMap::new(),
@@ -409,18 +399,11 @@ impl Daemon {
         let compared = self.reread_done(now);
         self.live.unbuilt = None;
         match &compared {
-            Some(found) => {
-                let drops: Vec<String> = dropped.iter().map(|(k, n)| format!("{n} {k}")).collect();
-                info!(
-                    "update {update}: {found}, dropped by the reader: {}, referrals skipped: {referrals}, {:.2} s",
-                    if drops.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        drops.join(", ")
-                    },
-                    now.saturating_duration_since(started).as_secs_f64()
-                );
-            }
+            Some(found) => info!(
+                "update {update}: {found}, dropped by the reader: {}, referrals skipped: {referrals}, {:.2} s",
+                super::update::drop_summary(dropped),
+                now.saturating_duration_since(started).as_secs_f64()
+            ),
             None => info!(
                 "update {update}: every directory is kept current by its content synchronization session; the maps need no build"
             ),

@@ -34,6 +34,16 @@ fn millis(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Entries left out, by reason, for an update's log line: "none", or
+/// "2 missing attribute, 1 duplicate name".
+pub(super) fn drop_summary(counts: &BTreeMap<DropReason, u64>) -> String {
+    if counts.is_empty() {
+        return "none".to_owned();
+    }
+    let each: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    each.join(", ")
+}
+
 /// How many dropped entries are logged one by one per update; the rest are
 /// only counted in the summary.
 const DROP_WARNINGS: usize = 20;
@@ -251,7 +261,6 @@ impl Daemon {
         for (&reason, &n) in &report.drops {
             *counts.entry(reason).or_default() += n as u64;
         }
-        let drops: Vec<String> = counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
         let logged_client_drops = client_drops.iter().take(DROP_WARNINGS).map(|d| {
             format!(
                 "dropped {}: {}",
@@ -323,11 +332,7 @@ impl Daemon {
             self.config.directories.len(),
             report.users_kept,
             report.groups_kept,
-            if drops.is_empty() {
-                "none".to_owned()
-            } else {
-                drops.join(", ")
-            },
+            drop_summary(&counts),
             if locked.is_empty() {
                 String::new()
             } else {
