@@ -57,6 +57,15 @@ impl Group {
 
 /// `n` users `user00001`… (uid 10000+i, primary gid 100) and `m` groups
 /// `group0001`… (gid 20000+j), group j holding users j, j+1, j+2 (mod n).
+/// An LDIF change record, as `ldapmodify` reads it (several may follow
+/// one another): user `name`'s login shell (under `ou=People`) set to
+/// `shell`.
+pub fn shell_change(name: &str, shell: &str) -> String {
+    format!(
+        "dn: uid={name},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: {shell}\n\n"
+    )
+}
+
 pub fn generate(n: usize, m: usize) -> (Vec<User>, Vec<Group>) {
     let users: Vec<User> = (1..=n)
         .map(|i| User {

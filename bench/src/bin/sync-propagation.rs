@@ -173,9 +173,7 @@ fn main() {
     let samples = timed(&mut w, port, k, |i| {
         let user = names[(i * 7919) % names.len()].clone();
         let shell = format!("/bin/shell{i}");
-        let ldif = format!(
-            "dn: uid={user},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: {shell}\n"
-        );
+        let ldif = ldif::shell_change(&user, &shell);
         Step {
             tool: "ldapmodify",
             input: ldif,
@@ -269,9 +267,7 @@ fn main() {
         // From the end of the list: none of them was renamed above.
         let user = names[names.len() - 1 - i % (names.len() / 2)].clone();
         let shell = format!("/bin/burst{i}");
-        ldif.push_str(&format!(
-            "dn: uid={user},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: {shell}\n\n"
-        ));
+        ldif.push_str(&ldif::shell_change(&user, &shell));
         last = (user, shell);
     }
     let cpu_before = cpu_secs(pid);
@@ -510,9 +506,7 @@ fn stream(
             if let Some(wait) = due.checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
-            let ldif = format!(
-                "dn: uid={user},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/{marker}{i}\n\n"
-            );
+            let ldif = ldif::shell_change(user, &format!("/bin/{marker}{i}"));
             if stdin
                 .write_all(ldif.as_bytes())
                 .and_then(|()| stdin.flush())
@@ -670,12 +664,7 @@ fn upstream(bins: &std::path::Path, data: Data, names: &[String], count: usize) 
         if let Some(wait) = due.checked_duration_since(Instant::now()) {
             std::thread::sleep(wait);
         }
-        w.change_directory(
-            "ldapmodify",
-            &format!(
-                "dn: uid={user},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: {shell}\n"
-            ),
-        );
+        w.change_directory("ldapmodify", &ldif::shell_change(user, shell));
         written.push(Instant::now());
     }
     let seen = watcher.join().expect("watcher");

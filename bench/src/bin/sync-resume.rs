@@ -28,7 +28,7 @@
 use std::time::{Duration, Instant};
 
 use bench::load::{self, MatchProbe};
-use tests::ldif::{self, SUFFIX};
+use tests::ldif;
 use tests::peers::SlapdOptions;
 use tests::world::{Data, Directory, Ready, World};
 
@@ -157,9 +157,7 @@ fn change_shells(w: &mut World, names: &[String], k: usize, tag: &str) -> String
     let mut last = String::new();
     for i in 0..k {
         last = names[(i * 7919 + tag.len()) % names.len()].clone();
-        ldif.push_str(&format!(
-            "dn: uid={last},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/{tag}\n\n"
-        ));
+        ldif.push_str(&ldif::shell_change(&last, &format!("/bin/{tag}")));
     }
     w.change_directory("ldapmodify", &ldif);
     last

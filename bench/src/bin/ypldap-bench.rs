@@ -870,9 +870,7 @@ fn change_shells(worlds: &mut Worlds, users: usize, n: usize, cycle: usize) {
     let ldif: String = (0..n.min(users))
         .map(|i| {
             let user = (cycle * n + i) % users + 1;
-            format!(
-                "dn: uid=user{user:05},ou=People,{SUFFIX}\nchangetype: modify\nreplace: loginShell\nloginShell: /bin/sh{cycle}\n\n"
-            )
+            ldif::shell_change(&format!("user{user:05}"), &format!("/bin/sh{cycle}"))
         })
         .collect();
     worlds.a.change_directory("ldapmodify", &ldif);
