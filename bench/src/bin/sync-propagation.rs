@@ -27,7 +27,12 @@
 //!    each, and ypldapd's CPU per change of the stream. Then the same
 //!    again pinned: slapd, the reader and `ldapmodify` on the last CPU,
 //!    ypldapd and the MATCH load on CPU 0, as on a server whose directory
-//!    runs elsewhere, which leaves ypldapd's own work. The idle run
+//!    runs elsewhere, which leaves ypldapd's own work. Each time, a
+//!    control: Debian's ypserv, serving the same users from makedbm maps
+//!    the stream does not touch, in a namespace of its own, measured the
+//!    same way right after ypldapd, idle and while the stream goes on
+//!    (pinned beside ypldapd when it is): what it suffers is the
+//!    machine's, not the server's. The idle run
 //!    starts once every state write the changes before made due is done
 //!    (ypldapd writes at most every 30 s), and a stream of 30 s or more
 //!    makes at least one.
@@ -45,7 +50,9 @@ use std::time::{Duration, Instant};
 use bench::load::{self, MatchProbe};
 use bench::process::{cpu_secs, cpus, preempted, set_cpu};
 use bench::stats::Samples;
+use tests::expect::password_field;
 use tests::ldif::{self, SUFFIX};
+use tests::nis::{Ypserv, group_file, passwd_file, shadow_file};
 use tests::peers::SlapdOptions;
 use tests::world::{Data, Directory, Ready, World};
 
@@ -139,6 +146,8 @@ fn main() {
     let (users, groups) = ldif::generate(args.users, args.groups);
     let names: Vec<String> = users.iter().map(|u| u.name.clone()).collect();
     let group_names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
+    // The stream's control: ypserv on the same users, in its own world.
+    let control = (args.stream > 0).then(|| Control::start(&users, &groups));
     let t = Instant::now();
     let data = Data::of(users, groups);
     let mut w = World::builder(DOMAIN)
@@ -291,9 +300,11 @@ fn main() {
     );
     if args.stream > 0 {
         let secs = Duration::from_secs(args.stream);
-        stream(&mut w, port, pid, &names, secs, args.perf.as_deref(), false);
-        stream(&mut w, port, pid, &names, secs, None, true);
+        let control = control.as_ref();
+        stream(&mut w, port, pid, control, &names, secs, args.perf.as_deref(), false);
+        stream(&mut w, port, pid, control, &names, secs, None, true);
     }
+    drop(control);
     drop(w);
     if args.upstream > 0 {
         upstream(&bins, data, &names, args.upstream);
@@ -378,11 +389,43 @@ const STREAM_MATCH_RATE: f64 = 2000.0;
 /// Changes per second of the stream.
 const STREAM_CHANGES_RATE: u64 = 100;
 
-/// MATCH latency for `secs` at [`STREAM_MATCH_RATE`], paced, on random
-/// users.
+/// The stream's control: Debian's ypserv serving the same users from
+/// makedbm maps, in a world of its own (no directory, no ypldapd).
+struct Control {
+    world: World,
+    ypserv: Ypserv,
+    port: u16,
+}
+
+impl Control {
+    fn start(users: &[ldif::User], groups: &[ldif::Group]) -> Control {
+        let t = Instant::now();
+        let world = World::builder(DOMAIN).without_ypldapd().start();
+        let ypserv = Ypserv::start(
+            &world.ns,
+            DOMAIN,
+            &passwd_file(users, |u| password_field("passwd.byname", &u.password)),
+            &shadow_file(users, |u| password_field("shadow.byname", &u.password)),
+            &group_file(groups),
+        );
+        let port = load::yp_udp_port(&world);
+        println!(
+            "control for the stream: ypserv on makedbm maps of the same users, served in {:.1} s",
+            t.elapsed().as_secs_f64()
+        );
+        Control {
+            world,
+            ypserv,
+            port,
+        }
+    }
+}
+
+/// MATCH latency of the server at `port` in `ns` for `secs` at
+/// [`STREAM_MATCH_RATE`], paced, on random users.
 /// `pin`: the load generator on CPU 0, beside ypldapd.
 fn match_latency(
-    w: &World,
+    ns: &tests::Namespace,
     port: u16,
     names: &[String],
     secs: Duration,
@@ -404,7 +447,7 @@ fn match_latency(
         timeout: Duration::from_secs(1),
         stop: None,
     };
-    w.ns.spawn_in_net(move || {
+    ns.spawn_in_net(move || {
         if pin {
             set_cpu(0, Some(0));
         }
@@ -420,6 +463,7 @@ fn stream(
     w: &mut World,
     port: u16,
     pid: u32,
+    control: Option<&Control>,
     names: &[String],
     secs: Duration,
     perf: Option<&str>,
@@ -453,14 +497,20 @@ fn stream(
             }
         }
     };
+    let control_pid = control.and_then(|c| c.ypserv.pid());
     if pin {
         directory_side(Some(last_cpu));
         set_cpu(pid, Some(0));
+        if let Some(p) = control_pid {
+            set_cpu(p, Some(0));
+        }
     }
-    let idle = match_latency(w, port, names, secs, pin);
+    let idle = match_latency(&w.ns, port, names, secs, pin);
     let cpu_idle = cpu_secs(pid) - cpu_idle;
     let others_idle = (others().0 - others_idle.0, others().1 - others_idle.1);
     let preempted_idle = preempted(pid) - preempted_idle;
+    let control_latency = |c: &Control| match_latency(&c.world.ns, c.port, names, secs, pin);
+    let control_idle = control.map(control_latency);
     // One ldapmodify, fed a change every 1/100 s: it applies each record
     // as it reads it.
     let ldapi = w.slapd().ldapi_url();
@@ -485,7 +535,10 @@ fn stream(
             .spawn()
             .expect("ldapmodify");
     let mut stdin = child.stdin.take().expect("stdin");
-    let total = secs.as_secs() * STREAM_CHANGES_RATE;
+    // Written while ypldapd's MATCH latency is measured, and the
+    // control's after it.
+    let windows = if control.is_some() { 2 } else { 1 };
+    let total = secs.as_secs() * STREAM_CHANGES_RATE * windows;
     // Values the other stream did not write, so its last is not taken
     // for this one's.
     let marker = if pin { "pinned" } else { "stream" };
@@ -520,12 +573,14 @@ fn stream(
     if pin {
         set_cpu(0, None);
     }
-    let busy = match_latency(w, port, names, secs, pin);
+    let busy = match_latency(&w.ns, port, names, secs, pin);
     let preempted_busy = preempted(pid) - preempted_before;
     let others_busy = (
         others().0 - others_before.0 - others_idle.0,
         others().1 - others_before.1 - others_idle.1,
     );
+    // The control's window: the stream goes on for it.
+    let control_busy = control.map(control_latency);
     let wrote = writer.join().expect("writer");
     if let Some(p) = perf {
         p.stop();
@@ -565,7 +620,8 @@ fn stream(
     for line in w.log().lines().filter(|l| l.starts_with("state writer")) {
         println!("  {line}");
     }
-    let per_change = |cpu: f64| cpu * 1e6 / total as f64;
+    // The helpers' CPU was counted over ypldapd's window only.
+    let per_change = |cpu: f64| cpu * 1e6 / (secs.as_secs() * STREAM_CHANGES_RATE) as f64;
     println!(
         "CPU per change of the stream, beyond the idle run's: ypldap-client {:.1} us, slapd {:.1} us (and ldapmodify); ypldapd preempted while runnable: {:.0}/s idle, {:.0}/s during the stream",
         per_change(others_busy.0),
@@ -574,7 +630,13 @@ fn stream(
         preempted_busy as f64 / secs.as_secs_f64()
     );
     println!("when | MATCH sent | answered | lost | p50 us | p99 us | max us");
-    for (when, r) in [("idle", &idle), ("stream", &busy)] {
+    let control_rows = [
+        ("control idle (ypserv)", control_idle.as_ref()),
+        ("control in the stream's window (ypserv)", control_busy.as_ref()),
+    ];
+    let rows = [("idle", Some(&idle)), ("stream", Some(&busy))];
+    for (when, r) in rows.into_iter().chain(control_rows) {
+        let Some(r) = r else { continue };
         let l = r.latencies();
         println!(
             "{when} | {} | {} | {} | {:.0} | {:.0} | {:.0}",
@@ -591,9 +653,19 @@ fn stream(
         "p99 during the stream / idle: {:.2} (target <= 2)",
         b99 / i99.max(1e-9)
     );
+    if let (Some(i), Some(b)) = (&control_idle, &control_busy) {
+        let (i99, b99) = (i.latencies().q_us(0.99), b.latencies().q_us(0.99));
+        println!(
+            "  control: ypserv's p99 in the same windows / idle (it serves nothing that changes): {:.2}",
+            b99 / i99.max(1e-9)
+        );
+    }
     if pin {
         directory_side(None);
         set_cpu(pid, None);
+        if let Some(p) = control_pid {
+            set_cpu(p, None);
+        }
     }
 }
 
