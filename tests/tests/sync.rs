@@ -1075,3 +1075,61 @@ fn member_dn_changes_are_served_at_once_without_building_the_maps_again() {
     assert_eq!(builds(&w), built, "the maps were built again:\n{}", w.log());
     assert!(w.log().contains("changes served at once"), "{}", w.log());
 }
+
+/// Past the bound on keys changed since the last build (16,384), the
+/// changed keys are folded into the maps' tables instead of a build of
+/// every map: the maps are still what a build of the directory makes,
+/// and the maps the changes did not touch keep their ORDER numbers.
+#[test]
+fn past_the_bound_the_changed_keys_are_folded_into_the_tables() {
+    // Four keys a shell change (passwd and master.passwd, by name and
+    // uid): 4,200 changes pass the bound once. A fifth of the users: the
+    // tables keep more bytes in use than the changes leave unused.
+    let (users, groups) = tests::ldif::generate(21_000, 10);
+    let data = Data::of(users.clone(), groups);
+    let mut w = World::builder("fold.test")
+        .directory(Directory::slapd_with(
+            data,
+            SlapdOptions::unlimited().with_sync(),
+        ))
+        .interval(3600)
+        .ready(Ready::Registered)
+        .start();
+    w.bind_clients();
+    wait_kept_current(&w);
+    let built = builds(&w);
+    let group_order = order(&w, "group.byname");
+    let mut ldif = String::new();
+    let changed = &users[..4200];
+    for u in changed {
+        ldif.push_str(&tests::ldif::shell_change(&u.name, "/bin/folded"));
+    }
+    w.change_directory("ldapmodify", &ldif);
+    for u in [&changed[0], &changed[changed.len() - 1]] {
+        until(&w, &u.name, "passwd.byname", |v| {
+            v.is_some_and(|l| l.trim_end().ends_with(":/bin/folded"))
+        });
+    }
+    assert!(
+        w.log()
+            .contains("changed keys folded into the maps' tables"),
+        "{}",
+        w.log()
+    );
+    assert_eq!(builds(&w), built, "a build after changes:\n{}", w.log());
+    assert_eq!(order(&w, "group.byname"), group_order);
+    // Every map as a build of the directory makes it (ypldapd started
+    // again, reading it in full).
+    let maps = |w: &World| -> Vec<_> {
+        yp_proto::MapName::ALL
+            .map(yp_proto::MapName::as_str)
+            .iter()
+            .map(|m| (*m, w.ypcat(m)))
+            .collect()
+    };
+    let folded = maps(&w);
+    let status = w.stop_ypldapd(nix::sys::signal::Signal::SIGTERM);
+    assert!(status.success(), "ypldapd exited with {status}");
+    w.start_ypldapd();
+    assert_eq!(maps(&w), folded);
+}

@@ -12,6 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::hash::RandomState;
+use std::sync::Arc;
 
 use entry_rules::records::RecordKind;
 use entry_rules::{DropReason, Group, LOCKED, LockReason, MAX_LINE, Seconds, User};
@@ -1258,7 +1259,7 @@ impl SnapshotBuilder {
         let mut tables = self.tables.map(|t| t.into_table(&arena));
         let others = std::mem::take(&mut self.classic.tables)
             .into_iter()
-            .map(|(m, t)| (m, t.into_table(&arena)))
+            .map(|(m, t)| (m, Arc::new(t.into_table(&arena))))
             .collect();
         // Keys without a line are left out: netid lines too long, groups
         // whose resolved members made the line too long.
@@ -1269,6 +1270,7 @@ impl SnapshotBuilder {
                 .sorted
                 .retain(|&id| vals.get(id as usize).is_some_and(|v| v[0] != Span::ABSENT));
         }
+        let tables = tables.map(Arc::new);
         let mut report = self.report;
         report.users_kept = tables[USERS_BY_NAME].keys.len();
         report.groups_kept = tables[GROUPS_BY_NAME].sorted.len();
@@ -1280,6 +1282,7 @@ impl SnapshotBuilder {
                 others,
                 hasher: self.hasher,
                 domain: self.domain,
+                stale: 0,
             },
             self.order,
         );

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use crate::maps::MapName;
 
+mod fold;
 mod key_index;
 mod overlay;
 pub(crate) use key_index::KeyIndex;
@@ -105,7 +106,7 @@ pub(super) fn widen(tag: u32) -> u64 {
 }
 
 /// One keyed table; see the module documentation.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct Table {
     pub keys: Vec<Span>,
     pub vals: Vec<[Span; COLUMNS]>,
@@ -154,12 +155,17 @@ impl Table {
 #[derive(Debug)]
 pub(super) struct Base {
     pub(super) arena: Vec<u8>,
-    pub(super) tables: [Table; TABLES],
+    /// Shared with the folds of this base that left them unchanged
+    /// ([`Snapshot::folded`]).
+    pub(super) tables: [Arc<Table>; TABLES],
     /// The other maps (classic, automount, site), one table each, values
     /// in the first column.
-    pub(super) others: Vec<(MapName, Table)>,
+    pub(super) others: Vec<(MapName, Arc<Table>)>,
     pub(super) hasher: RandomState,
     pub(super) domain: String,
+    /// Bytes of the arena values no longer use, at most (see
+    /// [`Snapshot::folded`]): none after a build.
+    pub(super) stale: usize,
 }
 
 /// The keys and values changed since the build, per map, and each
@@ -332,7 +338,7 @@ impl Snapshot {
                 .tables
                 .iter()
                 .chain(self.base.others.iter().map(|(_, t)| t))
-                .map(Table::bytes)
+                .map(|t| t.bytes())
                 .sum::<usize>()
     }
 
@@ -380,13 +386,13 @@ impl Snapshot {
             index: KeyIndex::EMPTY,
         };
         match table_of(map) {
-            Some((t, col)) => (self.base.tables.get(t).unwrap_or(&EMPTY), col),
+            Some((t, col)) => (self.base.tables.get(t).map_or(&EMPTY, |t| &**t), col),
             None => (
                 self.base
                     .others
                     .iter()
                     .find(|(m, _)| *m == map)
-                    .map_or(&EMPTY, |(_, t)| t),
+                    .map_or(&EMPTY, |(_, t)| &**t),
                 0,
             ),
         }

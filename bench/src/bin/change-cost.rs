@@ -3,9 +3,10 @@
 //! groups, the maps built from it, then K changes of each kind applied as
 //! `apply_changes` does (the store's `apply_quick`, then the snapshot's
 //! `with_edits`), each timed; p50, p99 and max per kind, and the keys
-//! changed since the build at the end. Past `LIMIT` changed keys the maps
-//! are built again, as ypldapd does (`CHANGED_VALUES_LIMIT`), and the
-//! build is timed apart: it is done in slices between answers there.
+//! changed since the build at the end. Past `LIMIT` changed keys they are
+//! folded into the maps' tables, as ypldapd does (`CHANGED_VALUES_LIMIT`;
+//! the maps built again where a fold cannot be), and the fold is timed
+//! apart, beside a build of every map.
 //!
 //! The store also holds hosts (a tenth of the users) and netgroups (a
 //! hundredth, each including the one before): changes to records are
@@ -151,7 +152,8 @@ fn main() {
         t.elapsed().as_secs_f64() * 1000.0
     );
     let mut order = 2;
-    let mut rebuilds: Vec<u64> = Vec::new();
+    let mut folds: Vec<u64> = Vec::new();
+    let mut rebuilds = 0;
     let mut apply = |store: &mut EntryStore, served: &mut Snapshot, c: EntryChange| -> u64 {
         let t = Instant::now();
         let edits = store
@@ -162,10 +164,10 @@ fn main() {
             *served = next;
         }
         let took = t.elapsed().as_nanos() as u64;
-        if served.changed_values() > LIMIT {
-            let t = Instant::now();
-            *served = build(store);
-            rebuilds.push(t.elapsed().as_nanos() as u64);
+        match past_limit(served, || build(store)) {
+            Some((ns, true)) => folds.push(ns),
+            Some((_, false)) => rebuilds += 1,
+            None => {}
         }
         took
     };
@@ -224,13 +226,36 @@ fn main() {
     }
     print_costs("kind", &report);
     member_dns(n, m, k, &options, &plan);
-    let builds = Samples::new(rebuilds);
+    let folds = Samples::new(folds);
+    let t = Instant::now();
+    let _ = build(&store);
     println!(
-        "keys changed since the last build: {}; builds past {LIMIT} changed keys: {} (p50 {:.0} ms each, done in slices by ypldapd)",
+        "keys changed since the last fold: {}; folds past {LIMIT} changed keys: {} (p50 {:.1} ms, max {:.1} ms, on ypldapd's event loop at once; a build of every map instead: {:.0} ms, in slices); builds where a fold could not be: {rebuilds}; arena bytes no longer used: {} of {}",
         served.changed_values(),
-        builds.len(),
-        builds.q_us(0.5) / 1000.0
+        folds.len(),
+        folds.q_us(0.5) / 1000.0,
+        folds.max_us() / 1000.0,
+        t.elapsed().as_secs_f64() * 1000.0,
+        served.stale_bytes(),
+        served.arena_bytes()
     );
+}
+
+/// As ypldapd past [`LIMIT`] changed keys: the changed keys folded into
+/// the tables, or, where that cannot be or would leave more unused bytes
+/// than used ones, the maps built again. The time it took, and whether
+/// it was a fold; `None` below the limit.
+fn past_limit(served: &mut Snapshot, build: impl FnOnce() -> Snapshot) -> Option<(u64, bool)> {
+    if served.changed_values() <= LIMIT {
+        return None;
+    }
+    let t = Instant::now();
+    let folded = served
+        .folded()
+        .filter(|f| f.stale_bytes() <= f.arena_bytes() / 2);
+    let fold = folded.is_some();
+    *served = folded.unwrap_or_else(build);
+    Some((t.elapsed().as_nanos() as u64, fold))
 }
 
 /// The member-DN part (see the module documentation).
@@ -314,9 +339,7 @@ fn member_dns(n: usize, m: usize, k: usize, options: &BuildOptions, plan: &Arc<R
             *served = next;
         }
         let took = t.elapsed().as_nanos() as u64;
-        if served.changed_values() > LIMIT {
-            *served = build(store);
-        }
+        past_limit(served, || build(store));
         took
     };
     let kinds: [(&str, &dyn Fn(usize) -> EntryChange); 5] = [

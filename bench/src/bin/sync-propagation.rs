@@ -301,8 +301,16 @@ fn main() {
     if args.stream > 0 {
         let secs = Duration::from_secs(args.stream);
         let control = control.as_ref();
-        stream(&mut w, port, pid, control, &names, secs, args.perf.as_deref(), false);
-        stream(&mut w, port, pid, control, &names, secs, None, true);
+        let shared = Run {
+            perf: args.perf.as_deref(),
+            pin: false,
+        };
+        let pinned = Run {
+            perf: None,
+            pin: true,
+        };
+        stream(&mut w, port, pid, control, &names, secs, shared);
+        stream(&mut w, port, pid, control, &names, secs, pinned);
     }
     drop(control);
     drop(w);
@@ -458,6 +466,12 @@ fn match_latency(
     .expect("MATCH load")
 }
 
+/// How a stream is measured: profiled into a file, pinned.
+struct Run<'a> {
+    perf: Option<&'a str>,
+    pin: bool,
+}
+
 /// Phase 3 (see the module documentation).
 fn stream(
     w: &mut World,
@@ -466,17 +480,19 @@ fn stream(
     control: Option<&Control>,
     names: &[String],
     secs: Duration,
-    perf: Option<&str>,
-    pin: bool,
+    run: Run<'_>,
 ) {
+    let Run { perf, pin } = run;
     use std::io::Write as _;
     use std::process::Stdio;
     let builds = |w: &World| w.log().matches("maps built again after changes").count();
+    let folds = |w: &World| w.log().matches("changed keys folded into").count();
     let saves = |w: &World| w.log().matches("state writer started").count();
     // Every state write the changes before made due is done: the idle
     // run sees none.
     std::thread::sleep(STATE_EVERY + Duration::from_secs(1));
     let builds_before = builds(w);
+    let folds_before = folds(w);
     let saves_before = saves(w);
     // The other processes a change goes through, on the same cores.
     let client = helper_pid(pid, "ypldap-client");
@@ -613,11 +629,13 @@ fn stream(
         cpu_idle
     );
     println!(
-        "builds of the maps during the stream (past the bound on changed keys, or a change that needs one): {}; state writes started (by a worker process): {}",
+        "changed keys folded into the tables during the stream (past the bound on them): {}; builds of the maps (a change that needs one, or a fold that could not be): {}; state writes started (by a worker process): {}",
+        folds(w) - folds_before,
         builds(w) - builds_before,
         saves(w) - saves_before
     );
-    for line in w.log().lines().filter(|l| l.starts_with("state writer")) {
+    let shown = |l: &&str| l.starts_with("state writer") || l.starts_with("changed keys folded");
+    for line in w.log().lines().filter(shown) {
         println!("  {line}");
     }
     // The helpers' CPU was counted over ypldapd's window only.
@@ -632,7 +650,10 @@ fn stream(
     println!("when | MATCH sent | answered | lost | p50 us | p99 us | max us");
     let control_rows = [
         ("control idle (ypserv)", control_idle.as_ref()),
-        ("control in the stream's window (ypserv)", control_busy.as_ref()),
+        (
+            "control in the stream's window (ypserv)",
+            control_busy.as_ref(),
+        ),
     ];
     let rows = [("idle", Some(&idle)), ("stream", Some(&busy))];
     for (when, r) in rows.into_iter().chain(control_rows) {

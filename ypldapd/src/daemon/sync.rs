@@ -28,9 +28,9 @@ use super::*;
 /// for each session lost in a row, up to the interval.
 const RESYNC_FIRST: Duration = Duration::from_secs(1);
 
-/// How many keys may differ from the last build before the maps are
-/// built again (a few megabytes; each change copies about this many
-/// pointers over 64, see `yp_proto::snapshot`).
+/// How many keys may differ from the last build before they are folded
+/// into the maps' tables (a few megabytes; each change copies about this
+/// many pointers over 64, see `yp_proto::snapshot`).
 const CHANGED_VALUES_LIMIT: usize = 16_384;
 
 /// Entries given to a build from the store per turn of the event loop.
@@ -396,7 +396,7 @@ impl Daemon {
         if number != update {
             return false;
         }
-        let compared = self.reread_done(now);
+        let compared = self.reread_done(dropped, now);
         self.live.unbuilt = None;
         match &compared {
             Some(found) => info!(
@@ -652,21 +652,59 @@ impl Daemon {
                 debug!(
                     "{quick} changes served at once, {altered} of them altering the maps ({changed} keys changed since the maps were built)"
                 );
+                // Keys changed since the build cost memory and a look-up
+                // each: past a bound they are folded into the tables.
+                let snap = if changed > CHANGED_VALUES_LIMIT {
+                    self.fold(snap)
+                } else {
+                    snap
+                };
                 self.yp.set_snapshot(snap);
                 self.record.rebuilt();
                 if let Some(s) = self.state.as_mut() {
                     s.changed(now);
-                }
-                // Keys changed since the build cost memory and a look-up
-                // each: past a bound the maps are built again.
-                if changed > CHANGED_VALUES_LIMIT {
-                    self.live.dirty = true;
                 }
             }
         } else if quick > 0 {
             debug!("{quick} changes altered no map");
         }
         self.start_rebuild(now);
+    }
+
+    /// `snap` with the keys changed since its build folded into its tables
+    /// (`yp_proto::Snapshot::folded`), or, when they cannot be or the
+    /// arena would hold more bytes no value uses than used ones, `snap`
+    /// as it is, and the maps are built again.
+    fn fold(&mut self, snap: Arc<yp_proto::Snapshot>) -> Arc<yp_proto::Snapshot> {
+        let started = Instant::now();
+        let why_not = match snap.folded() {
+            Some(f) if f.stale_bytes() <= f.arena_bytes() / 2 => Ok(f),
+            Some(f) => Err(format!(
+                "{} of their {} bytes would be unused",
+                f.stale_bytes(),
+                f.arena_bytes()
+            )),
+            None => Err("they cannot hold them".to_owned()),
+        };
+        let folded = match why_not {
+            Ok(f) => f,
+            Err(why) => {
+                debug!(
+                    "{} changed keys not folded into the maps' tables ({why}): building them again",
+                    snap.changed_values()
+                );
+                self.live.dirty = true;
+                return snap;
+            }
+        };
+        debug!(
+            "changed keys folded into the maps' tables: {} keys, {:.3} s; {} of {} arena bytes no longer used",
+            snap.changed_values(),
+            started.elapsed().as_secs_f64(),
+            folded.stale_bytes(),
+            folded.arena_bytes()
+        );
+        Arc::new(folded)
     }
 
     /// A new cookie of a search: kept with the entries it describes, for
