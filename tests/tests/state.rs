@@ -277,8 +277,24 @@ fn a_full_read_is_compared_with_the_kept_entries() {
     assert_eq!(order(&w, "group.byname"), group);
 
     w.change_directory("ldapdelete", "uid=bob,ou=People,dc=example,dc=com\n");
+    // An entry the reader leaves out (a uid out of range): not kept, and
+    // listed by `show drops` as this update's though it built nothing.
+    let bad = "uid=baduid,ou=People,dc=example,dc=com";
+    w.change_directory(
+        "ldapadd",
+        &format!(
+            "dn: {bad}\nobjectClass: account\nobjectClass: posixAccount\nuid: baduid\ncn: baduid\n\
+             uidNumber: 4294967295\ngidNumber: 100\nhomeDirectory: /home/baduid\n"
+        ),
+    );
     let gone = update_now(&w, 5);
     assert!(gone.contains(" 0 changed or new, 1 gone;"), "{gone}");
+    let drops = w.ypldapctl(None, &["-j", "show", "drops"]);
+    let drops: serde_json::Value =
+        serde_json::from_slice(&drops.stdout).unwrap_or_else(|e| panic!("{e}: {drops:?}"));
+    assert_eq!(drops["update"], 5, "{drops}");
+    let listed = drops["entries"].as_array().cloned().unwrap_or_default();
+    assert!(listed.iter().any(|e| e["dn"] == bad), "{drops}");
     assert!(w.ypmatch("bob", "passwd.byname").is_err(), "{}", w.log());
     assert!(w.ypmatch("alice", "passwd.byname").is_ok());
     // What the comparisons left is what a build from a full read makes.

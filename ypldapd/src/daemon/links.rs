@@ -326,8 +326,9 @@ impl Daemon {
             } => self.cookie(directory, search, cookie),
             ClientToParent::Dropped { update, entries } => {
                 if self.update_running == Some(update) {
-                    if let Some(i) = self.incoming.as_mut() {
-                        i.note_client_drops(&entries);
+                    match self.incoming.as_mut() {
+                        Some(i) => i.note_client_drops(&entries),
+                        None => self.reread_drops(update, &entries),
                     }
                 }
             }

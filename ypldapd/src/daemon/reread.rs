@@ -34,6 +34,8 @@ pub(super) struct Rereading {
     same: u64,
     changed: u64,
     gone: u64,
+    /// The first entries the reader left out, for `ypldapctl show drops`.
+    reader_drops: Vec<ctl_proto::DropEntry>,
 }
 
 impl Daemon {
@@ -72,6 +74,7 @@ impl Daemon {
                 same: 0,
                 changed: 0,
                 gone: 0,
+                reader_drops: Vec::new(),
             });
         }
         true
@@ -227,11 +230,30 @@ impl Daemon {
         }
     }
 
+    /// Entries the reader left out in update `update`, if it compares
+    /// its full reads.
+    pub(super) fn reread_drops(&mut self, update: u64, entries: &[ipc_proto::DroppedEntry<'_>]) {
+        let Some(r) = self.live.rereading.as_mut().filter(|r| r.update == update) else {
+            return;
+        };
+        let room = ctl_proto::MAX_DROPS_KEPT.saturating_sub(r.reader_drops.len());
+        r.reader_drops
+            .extend(entries.iter().take(room).map(super::status::reader_drop));
+    }
+
     /// The reader has sent everything of a compared update: what it
-    /// found, for the log (`None` if it compared nothing).
-    pub(super) fn reread_done(&mut self, now: Instant) -> Option<String> {
+    /// found, for the log (`None` if it compared nothing). The entries
+    /// left out are the reader's of this update and ypldapd's own of the
+    /// last build.
+    pub(super) fn reread_done(
+        &mut self,
+        dropped: &BTreeMap<entry_rules::DropReason, u64>,
+        now: Instant,
+    ) -> Option<String> {
         self.reread_directory_done(now);
         let r = self.live.rereading.take()?;
+        self.record
+            .set_drops(r.update, super::status::unix_now(), dropped, r.reader_drops);
         let outcome = if r.changed + r.gone == 0 {
             "the maps need no build"
         } else if self.live.dirty {

@@ -55,6 +55,10 @@ pub(super) struct Record {
     pub(super) totals: UpdateTotals,
     /// The entries the last installed update left out.
     pub(super) drops: DropsView,
+    /// ypldapd's own part of them as the last build of the maps found
+    /// them: an update that builds nothing (a compared full read) lists
+    /// the reader's drops it made beside these.
+    pub(super) own_drops: OwnDrops,
     pub(super) maps_loaded: Option<u64>,
     directories: Vec<DirectoryRecord>,
     /// Changes content synchronization sessions pushed.
@@ -78,6 +82,7 @@ impl Record {
                 by_reason: BTreeMap::new(),
                 entries: Vec::new(),
             },
+            own_drops: OwnDrops::default(),
             maps_loaded: None,
             directories: Vec::new(),
             changes: 0,
@@ -412,6 +417,41 @@ impl Daemon {
 }
 
 /// A dropped entry as the reader reported it.
+/// The entries a build of the maps left out itself: the count by reason,
+/// the first ones.
+#[derive(Debug, Default, Clone)]
+pub(super) struct OwnDrops {
+    pub(super) by_reason: BTreeMap<entry_rules::DropReason, u64>,
+    pub(super) entries: Vec<DropEntry>,
+}
+
+impl Record {
+    /// The entries update `update` left out: the reader's (`by_reason`
+    /// counts, the first `listed`) and ypldapd's own of the last build.
+    pub(super) fn set_drops(
+        &mut self,
+        update: u64,
+        finished: u64,
+        reader: &BTreeMap<entry_rules::DropReason, u64>,
+        listed: Vec<DropEntry>,
+    ) {
+        let mut by_reason = reader.clone();
+        for (&reason, &n) in &self.own_drops.by_reason {
+            *by_reason.entry(reason).or_default() += n;
+        }
+        let mut entries = listed;
+        entries.extend(self.own_drops.entries.iter().cloned());
+        entries.truncate(ctl_proto::MAX_DROPS_KEPT);
+        self.drops = DropsView {
+            update: Some(update),
+            finished: Some(finished),
+            total: by_reason.values().sum(),
+            by_reason,
+            entries,
+        };
+    }
+}
+
 pub(super) fn reader_drop(e: &ipc_proto::DroppedEntry<'_>) -> DropEntry {
     DropEntry {
         dn: ctl_proto::truncate(&e.dn, ctl_proto::MAX_DN_BYTES).to_owned(),

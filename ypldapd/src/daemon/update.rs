@@ -1,12 +1,12 @@
 //! Updates: asking the LDAP reader for one, collecting what it streams,
 //! and building and swapping the maps when every directory was read.
 
-use ctl_proto::{DropEntry, DropOrigin, DropsView, MemberDns, UpdateCounts, UpdateRecord};
+use ctl_proto::{DropEntry, DropOrigin, MemberDns, UpdateCounts, UpdateRecord};
 use entry_rules::DropReason;
 use ipc_proto::DroppedEntry;
 use yp_proto::build::{BuildOptions, EntryKind};
 
-use super::status::{reader_drop, unix_at, unix_now};
+use super::status::{OwnDrops, reader_drop, unix_at, unix_now};
 use super::*;
 
 /// The interval plus up to 5 % (at most 30 s), so several servers reading
@@ -257,7 +257,7 @@ impl Daemon {
             .map_or(0, |s| s.len(yp_proto::maps::MapName::MasterPasswdByName));
         let (snap, report) = builder.finish();
         // The reader's drops and ypldapd's own, in one count per reason.
-        let mut counts = dropped;
+        let mut counts = dropped.clone();
         for (&reason, &n) in &report.drops {
             *counts.entry(reason).or_default() += n as u64;
         }
@@ -347,8 +347,7 @@ impl Daemon {
         }
         let now_unix = unix_now();
         let dropped_total: u64 = counts.values().sum();
-        let mut kept = client_drops;
-        kept.extend(report.samples.iter().map(|d| DropEntry {
+        let own = report.samples.iter().map(|d| DropEntry {
             dn: d.entry.clone(),
             kind: Some(match d.kind {
                 EntryKind::User => ctl_proto::EntryKind::User,
@@ -358,15 +357,13 @@ impl Daemon {
             reason: d.reason,
             detail: ctl_proto::truncate(&d.detail, ctl_proto::MAX_DETAIL_BYTES).to_owned(),
             found_by: DropOrigin::Server,
-        }));
-        kept.truncate(ctl_proto::MAX_DROPS_KEPT);
-        self.record.drops = DropsView {
-            update: Some(update),
-            finished: Some(now_unix),
-            total: dropped_total,
-            by_reason: counts.clone(),
-            entries: kept,
+        });
+        self.record.own_drops = OwnDrops {
+            by_reason: report.drops.iter().map(|(&r, &n)| (r, n as u64)).collect(),
+            entries: own.collect(),
         };
+        self.record
+            .set_drops(update, now_unix, &dropped, client_drops);
         self.record.finished(UpdateRecord {
             number: update,
             mode: ctl_proto::UpdateMode::FullRead,
