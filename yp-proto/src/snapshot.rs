@@ -18,6 +18,7 @@ use std::sync::Arc;
 use crate::maps::MapName;
 
 mod fold;
+pub use fold::Fold;
 mod key_index;
 mod overlay;
 pub(crate) use key_index::KeyIndex;

@@ -107,6 +107,7 @@ fn main() {
     };
     let name = |i: usize| format!("user{i:06}");
     let mut store = EntryStore::default();
+    let rss_empty = rss();
     let t = Instant::now();
     for i in 0..n {
         store.directory(0).upsert_user(user(i, &name(i), "/bin/sh"));
@@ -131,6 +132,8 @@ fn main() {
         store.directory(0).upsert_record(g);
     }
     let stored = t.elapsed();
+    let store_kib = rss().saturating_sub(rss_empty);
+    let rss_stored = rss();
     let plan = plan();
     let build = |store: &EntryStore| {
         let mut b = SnapshotBuilder::new(domain, options, None).with_records(Arc::clone(&plan));
@@ -141,9 +144,12 @@ fn main() {
     let t = Instant::now();
     let mut served = build(&store);
     println!(
-        "change-cost: {n} users, {m} groups, {hosts} hosts, {netgroups} netgroups in the store ({:.0} ms, with its indexes), built in {:.0} ms; {k} changes of each kind",
+        "change-cost: {n} users, {m} groups, {hosts} hosts, {netgroups} netgroups in the store ({:.0} ms, with its indexes, RSS +{} MiB), built in {:.0} ms (maps: {} MiB of arena and tables, RSS +{} MiB); {k} changes of each kind",
         stored.as_secs_f64() * 1000.0,
-        t.elapsed().as_secs_f64() * 1000.0
+        store_kib / 1024,
+        t.elapsed().as_secs_f64() * 1000.0,
+        served.memory_bytes() >> 20,
+        rss().saturating_sub(rss_stored) / 1024
     );
     let t = Instant::now();
     store.prepare_records(&plan, domain);
@@ -153,6 +159,7 @@ fn main() {
     );
     let mut order = 2;
     let mut folds: Vec<u64> = Vec::new();
+    let mut fold_steps: Vec<u64> = Vec::new();
     let mut rebuilds = 0;
     let mut apply = |store: &mut EntryStore, served: &mut Snapshot, c: EntryChange| -> u64 {
         let t = Instant::now();
@@ -165,8 +172,11 @@ fn main() {
         }
         let took = t.elapsed().as_nanos() as u64;
         match past_limit(served, || build(store)) {
-            Some((ns, true)) => folds.push(ns),
-            Some((_, false)) => rebuilds += 1,
+            Some((ns, Some(longest))) => {
+                folds.push(ns);
+                fold_steps.push(longest);
+            }
+            Some((_, None)) => rebuilds += 1,
             None => {}
         }
         took
@@ -227,14 +237,16 @@ fn main() {
     print_costs("kind", &report);
     member_dns(n, m, k, &options, &plan);
     let folds = Samples::new(folds);
+    let fold_steps = Samples::new(fold_steps);
     let t = Instant::now();
     let _ = build(&store);
     println!(
-        "keys changed since the last fold: {}; folds past {LIMIT} changed keys: {} (p50 {:.1} ms, max {:.1} ms, on ypldapd's event loop at once; a build of every map instead: {:.0} ms, in slices); builds where a fold could not be: {rebuilds}; arena bytes no longer used: {} of {}",
+        "keys changed since the last fold: {}; folds past {LIMIT} changed keys: {} (p50 {:.1} ms, max {:.1} ms, in steps of at most {:.1} ms between answers; a build of every map instead: {:.0} ms, in slices); builds where a fold could not be: {rebuilds}; arena bytes no longer used: {} of {}",
         served.changed_values(),
         folds.len(),
         folds.q_us(0.5) / 1000.0,
         folds.max_us() / 1000.0,
+        fold_steps.max_us() / 1000.0,
         t.elapsed().as_secs_f64() * 1000.0,
         served.stale_bytes(),
         served.arena_bytes()
@@ -242,23 +254,41 @@ fn main() {
 }
 
 /// As ypldapd past [`LIMIT`] changed keys: the changed keys folded into
-/// the tables, or, where that cannot be or would leave more unused bytes
-/// than used ones, the maps built again. The time it took, and whether
-/// it was a fold; `None` below the limit.
-fn past_limit(served: &mut Snapshot, build: impl FnOnce() -> Snapshot) -> Option<(u64, bool)> {
+/// the tables, a step at a time, or, where that cannot be or would leave
+/// more unused bytes than used ones, the maps built again. The time it
+/// took, and for a fold its longest step; `None` below the limit.
+fn past_limit(
+    served: &mut Snapshot,
+    build: impl FnOnce() -> Snapshot,
+) -> Option<(u64, Option<u64>)> {
     if served.changed_values() <= LIMIT {
         return None;
     }
     let t = Instant::now();
-    let folded = served
-        .folded()
+    let mut fold = served.fold();
+    let mut longest = 0;
+    loop {
+        let step = Instant::now();
+        let done = fold.step();
+        longest = longest.max(step.elapsed().as_nanos() as u64);
+        if done {
+            break;
+        }
+    }
+    let folded = fold
+        .finish()
         .filter(|f| f.stale_bytes() <= f.arena_bytes() / 2);
-    let fold = folded.is_some();
+    let longest = folded.is_some().then_some(longest);
     *served = folded.unwrap_or_else(build);
-    Some((t.elapsed().as_nanos() as u64, fold))
+    Some((t.elapsed().as_nanos() as u64, longest))
 }
 
 /// The member-DN part (see the module documentation).
+/// This process's resident memory, KiB.
+fn rss() -> u64 {
+    bench::process::kib(std::process::id(), "VmRSS")
+}
+
 /// One line per kind of change: how many, p50, p99 and max.
 fn print_costs(title: &str, report: &[(&str, Samples)]) {
     println!("{title} | changes | p50 us | p99 us | max us");
@@ -318,7 +348,6 @@ fn member_dns(n: usize, m: usize, k: usize, options: &BuildOptions, plan: &Arc<R
     }
     let builds = Samples::new(builds);
     let mut served = build(&store);
-    let rss = || bench::process::kib(std::process::id(), "VmRSS");
     let rss_before = rss();
     let t = Instant::now();
     store.prepare_members(options);

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{
-    Base, COLUMNS, MapName, Overlay, RowAt, Rows, Snapshot, Span, TABLES, Table, map_index,
+    Base, COLUMNS, Edit, MapName, Overlay, RowAt, Rows, Snapshot, Span, TABLES, Table, map_index,
     table_of, tag_of,
 };
 
@@ -25,7 +25,54 @@ use super::{
 /// column's map did not change it.
 type Changed<'a> = [Option<Option<&'a [u8]>>; COLUMNS];
 
+/// Bytes of the old arena copied per [`Fold::step`]: about a
+/// millisecond's work, so an answer waits at most that long for a step.
+const COPY_PER_STEP: usize = 1 << 20;
+
+/// A fold under way, a step at a time ([`Snapshot::fold`]): the caller
+/// answers requests between steps, keeps serving the snapshot it folds
+/// and editing it, and hands each edit it makes meanwhile to
+/// [`Fold::note`], so that [`Fold::finish`] gives the folded tables with
+/// those edits too.
+#[derive(Debug)]
+pub struct Fold {
+    from: Snapshot,
+    arena: Vec<u8>,
+    /// Bytes of the old arena copied so far.
+    copied: usize,
+    stale: usize,
+    /// The tables folded so far: the users' and groups' first, then the
+    /// others in order.
+    tables: Vec<Arc<Table>>,
+    /// Edits made since the fold began, to make again on its result.
+    since: Vec<(Vec<Edit>, u32)>,
+    failed: bool,
+}
+
 impl Snapshot {
+    /// Starts folding the keys changed since the build into the tables
+    /// (see [`Fold`] and [`Snapshot::folded`]).
+    pub fn fold(&self) -> Fold {
+        let added: usize = self
+            .overlay
+            .maps
+            .iter()
+            .filter_map(|m| m.0.as_deref())
+            .flat_map(all_rows)
+            .map(|(k, v)| k.len() + v.map_or(0, <[u8]>::len))
+            .sum();
+        let size = self.base.arena.len().checked_add(added);
+        Fold {
+            from: self.clone(),
+            arena: Vec::with_capacity(size.unwrap_or(0)),
+            copied: 0,
+            stale: self.base.stale,
+            tables: Vec::with_capacity(TABLES + self.base.others.len()),
+            since: Vec::new(),
+            failed: size.is_none(),
+        }
+    }
+
     /// This snapshot with its changed keys moved into the tables: the
     /// same maps, keys, values and ORDER numbers, nothing changed since
     /// the (new) build, so that lookups and further changes cost what
@@ -35,52 +82,9 @@ impl Snapshot {
     /// out, or a key would be in some of a table's maps and not in the
     /// others (changes that no build makes; a build is due then).
     pub fn folded(&self) -> Option<Snapshot> {
-        let old = &*self.base;
-        let added: usize = self
-            .overlay
-            .maps
-            .iter()
-            .filter_map(|m| m.0.as_deref())
-            .flat_map(all_rows)
-            .map(|(k, v)| k.len() + v.map_or(0, <[u8]>::len))
-            .sum();
-        let mut arena = Vec::with_capacity(old.arena.len().checked_add(added)?);
-        arena.extend_from_slice(&old.arena);
-        let mut stale = old.stale;
-        let mut tables: [Arc<Table>; TABLES] = Default::default();
-        for (t, table) in tables.iter_mut().enumerate() {
-            let old_table = old.tables.get(t)?;
-            let maps = MapName::ALL
-                .into_iter()
-                .filter_map(|m| {
-                    let (mt, col) = table_of(m)?;
-                    Some((map_index(m)?, col)).filter(|_| mt == t)
-                })
-                .collect::<Vec<_>>();
-            *table = self.fold_table(old_table, &maps, &mut arena, &mut stale)?;
-        }
-        let mut others = Vec::with_capacity(old.others.len());
-        for (j, (map, old_table)) in old.others.iter().enumerate() {
-            let slot = MapName::ALL.len() + j;
-            let table = self.fold_table(old_table, &[(slot, 0)], &mut arena, &mut stale)?;
-            others.push((*map, table));
-        }
-        let base = Base {
-            arena,
-            tables,
-            others,
-            hasher: old.hasher.clone(),
-            domain: old.domain.clone(),
-            stale,
-        };
-        Some(Snapshot {
-            base: Arc::new(base),
-            // Every map keeps its ORDER number: a fold changes no map.
-            overlay: Overlay {
-                maps: self.overlay.maps.iter().map(|m| (None, m.1)).collect(),
-            },
-            order: self.order,
-        })
+        let mut fold = self.fold();
+        while !fold.step() {}
+        fold.finish()
     }
 
     /// Bytes of the arena no key or value uses any more since the build
@@ -195,6 +199,103 @@ impl Snapshot {
             table.sorted = sorted;
         }
         Some(Arc::new(table))
+    }
+}
+
+impl Fold {
+    /// One step: a megabyte of the arena copied, or one table folded.
+    /// True once nothing is left to do.
+    pub fn step(&mut self) -> bool {
+        if self.failed {
+            return true;
+        }
+        let old = &self.from.base;
+        if self.copied < old.arena.len() {
+            let end = old.arena.len().min(self.copied + COPY_PER_STEP);
+            self.arena
+                .extend_from_slice(old.arena.get(self.copied..end).unwrap_or(&[]));
+            self.copied = end;
+            return false;
+        }
+        let t = self.tables.len();
+        let folded = if t < TABLES {
+            let maps: Vec<(usize, usize)> = MapName::ALL
+                .into_iter()
+                .filter_map(|m| {
+                    let (mt, col) = table_of(m)?;
+                    Some((map_index(m)?, col)).filter(|_| mt == t)
+                })
+                .collect();
+            old.tables.get(t).and_then(|table| {
+                self.from
+                    .fold_table(table, &maps, &mut self.arena, &mut self.stale)
+            })
+        } else if let Some((_, table)) = old.others.get(t - TABLES) {
+            let slot = MapName::ALL.len() + t - TABLES;
+            self.from
+                .fold_table(table, &[(slot, 0)], &mut self.arena, &mut self.stale)
+        } else {
+            return true;
+        };
+        match folded {
+            Some(table) => self.tables.push(table),
+            None => self.failed = true,
+        }
+        self.failed || self.tables.len() == TABLES + old.others.len()
+    }
+
+    /// Edits made to the snapshot being folded (or to one made from it
+    /// by edits) since the fold began, with their ORDER number: made
+    /// again on the fold's result.
+    pub fn note(&mut self, edits: &[Edit], order: u32) {
+        self.since.push((edits.to_vec(), order));
+    }
+
+    /// How many batches of edits were noted ([`Self::note`]).
+    pub fn noted(&self) -> usize {
+        self.since.len()
+    }
+
+    /// Whether `snap` is the snapshot being folded or one made from it by
+    /// edits (no build since): the one the fold's result can replace.
+    pub fn is_of(&self, snap: &Snapshot) -> bool {
+        Arc::ptr_eq(&self.from.base, &snap.base)
+    }
+
+    /// The folded snapshot, with the edits noted since the fold began;
+    /// `None` when it could not be made (see [`Snapshot::folded`]) or
+    /// [`Self::step`] has work left.
+    pub fn finish(self) -> Option<Snapshot> {
+        let old = &self.from.base;
+        if self.failed || self.tables.len() != TABLES + old.others.len() {
+            return None;
+        }
+        let mut tables = self.tables.into_iter();
+        let users_and_groups: [Arc<Table>; TABLES] =
+            std::array::from_fn(|_| tables.next().unwrap_or_default());
+        let others = old.others.iter().map(|(m, _)| *m).zip(tables).collect();
+        let base = Base {
+            arena: self.arena,
+            tables: users_and_groups,
+            others,
+            hasher: old.hasher.clone(),
+            domain: old.domain.clone(),
+            stale: self.stale,
+        };
+        let mut snap = Snapshot {
+            base: Arc::new(base),
+            // Every map keeps its ORDER number: a fold changes no map.
+            overlay: Overlay {
+                maps: self.from.overlay.maps.iter().map(|m| (None, m.1)).collect(),
+            },
+            order: self.from.order,
+        };
+        for (edits, order) in &self.since {
+            if let Some(next) = snap.with_edits(edits, *order).ok()? {
+                snap = next;
+            }
+        }
+        Some(snap)
     }
 }
 

@@ -451,7 +451,10 @@ impl Daemon {
             let now = Instant::now();
             // Work left over: look at the sockets and come straight back
             // (a deadline of "now" would be rounded up to a millisecond).
-            let work_left = self.client.backlog() || self.dns.backlog() || self.build_busy;
+            let work_left = self.client.backlog()
+                || self.dns.backlog()
+                || self.build_busy
+                || self.live.folding.is_some();
             let timeout = if work_left {
                 Some(Duration::ZERO)
             } else {
@@ -501,6 +504,9 @@ impl Daemon {
             } else if self.client.backlog() {
                 self.client_ready(false, Instant::now());
             }
+            // A fold's step besides: a backlog of changes does not hold
+            // it back (the changed keys it folds grow meanwhile).
+            self.fold_step(Instant::now());
             if self.dns.backlog() {
                 self.dns_ready(false, Instant::now());
             }

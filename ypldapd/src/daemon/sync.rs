@@ -67,6 +67,19 @@ pub(super) struct Live {
     /// The update under way compares its full reads with the kept
     /// entries (see `super::reread`).
     pub(super) rereading: Option<super::reread::Rereading>,
+    /// The keys changed since the build being folded into the tables, a
+    /// step a turn of the event loop.
+    pub(super) folding: Option<Folding>,
+}
+
+/// A fold under way (`yp_proto::snapshot::Fold`): when it began, the keys it folds,
+/// its steps so far.
+#[derive(Debug)]
+pub(super) struct Folding {
+    fold: yp_proto::snapshot::Fold,
+    started: Instant,
+    keys: usize,
+    steps: u32,
 }
 
 impl Live {
@@ -203,6 +216,8 @@ pub(super) struct Serving {
     altered: u64,
     /// Some change needs the maps built again.
     dirty: bool,
+    /// The edits made, while a fold is under way: it makes them again.
+    noted: Option<Vec<(Vec<yp_proto::snapshot::Edit>, u32)>>,
 }
 
 impl Serving {
@@ -227,10 +242,14 @@ impl Serving {
             }
         };
         self.quick += 1;
-        match snap.with_edits(&edits, next_order_after(snap.order())) {
+        let order = next_order_after(snap.order());
+        match snap.with_edits(&edits, order) {
             Ok(Some(next)) => {
                 self.served = Some(Arc::new(next));
                 self.altered += 1;
+                if let Some(noted) = self.noted.as_mut() {
+                    noted.push((edits, order));
+                }
             }
             // Sent again as it was, or a change no map shows.
             Ok(None) => {}
@@ -632,6 +651,7 @@ impl Daemon {
             quick: 0,
             altered: 0,
             dirty: false,
+            noted: self.live.folding.as_ref().map(|_| Vec::new()),
         }
     }
 
@@ -643,9 +663,15 @@ impl Daemon {
             quick,
             altered,
             dirty,
+            noted,
             ..
         } = serving;
         self.live.dirty |= dirty;
+        if let Some(f) = self.live.folding.as_mut() {
+            for (edits, order) in noted.into_iter().flatten() {
+                f.fold.note(&edits, order);
+            }
+        }
         if altered > 0 {
             if let Some(snap) = served {
                 let changed = snap.changed_values();
@@ -654,11 +680,14 @@ impl Daemon {
                 );
                 // Keys changed since the build cost memory and a look-up
                 // each: past a bound they are folded into the tables.
-                let snap = if changed > CHANGED_VALUES_LIMIT {
-                    self.fold(snap)
-                } else {
-                    snap
-                };
+                if changed > CHANGED_VALUES_LIMIT && self.live.folding.is_none() {
+                    self.live.folding = Some(Folding {
+                        fold: snap.fold(),
+                        started: now,
+                        keys: changed,
+                        steps: 0,
+                    });
+                }
                 self.yp.set_snapshot(snap);
                 self.record.rebuilt();
                 if let Some(s) = self.state.as_mut() {
@@ -671,13 +700,34 @@ impl Daemon {
         self.start_rebuild(now);
     }
 
-    /// `snap` with the keys changed since its build folded into its tables
-    /// (`yp_proto::Snapshot::folded`), or, when they cannot be or the
-    /// arena would hold more bytes no value uses than used ones, `snap`
-    /// as it is, and the maps are built again.
-    fn fold(&mut self, snap: Arc<yp_proto::Snapshot>) -> Arc<yp_proto::Snapshot> {
-        let started = Instant::now();
-        let why_not = match snap.folded() {
+    /// A step of the fold under way, if any (a turn of the event loop's
+    /// background work). Once done, its result replaces the maps in
+    /// service, unless a build replaced them meanwhile; when the keys
+    /// cannot be folded, or the arena would hold more bytes no value uses
+    /// than used ones, the maps are built again instead.
+    pub(super) fn fold_step(&mut self, now: Instant) {
+        let Some(f) = self.live.folding.as_mut() else {
+            return;
+        };
+        f.steps += 1;
+        if !f.fold.step() {
+            return;
+        }
+        let Some(Folding {
+            fold,
+            started,
+            keys,
+            steps,
+        }) = self.live.folding.take()
+        else {
+            return;
+        };
+        let noted = fold.noted();
+        if !self.yp.snapshot().is_some_and(|s| fold.is_of(s)) {
+            debug!("{keys} changed keys not folded: the maps were built again meanwhile");
+            return;
+        }
+        let why_not = match fold.finish() {
             Some(f) if f.stale_bytes() <= f.arena_bytes() / 2 => Ok(f),
             Some(f) => Err(format!(
                 "{} of their {} bytes would be unused",
@@ -686,25 +736,24 @@ impl Daemon {
             )),
             None => Err("they cannot hold them".to_owned()),
         };
-        let folded = match why_not {
-            Ok(f) => f,
+        match why_not {
+            Ok(folded) => {
+                debug!(
+                    "changed keys folded into the maps' tables: {keys} keys in {steps} steps, {:.3} s, {noted} changes made meanwhile made again; {} of {} arena bytes no longer used",
+                    now.saturating_duration_since(started).as_secs_f64(),
+                    folded.stale_bytes(),
+                    folded.arena_bytes()
+                );
+                self.yp.set_snapshot(Arc::new(folded));
+            }
             Err(why) => {
                 debug!(
-                    "{} changed keys not folded into the maps' tables ({why}): building them again",
-                    snap.changed_values()
+                    "{keys} changed keys not folded into the maps' tables ({why}): building them again"
                 );
                 self.live.dirty = true;
-                return snap;
+                self.start_rebuild(now);
             }
-        };
-        debug!(
-            "changed keys folded into the maps' tables: {} keys, {:.3} s; {} of {} arena bytes no longer used",
-            snap.changed_values(),
-            started.elapsed().as_secs_f64(),
-            folded.stale_bytes(),
-            folded.arena_bytes()
-        );
-        Arc::new(folded)
+        }
     }
 
     /// A new cookie of a search: kept with the entries it describes, for

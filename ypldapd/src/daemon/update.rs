@@ -408,6 +408,8 @@ impl Daemon {
     /// Serves `snap` from now on.
     pub(super) fn swap_in(&mut self, snap: yp_proto::Snapshot) {
         self.yp.set_snapshot(Arc::new(snap));
+        // A fold of the maps replaced is of no use any more.
+        self.live.folding = None;
         // The old snapshot is gone unless an ALL stream still reads it:
         // give its memory back to the system rather than keep it.
         privsep::memory::release_free_memory();
