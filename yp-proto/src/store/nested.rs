@@ -51,7 +51,26 @@ pub(super) struct MemberIndex {
     holders: HashMap<String, Places<Loc>>,
     /// Room for one resolution.
     work: Work,
+    /// Where the making of this index is, until it is whole.
+    making: Option<Making>,
 }
+
+/// How far an index being made in steps ([`EntryStore::prepare_members_some`])
+/// has come: entries indexed up to a place, or the kept groups with
+/// member DNs being resolved.
+#[derive(Debug)]
+enum Making {
+    /// The next entry to index: directory, users (0) or groups (1), place.
+    Entries(usize, u8, usize),
+    /// The kept groups with member DNs, and how many are resolved.
+    Lines(Vec<Loc>, usize),
+}
+
+/// Entries indexed, or groups resolved, per step (a fraction of a
+/// millisecond; a few, in the tests, so that changes meet the index half
+/// made).
+const ENTRIES_PER_STEP: usize = if cfg!(test) { 3 } else { 2048 };
+const GROUPS_PER_STEP: usize = if cfg!(test) { 1 } else { 32 };
 
 pub(super) fn canonical(dn: &str) -> Option<String> {
     let mut out = String::new();
@@ -66,6 +85,12 @@ fn canonical_member(dn: &str) -> Option<String> {
 impl MemberIndex {
     /// Whether it describes `store` as it is, under `options`.
     pub(super) fn fits(&self, store: &EntryStore, options: &BuildOptions) -> bool {
+        self.making.is_none() && self.was_made_for(store, options)
+    }
+
+    /// Whether it was begun for `store` as it is, under `options` (made
+    /// whole or not).
+    fn was_made_for(&self, store: &EntryStore, options: &BuildOptions) -> bool {
         self.options.as_ref() == Some(options)
             && self.compactions.len() == store.directories.len()
             && self
@@ -137,41 +162,129 @@ impl EntryStore {
     /// options): every entry indexed, every kept group with member DNs
     /// resolved.
     pub fn prepare_members(&mut self, options: &BuildOptions) {
-        if self
+        while !self.prepare_members_some(options, usize::MAX) {}
+    }
+
+    /// Whether groups name members by DN and the index of member DNs
+    /// does not describe the store yet: [`Self::prepare_members_some`]
+    /// has work to do.
+    pub fn members_unprepared(&self, options: &BuildOptions) -> bool {
+        self.groups_with_dns() > 0
+            && !self
+                .member_index
+                .as_ref()
+                .is_some_and(|i| i.fits(self, options))
+    }
+
+    /// [`Self::prepare_members`] a step at a time, between other work:
+    /// at most `steps` times [`ENTRIES_PER_STEP`] entries indexed or
+    /// [`GROUPS_PER_STEP`] groups resolved. True once the index describes
+    /// the store. A change applied meanwhile finishes it first; a change
+    /// made another way, or a compaction, begins it again.
+    pub fn prepare_members_some(&mut self, options: &BuildOptions, steps: usize) -> bool {
+        let current = self
             .member_index
             .as_ref()
-            .is_some_and(|i| i.fits(self, options))
-        {
-            return;
+            .is_some_and(|i| i.was_made_for(self, options));
+        if !current {
+            // Sized at once: growing a table of 100,000 DNs halfway
+            // would move them all in one step.
+            let users = self.directories.iter().map(|d| d.users.len()).sum();
+            let groups = self.directories.iter().map(|d| d.groups.len()).sum();
+            let named = self
+                .directories
+                .iter()
+                .flat_map(|d| d.groups.iter().flatten())
+                .map(|g| g.member_dns.len())
+                .sum();
+            self.member_index = Some(MemberIndex {
+                options: Some(*options),
+                compactions: self.directories.iter().map(|d| d.compactions).collect(),
+                work: self.member_index.take().map(|i| i.work).unwrap_or_default(),
+                making: Some(Making::Entries(0, 0, 0)),
+                user_dns: HashMap::with_capacity(users),
+                group_dns: HashMap::with_capacity(groups),
+                naming: HashMap::with_capacity(named),
+                ..MemberIndex::default()
+            });
         }
-        let mut index = MemberIndex {
-            options: Some(*options),
-            compactions: self.directories.iter().map(|d| d.compactions).collect(),
-            work: self.member_index.take().map(|i| i.work).unwrap_or_default(),
-            ..MemberIndex::default()
-        };
-        let mut dn_groups = Vec::new();
-        for (di, d) in self.directories.iter().enumerate() {
-            for (p, u) in d.users.iter().enumerate() {
-                if let Some(u) = u {
-                    index.note_user((di, p as u32), u, true);
+        let mut left = steps.max(1);
+        while left > 0 {
+            let Some(index) = self.member_index.as_mut() else {
+                return false;
+            };
+            match index.making.take() {
+                None => return true,
+                Some(Making::Entries(d, part, p)) => {
+                    let next = self.index_entries(d, part, p);
+                    if let Some(index) = self.member_index.as_mut() {
+                        index.making = Some(next);
+                    }
                 }
-            }
-            for (p, g) in d.groups.iter().enumerate() {
-                if let Some(g) = g {
-                    index.note_group((di, p as u32), g, true);
-                    if !g.member_dns.is_empty() {
-                        dn_groups.push((di, p as u32));
+                Some(Making::Lines(kept, done)) => {
+                    let end = kept.len().min(done.saturating_add(GROUPS_PER_STEP));
+                    let batch = kept.get(done..end).unwrap_or(&[]).to_vec();
+                    self.resolve_lines(&batch, options);
+                    if let Some(index) = self.member_index.as_mut() {
+                        index.making = (end < kept.len()).then_some(Making::Lines(kept, end));
                     }
                 }
             }
+            left -= 1;
         }
-        self.member_index = Some(index);
-        let kept: Vec<Loc> = dn_groups
-            .into_iter()
-            .filter(|&at| self.is_kept_group(at))
-            .collect();
-        self.resolve_lines(&kept, options);
+        self.member_index
+            .as_ref()
+            .is_some_and(|i| i.making.is_none())
+    }
+
+    /// Indexes up to [`ENTRIES_PER_STEP`] entries from directory `d`'s
+    /// users (`part` 0) or groups (1) at place `p` on; what is left.
+    fn index_entries(&mut self, d: usize, part: u8, p: usize) -> Making {
+        let Some(index) = self.member_index.as_mut() else {
+            return Making::Lines(Vec::new(), 0);
+        };
+        let Some(dir) = self.directories.get(d) else {
+            // Every entry indexed: the kept groups with member DNs next.
+            let kept = self
+                .directories
+                .iter()
+                .enumerate()
+                .flat_map(|(di, d)| {
+                    d.groups.iter().enumerate().filter_map(move |(p, g)| {
+                        g.as_ref()
+                            .filter(|g| !g.member_dns.is_empty())
+                            .map(|_| (di, p as u32))
+                    })
+                })
+                .collect::<Vec<Loc>>();
+            let kept = kept
+                .into_iter()
+                .filter(|&at| self.is_kept_group(at))
+                .collect();
+            return Making::Lines(kept, 0);
+        };
+        let end = p.saturating_add(ENTRIES_PER_STEP);
+        if part == 0 {
+            for (i, u) in dir.users.iter().enumerate().take(end).skip(p) {
+                if let Some(u) = u {
+                    index.note_user((d, i as u32), u, true);
+                }
+            }
+            if end < dir.users.len() {
+                return Making::Entries(d, 0, end);
+            }
+            return Making::Entries(d, 1, 0);
+        }
+        for (i, g) in dir.groups.iter().enumerate().take(end).skip(p) {
+            if let Some(g) = g {
+                index.note_group((d, i as u32), g, true);
+            }
+        }
+        if end < dir.groups.len() {
+            Making::Entries(d, 1, end)
+        } else {
+            Making::Entries(d + 1, 0, 0)
+        }
     }
 
     /// Whether the group at `at` is the kept one of its name.

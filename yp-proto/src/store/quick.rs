@@ -83,7 +83,7 @@ fn group_valid(g: &Group<'_>) -> bool {
 type GroupView = (String, u32, BTreeSet<String>);
 
 impl EntryStore {
-    fn groups_with_dns(&self) -> usize {
+    pub(super) fn groups_with_dns(&self) -> usize {
         self.directories
             .iter()
             .map(|d| d.lookup.groups_with_dns())

@@ -746,6 +746,9 @@ fn incremental_run(
             .collect();
         let was = build_with(&store, 0);
         order += 1;
+        // The index of member DNs a step further (ypldapd makes it
+        // between answers): a change may meet it half made.
+        store.prepare_members_some(&options, 1);
         let next = match store.apply_quick(dir, c, &options, &plan, "d") {
             Ok(edits) => {
                 // An entry sent again as held: no edit at all.

@@ -454,7 +454,8 @@ impl Daemon {
             let work_left = self.client.backlog()
                 || self.dns.backlog()
                 || self.build_busy
-                || self.live.folding.is_some();
+                || self.live.folding.is_some()
+                || self.members_unprepared();
             let timeout = if work_left {
                 Some(Duration::ZERO)
             } else {
@@ -504,9 +505,11 @@ impl Daemon {
             } else if self.client.backlog() {
                 self.client_ready(false, Instant::now());
             }
-            // A fold's step besides: a backlog of changes does not hold
-            // it back (the changed keys it folds grow meanwhile).
+            // Besides, a step of a fold and of the index of member DNs,
+            // if under way: a backlog of changes does not hold them back
+            // (the changed keys a fold folds grow meanwhile).
             self.fold_step(Instant::now());
+            self.members_step();
             if self.dns.backlog() {
                 self.dns_ready(false, Instant::now());
             }

@@ -416,7 +416,6 @@ impl Daemon {
     }
 }
 
-/// A dropped entry as the reader reported it.
 /// The entries a build of the maps left out itself: the count by reason,
 /// the first ones.
 #[derive(Debug, Default, Clone)]
@@ -452,6 +451,7 @@ impl Record {
     }
 }
 
+/// A dropped entry as the reader reported it.
 pub(super) fn reader_drop(e: &ipc_proto::DroppedEntry<'_>) -> DropEntry {
     DropEntry {
         dn: ctl_proto::truncate(&e.dn, ctl_proto::MAX_DN_BYTES).to_owned(),

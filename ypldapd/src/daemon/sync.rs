@@ -72,8 +72,8 @@ pub(super) struct Live {
     pub(super) folding: Option<Folding>,
 }
 
-/// A fold under way (`yp_proto::snapshot::Fold`): when it began, the keys it folds,
-/// its steps so far.
+/// A fold under way (`yp_proto::snapshot::Fold`): when it began, the
+/// keys it folds, its steps so far.
 #[derive(Debug)]
 pub(super) struct Folding {
     fold: yp_proto::snapshot::Fold,
@@ -698,6 +698,35 @@ impl Daemon {
             debug!("{quick} changes altered no map");
         }
         self.start_rebuild(now);
+    }
+
+    /// Whether the index of member DNs the kept entries' changes need is
+    /// being made ([`Self::members_step`]).
+    pub(super) fn members_unprepared(&self) -> bool {
+        let options = self.build_options();
+        self.live
+            .store
+            .as_ref()
+            .is_some_and(|s| s.members_unprepared(&options))
+    }
+
+    /// A step of making the index of member DNs, when groups name their
+    /// members by DN and the kept entries changed in a way the index
+    /// could not follow (a directory read in full and replaced, holes
+    /// closed): made between answers, not at once by the next change.
+    pub(super) fn members_step(&mut self) {
+        let options = self.build_options();
+        if let Some(store) = self.live.store.as_mut() {
+            if store.members_unprepared(&options) {
+                let started = Instant::now();
+                if store.prepare_members_some(&options, 1) {
+                    debug!(
+                        "index of member DNs made again for the kept entries (last step {:.1} ms)",
+                        started.elapsed().as_secs_f64() * 1000.0
+                    );
+                }
+            }
+        }
     }
 
     /// A step of the fold under way, if any (a turn of the event loop's
