@@ -492,6 +492,7 @@ fn stream(
     // run sees none.
     std::thread::sleep(STATE_EVERY + Duration::from_secs(1));
     let builds_before = builds(w);
+    let lines_before = w.log().lines().count();
     let folds_before = folds(w);
     let saves_before = saves(w);
     // The other processes a change goes through, on the same cores.
@@ -634,8 +635,9 @@ fn stream(
         builds(w) - builds_before,
         saves(w) - saves_before
     );
+    // This stream's state writes and folds.
     let shown = |l: &&str| l.starts_with("state writer") || l.starts_with("changed keys folded");
-    for line in w.log().lines().filter(shown) {
+    for line in w.log().lines().skip(lines_before).filter(shown) {
         println!("  {line}");
     }
     // The helpers' CPU was counted over ypldapd's window only.
