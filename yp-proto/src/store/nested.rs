@@ -21,7 +21,7 @@ use std::collections::{BTreeSet, HashMap};
 use entry_rules::dn;
 use entry_rules::{Group, User};
 
-use super::places::{Places, add, drop_place};
+use super::places::{Places, add, drop_place, mark};
 use super::{DirectoryEntries, EntryStore};
 use crate::build::{BuildOptions, group_head_len};
 use crate::members::{MemberCounts, MemberGraph, Named, Work, resolve_in};
@@ -102,31 +102,16 @@ impl MemberIndex {
 
     pub(super) fn note_user(&mut self, at: Loc, u: &User<'_>, present: bool) {
         if let Some(dn) = canonical(&u.origin.dn) {
-            if present {
-                add(&mut self.user_dns, dn, at);
-            } else {
-                drop_place(&mut self.user_dns, &dn, at);
-            }
+            mark(&mut self.user_dns, dn, at, present);
         }
     }
 
     pub(super) fn note_group(&mut self, at: Loc, g: &Group<'_>, present: bool) {
         if let Some(dn) = canonical(&g.origin.dn) {
-            if present {
-                add(&mut self.group_dns, dn, at);
-            } else {
-                drop_place(&mut self.group_dns, &dn, at);
-            }
+            mark(&mut self.group_dns, dn, at, present);
         }
-        for m in &g.member_dns {
-            let Some(dn) = canonical_member(m) else {
-                continue;
-            };
-            if present {
-                add(&mut self.naming, dn, at);
-            } else {
-                drop_place(&mut self.naming, &dn, at);
-            }
+        for dn in g.member_dns.iter().filter_map(|m| canonical_member(m)) {
+            mark(&mut self.naming, dn, at, present);
         }
     }
 

@@ -70,6 +70,20 @@ pub(super) fn drop_place<K: Hash + Eq, T: Ord + Copy>(
     }
 }
 
+/// [`add`] `place` to `key`'s set when `present`, else [`drop_place`] it.
+pub(super) fn mark<K: Hash + Eq, T: Ord + Copy>(
+    map: &mut HashMap<K, Places<T>>,
+    key: K,
+    place: T,
+    present: bool,
+) {
+    if present {
+        add(map, key, place);
+    } else {
+        drop_place(map, &key, place);
+    }
+}
+
 /// `key`'s places (none when it has no set).
 pub(super) fn places<'a, K: Hash + Eq, T: Ord + Copy>(
     map: &'a HashMap<K, Places<T>>,
