@@ -275,9 +275,7 @@ fn past_limit(
             break;
         }
     }
-    let folded = fold
-        .finish()
-        .filter(|f| f.stale_bytes() <= f.arena_bytes() / 2);
+    let folded = fold.finish().filter(|f| !f.mostly_stale());
     let longest = folded.is_some().then_some(longest);
     *served = folded.unwrap_or_else(build);
     Some((t.elapsed().as_nanos() as u64, longest))

@@ -9,14 +9,14 @@
 //! value in any column and out of the sorted order: a tombstone, found
 //! by a lookup that then answers "no such key", taken again if the key
 //! comes back. The bytes a changed value no longer uses stay in the
-//! arena; [`Snapshot::stale_bytes`] says how many, for the caller to
-//! build afresh when they grow too many.
+//! arena; [`Snapshot::stale_bytes`] says how many, and
+//! [`Snapshot::mostly_stale`] when the caller should build afresh.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use super::{
-    Base, COLUMNS, Edit, MapName, Overlay, RowAt, Rows, Snapshot, Span, TABLES, Table, map_index,
+    Base, COLUMNS, Edit, MapName, Overlay, Rows, Snapshot, Span, TABLES, Table, map_index,
     table_of, tag_of,
 };
 
@@ -58,7 +58,7 @@ impl Snapshot {
             .maps
             .iter()
             .filter_map(|m| m.0.as_deref())
-            .flat_map(all_rows)
+            .flat_map(Rows::iter)
             .map(|(k, v)| k.len() + v.map_or(0, <[u8]>::len))
             .sum();
         let size = self.base.arena.len().checked_add(added);
@@ -99,6 +99,13 @@ impl Snapshot {
         self.base.arena.len()
     }
 
+    /// Whether the arena holds more bytes no key or value uses than used
+    /// ones: a fold that leaves it so is not worth its memory, a build
+    /// from the entries is due instead.
+    pub fn mostly_stale(&self) -> bool {
+        self.stale_bytes() > self.arena_bytes() / 2
+    }
+
     /// One table folded: `maps` are the overlay places of its maps and
     /// the column each fills.
     fn fold_table(
@@ -110,7 +117,12 @@ impl Snapshot {
     ) -> Option<Arc<Table>> {
         let mut changed: BTreeMap<&[u8], Changed<'_>> = BTreeMap::new();
         for &(slot, col) in maps {
-            for (key, value) in self.overlay.rows(Some(slot)).into_iter().flat_map(all_rows) {
+            for (key, value) in self
+                .overlay
+                .rows(Some(slot))
+                .into_iter()
+                .flat_map(Rows::iter)
+            {
                 let cols = changed.entry(key).or_insert([None; COLUMNS]);
                 *cols.get_mut(col)? = Some(value);
             }
@@ -297,17 +309,6 @@ impl Fold {
         }
         Some(snap)
     }
-}
-
-/// Every row of `rows`, in key order: the key and its value (`None`:
-/// removed).
-fn all_rows(rows: &Rows) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
-    let mut at = RowAt::default();
-    std::iter::from_fn(move || {
-        let row = rows.at(at)?;
-        at = rows.next(at);
-        Some((&*row.key, row.value.as_deref()))
-    })
 }
 
 /// Appends `bytes` to the arena; `None` when its offsets would not reach

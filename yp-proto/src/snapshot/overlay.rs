@@ -97,6 +97,16 @@ impl Rows {
         self.chunks.get(at.chunk)?.get(at.row).map(|r| &**r)
     }
 
+    /// Every row, in key order: its key and its value (`None`: removed).
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], Option<&[u8]>)> {
+        let mut at = RowAt::default();
+        std::iter::from_fn(move || {
+            let row = self.at(at)?;
+            at = self.next(at);
+            Some((&*row.key, row.value.as_deref()))
+        })
+    }
+
     /// The place after `at`.
     pub fn next(&self, at: RowAt) -> RowAt {
         let len = self.chunks.get(at.chunk).map_or(0, |c| c.len());
@@ -144,13 +154,9 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn all(rows: &Rows) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
-        let mut out = Vec::new();
-        let mut at = RowAt::default();
-        while let Some(r) = rows.at(at) {
-            out.push((r.key.to_vec(), r.value.as_ref().map(|v| v.to_vec())));
-            at = rows.next(at);
-        }
-        out
+        rows.iter()
+            .map(|(k, v)| (k.to_vec(), v.map(<[u8]>::to_vec)))
+            .collect()
     }
 
     proptest! {

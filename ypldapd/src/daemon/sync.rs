@@ -757,7 +757,7 @@ impl Daemon {
             return;
         }
         let why_not = match fold.finish() {
-            Some(f) if f.stale_bytes() <= f.arena_bytes() / 2 => Ok(f),
+            Some(f) if !f.mostly_stale() => Ok(f),
             Some(f) => Err(format!(
                 "{} of their {} bytes would be unused",
                 f.stale_bytes(),
