@@ -424,6 +424,20 @@ pub(super) struct OwnDrops {
     pub(super) entries: Vec<DropEntry>,
 }
 
+impl OwnDrops {
+    /// These counts and the reader's, `reader`, in one count per reason.
+    pub(super) fn with_reader(
+        &self,
+        reader: &BTreeMap<entry_rules::DropReason, u64>,
+    ) -> BTreeMap<entry_rules::DropReason, u64> {
+        let mut counts = reader.clone();
+        for (&reason, &n) in &self.by_reason {
+            *counts.entry(reason).or_default() += n;
+        }
+        counts
+    }
+}
+
 impl Record {
     /// The entries update `update` left out: the reader's (`by_reason`
     /// counts, the first `listed`) and ypldapd's own of the last build.
@@ -434,10 +448,7 @@ impl Record {
         reader: &BTreeMap<entry_rules::DropReason, u64>,
         listed: Vec<DropEntry>,
     ) {
-        let mut by_reason = reader.clone();
-        for (&reason, &n) in &self.own_drops.by_reason {
-            *by_reason.entry(reason).or_default() += n;
-        }
+        let by_reason = self.own_drops.with_reader(reader);
         let mut entries = listed;
         entries.extend(self.own_drops.entries.iter().cloned());
         entries.truncate(ctl_proto::MAX_DROPS_KEPT);

@@ -256,11 +256,22 @@ impl Daemon {
             .snapshot()
             .map_or(0, |s| s.len(yp_proto::maps::MapName::MasterPasswdByName));
         let (snap, report) = builder.finish();
-        // The reader's drops and ypldapd's own, in one count per reason.
-        let mut counts = dropped.clone();
-        for (&reason, &n) in &report.drops {
-            *counts.entry(reason).or_default() += n as u64;
-        }
+        let own_entries = report.samples.iter().map(|d| DropEntry {
+            dn: d.entry.clone(),
+            kind: Some(match d.kind {
+                EntryKind::User => ctl_proto::EntryKind::User,
+                EntryKind::Group => ctl_proto::EntryKind::Group,
+                EntryKind::Record(k) => ctl_proto::EntryKind::Record(k),
+            }),
+            reason: d.reason,
+            detail: ctl_proto::truncate(&d.detail, ctl_proto::MAX_DETAIL_BYTES).to_owned(),
+            found_by: DropOrigin::Server,
+        });
+        self.record.own_drops = OwnDrops {
+            by_reason: report.drops.iter().map(|(&r, &n)| (r, n as u64)).collect(),
+            entries: own_entries.collect(),
+        };
+        let counts = self.record.own_drops.with_reader(&dropped);
         let logged_client_drops = client_drops.iter().take(DROP_WARNINGS).map(|d| {
             format!(
                 "dropped {}: {}",
@@ -347,21 +358,6 @@ impl Daemon {
         }
         let now_unix = unix_now();
         let dropped_total: u64 = counts.values().sum();
-        let own = report.samples.iter().map(|d| DropEntry {
-            dn: d.entry.clone(),
-            kind: Some(match d.kind {
-                EntryKind::User => ctl_proto::EntryKind::User,
-                EntryKind::Group => ctl_proto::EntryKind::Group,
-                EntryKind::Record(k) => ctl_proto::EntryKind::Record(k),
-            }),
-            reason: d.reason,
-            detail: ctl_proto::truncate(&d.detail, ctl_proto::MAX_DETAIL_BYTES).to_owned(),
-            found_by: DropOrigin::Server,
-        });
-        self.record.own_drops = OwnDrops {
-            by_reason: report.drops.iter().map(|(&r, &n)| (r, n as u64)).collect(),
-            entries: own.collect(),
-        };
         self.record
             .set_drops(update, now_unix, &dropped, client_drops);
         self.record.finished(UpdateRecord {
