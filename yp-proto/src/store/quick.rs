@@ -34,9 +34,11 @@
 //! costs more than the entry is bounded by what derives from it: a group
 //! nested by many groups resolves each of them again (each line at most a
 //! record long), a user named in many groups has each resolved again. The
-//! index itself is made from the whole store once per build (the first
-//! change after a build, a compaction or other options: about 60 ms at
-//! 100,000 users), like the records' index. Records (classic maps,
+//! index itself is made from the whole store again when the store changed
+//! in a way it cannot follow (a directory read in full and replaced, a
+//! compaction, other options): a step at a time between answers
+//! ([`EntryStore::prepare_members_some`]), else at once by the next
+//! change that needs it (about 55 ms at 100,000 users). Records (classic maps,
 //! netgroups) are applied by [`super::records`], whatever the store
 //! holds; an entry sent again as the store holds it changes nothing (no
 //! edit).
