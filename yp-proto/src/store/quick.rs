@@ -38,8 +38,8 @@
 //! in a way it cannot follow (a directory read in full and replaced, a
 //! compaction, other options): a step at a time between answers
 //! ([`EntryStore::prepare_members_some`]), else at once by the next
-//! change that needs it (about 55 ms at 100,000 users). Records (classic maps,
-//! netgroups) are applied by [`super::records`], whatever the store
+//! change that needs it (about 55 ms at 100,000 users). Records (classic
+//! maps, netgroups) are applied by [`super::records`], whatever the store
 //! holds; an entry sent again as the store holds it changes nothing (no
 //! edit).
 
