@@ -259,8 +259,8 @@ impl Fold {
     /// Edits made to the snapshot being folded (or to one made from it
     /// by edits) since the fold began, with their ORDER number: made
     /// again on the fold's result.
-    pub fn note(&mut self, edits: &[Edit], order: u32) {
-        self.since.push((edits.to_vec(), order));
+    pub fn note(&mut self, edits: Vec<Edit>, order: u32) {
+        self.since.push((edits, order));
     }
 
     /// How many batches of edits were noted ([`Self::note`]).

@@ -754,7 +754,7 @@ fn incremental_run(
                 // An entry sent again as held: no edit at all.
                 prop_assert!(!resent || edits.is_empty(), "{:?}", edits);
                 if let Some(f) = folding.as_mut() {
-                    f.note(&edits, order);
+                    f.note(edits.clone(), order);
                 }
                 served.with_edits(&edits, order).expect("edits fit")
             }

@@ -669,7 +669,7 @@ impl Daemon {
         self.live.dirty |= dirty;
         if let Some(f) = self.live.folding.as_mut() {
             for (edits, order) in noted.into_iter().flatten() {
-                f.fold.note(&edits, order);
+                f.fold.note(edits, order);
             }
         }
         if altered > 0 {
