@@ -8,3 +8,23 @@ pub mod load;
 pub mod member_dns;
 pub mod process;
 pub mod stats;
+
+use tests::expect::password_field;
+use tests::ldif::{Group, User};
+use tests::nis::{Ypserv, group_file, passwd_file, shadow_file};
+use tests::world::World;
+
+/// The peer: Debian's ypserv in a world of its own (no directory, no
+/// ypldapd), serving `users` and `groups` from maps `makedbm` built, with
+/// the password fields ypldapd serves.
+pub fn ypserv_world(domain: &str, users: &[User], groups: &[Group]) -> (World, Ypserv) {
+    let world = World::builder(domain).without_ypldapd().start();
+    let ypserv = Ypserv::start(
+        &world.ns,
+        domain,
+        &passwd_file(users, |u| password_field("passwd.byname", &u.password)),
+        &shadow_file(users, |u| password_field("shadow.byname", &u.password)),
+        &group_file(groups),
+    );
+    (world, ypserv)
+}

@@ -50,9 +50,8 @@ use std::time::{Duration, Instant};
 use bench::load::{self, MatchProbe};
 use bench::process::{cpu_secs, cpus, preempted, set_cpu};
 use bench::stats::Samples;
-use tests::expect::password_field;
 use tests::ldif::{self, SUFFIX};
-use tests::nis::{Ypserv, group_file, passwd_file, shadow_file};
+use tests::nis::Ypserv;
 use tests::peers::SlapdOptions;
 use tests::world::{Data, Directory, Ready, World};
 
@@ -408,14 +407,7 @@ struct Control {
 impl Control {
     fn start(users: &[ldif::User], groups: &[ldif::Group]) -> Control {
         let t = Instant::now();
-        let world = World::builder(DOMAIN).without_ypldapd().start();
-        let ypserv = Ypserv::start(
-            &world.ns,
-            DOMAIN,
-            &passwd_file(users, |u| password_field("passwd.byname", &u.password)),
-            &shadow_file(users, |u| password_field("shadow.byname", &u.password)),
-            &group_file(groups),
-        );
+        let (world, ypserv) = bench::ypserv_world(DOMAIN, users, groups);
         let port = load::yp_udp_port(&world);
         println!(
             "control for the stream: ypserv on makedbm maps of the same users, served in {:.1} s",
@@ -671,16 +663,17 @@ fn stream(
             l.max_us()
         );
     }
-    let (i99, b99) = (idle.latencies().q_us(0.99), busy.latencies().q_us(0.99));
+    let p99_ratio = |idle: &load::LoadResult, busy: &load::LoadResult| {
+        busy.latencies().q_us(0.99) / idle.latencies().q_us(0.99).max(1e-9)
+    };
     println!(
         "p99 during the stream / idle: {:.2} (target <= 2)",
-        b99 / i99.max(1e-9)
+        p99_ratio(&idle, &busy)
     );
     if let (Some(i), Some(b)) = (&control_idle, &control_busy) {
-        let (i99, b99) = (i.latencies().q_us(0.99), b.latencies().q_us(0.99));
         println!(
             "  control: ypserv's p99 in the same windows / idle (it serves nothing that changes): {:.2}",
-            b99 / i99.max(1e-9)
+            p99_ratio(i, b)
         );
     }
     if pin {

@@ -73,9 +73,8 @@ use bench::process::{
 };
 use bench::stats::{Samples, median};
 use nix::sys::signal::Signal;
-use tests::expect::password_field;
 use tests::ldif::{self, BIND_DN, BIND_PW, SUFFIX};
-use tests::nis::{Ypserv, group_file, passwd_file, shadow_file};
+use tests::nis::Ypserv;
 use tests::peers::SlapdOptions;
 use tests::world::{Data, Directory, Ready, World};
 use tests::{Namespace, children, comm, status_field, wait_for};
@@ -323,14 +322,7 @@ impl Worlds {
 
         // B: ypserv on makedbm maps of the same data (same password fields).
         let t = Instant::now();
-        let b = World::builder(DOMAIN).without_ypldapd().start();
-        let ypserv = Ypserv::start(
-            &b.ns,
-            DOMAIN,
-            &passwd_file(&users, |u| password_field("passwd.byname", &u.password)),
-            &shadow_file(&users, |u| password_field("shadow.byname", &u.password)),
-            &group_file(&groups),
-        );
+        let (b, ypserv) = bench::ypserv_world(DOMAIN, &users, &groups);
         println!(
             "ypserv: maps built with makedbm and served in {:.1} s",
             t.elapsed().as_secs_f64()
